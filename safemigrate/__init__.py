@@ -1,0 +1,3 @@
+"""safemigrate: safe Prisma migrations on PostgreSQL."""
+
+__version__ = "0.1.0"

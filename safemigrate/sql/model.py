@@ -1,0 +1,397 @@
+"""Normalized statement summaries: what the rules match on, independent of the parser's classes.
+
+Names are stored as PostgreSQL resolves them: unquoted identifiers folded to lower case, quoted
+ones kept exactly. ``schema`` is None when the statement did not qualify the name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    schema: str | None = None
+
+    def display(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def sql(self) -> str:
+        """The name quoted as PostgreSQL needs it, for paste-ready suggestions."""
+        parts = [self.schema, self.name] if self.schema else [self.name]
+        return ".".join(quote_ident(p) for p in parts if p is not None)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for suggestions shown to the user (never sent to a server)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A column type: ``base`` is PostgreSQL's canonical name (``integer``, ``varchar``, a user type)."""
+
+    base: str
+    params: tuple[int, ...] = ()
+    array_dims: int = 0
+    user_defined: bool = False
+    sql: str = ""  # as written, for messages
+
+    def display(self) -> str:
+        text = self.base
+        if self.params:
+            text += "(" + ",".join(str(p) for p in self.params) + ")"
+        return text + "[]" * self.array_dims
+
+
+@dataclass(frozen=True)
+class DefaultSpec:
+    sql: str
+    volatile: bool  # evaluated per row (random(), gen_random_uuid(), clock_timestamp(), nextval()...)
+
+
+@dataclass(frozen=True)
+class ConstraintSpec:
+    kind: str  # "primary key" | "unique" | "foreign key" | "check" | "exclude"
+    name: str | None
+    columns: tuple[str, ...] = ()
+    references: Name | None = None
+    ref_columns: tuple[str, ...] = ()
+    on_delete: str | None = None
+    not_valid: bool = False
+    using_index: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: TypeSpec
+    not_null: bool = False
+    default: DefaultSpec | None = None
+    identity: bool = False  # GENERATED ... AS IDENTITY, or serial types
+    generated: bool = False  # GENERATED ALWAYS AS (expr) STORED
+    constraints: tuple[ConstraintSpec, ...] = ()
+
+
+# ---- ALTER TABLE actions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    column: ColumnSpec
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    column: str
+    cascade: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterColumnType:
+    column: str
+    new_type: TypeSpec
+    using: str | None = None
+
+
+@dataclass(frozen=True)
+class SetNotNull:
+    column: str
+
+
+@dataclass(frozen=True)
+class DropNotNull:
+    column: str
+
+
+@dataclass(frozen=True)
+class SetDefault:
+    column: str
+    default: DefaultSpec
+
+
+@dataclass(frozen=True)
+class DropDefault:
+    column: str
+
+
+@dataclass(frozen=True)
+class AddIdentity:
+    column: str
+
+
+@dataclass(frozen=True)
+class AddConstraint:
+    constraint: ConstraintSpec
+
+
+@dataclass(frozen=True)
+class DropConstraint:
+    name: str
+    cascade: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class ValidateConstraint:
+    name: str
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameConstraint:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameTable:
+    new: str
+
+
+@dataclass(frozen=True)
+class SetLogged:
+    logged: bool
+
+
+@dataclass(frozen=True)
+class OtherTableAction:
+    """An ALTER TABLE action understood well enough to be harmless (storage, comments, owner...)."""
+
+    description: str
+
+
+AlterAction = (
+    AddColumn
+    | DropColumn
+    | AlterColumnType
+    | SetNotNull
+    | DropNotNull
+    | SetDefault
+    | DropDefault
+    | AddIdentity
+    | AddConstraint
+    | DropConstraint
+    | ValidateConstraint
+    | RenameColumn
+    | RenameConstraint
+    | RenameTable
+    | SetLogged
+    | OtherTableAction
+)
+
+
+# ---- statements ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    table: Name
+    columns: tuple[ColumnSpec, ...]
+    constraints: tuple[ConstraintSpec, ...]
+    if_not_exists: bool = False
+    as_query: bool = False
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    table: Name
+    actions: tuple[AlterAction, ...]
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    name: Name | None
+    table: Name
+    columns: tuple[str, ...]
+    unique: bool
+    concurrently: bool
+    if_not_exists: bool = False
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class DropIndex:
+    names: tuple[Name, ...]
+    concurrently: bool
+    cascade: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RenameIndex:
+    index: Name
+    new: str
+
+
+@dataclass(frozen=True)
+class Reindex:
+    target: str  # "table" | "index" | "schema" | "database" | "system"
+    name: Name
+    concurrently: bool
+
+
+@dataclass(frozen=True)
+class DropObjects:
+    """DROP TABLE / SCHEMA / VIEW / MATERIALIZED VIEW / SEQUENCE / TYPE / FUNCTION / ..."""
+
+    kind: str  # lower case, e.g. "table", "materialized view"
+    names: tuple[Name, ...]
+    cascade: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class Truncate:
+    tables: tuple[Name, ...]
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: Name
+    has_where: bool
+
+
+@dataclass(frozen=True)
+class Update:
+    table: Name
+    columns: tuple[str, ...]
+    has_where: bool
+
+
+@dataclass(frozen=True)
+class Insert:
+    table: Name
+
+
+@dataclass(frozen=True)
+class CreateEnum:
+    name: Name
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlterEnumAddValue:
+    name: Name
+    value: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterEnumRenameValue:
+    name: Name
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameType:
+    name: Name
+    new: str
+
+
+@dataclass(frozen=True)
+class CreateExtension:
+    name: str
+
+
+@dataclass(frozen=True)
+class Procedural:
+    """DO blocks, functions, procedures: code the linter cannot see into."""
+
+    kind: str  # "do block" | "function" | "procedure"
+    name: Name | None = None
+
+
+@dataclass(frozen=True)
+class SetSetting:
+    name: str  # lower case
+    value: str
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class TransactionControl:
+    action: str  # "begin" | "commit" | "rollback"
+
+
+@dataclass(frozen=True)
+class Vacuum:
+    full: bool
+    tables: tuple[Name, ...]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    table: Name | None
+
+
+@dataclass(frozen=True)
+class Harmless:
+    """Statements that change no stored data and take no long lock (CREATE VIEW, COMMENT, GRANT...)."""
+
+    kind: str
+    table: Name | None = None  # the table it is attached to, if any (trigger, policy...)
+
+
+@dataclass(frozen=True)
+class Unparsed:
+    """A statement the linter could not summarize; always reported, never passed."""
+
+    reason: str
+    head: str = ""  # first words, for the message
+
+
+Summary = (
+    CreateTable
+    | AlterTable
+    | CreateIndex
+    | DropIndex
+    | RenameIndex
+    | Reindex
+    | DropObjects
+    | Truncate
+    | Delete
+    | Update
+    | Insert
+    | CreateEnum
+    | AlterEnumAddValue
+    | AlterEnumRenameValue
+    | RenameType
+    | CreateExtension
+    | Procedural
+    | SetSetting
+    | TransactionControl
+    | Vacuum
+    | Cluster
+    | Harmless
+    | Unparsed
+)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a migration file: where it is and what it does."""
+
+    index: int
+    text: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    summary: Summary
+    comments: tuple[str, ...] = field(default=())

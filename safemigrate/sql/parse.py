@@ -1,0 +1,902 @@
+"""Turn one SQL statement into a normalized summary. The only module that imports sqlglot.
+
+The statement's first keywords decide what it is (so a misread by the parser cannot turn a DROP
+into something harmless); sqlglot's postgres dialect supplies the structure where it understands
+the statement, and sqlglot's tokenizer is matched word by word for the forms it falls back on
+(``ALTER TYPE ... ADD VALUE``, ``RENAME CONSTRAINT``, ``DROP INDEX CONCURRENTLY``, ...). Whatever
+is left is ``Unparsed``: reported by the linter, never passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token, TokenType
+
+from safemigrate.sql import model as m
+
+logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+
+_DIALECT = Postgres()
+
+# Functions whose value differs per row: a column default using one forces a table rewrite.
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "random",
+        "rand",
+        "gen_random_uuid",
+        "uuid",
+        "uuid_generate_v1",
+        "uuid_generate_v1mc",
+        "uuid_generate_v4",
+        "uuidv4",
+        "uuidv7",
+        "clock_timestamp",
+        "timeofday",
+        "statement_timestamp",
+        "nextval",
+        "txid_current",
+        "setseed",
+    }
+)
+
+# sqlglot DataType names -> PostgreSQL's canonical type names.
+_TYPE_NAMES = {
+    "INT": "integer",
+    "BIGINT": "bigint",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "SERIAL": "integer",
+    "BIGSERIAL": "bigint",
+    "SMALLSERIAL": "smallint",
+    "TEXT": "text",
+    "VARCHAR": "varchar",
+    "NVARCHAR": "varchar",
+    "CHAR": "char",
+    "NCHAR": "char",
+    "DECIMAL": "numeric",
+    "BIGDECIMAL": "numeric",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMPTZ": "timestamptz",
+    "TIMESTAMPLTZ": "timestamptz",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMETZ": "timetz",
+    "INTERVAL": "interval",
+    "UUID": "uuid",
+    "JSON": "json",
+    "JSONB": "jsonb",
+    "VARBINARY": "bytea",
+    "BINARY": "bytea",
+    "BLOB": "bytea",
+    "INET": "inet",
+    "CIDR": "cidr",
+    "MONEY": "money",
+    "XML": "xml",
+    "BIT": "bit",
+    "VARBIT": "varbit",
+    "OID": "oid",
+    "TSVECTOR": "tsvector",
+    "CITEXT": "citext",
+}
+_SERIAL_TYPES = frozenset({"SERIAL", "BIGSERIAL", "SMALLSERIAL"})
+
+
+class _NotUnderstood(Exception):
+    """Raised inside this module when a form is not recognised; becomes ``Unparsed``."""
+
+
+# ---- tokens ------------------------------------------------------------------------------------
+
+
+class _Words:
+    """A cursor over sqlglot tokens, matched by upper-case word."""
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self.tokens = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
+        self.i = 0
+
+    def word(self, k: int = 0) -> str:
+        j = self.i + k
+        if j >= len(self.tokens):
+            return ""
+        tok = self.tokens[j]
+        if tok.token_type in (TokenType.IDENTIFIER, TokenType.STRING):
+            return ""  # quoted text is never a keyword
+        return tok.text.upper()
+
+    def at_end(self) -> bool:
+        return self.i >= len(self.tokens)
+
+    def peek(self, *words: str) -> bool:
+        return all(self.word(k) == w for k, w in enumerate(words))
+
+    def accept(self, *words: str) -> bool:
+        if self.peek(*words):
+            self.i += len(words)
+            return True
+        return False
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            raise _NotUnderstood(" ".join(words))
+
+    def identifier(self) -> str:
+        if self.at_end():
+            raise _NotUnderstood("name expected")
+        tok = self.tokens[self.i]
+        if tok.token_type == TokenType.IDENTIFIER:
+            self.i += 1
+            return tok.text
+        if tok.token_type == TokenType.STRING or not tok.text or not (
+            tok.text[0].isalpha() or tok.text[0] == "_"
+        ):
+            raise _NotUnderstood("name expected")
+        self.i += 1
+        return tok.text.lower()
+
+    def name(self) -> m.Name:
+        first = self.identifier()
+        if not self.at_end() and self.tokens[self.i].token_type == TokenType.DOT:
+            self.i += 1
+            return m.Name(self.identifier(), first)
+        return m.Name(first)
+
+    def string(self) -> str:
+        if self.at_end() or self.tokens[self.i].token_type != TokenType.STRING:
+            raise _NotUnderstood("string expected")
+        text = self.tokens[self.i].text
+        self.i += 1
+        return text
+
+    def skip_parens(self) -> None:
+        """Skip a balanced parenthesised group when one starts here."""
+        if self.at_end() or self.tokens[self.i].token_type != TokenType.L_PAREN:
+            return
+        depth = 0
+        while not self.at_end():
+            kind = self.tokens[self.i].token_type
+            self.i += 1
+            if kind == TokenType.L_PAREN:
+                depth += 1
+            elif kind == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    return
+        raise _NotUnderstood("unbalanced parentheses")
+
+    def is_comma(self) -> bool:
+        return not self.at_end() and self.tokens[self.i].token_type == TokenType.COMMA
+
+    def top_level_groups(self) -> list[list[Token]]:
+        """The remaining tokens split at commas outside parentheses."""
+        groups: list[list[Token]] = [[]]
+        depth = 0
+        for tok in self.tokens[self.i :]:
+            if tok.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif tok.token_type == TokenType.R_PAREN:
+                depth -= 1
+            if tok.token_type == TokenType.COMMA and depth == 0:
+                groups.append([])
+            else:
+                groups[-1].append(tok)
+        self.i = len(self.tokens)
+        return groups
+
+    def done(self) -> None:
+        if not self.at_end():
+            raise _NotUnderstood(f"unexpected {self.tokens[self.i].text!r}")
+
+
+# ---- sqlglot helpers -----------------------------------------------------------------------------
+
+
+def _ident(node: exp.Expression | None) -> str:
+    if node is None:
+        raise _NotUnderstood("missing name")
+    if isinstance(node, exp.Identifier):
+        return str(node.this) if node.quoted else str(node.this).lower()
+    if isinstance(node, (exp.Column, exp.Table)):
+        return _ident(node.this)
+    raise _NotUnderstood(f"unexpected name node {type(node).__name__}")
+
+
+def _table_name(node: exp.Expression | None) -> m.Name:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if not isinstance(node, exp.Table):
+        raise _NotUnderstood("table name expected")
+    if node.args.get("catalog") is not None:
+        raise _NotUnderstood("three-part names are not supported")
+    schema = node.args.get("db")
+    return m.Name(_ident(node.this), _ident(schema) if schema is not None else None)
+
+
+def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
+    if not isinstance(dtype, exp.DataType):
+        raise _NotUnderstood("type expected")
+    written = dtype.sql(dialect="postgres")
+    dims = 0
+    while dtype.this == exp.DataType.Type.ARRAY and dtype.expressions:
+        dims += 1
+        inner = dtype.expressions[0]
+        if not isinstance(inner, exp.DataType):
+            raise _NotUnderstood("array element type")
+        dtype = inner
+    kind_name = dtype.this.name if isinstance(dtype.this, exp.DataType.Type) else str(dtype.this)
+    if kind_name == "USERDEFINED":
+        user = dtype.args.get("kind")
+        if isinstance(user, exp.Identifier):
+            base = _ident(user)
+        elif isinstance(user, str):
+            base = user.lower()
+        else:
+            raise _NotUnderstood("user-defined type name")
+        return m.TypeSpec(base, (), dims, user_defined=True, sql=written)
+    base = _TYPE_NAMES.get(kind_name)
+    if base is None:
+        base = kind_name.lower()
+    params: list[int] = []
+    for param in dtype.expressions:
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        if isinstance(value, exp.Literal) and not value.is_string:
+            try:
+                params.append(int(value.this))
+            except ValueError as err:
+                raise _NotUnderstood("type parameter") from err
+        else:
+            raise _NotUnderstood("type parameter")
+    return m.TypeSpec(base, tuple(params), dims, sql=written)
+
+
+def _function_names(node: exp.Expression) -> set[str]:
+    names: set[str] = set()
+    for func in node.find_all(exp.Func):
+        if isinstance(func, exp.Anonymous):
+            names.add(str(func.this).lower())
+        else:
+            names.add(func.sql_name().lower())
+    return names
+
+
+def _default_spec(node: exp.Expression) -> m.DefaultSpec:
+    return m.DefaultSpec(
+        sql=node.sql(dialect="postgres"),
+        volatile=bool(_function_names(node) & VOLATILE_FUNCTIONS),
+    )
+
+
+def _reference(ref: exp.Expression) -> tuple[m.Name, tuple[str, ...], str | None]:
+    target = ref.this
+    table = _table_name(target)
+    ref_columns = tuple(_ident(c) for c in target.expressions) if isinstance(target, exp.Schema) else ()
+    on_delete = None
+    for option in ref.args.get("options") or []:
+        text = str(option).upper()
+        if text.startswith("ON DELETE "):
+            on_delete = text.removeprefix("ON DELETE ").strip()
+    return table, ref_columns, on_delete
+
+
+def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.ConstraintSpec]:
+    """Table-level constraints: ``Constraint(name, [kind])`` or a bare ``PrimaryKey``/``ForeignKey``."""
+    name: str | None = None
+    kinds: list[exp.Expression]
+    if isinstance(node, exp.Constraint):
+        name = _ident(node.this)
+        kinds = list(node.expressions)
+    else:
+        kinds = [node]
+    specs = []
+    for kind in kinds:
+        if isinstance(kind, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)):
+            cols = tuple(_ident(c) for c in kind.expressions)
+            specs.append(m.ConstraintSpec("primary key", name, cols))
+        elif isinstance(kind, exp.UniqueColumnConstraint):
+            schema = kind.this
+            cols = tuple(_ident(c) for c in schema.expressions) if isinstance(schema, exp.Schema) else ()
+            specs.append(m.ConstraintSpec("unique", name, cols))
+        elif isinstance(kind, exp.ForeignKey):
+            reference = kind.args.get("reference")
+            if reference is None:
+                raise _NotUnderstood("foreign key without REFERENCES")
+            table, ref_columns, on_delete = _reference(reference)
+            cols = tuple(_ident(c) for c in kind.expressions)
+            specs.append(
+                m.ConstraintSpec("foreign key", name, cols, table, ref_columns, on_delete, not_valid=not_valid)
+            )
+        elif isinstance(kind, exp.CheckColumnConstraint):
+            cols = tuple(sorted({_ident(c) for c in kind.find_all(exp.Column)}))
+            specs.append(m.ConstraintSpec("check", name, cols, not_valid=not_valid))
+        elif isinstance(kind, exp.ExcludeColumnConstraint):
+            specs.append(m.ConstraintSpec("exclude", name))
+        else:
+            raise _NotUnderstood(f"constraint {type(kind).__name__}")
+    return specs
+
+
+def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
+    dtype = node.args.get("kind")
+    serial = isinstance(dtype, exp.DataType) and dtype.this.name in _SERIAL_TYPES
+    type_spec = _type_spec(dtype)
+    not_null = False
+    default: m.DefaultSpec | None = None
+    identity = serial
+    generated = False
+    constraints: list[m.ConstraintSpec] = []
+    for constraint in node.args.get("constraints") or []:
+        kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            not_null = not kind.args.get("allow_null")
+        elif isinstance(kind, exp.DefaultColumnConstraint):
+            default = _default_spec(kind.this)
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+            identity = True
+        elif isinstance(kind, exp.ComputedColumnConstraint):
+            generated = True
+        elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            not_null = True
+            constraints.append(m.ConstraintSpec("primary key", None, (_ident(node.this),)))
+        elif isinstance(kind, exp.UniqueColumnConstraint):
+            constraints.append(m.ConstraintSpec("unique", None, (_ident(node.this),)))
+        elif isinstance(kind, exp.Reference):
+            table, ref_columns, on_delete = _reference(kind)
+            constraints.append(
+                m.ConstraintSpec("foreign key", None, (_ident(node.this),), table, ref_columns, on_delete)
+            )
+        elif isinstance(kind, exp.CheckColumnConstraint):
+            constraints.append(m.ConstraintSpec("check", None, (_ident(node.this),)))
+        elif isinstance(kind, (exp.CollateColumnConstraint, exp.CommentColumnConstraint)):
+            pass
+        else:
+            raise _NotUnderstood(f"column constraint {type(kind).__name__}")
+    if serial:
+        default = m.DefaultSpec("nextval(...)", volatile=True)
+        not_null = True
+    return m.ColumnSpec(
+        name=_ident(node.this),
+        type=type_spec,
+        not_null=not_null,
+        default=default,
+        identity=identity,
+        generated=generated,
+        constraints=tuple(constraints),
+    )
+
+
+# ---- statements parsed by sqlglot ----------------------------------------------------------------
+
+
+def _parse_one(text: str) -> exp.Expression:
+    try:
+        parsed = sqlglot.parse(text, dialect=_DIALECT)
+    except SqlglotError as err:
+        raise _NotUnderstood("the SQL parser could not read it") from err
+    found = [p for p in parsed if p is not None]
+    if len(found) != 1:
+        raise _NotUnderstood("expected exactly one statement")
+    return found[0]
+
+
+def _create_table(node: exp.Create) -> m.Summary:
+    target = node.this
+    if node.expression is not None:  # CREATE TABLE ... AS SELECT
+        return m.CreateTable(_table_name(target), (), (), bool(node.args.get("exists")), as_query=True)
+    if not isinstance(target, exp.Schema):
+        raise _NotUnderstood("table definition")
+    columns: list[m.ColumnSpec] = []
+    constraints: list[m.ConstraintSpec] = []
+    for item in target.expressions:
+        if isinstance(item, exp.ColumnDef):
+            columns.append(_column_spec(item))
+        elif isinstance(item, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey)):
+            constraints.extend(_constraint_specs(item, not_valid=False))
+        else:
+            raise _NotUnderstood(f"table element {type(item).__name__}")
+    return m.CreateTable(
+        _table_name(target), tuple(columns), tuple(constraints), bool(node.args.get("exists"))
+    )
+
+
+def _create_index(node: exp.Create) -> m.Summary:
+    index = node.this
+    if not isinstance(index, exp.Index):
+        raise _NotUnderstood("index definition")
+    params = index.args.get("params")
+    columns: list[str] = []
+    partial = False
+    if isinstance(params, exp.IndexParameters):
+        for col in params.args.get("columns") or []:
+            inner = col.this if isinstance(col, exp.Ordered) else col
+            if isinstance(inner, exp.Opclass):
+                inner = inner.this
+            columns.append(_ident(inner) if isinstance(inner, exp.Column) else inner.sql(dialect="postgres"))
+        partial = params.args.get("where") is not None
+    name_node = index.this
+    return m.CreateIndex(
+        name=m.Name(_ident(name_node)) if name_node is not None else None,
+        table=_table_name(index.args.get("table")),
+        columns=tuple(columns),
+        unique=bool(node.args.get("unique")),
+        concurrently=bool(node.args.get("concurrently")),
+        if_not_exists=bool(node.args.get("exists")),
+        partial=partial,
+    )
+
+
+def _create_enum(node: exp.Create) -> m.Summary:
+    dtype = node.expression
+    if not isinstance(dtype, exp.DataType) or dtype.this != exp.DataType.Type.ENUM:
+        return m.Harmless("create type")
+    values = []
+    for value in dtype.expressions:
+        if not isinstance(value, exp.Literal) or not value.is_string:
+            raise _NotUnderstood("enum value")
+        values.append(str(value.this))
+    return m.CreateEnum(_table_name(node.this), tuple(values))
+
+
+def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
+    if isinstance(action, exp.ColumnDef):
+        return m.AddColumn(_column_spec(action), bool(action.args.get("exists")))
+    if isinstance(action, exp.Drop):
+        kind = str(action.args.get("kind") or "").upper()
+        targets = action.args.get("tables") or []
+        if len(targets) != 1:
+            raise _NotUnderstood("drop of several objects in one action")
+        if kind == "COLUMN":
+            return m.DropColumn(_ident(targets[0]), bool(action.args.get("cascade")), bool(action.args.get("exists")))
+        if kind == "CONSTRAINT":
+            return m.DropConstraint(
+                _ident(targets[0]), bool(action.args.get("cascade")), bool(action.args.get("exists"))
+            )
+        raise _NotUnderstood(f"DROP {kind} in ALTER TABLE")
+    if isinstance(action, exp.AlterColumn):
+        column = _ident(action.this)
+        handled = {"this", "collate"}
+        present = {k for k, v in action.args.items() if v not in (None, False)}
+        if action.args.get("dtype") is not None:
+            using = action.args.get("using")
+            return m.AlterColumnType(
+                column, _type_spec(action.args["dtype"]), using.sql(dialect="postgres") if using else None
+            )
+        allow_null = action.args.get("allow_null")
+        others = present - handled - {"allow_null", "drop", "default"}
+        if others:
+            raise _NotUnderstood("ALTER COLUMN form")
+        if allow_null is False and "drop" not in present and "default" not in present:
+            return m.SetNotNull(column)
+        if allow_null is True and "drop" in present and "default" not in present:
+            return m.DropNotNull(column)
+        if allow_null is None and present - handled == {"drop"}:
+            return m.DropDefault(column)
+        if allow_null is None and present - handled == {"default"}:
+            return m.SetDefault(column, _default_spec(action.args["default"]))
+        raise _NotUnderstood("ALTER COLUMN form")
+    if isinstance(action, exp.AddConstraint):
+        specs: list[m.ConstraintSpec] = []
+        for item in action.expressions:
+            specs.extend(_constraint_specs(item, not_valid=bool(alter.args.get("not_valid"))))
+        if len(specs) != 1:
+            raise _NotUnderstood("ADD CONSTRAINT form")
+        return m.AddConstraint(specs[0])
+    if isinstance(action, exp.AlterSet):
+        option = action.args.get("option")
+        text = option.sql(dialect="postgres").upper() if option is not None else ""
+        if text in ("LOGGED", "UNLOGGED"):
+            return m.SetLogged(text == "LOGGED")
+        raise _NotUnderstood("ALTER TABLE SET form")
+    raise _NotUnderstood(f"ALTER TABLE action {type(action).__name__}")
+
+
+def _alter_table_sqlglot(text: str) -> m.AlterTable:
+    node = _parse_one(text)
+    if not isinstance(node, exp.Alter) or str(node.args.get("kind") or "").upper() != "TABLE":
+        raise _NotUnderstood("ALTER TABLE form")
+    actions = tuple(_alter_action(a, node) for a in node.args.get("actions") or [])
+    if not actions:
+        raise _NotUnderstood("ALTER TABLE without actions")
+    return m.AlterTable(_table_name(node.this), actions, bool(node.args.get("exists")))
+
+
+# ---- statements matched on tokens ---------------------------------------------------------------
+
+
+def _alter_table_tokens(w: _Words, text: str) -> m.Summary:
+    """ALTER TABLE: rename forms and the actions sqlglot falls back on, else sqlglot per action."""
+    w.expect("ALTER", "TABLE")
+    if_exists = w.accept("IF", "EXISTS")
+    w.accept("ONLY")
+    table = w.name()
+    w.accept("*")
+    if w.accept("RENAME"):
+        if w.accept("TO"):
+            new = w.identifier()
+            w.done()
+            return m.AlterTable(table, (m.RenameTable(new),), if_exists)
+        if w.accept("CONSTRAINT"):
+            old = w.identifier()
+            w.expect("TO")
+            new = w.identifier()
+            w.done()
+            return m.AlterTable(table, (m.RenameConstraint(old, new),), if_exists)
+        w.accept("COLUMN")
+        old = w.identifier()
+        w.expect("TO")
+        new = w.identifier()
+        w.done()
+        return m.AlterTable(table, (m.RenameColumn(old, new),), if_exists)
+    actions: list[m.AlterAction] = []
+    for group in w.top_level_groups():
+        action = _Words(group)
+        if action.at_end():
+            raise _NotUnderstood("empty ALTER TABLE action")
+        actions.append(_alter_table_action_tokens(action, group, text))
+    return m.AlterTable(table, tuple(actions), if_exists)
+
+
+def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.AlterAction:
+    if w.accept("VALIDATE", "CONSTRAINT"):
+        name = w.identifier()
+        w.done()
+        return m.ValidateConstraint(name)
+    if w.peek("ALTER"):
+        w.accept("ALTER")
+        w.accept("COLUMN")
+        column = w.identifier()
+        if w.accept("ADD", "GENERATED"):
+            return m.AddIdentity(column)
+        if w.peek("SET", "STATISTICS") or w.peek("SET", "STORAGE") or w.peek("SET", "COMPRESSION"):
+            return m.OtherTableAction("column storage setting")
+        if w.accept("DROP", "IDENTITY"):
+            return m.OtherTableAction("drop identity")
+    if w.peek("ADD", "CONSTRAINT"):
+        w.accept("ADD", "CONSTRAINT")
+        name = w.identifier()
+        for kind in (("UNIQUE",), ("PRIMARY", "KEY")):
+            if w.accept(*kind, "USING", "INDEX"):
+                index = w.identifier()
+                w.done()
+                label = "unique" if kind == ("UNIQUE",) else "primary key"
+                return m.AddConstraint(m.ConstraintSpec(label, name, using_index=index))
+    if w.accept("OWNER", "TO") or w.accept("REPLICA", "IDENTITY"):
+        return m.OtherTableAction("owner or replica identity")
+    for words in (("ENABLE",), ("DISABLE",), ("FORCE",), ("NO", "FORCE")):
+        if w.accept(*words):
+            return m.OtherTableAction("enable/disable triggers, rules or row level security")
+    # Everything else: ask sqlglot about this one action on its own.
+    action_text = text[group[0].start : group[-1].end + 1]
+    alter = _alter_table_sqlglot("ALTER TABLE _safemigrate_placeholder " + action_text)
+    if len(alter.actions) != 1:
+        raise _NotUnderstood("ALTER TABLE action")
+    return alter.actions[0]
+
+
+def _alter_type(w: _Words) -> m.Summary:
+    w.expect("ALTER", "TYPE")
+    name = w.name()
+    if w.accept("ADD", "VALUE"):
+        if_not_exists = w.accept("IF", "NOT", "EXISTS")
+        value = w.string()
+        if w.accept("BEFORE") or w.accept("AFTER"):
+            w.string()
+        w.done()
+        return m.AlterEnumAddValue(name, value, if_not_exists)
+    if w.accept("RENAME", "VALUE"):
+        old = w.string()
+        w.expect("TO")
+        new = w.string()
+        w.done()
+        return m.AlterEnumRenameValue(name, old, new)
+    if w.accept("RENAME", "TO"):
+        new = w.identifier()
+        w.done()
+        return m.RenameType(name, new)
+    if w.accept("OWNER", "TO") or w.accept("SET", "SCHEMA"):
+        return m.Harmless("alter type owner or schema")
+    raise _NotUnderstood("ALTER TYPE form")
+
+
+def _alter_index(w: _Words) -> m.Summary:
+    w.expect("ALTER", "INDEX")
+    w.accept("IF", "EXISTS")
+    name = w.name()
+    if w.accept("RENAME", "TO"):
+        new = w.identifier()
+        w.done()
+        return m.RenameIndex(name, new)
+    raise _NotUnderstood("ALTER INDEX form")
+
+
+_DROP_KINDS: tuple[tuple[str, ...], ...] = (
+    ("MATERIALIZED", "VIEW"),
+    ("FOREIGN", "TABLE"),
+    ("TABLE",),
+    ("VIEW",),
+    ("INDEX",),
+    ("SEQUENCE",),
+    ("SCHEMA",),
+    ("TYPE",),
+    ("DOMAIN",),
+    ("FUNCTION",),
+    ("PROCEDURE",),
+    ("EXTENSION",),
+    ("TRIGGER",),
+    ("POLICY",),
+    ("RULE",),
+)
+
+
+def _drop(w: _Words) -> m.Summary:
+    w.expect("DROP")
+    for kind in _DROP_KINDS:
+        if w.accept(*kind):
+            break
+    else:
+        raise _NotUnderstood("DROP of this kind of object")
+    concurrently = w.accept("CONCURRENTLY")
+    if_exists = w.accept("IF", "EXISTS")
+    names = [w.name()]
+    w.skip_parens()  # function argument types
+    on_table: m.Name | None = None
+    while w.is_comma():
+        w.i += 1
+        names.append(w.name())
+        w.skip_parens()
+    if w.accept("ON"):
+        on_table = w.name()
+    cascade = w.accept("CASCADE")
+    w.accept("RESTRICT")
+    w.done()
+    kind_name = " ".join(kind).lower()
+    if kind_name == "index":
+        return m.DropIndex(tuple(names), concurrently, cascade, if_exists)
+    if kind_name in ("trigger", "policy", "rule"):
+        return m.Harmless(f"drop {kind_name}", on_table)
+    return m.DropObjects(kind_name, tuple(names), cascade, if_exists)
+
+
+def _reindex(w: _Words) -> m.Summary:
+    w.expect("REINDEX")
+    w.skip_parens()  # (VERBOSE, CONCURRENTLY...) options
+    for target in ("TABLE", "INDEX", "SCHEMA", "DATABASE", "SYSTEM"):
+        if w.accept(target):
+            concurrently = w.accept("CONCURRENTLY")
+            name = w.name()
+            w.done()
+            return m.Reindex(target.lower(), name, concurrently)
+    raise _NotUnderstood("REINDEX form")
+
+
+def _vacuum(w: _Words) -> m.Summary:
+    w.expect("VACUUM")
+    full = False
+    if not w.at_end() and w.tokens[w.i].token_type == TokenType.L_PAREN:
+        start = w.i
+        w.skip_parens()
+        full = any(t.text.upper() == "FULL" for t in w.tokens[start : w.i])
+    while w.word() in ("FULL", "FREEZE", "VERBOSE", "ANALYZE"):
+        full = full or w.word() == "FULL"
+        w.i += 1
+    tables: list[m.Name] = []
+    while not w.at_end():
+        tables.append(w.name())
+        w.skip_parens()
+        if w.is_comma():
+            w.i += 1
+    return m.Vacuum(full, tuple(tables))
+
+
+def _cluster(w: _Words) -> m.Summary:
+    w.expect("CLUSTER")
+    w.accept("VERBOSE")
+    if w.at_end():
+        return m.Cluster(None)
+    table = w.name()
+    if w.accept("USING"):
+        w.identifier()
+    w.done()
+    return m.Cluster(table)
+
+
+def _set(w: _Words) -> m.Summary:
+    w.expect("SET")
+    local = w.accept("LOCAL")
+    w.accept("SESSION")
+    if w.peek("CONSTRAINTS") or w.peek("ROLE") or w.peek("TRANSACTION") or w.peek("SESSION"):
+        return m.Harmless("set")
+    setting = w.identifier()
+    while not w.at_end() and w.tokens[w.i].token_type == TokenType.DOT:
+        w.i += 1
+        setting += "." + w.identifier()
+    if not (w.accept("TO") or (not w.at_end() and w.tokens[w.i].token_type == TokenType.EQ and w.accept("="))):
+        raise _NotUnderstood("SET form")
+    value = " ".join(t.text for t in w.tokens[w.i :])
+    return m.SetSetting(setting.lower(), value, local)
+
+
+def _transaction(w: _Words) -> m.Summary:
+    head = w.word()
+    if head in ("BEGIN", "START"):
+        return m.TransactionControl("begin")
+    if head in ("COMMIT", "END"):
+        return m.TransactionControl("commit")
+    if head in ("ROLLBACK", "ABORT"):
+        if w.peek(head, "TO") or w.peek(head, "PREPARED"):
+            return m.TransactionControl("rollback to savepoint")
+        return m.TransactionControl("rollback")
+    return m.TransactionControl(head.lower())  # SAVEPOINT / RELEASE
+
+
+def _create(w: _Words, text: str) -> m.Summary:
+    w.expect("CREATE")
+    w.accept("OR", "REPLACE")
+    if w.peek("FUNCTION") or w.peek("PROCEDURE"):
+        kind = w.word().lower()
+        w.i += 1
+        return m.Procedural(kind, w.name())
+    if w.peek("EXTENSION"):
+        w.accept("EXTENSION")
+        w.accept("IF", "NOT", "EXISTS")
+        return m.CreateExtension(w.identifier())
+    w.accept("TEMPORARY") or w.accept("TEMP") or w.accept("UNLOGGED")
+    if w.peek("TABLE"):
+        node = _parse_one(text)
+        if not isinstance(node, exp.Create):
+            raise _NotUnderstood("CREATE TABLE form")
+        return _create_table(node)
+    if w.peek("UNIQUE", "INDEX") or w.peek("INDEX"):
+        node = _parse_one(text)
+        if not isinstance(node, exp.Create):
+            raise _NotUnderstood("CREATE INDEX form")
+        return _create_index(node)
+    if w.peek("TYPE"):
+        try:
+            node = _parse_one(text)
+        except _NotUnderstood:
+            return m.Harmless("create type")
+        if isinstance(node, exp.Create):
+            return _create_enum(node)
+        return m.Harmless("create type")
+    if w.peek("CONSTRAINT", "TRIGGER") or w.peek("TRIGGER"):
+        w.accept("CONSTRAINT")
+        w.expect("TRIGGER")
+        w.identifier()
+        # The table follows ON, after the timing and event words.
+        while not w.at_end() and not w.accept("ON"):
+            w.i += 1
+        return m.Harmless("create trigger", w.name() if not w.at_end() else None)
+    for harmless in ("SCHEMA", "SEQUENCE", "VIEW", "MATERIALIZED", "RECURSIVE", "POLICY", "DOMAIN",
+                     "COLLATION", "STATISTICS", "CAST", "AGGREGATE", "OPERATOR", "RULE", "PUBLICATION",
+                     "TEXT", "ROLE", "USER"):
+        if w.peek(harmless):
+            return m.Harmless("create " + harmless.lower())
+    raise _NotUnderstood("CREATE of this kind of object")
+
+
+def _dml(text: str) -> m.Summary:
+    node = _parse_one(text)
+    if isinstance(node, exp.Delete):
+        return m.Delete(_table_name(node.this), node.args.get("where") is not None)
+    if isinstance(node, exp.Update):
+        columns = tuple(
+            _ident(e.this) for e in node.expressions if isinstance(e, exp.EQ) and isinstance(e.this, exp.Column)
+        )
+        return m.Update(_table_name(node.this), columns, node.args.get("where") is not None)
+    if isinstance(node, exp.Insert):
+        target = node.this
+        if isinstance(target, exp.Schema):
+            target = target.this
+        return m.Insert(_table_name(target))
+    if isinstance(node, (exp.Select, exp.Union)):
+        # A data-modifying CTE (WITH x AS (DELETE ...)) is judged by what it modifies.
+        for inner in node.find_all(exp.Delete, exp.Update, exp.Insert):
+            return _dml(inner.sql(dialect="postgres"))
+        return m.Harmless("query")
+    raise _NotUnderstood("data statement form")
+
+
+def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
+    first = w.word()
+    second = w.word(1)
+    if first in ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"):
+        return lambda words, _text: _transaction(words)
+    if first == "SET":
+        return lambda words, _text: _set(words)
+    if first == "RESET":
+        return lambda words, _text: m.SetSetting(words.word(1).lower(), "DEFAULT")
+    if first == "DO":
+        return lambda words, _text: m.Procedural("do block")
+    if first == "CALL":
+        return lambda words, _text: m.Procedural("procedure call")
+    if first == "CREATE":
+        return _create
+    if first == "ALTER" and second == "TABLE":
+        return _alter_table
+    if first == "ALTER" and second == "TYPE":
+        return lambda words, _text: _alter_type(words)
+    if first == "ALTER" and second == "INDEX":
+        return lambda words, _text: _alter_index(words)
+    if first == "ALTER" and second in ("SEQUENCE", "FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
+        return lambda words, _text: m.Harmless("alter " + second.lower())
+    if first == "DROP":
+        return lambda words, _text: _drop(words)
+    if first == "TRUNCATE":
+        return lambda _words, text: _truncate(text)
+    if first in ("DELETE", "UPDATE", "INSERT", "WITH", "SELECT"):
+        return lambda _words, text: _dml(text)
+    if first == "REINDEX":
+        return lambda words, _text: _reindex(words)
+    if first == "VACUUM":
+        return lambda words, _text: _vacuum(words)
+    if first == "CLUSTER":
+        return lambda words, _text: _cluster(words)
+    if first in ("COMMENT", "GRANT", "REVOKE", "ANALYZE", "LOCK", "NOTIFY"):
+        return lambda words, _text: m.Harmless(first.lower())
+    return None
+
+
+def _alter_table(w: _Words, text: str) -> m.Summary:
+    # Rename forms are read from the words: sqlglot reads `RENAME a TO b` as a table rename.
+    probe = _Words(w.tokens)
+    probe.expect("ALTER", "TABLE")
+    probe.accept("IF", "EXISTS")
+    probe.accept("ONLY")
+    probe.name()
+    probe.accept("*")
+    if probe.peek("RENAME"):
+        return _alter_table_tokens(w, text)
+    try:
+        return _alter_table_sqlglot(text)
+    except _NotUnderstood:
+        return _alter_table_tokens(w, text)
+
+
+def _truncate(text: str) -> m.Summary:
+    node = _parse_one(text)
+    if not isinstance(node, exp.TruncateTable):
+        raise _NotUnderstood("TRUNCATE form")
+    tables = tuple(_table_name(t) for t in node.expressions)
+    return m.Truncate(tables, str(node.args.get("option") or "").upper() == "CASCADE")
+
+
+def _first_words(tokens: Sequence[Token], count: int = 4) -> str:
+    return " ".join(t.text.upper() if t.token_type != TokenType.IDENTIFIER else f'"{t.text}"' for t in tokens[:count])
+
+
+def summarize(text: str) -> m.Summary:
+    """Summarize one statement (without its terminating semicolon). Never raises."""
+    try:
+        tokens = _DIALECT.tokenize(text)
+    except Exception:  # sqlglot's tokenizer raises several types on garbage
+        return m.Unparsed("the SQL tokenizer could not read it")
+    if tokens and tokens[0].token_type == TokenType.COMMAND and len(tokens) > 1:
+        # sqlglot folds what follows a "command" keyword (REINDEX, VACUUM, DO...) into one string.
+        try:
+            tokens = [tokens[0], *_DIALECT.tokenize(text[tokens[0].end + 1 :])]
+        except Exception:
+            return m.Unparsed("the SQL tokenizer could not read it")
+    words = _Words(tokens)
+    if words.at_end():
+        return m.Unparsed("the statement is empty")
+    handler = _head(words)
+    head = _first_words(words.tokens)
+    if handler is None:
+        return m.Unparsed("this kind of statement is not analysed", head)
+    try:
+        return handler(words, text)
+    except _NotUnderstood as err:
+        return m.Unparsed(str(err), head)
+    except RecursionError:
+        return m.Unparsed("the statement is nested too deeply", head)
+    except Exception as err:  # a parser bug must not hide a statement: report it as unchecked
+        return m.Unparsed(f"internal parser error ({type(err).__name__})", head)
