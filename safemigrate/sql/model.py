@@ -394,4 +394,4 @@ class Statement:
     end_line: int
     end_column: int
     summary: Summary
-    comments: tuple[str, ...] = field(default=())
+    string_literals: tuple[str, ...] = field(default=())

@@ -875,10 +875,20 @@ def _first_words(tokens: Sequence[Token], count: int = 4) -> str:
 
 def summarize(text: str) -> m.Summary:
     """Summarize one statement (without its terminating semicolon). Never raises."""
+    return read_statement(text)[0]
+
+
+def read_statement(text: str) -> tuple[m.Summary, tuple[str, ...]]:
+    """The statement's summary and the string constants it contains (for enum-value use)."""
     try:
         tokens = _DIALECT.tokenize(text)
     except Exception:  # sqlglot's tokenizer raises several types on garbage
-        return m.Unparsed("the SQL tokenizer could not read it")
+        return m.Unparsed("the SQL tokenizer could not read it"), ()
+    literals = tuple(t.text for t in tokens if t.token_type == TokenType.STRING)
+    return _summarize_tokens(text, tokens), literals
+
+
+def _summarize_tokens(text: str, tokens: list[Token]) -> m.Summary:
     if tokens and tokens[0].token_type == TokenType.COMMAND and len(tokens) > 1:
         # sqlglot folds what follows a "command" keyword (REINDEX, VACUUM, DO...) into one string.
         try:

@@ -181,7 +181,10 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
     # unexecutable_step_check.rs: DropAndRecreateRequiredColumn
     (KIND_TYPE_CHANGED, rf"Changed the type of {_COL} on the {_TABLE} table\b"),
     # MadeScalarFieldIntoArrayField
-    (KIND_SCALAR_TO_LIST, rf"Changed the column {_COL} on the {_TABLE} table from a scalar field to a list field\b"),
+    (
+        KIND_SCALAR_TO_LIST,
+        rf"Changed the column {_COL} on the {_TABLE} table from a scalar field to a list field\b",
+    ),
     # AddedRequiredFieldToTable / ...WithPrismaLevelDefault
     (KIND_REQUIRED_COLUMN_ADDED, rf"Added the required column {_COL} to the {_TABLE} table\b"),
     (KIND_REQUIRED_COLUMN_ADDED, rf"The required column {_COL} was added to the {_TABLE} table\b"),
@@ -194,7 +197,8 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
     ),
     (
         KIND_UNIQUE_ADDED,
-        rf"The migration will add a unique constraint covering the columns {_COLUMN_LIST} on the table {_TABLE}",
+        rf"The migration will add a unique constraint covering the columns {_COLUMN_LIST}"
+        rf" on the table {_TABLE}",
     ),
     # PrimaryKeyChange (current, then older)
     (KIND_PRIMARY_KEY_CHANGED, rf"The primary key for the {_TABLE} table will be changed\b"),

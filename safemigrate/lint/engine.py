@@ -1,0 +1,260 @@
+"""Run the rule catalog over a migration history, folding the schema model forward."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from safemigrate.lint import shape
+from safemigrate.lint.findings import FileReport, Finding, LintResult
+from safemigrate.lint.registry import RULES, rule_by_name
+from safemigrate.lint.rule import Context, Hit, LintSettings, ObjectRef, Rule, SessionState, Severity
+from safemigrate.lint.suppress import BadDirective, Directive, parse_directive
+from safemigrate.sql import model as m
+from safemigrate.sql.parse import read_statement
+from safemigrate.sql import prisma_warnings as pw
+from safemigrate.sql.schema import SchemaModel
+from safemigrate.sql.splitter import Comment, RawStatement, split_sql
+
+# Which rules answer each kind of Prisma warning.
+PRISMA_WARNING_RULES: Mapping[str, frozenset[str]] = {
+    pw.KIND_DROP_TABLE: frozenset({"drop-table"}),
+    pw.KIND_DROP_COLUMN: frozenset({"drop-column"}),
+    pw.KIND_DROP_ENUM: frozenset({"drop-type-cascade", "drop-column", "drop-table"}),
+    pw.KIND_ENUM_VALUES_REMOVED: frozenset({"enum-value-removed"}),
+    pw.KIND_REQUIRED_COLUMN_ADDED: frozenset({"add-required-column", "new-required-column"}),
+    pw.KIND_MADE_REQUIRED: frozenset({"set-not-null"}),
+    pw.KIND_UNIQUE_ADDED: frozenset({"unique-on-existing-table"}),
+    # "dropped and recreated" type changes are written as DROP COLUMN + ADD COLUMN.
+    pw.KIND_TYPE_CHANGED: frozenset(
+        {"narrowing-type-change", "type-cast-may-fail", "type-change-rewrite", "drop-column"}
+    ),
+    pw.KIND_PRIMARY_KEY_CHANGED: frozenset({"add-primary-key"}),
+    pw.KIND_SCALAR_TO_LIST: frozenset({"type-cast-may-fail", "narrowing-type-change", "drop-column"}),
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # as shown to the user
+    migration: str  # folder name, or the file's stem for a loose .sql file
+    data: bytes
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    settings: LintSettings = LintSettings()
+    severities: Mapping[str, Severity] | None = None  # rule name -> severity; None: defaults
+    report: frozenset[str] | None = None  # paths to report on; None: all (the rest only fold the model)
+    deploy: frozenset[str] = frozenset()  # migrations applied together (their new tables are empty)
+    rules: tuple[Rule, ...] = RULES  # the catalog; tests narrow it to one rule
+
+
+def severity_of(rule: Rule, options: LintOptions) -> Severity:
+    if options.severities and rule.name in options.severities:
+        return options.severities[rule.name]
+    return rule.severity
+
+
+def lint_sources(sources: Sequence[SourceFile], options: LintOptions = LintOptions()) -> LintResult:
+    """Lint files that form one history, in order. Never raises on file content."""
+    schema = SchemaModel(options.settings.default_schema)
+    enabled = [r for r in options.rules if severity_of(r, options) is not Severity.OFF]
+    findings: list[Finding] = []
+    reports: list[FileReport] = []
+    for source in sources:
+        schema.fresh_migrations = options.deploy | {source.migration}
+        file_findings, report = _lint_file(source, schema, enabled, options)
+        if options.report is None or source.path in options.report:
+            findings.extend(file_findings)
+            reports.append(report)
+    return LintResult(tuple(findings), tuple(reports))
+
+
+def _lint_file(
+    source: SourceFile, schema: SchemaModel, rules: Sequence[Rule], options: LintOptions
+) -> tuple[list[Finding], FileReport]:
+    def meta(name: str, line: int, column: int, message: str, help_text: str) -> Finding:
+        rule = rule_by_name(name)
+        return Finding(
+            rule.name, rule.id, rule.category, severity_of(rule, options), source.path, line, column, line,
+            source.migration, None, ObjectRef(), message, help_text,
+        )
+
+    try:
+        text = source.data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = source.data[: err.start].count(b"\n") + 1
+        finding = meta(
+            "unreadable-file", line, 1,
+            f"{source.path} is not valid UTF-8 (byte {err.start}), so it was not analysed.",
+            "Save the file as UTF-8; PostgreSQL and Prisma expect UTF-8 migration files.",
+        )
+        return [finding], FileReport(source.path, source.migration, 0, "unreadable")
+    text = text.removeprefix("\ufeff")
+
+    split = split_sql(text)
+    statements = [_statement(raw) for raw in split.statements]
+    raw_hits: list[Finding] = []
+    session = SessionState()
+    for statement in statements:
+        ctx = Context(statement, statements, source.migration, schema, session, options.settings)
+        for rule in rules:
+            for hit in rule.check(ctx):
+                raw_hits.append(_finding(rule, hit, statement, source, options, schema))
+        schema.apply(statement.summary, source.migration)
+        session = _next_session(session, statement.summary)
+
+    findings = [f for f in raw_hits if not f.suppressed]
+    if not statements:
+        findings.append(
+            meta("empty-migration", 1, 1, f"{source.path} contains no SQL statement.",
+                 "Delete the migration folder if it was created by mistake.")
+        )
+    findings.extend(_prisma_warning_findings(text, raw_hits, source, meta))
+    findings = _apply_suppressions(findings, split.statements, split.trailing_comments, meta)
+    findings = [f for f in findings if f.severity is not Severity.OFF]
+    findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
+    return findings, FileReport(source.path, source.migration, len(statements), shape.transaction_shape(statements))
+
+
+def _statement(raw: RawStatement) -> m.Statement:
+    if raw.unterminated:
+        summary: m.Summary = m.Unparsed(f"the file ends inside a {raw.unterminated}")
+        literals: tuple[str, ...] = ()
+    else:
+        summary, literals = read_statement(raw.text)
+    return m.Statement(
+        raw.index, raw.text, raw.start.line, raw.start.column, raw.end.line, raw.end.column, summary, literals
+    )
+
+
+def _finding(
+    rule: Rule, hit: Hit, statement: m.Statement, source: SourceFile, options: LintOptions, schema: SchemaModel
+) -> Finding:
+    # Tables created by this deploy are empty: lock and may-fail findings on them are noise.
+    fresh = rule.needs_existing_rows and hit.table is not None and schema.is_fresh_table(hit.table)
+    return Finding(
+        rule.name, rule.id, rule.category, severity_of(rule, options), source.path, statement.line,
+        statement.column, statement.end_line, source.migration, statement.index, hit.object, hit.message,
+        hit.help, statement.text, suppressed=fresh, suppression_reason="created by this deploy" if fresh else None,
+    )
+
+
+def _next_session(session: SessionState, summary: m.Summary) -> SessionState:
+    if isinstance(summary, m.TransactionControl):
+        if summary.action == "begin":
+            return replace(session, explicit_transaction=True, enum_values_added=frozenset())
+        if summary.action in ("commit", "rollback"):
+            return replace(session, explicit_transaction=False, enum_values_added=frozenset())
+    if isinstance(summary, m.SetSetting) and summary.name == "lock_timeout":
+        disabled = summary.value.strip("'\" ").lower() in ("0", "default")
+        return replace(session, lock_timeout_set=not disabled)
+    if isinstance(summary, m.AlterEnumAddValue):
+        added = (summary.name.name, summary.value)
+        return replace(session, enum_values_added=session.enum_values_added | {added})
+    return session
+
+
+class _Meta(Protocol):
+    """The file-level finding factory passed to the helpers below."""
+
+    def __call__(self, name: str, line: int, column: int, message: str, help_text: str) -> Finding: ...
+
+
+def _prisma_warning_findings(
+    text: str, hits: Sequence[Finding], source: SourceFile, meta: _Meta
+) -> list[Finding]:
+    """Every warning Prisma wrote into the file must be matched by a finding on the same object."""
+    findings = []
+    for warning in pw.parse_prisma_warnings(text):
+        expected = PRISMA_WARNING_RULES.get(warning.kind, frozenset())
+        matched = any(
+            hit.rule in expected
+            and (warning.table is None or hit.object.table == warning.table)
+            and (not warning.columns or hit.object.column in warning.columns or hit.object.column is None)
+            for hit in hits
+        )
+        if not matched:
+            findings.append(
+                meta(
+                    "prisma-warning-unmatched", warning.line, 1,
+                    f"Prisma warned \"{warning.text}\" but no safemigrate rule recognised that change.",
+                    "Review the statements this warning is about by hand; report the case so a rule can cover it.",
+                )
+            )
+    return findings
+
+
+def _directives_by_statement(
+    statements: Sequence[RawStatement], trailing: Sequence[Comment]
+) -> tuple[dict[int, list[Directive]], list[tuple[Directive | BadDirective, Comment]]]:
+    """Attach each directive to its statement; return the unattached ones too."""
+    attached: dict[int, list[Directive]] = {}
+    loose: list[tuple[Directive | BadDirective, Comment]] = []
+
+    def place(comment: Comment, index: int | None) -> None:
+        parsed = parse_directive(comment.text, comment.start.line, comment.start.column)
+        if parsed is None:
+            return
+        if isinstance(parsed, BadDirective) or index is None:
+            loose.append((parsed, comment))
+        else:
+            attached.setdefault(index, []).append(parsed)
+
+    for i, statement in enumerate(statements):
+        for comment in statement.leading_comments:
+            # A comment after the previous statement's semicolon, on its last line, belongs to it.
+            same_line_as_previous = i > 0 and comment.start.line == statements[i - 1].end.line
+            place(comment, i - 1 if same_line_as_previous else i)
+        for comment in statement.comments:
+            place(comment, i)
+    for comment in trailing:
+        same_line = bool(statements) and comment.start.line == statements[-1].end.line
+        place(comment, len(statements) - 1 if same_line else None)
+    return attached, loose
+
+
+def _apply_suppressions(
+    findings: list[Finding], statements: Sequence[RawStatement], trailing: Sequence[Comment], meta: _Meta
+) -> list[Finding]:
+    attached, loose = _directives_by_statement(statements, trailing)
+    result: list[Finding] = []
+    used: set[tuple[int, int]] = set()  # (line, column) of directives that suppressed something
+    for finding in findings:
+        directives = attached.get(finding.statement_index, []) if finding.statement_index is not None else []
+        match = next(
+            (d for d in directives if d.reason and (finding.rule in d.rules or finding.rule_id in d.rules)), None
+        )
+        if match is not None and finding.active:
+            used.add((match.line, match.column))
+            finding = replace(finding, suppressed=True, suppression_reason=match.reason)
+        result.append(finding)
+    known = {r.name for r in RULES} | {r.id for r in RULES}
+    for directives in attached.values():
+        for d in directives:
+            unknown = [r for r in d.rules if r not in known]
+            if unknown:
+                result.append(meta("invalid-suppression", d.line, d.column,
+                                   f"The suppression names unknown rule(s): {', '.join(unknown)}.",
+                                   "Use a rule name from `safemigrate rules`."))
+            elif not d.reason:
+                result.append(meta("suppression-missing-reason", d.line, d.column,
+                                   f"The suppression of {', '.join(d.rules)} gives no reason, so it was not applied.",
+                                   f"Write why the risk is accepted: -- safemigrate: {d.verb} "
+                                   f"{', '.join(d.rules)} reason: <why this is safe>"))
+            elif (d.line, d.column) not in used:
+                result.append(meta("unused-suppression", d.line, d.column,
+                                   f"The suppression of {', '.join(d.rules)} matches no finding on its statement.",
+                                   "Remove it, or move it onto the line above the statement it is meant for."))
+    for parsed, comment in loose:
+        if isinstance(parsed, BadDirective):
+            result.append(meta("invalid-suppression", comment.start.line, comment.start.column,
+                               f"This comment looks like a safemigrate directive but cannot be read: {parsed.text}",
+                               "Write it as: -- safemigrate: ignore <rule>[, <rule>] reason: <why>"))
+        else:
+            result.append(meta("unused-suppression", comment.start.line, comment.start.column,
+                               f"The suppression of {', '.join(parsed.rules)} is not attached to any statement.",
+                               "Put it on the line above the statement it is meant for."))
+    return result

@@ -1,0 +1,119 @@
+"""What a lint rule is: metadata as data, a check over one statement, and the context it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from safemigrate.sql import model as m
+from safemigrate.sql.schema import SchemaModel
+
+
+class Category(str, Enum):
+    DATA_LOSS = "data-loss"
+    MAY_FAIL = "may-fail"
+    LOCK = "lock"
+    BREAKING = "breaking"
+    UNCHECKED = "unchecked"
+    STYLE = "style"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    OFF = "off"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1, "off": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    schema: str | None = None
+    table: str | None = None
+    column: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("schema", self.schema), ("table", self.table), ("column", self.column)) if v}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One problem a rule found in one statement."""
+
+    message: str  # names the user's objects
+    help: str  # the safer way, paste-ready SQL where there is one
+    object: ObjectRef = ObjectRef()
+    table: m.Name | None = None  # the table whose rows the problem concerns (freshness is judged on it)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Per-file session facts before a statement, folded like the schema model."""
+
+    explicit_transaction: bool = False
+    lock_timeout_set: bool = False
+    enum_values_added: frozenset[tuple[str, str]] = frozenset()  # (enum name, value) in this transaction
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    pg_version: int = 16
+    default_schema: str = "public"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule sees: its statement, the file's statements, and the state before the statement."""
+
+    statement: m.Statement
+    statements: Sequence[m.Statement]  # every statement of the file, for rules that look around
+    migration: str
+    schema: SchemaModel
+    session: SessionState
+    settings: LintSettings
+
+    @property
+    def summary(self) -> m.Summary:
+        return self.statement.summary
+
+    def ref(self, table: m.Name, column: str | None = None) -> ObjectRef:
+        schema, name = self.schema.key(table)
+        return ObjectRef(schema, name, column)
+
+    def is_existing_table(self, table: m.Name) -> bool:
+        """True unless the table is known to be created by this deploy (unknown tables count as existing)."""
+        return not self.schema.is_fresh_table(table)
+
+    def later(self) -> Sequence[m.Statement]:
+        return self.statements[self.statement.index + 1 :]
+
+    def earlier(self) -> Sequence[m.Statement]:
+        return self.statements[: self.statement.index]
+
+
+Check = Callable[[Context], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # "SM101": stable, never reused
+    name: str  # kebab-case, used in output, config and suppressions
+    category: Category
+    severity: Severity  # default; config may change it
+    summary: str  # one line: the consequence
+    alternative: str  # the safer way, in words
+    bad: str  # SQL that fires
+    good: str  # SQL that does not
+    why: str  # the rule's docstring: why it matters
+    check: Check
+    lock: str = ""  # the lock the statement takes, when the rule is about one
+    references: tuple[str, ...] = field(default=())
+    needs_existing_rows: bool = False  # only matters on tables that already hold rows
+
+    def __post_init__(self) -> None:
+        if self.category in (Category.LOCK, Category.MAY_FAIL):
+            object.__setattr__(self, "needs_existing_rows", True)

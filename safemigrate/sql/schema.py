@@ -1,0 +1,223 @@
+"""A schema model folded forward through the migration history, statement by statement.
+
+Like Django's ``state_forwards``: the linter asks the model about the state *before* a statement,
+then applies the statement. The model knows tables, columns (with types), enums and indexes, and
+which objects were created by a "fresh" migration (the one being linted, or an earlier migration
+of the same deploy): those are empty, so locking or validating them is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from safemigrate.sql import model as m
+
+
+@dataclass(frozen=True)
+class ColumnState:
+    name: str
+    type: m.TypeSpec
+    not_null: bool
+    has_default: bool
+
+
+@dataclass
+class TableState:
+    key: tuple[str, str]
+    columns: dict[str, ColumnState] = field(default_factory=dict)
+    created_in: str | None = None  # migration name
+
+
+@dataclass
+class EnumState:
+    key: tuple[str, str]
+    values: list[str]
+    created_in: str | None = None
+
+
+@dataclass
+class IndexState:
+    key: tuple[str, str]
+    table: tuple[str, str]
+    unique: bool
+    created_in: str | None = None
+
+
+class SchemaModel:
+    """Mutable model owned by the linter; rules only read it."""
+
+    def __init__(self, default_schema: str = "public") -> None:
+        self.default_schema = default_schema
+        self.tables: dict[tuple[str, str], TableState] = {}
+        self.enums: dict[tuple[str, str], EnumState] = {}
+        self.indexes: dict[tuple[str, str], IndexState] = {}
+        self.fresh_migrations: frozenset[str] = frozenset()
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def key(self, name: m.Name) -> tuple[str, str]:
+        return (name.schema or self.default_schema, name.name)
+
+    def table(self, name: m.Name) -> TableState | None:
+        return self.tables.get(self.key(name))
+
+    def column(self, table: m.Name, column: str) -> ColumnState | None:
+        state = self.table(table)
+        return state.columns.get(column) if state else None
+
+    def enum(self, name: m.Name | str) -> EnumState | None:
+        if isinstance(name, str):
+            name = m.Name(name)
+        return self.enums.get(self.key(name))
+
+    def enum_names(self) -> frozenset[str]:
+        return frozenset(k[1] for k in self.enums)
+
+    def is_fresh_table(self, name: m.Name) -> bool:
+        """True when the table was created by a migration of this deploy (so it holds no rows)."""
+        state = self.table(name)
+        return state is not None and state.created_in in self.fresh_migrations
+
+    def is_fresh_index(self, name: m.Name) -> bool:
+        state = self.indexes.get(self.key(name))
+        return state is not None and state.created_in in self.fresh_migrations
+
+    def index_table(self, name: m.Name) -> tuple[str, str] | None:
+        state = self.indexes.get(self.key(name))
+        return state.table if state else None
+
+    # ---- folding ------------------------------------------------------------------------------
+
+    def apply(self, summary: m.Summary, migration: str) -> None:
+        """Fold one statement into the model."""
+        if isinstance(summary, m.CreateTable):
+            key = self.key(summary.table)
+            if summary.if_not_exists and key in self.tables:
+                return
+            table = TableState(key, created_in=migration)
+            for column in summary.columns:
+                table.columns[column.name] = _column_state(column)
+            for constraint in summary.constraints:
+                if constraint.kind == "primary key":
+                    for name in constraint.columns:
+                        if name in table.columns:
+                            table.columns[name] = replace(table.columns[name], not_null=True)
+            self.tables[key] = table
+        elif isinstance(summary, m.AlterTable):
+            self._alter_table(summary, migration)
+        elif isinstance(summary, m.DropObjects):
+            for name in summary.names:
+                key = self.key(name)
+                if summary.kind == "table":
+                    self.tables.pop(key, None)
+                    self.indexes = {k: v for k, v in self.indexes.items() if v.table != key}
+                elif summary.kind in ("type", "domain"):
+                    self.enums.pop(key, None)
+                elif summary.kind == "schema":
+                    schema = name.name
+                    self.tables = {k: v for k, v in self.tables.items() if k[0] != schema}
+                    self.enums = {k: v for k, v in self.enums.items() if k[0] != schema}
+                    self.indexes = {k: v for k, v in self.indexes.items() if k[0] != schema}
+        elif isinstance(summary, m.CreateIndex):
+            if summary.name is not None:
+                table_key = self.key(summary.table)
+                index_key = (summary.name.schema or table_key[0], summary.name.name)
+                self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
+        elif isinstance(summary, m.DropIndex):
+            for name in summary.names:
+                self.indexes.pop(self.key(name), None)
+        elif isinstance(summary, m.RenameIndex):
+            old = self.indexes.pop(self.key(summary.index), None)
+            if old is not None:
+                new_key = (old.key[0], summary.new)
+                self.indexes[new_key] = replace(old, key=new_key)
+        elif isinstance(summary, m.CreateEnum):
+            key = self.key(summary.name)
+            self.enums[key] = EnumState(key, list(summary.values), migration)
+        elif isinstance(summary, m.AlterEnumAddValue):
+            enum = self.enum(summary.name)
+            if enum is not None and summary.value not in enum.values:
+                enum.values.append(summary.value)
+        elif isinstance(summary, m.AlterEnumRenameValue):
+            enum = self.enum(summary.name)
+            if enum is not None:
+                enum.values = [summary.new if v == summary.old else v for v in enum.values]
+        elif isinstance(summary, m.RenameType):
+            self._rename_type(summary)
+
+    def _rename_type(self, summary: m.RenameType) -> None:
+        old_key = self.key(summary.name)
+        enum = self.enums.pop(old_key, None)
+        if enum is None:
+            return
+        new_key = (old_key[0], summary.new)
+        enum.key = new_key
+        self.enums[new_key] = enum
+        # Columns follow the type: PostgreSQL stores the type's OID, not its name.
+        for table in self.tables.values():
+            for name, column in table.columns.items():
+                if column.type.user_defined and column.type.base == old_key[1]:
+                    table.columns[name] = replace(column, type=replace(column.type, base=summary.new))
+
+    def _alter_table(self, summary: m.AlterTable, migration: str) -> None:
+        key = self.key(summary.table)
+        table = self.tables.get(key)
+        for action in summary.actions:
+            if isinstance(action, m.RenameTable):
+                if table is not None:
+                    self.tables.pop(key)
+                    key = (key[0], action.new)
+                    table.key = key
+                    self.tables[key] = table
+                    for name, index in list(self.indexes.items()):
+                        if index.table == (summary.table.schema or self.default_schema, summary.table.name):
+                            self.indexes[name] = replace(index, table=key)
+                continue
+            if table is None:
+                continue
+            if isinstance(action, m.AddColumn):
+                table.columns[action.column.name] = _column_state(action.column)
+            elif isinstance(action, m.DropColumn):
+                table.columns.pop(action.column, None)
+            elif isinstance(action, m.AlterColumnType):
+                column = table.columns.get(action.column)
+                if column is not None:
+                    table.columns[action.column] = replace(column, type=action.new_type)
+            elif isinstance(action, m.SetNotNull):
+                _update(table, action.column, not_null=True)
+            elif isinstance(action, m.DropNotNull):
+                _update(table, action.column, not_null=False)
+            elif isinstance(action, m.SetDefault):
+                _update(table, action.column, has_default=True)
+            elif isinstance(action, m.DropDefault):
+                _update(table, action.column, has_default=False)
+            elif isinstance(action, m.RenameColumn):
+                column = table.columns.pop(action.old, None)
+                if column is not None:
+                    table.columns[action.new] = replace(column, name=action.new)
+            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "primary key":
+                for name in action.constraint.columns:
+                    _update(table, name, not_null=True)
+                if action.constraint.name:
+                    index_key = (key[0], action.constraint.name)
+                    self.indexes[index_key] = IndexState(index_key, key, True, migration)
+            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique":
+                if action.constraint.name:
+                    index_key = (key[0], action.constraint.name)
+                    self.indexes[index_key] = IndexState(index_key, key, True, migration)
+
+
+def _column_state(column: m.ColumnSpec) -> ColumnState:
+    is_pk = any(c.kind == "primary key" for c in column.constraints)
+    return ColumnState(
+        column.name,
+        column.type,
+        column.not_null or is_pk or column.identity,
+        column.default is not None or column.identity or column.generated,
+    )
+
+
+def _update(table: TableState, column: str, **changes: bool) -> None:
+    state = table.columns.get(column)
+    if state is not None:
+        table.columns[column] = replace(state, **changes)

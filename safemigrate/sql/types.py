@@ -1,0 +1,135 @@
+"""Judge a column type change against the column's known old type.
+
+PostgreSQL never truncates on ``ALTER COLUMN ... TYPE``: a value that does not fit makes the
+statement fail, while rounding conversions (numeric scale, timestamp precision, float to integer)
+silently change values. Both are reported: the first as may-fail or narrowing, the second as
+narrowing (data-loss). Rewrites follow PostgreSQL's rules for binary-coercible changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safemigrate.sql.model import TypeSpec
+
+_INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
+_TEXT = {"text", "varchar", "char", "citext", "bpchar"}
+_UNBOUNDED_TEXT = {"text", "citext"}
+_FLOAT = {"real": 24, "double precision": 53}
+
+SAME = "same"
+WIDENING = "widening"  # every old value fits
+NARROWING = "narrowing"  # values can be rejected, rounded or reinterpreted
+CAST = "cast"  # a conversion between families that fails on values that do not parse
+UNKNOWN = "unknown"  # the old type is not known
+
+
+@dataclass(frozen=True)
+class TypeChange:
+    kind: str
+    rewrite: bool  # PostgreSQL rewrites the table (and its indexes) under ACCESS EXCLUSIVE
+    reason: str  # one phrase for messages: why values can be lost or rejected
+
+
+def _text_limit(t: TypeSpec) -> int | None:
+    """Length limit of a text-family type; None when unbounded."""
+    if t.base in _UNBOUNDED_TEXT:
+        return None
+    if t.base == "varchar":
+        return t.params[0] if t.params else None
+    if t.base in ("char", "bpchar"):
+        return t.params[0] if t.params else 1
+    return None
+
+
+def _numeric_bounds(t: TypeSpec) -> tuple[int, int] | None:
+    """(integer digits, scale) of numeric(p,s); None when unconstrained."""
+    if not t.params:
+        return None
+    precision = t.params[0]
+    scale = t.params[1] if len(t.params) > 1 else 0
+    return precision - scale, scale
+
+
+def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset[str]) -> TypeChange:
+    """Classify ``old -> new``; ``enum_types`` holds the lower-cased base names of known enums."""
+    if old is None:
+        return TypeChange(UNKNOWN, True, "the column's current type is not known from the migration history")
+    if (old.base, old.params, old.array_dims) == (new.base, new.params, new.array_dims):
+        return TypeChange(SAME, False, "")
+    if old.array_dims != new.array_dims:
+        return TypeChange(CAST, True, f"{old.display()} values are converted to {new.display()}")
+    ob, nb = old.base, new.base
+
+    if ob in _TEXT and nb in _TEXT:
+        old_limit, new_limit = _text_limit(old), _text_limit(new)
+        if ob in ("char", "bpchar") and nb not in ("char", "bpchar"):
+            return TypeChange(NARROWING, True, "char(n) values lose their trailing spaces")
+        if new_limit is None:
+            return TypeChange(WIDENING, False, "")
+        if old_limit is not None and new_limit >= old_limit:
+            return TypeChange(WIDENING, False, "")
+        return TypeChange(NARROWING, True, f"values longer than {new_limit} characters are rejected")
+
+    if ob in _INTEGER_RANK and nb in _INTEGER_RANK:
+        if _INTEGER_RANK[nb] >= _INTEGER_RANK[ob]:
+            return TypeChange(WIDENING, True, "")
+        return TypeChange(NARROWING, True, f"{ob} values outside the {nb} range are rejected")
+
+    if ob in _INTEGER_RANK and nb == "numeric":
+        bounds = _numeric_bounds(new)
+        digits = {"smallint": 5, "integer": 10, "bigint": 19}[ob]
+        if bounds is None or bounds[0] >= digits:
+            return TypeChange(WIDENING, True, "")
+        return TypeChange(NARROWING, True, f"values with more than {bounds[0]} integer digits are rejected")
+
+    if ob == "numeric" and nb == "numeric":
+        old_b, new_b = _numeric_bounds(old), _numeric_bounds(new)
+        if new_b is None:
+            return TypeChange(WIDENING, False, "")
+        if old_b is None:
+            return TypeChange(NARROWING, True, f"values are rounded to {new_b[1]} decimals or rejected")
+        if new_b[1] < old_b[1]:
+            return TypeChange(NARROWING, True, f"values are rounded from {old_b[1]} to {new_b[1]} decimals")
+        if new_b[0] < old_b[0]:
+            return TypeChange(NARROWING, True, f"values with more than {new_b[0]} integer digits are rejected")
+        return TypeChange(WIDENING, new_b[1] != old_b[1], "")
+
+    if (ob in _INTEGER_RANK or ob == "numeric") and nb in _FLOAT:
+        if ob in ("smallint", "integer") and nb == "double precision":
+            return TypeChange(WIDENING, True, "")
+        return TypeChange(NARROWING, True, f"{ob} values lose precision as {nb}")
+    if ob in _FLOAT and nb in _FLOAT:
+        if _FLOAT[nb] >= _FLOAT[ob]:
+            return TypeChange(WIDENING, True, "")
+        return TypeChange(NARROWING, True, "double precision values lose precision as real")
+    if (ob in _FLOAT or ob == "numeric") and (nb in _INTEGER_RANK or nb == "numeric"):
+        return TypeChange(NARROWING, True, f"{ob} values are rounded to {new.display()}")
+
+    if ob in ("timestamp", "timestamptz", "time", "timetz") and nb == ob:
+        old_p = old.params[0] if old.params else 6
+        new_p = new.params[0] if new.params else 6
+        if new_p >= old_p:
+            return TypeChange(WIDENING, False, "")
+        return TypeChange(NARROWING, True, f"fractional seconds are rounded from {old_p} to {new_p} digits")
+    if {ob, nb} == {"timestamp", "timestamptz"}:
+        return TypeChange(NARROWING, True, "values are reinterpreted in the session's time zone")
+    if ob in ("timestamp", "timestamptz") and nb == "date":
+        return TypeChange(NARROWING, True, "the time of day is dropped")
+    if ob == "date" and nb in ("timestamp", "timestamptz"):
+        return TypeChange(WIDENING, True, "")
+
+    if ob == "json" and nb == "jsonb":
+        return TypeChange(NARROWING, True, "jsonb drops duplicate keys and formatting, and rejects \\u0000")
+    if ob == "jsonb" and nb == "json":
+        return TypeChange(WIDENING, True, "")
+
+    if nb in _TEXT:
+        limit = _text_limit(new)
+        if limit is None:
+            return TypeChange(WIDENING, True, "")
+        return TypeChange(NARROWING, True, f"values whose text is longer than {limit} characters are rejected")
+
+    if ob in enum_types and nb in enum_types:
+        return TypeChange(CAST, True, f"values of {ob} that {nb} does not have are rejected")
+    return TypeChange(CAST, True, f"{old.display()} values that do not convert to {new.display()} are rejected")
