@@ -113,6 +113,7 @@ class Rule:
     lock: str = ""  # the lock the statement takes, when the rule is about one
     references: tuple[str, ...] = field(default=())
     needs_existing_rows: bool = False  # only matters on tables that already hold rows
+    scope: str = "statement"  # "file": emitted by the engine or the API for a whole file, not by check()
 
     def __post_init__(self) -> None:
         if self.category in (Category.LOCK, Category.MAY_FAIL):

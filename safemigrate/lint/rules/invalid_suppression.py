@@ -26,4 +26,5 @@ RULE = Rule(
     good='-- safemigrate: ignore drop-column reason: unused since v2\nALTER TABLE "User" DROP COLUMN "nickname";',
     why=__doc__ or "",
     check=check,
+    scope="file",
 )

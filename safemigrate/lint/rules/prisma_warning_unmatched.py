@@ -28,4 +28,5 @@ RULE = Rule(
     good='/*\n  Warnings:\n\n  - You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.\n\n*/\nALTER TABLE "User" DROP COLUMN "nickname";',
     why=__doc__ or "",
     check=check,
+    scope="file",
 )

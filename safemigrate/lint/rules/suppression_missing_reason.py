@@ -26,4 +26,5 @@ RULE = Rule(
     good='-- safemigrate: ignore drop-column reason: column unused since v2, backed up\nALTER TABLE "User" DROP COLUMN "nickname";',
     why=__doc__ or "",
     check=check,
+    scope="file",
 )

@@ -26,4 +26,5 @@ RULE = Rule(
     good='-- safemigrate: ignore drop-table reason: replaced by Article, backed up\nDROP TABLE "Post";',
     why=__doc__ or "",
     check=check,
+    scope="file",
 )

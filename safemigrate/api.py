@@ -1,0 +1,166 @@
+"""The library behind each command: typed arguments in, a frozen dataclass out. No printing here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from safemigrate.config import FAIL_ON, Config, load_config
+from safemigrate.errors import InputError
+from safemigrate.gitdiff import changes_since
+from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+from safemigrate.lint.findings import Finding, LintResult
+from safemigrate.lint.registry import RULES, rule_by_name
+from safemigrate.lint.rule import LintSettings, ObjectRef
+from safemigrate.migrations import Migration, list_migrations
+from safemigrate.project import check_provider, discover_project, read_lock_provider
+
+
+@dataclass(frozen=True)
+class LintOutcome:
+    result: LintResult
+    fail_on: str
+    failed: bool
+    config: Config
+
+
+def rule_names() -> dict[str, str]:
+    """Names and ids, each mapped to the rule's name."""
+    return {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES}
+
+
+def _display(path: Path) -> str:
+    """A path as the user would write it: relative to the current directory when below it."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class _History:
+    sources: tuple[SourceFile, ...]
+    report: frozenset[str]
+
+
+def _history_of(migrations: Sequence[Migration], shown_as: dict[str, str], report: set[str]) -> _History:
+    sources = tuple(SourceFile(shown_as.get(m.name, _display(m.sql_path)), m.name, m.data) for m in migrations)
+    return _History(sources, frozenset(s.path for s in sources if s.migration in report))
+
+
+def _is_migrations_dir(path: Path) -> bool:
+    return path.is_dir() and any((child / "migration.sql").is_file() for child in path.iterdir() if child.is_dir())
+
+
+def _histories_for_path(given: str) -> list[_History]:
+    path = Path(given)
+    if not path.exists():
+        raise InputError(f"{given} does not exist.", "Pass a .sql file, a migration folder or a directory.")
+    if path.is_file():
+        if path.name == "migration.sql" and _is_migrations_dir(path.parent.parent):
+            return [_folder_in_history(path.parent, given)]
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise InputError(f"Cannot read {given}: {err.strerror}.", "Check the file's permissions.") from err
+        name = path.parent.name if path.name == "migration.sql" else path.stem
+        return [_History((SourceFile(given, name, data),), frozenset({given}))]
+    if (path / "migration.sql").is_file():
+        if _is_migrations_dir(path.resolve().parent):
+            return [_folder_in_history(path, os.path.join(given, "migration.sql"))]
+        data = (path / "migration.sql").read_bytes()
+        shown = os.path.join(given, "migration.sql")
+        return [_History((SourceFile(shown, path.resolve().name, data),), frozenset({shown}))]
+    # Any directory: every migration.sql below it; each migrations directory is one history.
+    groups: dict[Path, list[Path]] = {}
+    for sql_path in sorted(path.rglob("migration.sql")):
+        groups.setdefault(sql_path.parent.parent, []).append(sql_path)
+    histories = []
+    for migrations_dir in sorted(groups):
+        check_provider(migrations_dir, read_lock_provider(migrations_dir))
+        migrations = list_migrations(migrations_dir)
+        shown = {m.name: os.path.join(given, os.path.relpath(m.sql_path, path)) for m in migrations}
+        histories.append(_history_of(migrations, shown, {m.name for m in migrations}))
+    if not histories:
+        raise InputError(f"{given} holds no migration.sql file.", "Pass a .sql file or a Prisma migrations folder.")
+    return histories
+
+
+def _folder_in_history(folder: Path, shown: str) -> _History:
+    """One migration, with the migrations before it folded in (for the types they define)."""
+    folder = folder.resolve()
+    migrations = list_migrations(folder.parent)
+    names = [m.name for m in migrations]
+    position = names.index(folder.name)
+    return _history_of(migrations[: position + 1], {folder.name: shown}, {folder.name})
+
+
+def lint(
+    paths: Sequence[str] = (),
+    *,
+    project_dir: Path = Path("."),
+    schema: Path | None = None,
+    migrations_dir: Path | None = None,
+    config_file: Path | None = None,
+    since: str | None = None,
+    pg_version: int | None = None,
+    fail_on: str | None = None,
+) -> LintOutcome:
+    """Lint the given paths, or the project's migrations (only those changed since ``since``)."""
+    config = load_config(project_dir, config_file, rule_names())
+    settings = LintSettings(pg_version or config.lint.pg_version, config.lint.default_schema)
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}.")
+    threshold = fail_on or config.lint.fail_on
+    extra: list[Finding] = []
+    if paths:
+        if since is not None:
+            raise InputError("--since works on the project's migrations; drop the PATH arguments.")
+        histories = [h for given in paths for h in _histories_for_path(given)]
+        deploy: frozenset[str] = frozenset()
+    else:
+        project = discover_project(project_dir, schema, migrations_dir)
+        migrations = list_migrations(project.migrations_dir)
+        report = {m.name for m in migrations}
+        deploy = frozenset()
+        if since is not None:
+            changes = changes_since(since, project.migrations_dir)
+            report = set(changes.added | changes.edited)
+            deploy = changes.added
+            extra = _edited_findings(changes.edited, changes.removed, migrations, project.migrations_dir, since)
+            extra = [replace(f, severity=config.lint.severities.get(f.rule, f.severity)) for f in extra]
+            extra = [f for f in extra if f.active]
+        histories = [_history_of(migrations, {}, report)]
+    results = [
+        lint_sources(
+            h.sources,
+            LintOptions(settings=settings, severities=config.lint.severities, report=h.report, deploy=deploy),
+        )
+        for h in histories
+    ]
+    findings = tuple(f for r in results for f in r.findings) + tuple(extra)
+    result = LintResult(findings, tuple(fr for r in results for fr in r.files))
+    return LintOutcome(result, threshold, result.fails(threshold), config)
+
+
+def _edited_findings(
+    edited: frozenset[str], removed: frozenset[str], migrations: Sequence[Migration], migrations_dir: Path, ref: str
+) -> list[Finding]:
+    rule = rule_by_name("edited-migration")
+    by_name = {m.name: m for m in migrations}
+    findings = []
+    for name in sorted(edited | removed):
+        path = _display(by_name[name].sql_path) if name in by_name else _display(migrations_dir / name / "migration.sql")
+        verb = "was edited" if name in edited else "was deleted"
+        findings.append(
+            Finding(
+                rule.name, rule.id, rule.category, rule.severity, path, 1, 1, 1, name, None, ObjectRef(),
+                f"Migration {name} {verb} since {ref}, but it may already be applied: databases that ran it "
+                "will not get the change.",
+                "Revert the change to this migration and put it in a new migration folder.",
+            )
+        )
+    return findings
+

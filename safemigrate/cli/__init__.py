@@ -1,0 +1,66 @@
+"""The command line: thin typer commands over safemigrate.api; errors become one sentence and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from safemigrate import __version__
+from safemigrate.cli import lint as lint_command
+from safemigrate.cli import rules as rules_command
+from safemigrate.cli.common import state
+from safemigrate.errors import EXIT_INTERRUPTED, EXIT_USAGE, SafemigrateError
+
+app = typer.Typer(
+    name="safemigrate",
+    help="Safe Prisma migrations on PostgreSQL: lint, back up, rehearse, apply all-or-nothing, verify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"safemigrate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    state.debug = debug
+
+
+app.command("lint")(lint_command.lint)
+app.add_typer(rules_command.app, name="rules")
+
+
+def main() -> None:
+    """Console-script entry point: every user error ends in one line on stderr and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except SafemigrateError as err:
+        if state.debug:
+            raise
+        typer.echo(f"error: {err.message}" + (f" {err.hint}" if err.hint else ""), err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as err:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(EXIT_USAGE if err.exit_code == 2 else err.exit_code)
+        raise
+    sys.exit(0)

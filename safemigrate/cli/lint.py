@@ -1,0 +1,72 @@
+"""`safemigrate lint`: static analysis of migration SQL."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from safemigrate import __version__, api
+from safemigrate.cli.common import CONFIG, MIGRATIONS, PROJECT, SCHEMA, use_color
+from safemigrate.errors import EXIT_CHECK_FAILED
+from safemigrate.lint.registry import RULES
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    markdown = "markdown"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    never = "never"
+
+
+def lint(
+    paths: Optional[list[str]] = typer.Argument(  # noqa: UP045 - typer reads the annotation at runtime
+        None, help="A .sql file, a migration folder or any directory. Default: the project's migrations."
+    ),
+    fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that fails (exit 1)."),  # noqa: UP045
+    since: Optional[str] = typer.Option(None, "--since", help="Only migrations added or changed since this git ref."),  # noqa: UP045
+    pg_version: Optional[int] = typer.Option(None, "--pg-version", help="PostgreSQL major version the migrations target."),  # noqa: UP045
+    project: Path = PROJECT,
+    schema: Optional[Path] = SCHEMA,  # noqa: UP045
+    migrations: Optional[Path] = MIGRATIONS,  # noqa: UP045
+    config: Optional[Path] = CONFIG,  # noqa: UP045
+) -> None:
+    """Lint migration SQL for destructive, failing, locking and breaking statements."""
+    outcome = api.lint(
+        paths or (),
+        project_dir=project,
+        schema=schema,
+        migrations_dir=migrations,
+        config_file=config,
+        since=since,
+        pg_version=pg_version,
+        fail_on=fail_on.value if fail_on else None,
+    )
+    typer.echo(render(outcome, fmt), nl=False)
+    if outcome.failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def render(outcome: api.LintOutcome, fmt: Format) -> str:
+    from safemigrate.report import github, json_report, markdown, sarif, text
+
+    result = outcome.result
+    if fmt is Format.json:
+        return json_report.render_json(result, __version__)
+    if fmt is Format.sarif:
+        return sarif.render_sarif(result, RULES, __version__)
+    if fmt is Format.github:
+        return github.render_github(result)
+    if fmt is Format.markdown:
+        return markdown.render_markdown(result, __version__)
+    return text.render_text(result, color=use_color())

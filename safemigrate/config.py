@@ -1,0 +1,132 @@
+"""safemigrate.toml (or ``[tool.safemigrate]`` in pyproject.toml): schema, defaults, validation.
+
+Example::
+
+    [lint]
+    fail_on = "error"          # error | warning | never
+    pg_version = 16            # the server version migrations run on
+    default_schema = "public"  # where unqualified names live (Prisma's ?schema=)
+    disable = ["update"]       # rules to turn off
+    [lint.severity]
+    drop-column = "warning"    # per-rule severity: error | warning | info | off
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safemigrate.errors import ConfigError
+from safemigrate.lint.rule import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FAIL_ON = ("error", "warning", "never")
+CONFIG_FILE = "safemigrate.toml"
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    fail_on: str = "error"
+    pg_version: int = 16
+    default_schema: str = "public"
+    severities: Mapping[str, Severity] = field(default_factory=dict)  # rule name -> severity
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    lint: LintConfig = LintConfig()
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table.", "See docs/configuration.md.")
+    return value
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}.",
+            f"Allowed here: {', '.join(sorted(allowed))}.",
+        )
+
+
+def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
+    """Validate the settings; ``rule_names`` maps names and ids to rule names."""
+    _check_keys(data, {"lint"}, where)
+    lint = _table(data, "lint", where)
+    _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
+    fail_on = lint.get("fail_on", "error")
+    if fail_on not in FAIL_ON:
+        raise ConfigError(f"{where}: fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}.")
+    pg_version = lint.get("pg_version", 16)
+    if not isinstance(pg_version, int) or isinstance(pg_version, bool) or not 9 <= pg_version <= 30:
+        raise ConfigError(f"{where}: pg_version must be a PostgreSQL major version such as 16, not {pg_version!r}.")
+    default_schema = lint.get("default_schema", "public")
+    if not isinstance(default_schema, str) or not default_schema:
+        raise ConfigError(f"{where}: default_schema must be a schema name.")
+
+    def rule_name(name: object) -> str:
+        if not isinstance(name, str) or name not in rule_names:
+            raise ConfigError(
+                f"{where}: unknown rule {name!r}.", "Run `safemigrate rules` for the list of rule names."
+            )
+        return rule_names[name]
+
+    severities: dict[str, Severity] = {}
+    disable = lint.get("disable", [])
+    if not isinstance(disable, list):
+        raise ConfigError(f"{where}: disable must be a list of rule names.")
+    for name in disable:
+        severities[rule_name(name)] = Severity.OFF
+    for name, value in _table(lint, "severity", f"{where} [lint]").items():
+        try:
+            severities[rule_name(name)] = Severity(value)
+        except ValueError as err:
+            raise ConfigError(
+                f"{where}: severity of {name} must be error, warning, info or off, not {value!r}."
+            ) from err
+    return LintConfig(fail_on, pg_version, default_schema, severities)
+
+
+def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
+    """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
+    candidates: list[tuple[Path, bool]] = []
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"The configuration file {explicit} does not exist.", "Check the --config path.")
+        candidates.append((explicit, explicit.name == "pyproject.toml"))
+    else:
+        candidates.append((project_root / CONFIG_FILE, False))
+        candidates.append((project_root / "pyproject.toml", True))
+    for path, is_pyproject in candidates:
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"Cannot read {path}: {err}.") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: {err}.", "Fix the syntax.") from err
+        if is_pyproject:
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict) or "safemigrate" not in tool:
+                continue
+            data = tool["safemigrate"]
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: [tool.safemigrate] must be a table.")
+            where = f"{path} [tool.safemigrate]"
+        else:
+            where = str(path)
+        return Config(path, parse_config(data, where, rule_names))
+    return Config()

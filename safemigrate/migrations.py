@@ -1,0 +1,71 @@
+"""A migrations directory read exactly as Prisma reads it: folders, order, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safemigrate.collation import UnorderableNamesError, sort_like_prisma
+from safemigrate.errors import ProjectError
+
+# Files of a migration folder in the layout of Prisma's TypeScript migrations (not SQL).
+_FOREIGN_LAYOUT_FILES = ("migration.ts", "migration.js", "ops.json")
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str  # the folder name, as stored in _prisma_migrations.migration_name
+    path: Path  # the folder
+    sql_path: Path
+    data: bytes = field(repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """Lowercase hex SHA-256 of migration.sql's bytes, as Prisma stores it."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def checksum_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
+    """Every sub-folder holding a migration.sql, in Prisma's order (JavaScript localeCompare)."""
+    if not migrations_dir.is_dir():
+        raise ProjectError(
+            f"The migrations directory {migrations_dir} does not exist.",
+            "Create migrations with `prisma migrate dev`, or pass --migrations.",
+        )
+    try:
+        entries = [e for e in migrations_dir.iterdir() if e.is_dir()]
+    except OSError as err:
+        raise ProjectError(f"Cannot list {migrations_dir}: {err.strerror}.", "Check its permissions.") from err
+    folders: dict[str, Path] = {}
+    for entry in entries:
+        foreign = [f for f in _FOREIGN_LAYOUT_FILES if (entry / f).exists()]
+        if foreign and not (entry / "migration.sql").is_file():
+            raise ProjectError(
+                f"The migration {entry.name} holds {', '.join(foreign)} instead of migration.sql: "
+                "this is a newer Prisma migration layout that safemigrate cannot read.",
+                "Use SQL migrations (migration.sql), or a safemigrate version that supports this layout.",
+            )
+        if (entry / "migration.sql").is_file():
+            folders[entry.name] = entry
+    try:
+        ordered = sort_like_prisma(folders)
+    except UnorderableNamesError as err:
+        raise ProjectError(
+            "Cannot tell the order in which Prisma applies these migrations, because their names "
+            f"hold characters whose sorting depends on the locale: {', '.join(err.names)}.",
+            "Rename the folders using ASCII letters, digits, '_' and '-' only.",
+        ) from err
+    migrations = []
+    for name in ordered:
+        sql_path = folders[name] / "migration.sql"
+        try:
+            data = sql_path.read_bytes()
+        except OSError as err:
+            raise ProjectError(f"Cannot read {sql_path}: {err.strerror}.", "Check its permissions.") from err
+        migrations.append(Migration(name, folders[name], sql_path, data))
+    return tuple(migrations)
