@@ -1,0 +1,126 @@
+"""Engine behaviour across rules: suppressions, Prisma warnings, freshness, shapes, bad input."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from safemigrate.lint import shape
+from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+from safemigrate.lint.findings import Finding
+
+HISTORY = SourceFile(
+    "h.sql", "20240101000000_init",
+    b'CREATE TABLE "User" ("id" INTEGER NOT NULL, "nickname" TEXT, "email" TEXT);\n'
+    b'CREATE TABLE "Post" ("id" INTEGER NOT NULL);\n',
+)
+
+
+def lint(sql: str, *, history: bool = True) -> list[Finding]:
+    sources = [HISTORY] if history else []
+    sources.append(SourceFile("m.sql", "20240201000000_change", sql.encode()))
+    return list(lint_sources(sources, LintOptions(report=frozenset({"m.sql"}))).findings)
+
+
+def rules(findings: list[Finding], *, active: bool = True) -> list[str]:
+    return [f.rule for f in findings if f.active == active]
+
+
+def test_suppression_with_reason_marks_the_finding() -> None:
+    findings = lint('-- safemigrate: ignore drop-column reason: unused since v2\nALTER TABLE "User" DROP COLUMN "nickname";')
+    (suppressed,) = [f for f in findings if f.rule == "drop-column"]
+    assert suppressed.suppressed and suppressed.suppression_reason == "unused since v2"
+    assert "unused-suppression" not in rules(findings)
+
+
+def test_suppression_by_id_and_after_the_semicolon() -> None:
+    findings = lint('ALTER TABLE "User" DROP COLUMN "nickname"; -- safemigrate: ignore SM102 reason: ok\nSELECT 1;')
+    assert [f.rule for f in findings if f.suppressed] == ["drop-column"]
+
+
+def test_suppression_without_reason_is_not_applied_and_reported() -> None:
+    findings = lint('-- safemigrate: ignore drop-column\nALTER TABLE "User" DROP COLUMN "nickname";')
+    assert "drop-column" in rules(findings)
+    assert "suppression-missing-reason" in rules(findings)
+
+
+def test_unused_and_invalid_suppressions_are_findings() -> None:
+    findings = lint(
+        "-- safemigrate: ignore drop-table reason: misplaced\nSELECT 1;\n"
+        "-- safemigrate: ignore no-such-rule reason: typo\nSELECT 2;\n"
+        "-- safemigrate: please ignore\nSELECT 3;\n"
+    )
+    assert rules(findings).count("unused-suppression") == 1
+    assert rules(findings).count("invalid-suppression") == 2
+
+
+def test_directive_applies_only_to_its_statement() -> None:
+    findings = lint(
+        '-- safemigrate: ignore drop-column reason: fine\nALTER TABLE "User" DROP COLUMN "nickname";\n'
+        'ALTER TABLE "User" DROP COLUMN "email";'
+    )
+    drops = [f for f in findings if f.rule == "drop-column"]
+    assert [(f.object.column, f.suppressed) for f in drops] == [("nickname", True), ("email", False)]
+
+
+PRISMA_HEADER = """/*
+  Warnings:
+
+  - You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.
+  - You are about to drop the `Post` table. If the table is not empty, all the data it contains will be lost.
+
+*/
+"""
+
+
+def test_every_prisma_warning_is_matched_by_a_finding() -> None:
+    findings = lint(PRISMA_HEADER + 'ALTER TABLE "User" DROP COLUMN "nickname";\nDROP TABLE "Post";\n')
+    assert "prisma-warning-unmatched" not in rules(findings)
+
+
+def test_unmatched_prisma_warning_is_reported_at_its_line() -> None:
+    findings = lint(PRISMA_HEADER + 'ALTER TABLE "User" DROP COLUMN "nickname";\n')
+    (unmatched,) = [f for f in findings if f.rule == "prisma-warning-unmatched"]
+    assert unmatched.line == 5 and "`Post`" in unmatched.message
+
+
+def test_not_utf8_and_empty_files_are_findings_not_errors() -> None:
+    findings = lint_sources([SourceFile("bad.sql", "bad", b"DROP TABLE \xff\xfe;")]).findings
+    assert [f.rule for f in findings] == ["unreadable-file"]
+    assert [f.rule for f in lint("-- nothing here\n", history=False)] == ["empty-migration"]
+
+
+def test_transaction_shapes() -> None:
+    def shape_of(sql: str) -> str:
+        return lint_sources([SourceFile("m.sql", "m", sql.encode())]).files[0].transaction
+
+    assert shape_of("SELECT 1; SELECT 2;") == shape.IMPLICIT
+    assert shape_of("CREATE INDEX CONCURRENTLY i ON t (a);") == shape.NON_TRANSACTIONAL
+    assert shape_of("BEGIN; SELECT 1; COMMIT;") == shape.EXPLICIT
+    assert shape_of("SELECT 0; BEGIN; SELECT 1; COMMIT;") == shape.MIXED
+    assert shape_of("SET lock_timeout = '1s'; CREATE INDEX CONCURRENTLY i ON t (a);") == shape.MIXED
+    assert shape_of("") == shape.EMPTY
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_linter_never_raises_on_arbitrary_bytes(data: bytes) -> None:
+    lint_sources([SourceFile("x.sql", "x", data)])
+
+
+SQLISH = st.lists(
+    st.sampled_from(
+        ["ALTER TABLE", '"User"', "DROP", "COLUMN", "ADD", "TYPE", "INTEGER", "NOT NULL", "DEFAULT", "'x'",
+         "CREATE", "UNIQUE INDEX", "ON", "(", ")", ";", "BEGIN;", "COMMIT;", "$$", "--", "/*", "*/", "\n",
+         "CONCURRENTLY", "SET", "lock_timeout", "=", "UPDATE", "DELETE FROM", "WHERE", "TRUNCATE", "CASCADE",
+         "RENAME", "TO", "-- safemigrate: ignore drop-column reason: x\n", "VALIDATE CONSTRAINT", "c"]
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SQLISH)
+def test_linter_never_raises_on_sql_like_text(words: list[str]) -> None:
+    sql = " ".join(words)
+    lint_sources([HISTORY, SourceFile("m.sql", "m", sql.encode())])
