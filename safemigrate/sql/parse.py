@@ -88,6 +88,7 @@ _TYPE_NAMES = {
     "CITEXT": "citext",
 }
 _SERIAL_TYPES = frozenset({"SERIAL", "BIGSERIAL", "SMALLSERIAL"})
+_SERIAL_ALIASES = {"serial2": "smallint", "serial4": "integer", "serial8": "bigint"}
 
 
 class _NotUnderstood(Exception):
@@ -328,6 +329,10 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
     dtype = node.args.get("kind")
     serial = isinstance(dtype, exp.DataType) and dtype.this.name in _SERIAL_TYPES
     type_spec = _type_spec(dtype)
+    alias = _SERIAL_ALIASES.get(type_spec.base) if type_spec.user_defined and not type_spec.array_dims else None
+    if alias is not None:  # serial2/4/8 are spelled-out serial types, not user types
+        serial = True
+        type_spec = m.TypeSpec(alias, sql=type_spec.sql)
     not_null = False
     default: m.DefaultSpec | None = None
     identity = serial

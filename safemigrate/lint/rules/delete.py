@@ -1,0 +1,50 @@
+"""DELETE in a migration removes rows from production data, with no copy kept.
+
+A migration runs once per environment against whatever rows are there: a DELETE written against a
+developer's data can match far more rows in production, and without WHERE it deletes them all.
+Once the migration commits, only a backup brings them back. Tables created earlier in this deploy
+are empty and not reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.sql import model as m
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    summary = ctx.summary
+    if not isinstance(summary, m.Delete) or ctx.schema.is_fresh_table(summary.table):
+        return
+    table = summary.table
+    if summary.has_where:
+        message = f"This DELETE deletes the rows of table {table.display()} matching its WHERE clause."
+    else:
+        message = f"This DELETE has no WHERE clause: it deletes every row of table {table.display()}."
+    yield Hit(
+        message=message,
+        help=(
+            f"Count the rows it matches on production first (SELECT count(*) FROM {table.sql()} WHERE ...;) "
+            f"and back them up (safemigrate backup --tables {table.display()}); prefer a soft delete "
+            "(a deletedAt column) when the rows may be needed again."
+        ),
+        object=ctx.ref(table),
+        table=table,
+    )
+
+
+RULE = Rule(
+    id="SM107",
+    name="delete",
+    category=Category.DATA_LOSS,
+    severity=Severity.ERROR,
+    summary="DELETE removes rows from production data.",
+    alternative="Check how many rows match on production and back them up; prefer a soft delete.",
+    bad='DELETE FROM "User" WHERE "lastLoginAt" < \'2020-01-01\';',
+    good='ALTER TABLE "User" ADD COLUMN "deletedAt" TIMESTAMP(3);',
+    why=__doc__ or "",
+    check=check,
+    lock="ROW EXCLUSIVE",
+)

@@ -1,0 +1,77 @@
+"""A new enum value cannot be used in the transaction that added it.
+
+PostgreSQL accepts ``ALTER TYPE ... ADD VALUE`` inside a transaction, but rejects any use of the
+new value before that transaction commits ("unsafe use of new value ... New enum values must be
+committed before they can be used"), even on an empty table. Prisma runs a migration file as one
+transaction, and writes the added value and a new ``@default`` using it into the same file
+(``ALTER TYPE "Role" ADD VALUE 'ADMIN';`` then ``SET DEFAULT 'ADMIN'``): the migration then fails
+on every database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from safemigrate.lint.rule import Category, Context, Hit, ObjectRef, Rule, Severity
+from safemigrate.sql import model as m
+
+# Statements whose string constants are enum labels being defined, not values being used.
+_DEFINING = (m.AlterEnumAddValue, m.AlterEnumRenameValue, m.CreateEnum)
+
+
+def _object(ctx: Context) -> ObjectRef:
+    summary = ctx.summary
+    if isinstance(summary, m.AlterTable):
+        columns = {
+            a.column if isinstance(a, m.SetDefault) else a.column.name
+            for a in summary.actions
+            if isinstance(a, (m.SetDefault, m.AddColumn))
+        }
+        return ctx.ref(summary.table, columns.pop() if len(columns) == 1 else None)
+    if isinstance(summary, (m.Update, m.Insert, m.Delete, m.CreateIndex)):
+        return ctx.ref(summary.table)
+    return ObjectRef()
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    added = ctx.session.enum_values_added
+    if not added or isinstance(ctx.summary, _DEFINING):
+        return
+    literals = set(ctx.statement.string_literals)
+    used = sorted((enum, value) for enum, value in added if value in literals)
+    if not used:
+        return
+    values = ", ".join(f"{m.quote_literal(value)} (enum {enum})" for enum, value in used)
+    adds = " ".join(
+        f"ALTER TYPE {m.quote_ident(enum)} ADD VALUE {m.quote_literal(value)};" for enum, value in used
+    )
+    yield Hit(
+        message=(
+            f"This statement uses {values}, added earlier in the same transaction: PostgreSQL rejects it "
+            "with \"unsafe use of new value\" until that transaction commits, so the migration fails."
+        ),
+        help=(
+            f"Keep {adds} in this migration and move the statements that use the new value into a later "
+            "migration file (prisma migrate dev --create-only gives you an empty one), so the value is "
+            "committed first."
+        ),
+        object=_object(ctx),
+        table=None,  # fails whatever the table holds, even on a table created by this deploy
+    )
+
+
+RULE = Rule(
+    id="SM208",
+    name="enum-value-used-same-transaction",
+    category=Category.MAY_FAIL,
+    severity=Severity.ERROR,
+    summary="An enum value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits.",
+    alternative="Move the statements that use the new value into a later migration file.",
+    bad=(
+        "ALTER TYPE \"Role\" ADD VALUE 'ADMIN';\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'ADMIN';"
+    ),
+    good="ALTER TYPE \"Role\" ADD VALUE 'ADMIN';",
+    why=__doc__ or "",
+    check=check,
+)

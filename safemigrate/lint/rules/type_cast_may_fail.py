@@ -1,0 +1,142 @@
+"""Converting a column to a type of another family fails on the first value that does not convert.
+
+``ALTER COLUMN ... TYPE`` converts every stored value; one that does not parse (``'n/a'`` to
+integer, a malformed uuid, a string that is not a label of the enum) makes the statement fail and
+the migration stop. It works on a developer's tidy data and fails on production's. Prisma does not
+write such casts (it drops and re-adds the column instead); they come from hand-edited migrations
+that keep the data with ``USING``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.sql import model as m
+from safemigrate.sql import types
+
+_TEXT = frozenset({"text", "varchar", "char", "bpchar", "citext"})
+
+
+def _holds_values(column: m.ColumnSpec) -> bool:
+    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
+    if column.identity or column.generated:
+        return True
+    return column.default is not None and column.default.sql.strip().upper() != "NULL"
+
+
+def _added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
+    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
+
+    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
+    """
+    key = ctx.schema.key(table)
+    empty = False
+    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
+    summaries.append(m.AlterTable(table, tuple(before)))
+    for summary in summaries:
+        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
+            if isinstance(summary, m.Insert) or column in summary.columns:
+                empty = False
+        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+            for action in summary.actions:
+                if isinstance(action, m.AddColumn) and action.column.name == column:
+                    empty = not _holds_values(action.column)
+                elif (
+                    (isinstance(action, m.DropColumn) and action.column == column)
+                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
+                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
+                ):
+                    empty = False
+    return empty
+
+
+def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpec | None) -> str:
+    column = m.quote_ident(action.column)
+    new_sql = action.new_type.sql or action.new_type.display()
+    scalar = action.new_type.array_dims == 0 and (old is None or old.array_dims == 0)
+    from_text = old is not None and old.base in _TEXT and scalar
+    if from_text and ctx.settings.pg_version >= 16:
+        find = (
+            f"SELECT {column} FROM {table.sql()} WHERE {column} IS NOT NULL "
+            f"AND NOT pg_input_is_valid({column}, {m.quote_literal(new_sql)});"
+        )
+    else:
+        conversion = action.using or f"{column}::{new_sql}"
+        find = f"SELECT {conversion} FROM {table.sql()}; (it fails on the first value that does not convert)"
+    return (
+        f"Find the values that do not convert first: {find} Fix or clear them in an earlier migration; "
+        f"or keep the old column: add a new one (ALTER TABLE {table.sql()} ADD COLUMN "
+        f"{m.quote_ident(action.column + '_new')} {new_sql};), fill it from the values that convert, "
+        "and switch the code to it."
+    )
+
+
+def _unknown_old_type(
+    ctx: Context, table: m.Name, action: m.AlterColumnType, enums: frozenset[str]
+) -> Hit | None:
+    """The history does not define the column; a USING clause still shows a conversion that is not automatic.
+
+    Without USING, narrowing-type-change reports the unknown type; to an enum, it is Prisma's enum recreation.
+    """
+    if action.using is None or action.new_type.base in enums:
+        return None
+    new = action.new_type
+    return Hit(
+        message=(
+            f"Changing {table.display()}.{action.column} to {new.display()} USING {action.using} fails if "
+            "any row holds a value that does not convert (its current type is not known from the history)."
+        ),
+        help=_help(ctx, table, action, None),
+        object=ctx.ref(table, action.column),
+        table=table,
+    )
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    alter = ctx.summary
+    if not isinstance(alter, m.AlterTable):
+        return
+    table = alter.table
+    enums = ctx.schema.enum_names()
+    for i, action in enumerate(alter.actions):
+        if not isinstance(action, m.AlterColumnType):
+            continue
+        state = ctx.schema.column(table, action.column)
+        if state is None:
+            hit = _unknown_old_type(ctx, table, action, enums)
+            if hit is not None:
+                yield hit
+            continue
+        old, new = state.type, action.new_type
+        if old.base in enums and new.base in enums:
+            continue  # enum to enum (Prisma's enum recreation): enum-value-removed covers it
+        change = types.judge_type_change(old, new, enums)
+        if change.kind != types.CAST:
+            continue
+        if _added_empty(ctx, table, action.column, alter.actions[:i]):
+            continue  # added in this file: NULL everywhere, and NULL converts to anything
+        using = f" USING {action.using}" if action.using else ""
+        yield Hit(
+            message=(
+                f"Changing {table.display()}.{action.column} from {old.display()} to {new.display()}{using} "
+                f"fails if any row holds a value that does not convert: {change.reason}."
+            ),
+            help=_help(ctx, table, action, old),
+            object=ctx.ref(table, action.column),
+            table=table,
+        )
+
+
+RULE = Rule(
+    id="SM207",
+    name="type-cast-may-fail",
+    category=Category.MAY_FAIL,
+    severity=Severity.ERROR,
+    summary="A type change across families fails on the first stored value that does not convert.",
+    alternative="Fix the values that do not convert first, or add a new column and copy what converts.",
+    bad='ALTER TABLE "User" ALTER COLUMN "age" SET DATA TYPE INTEGER USING ("age"::integer);',
+    good='ALTER TABLE "User" ADD COLUMN "ageYears" INTEGER;',
+    why=__doc__ or "",
+    check=check,
+)

@@ -1,0 +1,81 @@
+"""Changing a column's type usually rewrites the whole table under an ACCESS EXCLUSIVE lock.
+
+Unless the types are binary compatible (``varchar(50)`` to ``varchar(100)`` or ``text``),
+PostgreSQL copies every row and rebuilds every index while no query can read or write the table;
+even widening ``integer`` to ``bigint`` rewrites. Prisma writes ``ALTER COLUMN ... SET DATA TYPE``
+when a field's type or its ``@db.`` attribute changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.sql import model as m
+from safemigrate.sql.types import judge_type_change
+
+
+def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
+    return type_.user_defined and type_.base in enums
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    alter = ctx.summary
+    if not isinstance(alter, m.AlterTable):
+        return
+    table = alter.table
+    enums = ctx.schema.enum_names()
+    for action in alter.actions:
+        if not isinstance(action, m.AlterColumnType):
+            continue
+        column = ctx.schema.column(table, action.column)
+        old = column.type if column else None
+        new = action.new_type
+        if old is not None and _is_enum(old, enums) and _is_enum(new, enums):
+            continue  # Prisma's enum recreation: reported by the enum rules
+        if not judge_type_change(old, new, enums).rewrite:
+            continue
+        where = f"{table.display()}.{action.column}"
+        if old is None:
+            change = (
+                f"Changing {where} to {new.display()} may rewrite {table.display()} and all its indexes (its "
+                "current type is not known from the migration history)"
+            )
+        else:
+            change = (
+                f"Changing {where} from {old.display()} to {new.display()} rewrites {table.display()} "
+                "and all its indexes"
+            )
+        new_column = m.quote_ident(action.column + "_new")
+        yield Hit(
+            message=(
+                f"{change}, under an ACCESS EXCLUSIVE lock: every read and write of {table.display()} waits "
+                "until it finishes."
+            ),
+            help=(
+                f"On a large table, move to a new column instead: ALTER TABLE {table.sql()} ADD COLUMN "
+                f"{new_column} {new.sql or new.display()}; fill it for new rows (application or trigger), "
+                f"backfill old rows in batches (UPDATE {table.sql()} SET {new_column} = "
+                f"{m.quote_ident(action.column)} WHERE {new_column} IS NULL AND <next batch>;), then switch "
+                "the code to it and swap the columns in a later migration. On a small table, set "
+                "lock_timeout and accept the short rewrite."
+            ),
+            object=ctx.ref(table, action.column),
+            table=table,
+        )
+
+
+RULE = Rule(
+    id="SM304",
+    name="type-change-rewrite",
+    category=Category.LOCK,
+    severity=Severity.WARNING,
+    summary="A column type change that is not binary compatible rewrites the table, blocking all queries.",
+    alternative="Add a column of the new type, backfill it in batches, then switch to it.",
+    bad='ALTER TABLE "User" ALTER COLUMN "id" SET DATA TYPE BIGINT;',
+    good='ALTER TABLE "User" ADD COLUMN "id_new" BIGINT;',
+    why=__doc__ or "",
+    check=check,
+    lock="ACCESS EXCLUSIVE",
+    references=("https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-NOTES",),
+)

@@ -1,0 +1,176 @@
+"""A unique index or constraint on a table that holds rows fails if the rows already repeat a value.
+
+PostgreSQL builds the index over every existing row and stops at the first duplicate ("could not
+create unique index ... Key (email)=(...) is duplicated"). Prisma writes ``CREATE UNIQUE INDEX``
+for ``@unique`` / ``@@unique`` and warns "If there are existing duplicate values, this will fail":
+the application never prevented duplicates before, so production data often has some.
+A failed ``CONCURRENTLY`` build also leaves an INVALID index behind that must be dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.sql import model as m
+
+
+def _key_sql(columns: Sequence[str]) -> str:
+    """The indexed keys as SQL: plain columns quoted, expressions (``LOWER("email")``) as written."""
+    return ", ".join(c if "(" in c else m.quote_ident(c) for c in columns)
+
+
+def _duplicates_query(table: m.Name, columns: Sequence[str]) -> str:
+    keys = _key_sql(columns)
+    return f"SELECT {keys}, count(*) FROM {table.sql()} GROUP BY {keys} HAVING count(*) > 1;"
+
+
+def _column(columns: Sequence[str]) -> str | None:
+    return columns[0] if len(columns) == 1 and "(" not in columns[0] else None
+
+
+def _index(ctx: Context, index: m.CreateIndex) -> Iterator[Hit]:
+    table = index.table
+    keys = ", ".join(index.columns) or "its key"
+    label = f" {index.name.display()}" if index.name else ""
+    where = " among the rows its WHERE clause covers" if index.partial else ""
+    find = f"Find the duplicates{where} first: {_duplicates_query(table, index.columns)}"
+    if index.concurrently:
+        name = index.name.sql() if index.name else '"<index name>"'
+        message = (
+            f"Building unique index{label} on {table.display()} ({keys}) fails if existing rows repeat a "
+            "value, and leaves an INVALID index behind."
+        )
+        help_text = (
+            f"{find} Remove or merge them in an earlier migration. If the build fails, drop the invalid "
+            f"index (DROP INDEX CONCURRENTLY IF EXISTS {name};) before retrying."
+        )
+    else:
+        default_name = m.quote_ident(f"{table.name}_{'_'.join(index.columns)}_key")
+        name = index.name.sql() if index.name else default_name
+        message = (
+            f"Creating unique index{label} on {table.display()} ({keys}) fails if existing rows "
+            "repeat a value."
+        )
+        partial = " WHERE <same condition>" if index.partial else ""
+        help_text = (
+            f"{find} Remove or merge them in an earlier migration, then build the index in its own "
+            f"migration file without blocking writes: CREATE UNIQUE INDEX CONCURRENTLY {name} ON "
+            f"{table.sql()} ({_key_sql(index.columns)}){partial};"
+        )
+    yield Hit(message=message, help=help_text, object=ctx.ref(table, _column(index.columns)), table=table)
+
+
+def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> Hit:
+    cols = constraint.columns
+    keys = ", ".join(cols)
+    label = f" {constraint.name}" if constraint.name else ""
+    name = constraint.name or f"{table.name}_{'_'.join(cols)}_key"
+    return Hit(
+        message=(
+            f"Adding unique constraint{label} on {table.display()} ({keys}) fails if existing rows "
+            "repeat a value."
+        ),
+        help=(
+            f"Find the duplicates first: {_duplicates_query(table, cols)} Remove or merge them, then build "
+            f"the index in its own migration file: CREATE UNIQUE INDEX CONCURRENTLY {m.quote_ident(name)} ON "
+            f"{table.sql()} ({_key_sql(cols)}); and attach it in the next one: ALTER TABLE {table.sql()} "
+            f"ADD CONSTRAINT {m.quote_ident(name)} UNIQUE USING INDEX {m.quote_ident(name)};"
+        ),
+        object=ctx.ref(table, _column(cols)),
+        table=table,
+    )
+
+
+def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
+    default = column.default.sql if column.default else ""
+    name = m.quote_ident(column.name)
+    return Hit(
+        message=(
+            f"Adding unique column {table.display()}.{column.name} with the default {default} gives every "
+            f"existing row the same value: it fails as soon as {table.display()} holds two rows."
+        ),
+        help=(
+            "Add the column without the default (or with a per-row default such as gen_random_uuid()), "
+            "fill it with distinct values, then add the constraint in its own migration file: "
+            f"CREATE UNIQUE INDEX CONCURRENTLY {m.quote_ident(f'{table.name}_{column.name}_key')} "
+            f"ON {table.sql()} ({name});"
+        ),
+        object=ctx.ref(table, column.name),
+        table=table,
+    )
+
+
+def _holds_values(column: m.ColumnSpec) -> bool:
+    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
+    if column.identity or column.generated:
+        return True
+    return column.default is not None and column.default.sql.strip().upper() != "NULL"
+
+
+def _added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
+    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
+
+    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
+    """
+    key = ctx.schema.key(table)
+    empty = False
+    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
+    summaries.append(m.AlterTable(table, tuple(before)))
+    for summary in summaries:
+        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
+            if isinstance(summary, m.Insert) or column in summary.columns:
+                empty = False
+        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+            for action in summary.actions:
+                if isinstance(action, m.AddColumn) and action.column.name == column:
+                    empty = not _holds_values(action.column)
+                elif (
+                    (isinstance(action, m.DropColumn) and action.column == column)
+                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
+                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
+                ):
+                    empty = False
+    return empty
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    summary = ctx.summary
+    if isinstance(summary, m.CreateIndex) and summary.unique:
+        # A key column added in this file holds NULL everywhere, and NULLs never collide.
+        if not any(_added_empty(ctx, summary.table, c) for c in summary.columns):
+            yield from _index(ctx, summary)
+    elif isinstance(summary, m.AlterTable):
+        for i, action in enumerate(summary.actions):
+            if isinstance(action, m.AddConstraint):
+                constraint = action.constraint
+                if constraint.kind != "unique" or constraint.using_index is not None:
+                    continue
+                before = summary.actions[:i]
+                if not any(_added_empty(ctx, summary.table, c, before) for c in constraint.columns):
+                    yield _constraint(ctx, summary.table, constraint)
+            elif isinstance(action, m.AddColumn):
+                column = action.column
+                unique = any(c.kind == "unique" for c in column.constraints)
+                # A constant default gives every row the same value; gen_random_uuid() does not.
+                constant = column.default is not None and not column.default.volatile
+                if unique and constant and _holds_values(column) and not column.identity:
+                    yield _added_column(ctx, summary.table, column)
+
+
+RULE = Rule(
+    id="SM203",
+    name="unique-on-existing-table",
+    category=Category.MAY_FAIL,
+    severity=Severity.ERROR,
+    summary="A unique index or constraint fails if the existing rows already hold duplicate values.",
+    alternative="Find and fix duplicates first; then CREATE UNIQUE INDEX CONCURRENTLY in its own migration.",
+    bad='CREATE UNIQUE INDEX "User_email_key" ON "User"("email");',
+    good=(
+        "-- after, in its own migration:\n"
+        '-- CREATE UNIQUE INDEX CONCURRENTLY "User_email_key" ON "User" ("email");\n'
+        'ALTER TABLE "User" ADD CONSTRAINT "User_email_key" UNIQUE USING INDEX "User_email_key";'
+    ),
+    why=__doc__ or "",
+    check=check,
+)
