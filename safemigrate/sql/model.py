@@ -221,6 +221,7 @@ class CreateIndex:
     concurrently: bool
     if_not_exists: bool = False
     partial: bool = False
+    concurrent_sql: str = ""  # the same statement with CONCURRENTLY, for suggestions
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,14 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class CreateObject:
+    """CREATE SCHEMA / SEQUENCE / VIEW / MATERIALIZED VIEW: new, named, holding no existing data."""
+
+    kind: str  # "schema" | "sequence" | "view" | "materialized view"
+    name: Name
+
+
+@dataclass(frozen=True)
 class Harmless:
     """Statements that change no stored data and take no long lock (CREATE VIEW, COMMENT, GRANT...)."""
 
@@ -378,6 +387,7 @@ Summary = (
     | TransactionControl
     | Vacuum
     | Cluster
+    | CreateObject
     | Harmless
     | Unparsed
 )

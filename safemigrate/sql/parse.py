@@ -427,6 +427,8 @@ def _create_index(node: exp.Create) -> m.Summary:
             columns.append(_ident(inner) if isinstance(inner, exp.Column) else inner.sql(dialect="postgres"))
         partial = params.args.get("where") is not None
     name_node = index.this
+    concurrent = node.copy()
+    concurrent.set("concurrently", True)
     return m.CreateIndex(
         name=m.Name(_ident(name_node)) if name_node is not None else None,
         table=_table_name(index.args.get("table")),
@@ -435,6 +437,7 @@ def _create_index(node: exp.Create) -> m.Summary:
         concurrently=bool(node.args.get("concurrently")),
         if_not_exists=bool(node.args.get("exists")),
         partial=partial,
+        concurrent_sql=concurrent.sql(dialect="postgres"),
     )
 
 
@@ -780,7 +783,17 @@ def _create(w: _Words, text: str) -> m.Summary:
         while not w.at_end() and not w.accept("ON"):
             w.i += 1
         return m.Harmless("create trigger", w.name() if not w.at_end() else None)
-    for harmless in ("SCHEMA", "SEQUENCE", "VIEW", "MATERIALIZED", "RECURSIVE", "POLICY", "DOMAIN",
+    if w.accept("SCHEMA"):
+        w.accept("IF", "NOT", "EXISTS")
+        if w.accept("AUTHORIZATION"):
+            return m.CreateObject("schema", m.Name(w.identifier()))
+        return m.CreateObject("schema", m.Name(w.identifier()))
+    for words, kind in ((("SEQUENCE",), "sequence"), (("VIEW",), "view"), (("RECURSIVE", "VIEW"), "view"),
+                        (("MATERIALIZED", "VIEW"), "materialized view")):
+        if w.accept(*words):
+            w.accept("IF", "NOT", "EXISTS")
+            return m.CreateObject(kind, w.name())
+    for harmless in ("POLICY", "DOMAIN",
                      "COLLATION", "STATISTICS", "CAST", "AGGREGATE", "OPERATOR", "RULE", "PUBLICATION",
                      "TEXT", "ROLE", "USER"):
         if w.peek(harmless):
@@ -793,9 +806,14 @@ def _dml(text: str) -> m.Summary:
     if isinstance(node, exp.Delete):
         return m.Delete(_table_name(node.this), node.args.get("where") is not None)
     if isinstance(node, exp.Update):
-        columns = tuple(
-            _ident(e.this) for e in node.expressions if isinstance(e, exp.EQ) and isinstance(e.this, exp.Column)
-        )
+        targets: list[exp.Expression] = []
+        for assignment in node.expressions:
+            if isinstance(assignment, exp.EQ):
+                target = assignment.this
+                targets.extend(target.expressions if isinstance(target, (exp.Tuple, exp.Paren)) else [target])
+                if isinstance(target, exp.Paren):
+                    targets.append(target.this)
+        columns = tuple(_ident(t) for t in targets if isinstance(t, exp.Column))
         return m.Update(_table_name(node.this), columns, node.args.get("where") is not None)
     if isinstance(node, exp.Insert):
         target = node.this

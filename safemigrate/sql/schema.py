@@ -52,6 +52,8 @@ class SchemaModel:
         self.enums: dict[tuple[str, str], EnumState] = {}
         self.indexes: dict[tuple[str, str], IndexState] = {}
         self.fresh_migrations: frozenset[str] = frozenset()
+        # Other named objects (kind, schema, name) -> the migration that created them.
+        self.objects: dict[tuple[str, str, str], str] = {}
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -77,6 +79,16 @@ class SchemaModel:
         """True when the table was created by a migration of this deploy (so it holds no rows)."""
         state = self.table(name)
         return state is not None and state.created_in in self.fresh_migrations
+
+    def is_fresh_object(self, kind: str, name: m.Name) -> bool:
+        """True for a schema, sequence or (materialized) view created by a migration of this deploy."""
+        return self.objects.get(self._object_key(kind, name)) in self.fresh_migrations
+
+    def _object_key(self, kind: str, name: m.Name) -> tuple[str, str, str]:
+        if kind == "schema":
+            return (kind, name.name, "")
+        schema, object_name = self.key(name)
+        return (kind, schema, object_name)
 
     def is_fresh_index(self, name: m.Name) -> bool:
         state = self.indexes.get(self.key(name))
@@ -118,6 +130,7 @@ class SchemaModel:
                     self.tables = {k: v for k, v in self.tables.items() if k[0] != schema}
                     self.enums = {k: v for k, v in self.enums.items() if k[0] != schema}
                     self.indexes = {k: v for k, v in self.indexes.items() if k[0] != schema}
+                self.objects.pop(self._object_key(summary.kind, name), None)
         elif isinstance(summary, m.CreateIndex):
             if summary.name is not None:
                 table_key = self.key(summary.table)
@@ -144,6 +157,8 @@ class SchemaModel:
                 enum.values = [summary.new if v == summary.old else v for v in enum.values]
         elif isinstance(summary, m.RenameType):
             self._rename_type(summary)
+        elif isinstance(summary, m.CreateObject):
+            self.objects.setdefault(self._object_key(summary.kind, summary.name), migration)
 
     def _rename_type(self, summary: m.RenameType) -> None:
         old_key = self.key(summary.name)

@@ -14,30 +14,12 @@ from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
 
 
-def _key_sql(key: str) -> str:
-    # CreateIndex.columns holds plain column names, or the SQL of an expression key.
-    return key if "(" in key else m.quote_ident(key)
-
-
-def concurrent_sql(index: m.CreateIndex) -> str:
-    """The statement rewritten with CONCURRENTLY, from what the summary knows."""
-    parts = ["CREATE", "UNIQUE INDEX" if index.unique else "INDEX", "CONCURRENTLY"]
-    if index.if_not_exists:
-        parts.append("IF NOT EXISTS")
-    if index.name is not None:
-        parts.append(index.name.sql())
-    columns = ", ".join(_key_sql(c) for c in index.columns)
-    parts.append(f"ON {index.table.sql()} ({columns});")
-    return " ".join(parts)
-
-
 def check(ctx: Context) -> Iterator[Hit]:
     index = ctx.summary
     if not isinstance(index, m.CreateIndex) or index.concurrently:
         return
     table = index.table
     what = ("unique index" if index.unique else "index") + (f" {index.name.display()}" if index.name else "")
-    keep = " (keep the original's USING, WHERE and column options)"
     yield Hit(
         message=(
             f"Building {what} on {table.display()} without CONCURRENTLY blocks every insert, update and "
@@ -46,7 +28,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         help=(
             f"Build it concurrently, as the only statement of its own migration file (create one with "
             f"`prisma migrate dev --create-only`), so that Prisma runs it outside a transaction: "
-            f"{concurrent_sql(index)}{keep}"
+            f"{index.concurrent_sql};"
         ),
         object=ctx.ref(table),
         table=table,
