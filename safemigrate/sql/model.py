@@ -65,6 +65,7 @@ class ConstraintSpec:
     on_delete: str | None = None
     not_valid: bool = False
     using_index: str | None = None
+    not_null_column: str | None = None  # a CHECK that is exactly `column IS NOT NULL`
 
 
 @dataclass(frozen=True)

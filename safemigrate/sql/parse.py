@@ -317,7 +317,22 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
             )
         elif isinstance(kind, exp.CheckColumnConstraint):
             cols = tuple(sorted({_ident(c) for c in kind.find_all(exp.Column)}))
-            specs.append(m.ConstraintSpec("check", name, cols, not_valid=not_valid))
+            condition = kind.this
+            while isinstance(condition, exp.Paren):
+                condition = condition.this
+            not_null_column = None
+            negated = isinstance(condition, exp.Not)
+            test = condition.this if negated else condition
+            if (
+                isinstance(test, exp.Is)
+                and (negated or bool(test.args.get("negate")))
+                and isinstance(test.this, exp.Column)
+                and isinstance(test.expression, exp.Null)
+            ):
+                not_null_column = _ident(test.this)
+            specs.append(
+                m.ConstraintSpec("check", name, cols, not_valid=not_valid, not_null_column=not_null_column)
+            )
         elif isinstance(kind, exp.ExcludeColumnConstraint):
             specs.append(m.ConstraintSpec("exclude", name))
         else:

@@ -26,6 +26,8 @@ class TableState:
     key: tuple[str, str]
     columns: dict[str, ColumnState] = field(default_factory=dict)
     created_in: str | None = None  # migration name
+    # CHECK ("c" IS NOT NULL) constraints: name -> (column, validated)
+    not_null_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +91,11 @@ class SchemaModel:
             return (kind, name.name, "")
         schema, object_name = self.key(name)
         return (kind, schema, object_name)
+
+    def has_validated_not_null_check(self, table: m.Name, column: str) -> bool:
+        """A validated CHECK (column IS NOT NULL) lets PostgreSQL 12+ skip SET NOT NULL's scan."""
+        state = self.table(table)
+        return state is not None and (column, True) in state.not_null_checks.values()
 
     def is_fresh_index(self, name: m.Name) -> bool:
         state = self.indexes.get(self.key(name))
@@ -210,6 +217,17 @@ class SchemaModel:
                 column = table.columns.pop(action.old, None)
                 if column is not None:
                     table.columns[action.new] = replace(column, name=action.new)
+            elif isinstance(action, m.AddConstraint) and action.constraint.not_null_column:
+                if action.constraint.name:
+                    table.not_null_checks[action.constraint.name] = (
+                        action.constraint.not_null_column, not action.constraint.not_valid
+                    )
+            elif isinstance(action, m.ValidateConstraint) and action.name in table.not_null_checks:
+                table.not_null_checks[action.name] = (table.not_null_checks[action.name][0], True)
+            elif isinstance(action, m.DropConstraint):
+                table.not_null_checks.pop(action.name, None)
+            elif isinstance(action, m.RenameConstraint) and action.old in table.not_null_checks:
+                table.not_null_checks[action.new] = table.not_null_checks.pop(action.old)
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "primary key":
                 for name in action.constraint.columns:
                     _update(table, name, not_null=True)
