@@ -52,7 +52,7 @@ def lint(
         pg_version=pg_version,
         fail_on=fail_on.value if fail_on else None,
     )
-    typer.echo(render(outcome, fmt), nl=False)
+    typer.echo(render(outcome, fmt))
     if outcome.failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

@@ -907,8 +907,9 @@ def _truncate(text: str) -> m.Summary:
     return m.Truncate(tables, str(node.args.get("option") or "").upper() == "CASCADE")
 
 
-def _first_words(tokens: Sequence[Token], count: int = 4) -> str:
-    return " ".join(t.text.upper() if t.token_type != TokenType.IDENTIFIER else f'"{t.text}"' for t in tokens[:count])
+def _first_words(text: str, count: int = 4) -> str:
+    """The statement's first words as written, for messages."""
+    return " ".join(text.split()[:count])
 
 
 def summarize(text: str) -> m.Summary:
@@ -937,9 +938,9 @@ def _summarize_tokens(text: str, tokens: list[Token]) -> m.Summary:
     if words.at_end():
         return m.Unparsed("the statement is empty")
     handler = _head(words)
-    head = _first_words(words.tokens)
+    head = _first_words(text)
     if handler is None:
-        return m.Unparsed("this kind of statement is not analysed", head)
+        return m.Unparsed("the linter does not know this kind of statement", head)
     try:
         return handler(words, text)
     except _NotUnderstood as err:

@@ -28,7 +28,7 @@ def _object(ctx: Context) -> ObjectRef:
             if isinstance(a, (m.SetDefault, m.AddColumn))
         }
         return ctx.ref(summary.table, columns.pop() if len(columns) == 1 else None)
-    if isinstance(summary, (m.Update, m.Insert, m.Delete, m.CreateIndex)):
+    if isinstance(summary, (m.Update, m.Insert, m.Delete, m.CreateIndex, m.CreateTable)):
         return ctx.ref(summary.table)
     return ObjectRef()
 
