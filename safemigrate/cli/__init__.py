@@ -42,7 +42,7 @@ app.add_typer(rules_command.app, name="rules")
 def main() -> None:
     """Console-script entry point: every user error ends in one line on stderr and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit raised by a command
     except SafemigrateError as err:
         if state.debug:
             raise
@@ -63,4 +63,4 @@ def main() -> None:
             err.show()
             sys.exit(EXIT_USAGE if err.exit_code == 2 else err.exit_code)
         raise
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -236,7 +236,9 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     kind_name = dtype.this.name if isinstance(dtype.this, exp.DataType.Type) else str(dtype.this)
     if kind_name == "USERDEFINED":
         user = dtype.args.get("kind")
-        if isinstance(user, exp.Identifier):
+        if isinstance(user, exp.Dot) and isinstance(user.expression, exp.Identifier):
+            base = _ident(user.expression)  # schema-qualified type: the model keys types by name
+        elif isinstance(user, exp.Identifier):
             base = _ident(user)
         elif isinstance(user, str):
             base = user.lower()
@@ -585,7 +587,8 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
     if w.peek("ADD", "CONSTRAINT"):
         w.accept("ADD", "CONSTRAINT")
         name = w.identifier()
-        for kind in (("UNIQUE",), ("PRIMARY", "KEY")):
+        # sqlglot's tokenizer reads "PRIMARY KEY" as one word.
+        for kind in (("UNIQUE",), ("PRIMARY", "KEY"), ("PRIMARY KEY",)):
             if w.accept(*kind, "USING", "INDEX"):
                 index = w.identifier()
                 w.done()
