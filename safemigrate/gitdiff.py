@@ -45,7 +45,7 @@ def changes_since(ref: str, migrations_dir: Path) -> MigrationChanges:
             f"The git ref {ref!r} does not exist in this repository.",
             "Fetch it first (e.g. git fetch origin main) or pass another ref.",
         ) from err
-    status = _git(migrations_dir, "diff", "--no-renames", "--name-status", "-z", ref, "--", ".")
+    status = _git(migrations_dir, "diff", "--relative", "--no-renames", "--name-status", "-z", ref, "--", ".")
     untracked = _git(migrations_dir, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
     added: set[str] = set()
     edited: set[str] = set()

@@ -56,11 +56,12 @@ def main() -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as err:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(EXIT_USAGE if err.exit_code == 2 else err.exit_code)
+    except Exception as err:
+        # Usage errors of the command-line parser (click's, vendored by recent typer) know how to show
+        # themselves; anything else is a bug and keeps its traceback.
+        show, exit_code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
