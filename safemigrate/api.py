@@ -81,8 +81,8 @@ def _histories_for_path(given: str) -> list[_History]:
     for migrations_dir in sorted(groups):
         check_provider(migrations_dir, read_lock_provider(migrations_dir))
         migrations = list_migrations(migrations_dir)
-        shown = {m.name: os.path.join(given, os.path.relpath(m.sql_path, path)) for m in migrations}
-        histories.append(_history_of(migrations, shown, {m.name for m in migrations}))
+        shown_as = {m.name: os.path.join(given, os.path.relpath(m.sql_path, path)) for m in migrations}
+        histories.append(_history_of(migrations, shown_as, {m.name for m in migrations}))
     if not histories:
         raise InputError(f"{given} holds no migration.sql file.", "Pass a .sql file or a Prisma migrations folder.")
     return histories
@@ -152,15 +152,26 @@ def _edited_findings(
     by_name = {m.name: m for m in migrations}
     findings = []
     for name in sorted(edited | removed):
-        path = _display(by_name[name].sql_path) if name in by_name else _display(migrations_dir / name / "migration.sql")
+        path = (
+            _display(by_name[name].sql_path) if name in by_name else _display(migrations_dir / name / "migration.sql")
+        )
         verb = "was edited" if name in edited else "was deleted"
         findings.append(
             Finding(
-                rule.name, rule.id, rule.category, rule.severity, path, 1, 1, 1, name, None, ObjectRef(),
+                rule.name,
+                rule.id,
+                rule.category,
+                rule.severity,
+                path,
+                1,
+                1,
+                1,
+                name,
+                None,
+                ObjectRef(),
                 f"Migration {name} {verb} since {ref}, but it may already be applied: databases that ran it "
                 "will not get the change.",
                 "Revert the change to this migration and put it in a new migration folder.",
             )
         )
     return findings
-

@@ -25,7 +25,7 @@ from safemigrate.lint.rule import Severity
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 FAIL_ON = ("error", "warning", "never")
 CONFIG_FILE = "safemigrate.toml"
@@ -78,9 +78,7 @@ def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, s
 
     def rule_name(name: object) -> str:
         if not isinstance(name, str) or name not in rule_names:
-            raise ConfigError(
-                f"{where}: unknown rule {name!r}.", "Run `safemigrate rules` for the list of rule names."
-            )
+            raise ConfigError(f"{where}: unknown rule {name!r}.", "Run `safemigrate rules` for the list of rule names.")
         return rule_names[name]
 
     severities: dict[str, Severity] = {}

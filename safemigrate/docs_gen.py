@@ -66,9 +66,7 @@ def write_rule_docs(docs_dir: Path, rules: Sequence[Rule] = RULES) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m safemigrate.docs_gen", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m safemigrate.docs_gen", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the docs are stale")
     parser.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="default: docs/rules")
     args = parser.parse_args(argv)
@@ -78,9 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             sys.stderr.write(f"{docs_dir / problem}\n")
         if problems:
-            sys.stderr.write(
-                "Rule docs are out of date: run python -m safemigrate.docs_gen and commit the result.\n"
-            )
+            sys.stderr.write("Rule docs are out of date: run python -m safemigrate.docs_gen and commit the result.\n")
             return 1
         sys.stdout.write(f"{docs_dir}: {len(RULES)} rule pages up to date.\n")
         return 0

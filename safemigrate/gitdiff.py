@@ -19,7 +19,12 @@ class MigrationChanges:
 def _git(cwd: Path, *args: str) -> str:
     try:
         completed = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, encoding="utf-8",
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            encoding="utf-8",
             errors="surrogateescape",
         )
     except FileNotFoundError as err:
@@ -51,7 +56,7 @@ def changes_since(ref: str, migrations_dir: Path) -> MigrationChanges:
     edited: set[str] = set()
     removed: set[str] = set()
     fields = status.split("\0")
-    for code, path in zip(fields[0::2], fields[1::2]):
+    for code, path in zip(fields[0::2], fields[1::2], strict=False):
         parts = Path(path).parts
         if len(parts) != 2 or parts[1] != "migration.sql":
             continue  # only migration.sql files count; paths are relative to the migrations dir

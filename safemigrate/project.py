@@ -16,8 +16,14 @@ from pathlib import Path
 
 from safemigrate.errors import ProjectError
 
-CONFIG_NAMES = ("prisma.config.ts", "prisma.config.mts", "prisma.config.cts", "prisma.config.js",
-                "prisma.config.mjs", "prisma.config.cjs")
+CONFIG_NAMES = (
+    "prisma.config.ts",
+    "prisma.config.mts",
+    "prisma.config.cts",
+    "prisma.config.js",
+    "prisma.config.mjs",
+    "prisma.config.cjs",
+)
 SUPPORTED_PROVIDERS = ("postgresql", "postgres")
 
 # prisma.config.ts is TypeScript; only literal values are read. These patterns read config text, not SQL.
@@ -136,7 +142,7 @@ def read_lock_provider(migrations_dir: Path) -> str | None:
 def check_provider(migrations_dir: Path, provider: str | None) -> None:
     if provider is not None and provider not in SUPPORTED_PROVIDERS:
         raise ProjectError(
-            f"The migrations in {migrations_dir} were created for provider \"{provider}\" "
+            f'The migrations in {migrations_dir} were created for provider "{provider}" '
             "(migration_lock.toml), and safemigrate only supports PostgreSQL (like Prisma's P3019).",
             "Point --migrations at a PostgreSQL migration history.",
         )
@@ -165,7 +171,7 @@ def discover_project(root: Path, schema: Path | None = None, migrations: Path | 
     if migrations_dir is None:
         if found_schema is None:
             raise ProjectError(
-                f"No Prisma schema found in {root} (looked for prisma.config.ts, package.json \"prisma.schema\", "
+                f'No Prisma schema found in {root} (looked for prisma.config.ts, package.json "prisma.schema", '
                 "prisma/schema.prisma, schema.prisma and prisma/schema/).",
                 "Run safemigrate in your Prisma project, or pass --project / --schema / --migrations.",
             )

@@ -325,9 +325,7 @@ def test_random_printable_ascii_matches_node(node_run: dict[str, Any]) -> None:
 def test_unemulated_names_are_sorted_correctly_or_refused(node_run: dict[str, Any]) -> None:
     groups: list[list[str]] = node_run["input"]["groups"]
     accepted = refused = accepted_unemulated = 0
-    for group, expected, expected_rev in zip(
-        groups, node_run["groups"], node_run["reversedGroups"], strict=True
-    ):
+    for group, expected, expected_rev in zip(groups, node_run["groups"], node_run["reversedGroups"], strict=True):
         try:
             got = sort_like_prisma(group)
         except UnorderableNamesError as err:

@@ -24,7 +24,9 @@ def test_safemigrate_toml_severities_and_disable(tmp_path: Path) -> None:
     config = load_config(tmp_path, None, rule_names())
     assert config.lint.fail_on == "warning" and config.lint.pg_version == 15
     assert config.lint.severities == {
-        "drop-table": Severity.OFF, "drop-column": Severity.INFO, "unparsed-statement": Severity.ERROR,
+        "drop-table": Severity.OFF,
+        "drop-column": Severity.INFO,
+        "unparsed-statement": Severity.ERROR,
     }
 
 

@@ -22,7 +22,9 @@ PATTERNS = {
     "relation_changed": {("add-foreign-key", "Post", "ownerId"), ("constraint-validation-lock", "Post", "ownerId")},
     "required_column_added": {("add-required-column", "Product", "sku"), ("new-required-column", "Product", "sku")},
     "table_renamed_map": {
-        ("drop-table", "Customer", None), ("breaking-drop", "Customer", None), ("probable-rename", "Customer", None)
+        ("drop-table", "Customer", None),
+        ("breaking-drop", "Customer", None),
+        ("probable-rename", "Customer", None),
     },
     "type_narrowed": {("narrowing-type-change", "Post", "title"), ("type-change-rewrite", "Post", "title")},
     "type_widened": {("type-change-rewrite", "Event", "counter")},
@@ -32,11 +34,7 @@ PATTERNS = {
 
 def findings_of(project: Path) -> set[tuple[str, str | None, str | None]]:
     result = api.lint(project_dir=project).result
-    return {
-        (f.rule, f.object.table, f.object.column)
-        for f in result.active()
-        if f.severity.value != "info"
-    }
+    return {(f.rule, f.object.table, f.object.column) for f in result.active() if f.severity.value != "info"}
 
 
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))

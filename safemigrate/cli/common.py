@@ -6,6 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,10 +18,16 @@ class _State:
 
 state = _State()
 
-PROJECT = typer.Option(Path("."), "--project", help="The Prisma project folder.", show_default=True)
-SCHEMA = typer.Option(None, "--schema", help="Path to schema.prisma (or a schema folder).")
-MIGRATIONS = typer.Option(None, "--migrations", help="Path to the migrations directory.")
-CONFIG = typer.Option(None, "--config", help="safemigrate.toml to use.")
+ProjectOption = Annotated[Path, typer.Option("--project", help="The Prisma project folder.")]
+SchemaOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
+    typer.Option("--schema", help="Path to schema.prisma (or a schema folder)."),
+]
+MigrationsOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--migrations", help="Path to the migrations directory."),
+]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="safemigrate.toml to use.")]  # noqa: UP045
 
 
 def use_color() -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from safemigrate import __version__, api
-from safemigrate.cli.common import CONFIG, MIGRATIONS, PROJECT, SCHEMA, use_color
+from safemigrate.cli.common import ConfigOption, MigrationsOption, ProjectOption, SchemaOption, use_color
 from safemigrate.errors import EXIT_CHECK_FAILED
 from safemigrate.lint.registry import RULES
 
@@ -29,17 +29,27 @@ class FailOn(str, Enum):
 
 
 def lint(
-    paths: Optional[list[str]] = typer.Argument(  # noqa: UP045 - typer reads the annotation at runtime
-        None, help="A .sql file, a migration folder or any directory. Default: the project's migrations."
-    ),
-    fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that fails (exit 1)."),  # noqa: UP045
-    since: Optional[str] = typer.Option(None, "--since", help="Only migrations added or changed since this git ref."),  # noqa: UP045
-    pg_version: Optional[int] = typer.Option(None, "--pg-version", help="PostgreSQL major version the migrations target."),  # noqa: UP045
-    project: Path = PROJECT,
-    schema: Optional[Path] = SCHEMA,  # noqa: UP045
-    migrations: Optional[Path] = MIGRATIONS,  # noqa: UP045
-    config: Optional[Path] = CONFIG,  # noqa: UP045
+    paths: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
+        typer.Argument(help="A .sql file, a migration folder or any directory. Default: the project's migrations."),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    fail_on: Annotated[
+        Optional[FailOn],  # noqa: UP045
+        typer.Option("--fail-on", help="Lowest severity that fails (exit 1). Default: from config, error."),
+    ] = None,
+    since: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--since", help="Only migrations added or changed since this git ref."),
+    ] = None,
+    pg_version: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--pg-version", help="PostgreSQL major version the migrations target."),
+    ] = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    migrations: MigrationsOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Lint migration SQL for destructive, failing, locking and breaking statements."""
     outcome = api.lint(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from safemigrate.errors import InputError
@@ -17,11 +19,13 @@ def list_rules(ctx: typer.Context) -> None:
         return
     width = max(len(r.name) for r in RULES)
     for rule in RULES:
-        typer.echo(f"{rule.id}  {rule.name:<{width}}  {rule.category.value:<10}  {rule.severity.value:<7}  {rule.summary}")
+        typer.echo(
+            f"{rule.id}  {rule.name:<{width}}  {rule.category.value:<10}  {rule.severity.value:<7}  {rule.summary}"
+        )
 
 
 @app.command("explain")
-def explain(rule_id: str = typer.Argument(..., help="A rule id (SM102) or name (drop-column).")) -> None:
+def explain(rule_id: Annotated[str, typer.Argument(help="A rule id (SM102) or name (drop-column).")]) -> None:
     """Print a rule's documentation page."""
     from safemigrate.report.rule_page import render_rule_page
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from safemigrate.lint import shape
@@ -12,8 +12,8 @@ from safemigrate.lint.registry import RULES, rule_by_name
 from safemigrate.lint.rule import Context, Hit, LintSettings, ObjectRef, Rule, SessionState, Severity
 from safemigrate.lint.suppress import BadDirective, Directive, parse_directive
 from safemigrate.sql import model as m
-from safemigrate.sql.parse import read_statement
 from safemigrate.sql import prisma_warnings as pw
+from safemigrate.sql.parse import read_statement
 from safemigrate.sql.schema import SchemaModel
 from safemigrate.sql.splitter import Comment, RawStatement, split_sql
 
@@ -44,7 +44,7 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class LintOptions:
-    settings: LintSettings = LintSettings()
+    settings: LintSettings = field(default_factory=LintSettings)
     severities: Mapping[str, Severity] | None = None  # rule name -> severity; None: defaults
     report: frozenset[str] | None = None  # paths to report on; None: all (the rest only fold the model)
     deploy: frozenset[str] = frozenset()  # migrations applied together (their new tables are empty)
@@ -78,8 +78,19 @@ def _lint_file(
     def meta(name: str, line: int, column: int, message: str, help_text: str) -> Finding:
         rule = rule_by_name(name)
         return Finding(
-            rule.name, rule.id, rule.category, severity_of(rule, options), source.path, line, column, line,
-            source.migration, None, ObjectRef(), message, help_text,
+            rule.name,
+            rule.id,
+            rule.category,
+            severity_of(rule, options),
+            source.path,
+            line,
+            column,
+            line,
+            source.migration,
+            None,
+            ObjectRef(),
+            message,
+            help_text,
         )
 
     try:
@@ -87,7 +98,9 @@ def _lint_file(
     except UnicodeDecodeError as err:
         line = source.data[: err.start].count(b"\n") + 1
         finding = meta(
-            "unreadable-file", line, 1,
+            "unreadable-file",
+            line,
+            1,
             f"{source.path} is not valid UTF-8 (byte {err.start}), so it was not analysed.",
             "Save the file as UTF-8; PostgreSQL and Prisma expect UTF-8 migration files.",
         )
@@ -109,8 +122,13 @@ def _lint_file(
     findings = [f for f in raw_hits if not f.suppressed]
     if not statements:
         findings.append(
-            meta("empty-migration", 1, 1, f"{source.path} contains no SQL statement.",
-                 "Delete the migration folder if it was created by mistake.")
+            meta(
+                "empty-migration",
+                1,
+                1,
+                f"{source.path} contains no SQL statement.",
+                "Delete the migration folder if it was created by mistake.",
+            )
         )
     findings.extend(_prisma_warning_findings(text, raw_hits, source, meta))
     findings = _apply_suppressions(findings, split.statements, split.trailing_comments, meta)
@@ -136,9 +154,22 @@ def _finding(
     # Tables created by this deploy are empty: lock and may-fail findings on them are noise.
     fresh = rule.needs_existing_rows and hit.table is not None and schema.is_fresh_table(hit.table)
     return Finding(
-        rule.name, rule.id, rule.category, severity_of(rule, options), source.path, statement.line,
-        statement.column, statement.end_line, source.migration, statement.index, hit.object, hit.message,
-        hit.help, statement.text, suppressed=fresh, suppression_reason="created by this deploy" if fresh else None,
+        rule.name,
+        rule.id,
+        rule.category,
+        severity_of(rule, options),
+        source.path,
+        statement.line,
+        statement.column,
+        statement.end_line,
+        source.migration,
+        statement.index,
+        hit.object,
+        hit.message,
+        hit.help,
+        statement.text,
+        suppressed=fresh,
+        suppression_reason="created by this deploy" if fresh else None,
     )
 
 
@@ -163,9 +194,7 @@ class _Meta(Protocol):
     def __call__(self, name: str, line: int, column: int, message: str, help_text: str) -> Finding: ...
 
 
-def _prisma_warning_findings(
-    text: str, hits: Sequence[Finding], source: SourceFile, meta: _Meta
-) -> list[Finding]:
+def _prisma_warning_findings(text: str, hits: Sequence[Finding], source: SourceFile, meta: _Meta) -> list[Finding]:
     """Every warning Prisma wrote into the file must be matched by a finding on the same object."""
     findings = []
     for warning in pw.parse_prisma_warnings(text):
@@ -179,8 +208,10 @@ def _prisma_warning_findings(
         if not matched:
             findings.append(
                 meta(
-                    "prisma-warning-unmatched", warning.line, 1,
-                    f"Prisma warned \"{warning.text}\" but no safemigrate rule recognised that change.",
+                    "prisma-warning-unmatched",
+                    warning.line,
+                    1,
+                    f'Prisma warned "{warning.text}" but no safemigrate rule recognised that change.',
                     "Review the statements this warning is about by hand; report the case so a rule can cover it.",
                 )
             )
@@ -236,25 +267,55 @@ def _apply_suppressions(
         for d in directives:
             unknown = [r for r in d.rules if r not in known]
             if unknown:
-                result.append(meta("invalid-suppression", d.line, d.column,
-                                   f"The suppression names unknown rule(s): {', '.join(unknown)}.",
-                                   "Use a rule name from `safemigrate rules`."))
+                result.append(
+                    meta(
+                        "invalid-suppression",
+                        d.line,
+                        d.column,
+                        f"The suppression names unknown rule(s): {', '.join(unknown)}.",
+                        "Use a rule name from `safemigrate rules`.",
+                    )
+                )
             elif not d.reason:
-                result.append(meta("suppression-missing-reason", d.line, d.column,
-                                   f"The suppression of {', '.join(d.rules)} gives no reason, so it was not applied.",
-                                   f"Write why the risk is accepted: -- safemigrate: {d.verb} "
-                                   f"{', '.join(d.rules)} reason: <why this is safe>"))
+                result.append(
+                    meta(
+                        "suppression-missing-reason",
+                        d.line,
+                        d.column,
+                        f"The suppression of {', '.join(d.rules)} gives no reason, so it was not applied.",
+                        f"Write why the risk is accepted: -- safemigrate: {d.verb} "
+                        f"{', '.join(d.rules)} reason: <why this is safe>",
+                    )
+                )
             elif (d.line, d.column) not in used:
-                result.append(meta("unused-suppression", d.line, d.column,
-                                   f"The suppression of {', '.join(d.rules)} matches no finding on its statement.",
-                                   "Remove it, or move it onto the line above the statement it is meant for."))
+                result.append(
+                    meta(
+                        "unused-suppression",
+                        d.line,
+                        d.column,
+                        f"The suppression of {', '.join(d.rules)} matches no finding on its statement.",
+                        "Remove it, or move it onto the line above the statement it is meant for.",
+                    )
+                )
     for parsed, comment in loose:
         if isinstance(parsed, BadDirective):
-            result.append(meta("invalid-suppression", comment.start.line, comment.start.column,
-                               f"This comment looks like a safemigrate directive but cannot be read: {parsed.text}",
-                               "Write it as: -- safemigrate: ignore <rule>[, <rule>] reason: <why>"))
+            result.append(
+                meta(
+                    "invalid-suppression",
+                    comment.start.line,
+                    comment.start.column,
+                    f"This comment looks like a safemigrate directive but cannot be read: {parsed.text}",
+                    "Write it as: -- safemigrate: ignore <rule>[, <rule>] reason: <why>",
+                )
+            )
         else:
-            result.append(meta("unused-suppression", comment.start.line, comment.start.column,
-                               f"The suppression of {', '.join(parsed.rules)} is not attached to any statement.",
-                               "Put it on the line above the statement it is meant for."))
+            result.append(
+                meta(
+                    "unused-suppression",
+                    comment.start.line,
+                    comment.start.column,
+                    f"The suppression of {', '.join(parsed.rules)} is not attached to any statement.",
+                    "Put it on the line above the statement it is meant for.",
+                )
+            )
     return result

@@ -46,9 +46,7 @@ def statements_outside_blocks(statements: Sequence[m.Statement]) -> list[m.State
 def transaction_shape(statements: Sequence[m.Statement]) -> str:
     if not statements:
         return EMPTY
-    has_blocks = any(
-        isinstance(s.summary, m.TransactionControl) and s.summary.action == "begin" for s in statements
-    )
+    has_blocks = any(isinstance(s.summary, m.TransactionControl) and s.summary.action == "begin" for s in statements)
     non_transactional = [s for s in statements if is_non_transactional(s.summary)]
     if non_transactional:
         return NON_TRANSACTIONAL if len(statements) == 1 else MIXED

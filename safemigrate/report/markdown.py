@@ -33,9 +33,7 @@ class _CategoryRow:
 def render_markdown(result: LintResult, tool_version: str) -> str:
     """The markdown report for ``result``."""
     active = result.active()
-    migrations = [
-        _Migration(report, tuple(f for f in active if f.file == report.file)) for report in result.files
-    ]
+    migrations = [_Migration(report, tuple(f for f in active if f.file == report.file)) for report in result.files]
     # Findings on files without a report (should not happen) still show up, under their own file.
     known = {r.file for r in result.files}
     for file in dict.fromkeys(f.file for f in active if f.file not in known):

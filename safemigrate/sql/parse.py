@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
 from safemigrate.sql import model as m
 
@@ -137,9 +137,7 @@ class _Words:
         if tok.token_type == TokenType.IDENTIFIER:
             self.i += 1
             return tok.text
-        if tok.token_type == TokenType.STRING or not tok.text or not (
-            tok.text[0].isalpha() or tok.text[0] == "_"
-        ):
+        if tok.token_type == TokenType.STRING or not tok.text or not (tok.text[0].isalpha() or tok.text[0] == "_"):
             raise _NotUnderstood("name expected")
         self.i += 1
         return tok.text.lower()
@@ -245,9 +243,7 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
         else:
             raise _NotUnderstood("user-defined type name")
         return m.TypeSpec(base, (), dims, user_defined=True, sql=written)
-    base = _TYPE_NAMES.get(kind_name)
-    if base is None:
-        base = kind_name.lower()
+    base = _TYPE_NAMES.get(kind_name) or kind_name.lower()
     params: list[int] = []
     for param in dtype.expressions:
         value = param.this if isinstance(param, exp.DataTypeParam) else param
@@ -332,9 +328,7 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
                 and isinstance(test.expression, exp.Null)
             ):
                 not_null_column = _ident(test.this)
-            specs.append(
-                m.ConstraintSpec("check", name, cols, not_valid=not_valid, not_null_column=not_null_column)
-            )
+            specs.append(m.ConstraintSpec("check", name, cols, not_valid=not_valid, not_null_column=not_null_column))
         elif isinstance(kind, exp.ExcludeColumnConstraint):
             specs.append(m.ConstraintSpec("exclude", name))
         else:
@@ -403,7 +397,7 @@ def _parse_one(text: str) -> exp.Expression:
         parsed = sqlglot.parse(text, dialect=_DIALECT)
     except SqlglotError as err:
         raise _NotUnderstood("the SQL parser could not read it") from err
-    found = [p for p in parsed if p is not None]
+    found = [p for p in parsed if isinstance(p, exp.Expression)]
     if len(found) != 1:
         raise _NotUnderstood("expected exactly one statement")
     return found[0]
@@ -424,9 +418,7 @@ def _create_table(node: exp.Create) -> m.Summary:
             constraints.extend(_constraint_specs(item, not_valid=False))
         else:
             raise _NotUnderstood(f"table element {type(item).__name__}")
-    return m.CreateTable(
-        _table_name(target), tuple(columns), tuple(constraints), bool(node.args.get("exists"))
-    )
+    return m.CreateTable(_table_name(target), tuple(columns), tuple(constraints), bool(node.args.get("exists")))
 
 
 def _create_index(node: exp.Create) -> m.Summary:
@@ -806,14 +798,29 @@ def _create(w: _Words, text: str) -> m.Summary:
         if w.accept("AUTHORIZATION"):
             return m.CreateObject("schema", m.Name(w.identifier()))
         return m.CreateObject("schema", m.Name(w.identifier()))
-    for words, kind in ((("SEQUENCE",), "sequence"), (("VIEW",), "view"), (("RECURSIVE", "VIEW"), "view"),
-                        (("MATERIALIZED", "VIEW"), "materialized view")):
+    for words, kind in (
+        (("SEQUENCE",), "sequence"),
+        (("VIEW",), "view"),
+        (("RECURSIVE", "VIEW"), "view"),
+        (("MATERIALIZED", "VIEW"), "materialized view"),
+    ):
         if w.accept(*words):
             w.accept("IF", "NOT", "EXISTS")
             return m.CreateObject(kind, w.name())
-    for harmless in ("POLICY", "DOMAIN",
-                     "COLLATION", "STATISTICS", "CAST", "AGGREGATE", "OPERATOR", "RULE", "PUBLICATION",
-                     "TEXT", "ROLE", "USER"):
+    for harmless in (
+        "POLICY",
+        "DOMAIN",
+        "COLLATION",
+        "STATISTICS",
+        "CAST",
+        "AGGREGATE",
+        "OPERATOR",
+        "RULE",
+        "PUBLICATION",
+        "TEXT",
+        "ROLE",
+        "USER",
+    ):
         if w.peek(harmless):
             return m.Harmless("create " + harmless.lower())
     raise _NotUnderstood("CREATE of this kind of object")

@@ -208,9 +208,7 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
     (KIND_ENUM_VALUES_REMOVED, rf"The migration will remove the values {_VALUE_LIST} on the enum {_ENUM}"),
 )
 
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern)) for kind, pattern in _TEMPLATES
-)
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in _TEMPLATES)
 
 _HEADING = re.compile(r"(?i)(?:warnings|unexecutable\s+steps?)\s*:")
 _BULLET_MARKERS = "-*•"

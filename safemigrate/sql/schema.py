@@ -118,34 +118,34 @@ class SchemaModel:
                 table.columns[column.name] = _column_state(column)
             for constraint in summary.constraints:
                 if constraint.kind == "primary key":
-                    for name in constraint.columns:
-                        if name in table.columns:
-                            table.columns[name] = replace(table.columns[name], not_null=True)
+                    for column_name in constraint.columns:
+                        if column_name in table.columns:
+                            table.columns[column_name] = replace(table.columns[column_name], not_null=True)
             self.tables[key] = table
         elif isinstance(summary, m.AlterTable):
             self._alter_table(summary, migration)
         elif isinstance(summary, m.DropObjects):
-            for name in summary.names:
-                key = self.key(name)
+            for dropped in summary.names:
+                key = self.key(dropped)
                 if summary.kind == "table":
                     self.tables.pop(key, None)
                     self.indexes = {k: v for k, v in self.indexes.items() if v.table != key}
                 elif summary.kind in ("type", "domain"):
                     self.enums.pop(key, None)
                 elif summary.kind == "schema":
-                    schema = name.name
+                    schema = dropped.name
                     self.tables = {k: v for k, v in self.tables.items() if k[0] != schema}
                     self.enums = {k: v for k, v in self.enums.items() if k[0] != schema}
                     self.indexes = {k: v for k, v in self.indexes.items() if k[0] != schema}
-                self.objects.pop(self._object_key(summary.kind, name), None)
+                self.objects.pop(self._object_key(summary.kind, dropped), None)
         elif isinstance(summary, m.CreateIndex):
             if summary.name is not None:
                 table_key = self.key(summary.table)
                 index_key = (summary.name.schema or table_key[0], summary.name.name)
                 self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
         elif isinstance(summary, m.DropIndex):
-            for name in summary.names:
-                self.indexes.pop(self.key(name), None)
+            for index_name in summary.names:
+                self.indexes.pop(self.key(index_name), None)
         elif isinstance(summary, m.RenameIndex):
             old = self.indexes.pop(self.key(summary.index), None)
             if old is not None:
@@ -220,7 +220,8 @@ class SchemaModel:
             elif isinstance(action, m.AddConstraint) and action.constraint.not_null_column:
                 if action.constraint.name:
                     table.not_null_checks[action.constraint.name] = (
-                        action.constraint.not_null_column, not action.constraint.not_valid
+                        action.constraint.not_null_column,
+                        not action.constraint.not_valid,
                     )
             elif isinstance(action, m.ValidateConstraint) and action.name in table.not_null_checks:
                 table.not_null_checks[action.name] = (table.not_null_checks[action.name][0], True)
@@ -229,15 +230,14 @@ class SchemaModel:
             elif isinstance(action, m.RenameConstraint) and action.old in table.not_null_checks:
                 table.not_null_checks[action.new] = table.not_null_checks.pop(action.old)
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "primary key":
-                for name in action.constraint.columns:
-                    _update(table, name, not_null=True)
+                for column_name in action.constraint.columns:
+                    _update(table, column_name, not_null=True)
                 if action.constraint.name:
                     index_key = (key[0], action.constraint.name)
                     self.indexes[index_key] = IndexState(index_key, key, True, migration)
-            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique":
-                if action.constraint.name:
-                    index_key = (key[0], action.constraint.name)
-                    self.indexes[index_key] = IndexState(index_key, key, True, migration)
+            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique" and action.constraint.name:
+                index_key = (key[0], action.constraint.name)
+                self.indexes[index_key] = IndexState(index_key, key, True, migration)
 
 
 def _column_state(column: m.ColumnSpec) -> ColumnState:
@@ -250,7 +250,12 @@ def _column_state(column: m.ColumnSpec) -> ColumnState:
     )
 
 
-def _update(table: TableState, column: str, **changes: bool) -> None:
+def _update(table: TableState, column: str, *, not_null: bool | None = None, has_default: bool | None = None) -> None:
     state = table.columns.get(column)
-    if state is not None:
-        table.columns[column] = replace(state, **changes)
+    if state is None:
+        return
+    if not_null is not None:
+        state = replace(state, not_null=not_null)
+    if has_default is not None:
+        state = replace(state, has_default=has_default)
+    table.columns[column] = state

@@ -32,8 +32,20 @@ def test_fail_on_never_and_json_contract() -> None:
     document = json.loads(completed.stdout)
     assert list(document)[:4] == ["version", "tool", "findings", "summary"]
     first = document["findings"][0]
-    assert list(first)[:12] == ["rule", "category", "severity", "file", "line", "column", "end_line",
-                                "migration", "statement_index", "object", "message", "help"]
+    assert list(first)[:12] == [
+        "rule",
+        "category",
+        "severity",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "migration",
+        "statement_index",
+        "object",
+        "message",
+        "help",
+    ]
     assert document["summary"]["files"] == 7
 
 

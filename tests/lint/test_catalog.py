@@ -33,8 +33,14 @@ def test_registry_is_in_id_order_and_lists_every_module() -> None:
 
 
 def test_id_hundreds_follow_the_category() -> None:
-    digit = {Category.DATA_LOSS: "1", Category.MAY_FAIL: "2", Category.LOCK: "3", Category.BREAKING: "4",
-             Category.UNCHECKED: "5", Category.STYLE: "6"}
+    digit = {
+        Category.DATA_LOSS: "1",
+        Category.MAY_FAIL: "2",
+        Category.LOCK: "3",
+        Category.BREAKING: "4",
+        Category.UNCHECKED: "5",
+        Category.STYLE: "6",
+    }
     for rule in RULES:
         assert rule.id[2] == digit[rule.category], rule.id
 

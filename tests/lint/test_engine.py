@@ -10,7 +10,8 @@ from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
 from safemigrate.lint.findings import Finding
 
 HISTORY = SourceFile(
-    "h.sql", "20240101000000_init",
+    "h.sql",
+    "20240101000000_init",
     b'CREATE TABLE "User" ("id" INTEGER NOT NULL, "nickname" TEXT, "email" TEXT);\n'
     b'CREATE TABLE "Post" ("id" INTEGER NOT NULL);\n',
 )
@@ -27,7 +28,9 @@ def rules(findings: list[Finding], *, active: bool = True) -> list[str]:
 
 
 def test_suppression_with_reason_marks_the_finding() -> None:
-    findings = lint('-- safemigrate: ignore drop-column reason: unused since v2\nALTER TABLE "User" DROP COLUMN "nickname";')
+    findings = lint(
+        '-- safemigrate: ignore drop-column reason: unused since v2\nALTER TABLE "User" DROP COLUMN "nickname";'
+    )
     (suppressed,) = [f for f in findings if f.rule == "drop-column"]
     assert suppressed.suppressed and suppressed.suppression_reason == "unused since v2"
     assert "unused-suppression" not in rules(findings)
@@ -110,10 +113,45 @@ def test_linter_never_raises_on_arbitrary_bytes(data: bytes) -> None:
 
 SQLISH = st.lists(
     st.sampled_from(
-        ["ALTER TABLE", '"User"', "DROP", "COLUMN", "ADD", "TYPE", "INTEGER", "NOT NULL", "DEFAULT", "'x'",
-         "CREATE", "UNIQUE INDEX", "ON", "(", ")", ";", "BEGIN;", "COMMIT;", "$$", "--", "/*", "*/", "\n",
-         "CONCURRENTLY", "SET", "lock_timeout", "=", "UPDATE", "DELETE FROM", "WHERE", "TRUNCATE", "CASCADE",
-         "RENAME", "TO", "-- safemigrate: ignore drop-column reason: x\n", "VALIDATE CONSTRAINT", "c"]
+        [
+            "ALTER TABLE",
+            '"User"',
+            "DROP",
+            "COLUMN",
+            "ADD",
+            "TYPE",
+            "INTEGER",
+            "NOT NULL",
+            "DEFAULT",
+            "'x'",
+            "CREATE",
+            "UNIQUE INDEX",
+            "ON",
+            "(",
+            ")",
+            ";",
+            "BEGIN;",
+            "COMMIT;",
+            "$$",
+            "--",
+            "/*",
+            "*/",
+            "\n",
+            "CONCURRENTLY",
+            "SET",
+            "lock_timeout",
+            "=",
+            "UPDATE",
+            "DELETE FROM",
+            "WHERE",
+            "TRUNCATE",
+            "CASCADE",
+            "RENAME",
+            "TO",
+            "-- safemigrate: ignore drop-column reason: x\n",
+            "VALIDATE CONSTRAINT",
+            "c",
+        ]
     ),
     max_size=30,
 )

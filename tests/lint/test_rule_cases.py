@@ -68,7 +68,7 @@ def test_rule_case(rule_name: str, case: dict[str, Any]) -> None:
     active = [h for h in hits if not h.suppressed]
     expected = case["expect"]
     assert len(active) == len(expected), [(h.line, h.message) for h in active]
-    for hit, want in zip(active, expected):
+    for hit, want in zip(active, expected, strict=True):
         assert hit.line == want["line"], (hit.line, hit.message)
         for key, value in (want.get("object") or {}).items():
             assert getattr(hit.object, key) == value, (key, hit.object)

@@ -94,7 +94,7 @@ def test_migrations_are_ordered_like_prisma_not_bytewise(tmp_path: Path) -> None
 
 
 def test_checksum_is_sha256_of_the_bytes(tmp_path: Path) -> None:
-    data = b"-- CreateTable\r\nCREATE TABLE \"A\" (\"id\" INTEGER);\r\n"
+    data = b'-- CreateTable\r\nCREATE TABLE "A" ("id" INTEGER);\r\n'
     write(tmp_path / "m" / "20240101000000_init" / "migration.sql", "")
     (tmp_path / "m" / "20240101000000_init" / "migration.sql").write_bytes(data)
     (only,) = list_migrations(tmp_path / "m")

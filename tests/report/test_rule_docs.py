@@ -16,9 +16,7 @@ REPO_DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules"
 
 def test_checked_in_rule_docs_are_fresh() -> None:
     problems = docs_gen.stale_rule_docs(REPO_DOCS)
-    assert problems == [], "run `python -m safemigrate.docs_gen` and commit docs/rules: " + ", ".join(
-        problems
-    )
+    assert problems == [], "run `python -m safemigrate.docs_gen` and commit docs/rules: " + ", ".join(problems)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

@@ -35,9 +35,7 @@ def _official_schema() -> dict[str, Any]:
 
 
 def test_valid_against_the_official_schema(lint_result: LintResult) -> None:
-    jsonschema = (
-        pytest.importorskip("jsonschema") if os.environ.get("CI") != "true" else __import__("jsonschema")
-    )
+    jsonschema = pytest.importorskip("jsonschema") if os.environ.get("CI") != "true" else __import__("jsonschema")
     schema = _official_schema()
     validator = jsonschema.Draft4Validator(schema)
     errors = sorted(validator.iter_errors(_log(lint_result)), key=lambda e: list(e.path))
@@ -84,11 +82,7 @@ def test_results(lint_result: LintResult) -> None:
         physical = location["physicalLocation"]
         assert physical["artifactLocation"] == {"uri": DROP_NICKNAME, "uriBaseId": "%SRCROOT%"}
         region = physical["region"]
-        assert (
-            region["startLine"] >= 1
-            and region["startColumn"] >= 1
-            and region["endLine"] >= region["startLine"]
-        )
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1 and region["endLine"] >= region["startLine"]
         assert set(result["partialFingerprints"]) == {FINGERPRINT_KEY}
     drop_column, drop_table, unparsed = results
     assert drop_column["level"] == "error"
@@ -99,9 +93,7 @@ def test_results(lint_result: LintResult) -> None:
     assert drop_column["message"]["text"].startswith("Dropping column User.nickname deletes its value")
     assert 'RENAME COLUMN "nickname"' in drop_column["message"]["text"]
     assert "suppressions" not in drop_column
-    assert drop_table["suppressions"] == [
-        {"kind": "inSource", "justification": "Legacy was archived to S3 in OPS-12"}
-    ]
+    assert drop_table["suppressions"] == [{"kind": "inSource", "justification": "Legacy was archived to S3 in OPS-12"}]
     fingerprints = [r["partialFingerprints"][FINGERPRINT_KEY] for r in results]
     assert len(set(fingerprints)) == len(fingerprints)
 

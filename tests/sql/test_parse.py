@@ -79,8 +79,33 @@ def test_summarize_never_raises(text: str) -> None:
     summarize(text)
 
 
-SQL_WORDS = ["ALTER", "TABLE", "DROP", "COLUMN", "ADD", "TYPE", "CREATE", "INDEX", '"t"', "c", "(", ")", ",",
-             "NOT", "NULL", "DEFAULT", "'x'", "CONCURRENTLY", "RENAME", "TO", "ON", "CASCADE", "USING", "SET", "."]
+SQL_WORDS = [
+    "ALTER",
+    "TABLE",
+    "DROP",
+    "COLUMN",
+    "ADD",
+    "TYPE",
+    "CREATE",
+    "INDEX",
+    '"t"',
+    "c",
+    "(",
+    ")",
+    ",",
+    "NOT",
+    "NULL",
+    "DEFAULT",
+    "'x'",
+    "CONCURRENTLY",
+    "RENAME",
+    "TO",
+    "ON",
+    "CASCADE",
+    "USING",
+    "SET",
+    ".",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -56,8 +56,7 @@ def case(
 CASES: list[Case] = [
     # warning_check.rs
     case(
-        "You are about to drop the `Post` table. If the table is not empty, all the data it contains will "
-        "be lost.",
+        "You are about to drop the `Post` table. If the table is not empty, all the data it contains will be lost.",
         KIND_DROP_TABLE,
         "Post",
     ),
@@ -68,15 +67,13 @@ CASES: list[Case] = [
         "Test",
     ),
     case(
-        "You are about to drop the column `nickname` on the `User` table. All the data in the column will "
-        "be lost.",
+        "You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.",
         KIND_DROP_COLUMN,
         "User",
         ("nickname",),
     ),
     case(
-        "You are about to drop the column `nickname` on the `User` table, which still contains 4 non-null "
-        "values.",
+        "You are about to drop the column `nickname` on the `User` table, which still contains 4 non-null values.",
         KIND_DROP_COLUMN,
         "User",
         ("nickname",),
@@ -303,8 +300,7 @@ def test_wrapped_identifier_line_break_inside_backticks_still_parses_table() -> 
 
 def test_crlf() -> None:
     sql = header(
-        "You are about to drop the column `nickname` on the `User` table. All the data in the column will "
-        "be lost.",
+        "You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.",
         "The values [A,B] on the enum `Role` will be removed. If these variants are still used in the "
         "database, this will fail.",
     ).replace("\n", "\r\n")
@@ -334,8 +330,7 @@ def test_leading_comment_without_warnings_heading() -> None:
 
 def test_header_not_at_top_is_ignored() -> None:
     sql = "SELECT 1;\n\n" + header(
-        "You are about to drop the `Post` table. If the table is not empty, all "
-        "the data it contains will be lost."
+        "You are about to drop the `Post` table. If the table is not empty, all the data it contains will be lost."
     )
     assert parse_prisma_warnings(sql) == ()
     after_line_comment = "-- note\n" + header("Made the column `a` on table `T` required.")
@@ -344,8 +339,7 @@ def test_header_not_at_top_is_ignored() -> None:
 
 def test_second_warnings_block_is_ignored() -> None:
     sql = header("Made the column `a` on table `T` required.") + header(
-        "You are about to drop the `Post` table. If the table is not empty, all the data it contains will "
-        "be lost."
+        "You are about to drop the `Post` table. If the table is not empty, all the data it contains will be lost."
     )
     assert [w.kind for w in parse_prisma_warnings(sql)] == [KIND_MADE_REQUIRED]
 

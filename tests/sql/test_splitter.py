@@ -11,7 +11,7 @@ def texts(sql: str) -> list[str]:
 
 
 def test_positions_are_one_based_and_point_at_first_token() -> None:
-    sql = "-- AlterTable\nALTER TABLE \"User\" DROP COLUMN \"a\";\n\n  DROP TABLE \"Post\";\n"
+    sql = '-- AlterTable\nALTER TABLE "User" DROP COLUMN "a";\n\n  DROP TABLE "Post";\n'
     first, second = split_sql(sql).statements
     assert (first.start.line, first.start.column) == (2, 1)
     assert (second.start.line, second.start.column) == (4, 3)

@@ -54,9 +54,7 @@ RULE = Rule(
     category=Category.MAY_FAIL,
     severity=Severity.ERROR,
     summary="A validated CHECK constraint fails when an existing row breaks the condition.",
-    alternative=(
-        "ADD CONSTRAINT ... NOT VALID, fix the old rows, then VALIDATE CONSTRAINT in a later migration."
-    ),
+    alternative=("ADD CONSTRAINT ... NOT VALID, fix the old rows, then VALIDATE CONSTRAINT in a later migration."),
     bad='ALTER TABLE "Product" ADD CONSTRAINT "Product_price_check" CHECK ("price" >= 0);',
     good='ALTER TABLE "Product" ADD CONSTRAINT "Product_price_check" CHECK ("price" >= 0) NOT VALID;',
     why=__doc__ or "",

@@ -23,8 +23,7 @@ def _orphans_query(table: m.Name, constraint: m.ConstraintSpec, parent: m.Name) 
     not_null = " AND ".join(f"c.{m.quote_ident(c)} IS NOT NULL" for c in constraint.columns)
     first = m.quote_ident(ref_columns[0]) if ref_columns else '"<referenced column>"'
     return (
-        f"SELECT c.* FROM {table.sql()} c LEFT JOIN {parent.sql()} p ON {join} "
-        f"WHERE {not_null} AND p.{first} IS NULL;"
+        f"SELECT c.* FROM {table.sql()} c LEFT JOIN {parent.sql()} p ON {join} WHERE {not_null} AND p.{first} IS NULL;"
     )
 
 
@@ -131,9 +130,7 @@ RULE = Rule(
     category=Category.MAY_FAIL,
     severity=Severity.ERROR,
     summary="A validated foreign key fails when existing rows reference parents that do not exist.",
-    alternative=(
-        "ADD CONSTRAINT ... NOT VALID, clean the orphans, then VALIDATE CONSTRAINT in a later migration."
-    ),
+    alternative=("ADD CONSTRAINT ... NOT VALID, clean the orphans, then VALIDATE CONSTRAINT in a later migration."),
     bad=(
         'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") '
         'REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;'

@@ -87,9 +87,7 @@ RULE = Rule(
     category=Category.MAY_FAIL,
     severity=Severity.ERROR,
     summary="A new primary key fails when existing rows hold NULLs or duplicates in its columns.",
-    alternative=(
-        "Check for NULLs and duplicates, CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX."
-    ),
+    alternative=("Check for NULLs and duplicates, CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX."),
     bad='ALTER TABLE "Item" DROP CONSTRAINT "Item_pkey",\nADD CONSTRAINT "Item_pkey" PRIMARY KEY ("sku");',
     good=(
         "-- after, in its own migration:\n"

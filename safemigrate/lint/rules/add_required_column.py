@@ -63,7 +63,7 @@ RULE = Rule(
     summary="A NOT NULL column without a default cannot be added to a table that holds rows.",
     alternative="Add the column nullable, backfill it, then SET NOT NULL; or add it with a DEFAULT.",
     bad='ALTER TABLE "Product" ADD COLUMN "sku" TEXT NOT NULL;',
-    good="ALTER TABLE \"Product\" ADD COLUMN \"sku\" TEXT NOT NULL DEFAULT '';",
+    good='ALTER TABLE "Product" ADD COLUMN "sku" TEXT NOT NULL DEFAULT \'\';',
     why=__doc__ or "",
     check=check,
 )

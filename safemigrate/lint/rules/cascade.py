@@ -48,9 +48,7 @@ def _referenced_by_existing_table(ctx: Context, table: m.Name) -> bool:
         for action in summary.actions:
             if isinstance(action, m.AddConstraint) and _fk_to(action.constraint, key, ctx):
                 return True
-            if isinstance(action, m.AddColumn) and any(
-                _fk_to(c, key, ctx) for c in action.column.constraints
-            ):
+            if isinstance(action, m.AddColumn) and any(_fk_to(c, key, ctx) for c in action.column.constraints):
                 return True
     return False
 
@@ -65,8 +63,7 @@ def _drop_objects(ctx: Context, summary: m.DropObjects) -> Iterator[Hit]:
         dependents = _DEPENDENTS.get(summary.kind, "everything that depends on it")
         yield Hit(
             message=(
-                f"DROP {summary.kind.upper()} {name.display()} CASCADE also drops {dependents}, "
-                "without listing them."
+                f"DROP {summary.kind.upper()} {name.display()} CASCADE also drops {dependents}, without listing them."
             ),
             help=(
                 "Drop the dependent objects explicitly first, then "

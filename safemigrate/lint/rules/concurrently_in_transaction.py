@@ -70,7 +70,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="A CONCURRENTLY index operation fails unless it is alone in its migration file.",
     alternative="Move it alone into its own migration file.",
-    bad="SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY \"User_email_idx\" ON \"User\"(\"email\");",
+    bad='SET lock_timeout = \'5s\';\nCREATE INDEX CONCURRENTLY "User_email_idx" ON "User"("email");',
     good='CREATE INDEX CONCURRENTLY "User_email_idx" ON "User"("email");',
     why=__doc__ or "",
     check=check,

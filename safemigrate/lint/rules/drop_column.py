@@ -23,7 +23,7 @@ def check(ctx: Context) -> Iterator[Hit]:
                 message=f"Dropping column {table.display()}.{action.column} deletes its value in every row.",
                 help=(
                     "If the field was renamed, rename the column instead: "
-                    f"ALTER TABLE {table.sql()} RENAME COLUMN {m.quote_ident(action.column)} TO \"<new_name>\"; "
+                    f'ALTER TABLE {table.sql()} RENAME COLUMN {m.quote_ident(action.column)} TO "<new_name>"; '
                     "otherwise stop reading it in the code first and drop it in a later release, after a backup."
                 ),
                 object=ctx.ref(table, action.column),

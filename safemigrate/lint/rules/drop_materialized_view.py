@@ -18,7 +18,7 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not isinstance(summary, m.DropObjects) or summary.kind != "materialized view":
         return
     for view in summary.names:
-        if ctx.schema.is_fresh_object('materialized view', view):
+        if ctx.schema.is_fresh_object("materialized view", view):
             continue  # created by this deploy: nothing stored yet
         new = m.Name(view.name + "_new", view.schema)
         yield Hit(

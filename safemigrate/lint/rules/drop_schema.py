@@ -31,10 +31,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         drops = " ".join(f"DROP TABLE {t.sql()};" for t in tables) or "DROP TABLE ...;"
         backup = ",".join(t.display() for t in tables) or f"{schema}.<table>"
         yield Hit(
-            message=(
-                f"Dropping schema {schema} with CASCADE deletes every table in it{known} "
-                "with all of their rows."
-            ),
+            message=(f"Dropping schema {schema} with CASCADE deletes every table in it{known} with all of their rows."),
             help=(
                 f"Back up its tables (safemigrate backup --tables {backup}), drop them explicitly "
                 f"({drops}), then run DROP SCHEMA {m.quote_ident(schema)}; without CASCADE, which "

@@ -19,7 +19,7 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not isinstance(summary, m.DropObjects) or summary.kind != "sequence":
         return
     for sequence in summary.names:
-        if ctx.schema.is_fresh_object('sequence', sequence):
+        if ctx.schema.is_fresh_object("sequence", sequence):
             continue  # created by this deploy: nothing stored yet
         regclass = m.quote_literal(sequence.sql())
         yield Hit(

@@ -24,7 +24,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             message=f"Dropping table {table.display()} deletes all of its rows.",
             help=(
                 "If the table was renamed, rename it instead of dropping it: "
-                f"ALTER TABLE {table.sql()} RENAME TO \"<new_name>\"; otherwise keep a backup "
+                f'ALTER TABLE {table.sql()} RENAME TO "<new_name>"; otherwise keep a backup '
                 f"(safemigrate backup --tables {table.name}) and drop it in a later release, "
                 "once no code reads it."
             ),

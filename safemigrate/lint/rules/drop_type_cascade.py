@@ -39,11 +39,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         columns = _columns_of_type(ctx, type_name)
         listed = ", ".join(f"{t.display()}.{c}" for t, c in columns)
         known = f" ({listed})" if listed else ""
-        first = (
-            f"ALTER TABLE {columns[0][0].sql()} DROP COLUMN {m.quote_ident(columns[0][1])}; "
-            if columns
-            else ""
-        )
+        first = f"ALTER TABLE {columns[0][0].sql()} DROP COLUMN {m.quote_ident(columns[0][1])}; " if columns else ""
         yield Hit(
             message=(
                 f"Dropping {summary.kind} {type_name.display()} with CASCADE also drops every column of that "

@@ -16,13 +16,13 @@ def check(ctx: Context) -> Iterator[Hit]:
 
 
 RULE = Rule(
-    id='SM503',
-    name='empty-migration',
+    id="SM503",
+    name="empty-migration",
     category=Category.UNCHECKED,
     severity=Severity.INFO,
-    summary='A migration file without statements changes nothing.',
-    alternative='Delete the folder if it was created by mistake.',
-    bad='-- This is an empty migration.',
+    summary="A migration file without statements changes nothing.",
+    alternative="Delete the folder if it was created by mistake.",
+    bad="-- This is an empty migration.",
     good='ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     why=__doc__ or "",
     check=check,

@@ -32,9 +32,7 @@ def swapped_enum(ctx: Context, new_type: m.TypeSpec) -> str | None:
     return None
 
 
-def _migrate_rows(
-    table: m.Name, column: str, removed: Sequence[str], kept: Sequence[str], array: bool
-) -> str:
+def _migrate_rows(table: m.Name, column: str, removed: Sequence[str], kept: Sequence[str], array: bool) -> str:
     """Paste-ready SQL that moves rows off the removed values (or off every value not kept)."""
     col = m.quote_ident(column)
     if array:

@@ -42,13 +42,11 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not used:
         return
     values = ", ".join(f"{m.quote_literal(value)} (enum {enum})" for enum, value in used)
-    adds = " ".join(
-        f"ALTER TYPE {m.quote_ident(enum)} ADD VALUE {m.quote_literal(value)};" for enum, value in used
-    )
+    adds = " ".join(f"ALTER TYPE {m.quote_ident(enum)} ADD VALUE {m.quote_literal(value)};" for enum, value in used)
     yield Hit(
         message=(
             f"This statement uses {values}, added earlier in the same transaction: PostgreSQL rejects it "
-            "with \"unsafe use of new value\" until that transaction commits, so the migration fails."
+            'with "unsafe use of new value" until that transaction commits, so the migration fails.'
         ),
         help=(
             f"Keep {adds} in this migration and move the statements that use the new value into a later "
@@ -67,10 +65,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="An enum value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits.",
     alternative="Move the statements that use the new value into a later migration file.",
-    bad=(
-        "ALTER TYPE \"Role\" ADD VALUE 'ADMIN';\n"
-        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'ADMIN';"
-    ),
+    bad=('ALTER TYPE "Role" ADD VALUE \'ADMIN\';\nALTER TABLE "User" ALTER COLUMN "role" SET DEFAULT \'ADMIN\';'),
     good="ALTER TYPE \"Role\" ADD VALUE 'ADMIN';",
     why=__doc__ or "",
     check=check,

@@ -16,12 +16,12 @@ def check(ctx: Context) -> Iterator[Hit]:
 
 
 RULE = Rule(
-    id='SM507',
-    name='invalid-suppression',
+    id="SM507",
+    name="invalid-suppression",
     category=Category.UNCHECKED,
     severity=Severity.ERROR,
-    summary='A safemigrate directive that cannot be read or names an unknown rule.',
-    alternative='Write `-- safemigrate: ignore <rule>[, <rule>] reason: <why>` with names from `safemigrate rules`.',
+    summary="A safemigrate directive that cannot be read or names an unknown rule.",
+    alternative="Write `-- safemigrate: ignore <rule>[, <rule>] reason: <why>` with names from `safemigrate rules`.",
     bad='-- safemigrate: ignore drop-colum reason: typo in the rule name\nALTER TABLE "User" DROP COLUMN "nickname";',
     good='-- safemigrate: ignore drop-column reason: unused since v2\nALTER TABLE "User" DROP COLUMN "nickname";',
     why=__doc__ or "",

@@ -105,7 +105,7 @@ RULE = Rule(
     summary="A migration waiting for a lock blocks every query queued behind it.",
     alternative="SET lock_timeout = '5s'; at the top of the migration file.",
     bad='ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
-    good="SET lock_timeout = '5s';\nALTER TABLE \"User\" ADD COLUMN \"bio\" TEXT;",
+    good='SET lock_timeout = \'5s\';\nALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     why=__doc__ or "",
     check=check,
     references=("https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT",),

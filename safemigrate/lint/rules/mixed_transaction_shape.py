@@ -72,16 +72,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="BEGIN..COMMIT blocks next to statements outside them let a migration be half-applied.",
     alternative="Remove the BEGIN/COMMIT lines so the file runs as one transaction, or split the file.",
-    bad=(
-        "BEGIN;\n"
-        "CREATE TYPE \"Role_new\" AS ENUM ('USER');\n"
-        "COMMIT;\n"
-        'ALTER TABLE "User" ADD COLUMN "bio" TEXT;'
-    ),
-    good=(
-        "CREATE TYPE \"Role_new\" AS ENUM ('USER');\n"
-        'ALTER TABLE "User" ADD COLUMN "bio" TEXT;'
-    ),
+    bad=('BEGIN;\nCREATE TYPE "Role_new" AS ENUM (\'USER\');\nCOMMIT;\nALTER TABLE "User" ADD COLUMN "bio" TEXT;'),
+    good=('CREATE TYPE "Role_new" AS ENUM (\'USER\');\nALTER TABLE "User" ADD COLUMN "bio" TEXT;'),
     why=__doc__ or "",
     check=check,
 )

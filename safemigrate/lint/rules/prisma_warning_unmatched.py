@@ -17,15 +17,20 @@ def check(ctx: Context) -> Iterator[Hit]:
     return iter(())
 
 
+_HEADER = (
+    "/*\n  Warnings:\n\n  - You are about to drop the column `nickname` on the `User` table. "
+    "All the data in the column will be lost.\n\n*/\n"
+)
+
 RULE = Rule(
-    id='SM504',
-    name='prisma-warning-unmatched',
+    id="SM504",
+    name="prisma-warning-unmatched",
     category=Category.UNCHECKED,
     severity=Severity.WARNING,
-    summary='Prisma warned about a change that no safemigrate rule recognised.',
-    alternative='Review the statement by hand.',
-    bad='/*\n  Warnings:\n\n  - You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.\n\n*/\nALTER TABLE "User" ADD COLUMN "bio" TEXT;',
-    good='/*\n  Warnings:\n\n  - You are about to drop the column `nickname` on the `User` table. All the data in the column will be lost.\n\n*/\nALTER TABLE "User" DROP COLUMN "nickname";',
+    summary="Prisma warned about a change that no safemigrate rule recognised.",
+    alternative="Review the statement by hand.",
+    bad=_HEADER + 'ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
+    good=_HEADER + 'ALTER TABLE "User" DROP COLUMN "nickname";',
     why=__doc__ or "",
     check=check,
     scope="file",

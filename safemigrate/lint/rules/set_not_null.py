@@ -73,8 +73,7 @@ RULE = Rule(
     alternative="Backfill the NULLs with an UPDATE first, then SET NOT NULL.",
     bad='ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
     good=(
-        "UPDATE \"User\" SET \"name\" = '' WHERE \"name\" IS NULL;\n"
-        'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;'
+        'UPDATE "User" SET "name" = \'\' WHERE "name" IS NULL;\nALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;'
     ),
     why=__doc__ or "",
     check=check,

@@ -16,14 +16,17 @@ def check(ctx: Context) -> Iterator[Hit]:
 
 
 RULE = Rule(
-    id='SM505',
-    name='suppression-missing-reason',
+    id="SM505",
+    name="suppression-missing-reason",
     category=Category.UNCHECKED,
     severity=Severity.ERROR,
-    summary='A suppression without a reason is not applied.',
-    alternative='Add `reason: ...` to the directive.',
+    summary="A suppression without a reason is not applied.",
+    alternative="Add `reason: ...` to the directive.",
     bad='-- safemigrate: ignore drop-column\nALTER TABLE "User" DROP COLUMN "nickname";',
-    good='-- safemigrate: ignore drop-column reason: column unused since v2, backed up\nALTER TABLE "User" DROP COLUMN "nickname";',
+    good=(
+        "-- safemigrate: ignore drop-column reason: column unused since v2, backed up\n"
+        'ALTER TABLE "User" DROP COLUMN "nickname";'
+    ),
     why=__doc__ or "",
     check=check,
     scope="file",

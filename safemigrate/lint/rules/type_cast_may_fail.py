@@ -72,9 +72,7 @@ def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpe
     )
 
 
-def _unknown_old_type(
-    ctx: Context, table: m.Name, action: m.AlterColumnType, enums: frozenset[str]
-) -> Hit | None:
+def _unknown_old_type(ctx: Context, table: m.Name, action: m.AlterColumnType, enums: frozenset[str]) -> Hit | None:
     """The history does not define the column; a USING clause still shows a conversion that is not automatic.
 
     Without USING, narrowing-type-change reports the unknown type; to an enum, it is Prisma's enum recreation.

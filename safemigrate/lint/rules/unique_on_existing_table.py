@@ -48,10 +48,7 @@ def _index(ctx: Context, index: m.CreateIndex) -> Iterator[Hit]:
     else:
         default_name = m.quote_ident(f"{table.name}_{'_'.join(index.columns)}_key")
         name = index.name.sql() if index.name else default_name
-        message = (
-            f"Creating unique index{label} on {table.display()} ({keys}) fails if existing rows "
-            "repeat a value."
-        )
+        message = f"Creating unique index{label} on {table.display()} ({keys}) fails if existing rows repeat a value."
         partial = " WHERE <same condition>" if index.partial else ""
         help_text = (
             f"{find} Remove or merge them in an earlier migration, then build the index in its own "
@@ -68,8 +65,7 @@ def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> Hi
     name = constraint.name or f"{table.name}_{'_'.join(cols)}_key"
     return Hit(
         message=(
-            f"Adding unique constraint{label} on {table.display()} ({keys}) fails if existing rows "
-            "repeat a value."
+            f"Adding unique constraint{label} on {table.display()} ({keys}) fails if existing rows repeat a value."
         ),
         help=(
             f"Find the duplicates first: {_duplicates_query(table, cols)} Remove or merge them, then build "

@@ -18,13 +18,13 @@ def check(ctx: Context) -> Iterator[Hit]:
 
 
 RULE = Rule(
-    id='SM502',
-    name='unreadable-file',
+    id="SM502",
+    name="unreadable-file",
     category=Category.UNCHECKED,
     severity=Severity.ERROR,
-    summary='A migration file that is not UTF-8 text is not analysed.',
-    alternative='Save the file as UTF-8.',
-    bad='(a file containing the byte 0xFF)',
+    summary="A migration file that is not UTF-8 text is not analysed.",
+    alternative="Save the file as UTF-8.",
+    bad="(a file containing the byte 0xFF)",
     good='ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     why=__doc__ or "",
     check=check,

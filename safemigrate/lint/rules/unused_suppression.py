@@ -16,12 +16,12 @@ def check(ctx: Context) -> Iterator[Hit]:
 
 
 RULE = Rule(
-    id='SM506',
-    name='unused-suppression',
+    id="SM506",
+    name="unused-suppression",
     category=Category.UNCHECKED,
     severity=Severity.WARNING,
-    summary='A suppression that matches no finding hides nothing, or sits on the wrong statement.',
-    alternative='Remove it, or move it above the statement it is meant for.',
+    summary="A suppression that matches no finding hides nothing, or sits on the wrong statement.",
+    alternative="Remove it, or move it above the statement it is meant for.",
     bad='-- safemigrate: ignore drop-table reason: old\nALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     good='-- safemigrate: ignore drop-table reason: replaced by Article, backed up\nDROP TABLE "Post";',
     why=__doc__ or "",

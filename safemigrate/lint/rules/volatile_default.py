@@ -34,9 +34,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         else:
             continue
         name = m.quote_ident(column.name)
-        not_null = (
-            " Then make it NOT NULL without a long scan (see set-not-null-scan)." if column.not_null else ""
-        )
+        not_null = " Then make it NOT NULL without a long scan (see set-not-null-scan)." if column.not_null else ""
         yield Hit(
             message=(
                 f"Adding {table.display()}.{column.name} {why}, rewriting {table.display()} under an "
