@@ -18,7 +18,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6,<1")
-    session.run("ruff", "check", "safemigrate", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", ".")
 
 
 @nox.session
