@@ -40,7 +40,16 @@ class TypeSpec:
     params: tuple[int, ...] = ()
     array_dims: int = 0
     user_defined: bool = False
-    sql: str = ""  # as written, for messages
+    written: str = field(default="", compare=False)  # as the migration spelled it
+
+    @property
+    def sql(self) -> str:
+        """The type spelled in SQL, for paste-ready suggestions."""
+        if self.written:
+            return self.written
+        base = quote_ident(self.base) if self.user_defined else self.base
+        params = "(" + ",".join(str(p) for p in self.params) + ")" if self.params else ""
+        return base + params + "[]" * self.array_dims
 
     def display(self) -> str:
         text = self.base
@@ -222,7 +231,6 @@ class CreateIndex:
     concurrently: bool
     if_not_exists: bool = False
     partial: bool = False
-    concurrent_sql: str = ""  # the same statement with CONCURRENTLY, for suggestions
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from safemigrate.sql import model as m
 logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
 
 _DIALECT = Postgres()
+_PARSER = _DIALECT.parser()  # reusable: parse() resets its state
+_TOKENIZER = _DIALECT.tokenizer()  # reusable: tokenize() resets its state
 
 # Functions whose value differs per row: a column default using one forces a table rewrite.
 VOLATILE_FUNCTIONS = frozenset(
@@ -220,10 +222,20 @@ def _table_name(node: exp.Expression | None) -> m.Name:
     return m.Name(_ident(node.this), _ident(schema) if schema is not None else None)
 
 
+_SQL_SPELLING = {"DOUBLE": "DOUBLE PRECISION", "FLOAT": "REAL", "VARBINARY": "BYTEA", "TINYINT": "SMALLINT"}
+
+
+def _written_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Identifier):
+        return m.quote_ident(str(node.this)) if node.quoted else str(node.this)
+    if isinstance(node, exp.Dot):
+        return _written_name(node.this) + "." + _written_name(node.expression)
+    raise _NotUnderstood("user-defined type name")
+
+
 def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     if not isinstance(dtype, exp.DataType):
         raise _NotUnderstood("type expected")
-    written = dtype.sql(dialect="postgres")
     dims = 0
     while dtype.this == exp.DataType.Type.ARRAY and dtype.expressions:
         dims += 1
@@ -232,6 +244,7 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
             raise _NotUnderstood("array element type")
         dtype = inner
     kind_name = dtype.this.name if isinstance(dtype.this, exp.DataType.Type) else str(dtype.this)
+    brackets = "[]" * dims
     if kind_name == "USERDEFINED":
         user = dtype.args.get("kind")
         if isinstance(user, exp.Dot) and isinstance(user.expression, exp.Identifier):
@@ -239,10 +252,10 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
         elif isinstance(user, exp.Identifier):
             base = _ident(user)
         elif isinstance(user, str):
-            base = user.lower()
+            return m.TypeSpec(user.lower(), (), dims, user_defined=True, written=user + brackets)
         else:
             raise _NotUnderstood("user-defined type name")
-        return m.TypeSpec(base, (), dims, user_defined=True, sql=written)
+        return m.TypeSpec(base, (), dims, user_defined=True, written=_written_name(user) + brackets)
     base = _TYPE_NAMES.get(kind_name) or kind_name.lower()
     params: list[int] = []
     for param in dtype.expressions:
@@ -254,7 +267,10 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
                 raise _NotUnderstood("type parameter") from err
         else:
             raise _NotUnderstood("type parameter")
-    return m.TypeSpec(base, tuple(params), dims, sql=written)
+    written = _SQL_SPELLING.get(kind_name, kind_name)
+    if params:
+        written += "(" + ", ".join(str(p) for p in params) + ")"
+    return m.TypeSpec(base, tuple(params), dims, written=written + brackets)
 
 
 def _function_names(node: exp.Expression) -> set[str]:
@@ -268,6 +284,15 @@ def _function_names(node: exp.Expression) -> set[str]:
 
 
 def _default_spec(node: exp.Expression) -> m.DefaultSpec:
+    # Prisma's defaults are mostly literals and CURRENT_TIMESTAMP: spell those without the generator.
+    if isinstance(node, exp.Literal):
+        return m.DefaultSpec(m.quote_literal(str(node.this)) if node.is_string else str(node.this), volatile=False)
+    if isinstance(node, exp.Null):
+        return m.DefaultSpec("NULL", volatile=False)
+    if isinstance(node, exp.Boolean):
+        return m.DefaultSpec("true" if node.this else "false", volatile=False)
+    if isinstance(node, exp.CurrentTimestamp):
+        return m.DefaultSpec("CURRENT_TIMESTAMP", volatile=False)
     return m.DefaultSpec(
         sql=node.sql(dialect="postgres"),
         volatile=bool(_function_names(node) & VOLATILE_FUNCTIONS),
@@ -343,7 +368,7 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
     alias = _SERIAL_ALIASES.get(type_spec.base) if type_spec.user_defined and not type_spec.array_dims else None
     if alias is not None:  # serial2/4/8 are spelled-out serial types, not user types
         serial = True
-        type_spec = m.TypeSpec(alias, sql=type_spec.sql)
+        type_spec = m.TypeSpec(alias, written=type_spec.base.upper())
     not_null = False
     default: m.DefaultSpec | None = None
     identity = serial
@@ -392,9 +417,10 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
 # ---- statements parsed by sqlglot ----------------------------------------------------------------
 
 
-def _parse_one(text: str) -> exp.Expression:
+def _parse_one(text: str, tokens: Sequence[Token] | None = None) -> exp.Expression:
+    """Parse one statement; ``tokens`` (of exactly ``text``) saves tokenizing it again."""
     try:
-        parsed = sqlglot.parse(text, dialect=_DIALECT)
+        parsed = _PARSER.parse(list(tokens), text) if tokens is not None else sqlglot.parse(text, dialect=_DIALECT)
     except SqlglotError as err:
         raise _NotUnderstood("the SQL parser could not read it") from err
     found = [p for p in parsed if isinstance(p, exp.Expression)]
@@ -436,8 +462,6 @@ def _create_index(node: exp.Create) -> m.Summary:
             columns.append(_ident(inner) if isinstance(inner, exp.Column) else inner.sql(dialect="postgres"))
         partial = params.args.get("where") is not None
     name_node = index.this
-    concurrent = node.copy()
-    concurrent.set("concurrently", True)
     return m.CreateIndex(
         name=m.Name(_ident(name_node)) if name_node is not None else None,
         table=_table_name(index.args.get("table")),
@@ -446,7 +470,6 @@ def _create_index(node: exp.Create) -> m.Summary:
         concurrently=bool(node.args.get("concurrently")),
         if_not_exists=bool(node.args.get("exists")),
         partial=partial,
-        concurrent_sql=concurrent.sql(dialect="postgres"),
     )
 
 
@@ -515,8 +538,8 @@ def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
     raise _NotUnderstood(f"ALTER TABLE action {type(action).__name__}")
 
 
-def _alter_table_sqlglot(text: str) -> m.AlterTable:
-    node = _parse_one(text)
+def _alter_table_sqlglot(text: str, tokens: Sequence[Token] | None = None) -> m.AlterTable:
+    node = _parse_one(text, tokens)
     if not isinstance(node, exp.Alter) or str(node.args.get("kind") or "").upper() != "TABLE":
         raise _NotUnderstood("ALTER TABLE form")
     actions = tuple(_alter_action(a, node) for a in node.args.get("actions") or [])
@@ -768,18 +791,18 @@ def _create(w: _Words, text: str) -> m.Summary:
         return m.CreateExtension(w.identifier())
     w.accept("TEMPORARY") or w.accept("TEMP") or w.accept("UNLOGGED")
     if w.peek("TABLE"):
-        node = _parse_one(text)
+        node = _parse_one(text, w.tokens)
         if not isinstance(node, exp.Create):
             raise _NotUnderstood("CREATE TABLE form")
         return _create_table(node)
     if w.peek("UNIQUE", "INDEX") or w.peek("INDEX"):
-        node = _parse_one(text)
+        node = _parse_one(text, w.tokens)
         if not isinstance(node, exp.Create):
             raise _NotUnderstood("CREATE INDEX form")
         return _create_index(node)
     if w.peek("TYPE"):
         try:
-            node = _parse_one(text)
+            node = _parse_one(text, w.tokens)
         except _NotUnderstood:
             return m.Harmless("create type")
         if isinstance(node, exp.Create):
@@ -826,8 +849,8 @@ def _create(w: _Words, text: str) -> m.Summary:
     raise _NotUnderstood("CREATE of this kind of object")
 
 
-def _dml(text: str) -> m.Summary:
-    node = _parse_one(text)
+def _dml(text: str, tokens: Sequence[Token] | None = None) -> m.Summary:
+    node = _parse_one(text, tokens)
     if isinstance(node, exp.Delete):
         return m.Delete(_table_name(node.this), node.args.get("where") is not None)
     if isinstance(node, exp.Update):
@@ -879,9 +902,9 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
     if first == "DROP":
         return lambda words, _text: _drop(words)
     if first == "TRUNCATE":
-        return lambda _words, text: _truncate(text)
+        return lambda words, text: _truncate(text, words.tokens)
     if first in ("DELETE", "UPDATE", "INSERT", "WITH", "SELECT"):
-        return lambda _words, text: _dml(text)
+        return lambda words, text: _dml(text, words.tokens)
     if first == "REINDEX":
         return lambda words, _text: _reindex(words)
     if first == "VACUUM":
@@ -904,13 +927,13 @@ def _alter_table(w: _Words, text: str) -> m.Summary:
     if probe.peek("RENAME"):
         return _alter_table_tokens(w, text)
     try:
-        return _alter_table_sqlglot(text)
+        return _alter_table_sqlglot(text, w.tokens)
     except _NotUnderstood:
         return _alter_table_tokens(w, text)
 
 
-def _truncate(text: str) -> m.Summary:
-    node = _parse_one(text)
+def _truncate(text: str, tokens: Sequence[Token]) -> m.Summary:
+    node = _parse_one(text, tokens)
     if not isinstance(node, exp.TruncateTable):
         raise _NotUnderstood("TRUNCATE form")
     tables = tuple(_table_name(t) for t in node.expressions)
@@ -922,6 +945,18 @@ def _first_words(text: str, count: int = 4) -> str:
     return " ".join(text.split()[:count])
 
 
+def with_concurrently(text: str) -> str:
+    """A CREATE INDEX statement rewritten with CONCURRENTLY (for suggestions); the text itself if not one."""
+    try:
+        node = _parse_one(text)
+    except _NotUnderstood:
+        return text
+    if not isinstance(node, exp.Create) or not isinstance(node.this, exp.Index):
+        return text
+    node.set("concurrently", True)
+    return node.sql(dialect="postgres")
+
+
 def summarize(text: str) -> m.Summary:
     """Summarize one statement (without its terminating semicolon). Never raises."""
     return read_statement(text)[0]
@@ -930,7 +965,7 @@ def summarize(text: str) -> m.Summary:
 def read_statement(text: str) -> tuple[m.Summary, tuple[str, ...]]:
     """The statement's summary and the string constants it contains (for enum-value use)."""
     try:
-        tokens = _DIALECT.tokenize(text)
+        tokens = _TOKENIZER.tokenize(text)
     except Exception:  # sqlglot's tokenizer raises several types on garbage
         return m.Unparsed("the SQL tokenizer could not read it"), ()
     literals = tuple(t.text for t in tokens if t.token_type == TokenType.STRING)
@@ -941,7 +976,7 @@ def _summarize_tokens(text: str, tokens: list[Token]) -> m.Summary:
     if tokens and tokens[0].token_type == TokenType.COMMAND and len(tokens) > 1:
         # sqlglot folds what follows a "command" keyword (REINDEX, VACUUM, DO...) into one string.
         try:
-            tokens = [tokens[0], *_DIALECT.tokenize(text[tokens[0].end + 1 :])]
+            tokens = [tokens[0], *_TOKENIZER.tokenize(text[tokens[0].end + 1 :])]
         except Exception:
             return m.Unparsed("the SQL tokenizer could not read it")
     words = _Words(tokens)

@@ -19,7 +19,7 @@ def test_prisma_create_table() -> None:
     assert summary.table == m.Name("User")
     columns = {c.name: c for c in summary.columns}
     assert columns["id"].identity and columns["id"].type.base == "integer"
-    assert columns["name"].type == m.TypeSpec("varchar", (50,), sql="VARCHAR(50)")
+    assert columns["name"].type == m.TypeSpec("varchar", (50,))
     assert columns["role"].type.user_defined and columns["role"].type.base == "Role"
     assert columns["createdAt"].default is not None and not columns["createdAt"].default.volatile
     assert summary.constraints[0].kind == "primary key"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
+from safemigrate.sql.parse import with_concurrently
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -28,7 +29,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         help=(
             f"Build it concurrently, as the only statement of its own migration file (create one with "
             f"`prisma migrate dev --create-only`), so that Prisma runs it outside a transaction: "
-            f"{index.concurrent_sql};"
+            f"{with_concurrently(ctx.statement.text)};"
         ),
         object=ctx.ref(table),
         table=table,
