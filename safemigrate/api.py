@@ -10,6 +10,7 @@ from pathlib import Path
 from safemigrate.config import FAIL_ON, Config, load_config
 from safemigrate.errors import InputError
 from safemigrate.gitdiff import changes_since
+from safemigrate.lint.cache import cache_file, default_cache_dir, read_files
 from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
 from safemigrate.lint.findings import Finding, LintResult
 from safemigrate.lint.registry import RULES, rule_by_name
@@ -43,11 +44,23 @@ def _display(path: Path) -> str:
 class _History:
     sources: tuple[SourceFile, ...]
     report: frozenset[str]
+    key: str = ""  # identifies the history for the parse cache (its migrations directory)
 
 
 def _history_of(migrations: Sequence[Migration], shown_as: dict[str, str], report: set[str]) -> _History:
-    sources = tuple(SourceFile(shown_as.get(m.name, _display(m.sql_path)), m.name, m.data) for m in migrations)
-    return _History(sources, frozenset(s.path for s in sources if s.migration in report))
+    folders: dict[Path, str] = {}  # one _display() per migrations directory, not per file
+
+    def shown(migration: Migration) -> str:
+        if migration.name in shown_as:
+            return shown_as[migration.name]
+        parent = migration.path.parent
+        if parent not in folders:
+            folders[parent] = _display(parent)
+        return os.path.join(folders[parent], migration.name, "migration.sql")
+
+    sources = tuple(SourceFile(shown(m), m.name, m.data) for m in migrations)
+    key = str(migrations[0].path.parent.resolve()) if migrations else ""
+    return _History(sources, frozenset(s.path for s in sources if s.migration in report), key)
 
 
 def _is_migrations_dir(path: Path) -> bool:
@@ -66,13 +79,13 @@ def _histories_for_path(given: str) -> list[_History]:
         except OSError as err:
             raise InputError(f"Cannot read {given}: {err.strerror}.", "Check the file's permissions.") from err
         name = path.parent.name if path.name == "migration.sql" else path.stem
-        return [_History((SourceFile(given, name, data),), frozenset({given}))]
+        return [_History((SourceFile(given, name, data),), frozenset({given}), str(path.resolve()))]
     if (path / "migration.sql").is_file():
         if _is_migrations_dir(path.resolve().parent):
             return [_folder_in_history(path, os.path.join(given, "migration.sql"))]
         data = (path / "migration.sql").read_bytes()
         shown = os.path.join(given, "migration.sql")
-        return [_History((SourceFile(shown, path.resolve().name, data),), frozenset({shown}))]
+        return [_History((SourceFile(shown, path.resolve().name, data),), frozenset({shown}), str(path.resolve()))]
     # Any directory: every migration.sql below it; each migrations directory is one history.
     groups: dict[Path, list[Path]] = {}
     for sql_path in sorted(path.rglob("migration.sql")):
@@ -107,6 +120,7 @@ def lint(
     since: str | None = None,
     pg_version: int | None = None,
     fail_on: str | None = None,
+    use_cache: bool = True,
 ) -> LintOutcome:
     """Lint the given paths, or the project's migrations (only those changed since ``since``)."""
     config = load_config(project_dir, config_file, rule_names())
@@ -133,10 +147,12 @@ def lint(
             extra = [replace(f, severity=config.lint.severities.get(f.rule, f.severity)) for f in extra]
             extra = [f for f in extra if f.active]
         histories = [_history_of(migrations, {}, report)]
+    cache_dir = default_cache_dir() if use_cache else None
     results = [
         lint_sources(
             h.sources,
             LintOptions(settings=settings, severities=config.lint.severities, report=h.report, deploy=deploy),
+            read_files([s.data for s in h.sources], cache_file(cache_dir, h.key) if cache_dir and h.key else None),
         )
         for h in histories
     ]

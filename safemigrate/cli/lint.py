@@ -46,6 +46,7 @@ def lint(
         Optional[int],  # noqa: UP045
         typer.Option("--pg-version", help="PostgreSQL major version the migrations target."),
     ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again (no parse cache).")] = False,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     migrations: MigrationsOption = None,
@@ -61,6 +62,7 @@ def lint(
         since=since,
         pg_version=pg_version,
         fail_on=fail_on.value if fail_on else None,
+        use_cache=not no_cache,
     )
     typer.echo(render(outcome, fmt))
     if outcome.failed:
@@ -68,15 +70,24 @@ def lint(
 
 
 def render(outcome: api.LintOutcome, fmt: Format) -> str:
-    from safemigrate.report import github, json_report, markdown, sarif, text
-
+    # Each reporter is imported alone: jinja2 and rich cost start-up time only when used.
     result = outcome.result
     if fmt is Format.json:
-        return json_report.render_json(result, __version__)
+        from safemigrate.report.json_report import render_json
+
+        return render_json(result, __version__)
     if fmt is Format.sarif:
-        return sarif.render_sarif(result, RULES, __version__)
+        from safemigrate.report.sarif import render_sarif
+
+        return render_sarif(result, RULES, __version__)
     if fmt is Format.github:
-        return github.render_github(result)
+        from safemigrate.report.github import render_github
+
+        return render_github(result)
     if fmt is Format.markdown:
-        return markdown.render_markdown(result, __version__)
-    return text.render_text(result, color=use_color())
+        from safemigrate.report.markdown import render_markdown
+
+        return render_markdown(result, __version__)
+    from safemigrate.report.text import render_text
+
+    return render_text(result, color=use_color())

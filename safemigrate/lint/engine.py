@@ -8,14 +8,14 @@ from typing import Protocol
 
 from safemigrate.lint import shape
 from safemigrate.lint.findings import FileReport, Finding, LintResult
+from safemigrate.lint.reader import ParsedFile, parse_source
 from safemigrate.lint.registry import RULES, rule_by_name
 from safemigrate.lint.rule import Context, Hit, LintSettings, ObjectRef, Rule, SessionState, Severity
 from safemigrate.lint.suppress import BadDirective, Directive, parse_directive
 from safemigrate.sql import model as m
 from safemigrate.sql import prisma_warnings as pw
-from safemigrate.sql.parse import read_statement
 from safemigrate.sql.schema import SchemaModel
-from safemigrate.sql.splitter import Comment, RawStatement, split_sql
+from safemigrate.sql.splitter import Comment, RawStatement
 
 # Which rules answer each kind of Prisma warning.
 PRISMA_WARNING_RULES: Mapping[str, frozenset[str]] = {
@@ -57,15 +57,24 @@ def severity_of(rule: Rule, options: LintOptions) -> Severity:
     return rule.severity
 
 
-def lint_sources(sources: Sequence[SourceFile], options: LintOptions = LintOptions()) -> LintResult:
-    """Lint files that form one history, in order. Never raises on file content."""
+def lint_sources(
+    sources: Sequence[SourceFile],
+    options: LintOptions = LintOptions(),
+    parsed: Sequence[ParsedFile] | None = None,
+) -> LintResult:
+    """Lint files that form one history, in order. Never raises on file content.
+
+    ``parsed`` holds each source already read (see safemigrate.lint.reader), else they are read here.
+    """
+    if parsed is None:
+        parsed = [parse_source(source.data) for source in sources]
     schema = SchemaModel(options.settings.default_schema)
     enabled = [r for r in options.rules if severity_of(r, options) is not Severity.OFF]
     findings: list[Finding] = []
     reports: list[FileReport] = []
-    for source in sources:
+    for source, parsed_file in zip(sources, parsed, strict=True):
         schema.fresh_migrations = options.deploy | {source.migration}
-        file_findings, report = _lint_file(source, schema, enabled, options)
+        file_findings, report = _lint_file(source, parsed_file, schema, enabled, options)
         if options.report is None or source.path in options.report:
             findings.extend(file_findings)
             reports.append(report)
@@ -73,7 +82,7 @@ def lint_sources(sources: Sequence[SourceFile], options: LintOptions = LintOptio
 
 
 def _lint_file(
-    source: SourceFile, schema: SchemaModel, rules: Sequence[Rule], options: LintOptions
+    source: SourceFile, parsed: ParsedFile, schema: SchemaModel, rules: Sequence[Rule], options: LintOptions
 ) -> tuple[list[Finding], FileReport]:
     def meta(name: str, line: int, column: int, message: str, help_text: str) -> Finding:
         rule = rule_by_name(name)
@@ -93,22 +102,18 @@ def _lint_file(
             help_text,
         )
 
-    try:
-        text = source.data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = source.data[: err.start].count(b"\n") + 1
+    if parsed.undecodable_at is not None:
+        offset = parsed.undecodable_at
+        line = source.data[:offset].count(b"\n") + 1
         finding = meta(
             "unreadable-file",
             line,
             1,
-            f"{source.path} is not valid UTF-8 (byte {err.start}), so it was not analysed.",
+            f"{source.path} is not valid UTF-8 (byte {offset}), so it was not analysed.",
             "Save the file as UTF-8; PostgreSQL and Prisma expect UTF-8 migration files.",
         )
         return [finding], FileReport(source.path, source.migration, 0, "unreadable")
-    text = text.removeprefix("\ufeff")
-
-    split = split_sql(text)
-    statements = [_statement(raw) for raw in split.statements]
+    text, split, statements = parsed.text, parsed.split, parsed.statements
     raw_hits: list[Finding] = []
     session = SessionState()
     for statement in statements:
@@ -130,22 +135,12 @@ def _lint_file(
                 "Delete the migration folder if it was created by mistake.",
             )
         )
-    findings.extend(_prisma_warning_findings(text, raw_hits, source, meta))
+    if text.lstrip().startswith("/*"):  # Prisma writes its warnings as the file's first comment
+        findings.extend(_prisma_warning_findings(text, raw_hits, source, meta))
     findings = _apply_suppressions(findings, split.statements, split.trailing_comments, meta)
     findings = [f for f in findings if f.severity is not Severity.OFF]
     findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
     return findings, FileReport(source.path, source.migration, len(statements), shape.transaction_shape(statements))
-
-
-def _statement(raw: RawStatement) -> m.Statement:
-    if raw.unterminated:
-        summary: m.Summary = m.Unparsed(f"the file ends inside a {raw.unterminated}")
-        literals: tuple[str, ...] = ()
-    else:
-        summary, literals = read_statement(raw.text)
-    return m.Statement(
-        raw.index, raw.text, raw.start.line, raw.start.column, raw.end.line, raw.end.column, summary, literals
-    )
 
 
 def _finding(

@@ -56,6 +56,7 @@ class SchemaModel:
         self.fresh_migrations: frozenset[str] = frozenset()
         # Other named objects (kind, schema, name) -> the migration that created them.
         self.objects: dict[tuple[str, str, str], str] = {}
+        self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -75,7 +76,9 @@ class SchemaModel:
         return self.enums.get(self.key(name))
 
     def enum_names(self) -> frozenset[str]:
-        return frozenset(k[1] for k in self.enums)
+        if self._enum_names is None:
+            self._enum_names = frozenset(k[1] for k in self.enums)
+        return self._enum_names
 
     def is_fresh_table(self, name: m.Name) -> bool:
         """True when the table was created by a migration of this deploy (so it holds no rows)."""
@@ -109,6 +112,8 @@ class SchemaModel:
 
     def apply(self, summary: m.Summary, migration: str) -> None:
         """Fold one statement into the model."""
+        if isinstance(summary, (m.CreateEnum, m.RenameType, m.DropObjects)):
+            self._enum_names = None
         if isinstance(summary, m.CreateTable):
             key = self.key(summary.table)
             if summary.if_not_exists and key in self.tables:

@@ -9,6 +9,7 @@ the statement (``unterminated``) rather than guessed at.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
 
@@ -49,33 +50,32 @@ class _Lines:
     """Offset -> (line, column) in O(log n)."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self._starts.append(i + 1)
+        self._starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
 
     def position(self, offset: int) -> Position:
         line_index = bisect.bisect_right(self._starts, offset) - 1
         return Position(offset, line_index + 1, offset - self._starts[line_index] + 1)
 
 
+_NEWLINE = re.compile("\n")
+# The characters that can start something a semicolon does not end; everything else is skipped at C speed.
+_SPECIAL = re.compile(r"--|/\*|[;'\"$]")
+_NON_SPACE = re.compile(r"\S")
+_STANDARD_STRING_END = re.compile(r"(?:[^']|'')*'")
+_ESCAPE_STRING_END = re.compile(r"(?:[^'\\]|\\.|'')*'", re.DOTALL)
+_IDENTIFIER_END = re.compile(r'(?:[^"]|"")*"')
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_BLOCK_COMMENT_TOKEN = re.compile(r"/\*|\*/")
+
+
 def _is_ident_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_$"
 
 
-def _dollar_tag_at(text: str, i: int) -> str | None:
-    """Return the full opening tag (``$$`` or ``$name$``) starting at ``text[i] == '$'``, if any."""
-    j = i + 1
-    n = len(text)
-    if j < n and text[j] == "$":
-        return "$$"
-    if j < n and (text[j].isalpha() or text[j] == "_"):
-        k = j + 1
-        while k < n and (text[k].isalnum() or text[k] == "_"):
-            k += 1
-        if k < n and text[k] == "$":
-            return text[i : k + 1]
-    return None
+def _last_non_space(text: str, start: int, end: int) -> int:
+    """Index of the last non-whitespace character in text[start:end], or -1."""
+    stripped = text[start:end].rstrip()
+    return start + len(stripped) - 1 if stripped else -1
 
 
 def split_sql(text: str) -> SplitResult:
@@ -89,9 +89,8 @@ def split_sql(text: str) -> SplitResult:
     stmt_start: int | None = None
     last_significant = -1
     unterminated: str | None = None
-    i = 0
 
-    def finish(end_exclusive: int) -> None:
+    def finish() -> None:
         nonlocal stmt_start, pending_comments, inside_comments, unterminated
         if stmt_start is not None:
             end = max(last_significant, stmt_start)
@@ -107,130 +106,103 @@ def split_sql(text: str) -> SplitResult:
                 )
             )
             pending_comments = []
-        else:
-            # An empty statement (";;"): its comments belong to the next statement.
-            pass
+        # An empty statement (";;") keeps its comments for the next statement.
         inside_comments = []
         stmt_start = None
         unterminated = None
 
     def add_comment(comment: Comment) -> None:
         all_comments.append(comment)
-        if stmt_start is None:
-            pending_comments.append(comment)
-        else:
-            inside_comments.append(comment)
+        (pending_comments if stmt_start is None else inside_comments).append(comment)
 
+    def significant(start: int, end: int) -> None:
+        """Account for ordinary text[start:end] (code outside literals and comments)."""
+        nonlocal stmt_start, last_significant
+        if start >= end:
+            return
+        last = _last_non_space(text, start, end)
+        if last < 0:
+            return
+        if stmt_start is None:
+            first = _NON_SPACE.search(text, start, end)
+            stmt_start = first.start() if first else start
+        last_significant = last
+
+    def open_to_end(what: str, start: int) -> None:
+        nonlocal stmt_start, last_significant, unterminated
+        if stmt_start is None:
+            stmt_start = start
+        last_significant = n - 1
+        unterminated = what
+
+    i = 0
     while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if ch == "-" and text.startswith("--", i):
-            end = text.find("\n", i)
+        special = _SPECIAL.search(text, i)
+        if special is None:
+            significant(i, n)
+            break
+        j = special.start()
+        token = special.group()
+        if token == "--":
+            significant(i, j)
+            end = text.find("\n", j)
             end = n if end == -1 else end
-            pos = lines.position(i)
-            add_comment(Comment(text[i + 2 : end].rstrip("\r"), pos, pos.line, block=False))
+            pos = lines.position(j)
+            add_comment(Comment(text[j + 2 : end].rstrip("\r"), pos, pos.line, block=False))
             i = end
-            continue
-        if ch == "/" and text.startswith("/*", i):
-            depth = 1
-            j = i + 2
-            while j < n and depth:
-                if text.startswith("/*", j):
-                    depth += 1
-                    j += 2
-                elif text.startswith("*/", j):
-                    depth -= 1
-                    j += 2
-                else:
-                    j += 1
-            pos = lines.position(i)
-            body_end = j - 2 if depth == 0 else n
-            add_comment(Comment(text[i + 2 : body_end], pos, lines.position(max(j - 1, i)).line, block=True))
-            if depth:
-                if stmt_start is not None:
-                    unterminated = "block comment"
-                else:
-                    # A file that ends inside a comment is a statement of its own, so it is reported.
-                    stmt_start = i
-                    last_significant = n - 1
-                    unterminated = "block comment"
-            i = j
-            continue
-        if ch == ";":
-            finish(i)
-            i += 1
-            continue
-        if stmt_start is None:
-            stmt_start = i
-        # Literals and identifiers: skip to their end so that ';' inside them is not a separator.
-        if ch == "'" or (
-            ch in "eE" and i + 1 < n and text[i + 1] == "'" and (i == 0 or not _is_ident_char(text[i - 1]))
-        ):
-            backslash_escapes = ch != "'"
-            j = i + (2 if backslash_escapes else 1)
-            closed = False
-            while j < n:
-                c = text[j]
-                if backslash_escapes and c == "\\":
-                    j += 2
-                    continue
-                if c == "'":
-                    if j + 1 < n and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    closed = True
+        elif token == "/*":
+            significant(i, j)
+            depth, k = 1, j + 2
+            while depth:
+                mark = _BLOCK_COMMENT_TOKEN.search(text, k)
+                if mark is None:
+                    k = n
                     break
-                j += 1
-            if not closed:
-                unterminated = "string constant"
-                last_significant = n - 1
-                i = n
-                break
-            last_significant = j
+                depth += 1 if mark.group() == "/*" else -1
+                k = mark.end()
+            pos = lines.position(j)
+            body_end = k - 2 if depth == 0 else n
+            add_comment(Comment(text[j + 2 : body_end], pos, lines.position(max(k - 1, j)).line, block=True))
+            if depth and stmt_start is not None:
+                unterminated = "block comment"
+            elif depth:
+                open_to_end("block comment", j)
+            i = k
+        elif token == ";":
+            significant(i, j)
+            finish()
             i = j + 1
-            continue
-        if ch == '"':
-            j = i + 1
-            closed = False
-            while j < n:
-                if text[j] == '"':
-                    if j + 1 < n and text[j + 1] == '"':
-                        j += 2
-                        continue
-                    closed = True
-                    break
-                j += 1
-            if not closed:
-                unterminated = "quoted identifier"
-                last_significant = n - 1
-                i = n
+        elif token == "'":
+            # E'...' strings take backslash escapes; the E must start a word of its own.
+            escape = j > 0 and text[j - 1] in "eE" and (j == 1 or not _is_ident_char(text[j - 2]))
+            significant(i, j)
+            end_match = (_ESCAPE_STRING_END if escape else _STANDARD_STRING_END).match(text, j + 1)
+            if end_match is None:
+                open_to_end("string constant", j - 1 if escape else j)
                 break
-            last_significant = j
-            i = j + 1
-            continue
-        if ch == "$" and (i == 0 or not _is_ident_char(text[i - 1])):
-            tag = _dollar_tag_at(text, i)
-            if tag is not None:
-                close = text.find(tag, i + len(tag))
-                if close == -1:
-                    unterminated = f"dollar-quoted body ({tag})"
-                    last_significant = n - 1
-                    i = n
-                    break
-                last_significant = close + len(tag) - 1
-                i = close + len(tag)
+            significant(j, end_match.end())
+            i = end_match.end()
+        elif token == '"':
+            significant(i, j)
+            end_match = _IDENTIFIER_END.match(text, j + 1)
+            if end_match is None:
+                open_to_end("quoted identifier", j)
+                break
+            significant(j, end_match.end())
+            i = end_match.end()
+        else:  # "$": a dollar quote only where it cannot continue an identifier ($1, a$b are not)
+            tag = _DOLLAR_TAG.match(text, j) if j == 0 or not _is_ident_char(text[j - 1]) else None
+            if tag is None:
+                significant(i, j + 1)
+                i = j + 1
                 continue
-        if _is_ident_char(ch):
-            j = i + 1
-            while j < n and _is_ident_char(text[j]):
-                j += 1
-            last_significant = j - 1
-            i = j
-            continue
-        last_significant = i
-        i += 1
+            significant(i, j)
+            close = text.find(tag.group(), tag.end())
+            if close == -1:
+                open_to_end(f"dollar-quoted body ({tag.group()})", j)
+                break
+            significant(j, close + len(tag.group()))
+            i = close + len(tag.group())
 
-    finish(n)
+    finish()
     return SplitResult(tuple(statements), tuple(pending_comments), tuple(all_comments))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,13 @@ import pytest
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
+CACHE_DIR = tempfile.mkdtemp(prefix="safemigrate-test-cache-")
+
+
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAFEMIGRATE_CACHE_DIR": CACHE_DIR}  # never the user's own cache
     return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "safemigrate", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env
     )
 
 
@@ -140,3 +146,10 @@ def test_since_with_unknown_ref_is_a_clear_error(tmp_path: Path) -> None:
     completed = run("lint", "--since", "origin/nope", cwd=tmp_path / "repo")
     assert completed.returncode == 2
     assert "does not exist" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_second_run_from_the_parse_cache_gives_the_same_output() -> None:
+    args = ("lint", "--project", str(FIXTURES / "blog"), "--format", "json", "--fail-on", "never")
+    first, second, uncached = run(*args), run(*args), run(*args, "--no-cache")
+    assert first.stdout == second.stdout == uncached.stdout
+    assert any(Path(CACHE_DIR).glob("parsed-*.pickle"))

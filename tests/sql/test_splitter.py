@@ -73,3 +73,18 @@ def test_splitter_never_raises_and_keeps_statement_text(sql: str) -> None:
     for statement in split_sql(sql).statements:
         assert statement.text
         assert sql[statement.start.offset :].startswith(statement.text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab ;'\"$-/*\nE\\()tag_1e\r")), max_size=120))
+def test_fast_splitter_agrees_with_the_reference_splitter(sql: str) -> None:
+    from tests.sql import reference_splitter
+
+    fast, slow = split_sql(sql), reference_splitter.split_sql(sql)
+    assert [(s.text, s.start.offset, s.end.offset, s.unterminated) for s in fast.statements] == [
+        (s.text, s.start.offset, s.end.offset, s.unterminated) for s in slow.statements
+    ]
+    assert [(c.text, c.start.offset) for c in fast.all_comments] == [
+        (c.text, c.start.offset) for c in slow.all_comments
+    ]
+    assert [len(s.leading_comments) for s in fast.statements] == [len(s.leading_comments) for s in slow.statements]

@@ -12,7 +12,12 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.parse import with_concurrently
+
+
+def _with_concurrently(text: str) -> str:
+    from safemigrate.sql.parse import with_concurrently  # sqlglot only when a suggestion is written
+
+    return with_concurrently(text)
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -29,7 +34,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         help=(
             f"Build it concurrently, as the only statement of its own migration file (create one with "
             f"`prisma migrate dev --create-only`), so that Prisma runs it outside a transaction: "
-            f"{with_concurrently(ctx.statement.text)};"
+            f"{_with_concurrently(ctx.statement.text)};"
         ),
         object=ctx.ref(table),
         table=table,

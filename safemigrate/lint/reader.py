@@ -1,0 +1,43 @@
+"""Reading migration files into statements: decode, split, summarize. Pure, so it can be cached
+and run in parallel; the linter proper only folds what this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safemigrate.sql import model as m
+from safemigrate.sql.splitter import RawStatement, SplitResult, split_sql
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    text: str
+    split: SplitResult
+    statements: tuple[m.Statement, ...]
+    undecodable_at: int | None = None  # byte offset of the first invalid UTF-8 sequence
+
+
+def parse_source(data: bytes) -> ParsedFile:
+    """Decode and read one file. Never raises on content."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return ParsedFile("", SplitResult((), (), ()), (), undecodable_at=err.start)
+    text = text.removeprefix("\ufeff")
+    split = split_sql(text)
+    return ParsedFile(text, split, tuple(_statement(raw) for raw in split.statements))
+
+
+def _statement(raw: RawStatement) -> m.Statement:
+    # sqlglot is imported on first use: a run served from the cache never loads it.
+    from safemigrate.sql.parse import read_statement
+
+    if raw.unterminated:
+        summary: m.Summary = m.Unparsed(f"the file ends inside a {raw.unterminated}")
+        literals: tuple[str, ...] = ()
+    else:
+        summary, literals = read_statement(raw.text)
+    return m.Statement(
+        raw.index, raw.text, raw.start.line, raw.start.column, raw.end.line, raw.end.column, summary, literals
+    )
