@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -70,11 +70,19 @@ def lint_sources(
         parsed = [parse_source(source.data) for source in sources]
     schema = SchemaModel(options.settings.default_schema)
     enabled = [r for r in options.rules if severity_of(r, options) is not Severity.OFF]
+    by_type: dict[type, list[Rule]] = {}
+
+    def rules_for(summary_type: type) -> Sequence[Rule]:
+        """The enabled rules that look at this kind of statement, in catalog order."""
+        if summary_type not in by_type:
+            by_type[summary_type] = [r for r in enabled if not r.on or summary_type in r.on]
+        return by_type[summary_type]
+
     findings: list[Finding] = []
     reports: list[FileReport] = []
     for source, parsed_file in zip(sources, parsed, strict=True):
         schema.fresh_migrations = options.deploy | {source.migration}
-        file_findings, report = _lint_file(source, parsed_file, schema, enabled, options)
+        file_findings, report = _lint_file(source, parsed_file, schema, rules_for, options)
         if options.report is None or source.path in options.report:
             findings.extend(file_findings)
             reports.append(report)
@@ -82,7 +90,11 @@ def lint_sources(
 
 
 def _lint_file(
-    source: SourceFile, parsed: ParsedFile, schema: SchemaModel, rules: Sequence[Rule], options: LintOptions
+    source: SourceFile,
+    parsed: ParsedFile,
+    schema: SchemaModel,
+    rules_for: Callable[[type], Sequence[Rule]],
+    options: LintOptions,
 ) -> tuple[list[Finding], FileReport]:
     def meta(name: str, line: int, column: int, message: str, help_text: str) -> Finding:
         rule = rule_by_name(name)
@@ -113,12 +125,12 @@ def _lint_file(
             "Save the file as UTF-8; PostgreSQL and Prisma expect UTF-8 migration files.",
         )
         return [finding], FileReport(source.path, source.migration, 0, "unreadable")
-    text, split, statements = parsed.text, parsed.split, parsed.statements
+    split, statements = parsed.split, parsed.statements
     raw_hits: list[Finding] = []
     session = SessionState()
     for statement in statements:
         ctx = Context(statement, statements, source.migration, schema, session, options.settings)
-        for rule in rules:
+        for rule in rules_for(type(statement.summary)):
             for hit in rule.check(ctx):
                 raw_hits.append(_finding(rule, hit, statement, source, options, schema))
         schema.apply(statement.summary, source.migration)
@@ -135,8 +147,7 @@ def _lint_file(
                 "Delete the migration folder if it was created by mistake.",
             )
         )
-    if text.lstrip().startswith("/*"):  # Prisma writes its warnings as the file's first comment
-        findings.extend(_prisma_warning_findings(text, raw_hits, source, meta))
+    findings.extend(_prisma_warning_findings(parsed.prisma_warnings, raw_hits, meta))
     findings = _apply_suppressions(findings, split.statements, split.trailing_comments, meta)
     findings = [f for f in findings if f.severity is not Severity.OFF]
     findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
@@ -189,10 +200,12 @@ class _Meta(Protocol):
     def __call__(self, name: str, line: int, column: int, message: str, help_text: str) -> Finding: ...
 
 
-def _prisma_warning_findings(text: str, hits: Sequence[Finding], source: SourceFile, meta: _Meta) -> list[Finding]:
+def _prisma_warning_findings(
+    warnings: Sequence[pw.PrismaWarning], hits: Sequence[Finding], meta: _Meta
+) -> list[Finding]:
     """Every warning Prisma wrote into the file must be matched by a finding on the same object."""
     findings = []
-    for warning in pw.parse_prisma_warnings(text):
+    for warning in warnings:
         expected = PRISMA_WARNING_RULES.get(warning.kind, frozenset())
         matched = any(
             hit.rule in expected

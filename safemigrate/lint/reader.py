@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from safemigrate.sql import model as m
+from safemigrate.sql.prisma_warnings import PrismaWarning, parse_prisma_warnings
 from safemigrate.sql.splitter import RawStatement, SplitResult, split_sql
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    text: str
     split: SplitResult
     statements: tuple[m.Statement, ...]
+    prisma_warnings: tuple[PrismaWarning, ...] = ()  # the `/* Warnings: */` header Prisma wrote
     undecodable_at: int | None = None  # byte offset of the first invalid UTF-8 sequence
 
 
@@ -23,10 +24,12 @@ def parse_source(data: bytes) -> ParsedFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        return ParsedFile("", SplitResult((), (), ()), (), undecodable_at=err.start)
+        return ParsedFile(SplitResult((), (), ()), (), undecodable_at=err.start)
     text = text.removeprefix("\ufeff")
     split = split_sql(text)
-    return ParsedFile(text, split, tuple(_statement(raw) for raw in split.statements))
+    # Prisma writes its warnings as the file's first comment.
+    warnings = parse_prisma_warnings(text) if text.lstrip().startswith("/*") else ()
+    return ParsedFile(split, tuple(_statement(raw) for raw in split.statements), warnings)
 
 
 def _statement(raw: RawStatement) -> m.Statement:

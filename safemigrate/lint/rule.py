@@ -114,6 +114,7 @@ class Rule:
     references: tuple[str, ...] = field(default=())
     needs_existing_rows: bool = False  # only matters on tables that already hold rows
     scope: str = "statement"  # "file": emitted by the engine or the API for a whole file, not by check()
+    on: tuple[type, ...] = ()  # the summary types check() looks at; () = every statement
 
     def __post_init__(self) -> None:
         if self.category in (Category.LOCK, Category.MAY_FAIL):

@@ -231,6 +231,14 @@ class CreateIndex:
     concurrently: bool
     if_not_exists: bool = False
     partial: bool = False
+    index_keyword_end: int = -1  # offset just after INDEX in the statement text, for suggestions
+
+    def concurrently_sql(self, statement_text: str) -> str:
+        """The statement with CONCURRENTLY added, keeping everything else as written."""
+        if self.concurrently or self.index_keyword_end < 0:
+            return statement_text
+        at = self.index_keyword_end
+        return statement_text[:at] + " CONCURRENTLY" + statement_text[at:]
 
 
 @dataclass(frozen=True)

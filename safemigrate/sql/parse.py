@@ -447,7 +447,7 @@ def _create_table(node: exp.Create) -> m.Summary:
     return m.CreateTable(_table_name(target), tuple(columns), tuple(constraints), bool(node.args.get("exists")))
 
 
-def _create_index(node: exp.Create) -> m.Summary:
+def _create_index(node: exp.Create, index_keyword_end: int = -1) -> m.CreateIndex:
     index = node.this
     if not isinstance(index, exp.Index):
         raise _NotUnderstood("index definition")
@@ -470,6 +470,7 @@ def _create_index(node: exp.Create) -> m.Summary:
         concurrently=bool(node.args.get("concurrently")),
         if_not_exists=bool(node.args.get("exists")),
         partial=partial,
+        index_keyword_end=index_keyword_end,
     )
 
 
@@ -796,10 +797,11 @@ def _create(w: _Words, text: str) -> m.Summary:
             raise _NotUnderstood("CREATE TABLE form")
         return _create_table(node)
     if w.peek("UNIQUE", "INDEX") or w.peek("INDEX"):
+        keyword = w.tokens[w.i + 1] if w.peek("UNIQUE") else w.tokens[w.i]
         node = _parse_one(text, w.tokens)
         if not isinstance(node, exp.Create):
             raise _NotUnderstood("CREATE INDEX form")
-        return _create_index(node)
+        return _create_index(node, index_keyword_end=keyword.end + 1)
     if w.peek("TYPE"):
         try:
             node = _parse_one(text, w.tokens)
@@ -943,18 +945,6 @@ def _truncate(text: str, tokens: Sequence[Token]) -> m.Summary:
 def _first_words(text: str, count: int = 4) -> str:
     """The statement's first words as written, for messages."""
     return " ".join(text.split()[:count])
-
-
-def with_concurrently(text: str) -> str:
-    """A CREATE INDEX statement rewritten with CONCURRENTLY (for suggestions); the text itself if not one."""
-    try:
-        node = _parse_one(text)
-    except _NotUnderstood:
-        return text
-    if not isinstance(node, exp.Create) or not isinstance(node.this, exp.Index):
-        return text
-    node.set("concurrently", True)
-    return node.sql(dialect="postgres")
 
 
 def summarize(text: str) -> m.Summary:

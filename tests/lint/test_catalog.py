@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pkgutil
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,24 @@ def _fires(rule: Rule, sql: str) -> bool:
 def test_bad_example_fires_and_good_example_does_not(rule: Rule) -> None:
     assert _fires(rule, rule.bad), f"bad example of {rule.name} does not fire"
     assert not _fires(rule, rule.good), f"good example of {rule.name} fires"
+
+
+ALL_CASE_SQL = [
+    (case.get("history") or "", case["sql"])
+    for path in sorted(CASES.glob("*.yaml"))
+    for case in yaml.safe_load(path.read_text())["cases"]
+]
+
+
+def _hits(rule: Rule, sources: list[SourceFile]) -> list[tuple[int, str]]:
+    options = LintOptions(severities={rule.name: Severity.ERROR}, rules=(rule,))
+    return [(f.line, f.message) for f in lint_sources(sources, options).findings if f.rule == rule.name]
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.on], ids=lambda r: r.name)
+def test_declared_statement_types_hide_no_finding(rule: Rule) -> None:
+    """`on` only skips statements the rule would not fire on: compare with the rule run on everything."""
+    everywhere = replace(rule, on=())
+    for history, sql in ALL_CASE_SQL:
+        sources = [SourceFile("h.sql", "00000000000000_h", history.encode()), SourceFile("m.sql", "1_m", sql.encode())]
+        assert _hits(rule, sources) == _hits(everywhere, sources), sql

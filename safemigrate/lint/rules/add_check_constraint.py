@@ -59,4 +59,5 @@ RULE = Rule(
     good='ALTER TABLE "Product" ADD CONSTRAINT "Product_price_check" CHECK ("price" >= 0) NOT VALID;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
 )

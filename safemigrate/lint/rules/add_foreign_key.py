@@ -141,4 +141,5 @@ RULE = Rule(
     ),
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
 )

@@ -66,4 +66,5 @@ RULE = Rule(
     good='ALTER TABLE "Product" ADD COLUMN "sku" TEXT NOT NULL DEFAULT \'\';',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
 )

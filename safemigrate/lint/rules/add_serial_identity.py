@@ -54,5 +54,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "number" INTEGER;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -56,6 +56,7 @@ RULE = Rule(
     good='CREATE INDEX CONCURRENTLY "Event_createdAt_idx" ON "Event"("createdAt");',
     why=__doc__ or "",
     check=check,
+    on=(m.Cluster,),
     lock="ACCESS EXCLUSIVE",
     references=("https://www.postgresql.org/docs/current/sql-cluster.html",),
 )

@@ -73,6 +73,7 @@ RULE = Rule(
     ),
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="SHARE ROW EXCLUSIVE (foreign key), ACCESS EXCLUSIVE (check)",
     references=("https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-VALIDATE-CONSTRAINT",),
 )

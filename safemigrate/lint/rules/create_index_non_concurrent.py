@@ -14,12 +14,6 @@ from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
 
 
-def _with_concurrently(text: str) -> str:
-    from safemigrate.sql.parse import with_concurrently  # sqlglot only when a suggestion is written
-
-    return with_concurrently(text)
-
-
 def check(ctx: Context) -> Iterator[Hit]:
     index = ctx.summary
     if not isinstance(index, m.CreateIndex) or index.concurrently:
@@ -34,7 +28,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         help=(
             f"Build it concurrently, as the only statement of its own migration file (create one with "
             f"`prisma migrate dev --create-only`), so that Prisma runs it outside a transaction: "
-            f"{_with_concurrently(ctx.statement.text)};"
+            f"{index.concurrently_sql(ctx.statement.text)};"
         ),
         object=ctx.ref(table),
         table=table,
@@ -52,6 +46,7 @@ RULE = Rule(
     good='CREATE UNIQUE INDEX CONCURRENTLY "User_email_key" ON "User"("email");',
     why=__doc__ or "",
     check=check,
+    on=(m.CreateIndex,),
     lock="SHARE",
     references=("https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY",),
 )

@@ -46,5 +46,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "deletedAt" TIMESTAMP(3);',
     why=__doc__ or "",
     check=check,
+    on=(m.Delete,),
     lock="ROW EXCLUSIVE",
 )

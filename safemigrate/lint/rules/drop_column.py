@@ -42,5 +42,6 @@ RULE = Rule(
     good='ALTER TABLE "User" RENAME COLUMN "nickname" TO "displayName";',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -51,6 +51,7 @@ RULE = Rule(
     good='DROP INDEX CONCURRENTLY "User_email_key";',
     why=__doc__ or "",
     check=check,
+    on=(m.DropIndex,),
     lock="ACCESS EXCLUSIVE",
     references=("https://www.postgresql.org/docs/current/sql-dropindex.html",),
 )

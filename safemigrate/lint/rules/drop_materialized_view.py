@@ -49,5 +49,6 @@ RULE = Rule(
     ),
     why=__doc__ or "",
     check=check,
+    on=(m.DropObjects,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -52,5 +52,6 @@ RULE = Rule(
     good='DROP TABLE "billing"."Invoice";\nDROP SCHEMA "billing";',
     why=__doc__ or "",
     check=check,
+    on=(m.DropObjects,),
     lock="ACCESS EXCLUSIVE",
 )

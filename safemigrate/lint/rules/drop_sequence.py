@@ -47,5 +47,6 @@ RULE = Rule(
     good='ALTER TABLE "Order" ALTER COLUMN "number" DROP DEFAULT;',
     why=__doc__ or "",
     check=check,
+    on=(m.DropObjects,),
     lock="ACCESS EXCLUSIVE",
 )

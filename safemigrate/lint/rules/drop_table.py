@@ -44,5 +44,6 @@ RULE = Rule(
     good='ALTER TABLE "Post" RENAME TO "Article";',
     why=__doc__ or "",
     check=check,
+    on=(m.DropObjects,),
     lock="ACCESS EXCLUSIVE",
 )

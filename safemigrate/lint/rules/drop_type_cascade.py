@@ -66,5 +66,6 @@ RULE = Rule(
     good='DROP TYPE "Role";',
     why=__doc__ or "",
     check=check,
+    on=(m.DropObjects,),
     lock="ACCESS EXCLUSIVE",
 )

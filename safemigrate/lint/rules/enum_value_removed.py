@@ -132,5 +132,6 @@ RULE = Rule(
     good='UPDATE "User" SET "role" = \'USER\' WHERE "role" = \'ADMIN\';',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -77,5 +77,6 @@ RULE = Rule(
     good='ALTER TABLE "Post" ADD COLUMN "shortTitle" VARCHAR(50);',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -54,5 +54,6 @@ RULE = Rule(
     good='ALTER TABLE "Product" ADD COLUMN "sku" TEXT;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -60,4 +60,5 @@ RULE = Rule(
     good='CREATE TABLE "Event" ("id" BIGSERIAL NOT NULL, CONSTRAINT "Event_pkey" PRIMARY KEY ("id"));',
     why=__doc__ or "",
     check=check,
+    on=(m.CreateTable,),
 )

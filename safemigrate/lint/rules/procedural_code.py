@@ -42,4 +42,5 @@ RULE = Rule(
     good="CREATE FUNCTION one() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;",
     why=__doc__ or "",
     check=check,
+    on=(m.Procedural,),
 )

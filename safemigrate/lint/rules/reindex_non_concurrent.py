@@ -71,6 +71,7 @@ RULE = Rule(
     good='REINDEX INDEX CONCURRENTLY "User_email_key";',
     why=__doc__ or "",
     check=check,
+    on=(m.Reindex,),
     lock="SHARE (table), ACCESS EXCLUSIVE (index)",
     references=("https://www.postgresql.org/docs/current/sql-reindex.html#SQL-REINDEX-CONCURRENTLY",),
 )

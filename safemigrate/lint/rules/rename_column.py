@@ -48,5 +48,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "fullName" TEXT;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

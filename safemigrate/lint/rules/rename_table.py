@@ -61,5 +61,6 @@ RULE = Rule(
     good='CREATE VIEW "Account" AS SELECT * FROM "User";',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

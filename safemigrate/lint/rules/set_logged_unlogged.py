@@ -49,5 +49,6 @@ RULE = Rule(
     good='ALTER TABLE "Event" ADD COLUMN "note" TEXT;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -43,5 +43,6 @@ RULE = Rule(
     good='DELETE FROM "Session" WHERE "expiresAt" < now();',
     why=__doc__ or "",
     check=check,
+    on=(m.Truncate,),
     lock="ACCESS EXCLUSIVE",
 )

@@ -137,4 +137,5 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "ageYears" INTEGER;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
 )

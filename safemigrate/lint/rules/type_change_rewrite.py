@@ -76,6 +76,7 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "id_new" BIGINT;',
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
     references=("https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-NOTES",),
 )

@@ -37,4 +37,5 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     why=__doc__ or "",
     check=check,
+    on=(m.Unparsed,),
 )

@@ -73,5 +73,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "displayName" TEXT;\nUPDATE "User" SET "displayName" = trim("name");',
     why=__doc__ or "",
     check=check,
+    on=(m.Update,),
     lock="ROW EXCLUSIVE",
 )

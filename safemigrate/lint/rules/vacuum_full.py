@@ -55,6 +55,7 @@ RULE = Rule(
     good='VACUUM "Event";',
     why=__doc__ or "",
     check=check,
+    on=(m.Vacuum,),
     lock="ACCESS EXCLUSIVE",
     references=("https://www.postgresql.org/docs/current/sql-vacuum.html",),
 )

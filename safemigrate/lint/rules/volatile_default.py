@@ -66,6 +66,7 @@ RULE = Rule(
     ),
     why=__doc__ or "",
     check=check,
+    on=(m.AlterTable,),
     lock="ACCESS EXCLUSIVE",
     references=("https://www.postgresql.org/docs/current/ddl-alter.html#DDL-ALTER-ADDING-A-COLUMN",),
 )
