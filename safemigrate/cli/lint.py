@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -75,7 +76,7 @@ def render(outcome: api.LintOutcome, fmt: Format) -> str:
     if fmt is Format.json:
         from safemigrate.report.json_report import render_json
 
-        return render_json(result, __version__)
+        return render_json(result, __version__, pretty=sys.stdout.isatty())
     if fmt is Format.sarif:
         from safemigrate.report.sarif import render_sarif
 

@@ -16,7 +16,6 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from safemigrate import __version__
@@ -69,6 +68,7 @@ def _save(path: Path, entries: dict[str, ParsedFile]) -> None:
 def _parse_many(datas: Sequence[bytes], jobs: int) -> list[ParsedFile]:
     if jobs > 1 and len(datas) >= _PARALLEL_FROM and sys.platform == "linux":
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         import safemigrate.sql.parse  # noqa: F401 - loaded once here, inherited by the forked workers
 

@@ -11,11 +11,10 @@ from safemigrate.lint.findings import FileReport, Finding, LintResult
 from safemigrate.lint.reader import ParsedFile, parse_source
 from safemigrate.lint.registry import RULES, rule_by_name
 from safemigrate.lint.rule import Context, Hit, LintSettings, ObjectRef, Rule, SessionState, Severity
-from safemigrate.lint.suppress import BadDirective, Directive, parse_directive
+from safemigrate.lint.suppress import BadDirective, Directive, FileDirectives
 from safemigrate.sql import model as m
 from safemigrate.sql import prisma_warnings as pw
 from safemigrate.sql.schema import SchemaModel
-from safemigrate.sql.splitter import Comment, RawStatement
 
 # Which rules answer each kind of Prisma warning.
 PRISMA_WARNING_RULES: Mapping[str, frozenset[str]] = {
@@ -125,7 +124,7 @@ def _lint_file(
             "Save the file as UTF-8; PostgreSQL and Prisma expect UTF-8 migration files.",
         )
         return [finding], FileReport(source.path, source.migration, 0, "unreadable")
-    split, statements = parsed.split, parsed.statements
+    statements = parsed.statements
     raw_hits: list[Finding] = []
     session = SessionState()
     for statement in statements:
@@ -148,7 +147,7 @@ def _lint_file(
             )
         )
     findings.extend(_prisma_warning_findings(parsed.prisma_warnings, raw_hits, meta))
-    findings = _apply_suppressions(findings, split.statements, split.trailing_comments, meta)
+    findings = _apply_suppressions(findings, parsed.directives, meta)
     findings = [f for f in findings if f.severity is not Severity.OFF]
     findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
     return findings, FileReport(source.path, source.migration, len(statements), shape.transaction_shape(statements))
@@ -226,39 +225,10 @@ def _prisma_warning_findings(
     return findings
 
 
-def _directives_by_statement(
-    statements: Sequence[RawStatement], trailing: Sequence[Comment]
-) -> tuple[dict[int, list[Directive]], list[tuple[Directive | BadDirective, Comment]]]:
-    """Attach each directive to its statement; return the unattached ones too."""
+def _apply_suppressions(findings: list[Finding], directives_found: FileDirectives, meta: _Meta) -> list[Finding]:
     attached: dict[int, list[Directive]] = {}
-    loose: list[tuple[Directive | BadDirective, Comment]] = []
-
-    def place(comment: Comment, index: int | None) -> None:
-        parsed = parse_directive(comment.text, comment.start.line, comment.start.column)
-        if parsed is None:
-            return
-        if isinstance(parsed, BadDirective) or index is None:
-            loose.append((parsed, comment))
-        else:
-            attached.setdefault(index, []).append(parsed)
-
-    for i, statement in enumerate(statements):
-        for comment in statement.leading_comments:
-            # A comment after the previous statement's semicolon, on its last line, belongs to it.
-            same_line_as_previous = i > 0 and comment.start.line == statements[i - 1].end.line
-            place(comment, i - 1 if same_line_as_previous else i)
-        for comment in statement.comments:
-            place(comment, i)
-    for comment in trailing:
-        same_line = bool(statements) and comment.start.line == statements[-1].end.line
-        place(comment, len(statements) - 1 if same_line else None)
-    return attached, loose
-
-
-def _apply_suppressions(
-    findings: list[Finding], statements: Sequence[RawStatement], trailing: Sequence[Comment], meta: _Meta
-) -> list[Finding]:
-    attached, loose = _directives_by_statement(statements, trailing)
+    for index, directive in directives_found.attached:
+        attached.setdefault(index, []).append(directive)
     result: list[Finding] = []
     used: set[tuple[int, int]] = set()  # (line, column) of directives that suppressed something
     for finding in findings:
@@ -305,13 +275,13 @@ def _apply_suppressions(
                         "Remove it, or move it onto the line above the statement it is meant for.",
                     )
                 )
-    for parsed, comment in loose:
+    for parsed in directives_found.loose:
         if isinstance(parsed, BadDirective):
             result.append(
                 meta(
                     "invalid-suppression",
-                    comment.start.line,
-                    comment.start.column,
+                    parsed.line,
+                    parsed.column,
                     f"This comment looks like a safemigrate directive but cannot be read: {parsed.text}",
                     "Write it as: -- safemigrate: ignore <rule>[, <rule>] reason: <why>",
                 )
@@ -320,8 +290,8 @@ def _apply_suppressions(
             result.append(
                 meta(
                     "unused-suppression",
-                    comment.start.line,
-                    comment.start.column,
+                    parsed.line,
+                    parsed.column,
                     f"The suppression of {', '.join(parsed.rules)} is not attached to any statement.",
                     "Put it on the line above the statement it is meant for.",
                 )

@@ -4,17 +4,18 @@ and run in parallel; the linter proper only folds what this returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from safemigrate.lint.suppress import FileDirectives, directives_of
 from safemigrate.sql import model as m
 from safemigrate.sql.prisma_warnings import PrismaWarning, parse_prisma_warnings
-from safemigrate.sql.splitter import RawStatement, SplitResult, split_sql
+from safemigrate.sql.splitter import RawStatement, split_sql
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    split: SplitResult
     statements: tuple[m.Statement, ...]
+    directives: FileDirectives = field(default_factory=FileDirectives)  # `-- safemigrate: ignore` comments
     prisma_warnings: tuple[PrismaWarning, ...] = ()  # the `/* Warnings: */` header Prisma wrote
     undecodable_at: int | None = None  # byte offset of the first invalid UTF-8 sequence
 
@@ -24,12 +25,13 @@ def parse_source(data: bytes) -> ParsedFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        return ParsedFile(SplitResult((), (), ()), (), undecodable_at=err.start)
+        return ParsedFile((), undecodable_at=err.start)
     text = text.removeprefix("\ufeff")
     split = split_sql(text)
     # Prisma writes its warnings as the file's first comment.
     warnings = parse_prisma_warnings(text) if text.lstrip().startswith("/*") else ()
-    return ParsedFile(split, tuple(_statement(raw) for raw in split.statements), warnings)
+    statements = tuple(_statement(raw) for raw in split.statements)
+    return ParsedFile(statements, directives_of(split.statements, split.trailing_comments), warnings)
 
 
 def _statement(raw: RawStatement) -> m.Statement:
