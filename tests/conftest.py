@@ -1,9 +1,53 @@
-"""Suite-wide settings."""
+"""Suite-wide settings and the PostgreSQL fixtures (see tests/pgserver.py)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pgserver import PgServer, test_server
 
 # The parse cache of every test run goes to a throwaway folder, never the user's ~/.cache.
 os.environ["SAFEMIGRATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemigrate-test-cache-")
+
+
+def _unavailable(reason: str) -> None:
+    """Outside CI a missing server skips with the reason; in CI (CI=true) it fails."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One throwaway server for the whole run."""
+    try:
+        manager = test_server()
+        server = manager.__enter__()
+    except RuntimeError as err:
+        _unavailable(str(err))
+        raise  # unreachable: skip/fail raise
+    try:
+        yield server
+    finally:
+        manager.__exit__(None, None, None)
+
+
+@pytest.fixture
+def database_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield pg_server.url(name)
+    finally:
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
