@@ -10,8 +10,8 @@ from pathlib import Path
 from safemigrate.config import FAIL_ON, Config, load_config
 from safemigrate.errors import InputError
 from safemigrate.gitdiff import changes_since
-from safemigrate.lint.cache import cache_file, default_cache_dir, read_files
-from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+from safemigrate.lint.cache import default_cache_dir, lint_incrementally
+from safemigrate.lint.engine import LintOptions, SourceFile
 from safemigrate.lint.findings import Finding, LintResult
 from safemigrate.lint.registry import RULES, rule_by_name
 from safemigrate.lint.rule import LintSettings, ObjectRef
@@ -149,10 +149,11 @@ def lint(
         histories = [_history_of(migrations, {}, report)]
     cache_dir = default_cache_dir() if use_cache else None
     results = [
-        lint_sources(
+        lint_incrementally(
             h.sources,
             LintOptions(settings=settings, severities=config.lint.severities, report=h.report, deploy=deploy),
-            read_files([s.data for s in h.sources], cache_file(cache_dir, h.key) if cache_dir and h.key else None),
+            cache_dir,
+            h.key,
         )
         for h in histories
     ]

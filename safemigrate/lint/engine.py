@@ -67,7 +67,31 @@ def lint_sources(
     """
     if parsed is None:
         parsed = [parse_source(source.data) for source in sources]
-    schema = SchemaModel(options.settings.default_schema)
+    outcomes, _ = lint_history(sources, parsed, options)
+    return collect(sources, outcomes, options)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """Everything the linter found in one file, before the report filter."""
+
+    findings: tuple[Finding, ...]
+    report: FileReport
+
+
+def lint_history(
+    sources: Sequence[SourceFile],
+    parsed: Sequence[ParsedFile],
+    options: LintOptions,
+    *,
+    start: int = 0,
+    schema: SchemaModel | None = None,
+) -> tuple[list[FileOutcome], SchemaModel]:
+    """Lint ``sources[start:]`` (``parsed`` holds those files, read), folding into ``schema``, which
+    must be the model after ``sources[:start]`` (a fresh model when start is 0).
+    Returns the outcomes of the linted files and the model after the last one."""
+    if schema is None:
+        schema = SchemaModel(options.settings.default_schema)
     enabled = [r for r in options.rules if severity_of(r, options) is not Severity.OFF]
     by_type: dict[type, list[Rule]] = {}
 
@@ -77,14 +101,22 @@ def lint_sources(
             by_type[summary_type] = [r for r in enabled if not r.on or summary_type in r.on]
         return by_type[summary_type]
 
-    findings: list[Finding] = []
-    reports: list[FileReport] = []
-    for source, parsed_file in zip(sources, parsed, strict=True):
+    outcomes: list[FileOutcome] = []
+    for source, parsed_file in zip(sources[start:], parsed, strict=True):
         schema.fresh_migrations = options.deploy | {source.migration}
         file_findings, report = _lint_file(source, parsed_file, schema, rules_for, options)
+        outcomes.append(FileOutcome(tuple(file_findings), report))
+    return outcomes, schema
+
+
+def collect(sources: Sequence[SourceFile], outcomes: Sequence[FileOutcome], options: LintOptions) -> LintResult:
+    """The result for the files the options report on."""
+    findings: list[Finding] = []
+    reports: list[FileReport] = []
+    for source, outcome in zip(sources, outcomes, strict=True):
         if options.report is None or source.path in options.report:
-            findings.extend(file_findings)
-            reports.append(report)
+            findings.extend(outcome.findings)
+            reports.append(outcome.report)
     return LintResult(tuple(findings), tuple(reports))
 
 

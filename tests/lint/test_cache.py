@@ -44,3 +44,56 @@ def test_cache_location_and_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert cache.default_cache_dir() == tmp_path
     monkeypatch.setenv("SAFEMIGRATE_NO_CACHE", "1")
     assert cache.default_cache_dir() is None
+
+
+def _copy_blog(tmp_path: Path) -> Path:
+    import shutil
+
+    project = tmp_path / "blog"
+    shutil.copytree(Path(__file__).parents[2] / "fixtures" / "blog", project)
+    return project
+
+
+def _lint(project: Path, **kwargs: object) -> list[object]:
+    from safemigrate import api
+
+    result = api.lint(project_dir=project, **kwargs).result  # type: ignore[arg-type]
+    return [(f.file, f.line, f.rule, f.message, f.suppressed) for f in result.findings] + list(result.files)
+
+
+def test_resuming_from_a_checkpoint_gives_what_a_full_run_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAFEMIGRATE_CACHE_DIR", str(tmp_path / "cache"))
+    project = _copy_blog(tmp_path)
+    migrations = project / "prisma" / "migrations"
+    newest = sorted(p for p in migrations.iterdir() if p.is_dir())[-1]
+    held_back = tmp_path / newest.name
+    newest.rename(held_back)
+    assert _lint(project) == _lint(project, use_cache=False)  # writes the checkpoint
+    held_back.rename(newest)  # a new migration arrives: resume after the checkpoint
+    assert _lint(project) == _lint(project, use_cache=False)
+    assert _lint(project) == _lint(project, use_cache=False)  # nothing changed: all from the checkpoint
+    assert list((tmp_path / "cache").glob("checkpoint-*.pickle"))
+
+
+def test_an_edited_old_migration_or_other_options_start_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEMIGRATE_CACHE_DIR", str(tmp_path / "cache"))
+    project = _copy_blog(tmp_path)
+    _lint(project)
+    init = next(p for p in (project / "prisma" / "migrations").iterdir() if p.name.endswith("_init"))
+    sql = init / "migration.sql"
+    sql.write_text(sql.read_text() + '\nCREATE TABLE "Extra" ("id" INTEGER);\nDROP TABLE "Extra";\n')
+    assert _lint(project) == _lint(project, use_cache=False)
+    (project / "safemigrate.toml").write_text('[lint]\ndisable = ["drop-table"]\n')
+    assert _lint(project) == _lint(project, use_cache=False)
+    assert _lint(project, pg_version=10) == _lint(project, pg_version=10, use_cache=False)
+
+
+def test_corrupt_checkpoint_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEMIGRATE_CACHE_DIR", str(tmp_path / "cache"))
+    project = _copy_blog(tmp_path)
+    _lint(project)
+    for checkpoint in (tmp_path / "cache").glob("checkpoint-*.pickle"):
+        checkpoint.write_bytes(b"garbage")
+    assert _lint(project) == _lint(project, use_cache=False)
