@@ -36,3 +36,39 @@ class InputError(SafemigrateError):
 
 class GitError(SafemigrateError):
     """A git operation needed by --since failed."""
+
+
+class DatabaseError(SafemigrateError):
+    """PostgreSQL refused or failed a request; ``sqlstate`` is the server's code when there is one."""
+
+    def __init__(self, message: str, hint: str = "", sqlstate: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.sqlstate = sqlstate
+
+
+class DatabaseUrlError(DatabaseError):
+    """The database URL is missing, malformed, unsupported (pooled, Prisma Postgres) or cannot be read statically."""
+
+
+class DatabaseConnectionError(DatabaseError):
+    """The server is unreachable, refused the credentials, or the database does not exist."""
+
+
+class DatabasePermissionError(DatabaseError):
+    """The role lacks a privilege (SQLSTATE 42501)."""
+
+
+class LockTimeoutError(DatabaseError):
+    """A lock wait exceeded lock_timeout (SQLSTATE 55P03): nothing was changed, try again later."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class StatementTimeoutError(DatabaseError):
+    """A statement ran longer than statement_timeout (SQLSTATE 57014)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class MigrationLockError(LockTimeoutError):
+    """Prisma's migration advisory lock stayed held by another session for the whole wait."""

@@ -34,6 +34,7 @@ from safemigrate.sql.schema import SchemaModel
 
 _FORMAT = 1
 _PARALLEL_FROM = 200  # files; below this, worker start-up costs more than it saves
+_FEW_NEW_FILES = 20
 
 
 def default_cache_dir() -> Path | None:
@@ -168,7 +169,9 @@ def lint_incrementally(
     if start == len(sources) and checkpoint is not None:
         return collect(sources, prior, options)
     tail = sources[start:]
-    parsed = read_files([s.data for s in tail], cache_file(cache_dir, history))
+    # A few new files are parsed directly: loading the whole parse cache would cost more.
+    few = start > 0 and len(tail) <= _FEW_NEW_FILES
+    parsed = read_files([s.data for s in tail], None if few else cache_file(cache_dir, history))
     outcomes, final = lint_history(sources, parsed, options, start=start, schema=schema)
     everything = (*prior, *outcomes)
     _save_pickle(path, {"key": (_FORMAT, __version__), "checkpoint": Checkpoint(tuple(keys), everything, final)})
