@@ -119,3 +119,39 @@ class Rule:
     def __post_init__(self) -> None:
         if self.category in (Category.LOCK, Category.MAY_FAIL):
             object.__setattr__(self, "needs_existing_rows", True)
+
+
+# Shared by rules that must know whether a column added earlier in the same file is still empty.
+
+
+def column_gets_values(column: m.ColumnSpec) -> bool:
+    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
+    if column.identity or column.generated:
+        return True
+    return column.default is not None and column.default.sql.strip().upper() != "NULL"
+
+
+def column_added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
+    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
+
+    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
+    """
+    key = ctx.schema.key(table)
+    empty = False
+    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
+    summaries.append(m.AlterTable(table, tuple(before)))
+    for summary in summaries:
+        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
+            if isinstance(summary, m.Insert) or column in summary.columns:
+                empty = False
+        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+            for action in summary.actions:
+                if isinstance(action, m.AddColumn) and action.column.name == column:
+                    empty = not column_gets_values(action.column)
+                elif (
+                    (isinstance(action, m.DropColumn) and action.column == column)
+                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
+                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
+                ):
+                    empty = False
+    return empty

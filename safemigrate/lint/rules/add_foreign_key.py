@@ -9,9 +9,9 @@ constraint ``NOT VALID`` and validating it later lets you clean them up first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.sql import model as m
 
 
@@ -69,39 +69,6 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
     )
 
 
-def _holds_values(column: m.ColumnSpec) -> bool:
-    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
-    if column.identity or column.generated:
-        return True
-    return column.default is not None and column.default.sql.strip().upper() != "NULL"
-
-
-def _added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
-    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
-
-    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
-    """
-    key = ctx.schema.key(table)
-    empty = False
-    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
-    summaries.append(m.AlterTable(table, tuple(before)))
-    for summary in summaries:
-        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
-            if isinstance(summary, m.Insert) or column in summary.columns:
-                empty = False
-        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.AddColumn) and action.column.name == column:
-                    empty = not _holds_values(action.column)
-                elif (
-                    (isinstance(action, m.DropColumn) and action.column == column)
-                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
-                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
-                ):
-                    empty = False
-    return empty
-
-
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
@@ -113,11 +80,11 @@ def check(ctx: Context) -> Iterator[Hit]:
             if constraint.kind != "foreign key" or constraint.not_valid:
                 continue
             # A key column added in this file holds NULL everywhere, and a NULL key references nothing.
-            if not any(_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
+            if not any(column_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
                 yield _constraint(ctx, table, constraint)
         elif isinstance(action, m.AddColumn):
             column = action.column
-            if column.default is None or not _holds_values(column):
+            if column.default is None or not column_gets_values(column):
                 continue  # existing rows get NULL, which a foreign key accepts
             for constraint in column.constraints:
                 if constraint.kind == "foreign key":

@@ -9,46 +9,13 @@ that keep the data with ``USING``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty
 from safemigrate.sql import model as m
 from safemigrate.sql import types
 
 _TEXT = frozenset({"text", "varchar", "char", "bpchar", "citext"})
-
-
-def _holds_values(column: m.ColumnSpec) -> bool:
-    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
-    if column.identity or column.generated:
-        return True
-    return column.default is not None and column.default.sql.strip().upper() != "NULL"
-
-
-def _added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
-    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
-
-    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
-    """
-    key = ctx.schema.key(table)
-    empty = False
-    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
-    summaries.append(m.AlterTable(table, tuple(before)))
-    for summary in summaries:
-        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
-            if isinstance(summary, m.Insert) or column in summary.columns:
-                empty = False
-        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.AddColumn) and action.column.name == column:
-                    empty = not _holds_values(action.column)
-                elif (
-                    (isinstance(action, m.DropColumn) and action.column == column)
-                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
-                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
-                ):
-                    empty = False
-    return empty
 
 
 def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpec | None) -> str:
@@ -112,7 +79,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         change = types.judge_type_change(old, new, enums)
         if change.kind != types.CAST:
             continue
-        if _added_empty(ctx, table, action.column, alter.actions[:i]):
+        if column_added_empty(ctx, table, action.column, alter.actions[:i]):
             continue  # added in this file: NULL everywhere, and NULL converts to anything
         using = f" USING {action.using}" if action.using else ""
         yield Hit(

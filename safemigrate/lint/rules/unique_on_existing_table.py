@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.sql import model as m
 
 
@@ -97,44 +97,11 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
     )
 
 
-def _holds_values(column: m.ColumnSpec) -> bool:
-    """True when adding the column gives existing rows a value (a non-NULL default, identity, generated)."""
-    if column.identity or column.generated:
-        return True
-    return column.default is not None and column.default.sql.strip().upper() != "NULL"
-
-
-def _added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
-    """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
-
-    ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
-    """
-    key = ctx.schema.key(table)
-    empty = False
-    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
-    summaries.append(m.AlterTable(table, tuple(before)))
-    for summary in summaries:
-        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
-            if isinstance(summary, m.Insert) or column in summary.columns:
-                empty = False
-        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.AddColumn) and action.column.name == column:
-                    empty = not _holds_values(action.column)
-                elif (
-                    (isinstance(action, m.DropColumn) and action.column == column)
-                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
-                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
-                ):
-                    empty = False
-    return empty
-
-
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if isinstance(summary, m.CreateIndex) and summary.unique:
         # A key column added in this file holds NULL everywhere, and NULLs never collide.
-        if not any(_added_empty(ctx, summary.table, c) for c in summary.columns):
+        if not any(column_added_empty(ctx, summary.table, c) for c in summary.columns):
             yield from _index(ctx, summary)
     elif isinstance(summary, m.AlterTable):
         for i, action in enumerate(summary.actions):
@@ -143,14 +110,14 @@ def check(ctx: Context) -> Iterator[Hit]:
                 if constraint.kind != "unique" or constraint.using_index is not None:
                     continue
                 before = summary.actions[:i]
-                if not any(_added_empty(ctx, summary.table, c, before) for c in constraint.columns):
+                if not any(column_added_empty(ctx, summary.table, c, before) for c in constraint.columns):
                     yield _constraint(ctx, summary.table, constraint)
             elif isinstance(action, m.AddColumn):
                 column = action.column
                 unique = any(c.kind == "unique" for c in column.constraints)
                 # A constant default gives every row the same value; gen_random_uuid() does not.
                 constant = column.default is not None and not column.default.volatile
-                if unique and constant and _holds_values(column) and not column.identity:
+                if unique and constant and column_gets_values(column) and not column.identity:
                     yield _added_column(ctx, summary.table, column)
 
 
