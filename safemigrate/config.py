@@ -9,10 +9,18 @@ Example::
     disable = ["update"]       # rules to turn off
     [lint.severity]
     drop-column = "warning"    # per-rule severity: error | warning | info | off
+    [database]
+    lock_timeout = "10s"           # every session: how long a statement may wait for a lock
+    statement_timeout = "1h"       # every session: how long one statement may run
+    migrate_lock_timeout = "10s"   # how long to wait for Prisma's migration lock (pg_advisory_lock)
+
+Durations are seconds (``10``, ``2.5``) or PostgreSQL-style strings (``"500ms"``, ``"10s"``,
+``"5min"``, ``"1h"``); ``0`` means no limit.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +36,8 @@ else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 FAIL_ON = ("error", "warning", "never")
+_DURATION = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|min|h|d)?\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 CONFIG_FILE = "safemigrate.toml"
 
 
@@ -40,9 +50,19 @@ class LintConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    """Session limits, in seconds (0 = no limit)."""
+
+    lock_timeout: float = 10.0
+    statement_timeout: float = 3600.0
+    migrate_lock_timeout: float = 10.0  # Prisma waits 10 s for the same lock (ADVISORY_LOCK_TIMEOUT)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     lint: LintConfig = LintConfig()
+    database: DatabaseConfig = DatabaseConfig()
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -63,7 +83,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint"}, where)
+    _check_keys(data, {"lint", "database"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -97,6 +117,24 @@ def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, s
     return LintConfig(fail_on, pg_version, default_schema, severities)
 
 
+def _duration(value: object, key: str, where: str) -> float:
+    """Seconds from a number or a PostgreSQL-style duration string."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if match:
+            return float(match.group("number")) * _UNIT_SECONDS[match.group("unit") or "s"]
+    raise ConfigError(f'{where}: {key} must be a duration such as 10, "500ms", "10s", "5min" or "1h", not {value!r}.')
+
+
+def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig:
+    """Validate the [database] table (the top-level keys are checked by parse_config)."""
+    database = _table(data, "database", where)
+    _check_keys(database, {"lock_timeout", "statement_timeout", "migrate_lock_timeout"}, f"{where} [database]")
+    return DatabaseConfig(**{key: _duration(value, key, where) for key, value in database.items()})
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -126,5 +164,5 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             where = f"{path} [tool.safemigrate]"
         else:
             where = str(path)
-        return Config(path, parse_config(data, where, rule_names))
+        return Config(path, parse_config(data, where, rule_names), parse_database_config(data, where))
     return Config()

@@ -72,3 +72,35 @@ class StatementTimeoutError(DatabaseError):
 
 class MigrationLockError(LockTimeoutError):
     """Prisma's migration advisory lock stayed held by another session for the whole wait."""
+
+
+class SnapshotFileError(InputError):
+    """A saved snapshot file is missing, unreadable, not JSON or not a safemigrate snapshot."""
+
+
+class UnsupportedServerError(DatabaseError):
+    """The PostgreSQL server is older than safemigrate supports."""
+
+
+class MigrationHistoryError(SafemigrateError):
+    """_prisma_migrations refuses the requested change, as Prisma's schema engine would (P3005, P3008, P3011, P3012)."""
+
+
+class DatabaseSchemaNotEmptyError(MigrationHistoryError):
+    """P3005: the schema has tables but no _prisma_migrations; it must be baselined first."""
+
+
+class MigrationAlreadyAppliedError(MigrationHistoryError):
+    """P3008: the migration already has a finished row."""
+
+
+class MigrationNotInDatabaseError(MigrationHistoryError):
+    """P3011: the migration has no row, so it cannot be marked rolled back."""
+
+
+class MigrationNotFailedError(MigrationHistoryError):
+    """P3012: the migration is not in a failed state, so it cannot be marked rolled back."""
+
+
+class UnknownTableError(InputError):
+    """A table named for a data fingerprint (--tables) is not a table of the schema."""
