@@ -28,7 +28,7 @@ def _variants() -> dict[str, dict[int, str]]:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_query(kind: str, server_major: int) -> str:
     """The text of the catalog query ``kind`` (e.g. ``"tables"``) for a server of that major version."""
     variants = _variants().get(kind)

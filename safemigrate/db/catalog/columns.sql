@@ -1,16 +1,19 @@
 -- Columns of the tables, views and materialized views of the snapshotted schemas, in column order
 -- (dropped columns left out).
--- Columns: schema, relation, name, type (format_type, with modifiers), not_null, default_value
+-- Columns: schema, relation, name, type (format_type, with modifiers), not_null, not_null_validated
+--   (always true before PostgreSQL 18, where NOT NULL can be added NOT VALID), default_value
 --   (pg_get_expr; NULL for generated columns), identity ('always' | 'by default' | NULL),
 --   generated (the clause as written: GENERATED ALWAYS AS (expr) STORED | VIRTUAL, or NULL),
 --   collation (only when it is not the type's default; quoted, schema-qualified outside pg_catalog).
 -- Parameters: %(schemas)s text[].
--- Oldest supported version: PostgreSQL 12 (generated columns).
+-- Oldest supported version: PostgreSQL 12 (generated columns). columns.pg18.sql reads NOT VALID
+--   NOT NULL constraints.
 SELECT n.nspname AS schema,
        c.relname AS relation,
        a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
        a.attnotnull AS not_null,
+       true AS not_null_validated,
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default_value,
        CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
        CASE WHEN a.attgenerated <> '' THEN

@@ -1,6 +1,10 @@
 -- Table constraints of the snapshotted schemas: primary key, unique, foreign key, check, exclusion.
 -- NOT NULL is a column property here (PostgreSQL 18 also lists it in pg_constraint as contype 'n',
--- with a generated name: left out so that 15 and 18 agree); constraint triggers are triggers.
+-- with a generated name: left out so that 15 and 18 agree); constraint triggers are triggers. A foreign
+-- key that references a partitioned table gets one extra pg_constraint row per partition of it,
+-- on the same table and named differently by 15 ("..._fkey1") and 18 ("..._fkey_1"): those are left
+-- out, the key itself stands for them (constraints cloned onto the partitions of a partitioned
+-- table keep their parent's name and are kept).
 -- Columns: schema, relation, name, kind, definition (pg_get_constraintdef), columns (in key order),
 --   references_table (quoted schema.name), references_columns, on_update, on_delete, match
 --   (foreign keys only, else NULL), deferrable, initially_deferred, validated, enforced (always
@@ -43,4 +47,6 @@ SELECT n.nspname AS schema,
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE con.contype IN ('p', 'u', 'f', 'c', 'x')
    AND n.nspname = ANY(%(schemas)s)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint parent
+                    WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid)
  ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C", con.conname COLLATE "C";

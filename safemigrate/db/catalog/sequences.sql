@@ -3,7 +3,8 @@
 -- is a relation of its own: SELECT last_value, is_called FROM it).
 -- Columns: schema, name, data_type, start_value, increment, min_value, max_value, cache, cycle,
 --   owned_by (quoted schema.table.column of an OWNED BY or identity column, else NULL),
---   identity (true for the sequence of an identity column).
+--   identity (true for the sequence of an identity column), readable (has_sequence_privilege SELECT:
+--   the values are read only then).
 -- Parameters: %(schemas)s text[].
 -- Oldest supported version: PostgreSQL 12 (pg_sequence exists since 10).
 SELECT n.nspname AS schema,
@@ -24,7 +25,8 @@ SELECT n.nspname AS schema,
            AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
            AND d.deptype IN ('a', 'i')) AS owned_by,
        EXISTS (SELECT 1 FROM pg_depend d
-                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i') AS identity
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i') AS identity,
+       has_sequence_privilege(c.oid, 'SELECT') AS readable
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

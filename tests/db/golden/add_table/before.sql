@@ -1,0 +1,1 @@
+CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL);

@@ -1,0 +1,2 @@
+DROP TABLE "Legacy";
+ALTER TABLE "User" DROP COLUMN nickname;

@@ -1,0 +1,8 @@
+CREATE OR REPLACE VIEW published AS SELECT id, title FROM "Post" WHERE published AND title IS NOT NULL;
+CREATE MATERIALIZED VIEW post_titles AS SELECT title FROM "Post" WITH NO DATA;
+CREATE OR REPLACE FUNCTION slugify(t text) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT replace(lower(t), ' ', '-') $$;
+ALTER FUNCTION slugify(text) STABLE;
+DROP FUNCTION old_helper();
+ALTER TABLE "Post" DISABLE TRIGGER post_touch;
+CREATE TRIGGER post_insert BEFORE INSERT ON "Post" FOR EACH ROW EXECUTE FUNCTION touch();
