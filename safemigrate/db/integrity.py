@@ -1,0 +1,164 @@
+"""Integrity checks on a live database: what a past migration or an interrupted operation left behind.
+
+- indexes that are not valid (an interrupted ``CREATE INDEX CONCURRENTLY``): unused, yet maintained;
+- constraints added ``NOT VALID`` and never validated: existing rows were never checked;
+- rows whose foreign key points at a missing parent (possible under a NOT VALID key, or after
+  triggers were disabled): counted per key, with a few example keys;
+- sequences behind their column's largest value: the next insert fails with a duplicate key.
+
+All checks are read-only queries; the orphan and sequence scans run under the session's
+statement_timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+
+def _query(name: str) -> str:
+    return resources.files("safemigrate.db").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class InvalidIndex:
+    schema: str
+    table_name: str
+    index_name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class UnvalidatedConstraint:
+    schema: str
+    table_name: str
+    constraint_name: str
+    kind: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    schema: str
+    table_name: str
+    constraint_name: str
+    columns: list[str]
+    parent_schema: str
+    parent_table: str
+    parent_columns: list[str]
+
+
+@dataclass(frozen=True)
+class Orphans:
+    schema: str
+    table_name: str
+    constraint_name: str
+    parent_table: str
+    rows: int
+    examples: tuple[str, ...]  # up to 5 offending keys, as text
+
+
+@dataclass(frozen=True)
+class OwnedSequence:
+    schema: str
+    sequence_name: str
+    table_name: str
+    column_name: str
+    last_value: int | None
+    start_value: int
+    increment: int
+
+
+@dataclass(frozen=True)
+class SequenceBehind:
+    schema: str
+    sequence_name: str
+    table_name: str
+    column_name: str
+    next_value: int
+    column_max: int
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    invalid_indexes: tuple[InvalidIndex, ...]
+    unvalidated_constraints: tuple[UnvalidatedConstraint, ...]
+    orphans: tuple[Orphans, ...]
+    sequences_behind: tuple[SequenceBehind, ...]
+
+    @property
+    def problems(self) -> int:
+        return (
+            len(self.invalid_indexes)
+            + len(self.unvalidated_constraints)
+            + len(self.orphans)
+            + len(self.sequences_behind)
+        )
+
+
+def _orphans(conn: psycopg.Connection, key: ForeignKey) -> Orphans | None:
+    child = sql.Identifier(key.schema, key.table_name)
+    parent = sql.Identifier(key.parent_schema, key.parent_table)
+    # MATCH SIMPLE: a row with any NULL in the key references nothing and is not an orphan.
+    not_null = sql.SQL(" AND ").join(sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in key.columns)
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = c.{}").format(sql.Identifier(pc), sql.Identifier(cc))
+        for cc, pc in zip(key.columns, key.parent_columns, strict=True)
+    )
+    shown = sql.SQL(" || ', ' || ").join(sql.SQL("c.{}::text").format(sql.Identifier(c)) for c in key.columns)
+    query = sql.SQL(
+        "SELECT count(*) OVER (), {shown} FROM {child} c WHERE {not_null} "
+        "AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {matches}) LIMIT 5"
+    ).format(shown=shown, child=child, not_null=not_null, parent=parent, matches=matches)
+    rows = conn.execute(query).fetchall()
+    if not rows:
+        return None
+    return Orphans(
+        key.schema,
+        key.table_name,
+        key.constraint_name,
+        key.parent_table,
+        int(rows[0][0]),
+        tuple(str(r[1]) for r in rows),
+    )
+
+
+def _sequence_behind(conn: psycopg.Connection, owned: OwnedSequence) -> SequenceBehind | None:
+    if owned.increment <= 0:
+        return None  # descending sequences are rare and compare with min(); not checked
+    query = sql.SQL("SELECT max({})::bigint FROM {}").format(
+        sql.Identifier(owned.column_name), sql.Identifier(owned.schema, owned.table_name)
+    )
+    row = conn.execute(query).fetchone()
+    column_max = row[0] if row else None
+    if column_max is None:
+        return None
+    next_value = owned.start_value if owned.last_value is None else owned.last_value + owned.increment
+    if column_max < next_value:
+        return None
+    return SequenceBehind(
+        owned.schema, owned.sequence_name, owned.table_name, owned.column_name, next_value, int(column_max)
+    )
+
+
+def check_integrity(conn: psycopg.Connection, schemas: Sequence[str]) -> IntegrityReport:
+    """Run every check on ``schemas`` in one read-only snapshot (rolled back afterwards)."""
+    params = {"schemas": list(schemas)}
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with conn.cursor(row_factory=class_row(InvalidIndex)) as cur:
+            invalid = tuple(cur.execute(_query("integrity_invalid_indexes"), params).fetchall())
+        with conn.cursor(row_factory=class_row(UnvalidatedConstraint)) as cur:
+            unvalidated = tuple(cur.execute(_query("integrity_unvalidated_constraints"), params).fetchall())
+        with conn.cursor(row_factory=class_row(ForeignKey)) as cur:
+            keys = cur.execute(_query("integrity_foreign_keys"), params).fetchall()
+        with conn.cursor(row_factory=class_row(OwnedSequence)) as cur:
+            sequences = cur.execute(_query("integrity_sequences"), params).fetchall()
+        orphans = tuple(o for o in (_orphans(conn, k) for k in keys) if o is not None)
+        behind = tuple(b for b in (_sequence_behind(conn, s) for s in sequences) if b is not None)
+    return IntegrityReport(invalid, unvalidated, orphans, behind)
