@@ -22,7 +22,7 @@ from psycopg.rows import class_row
 
 
 def _query(name: str) -> str:
-    return resources.files("safemigrate.db").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("safemigrate.db").joinpath("sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
