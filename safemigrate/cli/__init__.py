@@ -8,9 +8,14 @@ from typing import Annotated
 import typer
 
 from safemigrate import __version__
+from safemigrate.cli import fingerprint as fingerprint_command
 from safemigrate.cli import lint as lint_command
 from safemigrate.cli import rules as rules_command
+from safemigrate.cli import snapshot as snapshot_command
+from safemigrate.cli import status as status_command
+from safemigrate.cli import validate as validate_command
 from safemigrate.cli.common import state
+from safemigrate.db.url import redact_url
 from safemigrate.errors import EXIT_INTERRUPTED, EXIT_USAGE, SafemigrateError
 
 app = typer.Typer(
@@ -39,6 +44,11 @@ def _main(
 
 
 app.command("lint")(lint_command.lint)
+app.command("fingerprint")(fingerprint_command.fingerprint)
+app.command("snapshot")(snapshot_command.snapshot)
+app.command("diff")(snapshot_command.diff)
+app.command("status")(status_command.status)
+app.command("validate")(validate_command.validate)
 app.add_typer(rules_command.app, name="rules")
 
 
@@ -48,8 +58,9 @@ def main() -> None:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit raised by a command
     except SafemigrateError as err:
         if state.debug:
-            raise
-        typer.echo(f"error: {err.message}" + (f" {err.hint}" if err.hint else ""), err=True)
+            _print_traceback()
+        # The one redaction helper, once more: no message may ever carry a password.
+        typer.echo(redact_url(f"error: {err.message}" + (f" {err.hint}" if err.hint else "")), err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
@@ -66,5 +77,12 @@ def main() -> None:
         if callable(show) and isinstance(exit_code, int):
             show()
             sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
-        raise
+        _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    typer.echo(redact_url(traceback.format_exc()), err=True)

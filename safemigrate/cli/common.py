@@ -27,6 +27,14 @@ MigrationsOption = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--migrations", help="Path to the migrations directory."),
 ]
+DatabaseUrlOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--database-url",
+        show_default=False,
+        help="PostgreSQL URL to use instead of the project's datasource (directUrl, else url). Never printed.",
+    ),
+]
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="safemigrate.toml to use.")]  # noqa: UP045
 
 
