@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,21 +38,25 @@ def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
             f"The migrations directory {migrations_dir} does not exist.",
             "Create migrations with `prisma migrate dev`, or pass --migrations.",
         )
+    # One directory listing per folder (histories hold thousands of them; pathlib probes cost more).
+    folders: dict[str, Path] = {}
     try:
-        entries = [e for e in migrations_dir.iterdir() if e.is_dir()]
+        with os.scandir(migrations_dir) as entries:
+            for entry in entries:
+                if not entry.is_dir():
+                    continue
+                names = set(os.listdir(entry.path))
+                foreign = sorted(names.intersection(_FOREIGN_LAYOUT_FILES))
+                if "migration.sql" in names:
+                    folders[entry.name] = migrations_dir / entry.name
+                elif foreign:
+                    raise ProjectError(
+                        f"The migration {entry.name} holds {', '.join(foreign)} instead of migration.sql: "
+                        "this is a newer Prisma migration layout that safemigrate cannot read.",
+                        "Use SQL migrations (migration.sql), or a safemigrate version that supports this layout.",
+                    )
     except OSError as err:
         raise ProjectError(f"Cannot list {migrations_dir}: {err.strerror}.", "Check its permissions.") from err
-    folders: dict[str, Path] = {}
-    for entry in entries:
-        foreign = [f for f in _FOREIGN_LAYOUT_FILES if (entry / f).exists()]
-        if foreign and not (entry / "migration.sql").is_file():
-            raise ProjectError(
-                f"The migration {entry.name} holds {', '.join(foreign)} instead of migration.sql: "
-                "this is a newer Prisma migration layout that safemigrate cannot read.",
-                "Use SQL migrations (migration.sql), or a safemigrate version that supports this layout.",
-            )
-        if (entry / "migration.sql").is_file():
-            folders[entry.name] = entry
     try:
         ordered = sort_like_prisma(folders)
     except UnorderableNamesError as err:

@@ -266,19 +266,14 @@ def _leading_comment(sql_text: str) -> tuple[str, int] | None:
     if not sql_text.startswith("/*", i):
         return None
     depth = 1
-    j = i + 2
-    while j < n:
-        if sql_text.startswith("/*", j):
-            depth += 1
-            j += 2
-        elif sql_text.startswith("*/", j):
-            depth -= 1
-            j += 2
-            if depth == 0:
-                return sql_text[i + 2 : j - 2], sql_text.count("\n", 0, i) + 1
-        else:
-            j += 1
+    for mark in _COMMENT_MARK.finditer(sql_text, i + 2):  # nested comments, as PostgreSQL reads them
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return sql_text[i + 2 : mark.start()], sql_text.count("\n", 0, i) + 1
     return None  # unterminated: PostgreSQL would read the whole file as a comment
+
+
+_COMMENT_MARK = re.compile(r"/\*|\*/")
 
 
 def _body_lines(body: str, first_line: int) -> list[tuple[int, str]]:
