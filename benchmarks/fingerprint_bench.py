@@ -104,17 +104,21 @@ def main() -> int:
     with cluster(bindir, origin) as server, psycopg.connect(server.url(), autocommit=True) as conn:
         version = conn.execute("SHOW server_version").fetchone()
         parallel = conn.execute("SHOW max_parallel_workers_per_gather").fetchone()
-        say(f"PostgreSQL {version[0] if version else '?'} ({origin}), max_parallel_workers_per_gather "
-            f"{parallel[0] if parallel else '?'}")
+        say(
+            f"PostgreSQL {version[0] if version else '?'} ({origin}), max_parallel_workers_per_gather "
+            f"{parallel[0] if parallel else '?'}"
+        )
         started = time.perf_counter()
         conn.execute(CREATE)
         conn.execute(FILL, {"rows": args.rows})
         conn.execute("VACUUM (ANALYZE) t")
         size = conn.execute("SELECT pg_relation_size('t'), pg_total_relation_size('t')").fetchone()
         assert size is not None
-        say(f"table t: {args.rows:,} rows, 12 columns (int, bigint, text, numeric, timestamptz, uuid, jsonb, "
+        say(
+            f"table t: {args.rows:,} rows, 12 columns (int, bigint, text, numeric, timestamptz, uuid, jsonb, "
             f"boolean, float8; 6 nullable), heap {size[0] / 2**20:.0f} MiB, total {size[1] / 2**20:.0f} MiB "
-            f"(generated in {time.perf_counter() - started:.1f} s)")
+            f"(generated in {time.perf_counter() - started:.1f} s)"
+        )
 
         def serial(action: Callable[[], Any]) -> Callable[[], Any]:
             def run() -> Any:
@@ -157,21 +161,27 @@ def main() -> int:
     say(f"full / baseline: {full_median:.2f}x at the median, {full_best:.2f}x at the best run (target <= {TARGET}x)")
     say(f"fast / baseline: {ratio('fast', 'baseline', statistics.median):.2f}x at the median")
     say(f"full chunked / baseline: {ratio('full, chunked 64 MiB', 'baseline', statistics.median):.2f}x at the median")
-    say(f"serial full / serial baseline: {ratio('full, serial', 'baseline, serial', statistics.median):.2f}x "
-        "at the median")
+    say(
+        f"serial full / serial baseline: {ratio('full, serial', 'baseline, serial', statistics.median):.2f}x "
+        "at the median"
+    )
     met = full_median <= TARGET
     say(f"target {'met' if met else 'NOT met'}")
     if args.json:
-        print(json.dumps({
-            "rows": args.rows,
-            "server": origin,
-            "runs": args.runs,
-            "seconds": times,
-            "full_over_baseline_median": round(full_median, 3),
-            "full_over_baseline_best": round(full_best, 3),
-            "target": TARGET,
-            "met": met,
-        }))
+        print(
+            json.dumps(
+                {
+                    "rows": args.rows,
+                    "server": origin,
+                    "runs": args.runs,
+                    "seconds": times,
+                    "full_over_baseline_median": round(full_median, 3),
+                    "full_over_baseline_best": round(full_best, 3),
+                    "target": TARGET,
+                    "met": met,
+                }
+            )
+        )
     return 1 if args.check and not met else 0
 
 

@@ -157,4 +157,3 @@ def progress_display() -> Iterator[ProgressCallback]:
                 bar.remove_task(tasks.pop(key))
 
         yield rich_progress
-

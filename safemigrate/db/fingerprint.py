@@ -410,9 +410,7 @@ def _fingerprint_table(
         target.name,
         rows,
         _hex(row_sum) if full else None,
-        tuple(
-            ColumnFingerprint(name, non_null[i], _hex(sums[i]) if full else None) for i, name in enumerate(columns)
-        ),
+        tuple(ColumnFingerprint(name, non_null[i], _hex(sums[i]) if full else None) for i, name in enumerate(columns)),
     )
 
 

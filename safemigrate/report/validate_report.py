@@ -15,7 +15,7 @@ def render_validate_text(report: ValidateReport) -> str:
     for index in integrity.invalid_indexes:
         lines.append(
             f"  invalid index {index.schema}.{index.index_name} on {index.table_name}: PostgreSQL does not use it "
-            f"(drop it and build it again: DROP INDEX CONCURRENTLY \"{index.index_name}\"; {index.definition};)"
+            f'(drop it and build it again: DROP INDEX CONCURRENTLY "{index.index_name}"; {index.definition};)'
         )
     for constraint in integrity.unvalidated_constraints:
         lines.append(

@@ -50,7 +50,9 @@ def test_deployed_history_has_no_drift(project: Path, database_url: str) -> None
 
 def test_change_made_outside_migrations_is_drift(project: Path, database_url: str) -> None:
     deploy(project, database_url)
-    run_sql(database_url, 'ALTER TABLE "User" ADD COLUMN "hotfix" TEXT; CREATE INDEX "User_name_idx" ON "User"("name");')
+    run_sql(
+        database_url, 'ALTER TABLE "User" ADD COLUMN "hotfix" TEXT; CREATE INDEX "User_name_idx" ON "User"("name");'
+    )
     report = validate(project, database_url=database_url)
     assert report.failed and report.drift is not None
     described = " | ".join(c.describe() for c in report.drift.changes)
@@ -101,7 +103,10 @@ def test_cli_exit_codes_json_and_no_password(project: Path, database_url: str, p
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "safemigrate", "validate", "--project", str(project), *args],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
 
     clean = cli()
