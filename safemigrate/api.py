@@ -121,6 +121,8 @@ def lint(
     pg_version: int | None = None,
     fail_on: str | None = None,
     use_cache: bool = True,
+    pending: bool = False,
+    database_url: str | None = None,
 ) -> LintOutcome:
     """Lint the given paths, or the project's migrations (only those changed since ``since``)."""
     config = load_config(project_dir, config_file, rule_names())
@@ -130,8 +132,8 @@ def lint(
     threshold = fail_on or config.lint.fail_on
     extra: list[Finding] = []
     if paths:
-        if since is not None:
-            raise InputError("--since works on the project's migrations; drop the PATH arguments.")
+        if since is not None or pending:
+            raise InputError("--since and --pending work on the project's migrations; drop the PATH arguments.")
         histories = [h for given in paths for h in _histories_for_path(given)]
         deploy: frozenset[str] = frozenset()
     else:
@@ -139,6 +141,11 @@ def lint(
         migrations = list_migrations(project.migrations_dir)
         report = {m.name for m in migrations}
         deploy = frozenset()
+        if pending and since is not None:
+            raise InputError("Use --pending or --since, not both.")
+        if pending:
+            report = _pending_migrations(project_dir, schema, migrations_dir, database_url, config_file)
+            deploy = frozenset(report)  # they are applied together: tables one creates are empty for the next
         if since is not None:
             changes = changes_since(since, project.migrations_dir)
             report = set(changes.added | changes.edited)
@@ -160,6 +167,18 @@ def lint(
     findings = tuple(f for r in results for f in r.findings) + tuple(extra)
     result = LintResult(findings, tuple(fr for r in results for fr in r.files))
     return LintOutcome(result, threshold, result.fails(threshold), config)
+
+
+def _pending_migrations(
+    project_dir: Path, schema: Path | None, migrations_dir: Path | None, database_url: str | None, config: Path | None
+) -> set[str]:
+    """The migrations `prisma migrate deploy` would apply next: pending, and rolled back ones (run again)."""
+    from safemigrate.status import PENDING, ROLLED_BACK, status
+
+    report = status(
+        project_dir, schema_path=schema, migrations_dir=migrations_dir, database_url=database_url, config_file=config
+    )
+    return {m.name for m in report.migrations if m.local and m.state in (PENDING, ROLLED_BACK)}
 
 
 def _edited_findings(

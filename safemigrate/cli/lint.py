@@ -10,7 +10,14 @@ from typing import Annotated, Optional
 import typer
 
 from safemigrate import __version__, api
-from safemigrate.cli.common import ConfigOption, MigrationsOption, ProjectOption, SchemaOption, use_color
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    MigrationsOption,
+    ProjectOption,
+    SchemaOption,
+    use_color,
+)
 from safemigrate.errors import EXIT_CHECK_FAILED
 from safemigrate.lint.registry import RULES
 
@@ -47,7 +54,11 @@ def lint(
         Optional[int],  # noqa: UP045
         typer.Option("--pg-version", help="PostgreSQL major version the migrations target."),
     ] = None,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Only the migrations the database has not applied (needs the database).")
+    ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again (no parse cache).")] = False,
+    database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     migrations: MigrationsOption = None,
@@ -64,6 +75,8 @@ def lint(
         pg_version=pg_version,
         fail_on=fail_on.value if fail_on else None,
         use_cache=not no_cache,
+        pending=pending,
+        database_url=database_url,
     )
     typer.echo(render(outcome, fmt))
     if outcome.failed:
