@@ -357,7 +357,11 @@ def assert_same_ddl(database_url: str) -> None:
         "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
     )
-    constraints = "SELECT contype, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+    # PostgreSQL 18 also lists NOT NULL as constraints (contype 'n'); the columns above already say it.
+    constraints = (
+        "SELECT contype, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype <> 'n' ORDER BY 1, 2"
+    )
     with psycopg.connect(database_url, autocommit=True) as conn:
         prismas = conn.execute(query, ("public._prisma_migrations",)).fetchall()
         prismas_constraints = conn.execute(constraints, ("public._prisma_migrations",)).fetchall()
