@@ -13,7 +13,7 @@ from safemigrate.gitdiff import changes_since
 from safemigrate.lint.cache import default_cache_dir, lint_incrementally
 from safemigrate.lint.engine import LintOptions, SourceFile
 from safemigrate.lint.findings import Finding, LintResult
-from safemigrate.lint.registry import RULES, rule_by_name
+from safemigrate.lint.registry import rule_by_name, rule_names
 from safemigrate.lint.rule import LintSettings, ObjectRef
 from safemigrate.migrations import Migration, list_migrations
 from safemigrate.project import check_provider, discover_project, read_lock_provider
@@ -25,11 +25,6 @@ class LintOutcome:
     fail_on: str
     failed: bool
     config: Config
-
-
-def rule_names() -> dict[str, str]:
-    """Names and ids, each mapped to the rule's name."""
-    return {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES}
 
 
 def _display(path: Path) -> str:

@@ -177,12 +177,6 @@ def read_status(
     )
 
 
-def _rule_names() -> dict[str, str]:
-    from safemigrate.lint.registry import RULES
-
-    return {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES}
-
-
 def status(
     project_dir: Path = Path("."),
     *,
@@ -196,9 +190,10 @@ def status(
     from safemigrate.config import load_config
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.lint.registry import rule_names
     from safemigrate.project import discover_project
 
-    config = load_config(project_dir, config_file, _rule_names())
+    config = load_config(project_dir, config_file, rule_names())
     project = discover_project(project_dir, schema_path, migrations_dir)
     migrations = list_migrations(project.migrations_dir)
     url = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=False)

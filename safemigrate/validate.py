@@ -21,12 +21,6 @@ class ValidateReport:
         return self.integrity.problems > 0 or (self.drift is not None and self.drift.drifted)
 
 
-def _rule_names() -> dict[str, str]:
-    from safemigrate.api import rule_names
-
-    return rule_names()
-
-
 def validate(
     project_dir: Path = Path("."),
     *,
@@ -46,10 +40,11 @@ def validate(
     from safemigrate.db.integrity import check_integrity
     from safemigrate.db.prisma_migrations import read_migration_rows
     from safemigrate.db.url import parse_database_url
+    from safemigrate.lint.registry import rule_names
     from safemigrate.migrations import list_migrations
     from safemigrate.project import discover_project
 
-    config = load_config(project_dir, config_file, _rule_names())
+    config = load_config(project_dir, config_file, rule_names())
     project = discover_project(project_dir, schema_path, migrations_dir)
     url = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=False)
     shadow = parse_database_url(shadow_url, source="--shadow-url") if shadow_url else None

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from safemigrate.api import rule_names
 from safemigrate.config import load_config
 from safemigrate.errors import ConfigError
+from safemigrate.lint.registry import rule_names
 from safemigrate.lint.rule import Severity
 
 

@@ -61,7 +61,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +68,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, tuple_row
 
+from safemigrate.db import load_sql
 from safemigrate.db.catalog import OLDEST_SUPPORTED_MAJOR
 from safemigrate.errors import InputError, ProjectError, UnknownTableError, UnsupportedServerError
 
@@ -209,10 +209,6 @@ class _ColumnRow:
     name: str
 
 
-def _query(name: str) -> str:
-    return resources.files("safemigrate.db").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
-
-
 def fingerprint(
     conn: psycopg.Connection[Any],
     *,
@@ -241,7 +237,7 @@ def fingerprint(
     with conn.transaction(force_rollback=True):
         if outer:
             conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        conn.execute(_query("fingerprint_session.sql").encode())
+        conn.execute(load_sql("fingerprint_session").encode())
         targets = _targets(conn, schema, names)
         columns = _columns(conn, schema, [t.name for t in targets])
         isolation = conn.execute(b"SHOW transaction_isolation").fetchone()
@@ -266,7 +262,7 @@ def fingerprint(
 
 def _targets(conn: psycopg.Connection[Any], schema: str, names: list[str] | None) -> list[_TableRow]:
     with conn.cursor(row_factory=class_row(_TableRow)) as cur:
-        found = cur.execute(_query("fingerprint_tables.sql"), {"schema": schema, "tables": names}).fetchall()
+        found = cur.execute(load_sql("fingerprint_tables"), {"schema": schema, "tables": names}).fetchall()
     if names is None:
         return found
     by_name = {t.name: t for t in found}
@@ -290,7 +286,7 @@ def _targets(conn: psycopg.Connection[Any], schema: str, names: list[str] | None
 def _columns(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     with conn.cursor(row_factory=class_row(_ColumnRow)) as cur:
-        for row in cur.execute(_query("fingerprint_columns.sql"), {"schema": schema, "tables": names}):
+        for row in cur.execute(load_sql("fingerprint_columns"), {"schema": schema, "tables": names}):
             found.setdefault(row.relation, []).append(row.name)
     return found
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-
-def _query(name: str) -> str:
-    return resources.files("safemigrate.db").joinpath("sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+from safemigrate.db import load_sql
 
 
 @dataclass(frozen=True)
@@ -152,13 +149,13 @@ def check_integrity(conn: psycopg.Connection, schemas: Sequence[str]) -> Integri
     with conn.transaction(force_rollback=True):
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(row_factory=class_row(InvalidIndex)) as cur:
-            invalid = tuple(cur.execute(_query("integrity_invalid_indexes"), params).fetchall())
+            invalid = tuple(cur.execute(load_sql("integrity_invalid_indexes"), params).fetchall())
         with conn.cursor(row_factory=class_row(UnvalidatedConstraint)) as cur:
-            unvalidated = tuple(cur.execute(_query("integrity_unvalidated_constraints"), params).fetchall())
+            unvalidated = tuple(cur.execute(load_sql("integrity_unvalidated_constraints"), params).fetchall())
         with conn.cursor(row_factory=class_row(ForeignKey)) as cur:
-            keys = cur.execute(_query("integrity_foreign_keys"), params).fetchall()
+            keys = cur.execute(load_sql("integrity_foreign_keys"), params).fetchall()
         with conn.cursor(row_factory=class_row(OwnedSequence)) as cur:
-            sequences = cur.execute(_query("integrity_sequences"), params).fetchall()
+            sequences = cur.execute(load_sql("integrity_sequences"), params).fetchall()
         orphans = tuple(o for o in (_orphans(conn, k) for k in keys) if o is not None)
         behind = tuple(b for b in (_sequence_behind(conn, s) for s in sequences) if b is not None)
     return IntegrityReport(invalid, unvalidated, orphans, behind)

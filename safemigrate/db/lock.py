@@ -14,13 +14,13 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from safemigrate.db import load_sql
 from safemigrate.db.connect import duration_text
 from safemigrate.errors import MigrationLockError
 
@@ -49,14 +49,10 @@ class LockHolder:
         return f"pid {self.pid} ({name}, {started}{user})"
 
 
-def _query(name: str) -> str:
-    return resources.files("safemigrate.db").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
-
-
 def lock_holders(conn: psycopg.Connection[Any], key: int = PRISMA_MIGRATION_LOCK_KEY) -> list[LockHolder]:
     """The sessions that hold advisory lock ``key`` in the connection's database."""
     with conn.cursor(row_factory=class_row(LockHolder)) as cur:
-        cur.execute(_query("locks.sql"), {"key": key})
+        cur.execute(load_sql("locks"), {"key": key})
         return cur.fetchall()
 
 

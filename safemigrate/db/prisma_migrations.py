@@ -39,12 +39,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from safemigrate.db import load_sql
 from safemigrate.errors import (
     DatabaseSchemaNotEmptyError,
     MigrationAlreadyAppliedError,
@@ -128,16 +128,12 @@ def script_matches_checksum(script: bytes, checksum: str) -> bool:
 
 
 @functools.cache
-def _query_text(name: str) -> str:
-    return resources.files("safemigrate.db").joinpath("sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
-
-
 def _table(schema: str) -> sql.Identifier:
     return sql.Identifier(schema, MIGRATIONS_TABLE)
 
 
 def _with_table(name: str, schema: str) -> sql.Composed:
-    return sql.SQL(_query_text(name)).format(table=_table(schema))
+    return sql.SQL(load_sql(name)).format(table=_table(schema))
 
 
 _INSERT_STARTED = sql.SQL("INSERT INTO {table} (id, checksum, started_at, migration_name) VALUES (%s, %s, %s, %s)")
@@ -173,7 +169,7 @@ def new_migration_id() -> str:
 def table_names(conn: psycopg.Connection[object], schema: str) -> tuple[str, ...]:
     """The ordinary tables of ``schema`` (as Prisma lists them), sorted by name."""
     with conn.cursor(row_factory=class_row(_TableName)) as cur:
-        cur.execute(_query_text("prisma_migrations_tables"), {"schema": schema})
+        cur.execute(load_sql("prisma_migrations_tables"), {"schema": schema})
         return tuple(row.name for row in cur.fetchall())
 
 

@@ -115,3 +115,8 @@ _BY_NAME = {r.name: r for r in RULES} | {r.id: r for r in RULES}
 def rule_by_name(name: str) -> Rule:
     """Look a rule up by name or id; KeyError when unknown."""
     return _BY_NAME[name]
+
+
+def rule_names() -> dict[str, str]:
+    """Names and ids, each mapped to the rule's name (for configuration and suppressions)."""
+    return {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES}

@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from safemigrate.api import rule_names
 from safemigrate.config import DatabaseConfig, load_config
 from safemigrate.db.connect import connect, database_errors, duration_text
 from safemigrate.db.url import DatabaseUrl, parse_database_url
@@ -27,6 +26,7 @@ from safemigrate.errors import (
     SafemigrateError,
     StatementTimeoutError,
 )
+from safemigrate.lint.registry import rule_names
 from tests.pgserver import PgServer
 
 SETTINGS = DatabaseConfig(lock_timeout=0.2, statement_timeout=0.3, migrate_lock_timeout=0.2)

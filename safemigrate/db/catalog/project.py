@@ -8,12 +8,6 @@ from pathlib import Path
 from safemigrate.db.catalog.snapshot import Snapshot, take_snapshot
 
 
-def _rule_names() -> dict[str, str]:
-    from safemigrate.lint.registry import RULES
-
-    return {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES}
-
-
 def snapshot_database(
     project_dir: Path = Path("."),
     *,
@@ -33,9 +27,10 @@ def snapshot_database(
     from safemigrate.config import load_config
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.lint.registry import rule_names
     from safemigrate.project import discover_project
 
-    config = load_config(project_dir, config_file, _rule_names())
+    config = load_config(project_dir, config_file, rule_names())
     project = None if database_url is not None else discover_project(project_dir, schema_path, migrations_dir)
     url = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=False)
     with connect(url, command="snapshot", settings=config.database) as conn, database_errors(url, config.database):
