@@ -81,6 +81,13 @@ def _histories_for_path(given: str) -> list[_History]:
         data = (path / "migration.sql").read_bytes()
         shown = os.path.join(given, "migration.sql")
         return [_History((SourceFile(shown, path.resolve().name, data),), frozenset({shown}), str(path.resolve()))]
+    if (path / "migration_lock.toml").is_file() or _is_migrations_dir(path):
+        # A migrations directory itself: one history, no need to walk the tree.
+        check_provider(path, read_lock_provider(path))
+        migrations = list_migrations(path)
+        if migrations:
+            shown_as = {m.name: os.path.join(given, m.name, "migration.sql") for m in migrations}
+            return [_history_of(migrations, shown_as, {m.name for m in migrations})]
     # Any directory: every migration.sql below it; each migrations directory is one history.
     groups: dict[Path, list[Path]] = {}
     for sql_path in sorted(path.rglob("migration.sql")):
