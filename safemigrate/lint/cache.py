@@ -52,7 +52,21 @@ def cache_file(cache_dir: Path, history: str) -> Path:
     return cache_dir / f"parsed-{digest}.pickle"
 
 
+def _trusted(path: Path) -> bool:
+    """Only unpickle what nobody else could have written: our own file in our own folder."""
+    try:
+        for item in (path, path.parent):
+            info = item.stat()
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def _load(path: Path) -> dict[str, ParsedFile]:
+    if not _trusted(path):
+        return {}
     try:
         with path.open("rb") as handle:
             stored = pickle.load(handle)
@@ -129,6 +143,8 @@ def checkpoint_file(cache_dir: Path, history: str) -> Path:
 
 
 def _load_checkpoint(path: Path) -> Checkpoint | None:
+    if not _trusted(path):
+        return None
     try:
         with path.open("rb") as handle:
             stored = pickle.load(handle)

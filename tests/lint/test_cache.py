@@ -97,3 +97,15 @@ def test_corrupt_checkpoint_is_ignored(tmp_path: Path, monkeypatch: pytest.Monke
     for checkpoint in (tmp_path / "cache").glob("checkpoint-*.pickle"):
         checkpoint.write_bytes(b"garbage")
     assert _lint(project) == _lint(project, use_cache=False)
+
+
+def test_cache_writable_by_others_is_not_trusted(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    path = cache.cache_file(folder, "history")
+    cache.read_files(FILES, path, jobs=1)
+    assert cache._load(path)
+    folder.chmod(0o777)  # anyone could have replaced the pickle
+    assert cache._load(path) == {}
+    folder.chmod(0o700)
+    path.chmod(0o666)
+    assert cache._load(path) == {}
