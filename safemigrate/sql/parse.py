@@ -105,22 +105,22 @@ class _Words:
 
     def __init__(self, tokens: Sequence[Token]) -> None:
         self.tokens = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
+        # Quoted text is never a keyword: its word is "".
+        self.words = [
+            "" if t.token_type in (TokenType.IDENTIFIER, TokenType.STRING) else t.text.upper() for t in self.tokens
+        ]
         self.i = 0
 
     def word(self, k: int = 0) -> str:
         j = self.i + k
-        if j >= len(self.tokens):
-            return ""
-        tok = self.tokens[j]
-        if tok.token_type in (TokenType.IDENTIFIER, TokenType.STRING):
-            return ""  # quoted text is never a keyword
-        return tok.text.upper()
+        return self.words[j] if j < len(self.words) else ""
 
     def at_end(self) -> bool:
         return self.i >= len(self.tokens)
 
     def peek(self, *words: str) -> bool:
-        return all(self.word(k) == w for k, w in enumerate(words))
+        i = self.i
+        return self.words[i : i + len(words)] == list(words)
 
     def accept(self, *words: str) -> bool:
         if self.peek(*words):
