@@ -13,6 +13,8 @@ Example::
     lock_timeout = "10s"           # every session: how long a statement may wait for a lock
     statement_timeout = "1h"       # every session: how long one statement may run
     migrate_lock_timeout = "10s"   # how long to wait for Prisma's migration lock (pg_advisory_lock)
+    [backup]
+    store = ".safemigrate/backups"  # where backups are kept (relative to the project directory)
 
 Durations are seconds (``10``, ``2.5``) or PostgreSQL-style strings (``"500ms"``, ``"10s"``,
 ``"5min"``, ``"1h"``); ``0`` means no limit.
@@ -59,10 +61,16 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    store: str = ".safemigrate/backups"  # a directory, relative to the project directory unless absolute
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     lint: LintConfig = LintConfig()
     database: DatabaseConfig = DatabaseConfig()
+    backup: BackupConfig = BackupConfig()
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -83,7 +91,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint", "database"}, where)
+    _check_keys(data, {"lint", "database", "backup"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -135,6 +143,16 @@ def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig
     return DatabaseConfig(**{key: _duration(value, key, where) for key, value in database.items()})
 
 
+def parse_backup_config(data: Mapping[str, Any], where: str) -> BackupConfig:
+    """Validate the [backup] table (the top-level keys are checked by parse_config)."""
+    backup = _table(data, "backup", where)
+    _check_keys(backup, {"store"}, f"{where} [backup]")
+    store = backup.get("store", BackupConfig.store)
+    if not isinstance(store, str) or not store:
+        raise ConfigError(f"{where}: [backup] store must be a directory path.")
+    return BackupConfig(store)
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -164,5 +182,10 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             where = f"{path} [tool.safemigrate]"
         else:
             where = str(path)
-        return Config(path, parse_config(data, where, rule_names), parse_database_config(data, where))
+        return Config(
+            path,
+            parse_config(data, where, rule_names),
+            parse_database_config(data, where),
+            parse_backup_config(data, where),
+        )
     return Config()

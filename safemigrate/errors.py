@@ -104,3 +104,29 @@ class MigrationNotFailedError(MigrationHistoryError):
 
 class UnknownTableError(InputError):
     """A table named for a data fingerprint (--tables) is not a table of the schema."""
+
+
+class BackupError(SafemigrateError):
+    """A backup could not be taken, read or restored."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class BackupNotFoundError(BackupError):
+    """No backup with the given id (or none at all for --latest) in the store."""
+
+
+class BackupFormatError(BackupError):
+    """A manifest is not a safemigrate backup, is damaged, or is of a newer format version."""
+
+
+class BackupCorruptError(BackupError):
+    """A data file is missing, truncated or corrupted (its SHA-256 differs from the manifest's)."""
+
+
+class RestoreRefusedError(BackupError):
+    """A restore would change more than asked (a table referenced from outside the restore) or cannot fit the target."""
+
+
+class RestoreMismatchError(BackupError):
+    """After a restore, a table's counts or fingerprint differ from the manifest: rolled back."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from safemigrate import __version__
+from safemigrate.cli import backup as backup_command
 from safemigrate.cli import fingerprint as fingerprint_command
 from safemigrate.cli import lint as lint_command
 from safemigrate.cli import rules as rules_command
@@ -50,6 +51,9 @@ app.command("diff")(snapshot_command.diff)
 app.command("status")(status_command.status)
 app.command("validate")(validate_command.validate)
 app.add_typer(rules_command.app, name="rules")
+app.command("backup")(backup_command.backup)
+app.add_typer(backup_command.backups_app, name="backups")
+app.command("restore")(backup_command.restore)
 
 
 def main() -> None:

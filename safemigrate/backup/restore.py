@@ -1,0 +1,250 @@
+"""Restore a backup (or some of its tables) into a database, in one transaction, checked against the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import zstandard
+from psycopg import sql
+from psycopg.rows import class_row
+
+from safemigrate.backup.ddl import (
+    create_statements,
+    foreign_key_statements,
+    index_statements,
+    load_sql,
+    read_columns,
+    schema_tables,
+)
+from safemigrate.backup.manifest import Manifest, TableEntry
+from safemigrate.backup.store import find_backup
+from safemigrate.backup.take import CHUNK, copy_statement
+from safemigrate.config import DatabaseConfig
+from safemigrate.db.connect import connect, database_errors
+from safemigrate.db.fingerprint import DataFingerprint, compare_tables, fingerprint
+from safemigrate.db.url import DatabaseUrl
+from safemigrate.errors import BackupCorruptError, BackupNotFoundError, RestoreMismatchError, RestoreRefusedError
+
+
+@dataclass(frozen=True)
+class RestoredTable:
+    name: str
+    rows: int
+    recreated: bool  # True: the table was missing and was created from the manifest's DDL
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    backup_id: str
+    database: str  # host:port/database?schema= of the target (never the password)
+    tables: tuple[RestoredTable, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Reference:
+    table_name: str
+    referenced: str
+    name: str
+
+
+def select_tables(manifest: Manifest, tables: Sequence[str] | None) -> list[TableEntry]:
+    """The manifest's entries for ``tables`` (all when None); an unknown name is refused."""
+    if tables is None:
+        return list(manifest.tables)
+    names = list(dict.fromkeys(tables))
+    missing = [n for n in names if manifest.table(n) is None]
+    if missing:
+        raise BackupNotFoundError(
+            f"Backup {manifest.id} holds no table {', '.join(repr(n) for n in missing)}.",
+            f"It holds: {', '.join(t.name for t in manifest.tables) or 'no tables'}.",
+        )
+    return [t for t in manifest.tables if t.name in names]
+
+
+def check_files(folder: Path, entries: Sequence[TableEntry]) -> None:
+    """Every data file exists with the manifest's size and SHA-256 (read in full, streamed)."""
+    for entry in entries:
+        path = folder / entry.file
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with path.open("rb") as data:
+                while block := data.read(CHUNK):
+                    digest.update(block)
+                    size += len(block)
+        except OSError as err:
+            raise BackupCorruptError(
+                f"The data file {path} of table {entry.name!r} cannot be read ({err.strerror or err}); "
+                "nothing was restored.",
+                "The backup is incomplete: restore another one.",
+            ) from err
+        if size != entry.bytes or digest.hexdigest() != entry.sha256:
+            what = "truncated" if size < entry.bytes else "corrupted"
+            raise BackupCorruptError(
+                f"The data file {path} of table {entry.name!r} is {what} (its size or SHA-256 differs from "
+                "the manifest's); nothing was restored.",
+                "Restore another backup.",
+            )
+
+
+def load_order(entries: Sequence[TableEntry]) -> list[TableEntry]:
+    """Referenced tables before the tables whose foreign keys point at them (order kept otherwise;
+    a cycle keeps the remaining order, its keys then need to be deferrable)."""
+    by_name = {e.name: e for e in entries}
+    done: list[TableEntry] = []
+    seen: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(entry: TableEntry) -> None:
+        if entry.name in seen or entry.name in visiting:
+            return
+        visiting.add(entry.name)
+        for fk in entry.ddl.foreign_keys:
+            parent = by_name.get(fk.referenced_table or "")
+            if parent is not None and parent.name != entry.name:
+                visit(parent)
+        visiting.discard(entry.name)
+        seen.add(entry.name)
+        done.append(entry)
+
+    for entry in entries:
+        visit(entry)
+    return done
+
+
+def restore_backup(
+    url: DatabaseUrl,
+    store: Path,
+    *,
+    backup_id: str | None = None,
+    tables: Sequence[str] | None = None,
+    settings: DatabaseConfig | None = None,
+) -> RestoreResult:
+    """Restore backup ``backup_id`` (the newest when None) into the URL's database and schema, in one
+    transaction: missing tables are recreated from the DDL, present ones have their rows replaced;
+    counts and fingerprints are then compared with the manifest and any difference rolls back."""
+    settings = settings or DatabaseConfig()
+    started = time.monotonic()
+    folder, manifest = find_backup(store, backup_id)
+    entries = select_tables(manifest, tables)
+    check_files(folder, entries)
+    schema = url.schema
+    restored: list[RestoredTable] = []
+    with (
+        connect(url, command="restore", settings=settings) as conn,
+        database_errors(url, settings),
+        conn.transaction(),
+    ):
+        conn.execute(b"SET CONSTRAINTS ALL DEFERRED")
+        present = set(schema_tables(conn, schema))
+        existing = [e for e in entries if e.name in present]
+        _check_compatible(conn, schema, existing)
+        _refuse_outside_references(conn, schema, [e.name for e in existing])
+        if existing:
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
+            )
+        types = {
+            (str(r[0]), str(r[1]))
+            for r in conn.execute(
+                b"SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            )
+        }
+        created = [e for e in entries if e.name not in present]
+        for entry in created:
+            for statement in create_statements(schema, entry.name, entry.ddl, types):
+                conn.execute(statement)
+        for entry in load_order(entries):
+            _load(conn, schema, entry, folder / entry.file)
+        for entry in created:
+            for statement in index_statements(schema, entry.name, entry.ddl):
+                conn.execute(statement)
+        now_present = set(schema_tables(conn, schema))
+        for entry in created:
+            for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
+                conn.execute(statement)
+        for entry in entries:
+            for seq in entry.ddl.sequences:
+                conn.execute(
+                    sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, {})").format(
+                        sql.Literal(sql.Identifier(schema, entry.name).as_string(conn)),
+                        sql.Literal(seq.column_name),
+                        sql.Literal(seq.last_value),
+                        sql.Literal(seq.is_called),
+                    )
+                )
+        conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")
+        _verify(conn, schema, entries)
+        restored = [RestoredTable(e.name, e.rows, e.name not in present) for e in entries]
+    return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
+
+
+def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
+    for entry in entries:
+        target = {c.name: c for c in read_columns(conn, schema, entry.name)}
+        for column in entry.ddl.columns:
+            if column.generated_expr is not None:
+                continue
+            found = target.get(column.name)
+            if found is None or found.generated_expr is not None:
+                raise RestoreRefusedError(
+                    f"Table {entry.name!r} in the target has no column {column.name!r} that the backup holds; "
+                    "nothing was restored.",
+                    "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
+                )
+            if found.type != column.type:
+                raise RestoreRefusedError(
+                    f"Column {entry.name}.{column.name} is {found.type} in the target but {column.type} in the "
+                    "backup; nothing was restored.",
+                    "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
+                )
+
+
+def _refuse_outside_references(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
+    """TRUNCATE would fail (or, with CASCADE, empty tables nobody asked to restore): refuse first."""
+    if not names:
+        return
+    with conn.cursor(row_factory=class_row(_Reference)) as cur:
+        found = cur.execute(load_sql("references_in"), {"schema": schema, "tables": names}).fetchall()
+    if found:
+        ref = found[0]
+        raise RestoreRefusedError(
+            f"Table {ref.table_name!r} (not restored) references {ref.referenced!r} through foreign key "
+            f"{ref.name!r}, so its rows cannot be replaced alone; nothing was restored.",
+            f"Add {ref.table_name} to --tables (if the backup holds it) or restore the whole backup.",
+        )
+
+
+def _load(conn: psycopg.Connection[Any], schema: str, entry: TableEntry, path: Path) -> None:
+    decompressor = zstandard.ZstdDecompressor()
+    statement = copy_statement(schema, entry.name, entry.ddl, "in", entry.copy_format)
+    with (
+        path.open("rb") as raw,
+        decompressor.stream_reader(raw) as reader,
+        conn.cursor() as cur,
+        cur.copy(statement) as copy,
+    ):
+        while block := reader.read(CHUNK):
+            copy.write(block)
+
+
+def _verify(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
+    actual = fingerprint(conn, schema=schema, tables=[e.name for e in entries], mode="full")
+    for entry in entries:
+        expected = DataFingerprint.from_dict(entry.fingerprint).tables[0]
+        got = actual.table(entry.name)
+        assert got is not None
+        differences = compare_tables(expected, got)
+        if differences:
+            raise RestoreMismatchError(
+                f"After restoring, table {entry.name!r} differs from the backup ({differences[0].describe()}); "
+                "the restore was rolled back.",
+                "The target's column types or collations may differ from the backed-up database's.",
+            )

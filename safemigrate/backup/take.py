@@ -1,0 +1,306 @@
+"""Take a backup: every table at one snapshot, COPY streamed through zstandard to files, manifest last."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import psycopg
+import zstandard
+from psycopg import sql
+
+from safemigrate import __version__
+from safemigrate.backup.ddl import read_ddl, schema_tables
+from safemigrate.backup.manifest import CopyFormat, Manifest, Reason, TableDDL, TableEntry
+from safemigrate.backup.store import create_file, ensure_store, new_id, partial_folder, publish, write_manifest
+from safemigrate.config import DatabaseConfig
+from safemigrate.db.connect import connect, database_errors
+from safemigrate.db.fingerprint import DataFingerprint, fingerprint
+from safemigrate.db.url import DatabaseUrl
+from safemigrate.errors import BackupError, UnknownTableError
+
+ZSTD_LEVEL = 3
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BackupProgress:
+    """Reported once per table, when its data file is complete."""
+
+    table: str
+    index: int  # 1-based, in completion order
+    count: int
+    rows: int
+    bytes: int  # compressed size of the data file
+    seconds: float
+
+
+BackupProgressCallback = Callable[[BackupProgress], None]
+
+
+@dataclass(frozen=True)
+class _Copied:
+    rows: int
+    bytes: int
+    sha256: str
+    copy_format: CopyFormat
+    seconds: float
+
+
+class _HashingWriter:
+    """A file wrapper that hashes and counts what goes through it (the compressed bytes)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def copy_statement(schema: str, table: str, ddl: TableDDL, direction: str, copy_format: CopyFormat) -> sql.Composed:
+    """``COPY schema.table (columns) TO STDOUT`` / ``FROM STDIN`` in the given format."""
+    columns = ddl.copy_columns
+    column_list = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))) if columns else sql.SQL("")
+    return sql.SQL("COPY {}{} {} (FORMAT {})").format(
+        sql.Identifier(schema, table),
+        column_list,
+        sql.SQL("TO STDOUT" if direction == "out" else "FROM STDIN"),
+        sql.SQL(copy_format),
+    )
+
+
+def _copy_table(conn: psycopg.Connection[Any], schema: str, table: str, ddl: TableDDL, path: Path) -> _Copied:
+    started = time.monotonic()
+    copy_format: CopyFormat = "binary" if all(c.binary_ok for c in ddl.columns if c.generated_expr is None) else "text"
+    fd = create_file(path)
+    with os.fdopen(fd, "wb") as raw:
+        hashing = _HashingWriter(raw)
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        with conn.cursor() as cur:
+            statement = copy_statement(schema, table, ddl, "out", copy_format)
+            with (
+                compressor.stream_writer(hashing, closefd=False) as writer,  # type: ignore[arg-type]
+                cur.copy(statement) as copy,
+            ):
+                for chunk in copy:
+                    writer.write(chunk)
+            rows = cur.rowcount
+        raw.flush()
+        os.fsync(raw.fileno())
+    return _Copied(rows, hashing.size, hashing.hash.hexdigest(), copy_format, time.monotonic() - started)
+
+
+def git_commit(project_dir: Path | None) -> str | None:
+    """``git rev-parse HEAD`` in the project directory; None outside a repository (or without git)."""
+    if project_dir is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(project_dir), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) >= 40 else None
+
+
+def _begin_snapshot(conn: psycopg.Connection[Any], snapshot: str | None) -> None:
+    conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot is not None:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+
+
+def take_backup(
+    url: DatabaseUrl,
+    store: Path,
+    *,
+    settings: DatabaseConfig | None = None,
+    tables: Sequence[str] | None = None,
+    reason: Reason | None = None,
+    jobs: int | None = None,
+    project_dir: Path | None = None,
+    progress: BackupProgressCallback | None = None,
+) -> Manifest:
+    """Back up ``tables`` (default: every ordinary table of the URL's schema) into a new folder of
+    ``store``, all read at one snapshot, and return its manifest. Nothing is published unless every
+    file is complete; a failure removes the partial folder and raises a SafemigrateError."""
+    settings = settings or DatabaseConfig()
+    reason = reason or Reason()
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    schema = url.schema
+    created = datetime.now(timezone.utc)
+    backup_id = new_id(created)
+    with connect(url, command="backup", settings=settings, autocommit=False) as main, database_errors(url, settings):
+        _begin_snapshot(main, None)
+        row = main.execute(b"SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        snapshot = str(row[0])
+        available = schema_tables(main, schema)
+        if tables is None:
+            names = available
+        else:
+            names = list(dict.fromkeys(tables))
+            missing = [n for n in names if n not in available]
+            if missing:
+                raise UnknownTableError(
+                    f"No table {', '.join(repr(n) for n in missing)} in schema {schema!r}.",
+                    "Table names are case-sensitive and exactly as in the database.",
+                )
+        if not names:
+            raise UnknownTableError(f"There is no table to back up in schema {schema!r}.", "")
+        ddls = {name: read_ddl(main, schema, name) for name in names}
+        taken: list[DataFingerprint] = []
+
+        def take_fingerprints() -> None:  # on ``main``, at the snapshot, while workers copy
+            taken.append(fingerprint(main, schema=schema, tables=names, mode="full"))
+
+        try:
+            ensure_store(store)
+            with partial_folder(store, backup_id) as folder:
+                copied = _copy_all(
+                    url, settings, main, snapshot, schema, names, ddls, folder, jobs, progress, take_fingerprints
+                )
+                prints = taken[0]
+                entries = []
+                for number, name in enumerate(names, start=1):
+                    done = copied[name]
+                    table_print = prints.table(name)
+                    assert table_print is not None
+                    if done.rows != table_print.rows:  # same snapshot: they must agree
+                        raise BackupError(
+                            f"Table {name!r}: COPY read {done.rows} rows but the fingerprint counted "
+                            f"{table_print.rows} in the same snapshot.",
+                            "Nothing was saved; please report this.",
+                        )
+                    entries.append(
+                        TableEntry(
+                            name,
+                            ddls[name],
+                            done.rows,
+                            DataFingerprint(schema, "full", (table_print,), prints.server_major).to_dict(),
+                            _data_file(number),
+                            done.bytes,
+                            done.sha256,
+                            done.copy_format,
+                        )
+                    )
+                manifest = Manifest(
+                    backup_id,
+                    created.isoformat().replace("+00:00", "Z"),
+                    reason,
+                    __version__,
+                    main.info.parameter_status("server_version") or "",
+                    url.display(),
+                    schema,
+                    git_commit(project_dir),
+                    tuple(entries),
+                )
+                write_manifest(folder, manifest)
+                publish(store, folder, backup_id)
+        except OSError as err:
+            raise BackupError(
+                f"Cannot write the backup to {store}: {err.strerror or err}.",
+                "Check the free space and permissions of the backup store; nothing was saved.",
+            ) from err
+        main.rollback()
+    return manifest
+
+
+def _data_file(number: int) -> str:
+    return f"tables/{number}.copy.zst"
+
+
+def _copy_all(
+    url: DatabaseUrl,
+    settings: DatabaseConfig,
+    main: psycopg.Connection[Any],
+    snapshot: str,
+    schema: str,
+    names: list[str],
+    ddls: dict[str, TableDDL],
+    folder: Path,
+    jobs: int,
+    progress: BackupProgressCallback | None,
+    meanwhile: Callable[[], None],
+) -> dict[str, _Copied]:
+    """Copy every table into ``folder``: on ``main`` one after the other with one job, else on
+    worker connections that import ``snapshot``, ``meanwhile`` running on ``main`` at the same time
+    (before the copies with one job). Progress is reported from this thread."""
+    results: dict[str, _Copied] = {}
+
+    def report(name: str, done: _Copied) -> None:
+        if progress is not None:
+            progress(BackupProgress(name, len(results), len(names), done.rows, done.bytes, done.seconds))
+
+    workers = min(jobs - 1, len(names))  # ``main`` is busy with ``meanwhile``
+    if workers < 1:
+        meanwhile()
+        for number, name in enumerate(names, start=1):
+            results[name] = _copy_table(main, schema, name, ddls[name], folder / _data_file(number))
+            report(name, results[name])
+        return results
+    pool: queue.Queue[psycopg.Connection[Any]] = queue.Queue()
+    connections: list[psycopg.Connection[Any]] = []
+    try:
+        for _ in range(workers):
+            conn = connect(url, command="backup", settings=settings, autocommit=False)
+            connections.append(conn)
+            _begin_snapshot(conn, snapshot)
+            pool.put(conn)
+
+        def work(number: int, name: str) -> _Copied:
+            conn = pool.get()
+            try:
+                return _copy_table(conn, schema, name, ddls[name], folder / _data_file(number))
+            finally:
+                pool.put(conn)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="safemigrate-backup") as executor:
+            futures: dict[Future[_Copied], str] = {
+                executor.submit(work, number, name): name for number, name in enumerate(names, start=1)
+            }
+            pending = set(futures)
+            try:
+                meanwhile()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                for conn in connections:
+                    conn.cancel_safe()
+                raise
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    error = future.exception()
+                    if error is not None:
+                        for other in pending:
+                            other.cancel()
+                        for conn in connections:
+                            conn.cancel_safe()
+                        raise error
+                    results[futures[future]] = future.result()
+                    report(futures[future], results[futures[future]])
+    finally:
+        for conn in connections:
+            conn.close()
+    return results

@@ -1,0 +1,175 @@
+"""`safemigrate backup`, `safemigrate backups list` and `safemigrate restore`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
+from safemigrate.cli.fingerprint import _size
+from safemigrate.errors import InputError
+
+if TYPE_CHECKING:
+    from safemigrate.backup.manifest import Manifest
+    from safemigrate.backup.take import BackupProgress
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+TablesOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
+    typer.Option("--tables", help="Comma-separated table names (default: every table of the schema)."),
+]
+
+backups_app = typer.Typer(help="Look at the backups of the store.", no_args_is_help=True)
+
+
+def _names(tables: str | None) -> list[str] | None:
+    return [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
+
+
+def progress_line(event: BackupProgress) -> str:
+    return (
+        f'backup: "{event.table}" ({event.index}/{event.count}): {event.rows:,} rows, '
+        f"{_size(event.bytes)} in {event.seconds:.1f} s"
+    )
+
+
+def backup(
+    tables: TablesOption = None,
+    reason: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--reason", help="Why this backup is taken (kept in the manifest)."),
+    ] = None,
+    jobs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--jobs", min=1, help="Connections: one fingerprints, the others copy (default: the number of cores)."
+        ),
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Back up tables (structure and data) at one consistent snapshot into the backup store."""
+    from safemigrate.backup.manifest import Reason
+    from safemigrate.backup.project import backup_database
+
+    def progress(event: BackupProgress) -> None:
+        typer.echo(progress_line(event), err=True)
+
+    manifest = backup_database(
+        project,
+        database_url=database_url,
+        schema_path=schema,
+        config_file=config,
+        tables=_names(tables),
+        reason=Reason("manual", reason or ""),
+        jobs=jobs,
+        progress=progress,
+    )
+    typer.echo(
+        f"Backup {manifest.id}: {len(manifest.tables)} table{'s' if len(manifest.tables) != 1 else ''}, "
+        f"{manifest.rows:,} rows, {_size(manifest.bytes)} of {manifest.database}"
+    )
+
+
+def list_row(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "id": manifest.id,
+        "created_at": manifest.created_at,
+        "reason": {"kind": manifest.reason.kind, "text": manifest.reason.text},
+        "migrations": list(manifest.reason.migrations),
+        "database": manifest.database,
+        "tables": [t.name for t in manifest.tables],
+        "rows": manifest.rows,
+        "bytes": manifest.bytes,
+        "verified": manifest.verified,
+    }
+
+
+def backups_list(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    project: ProjectOption = Path("."),
+    config: ConfigOption = None,
+) -> None:
+    """List the backups of the store, oldest first."""
+    from safemigrate.backup.project import project_backups
+
+    found = project_backups(project, config_file=config)
+    if fmt is Format.json:
+        document = {"version": 1, "backups": [list_row(m) for m in found]}
+        typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No backups.")
+        return
+    for m in found:
+        reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
+        verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
+        typer.echo(
+            f"{m.id}  {m.created_at}  {reason}  {len(m.tables)} tables ({', '.join(t.name for t in m.tables)})  "
+            f"{m.rows:,} rows  {_size(m.bytes)}  {verified}"
+        )
+
+
+backups_app.command("list")(backups_list)
+
+
+def restore(
+    backup_id: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--id", help="The backup to restore (see `safemigrate backups list`)."),
+    ] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Restore the newest backup.")] = False,
+    tables: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--tables", help="Comma-separated table names (default: every table of the backup)."),
+    ] = None,
+    to_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to-url", show_default=False, help="Restore into this database instead. Never printed."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrlOption = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Restore a backup (all or --tables) in one transaction, checked against its fingerprints."""
+    from safemigrate.backup.project import restore_database
+
+    if (backup_id is None) == (not latest):
+        raise InputError("Name the backup to restore with --id ID or --latest (one of them).")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("A restore replaces data: refusing without --yes when not run on a terminal.")
+        what = f"backup {backup_id}" if backup_id else "the newest backup"
+        scope = f"tables {tables}" if tables else "every table of the backup"
+        where = "the --to-url database" if to_url else "the project's database"
+        typer.confirm(f"Restore {scope} from {what} into {where}, replacing their rows?", abort=True)
+    result = restore_database(
+        project,
+        backup_id=backup_id,
+        tables=_names(tables),
+        to_url=to_url,
+        database_url=database_url,
+        schema_path=schema,
+        config_file=config,
+    )
+    for table in result.tables:
+        how = "recreated" if table.recreated else "replaced"
+        typer.echo(f'restore: "{table.name}": {table.rows:,} rows ({how})', err=True)
+    typer.echo(
+        f"Restored backup {result.backup_id} into {result.database}: {len(result.tables)} "
+        f"table{'s' if len(result.tables) != 1 else ''}, counts and fingerprints match, in {result.seconds:.1f} s"
+    )

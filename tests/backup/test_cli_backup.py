@@ -1,0 +1,84 @@
+"""`safemigrate backup`, `backups list` and `restore` as a user runs them: real processes, a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.pgserver import PgServer
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safemigrate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def filled(database_url: str) -> str:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE a (id serial PRIMARY KEY, v text); INSERT INTO a (v) VALUES ('x'), ('y'), (NULL)")
+        conn.execute("CREATE TABLE b (id int PRIMARY KEY REFERENCES a, n numeric); INSERT INTO b VALUES (1, 1.5)")
+    return database_url
+
+
+def test_backup_list_restore(filled: str, tmp_path: Path, pg_server: PgServer) -> None:
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run(
+        "backup", "--database-url", filled, "--project", str(tmp_path), "--reason", "before the release", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    progress = done.stderr.splitlines()
+    assert len(progress) == 2 and all(line.startswith("backup: ") for line in progress)
+    assert '"a"' in done.stderr and "3 rows" in done.stderr
+    assert done.stdout.startswith("Backup ") and "2 tables, 4 rows" in done.stdout
+    store = tmp_path / "my-backups"
+    (backup_id,) = [p.name for p in store.iterdir()]
+
+    listed = run("backups", "list", "--format", "json", "--project", str(tmp_path), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (entry,) = json.loads(listed.stdout)["backups"]
+    assert entry["id"] == backup_id and entry["tables"] == ["a", "b"] and entry["rows"] == 4
+    assert entry["reason"] == {"kind": "manual", "text": "before the release"} and entry["verified"] is None
+    text = run("backups", "list", "--project", str(tmp_path), cwd=tmp_path)
+    assert backup_id in text.stdout and "before the release" in text.stdout
+
+    with psycopg.connect(filled, autocommit=True) as conn:
+        conn.execute("DELETE FROM b; DELETE FROM a")
+    refused = run("restore", "--latest", "--database-url", filled, "--project", str(tmp_path), cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ") and "--yes" in refused.stderr
+    restored = run(
+        "restore", "--id", backup_id, "--yes", "--database-url", filled, "--project", str(tmp_path), cwd=tmp_path
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert "counts and fingerprints match" in restored.stdout
+    with psycopg.connect(filled, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM a").fetchone() == (3,)
+    for output in (done, listed, text, refused, restored):
+        assert pg_server.password not in output.stdout + output.stderr
+
+
+def test_mistakes_end_in_one_line(filled: str, tmp_path: Path, pg_server: PgServer) -> None:
+    missing = run("restore", "--id", "20990101T000000Z-000000", "--yes", "--database-url", filled, cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "There is no backup" in missing.stderr
+    neither = run("restore", "--yes", "--database-url", filled, cwd=tmp_path)
+    assert neither.returncode == 2 and "--id ID or --latest" in neither.stderr
+    unknown = run("backup", "--tables", "a,zzz", "--database-url", filled, cwd=tmp_path)
+    assert unknown.returncode == 2 and "'zzz'" in unknown.stderr and unknown.stderr.count("\n") == 1
+    assert not (tmp_path / ".safemigrate" / "backups").exists() or not any(
+        (tmp_path / ".safemigrate" / "backups").iterdir()
+    )
+    empty = run("backups", "list", cwd=tmp_path)
+    assert empty.returncode == 0 and empty.stdout.strip() == "No backups."
+    for output in (missing, neither, unknown):
+        assert pg_server.password not in output.stderr
