@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from safemigrate import __version__
-from safemigrate.cli.common import ConfigOption, ProjectOption, SchemaOption
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
 
 if TYPE_CHECKING:
     from safemigrate.db.fingerprint import FingerprintProgress, FingerprintRun, ProgressCallback
@@ -39,10 +39,7 @@ def fingerprint(
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="fast: counts only; full: counts and hashes.")] = Mode.full,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    database_url: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--database-url", help="Database URL (default: the project's datasource, as Prisma finds it)."),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     config: ConfigOption = None,

@@ -9,7 +9,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, MigrationsOption, ProjectOption, SchemaOption, use_color
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    MigrationsOption,
+    ProjectOption,
+    SchemaOption,
+    use_color,
+)
 from safemigrate.errors import EXIT_CHECK_FAILED, InputError
 
 
@@ -28,10 +35,7 @@ def snapshot(
         Optional[list[str]],  # noqa: UP045
         typer.Option("--db-schema", help="PostgreSQL schema to describe (repeatable). Default: the URL's ?schema=."),
     ] = None,
-    database_url: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--database-url", help="Database URL (default: the project's datasource, as Prisma finds it)."),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     migrations: MigrationsOption = None,

@@ -5,12 +5,19 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from safemigrate import __version__
-from safemigrate.cli.common import ConfigOption, MigrationsOption, ProjectOption, SchemaOption, use_color
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    MigrationsOption,
+    ProjectOption,
+    SchemaOption,
+    use_color,
+)
 from safemigrate.errors import EXIT_CHECK_FAILED
 
 
@@ -21,10 +28,7 @@ class Format(str, Enum):
 
 def status(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    database_url: Annotated[
-        Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
-        typer.Option("--database-url", help="Database URL (default: the project's datasource, as Prisma finds it)."),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     migrations: MigrationsOption = None,

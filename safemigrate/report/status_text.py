@@ -7,15 +7,14 @@ difference. Colour only with ``color=True``; the returned text has no trailing n
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from rich.console import Console
 from rich.text import Text
 
 from safemigrate.db.prisma_migrations import BASELINE_DOCS, MIGRATIONS_TABLE, RESOLVE_DOCS
+from safemigrate.report.console import render_lines
 from safemigrate.report.counts import plural
 from safemigrate.status import (
     APPLIED,
@@ -71,24 +70,7 @@ def _shown_dir(report: StatusReport) -> str:
 
 
 def render_status_text(report: StatusReport, *, color: bool) -> str:
-    console = Console(
-        file=io.StringIO(),
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        width=_WIDTH,
-        soft_wrap=True,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        legacy_windows=False,
-        force_jupyter=False,
-        force_interactive=False,
-    )
-    with console.capture() as capture:
-        for line in _lines(report):
-            console.print(line)
-    return capture.get().rstrip("\n")
+    return render_lines(_lines(report), color=color, width=_WIDTH)
 
 
 def _short(checksum: str | None) -> str:

@@ -11,15 +11,14 @@ no trailing newline.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 
-from rich.console import Console
 from rich.text import Text
 
 from safemigrate.lint.findings import FileReport, Finding, LintResult
 from safemigrate.lint.rule import Severity
+from safemigrate.report.console import render_lines
 from safemigrate.report.counts import plural, severity_phrase, summary_line
 
 FRAME_LINES = 6  # statement lines shown in a code frame before "..."
@@ -37,24 +36,7 @@ _GUTTER = "blue"
 
 def render_text(result: LintResult, *, color: bool) -> str:
     """Render ``result`` for a terminal (``color=True``: ANSI colours) or a plain log."""
-    console = Console(
-        file=io.StringIO(),
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        width=_WIDTH,
-        soft_wrap=True,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        legacy_windows=False,
-        force_jupyter=False,
-        force_interactive=False,
-    )
-    with console.capture() as capture:
-        for line in _lines(result):
-            console.print(line)
-    return capture.get().rstrip("\n")
+    return render_lines(_lines(result), color=color, width=_WIDTH)
 
 
 def _lines(result: LintResult) -> Iterator[Text]:
