@@ -3,40 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Position:
-    offset: int
-    line: int  # 1-based
-    column: int  # 1-based, in characters
-
-
-@dataclass(frozen=True)
-class Comment:
-    text: str  # the comment body without its delimiters
-    start: Position
-    end_line: int
-    block: bool
-
-
-@dataclass(frozen=True)
-class RawStatement:
-    index: int  # 0-based within the file
-    text: str  # from the first token to the last character before the terminating semicolon
-    start: Position
-    end: Position  # position of the last character of the statement text
-    comments: tuple[Comment, ...]  # comments inside the statement
-    leading_comments: tuple[Comment, ...]  # comments between the previous statement and this one
-    unterminated: str | None  # what was left open at end of file: "string", "comment", ...
-
-
-@dataclass(frozen=True)
-class SplitResult:
-    statements: tuple[RawStatement, ...]
-    trailing_comments: tuple[Comment, ...]  # comments after the last statement
-    all_comments: tuple[Comment, ...]
+from safemigrate.sql.splitter import Comment, Position, RawStatement, SplitResult
 
 
 class _Lines:
