@@ -24,9 +24,13 @@ class BackupSetup:
 
 def backup_setup(project_dir: Path, config_file: Path | None) -> BackupSetup:
     """The configuration and the backup store (``[backup] store``, relative to the project directory)."""
-    from safemigrate.lint.registry import RULES
+    from safemigrate.lint.registry import rule_names
 
-    config = load_config(project_dir, config_file, {r.name: r.name for r in RULES} | {r.id: r.name for r in RULES})
+    if not project_dir.is_dir():
+        raise ProjectError(
+            f"The project directory {project_dir} does not exist.", "Pass an existing folder with --project."
+        )
+    config = load_config(project_dir, config_file, rule_names())
     store = Path(config.backup.store).expanduser()
     return BackupSetup(config, store if store.is_absolute() else project_dir / store)
 

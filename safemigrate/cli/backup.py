@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
 from safemigrate.cli.fingerprint import _size
 from safemigrate.errors import InputError
 
@@ -19,9 +18,7 @@ if TYPE_CHECKING:
     from safemigrate.backup.take import BackupProgress
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+Format = TextOrJson
 
 
 TablesOption = Annotated[

@@ -5,10 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+
+class TextOrJson(str, Enum):
+    """The --format choices of the commands that print a report."""
+
+    text = "text"
+    json = "json"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from safemigrate import __version__
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
 
 if TYPE_CHECKING:
     from safemigrate.db.fingerprint import FingerprintProgress, FingerprintRun, ProgressCallback
@@ -27,9 +27,7 @@ class Mode(str, Enum):
     full = "full"
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+Format = TextOrJson
 
 
 def fingerprint(

@@ -3,7 +3,6 @@ the differences between two saved snapshots."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,14 +14,12 @@ from safemigrate.cli.common import (
     MigrationsOption,
     ProjectOption,
     SchemaOption,
+    TextOrJson,
     use_color,
 )
 from safemigrate.errors import EXIT_CHECK_FAILED, InputError
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+Format = TextOrJson
 
 
 def snapshot(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,14 +15,12 @@ from safemigrate.cli.common import (
     MigrationsOption,
     ProjectOption,
     SchemaOption,
+    TextOrJson,
     use_color,
 )
 from safemigrate.errors import EXIT_CHECK_FAILED
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+Format = TextOrJson
 
 
 def status(

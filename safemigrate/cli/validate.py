@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, MigrationsOption, ProjectOption, SchemaOption
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    MigrationsOption,
+    ProjectOption,
+    SchemaOption,
+    TextOrJson,
+)
 from safemigrate.errors import EXIT_CHECK_FAILED
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+Format = TextOrJson
 
 
 def validate(

@@ -153,3 +153,9 @@ def test_second_run_from_the_parse_cache_gives_the_same_output() -> None:
     first, second, uncached = run(*args), run(*args), run(*args, "--no-cache")
     assert first.stdout == second.stdout == uncached.stdout
     assert any(Path(CACHE_DIR).glob("parsed-*.pickle"))
+
+
+def test_backups_list_of_a_missing_project_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
+    completed = run("backups", "list", "--project", str(tmp_path / "nowhere"))
+    assert completed.returncode == 2
+    assert "does not exist" in completed.stderr and "No backups" not in completed.stdout
