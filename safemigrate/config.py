@@ -14,7 +14,11 @@ Example::
     statement_timeout = "1h"       # every session: how long one statement may run
     migrate_lock_timeout = "10s"   # how long to wait for Prisma's migration lock (pg_advisory_lock)
     [backup]
-    store = ".safemigrate/backups"  # where backups are kept (relative to the project directory)
+    store = ".safemigrate/backups"  # where backups are kept: a folder (relative to the project) or s3://bucket/prefix
+    [backup.retention]             # what `safemigrate backups prune` keeps (a backup any rule keeps stays)
+    keep_days = 30                 # every backup younger than this many days
+    keep_last = 5                  # the newest N backups, whatever their age
+    keep_pre_migrate = true        # the newest pre-migrate backup of each migration (what a rollback restores)
 
 Durations are seconds (``10``, ``2.5``) or PostgreSQL-style strings (``"500ms"``, ``"10s"``,
 ``"5min"``, ``"1h"``); ``0`` means no limit.
@@ -61,8 +65,18 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """What ``backups prune`` keeps: a backup is kept when any rule keeps it."""
+
+    keep_days: float = 30.0  # every backup younger than this
+    keep_last: int = 5  # the newest N backups, whatever their age
+    keep_pre_migrate: bool = True  # the newest pre-migrate backup of each migration (what a rollback restores)
+
+
+@dataclass(frozen=True)
 class BackupConfig:
-    store: str = ".safemigrate/backups"  # a directory, relative to the project directory unless absolute
+    store: str = ".safemigrate/backups"  # a directory (relative to the project directory unless absolute) or s3://
+    retention: RetentionConfig = RetentionConfig()
 
 
 @dataclass(frozen=True)
@@ -146,11 +160,26 @@ def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig
 def parse_backup_config(data: Mapping[str, Any], where: str) -> BackupConfig:
     """Validate the [backup] table (the top-level keys are checked by parse_config)."""
     backup = _table(data, "backup", where)
-    _check_keys(backup, {"store"}, f"{where} [backup]")
+    _check_keys(backup, {"store", "retention"}, f"{where} [backup]")
     store = backup.get("store", BackupConfig.store)
     if not isinstance(store, str) or not store:
-        raise ConfigError(f"{where}: [backup] store must be a directory path.")
-    return BackupConfig(store)
+        raise ConfigError(f"{where}: [backup] store must be a directory path or an s3://bucket/prefix URL.")
+    return BackupConfig(store, _parse_retention(_table(backup, "retention", f"{where} [backup]"), where))
+
+
+def _parse_retention(retention: Mapping[str, Any], where: str) -> RetentionConfig:
+    where = f"{where} [backup.retention]"
+    _check_keys(retention, {"keep_days", "keep_last", "keep_pre_migrate"}, where)
+    keep_days = retention.get("keep_days", RetentionConfig.keep_days)
+    if not isinstance(keep_days, (int, float)) or isinstance(keep_days, bool) or keep_days < 0:
+        raise ConfigError(f"{where}: keep_days must be a number of days (0 or more), not {keep_days!r}.")
+    keep_last = retention.get("keep_last", RetentionConfig.keep_last)
+    if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 0:
+        raise ConfigError(f"{where}: keep_last must be a whole number (0 or more), not {keep_last!r}.")
+    keep_pre_migrate = retention.get("keep_pre_migrate", RetentionConfig.keep_pre_migrate)
+    if not isinstance(keep_pre_migrate, bool):
+        raise ConfigError(f"{where}: keep_pre_migrate must be true or false, not {keep_pre_migrate!r}.")
+    return RetentionConfig(float(keep_days), keep_last, keep_pre_migrate)
 
 
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:

@@ -128,5 +128,9 @@ class RestoreRefusedError(BackupError):
     """A restore would change more than asked (a table referenced from outside the restore) or cannot fit the target."""
 
 
+class BackupStoreError(BackupError):
+    """The backup store cannot be reached, read or written (S3 endpoint, bucket, credentials, disk)."""
+
+
 class RestoreMismatchError(BackupError):
     """After a restore, a table's counts or fingerprint differ from the manifest: rolled back."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from safemigrate.backup.manifest import Manifest, Reason
 from safemigrate.backup.restore import RestoreResult, restore_backup
-from safemigrate.backup.store import list_backups
+from safemigrate.backup.retention import PrunePlan, plan_prune
+from safemigrate.backup.select import choose_backup
+from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, take_backup
+from safemigrate.backup.verify import Verification, verify_backup
 from safemigrate.config import Config, load_config
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import ProjectError
@@ -19,7 +23,14 @@ from safemigrate.errors import ProjectError
 @dataclass(frozen=True)
 class BackupSetup:
     config: Config
-    store: Path
+    store: BackupStore
+
+
+@dataclass(frozen=True)
+class TakenBackup:
+    manifest: Manifest  # as stored (``verified`` set when --verify ran)
+    location: str  # the store
+    verification: Verification | None
 
 
 def backup_setup(project_dir: Path, config_file: Path | None) -> BackupSetup:
@@ -31,8 +42,7 @@ def backup_setup(project_dir: Path, config_file: Path | None) -> BackupSetup:
             f"The project directory {project_dir} does not exist.", "Pass an existing folder with --project."
         )
     config = load_config(project_dir, config_file, rule_names())
-    store = Path(config.backup.store).expanduser()
-    return BackupSetup(config, store if store.is_absolute() else project_dir / store)
+    return BackupSetup(config, open_store(config.backup.store, project_dir))
 
 
 def project_url(
@@ -67,33 +77,61 @@ def backup_database(
     tables: Sequence[str] | None = None,
     reason: Reason | None = None,
     jobs: int | None = None,
+    verify: bool = False,
     progress: BackupProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
-) -> Manifest:
-    """``safemigrate backup``: back up the project's database into its store."""
+) -> TakenBackup:
+    """``safemigrate backup``: back up the project's database into its store (then, with ``verify``,
+    restore it into a scratch database and mark it verified)."""
     setup = backup_setup(project_dir, config_file)
     url = project_url(project_dir, database_url=database_url, schema_path=schema_path, environ=environ)
-    return take_backup(
-        url,
-        setup.store,
-        settings=setup.config.database,
-        tables=tables,
-        reason=reason,
-        jobs=jobs,
-        project_dir=project_dir,
-        progress=progress,
-    )
+    setup.store.check()
+    with setup.store.staging() as local:
+        manifest = take_backup(
+            url,
+            local,
+            settings=setup.config.database,
+            tables=tables,
+            reason=reason,
+            jobs=jobs,
+            project_dir=project_dir,
+            progress=progress,
+        )
+        setup.store.publish(local, manifest)
+    verification = None
+    if verify:
+        verification = verify_backup(url, setup.store, manifest, settings=setup.config.database)
+        manifest = verification.manifest
+    return TakenBackup(manifest, setup.store.location, verification)
 
 
 def project_backups(project_dir: Path = Path("."), *, config_file: Path | None = None) -> tuple[Manifest, ...]:
     """``safemigrate backups list``: the store's backups, oldest first."""
-    return list_backups(backup_setup(project_dir, config_file).store)
+    return backup_setup(project_dir, config_file).store.list()
+
+
+def prune_backups(
+    project_dir: Path = Path("."),
+    *,
+    config_file: Path | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> PrunePlan:
+    """``safemigrate backups prune``: apply ``[backup.retention]``; remove what it does not keep
+    (nothing with ``dry_run``)."""
+    setup = backup_setup(project_dir, config_file)
+    plan = plan_prune(setup.store.list(), setup.config.backup.retention, now or datetime.now(timezone.utc))
+    if not dry_run:
+        for manifest in plan.removed:
+            setup.store.delete(manifest.id)
+    return plan
 
 
 def restore_database(
     project_dir: Path = Path("."),
     *,
     backup_id: str | None = None,
+    at: datetime | None = None,
     tables: Sequence[str] | None = None,
     to_url: str | None = None,
     database_url: str | None = None,
@@ -101,8 +139,8 @@ def restore_database(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> RestoreResult:
-    """``safemigrate restore``: restore a backup of the store (the newest when ``backup_id`` is None)
-    into the project's database, or into ``to_url``."""
+    """``safemigrate restore``: restore backup ``backup_id``, else the newest at or before ``at``, else
+    the newest, into the project's database, or into ``to_url``."""
     from safemigrate.db.url import parse_database_url
 
     setup = backup_setup(project_dir, config_file)
@@ -110,4 +148,6 @@ def restore_database(
         url = parse_database_url(to_url, source="--to-url").require_direct()
     else:
         url = project_url(project_dir, database_url=database_url, schema_path=schema_path, environ=environ)
-    return restore_backup(url, setup.store, backup_id=backup_id, tables=tables, settings=setup.config.database)
+    manifest = choose_backup(setup.store.list(), backup_id=backup_id, at=at, location=setup.store.location)
+    with setup.store.fetch(manifest.id) as local:
+        return restore_backup(url, local, backup_id=manifest.id, tables=tables, settings=setup.config.database)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
+import click
 import typer
 
 from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
@@ -52,6 +53,14 @@ def backup(
             "--jobs", min=1, help="Connections: one fingerprints, the others copy (default: the number of cores)."
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Then restore the backup into a scratch database on the same server, compare fingerprints "
+            "and mark it verified.",
+        ),
+    ] = False,
     database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
@@ -64,7 +73,7 @@ def backup(
     def progress(event: BackupProgress) -> None:
         typer.echo(progress_line(event), err=True)
 
-    manifest = backup_database(
+    taken = backup_database(
         project,
         database_url=database_url,
         schema_path=schema,
@@ -72,12 +81,19 @@ def backup(
         tables=_names(tables),
         reason=Reason("manual", reason or ""),
         jobs=jobs,
+        verify=verify,
         progress=progress,
     )
+    manifest = taken.manifest
     typer.echo(
         f"Backup {manifest.id}: {len(manifest.tables)} table{'s' if len(manifest.tables) != 1 else ''}, "
-        f"{manifest.rows:,} rows, {_size(manifest.bytes)} of {manifest.database}"
+        f"{manifest.rows:,} rows, {_size(manifest.bytes)} of {manifest.database}, in {taken.location}"
     )
+    if taken.verification is not None:
+        typer.echo(
+            f"Verified: restored into a scratch database in {taken.verification.seconds:.1f} s; "
+            "counts and fingerprints match."
+        )
 
 
 def list_row(manifest: Manifest) -> dict[str, Any]:
@@ -122,12 +138,64 @@ def backups_list(
 backups_app.command("list")(backups_list)
 
 
+def prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    project: ProjectOption = Path("."),
+    config: ConfigOption = None,
+) -> None:
+    """Remove the backups the retention policy ([backup.retention]) does not keep."""
+    from safemigrate.backup.project import prune_backups
+
+    plan = prune_backups(project, config_file=config, dry_run=dry_run)
+    if fmt is Format.json:
+        document = {
+            "version": 1,
+            "dry_run": dry_run,
+            "removed": [list_row(m) for m in plan.removed],
+            "kept": [{**list_row(k.manifest), "kept_because": list(k.reasons)} for k in plan.kept],
+        }
+        typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
+        return
+    verb = "would remove" if dry_run else "removed"
+    for m in plan.removed:
+        typer.echo(f"{verb} {m.id}  {m.created_at}  {m.reason.kind}  {_size(m.bytes)}")
+    for kept in plan.kept:
+        typer.echo(f"kept {kept.manifest.id}: {'; '.join(kept.reasons)}", err=True)
+    total = sum(m.bytes for m in plan.removed)
+    typer.echo(
+        f"{'Would remove' if dry_run else 'Removed'} {len(plan.removed)} backup"
+        f"{'s' if len(plan.removed) != 1 else ''} ({_size(total)}); kept {len(plan.kept)}."
+    )
+
+
+backups_app.command("prune")(prune)
+
+
+def _pick(project: Path, config: Path | None) -> str:
+    """Ask which backup to restore (newest first) on a terminal."""
+    from safemigrate.backup.project import project_backups
+
+    found = list(reversed(project_backups(project, config_file=config)))[:20]
+    if not found:
+        raise InputError("There is no backup to restore.", "Take one with `safemigrate backup`.")
+    for number, m in enumerate(found, 1):
+        reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
+        typer.echo(f"{number:>3}. {m.id}  {m.created_at}  {reason}  {len(m.tables)} tables  {m.rows:,} rows", err=True)
+    choice: int = typer.prompt("Restore which backup", default=1, type=click.IntRange(1, len(found)), err=True)
+    return found[choice - 1].id
+
+
 def restore(
     backup_id: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--id", help="The backup to restore (see `safemigrate backups list`)."),
     ] = None,
     latest: Annotated[bool, typer.Option("--latest", help="Restore the newest backup.")] = False,
+    at: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--at", help='Restore the newest backup taken at or before this time ("2026-11-20 14:00", UTC).'),
+    ] = None,
     tables: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--tables", help="Comma-separated table names (default: every table of the backup)."),
@@ -142,21 +210,33 @@ def restore(
     schema: SchemaOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore a backup (all or --tables) in one transaction, checked against its fingerprints."""
-    from safemigrate.backup.project import restore_database
+    """Restore a backup (all or --tables) in one transaction, checked against its fingerprints.
 
-    if (backup_id is None) == (not latest):
-        raise InputError("Name the backup to restore with --id ID or --latest (one of them).")
+    Without --id, --latest or --at, on a terminal, it lists the newest backups and asks which one."""
+    from safemigrate.backup.project import restore_database
+    from safemigrate.backup.select import parse_time
+
+    selectors = sum(x for x in (backup_id is not None, latest, at is not None))
+    if selectors > 1:
+        raise InputError("Name the backup to restore with one of --id ID, --latest or --at TIME, not several.")
+    moment = parse_time(at) if at is not None else None
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if selectors == 0:
+        if not interactive:
+            raise InputError("Name the backup to restore with --id ID, --latest or --at TIME.")
+        backup_id = _pick(project, config)
     if not yes:
-        if not sys.stdin.isatty():
+        if not interactive:
             raise InputError("A restore replaces data: refusing without --yes when not run on a terminal.")
         what = f"backup {backup_id}" if backup_id else "the newest backup"
+        what += f" at or before {at}" if at else ""
         scope = f"tables {tables}" if tables else "every table of the backup"
         where = "the --to-url database" if to_url else "the project's database"
-        typer.confirm(f"Restore {scope} from {what} into {where}, replacing their rows?", abort=True)
+        typer.confirm(f"Restore {scope} from {what} into {where}, replacing their rows?", abort=True, err=True)
     result = restore_database(
         project,
         backup_id=backup_id,
+        at=moment,
         tables=_names(tables),
         to_url=to_url,
         database_url=database_url,

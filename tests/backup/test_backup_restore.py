@@ -388,11 +388,20 @@ def test_a_target_column_of_another_type_is_refused(source: str, tmp_path: Path)
 
 def test_backup_store_setting(tmp_path: Path) -> None:
     from safemigrate.backup.project import backup_setup
-    from safemigrate.errors import ConfigError
+    from safemigrate.backup.stores import LocalStore, S3Store
+    from safemigrate.errors import BackupStoreError, ConfigError
 
-    assert backup_setup(tmp_path, None).store == tmp_path / ".safemigrate" / "backups"
+    assert backup_setup(tmp_path, None).store == LocalStore(tmp_path / ".safemigrate" / "backups")
     (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "/srv/backups"\n')
-    assert backup_setup(tmp_path, None).store == Path("/srv/backups")
+    assert backup_setup(tmp_path, None).store == LocalStore(Path("/srv/backups"))
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "s3://team-backups/prod/db/"\n')
+    assert backup_setup(tmp_path, None).store == S3Store("team-backups", "prod/db")
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "ftp://host/backups"\n')
+    with pytest.raises(BackupStoreError, match="neither a folder nor an s3:// URL"):
+        backup_setup(tmp_path, None)
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "s3://"\n')
+    with pytest.raises(BackupStoreError, match="names no bucket"):
+        backup_setup(tmp_path, None)
     (tmp_path / "safemigrate.toml").write_text('[backup]\nstor = "x"\n')
     with pytest.raises(ConfigError, match="unknown setting"):
         backup_setup(tmp_path, None)

@@ -72,7 +72,7 @@ def test_mistakes_end_in_one_line(filled: str, tmp_path: Path, pg_server: PgServ
     missing = run("restore", "--id", "20990101T000000Z-000000", "--yes", "--database-url", filled, cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "There is no backup" in missing.stderr
     neither = run("restore", "--yes", "--database-url", filled, cwd=tmp_path)
-    assert neither.returncode == 2 and "--id ID or --latest" in neither.stderr
+    assert neither.returncode == 2 and "--id ID, --latest or --at TIME" in neither.stderr
     unknown = run("backup", "--tables", "a,zzz", "--database-url", filled, cwd=tmp_path)
     assert unknown.returncode == 2 and "'zzz'" in unknown.stderr and unknown.stderr.count("\n") == 1
     assert not (tmp_path / ".safemigrate" / "backups").exists() or not any(

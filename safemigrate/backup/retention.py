@@ -1,0 +1,52 @@
+"""Which backups ``backups prune`` removes: a backup is kept when any retention rule keeps it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from safemigrate.backup.manifest import Manifest
+from safemigrate.backup.select import created
+from safemigrate.config import RetentionConfig
+
+
+@dataclass(frozen=True)
+class KeptBackup:
+    manifest: Manifest
+    reasons: tuple[str, ...]  # why it stays, e.g. "younger than 30 days", "newest 5"
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    kept: tuple[KeptBackup, ...]
+    removed: tuple[Manifest, ...]
+
+
+def plan_prune(backups: Sequence[Manifest], policy: RetentionConfig, now: datetime) -> PrunePlan:
+    """Apply ``policy`` to ``backups`` as of ``now``.
+
+    The newest pre-migrate backup of every migration named by any pre-migrate backup is kept
+    whatever its age (when ``keep_pre_migrate``): it is what a rollback of that migration restores,
+    and without the database at hand a prune cannot tell which migrations are still applied, so it
+    keeps them all rather than guess."""
+    ordered = sorted(backups, key=created)
+    reasons: dict[str, list[str]] = {m.id: [] for m in ordered}
+    cutoff = now - timedelta(days=policy.keep_days)
+    for manifest in ordered:
+        if created(manifest) >= cutoff:
+            reasons[manifest.id].append(f"younger than {policy.keep_days:g} days")
+    if policy.keep_last:
+        for manifest in ordered[-policy.keep_last :]:
+            reasons[manifest.id].append(f"one of the newest {policy.keep_last}")
+    if policy.keep_pre_migrate:
+        newest_for: dict[str, Manifest] = {}
+        for manifest in ordered:  # oldest first: later ones replace earlier ones
+            if manifest.reason.kind == "pre-migrate":
+                for migration in manifest.reason.migrations:
+                    newest_for[migration] = manifest
+        for migration, manifest in sorted(newest_for.items()):
+            reasons[manifest.id].append(f"newest pre-migrate backup of {migration}")
+    kept = tuple(KeptBackup(m, tuple(reasons[m.id])) for m in ordered if reasons[m.id])
+    removed = tuple(m for m in ordered if not reasons[m.id])
+    return PrunePlan(kept, removed)

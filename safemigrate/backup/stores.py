@@ -1,0 +1,325 @@
+"""Where backups live: a local folder, or S3-compatible object storage (``s3://bucket/prefix``).
+
+Both hold the same archive (see :mod:`safemigrate.backup`). A backup is always taken into a local
+folder first (the local store itself, or a private temporary folder for S3) and published whole:
+for S3 the data files are uploaded first and ``manifest.json`` last, so a listing (which only
+counts folders that have a manifest) never shows a backup whose data is not all there. Deleting
+removes the manifest first for the same reason.
+
+S3 goes through boto3: credentials, region and endpoint come from the standard AWS settings
+(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, ``AWS_PROFILE`` and
+``~/.aws/config``, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3`` for MinIO, R2,
+...), and uploads and downloads stream from and to files (multipart), never through memory whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from safemigrate.backup.manifest import Manifest
+from safemigrate.backup.select import created
+from safemigrate.backup.store import (
+    DIR_MODE,
+    FILE_MODE,
+    ID_PATTERN,
+    MANIFEST,
+    create_file,
+    ensure_store,
+    find_backup,
+    list_backups,
+)
+from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class BackupStore(Protocol):
+    """A place that holds backups. ``location`` is what messages show (never a secret)."""
+
+    @property
+    def location(self) -> str: ...
+
+    def list(self) -> tuple[Manifest, ...]:
+        """Every complete backup, oldest first."""
+        ...
+
+    def check(self) -> None:
+        """Fail now, before a backup is taken, when the store cannot be written."""
+        ...
+
+    def staging(self) -> contextlib.AbstractContextManager[Path]:
+        """A local store folder to take a new backup into (then :meth:`publish` it)."""
+        ...
+
+    def publish(self, local_store: Path, manifest: Manifest) -> None:
+        """Make the backup taken into ``local_store`` part of this store."""
+        ...
+
+    def fetch(self, backup_id: str) -> contextlib.AbstractContextManager[Path]:
+        """A local store folder that holds backup ``backup_id`` whole (downloaded if need be)."""
+        ...
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        """Replace a backup's manifest (e.g. to mark it verified), atomically."""
+        ...
+
+    def delete(self, backup_id: str) -> None:
+        """Remove a backup: its manifest first, so it is never listed half-deleted."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    path: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def list(self) -> tuple[Manifest, ...]:
+        return by_time(list_backups(self.path))
+
+    def check(self) -> None:
+        try:
+            ensure_store(self.path)
+        except OSError as err:
+            raise BackupStoreError(
+                f"Cannot create the backup store {self.path}: {err.strerror or err}.",
+                "Check the [backup] store setting and the folder's permissions.",
+            ) from err
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        yield self.path  # take_backup publishes into the folder itself
+
+    def publish(self, local_store: Path, manifest: Manifest) -> None:
+        return None
+
+    @contextlib.contextmanager
+    def fetch(self, backup_id: str) -> Iterator[Path]:
+        find_backup(self.path, backup_id)  # a clear error when it is not there
+        yield self.path
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        folder, _ = find_backup(self.path, manifest.id)
+        temporary = folder / f".{MANIFEST}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = create_file(temporary)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(manifest.to_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, folder / MANIFEST)
+
+    def delete(self, backup_id: str) -> None:
+        folder, _ = find_backup(self.path, backup_id)
+        (folder / MANIFEST).unlink()
+        shutil.rmtree(folder)
+
+
+def _split_s3_url(url: str) -> tuple[str, str]:
+    rest = url[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise BackupStoreError(
+            f"The backup store {url!r} names no bucket.", 'Write it as "s3://bucket" or "s3://bucket/prefix".'
+        )
+    return bucket, prefix.strip("/")
+
+
+@dataclass(frozen=True)
+class S3Store:
+    bucket: str
+    prefix: str  # without leading or trailing "/"; may be empty
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    @contextlib.contextmanager
+    def _calls(self, doing: str) -> Iterator[None]:
+        """botocore's errors as one sentence that names the store (credentials are never in them)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            code = {"404": "NoSuchBucket", "403": "AccessDenied"}.get(error.get("Code", ""), error.get("Code", ""))
+            if code == "NoSuchBucket":
+                raise BackupStoreError(
+                    f"Cannot {doing} in {self.location}: the bucket {self.bucket!r} does not exist.",
+                    f"Create the bucket {self.bucket!r} or fix [backup] store.",
+                ) from err
+            hint = {
+                "AccessDenied": "Check that the AWS credentials may read and write this bucket.",
+                "InvalidAccessKeyId": "Check AWS_ACCESS_KEY_ID / AWS_PROFILE.",
+                "SignatureDoesNotMatch": "Check AWS_SECRET_ACCESS_KEY / AWS_PROFILE.",
+            }.get(code, "Check the bucket, the credentials and AWS_ENDPOINT_URL.")
+            raise BackupStoreError(
+                f"Cannot {doing} in {self.location}: {code or 'error'} ({error.get('Message', err)}).", hint
+            ) from err
+        except BotoCoreError as err:
+            raise BackupStoreError(
+                f"Cannot {doing} in {self.location}: {err}.",
+                "Check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3), AWS_REGION and the AWS credentials.",
+            ) from err
+
+    def _client(self) -> S3Client:
+        import boto3
+
+        with self._calls("connect"):
+            return boto3.session.Session().client("s3")
+
+    def _manifest(self, client: S3Client, backup_id: str) -> Manifest | None:
+        from botocore.exceptions import ClientError
+
+        key = self._key(backup_id, MANIFEST)
+        try:
+            body = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise BackupFormatError(f"Cannot read the manifest s3://{self.bucket}/{key}: {err}.", "") from err
+        return Manifest.from_dict(data, f"s3://{self.bucket}/{key}")
+
+    def _ids(self, client: S3Client) -> list[str]:
+        ids: list[str] = []
+        paginator = client.get_paginator("list_objects_v2")
+        base = self._key() + "/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common.get("Prefix", "")[len(base) :].rstrip("/")
+                if ID_PATTERN.fullmatch(name):
+                    ids.append(name)
+        return sorted(ids)
+
+    def _files(self, client: S3Client, backup_id: str) -> list[str]:
+        """The keys under the backup's folder, relative to it."""
+        base = self._key(backup_id) + "/"
+        found: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            found.extend(item["Key"][len(base) :] for item in page.get("Contents", []) if "Key" in item)
+        return found
+
+    def list(self) -> tuple[Manifest, ...]:
+        client = self._client()
+        with self._calls("list the backups"):
+            found = [self._manifest(client, backup_id) for backup_id in self._ids(client)]
+        return by_time(m for m in found if m is not None)
+
+    def check(self) -> None:
+        client = self._client()
+        with self._calls("reach the bucket"):
+            client.head_bucket(Bucket=self.bucket)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="safemigrate-backup-") as folder:
+            store = ensure_store(Path(folder) / "store")
+            yield store
+
+    def publish(self, local_store: Path, manifest: Manifest) -> None:
+        client = self._client()
+        folder = local_store / manifest.id
+        data_files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+        uploaded: list[str] = []
+        try:
+            with self._calls(f"upload backup {manifest.id}"):
+                for path in data_files:
+                    key = self._key(manifest.id, path.relative_to(folder).as_posix())
+                    client.upload_file(str(path), self.bucket, key)
+                    uploaded.append(key)
+                client.upload_file(str(folder / MANIFEST), self.bucket, self._key(manifest.id, MANIFEST))
+        except BaseException:
+            # Without its manifest the upload is never listed; remove the data objects too.
+            with contextlib.suppress(Exception):
+                for key in uploaded:
+                    client.delete_object(Bucket=self.bucket, Key=key)
+            raise
+
+    @contextlib.contextmanager
+    def fetch(self, backup_id: str) -> Iterator[Path]:
+        client = self._client()
+        with self._calls(f"read backup {backup_id}"):
+            manifest = self._manifest(client, backup_id) if ID_PATTERN.fullmatch(backup_id) else None
+        if manifest is None:
+            raise BackupNotFoundError(
+                f"There is no backup {backup_id!r} in {self.location}.",
+                "Run `safemigrate backups list` to see the ids.",
+            )
+        with tempfile.TemporaryDirectory(prefix="safemigrate-restore-") as temporary:
+            store = ensure_store(Path(temporary) / "store")
+            folder = store / backup_id
+            folder.mkdir(mode=DIR_MODE)
+            with self._calls(f"download backup {backup_id}"):
+                for relative in self._files(client, backup_id):
+                    if relative == MANIFEST or ".." in relative.split("/"):
+                        continue
+                    target = folder / relative
+                    target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                    _download(client, self.bucket, self._key(backup_id, relative), target)
+                # The manifest read above, not a second download: what was checked is what is used.
+                fd = create_file(folder / MANIFEST)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(manifest.to_json())
+            yield store
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        client = self._client()
+        with self._calls(f"update the manifest of backup {manifest.id}"):
+            client.put_object(
+                Bucket=self.bucket, Key=self._key(manifest.id, MANIFEST), Body=manifest.to_json().encode("utf-8")
+            )
+
+    def delete(self, backup_id: str) -> None:
+        client = self._client()
+        with self._calls(f"delete backup {backup_id}"):
+            client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, MANIFEST))
+            keys: list[Any] = [{"Key": self._key(backup_id, relative)} for relative in self._files(client, backup_id)]
+            for start in range(0, len(keys), 1000):
+                client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]})
+
+
+def by_time(backups: Iterable[Manifest]) -> tuple[Manifest, ...]:
+    """Oldest first, by the time in the manifest (ids of one second tie-break)."""
+    return tuple(sorted(backups, key=lambda m: (created(m), m.id)))
+
+
+def _download(client: S3Client, bucket: str, key: str, target: Path) -> None:
+    """Download to a new 0600 file (the data may be personal)."""
+    fd = create_file(target)
+    with os.fdopen(fd, "wb") as out:
+        client.download_fileobj(bucket, key, out)
+    os.chmod(target, FILE_MODE)
+
+
+def open_store(store: str, project_dir: Path) -> BackupStore:
+    """The store of ``[backup] store``: ``s3://bucket/prefix``, else a folder (relative to the project)."""
+    if store.startswith("s3://"):
+        bucket, prefix = _split_s3_url(store)
+        return S3Store(bucket, prefix)
+    if "://" in store:
+        raise BackupStoreError(
+            f"The backup store {store!r} is neither a folder nor an s3:// URL.",
+            'Set [backup] store to a folder path or "s3://bucket/prefix".',
+        )
+    path = Path(store).expanduser()
+    return LocalStore(path if path.is_absolute() else project_dir / path)

@@ -1,0 +1,75 @@
+"""``backup --verify``: prove a backup restores by restoring it into a scratch database and comparing
+counts and fingerprints with its manifest (the restore's own check), then record the result."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+
+import psycopg
+from psycopg import sql
+
+from safemigrate.backup.manifest import Manifest
+from safemigrate.backup.restore import restore_backup
+from safemigrate.backup.stores import BackupStore
+from safemigrate.config import DatabaseConfig
+from safemigrate.db.connect import connect, database_errors
+from safemigrate.db.url import DatabaseUrl
+from safemigrate.errors import BackupError, DatabasePermissionError
+
+SCRATCH_PREFIX = "safemigrate_verify_"
+
+
+@dataclass(frozen=True)
+class Verification:
+    manifest: Manifest  # as saved in the store, ``verified`` set
+    scratch_database: str
+    seconds: float
+
+
+def verify_backup(
+    url: DatabaseUrl, store: BackupStore, manifest: Manifest, *, settings: DatabaseConfig | None = None
+) -> Verification:
+    """Restore ``manifest``'s backup into a new database on ``url``'s server, then drop it.
+
+    The backup is marked ``verified: true`` when the restore's counts and fingerprints match, and
+    ``verified: false`` when they do not (the error is raised after it is recorded). When the check
+    cannot run (no CREATEDB privilege, server unreachable), nothing is recorded and the error says so."""
+    settings = settings or DatabaseConfig()
+    scratch = SCRATCH_PREFIX + manifest.id.lower().replace("-", "_") + "_" + secrets.token_hex(2)
+    with connect(url, command="backup-verify", settings=settings) as admin, database_errors(url, settings):
+        extensions = [
+            str(row[0])
+            for row in admin.execute(b"SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname")
+        ]
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise DatabasePermissionError(
+                f"Cannot verify backup {manifest.id}: user {url.user!r} may not create the scratch database.",
+                "Grant CREATEDB to the user, or verify with a user that has it; the backup itself is saved.",
+            ) from err
+    scratch_url = url.with_database(scratch)
+    try:
+        with (
+            connect(scratch_url, command="backup-verify", settings=settings) as conn,
+            database_errors(scratch_url, settings),
+        ):
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
+            for name in extensions:  # types the backed-up columns may use (citext, ...)
+                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+        with store.fetch(manifest.id) as local:
+            result = restore_backup(scratch_url, local, backup_id=manifest.id, settings=settings)
+    except BackupError:  # the backup itself is wrong (mismatch, corrupt file, unusable DDL): record it
+        store.save_manifest(replace(manifest, verified=False))
+        raise
+    finally:
+        _drop(url, scratch, settings)
+    verified = replace(manifest, verified=True)
+    store.save_manifest(verified)
+    return Verification(verified, scratch, result.seconds)
+
+
+def _drop(url: DatabaseUrl, scratch: str, settings: DatabaseConfig) -> None:
+    with connect(url, command="backup-verify", settings=settings) as admin, database_errors(url, settings):
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch)))
