@@ -134,3 +134,7 @@ class BackupStoreError(BackupError):
 
 class RestoreMismatchError(BackupError):
     """After a restore, a table's counts or fingerprint differ from the manifest: rolled back."""
+
+
+class CloneError(SafemigrateError):
+    """A throwaway clone database could not be created, filled or reached."""

@@ -126,10 +126,15 @@ def restore_backup(
     backup_id: str | None = None,
     tables: Sequence[str] | None = None,
     settings: DatabaseConfig | None = None,
+    into_empty: bool = False,
 ) -> RestoreResult:
     """Restore backup ``backup_id`` (the newest when None) into the URL's database and schema, in one
     transaction: missing tables are recreated from the DDL, present ones have their rows replaced;
-    counts and fingerprints are then compared with the manifest and any difference rolls back."""
+    counts and fingerprints are then compared with the manifest and any difference rolls back.
+
+    ``into_empty``: the present tables are empty (a fresh clone whose schema was copied), so they
+    are filled without a TRUNCATE, even when tables outside the restore reference them; a present
+    table that holds rows is refused."""
     settings = settings or DatabaseConfig()
     started = time.monotonic()
     folder, manifest = find_backup(store, backup_id)
@@ -146,8 +151,11 @@ def restore_backup(
         present = set(schema_tables(conn, schema))
         existing = [e for e in entries if e.name in present]
         _check_compatible(conn, schema, existing)
-        _refuse_outside_references(conn, schema, [e.name for e in existing])
-        if existing:
+        if into_empty:
+            _refuse_rows(conn, schema, [e.name for e in existing])
+        else:
+            _refuse_outside_references(conn, schema, [e.name for e in existing])
+        if existing and not into_empty:
             conn.execute(
                 sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
             )
@@ -220,6 +228,17 @@ def _refuse_outside_references(conn: psycopg.Connection[Any], schema: str, names
             f"{ref.name!r}, so its rows cannot be replaced alone; nothing was restored.",
             f"Add {ref.table_name} to --tables (if the backup holds it) or restore the whole backup.",
         )
+
+
+def _refuse_rows(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
+    for name in names:
+        query = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, name))
+        row = conn.execute(query).fetchone()
+        if row and row[0]:
+            raise RestoreRefusedError(
+                f"Table {name!r} of the target is not empty; nothing was restored.",
+                "Restore into an empty copy of the schema, or without the empty-target option.",
+            )
 
 
 def _load(conn: psycopg.Connection[Any], schema: str, entry: TableEntry, path: Path) -> None:

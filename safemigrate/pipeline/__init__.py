@@ -1,0 +1,1 @@
+"""The migrate pipeline: apply (shared by dry-run and migrate), rehearsal."""

@@ -1,0 +1,315 @@
+"""Apply pending migrations the way `migrate` does: all transactional files in one transaction,
+their `_prisma_migrations` rows written as Prisma writes them, explicit BEGIN/COMMIT absorbed; files
+that cannot run in a transaction (CREATE INDEX CONCURRENTLY ...) alone, after the transaction.
+
+With ``trace`` each statement is measured: duration, rows affected, the relation locks it added
+(from ``pg_locks`` of this backend, before the transaction ends) and the existing tables it
+rewrote (their ``relfilenode`` changed). A failing statement's SQLSTATE, message and position are
+mapped back to ``file:line:column``. The same code rehearses on a clone (dry-run) and applies for
+real (migrate), so what was rehearsed is what runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from safemigrate.db import load_sql
+from safemigrate.db.prisma_migrations import (
+    failure_logs,
+    record_failed_step,
+    record_migration_finished,
+    record_migration_started,
+    record_successful_step,
+)
+from safemigrate.lint.reader import parse_source
+from safemigrate.lint.shape import is_non_transactional
+from safemigrate.migrations import Migration
+from safemigrate.sql import model as m
+
+Outcome = Literal["applied", "failed", "not run", "rolled back"]
+
+
+@dataclass(frozen=True)
+class LockTaken:
+    relation: str
+    mode: str  # AccessExclusiveLock, ShareLock, ...
+
+
+@dataclass(frozen=True)
+class StatementError:
+    sqlstate: str
+    message: str
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class StatementTrace:
+    index: int  # 0-based in its file
+    line: int
+    column: int
+    text: str  # the first line, shortened
+    seconds: float
+    rows: int | None  # rows affected, when the server reports them
+    locks: tuple[LockTaken, ...]  # relation locks this statement added
+    rewritten: tuple[str, ...]  # tables that existed before and got a new relfilenode here
+
+
+@dataclass(frozen=True)
+class MigrationTrace:
+    name: str
+    file: str
+    outcome: Outcome
+    transactional: bool
+    seconds: float
+    statements: tuple[StatementTrace, ...]
+    error: StatementError | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    migrations: tuple[MigrationTrace, ...]
+    committed: bool  # the transactional part committed (False on error or when asked not to)
+
+    @property
+    def failed(self) -> MigrationTrace | None:
+        return next((t for t in self.migrations if t.outcome == "failed"), None)
+
+
+class _RolledBack(Exception):
+    """Ends a rehearsal's transaction (commit=False)."""
+
+
+class _Failed(Exception):
+    def __init__(self, trace: MigrationTrace) -> None:
+        super().__init__(trace.name)
+        self.trace = trace
+
+
+@dataclass(frozen=True)
+class PreparedMigration:
+    migration: Migration
+    script: bytes
+    statements: tuple[m.Statement, ...]  # BEGIN/COMMIT removed
+    transactional: bool
+
+
+def prepare(migration: Migration) -> PreparedMigration:
+    script = migration.data  # the bytes read once: what is checksummed is what runs
+    parsed = parse_source(script)
+    statements = tuple(s for s in parsed.statements if not isinstance(s.summary, m.TransactionControl))
+    transactional = not any(is_non_transactional(s.summary) for s in statements)
+    return PreparedMigration(migration, script, statements, transactional)
+
+
+def _head(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 100 else first[:97] + "..."
+
+
+def _position(statement: m.Statement, offset: int | None) -> tuple[int, int]:
+    """File line and column of character ``offset`` (1-based, as PostgreSQL reports) in the statement."""
+    if not offset:
+        return statement.line, statement.column
+    before = statement.text[: offset - 1]
+    newlines = before.count("\n")
+    if not newlines:
+        return statement.line, statement.column + offset - 1
+    return statement.line + newlines, len(before) - before.rfind("\n")
+
+
+class _Observer:
+    """Locks and relfilenodes of this backend, read between statements."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.locks = self._locks()
+        self.files = self._files()
+        self.existing = frozenset(self.files)
+
+    def _locks(self) -> set[tuple[str, str]]:
+        rows = self.conn.execute(load_sql("backend_relation_locks"), {"schema": self.schema}).fetchall()
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+    def _files(self) -> dict[str, int]:
+        rows = self.conn.execute(load_sql("relation_filenodes"), {"schema": self.schema}).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def step(self) -> tuple[tuple[LockTaken, ...], tuple[str, ...]]:
+        locks, files = self._locks(), self._files()
+        added = tuple(LockTaken(rel, mode) for rel, mode in sorted(locks - self.locks))
+        rewritten = tuple(
+            sorted(name for name, node in files.items() if name in self.existing and self.files.get(name) != node)
+        )
+        self.locks, self.files = locks, files
+        return added, rewritten
+
+
+def _run_statements(
+    conn: psycopg.Connection[Any],
+    prepared: PreparedMigration,
+    observer: _Observer | None,
+    file_label: str,
+) -> list[StatementTrace]:
+    traces: list[StatementTrace] = []
+    for statement in prepared.statements:
+        started = time.perf_counter()
+        try:
+            cursor = conn.execute(statement.text.encode("utf-8"))
+        except psycopg.Error as err:
+            diag = err.diag
+            position = int(diag.statement_position) if diag.statement_position else None
+            line, column = _position(statement, position)
+            error = StatementError(
+                diag.sqlstate or "", diag.message_primary or str(err).strip(), file_label, line, column
+            )
+            raise _Failed(
+                MigrationTrace(
+                    prepared.migration.name,
+                    file_label,
+                    "failed",
+                    prepared.transactional,
+                    0.0,
+                    tuple(traces),
+                    error,
+                )
+            ) from err
+        seconds = time.perf_counter() - started
+        rows = cursor.rowcount if cursor.rowcount >= 0 else None
+        locks, rewritten = observer.step() if observer else ((), ())
+        traces.append(
+            StatementTrace(
+                statement.index,
+                statement.line,
+                statement.column,
+                _head(statement.text),
+                seconds,
+                rows,
+                locks,
+                rewritten,
+            )
+        )
+    return traces
+
+
+def apply_migrations(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    migrations: Sequence[Migration],
+    *,
+    trace: bool = False,
+    commit: bool = True,
+    before_commit: Callable[[psycopg.Connection[Any]], None] | None = None,
+    file_label: Callable[[Migration], str] = lambda mig: str(mig.sql_path),
+) -> ApplyResult:
+    """Apply ``migrations`` (pending, in order) on ``conn`` (autocommit connection).
+
+    The transactional files run in one transaction, each with its `_prisma_migrations` row written
+    as `prisma migrate deploy` writes it; ``before_commit`` (verification) runs in that transaction
+    and may raise to roll it back; with ``commit`` False it is always rolled back (a rehearsal
+    that leaves nothing behind). Files that cannot run in a transaction run afterwards, one
+    statement at a time, only when the transactional part committed. A failure stops the run: the
+    transaction is rolled back, the failing migration is reported with its error, later ones are
+    "not run"."""
+    prepared = [prepare(mig) for mig in migrations]
+    in_transaction = [p for p in prepared if p.transactional]
+    alone = [p for p in prepared if not p.transactional]
+    traces: dict[str, MigrationTrace] = {}
+    committed = False
+    failure: MigrationTrace | None = None
+    try:
+        with conn.transaction():
+            observer = _Observer(conn, schema) if trace else None
+            for item in in_transaction:
+                started = time.perf_counter()
+                row_id = record_migration_started(conn, schema, item.migration.name, item.script)
+                if observer:
+                    observer.step()  # the bookkeeping's own locks are not the migration's
+                statements = _run_statements(conn, item, observer, file_label(item.migration))
+                record_successful_step(conn, schema, row_id)
+                record_migration_finished(conn, schema, row_id)
+                if observer:
+                    observer.step()
+                traces[item.migration.name] = MigrationTrace(
+                    item.migration.name,
+                    file_label(item.migration),
+                    "applied",
+                    True,
+                    time.perf_counter() - started,
+                    tuple(statements),
+                )
+            if before_commit is not None:
+                before_commit(conn)
+            if not commit:
+                raise _RolledBack
+        committed = True
+    except _Failed as failed:
+        failure = failed.trace
+    except _RolledBack:
+        pass
+    if committed:
+        for item in alone:
+            started = time.perf_counter()
+            try:
+                statements = _run_alone(conn, schema, item, trace, file_label(item.migration))
+            except _Failed as failed:
+                failure = failed.trace
+                break
+            traces[item.migration.name] = MigrationTrace(
+                item.migration.name,
+                file_label(item.migration),
+                "applied",
+                False,
+                time.perf_counter() - started,
+                tuple(statements),
+            )
+    result: list[MigrationTrace] = []
+    for item in prepared:
+        name = item.migration.name
+        done = traces.get(name)
+        if failure is not None and failure.name == name:
+            result.append(failure)
+        elif done is not None and item.transactional and not committed:
+            result.append(MigrationTrace(name, done.file, "rolled back", True, done.seconds, done.statements))
+        elif done is not None:
+            result.append(done)
+        else:
+            result.append(MigrationTrace(name, file_label(item.migration), "not run", item.transactional, 0.0, ()))
+    return ApplyResult(tuple(result), committed)
+
+
+def _run_alone(
+    conn: psycopg.Connection[Any], schema: str, item: PreparedMigration, trace: bool, label: str
+) -> list[StatementTrace]:
+    """A non-transactional file: its row, then each statement in autocommit (as Prisma runs it)."""
+    row_id = record_migration_started(conn, schema, item.migration.name, item.script)
+    try:
+        statements = _run_statements(conn, item, _Observer(conn, schema) if trace else None, label)
+    except _Failed as failed:
+        error = failed.trace.error
+        if error is not None:  # the row stays failed, with the error, as Prisma records it
+            record_failed_step(conn, schema, row_id, failure_logs(item.migration.name, error.sqlstate, error.message))
+        raise
+    record_successful_step(conn, schema, row_id)
+    record_migration_finished(conn, schema, row_id)
+    return statements
+
+
+def relative_label(root: Path) -> Callable[[Migration], str]:
+    """Files shown relative to ``root`` when they are below it."""
+
+    def label(mig: Migration) -> str:
+        try:
+            return str(mig.sql_path.relative_to(root))
+        except ValueError:
+            return str(mig.sql_path)
+
+    return label
