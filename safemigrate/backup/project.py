@@ -11,6 +11,7 @@ from pathlib import Path
 from safemigrate.backup.manifest import Manifest, Reason
 from safemigrate.backup.restore import RestoreResult, restore_backup
 from safemigrate.backup.retention import PrunePlan, plan_prune
+from safemigrate.backup.scope import BackupScope
 from safemigrate.backup.select import choose_backup
 from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, take_backup
@@ -103,6 +104,47 @@ def backup_database(
         verification = verify_backup(url, setup.store, manifest, settings=setup.config.database)
         manifest = verification.manifest
     return TakenBackup(manifest, setup.store.location, verification)
+
+
+@dataclass(frozen=True)
+class ScopedBackup:
+    scope: BackupScope
+    taken: TakenBackup | None  # None when the pending migrations touch no existing table
+    everything: bool  # the scope could not be read whole, so every table was backed up
+
+
+def backup_pending_scope(
+    project_dir: Path = Path("."),
+    *,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    config_file: Path | None = None,
+    reason_text: str = "",
+    jobs: int | None = None,
+    verify: bool = False,
+    progress: BackupProgressCallback | None = None,
+) -> ScopedBackup:
+    """``backup --scope-from-migrations``: back up what the pending migrations touch (see
+    :mod:`safemigrate.backup.scope`), as a pre-migrate backup naming them. When a pending statement
+    could not be read, what it touches is unknown: every table is backed up instead."""
+    from safemigrate.backup.scope import backup_scope
+
+    scope = backup_scope(project_dir, database_url=database_url, schema_path=schema_path, config_file=config_file)
+    everything = bool(scope.unread)
+    if scope.empty and not everything:
+        return ScopedBackup(scope, None, False)
+    taken = backup_database(
+        project_dir,
+        database_url=database_url,
+        schema_path=schema_path,
+        config_file=config_file,
+        tables=None if everything else scope.tables,
+        reason=Reason("pre-migrate", reason_text, scope.migrations),
+        jobs=jobs,
+        verify=verify,
+        progress=progress,
+    )
+    return ScopedBackup(scope, taken, everything)
 
 
 def project_backups(project_dir: Path = Path("."), *, config_file: Path | None = None) -> tuple[Manifest, ...]:

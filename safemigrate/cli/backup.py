@@ -15,7 +15,10 @@ from safemigrate.cli.fingerprint import _size
 from safemigrate.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from safemigrate.backup.manifest import Manifest
+    from safemigrate.backup.project import TakenBackup
     from safemigrate.backup.take import BackupProgress
 
 
@@ -53,6 +56,14 @@ def backup(
             "--jobs", min=1, help="Connections: one fingerprints, the others copy (default: the number of cores)."
         ),
     ] = None,
+    scope_from_migrations: Annotated[
+        bool,
+        typer.Option(
+            "--scope-from-migrations",
+            help="Back up only what the pending migrations touch (data-loss, may-fail and rewrite findings, and the "
+            "tables a CASCADE reaches), as a pre-migrate backup naming them.",
+        ),
+    ] = False,
     verify: Annotated[
         bool,
         typer.Option(
@@ -73,6 +84,11 @@ def backup(
     def progress(event: BackupProgress) -> None:
         typer.echo(progress_line(event), err=True)
 
+    if scope_from_migrations:
+        if tables is not None:
+            raise InputError("Use --tables or --scope-from-migrations, not both.")
+        _scoped_backup(project, database_url, schema, config, reason, jobs, verify, progress)
+        return
     taken = backup_database(
         project,
         database_url=database_url,
@@ -84,6 +100,10 @@ def backup(
         verify=verify,
         progress=progress,
     )
+    _summary(taken)
+
+
+def _summary(taken: TakenBackup) -> None:
     manifest = taken.manifest
     typer.echo(
         f"Backup {manifest.id}: {len(manifest.tables)} table{'s' if len(manifest.tables) != 1 else ''}, "
@@ -94,6 +114,51 @@ def backup(
             f"Verified: restored into a scratch database in {taken.verification.seconds:.1f} s; "
             "counts and fingerprints match."
         )
+
+
+def _scoped_backup(
+    project: Path,
+    database_url: str | None,
+    schema: Path | None,
+    config: Path | None,
+    reason: str | None,
+    jobs: int | None,
+    verify: bool,
+    progress: Callable[[BackupProgress], None],
+) -> None:
+    from safemigrate.backup.project import backup_pending_scope
+
+    scoped = backup_pending_scope(
+        project,
+        database_url=database_url,
+        schema_path=schema,
+        config_file=config,
+        reason_text=reason or "",
+        jobs=jobs,
+        verify=verify,
+        progress=progress,
+    )
+    scope = scoped.scope
+    for name in scope.tables:
+        typer.echo(f'scope: "{name}": {"; ".join(scope.reasons.get(name, ()))}', err=True)
+    for skipped in scope.skipped:
+        typer.echo(f'scope: "{skipped.name}" not backed up: {skipped.reason}', err=True)
+    if scoped.everything:
+        typer.echo(
+            f"scope: {len(scope.unread)} pending statement(s) could not be read, so what they touch is unknown: "
+            "every table is backed up.",
+            err=True,
+        )
+    if scoped.taken is None:
+        pending = len(scope.migrations)
+        typer.echo(
+            "No pending migrations: nothing to back up."
+            if not pending
+            else f"The {pending} pending migration{'s' if pending != 1 else ''} touch no existing table's rows: "
+            "nothing to back up."
+        )
+        return
+    _summary(scoped.taken)
 
 
 def list_row(manifest: Manifest) -> dict[str, Any]:

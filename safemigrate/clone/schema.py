@@ -9,6 +9,7 @@ pg_dump versions write) are dropped, and so are settings the clone's server does
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -57,9 +58,8 @@ def find_pg_dump(server_major: int) -> Path:
 def dump_schema(url: DatabaseUrl, server_major: int) -> str:
     """The schema-only SQL of the target database (every schema, extensions included)."""
     pg_dump = find_pg_dump(server_major)
-    params = dict(url.params)
-    password = params.pop("password", "")
-    conninfo = " ".join(f"{k}='{v}'" if " " in v else f"{k}={v}" for k, v in sorted(params.items()))
+    password = url.password
+    conninfo = dataclasses.replace(url, params=tuple(p for p in url.params if p[0] != "password")).conninfo
     env = {**os.environ, "PGPASSWORD": password} if password else dict(os.environ)
     done = subprocess.run(
         [str(pg_dump), "--schema-only", "--no-owner", "--no-privileges", "--dbname", conninfo],

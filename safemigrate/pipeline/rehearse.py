@@ -1,0 +1,351 @@
+"""``safemigrate dry-run``: rehearse the pending migrations on a throwaway clone.
+
+With a target database: the clone gets the target's schema (pg_dump --schema-only) and the data of
+the backup scope, closed over the tables those rows reference, restored from a new pre-migrate
+backup (which proves that backup restores); then the pending migrations run exactly as `migrate`
+runs them (:func:`safemigrate.pipeline.apply.apply_migrations`), traced statement by statement;
+then the clone's schema diff (before vs after) and the fingerprints of the data tables are taken.
+
+Without a database (a developer before committing, a pre-commit hook): an embedded server replays
+the whole history, new migrations included, and reports errors with their file:line.
+
+The target is only read (the backup's snapshot, the schema dump, the status); clones are always
+removed, and clones a killed run left behind are dropped first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from safemigrate.clone.providers import Clone, drop_stale_clones, open_clone
+from safemigrate.config import Config, load_config
+from safemigrate.db.diff import SnapshotDiff
+from safemigrate.db.url import DatabaseUrl
+from safemigrate.migrations import Migration
+from safemigrate.pipeline.apply import ApplyResult, apply_migrations, relative_label
+from safemigrate.sql import model as m
+
+Mode = Literal["target", "history"]
+
+
+@dataclass(frozen=True)
+class Timings:
+    clone: float = 0.0  # creating the empty clone
+    schema: float = 0.0  # copying the target's schema
+    backup: float = 0.0  # the pre-migrate backup of the data tables
+    data: float = 0.0  # restoring it into the clone
+    apply: float = 0.0
+    inspect: float = 0.0  # snapshots, diff, fingerprints
+
+    @property
+    def total(self) -> float:
+        return self.clone + self.schema + self.backup + self.data + self.apply + self.inspect
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    mode: Mode
+    database: str  # the target, redacted ("" in history mode)
+    clone_provider: str
+    clone_description: str
+    clone_major: int
+    warnings: tuple[str, ...]
+    migrations: tuple[str, ...]  # what was rehearsed, in order
+    backup_id: str | None  # the pre-migrate backup that seeded the clone
+    data_tables: tuple[str, ...]  # tables whose rows the clone received
+    result: ApplyResult
+    schema_diff: SnapshotDiff | None  # the clone before vs after (None when the rehearsal failed)
+    fingerprints: Mapping[str, Any]  # data tables after the rehearsal: table -> fingerprint dict
+    timings: Timings
+    dropped_stale: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result.failed is None
+
+
+def referenced_by_statements(statements: Iterable[m.Statement]) -> set[str]:
+    """Tables that foreign keys added by these statements reference (their rows must be in the clone)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, m.ConstraintSpec) and value.references is not None:
+            found.add(value.references.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for item in dataclasses.fields(value):
+                walk(getattr(value, item.name))
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+
+    for statement in statements:
+        walk(statement.summary)
+    return found
+
+
+def close_over_parents(tables: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """``tables`` plus every table their rows reference through foreign keys, transitively.
+
+    ``edges``: (referencing table, referenced table) pairs of one schema."""
+    parents: dict[str, set[str]] = {}
+    for child, parent in edges:
+        parents.setdefault(child, set()).add(parent)
+    wanted = set(tables)
+    todo = list(wanted)
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in wanted:
+                wanted.add(parent)
+                todo.append(parent)
+    return tuple(sorted(wanted))
+
+
+def rehearse(
+    project_dir: Path = Path("."),
+    *,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    migrations_dir: Path | None = None,
+    config_file: Path | None = None,
+    clone: str | None = None,
+    clone_url: str | None = None,
+    local: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Rehearsal:
+    """Rehearse the project's pending migrations (or, with ``local`` or no database configured,
+    its whole history) on a clone; nothing is changed in the target."""
+    from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.errors import DatabaseUrlError
+    from safemigrate.lint.registry import rule_names
+    from safemigrate.migrations import list_migrations
+    from safemigrate.project import discover_project
+
+    config = load_config(project_dir, config_file, rule_names())
+    project = discover_project(project_dir, schema_path, migrations_dir)
+    migrations = list_migrations(project.migrations_dir)
+    label = relative_label(project.root)
+    target: DatabaseUrl | None = None
+    if not local:
+        try:
+            target = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=True)
+        except DatabaseUrlError:
+            if database_url is not None:
+                raise
+            target = None  # no database configured: rehearse the whole history locally
+    if target is None:
+        return _rehearse_history(config, migrations, clone or "embedded", clone_url, label)
+    scope = _scope_tables(project_dir, database_url, schema_path, migrations_dir, config_file)
+    return _rehearse_pending(project_dir, config, target, migrations, scope, clone or "database", clone_url, label)
+
+
+def _rehearse_history(
+    config: Config, migrations: tuple[Migration, ...], provider: str, clone_url: str | None, label: Any
+) -> Rehearsal:
+    from psycopg import sql
+
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.diff import diff_snapshots
+
+    started = time.perf_counter()
+    with open_clone(provider, None, settings=config.database, clone_url=clone_url) as clone:
+        made = time.perf_counter()
+        schema = clone.url.schema
+        with connect(clone.url, command="dry-run", settings=config.database) as conn, database_errors(clone.url):
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+            applied = time.perf_counter()
+            result = apply_migrations(conn, schema, migrations, trace=True, file_label=label)
+            done = time.perf_counter()
+            diff = None
+            if result.failed is None:
+                after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+                diff = diff_snapshots(before, after)
+        inspected = time.perf_counter()
+    return Rehearsal(
+        "history",
+        "",
+        clone.provider,
+        clone.description,
+        clone.server_major,
+        clone.warnings,
+        tuple(mig.name for mig in migrations),
+        None,
+        (),
+        result,
+        diff,
+        {},
+        Timings(clone=made - started, apply=done - applied, inspect=(applied - made) + (inspected - done)),
+    )
+
+
+def _pending(migrations: tuple[Migration, ...], conn: Any, schema: str, url: DatabaseUrl) -> tuple[Migration, ...]:
+    from safemigrate.errors import MigrationHistoryError
+    from safemigrate.status import EDITED, FAILED, PENDING, ROLLED_BACK, read_status
+
+    report = read_status(conn, migrations, schema=schema, database=url.redacted())
+    failed = report.named(FAILED)
+    if failed:
+        raise MigrationHistoryError(
+            f"Migration {failed[0].name} is in Prisma's failed state in the target; nothing can be deployed "
+            "after it (P3009).",
+            "Recover it first (see `safemigrate status`), then rehearse again.",
+        )
+    edited = report.named(EDITED)
+    if edited:
+        raise MigrationHistoryError(
+            f"Migration {edited[0].name} was edited after it was applied (its checksum differs).",
+            "Restore the applied file from version control; put changes in a new migration.",
+        )
+    wanted = {s.name for s in report.migrations if s.local and s.state in (PENDING, ROLLED_BACK)}
+    return tuple(mig for mig in migrations if mig.name in wanted)
+
+
+def _rehearse_pending(
+    project_dir: Path,
+    config: Config,
+    target: DatabaseUrl,
+    migrations: tuple[Migration, ...],
+    scope: tuple[str, ...],
+    provider: str,
+    clone_url: str | None,
+    label: Any,
+) -> Rehearsal:
+    from safemigrate.backup.manifest import Reason
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.restore import restore_backup
+    from safemigrate.backup.scope import read_foreign_keys
+    from safemigrate.backup.take import take_backup
+    from safemigrate.clone.schema import dump_schema, load_schema
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.diff import diff_snapshots
+    from safemigrate.db.fingerprint import fingerprint
+    from safemigrate.lint.reader import parse_source
+
+    settings = config.database
+    schema = target.schema
+    with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
+        pending = _pending(migrations, conn, schema, target)
+        major = conn.info.server_version // 10000
+        edges = [
+            (e.table_name, e.referenced_name)
+            for e in read_foreign_keys(conn)
+            if e.table_schema == schema and e.referenced_schema == schema
+        ]
+        existing = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+                (schema,),
+            )
+        }
+    statements = [s for mig in pending for s in parse_source(mig.data).statements]
+    data_tables = tuple(
+        t for t in close_over_parents(set(scope) | referenced_by_statements(statements), edges) if t in existing
+    )
+    dropped: tuple[str, ...] = ()
+    if provider == "database":
+        dropped = drop_stale_clones(target, settings)
+
+    started = time.perf_counter()
+    setup = backup_setup(project_dir, config.path)
+    backup_id: str | None = None
+    backup_seconds = 0.0
+    if data_tables and pending:
+        setup.store.check()
+        with setup.store.staging() as local_store:
+            manifest = take_backup(
+                target,
+                local_store,
+                settings=settings,
+                tables=data_tables,
+                reason=Reason("pre-migrate", "dry-run", tuple(mig.name for mig in pending)),
+                project_dir=project_dir,
+            )
+            setup.store.publish(local_store, manifest)
+        backup_id = manifest.id
+    backup_seconds = time.perf_counter() - started
+
+    marks: dict[str, float] = {}
+    with open_clone(provider, target, settings=settings, clone_url=clone_url) as clone:
+        marks["clone"] = time.perf_counter()
+        load_schema_into(clone, dump_schema(target, major), settings, load_schema)
+        marks["schema"] = time.perf_counter()
+        if backup_id is not None:
+            with setup.store.fetch(backup_id) as local_store:
+                restore_backup(clone.url, local_store, backup_id=backup_id, settings=settings, into_empty=True)
+        marks["data"] = time.perf_counter()
+        with connect(clone.url, command="dry-run", settings=settings) as conn, database_errors(clone.url, settings):
+            before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+            marks["before"] = time.perf_counter()
+            result = apply_migrations(conn, schema, pending, trace=True, file_label=label)
+            marks["apply"] = time.perf_counter()
+            diff = None
+            prints: dict[str, Any] = {}
+            if result.failed is None:
+                after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+                diff = diff_snapshots(before, after)
+                now_tables = {t.name for t in after.tables}
+                wanted = [t for t in data_tables if t in now_tables]
+                if wanted:
+                    document = fingerprint(conn, schema=schema, tables=wanted).to_dict()
+                    prints = {t["table"]: t for t in document["tables"]}
+            marks["inspect"] = time.perf_counter()
+    timings = Timings(
+        clone=marks["clone"] - started - backup_seconds,
+        schema=marks["schema"] - marks["clone"],
+        backup=backup_seconds,
+        data=marks["data"] - marks["schema"],
+        apply=marks["apply"] - marks["before"],
+        inspect=(marks["before"] - marks["data"]) + (marks["inspect"] - marks["apply"]),
+    )
+    return Rehearsal(
+        "target",
+        target.redacted(),
+        clone.provider,
+        clone.description,
+        clone.server_major,
+        clone.warnings,
+        tuple(mig.name for mig in pending),
+        backup_id,
+        data_tables,
+        result,
+        diff,
+        prints,
+        timings,
+        dropped,
+    )
+
+
+def load_schema_into(clone: Clone, dump: str, settings: Any, loader: Any) -> None:
+    from safemigrate.db.connect import connect, database_errors
+
+    with connect(clone.url, command="dry-run", settings=settings) as conn, database_errors(clone.url, settings):
+        loader(conn, dump)
+
+
+def _scope_tables(
+    project_dir: Path,
+    database_url: str | None,
+    schema_path: Path | None,
+    migrations_dir: Path | None,
+    config_file: Path | None,
+) -> tuple[str, ...]:
+    """The backup scope of the pending migrations (what `migrate` would back up)."""
+    from safemigrate.backup.scope import backup_scope
+
+    found = backup_scope(
+        project_dir,
+        database_url=database_url,
+        schema_path=schema_path,
+        migrations_dir=migrations_dir,
+        config_file=config_file,
+    )
+    return tuple(found.tables)

@@ -1,0 +1,145 @@
+"""dry-run's rehearsal on real servers: clones of the target (same server, given URL, embedded) and
+the local replay of a whole history; the target is never changed and clones never stay behind."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from safemigrate.db.catalog.snapshot import snapshot_to_dict, take_snapshot
+from safemigrate.db.fingerprint import fingerprint
+from safemigrate.errors import CloneError
+from safemigrate.migrations import list_migrations
+from safemigrate.pipeline.apply import apply_migrations
+from safemigrate.pipeline.rehearse import rehearse
+from tests.pgserver import PgServer
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+
+
+def _project(tmp_path: Path, name: str = "blog") -> Path:
+    source = FIXTURES / name if name == "blog" else FIXTURES / "patterns" / name
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n')
+    return project
+
+
+def _deploy(project: Path, url: str, count: int, sql: str = "") -> None:
+    migrations = list_migrations(project / "prisma" / "migrations")[:count]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert apply_migrations(conn, "public", migrations).committed
+        if sql:
+            conn.execute(sql)
+
+
+def _state(url: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return snapshot_to_dict(take_snapshot(conn)), fingerprint(conn).to_dict()
+
+
+def _clones(pg_server: PgServer) -> list[str]:
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'safemigrate\\_clone\\_%'")
+        return [str(r[0]) for r in rows]
+
+
+POSTS = """
+INSERT INTO "User" (email, name) VALUES ('a@example.com', 'A'), ('b@example.com', 'B');
+INSERT INTO "Post" (title, "authorId", "updatedAt")
+    SELECT 'post ' || i, 1 + i % 2, now() FROM generate_series(1, 40) AS i;
+"""
+
+
+def test_a_required_column_without_default_fails_on_the_clone_with_file_and_line(
+    tmp_path: Path, database_url: str, pg_server: PgServer
+) -> None:
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS)
+    before = _state(database_url)
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert not rehearsal.ok
+    failed = rehearsal.result.failed
+    assert failed is not None and failed.name == "20240305160000_add_post_slug"
+    assert failed.error is not None and failed.error.sqlstate == "23502"
+    assert failed.error.file == "prisma/migrations/20240305160000_add_post_slug/migration.sql"
+    assert failed.error.line == 2
+    assert [t.outcome for t in rehearsal.result.migrations] == ["failed", "not run", "not run"]
+    assert "Post" in rehearsal.data_tables and "User" in rehearsal.data_tables  # Post's rows need their authors
+    assert rehearsal.backup_id is not None
+    assert _state(database_url) == before, "the target is only read"
+    assert _clones(pg_server) == []
+
+
+def test_a_type_change_is_reported_as_a_rewrite_under_access_exclusive(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path)
+    _deploy(project, database_url, 3, POSTS)
+    shutil.rmtree(project / "prisma" / "migrations" / "20240305160000_add_post_slug")
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert rehearsal.ok, rehearsal.result.failed
+    change = rehearsal.result.migrations[0]
+    assert change.name == "20240220101000_post_title_varchar_viewcount_bigint"
+    (statement,) = change.statements
+    assert statement.rewritten == ("Post",)
+    assert any(lock.relation == "Post" and lock.mode == "AccessExclusiveLock" for lock in statement.locks)
+
+
+def test_a_safe_migration_rehearses_and_its_diff_is_what_is_later_applied(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "index_added")
+    migrations = list_migrations(project / "prisma" / "migrations")
+    _deploy(project, database_url, len(migrations) - 1)
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert rehearsal.ok and rehearsal.schema_diff is not None and not rehearsal.schema_diff.equal
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        snapshot_before = take_snapshot(conn, exclude_tables=("_prisma_migrations",))
+        apply_migrations(conn, "public", migrations[-1:])
+        snapshot_after = take_snapshot(conn, exclude_tables=("_prisma_migrations",))
+    from safemigrate.db.diff import diff_snapshots
+
+    assert diff_snapshots(snapshot_before, snapshot_after) == rehearsal.schema_diff
+
+
+def test_stale_clones_of_a_killed_run_are_dropped(tmp_path: Path, database_url: str, pg_server: PgServer) -> None:
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "safemigrate_clone_20200101T000000_abcd"')
+    project = _project(tmp_path, "index_added")
+    _deploy(project, database_url, 1)
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert "safemigrate_clone_20200101T000000_abcd" in rehearsal.dropped_stale
+    assert _clones(pg_server) == []
+
+
+def test_url_clone_is_wiped_and_never_the_target(tmp_path: Path, database_url: str, pg_server: PgServer) -> None:
+    project = _project(tmp_path, "index_added")
+    _deploy(project, database_url, 1)
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS shadow")
+        conn.execute("CREATE DATABASE shadow")
+    shadow = pg_server.url("shadow")
+    with psycopg.connect(shadow, autocommit=True) as conn:
+        conn.execute("CREATE TABLE leftover (id int)")
+    rehearsal = rehearse(project, database_url=database_url, clone="url", clone_url=shadow)
+    assert rehearsal.ok and rehearsal.clone_provider == "url"
+    with psycopg.connect(shadow) as conn:
+        assert conn.execute("SELECT to_regclass('public.leftover')").fetchone() == (None,)
+    with pytest.raises(CloneError, match="names the target database itself"):
+        rehearse(project, database_url=database_url, clone="url", clone_url=database_url)
+
+
+def test_without_a_database_the_whole_history_is_replayed_on_an_embedded_server(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    rehearsal = rehearse(project, local=True)
+    assert rehearsal.mode == "history" and rehearsal.clone_provider == "embedded"
+    assert rehearsal.ok and len(rehearsal.migrations) == 7
+    assert rehearsal.schema_diff is not None and not rehearsal.schema_diff.equal
+
+    bad = project / "prisma" / "migrations" / "20240501000000_typo"
+    bad.mkdir()
+    (bad / "migration.sql").write_text('ALTER TABLE "Post" ADD COLUMN "x" NOSUCHTYPE;\n')
+    failed = rehearse(project, local=True).result.failed
+    assert failed is not None and failed.error is not None
+    assert (failed.error.file, failed.error.line) == ("prisma/migrations/20240501000000_typo/migration.sql", 1)
