@@ -19,6 +19,9 @@ Example::
     keep_days = 30                 # every backup younger than this many days
     keep_last = 5                  # the newest N backups, whatever their age
     keep_pre_migrate = true        # the newest pre-migrate backup of each migration (what a rollback restores)
+    [dry_run]
+    clone = "database"             # database | embedded | url | container | neon
+    clone_url_env = "SAFEMIGRATE_CLONE_URL"  # where --clone url finds its URL when --clone-url is not given
 
 Durations are seconds (``10``, ``2.5``) or PostgreSQL-style strings (``"500ms"``, ``"10s"``,
 ``"5min"``, ``"1h"``); ``0`` means no limit.
@@ -79,12 +82,22 @@ class BackupConfig:
     retention: RetentionConfig = RetentionConfig()
 
 
+CLONE_PROVIDERS = ("database", "embedded", "url", "container", "neon")
+
+
+@dataclass(frozen=True)
+class DryRunConfig:
+    clone: str = "database"  # where rehearsals run: database | embedded | url | container | neon
+    clone_url_env: str = "SAFEMIGRATE_CLONE_URL"  # the environment variable holding the url clone's URL
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
     lint: LintConfig = LintConfig()
     database: DatabaseConfig = DatabaseConfig()
     backup: BackupConfig = BackupConfig()
+    dry_run: DryRunConfig = DryRunConfig()
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -105,7 +118,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint", "database", "backup"}, where)
+    _check_keys(data, {"lint", "database", "backup", "dry_run"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -182,6 +195,19 @@ def _parse_retention(retention: Mapping[str, Any], where: str) -> RetentionConfi
     return RetentionConfig(float(keep_days), keep_last, keep_pre_migrate)
 
 
+def parse_dry_run_config(data: Mapping[str, Any], where: str) -> DryRunConfig:
+    """Validate the [dry_run] table."""
+    dry_run = _table(data, "dry_run", where)
+    _check_keys(dry_run, {"clone", "clone_url_env"}, f"{where} [dry_run]")
+    clone = dry_run.get("clone", DryRunConfig.clone)
+    if clone not in CLONE_PROVIDERS:
+        raise ConfigError(f"{where}: [dry_run] clone must be one of {', '.join(CLONE_PROVIDERS)}, not {clone!r}.")
+    env = dry_run.get("clone_url_env", DryRunConfig.clone_url_env)
+    if not isinstance(env, str) or not env:
+        raise ConfigError(f"{where}: [dry_run] clone_url_env must name an environment variable.")
+    return DryRunConfig(clone, env)
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -216,5 +242,6 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             parse_config(data, where, rule_names),
             parse_database_config(data, where),
             parse_backup_config(data, where),
+            parse_dry_run_config(data, where),
         )
     return Config()

@@ -26,13 +26,13 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from safemigrate.config import DatabaseConfig
+from safemigrate.config import CLONE_PROVIDERS, DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl, parse_database_url
 from safemigrate.errors import CloneError, DatabasePermissionError
 
 Provider = Literal["database", "embedded", "url", "container", "neon"]
-PROVIDERS: tuple[str, ...] = ("database", "embedded", "url", "container", "neon")
+PROVIDERS = CLONE_PROVIDERS
 CLONE_PREFIX = "safemigrate_clone_"
 _CLONE_NAME = re.compile(CLONE_PREFIX + r"(\d{8}T\d{6})_[0-9a-f]{4}")
 STALE_AFTER = timedelta(hours=1)
@@ -215,7 +215,10 @@ def open_clone(
             yield clone
     elif provider == "url":
         if clone_url is None:
-            raise CloneError("--clone url needs --clone-url URL (a throwaway database).")
+            raise CloneError(
+                "--clone url needs a throwaway database URL.",
+                "Pass --clone-url URL or set the variable named by [dry_run] clone_url_env (SAFEMIGRATE_CLONE_URL).",
+            )
         with url_clone(clone_url, target, settings) as clone:
             yield clone
     elif provider == "container":

@@ -16,6 +16,7 @@ removed, and clones a killed run left behind are dropped first.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -137,10 +138,16 @@ def rehearse(
             if database_url is not None:
                 raise
             target = None  # no database configured: rehearse the whole history locally
+    provider = clone or config.dry_run.clone
+    if provider == "url" and clone_url is None:
+        clone_url = (environ if environ is not None else os.environ).get(config.dry_run.clone_url_env) or None
     if target is None:
-        return _rehearse_history(config, migrations, clone or "embedded", clone_url, label)
+        # No target to copy: a fresh local server (or the given throwaway database).
+        return _rehearse_history(
+            config, migrations, provider if clone in ("url", "container") else "embedded", clone_url, label
+        )
     scope = _scope_tables(project_dir, database_url, schema_path, migrations_dir, config_file)
-    return _rehearse_pending(project_dir, config, target, migrations, scope, clone or "database", clone_url, label)
+    return _rehearse_pending(project_dir, config, target, migrations, scope, provider, clone_url, label)
 
 
 def _rehearse_history(
@@ -349,3 +356,21 @@ def _scope_tables(
         config_file=config_file,
     )
     return tuple(found.tables)
+
+
+def cleanup_clones(
+    project_dir: Path = Path("."),
+    *,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    config_file: Path | None = None,
+) -> tuple[str, ...]:
+    """``dry-run --cleanup``: drop the clone databases killed runs left on the target's server."""
+    from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.lint.registry import rule_names
+    from safemigrate.project import discover_project
+
+    config = load_config(project_dir, config_file, rule_names())
+    project = None if database_url is not None else discover_project(project_dir, schema_path)
+    target = resolve_database_url(project, database_url=database_url, for_migration=True)
+    return drop_stale_clones(target, config.database)
