@@ -89,6 +89,9 @@ CLONE_PROVIDERS = ("database", "embedded", "url", "container", "neon")
 class DryRunConfig:
     clone: str = "database"  # where rehearsals run: database | embedded | url | container | neon
     clone_url_env: str = "SAFEMIGRATE_CLONE_URL"  # the environment variable holding the url clone's URL
+    neon_project_id: str = ""  # --clone neon: the Neon project of the target
+    neon_parent_branch: str = ""  # the branch to branch from (default: the project's default branch)
+    neon_api_url: str = "https://console.neon.tech/api/v2"  # the API key comes from NEON_API_KEY
 
 
 @dataclass(frozen=True)
@@ -198,14 +201,24 @@ def _parse_retention(retention: Mapping[str, Any], where: str) -> RetentionConfi
 def parse_dry_run_config(data: Mapping[str, Any], where: str) -> DryRunConfig:
     """Validate the [dry_run] table."""
     dry_run = _table(data, "dry_run", where)
-    _check_keys(dry_run, {"clone", "clone_url_env"}, f"{where} [dry_run]")
+    _check_keys(
+        dry_run,
+        {"clone", "clone_url_env", "neon_project_id", "neon_parent_branch", "neon_api_url"},
+        f"{where} [dry_run]",
+    )
     clone = dry_run.get("clone", DryRunConfig.clone)
     if clone not in CLONE_PROVIDERS:
         raise ConfigError(f"{where}: [dry_run] clone must be one of {', '.join(CLONE_PROVIDERS)}, not {clone!r}.")
     env = dry_run.get("clone_url_env", DryRunConfig.clone_url_env)
     if not isinstance(env, str) or not env:
         raise ConfigError(f"{where}: [dry_run] clone_url_env must name an environment variable.")
-    return DryRunConfig(clone, env)
+    neon = {}
+    for key in ("neon_project_id", "neon_parent_branch", "neon_api_url"):
+        value = dry_run.get(key, getattr(DryRunConfig, key))
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: [dry_run] {key} must be a string.")
+        neon[key] = value
+    return DryRunConfig(clone, env, **neon)
 
 
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
