@@ -41,6 +41,8 @@ from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupSto
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+RUNS = "runs"  # the run ledger: one JSON document per `migrate` run, beside the backups
+
 
 class BackupStore(Protocol):
     """A place that holds backups. ``location`` is what messages show (never a secret)."""
@@ -74,6 +76,14 @@ class BackupStore(Protocol):
 
     def delete(self, backup_id: str) -> None:
         """Remove a backup: its manifest first, so it is never listed half-deleted."""
+        ...
+
+    def save_run(self, run_id: str, document: str) -> None:
+        """Write (or replace) one entry of the run ledger (``runs/<id>.json``)."""
+        ...
+
+    def list_runs(self) -> tuple[dict[str, Any], ...]:
+        """Every ledger entry, oldest first (by id)."""
         ...
 
 
@@ -125,6 +135,30 @@ class LocalStore:
         folder, _ = find_backup(self.path, backup_id)
         (folder / MANIFEST).unlink()
         shutil.rmtree(folder)
+
+    def save_run(self, run_id: str, document: str) -> None:
+        runs = ensure_store(self.path / RUNS)
+        temporary = runs / f".{run_id}.json.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = create_file(temporary)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(document)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, runs / f"{run_id}.json")
+
+    def list_runs(self) -> tuple[dict[str, Any], ...]:
+        runs = self.path / RUNS
+        if not runs.is_dir():
+            return ()
+        found = []
+        for path in sorted(runs.glob("*.json")):
+            try:
+                found.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError, ValueError) as err:
+                raise BackupFormatError(f"Cannot read the run record {path}: {err}.", "") from err
+        return tuple(found)
 
 
 def _split_s3_url(url: str) -> tuple[str, str]:
@@ -296,6 +330,39 @@ class S3Store:
             keys: list[Any] = [{"Key": self._key(backup_id, relative)} for relative in self._files(client, backup_id)]
             for start in range(0, len(keys), 1000):
                 client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]})
+
+    def save_run(self, run_id: str, document: str) -> None:
+        _s3_save_run(self, run_id, document)
+
+    def list_runs(self) -> tuple[dict[str, Any], ...]:
+        return _s3_list_runs(self)
+
+
+def _s3_save_run(store: S3Store, run_id: str, document: str) -> None:
+    client = store._client()
+    with store._calls(f"write run {run_id}"):
+        client.put_object(Bucket=store.bucket, Key=store._key(RUNS, f"{run_id}.json"), Body=document.encode())
+
+
+def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
+    client = store._client()
+    found = []
+    with store._calls("list the runs"):
+        keys = sorted(
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=store.bucket, Prefix=store._key(RUNS) + "/"
+            )
+            for item in page.get("Contents", [])
+            if item.get("Key", "").endswith(".json")
+        )
+        for key in keys:
+            body = client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+            try:
+                found.append(json.loads(body.decode("utf-8")))
+            except (UnicodeDecodeError, ValueError) as err:
+                raise BackupFormatError(f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", "") from err
+    return tuple(found)
 
 
 def by_time(backups: Iterable[Manifest]) -> tuple[Manifest, ...]:

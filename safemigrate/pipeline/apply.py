@@ -207,18 +207,21 @@ def apply_migrations(
     *,
     trace: bool = False,
     commit: bool = True,
+    repeatable_read: bool = False,
+    before_apply: Callable[[psycopg.Connection[Any]], None] | None = None,
     before_commit: Callable[[psycopg.Connection[Any]], None] | None = None,
     file_label: Callable[[Migration], str] = lambda mig: str(mig.sql_path),
 ) -> ApplyResult:
     """Apply ``migrations`` (pending, in order) on ``conn`` (autocommit connection).
 
     The transactional files run in one transaction, each with its `_prisma_migrations` row written
-    as `prisma migrate deploy` writes it; ``before_commit`` (verification) runs in that transaction
-    and may raise to roll it back; with ``commit`` False it is always rolled back (a rehearsal
-    that leaves nothing behind). Files that cannot run in a transaction run afterwards, one
-    statement at a time, only when the transactional part committed. A failure stops the run: the
-    transaction is rolled back, the failing migration is reported with its error, later ones are
-    "not run"."""
+    as `prisma migrate deploy` writes it. With ``repeatable_read`` the transaction sees one snapshot
+    of other sessions' data throughout, so ``before_apply`` and ``before_commit`` (taking and
+    checking fingerprints) compare like with like; either may raise to roll everything back. With
+    ``commit`` False it is always rolled back (a rehearsal that leaves nothing behind). Files that
+    cannot run in a transaction run afterwards, one statement at a time, only when the
+    transactional part committed. A failure stops the run: the transaction is rolled back, the
+    failing migration is reported with its error, later ones are "not run"."""
     prepared = [prepare(mig) for mig in migrations]
     in_transaction = [p for p in prepared if p.transactional]
     alone = [p for p in prepared if not p.transactional]
@@ -227,6 +230,10 @@ def apply_migrations(
     failure: MigrationTrace | None = None
     try:
         with conn.transaction():
+            if repeatable_read:
+                conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if before_apply is not None:
+                before_apply(conn)
             observer = _Observer(conn, schema) if trace else None
             for item in in_transaction:
                 started = time.perf_counter()

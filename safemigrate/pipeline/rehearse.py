@@ -213,26 +213,20 @@ def _pending(migrations: tuple[Migration, ...], conn: Any, schema: str, url: Dat
     return tuple(mig for mig in migrations if mig.name in wanted)
 
 
-def _rehearse_pending(
-    project_dir: Path,
-    config: Config,
-    target: DatabaseUrl,
-    migrations: tuple[Migration, ...],
-    scope: tuple[str, ...],
-    provider: str,
-    clone_url: str | None,
-    label: Any,
-) -> Rehearsal:
-    from safemigrate.backup.manifest import Reason
-    from safemigrate.backup.project import backup_setup
-    from safemigrate.backup.restore import restore_backup
+@dataclass(frozen=True)
+class RehearsalInputs:
+    pending: tuple[Migration, ...]
+    server_major: int
+    data_tables: tuple[str, ...]  # the backup scope closed over the tables its rows reference
+
+
+def rehearsal_inputs(
+    target: DatabaseUrl, config: Config, migrations: tuple[Migration, ...], scope: tuple[str, ...]
+) -> RehearsalInputs:
+    """What a rehearsal of ``target`` needs: its pending migrations, and the tables whose rows the
+    clone must get (the scope, the tables their rows reference, and those new keys reference)."""
     from safemigrate.backup.scope import read_foreign_keys
-    from safemigrate.backup.take import take_backup
-    from safemigrate.clone.schema import dump_schema, load_schema
-    from safemigrate.db.catalog.snapshot import take_snapshot
     from safemigrate.db.connect import connect, database_errors
-    from safemigrate.db.diff import diff_snapshots
-    from safemigrate.db.fingerprint import fingerprint
     from safemigrate.lint.reader import parse_source
 
     settings = config.database
@@ -257,28 +251,74 @@ def _rehearse_pending(
     data_tables = tuple(
         t for t in close_over_parents(set(scope) | referenced_by_statements(statements), edges) if t in existing
     )
-    dropped: tuple[str, ...] = ()
-    if provider == "database":
-        dropped = drop_stale_clones(target, settings)
+    return RehearsalInputs(pending, major, data_tables)
 
+
+def _rehearse_pending(
+    project_dir: Path,
+    config: Config,
+    target: DatabaseUrl,
+    migrations: tuple[Migration, ...],
+    scope: tuple[str, ...],
+    provider: str,
+    clone_url: str | None,
+    label: Any,
+) -> Rehearsal:
+    from safemigrate.backup.manifest import Reason
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.take import take_backup
+
+    settings = config.database
+    inputs = rehearsal_inputs(target, config, migrations, scope)
     started = time.perf_counter()
     setup = backup_setup(project_dir, config.path)
     backup_id: str | None = None
-    backup_seconds = 0.0
-    if data_tables and pending:
+    if inputs.data_tables and inputs.pending:
         setup.store.check()
         with setup.store.staging() as local_store:
             manifest = take_backup(
                 target,
                 local_store,
                 settings=settings,
-                tables=data_tables,
-                reason=Reason("pre-migrate", "dry-run", tuple(mig.name for mig in pending)),
+                tables=inputs.data_tables,
+                reason=Reason("pre-migrate", "dry-run", tuple(mig.name for mig in inputs.pending)),
                 project_dir=project_dir,
             )
             setup.store.publish(local_store, manifest)
         backup_id = manifest.id
     backup_seconds = time.perf_counter() - started
+    return rehearse_on_clone(project_dir, config, target, inputs, provider, clone_url, label, backup_id, backup_seconds)
+
+
+def rehearse_on_clone(
+    project_dir: Path,
+    config: Config,
+    target: DatabaseUrl,
+    inputs: RehearsalInputs,
+    provider: str,
+    clone_url: str | None,
+    label: Any,
+    backup_id: str | None,
+    backup_seconds: float = 0.0,
+) -> Rehearsal:
+    """Build a clone of ``target`` (schema, plus the data tables from backup ``backup_id``) and run
+    the pending migrations on it, traced."""
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.restore import restore_backup
+    from safemigrate.clone.schema import dump_schema, load_schema
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.diff import diff_snapshots
+    from safemigrate.db.fingerprint import fingerprint
+
+    settings = config.database
+    schema = target.schema
+    pending, major, data_tables = inputs.pending, inputs.server_major, inputs.data_tables
+    dropped: tuple[str, ...] = ()
+    if provider == "database":
+        dropped = drop_stale_clones(target, settings)
+    setup = backup_setup(project_dir, config.path)
+    started = time.perf_counter()
 
     marks: dict[str, float] = {}
     with open_clone(provider, target, settings=settings, clone_url=clone_url) as clone:
@@ -306,7 +346,7 @@ def _rehearse_pending(
                     prints = {t["table"]: t for t in document["tables"]}
             marks["inspect"] = time.perf_counter()
     timings = Timings(
-        clone=marks["clone"] - started - backup_seconds,
+        clone=marks["clone"] - started,
         schema=marks["schema"] - marks["clone"],
         backup=backup_seconds,
         data=marks["data"] - marks["schema"],
