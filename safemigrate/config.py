@@ -94,6 +94,12 @@ class DryRunConfig:
     neon_api_url: str = "https://console.neon.tech/api/v2"  # the API key comes from NEON_API_KEY
 
 
+def _plan_defaults() -> Any:
+    from safemigrate.plan.settings import PlanSettings
+
+    return PlanSettings()
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -101,6 +107,7 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     backup: BackupConfig = BackupConfig()
     dry_run: DryRunConfig = DryRunConfig()
+    plan: Any = field(default_factory=_plan_defaults)  # safemigrate.plan.settings.PlanSettings
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -121,7 +128,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint", "database", "backup", "dry_run"}, where)
+    _check_keys(data, {"lint", "database", "backup", "dry_run", "plan"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -221,6 +228,45 @@ def parse_dry_run_config(data: Mapping[str, Any], where: str) -> DryRunConfig:
     return DryRunConfig(clone, env, **neon)
 
 
+_SIZE = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>B|kB|KB|MB|GB|TB)?\s*")
+_UNIT_BYTES = {"B": 1, "kB": 1024, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _bytes(value: object, key: str, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value)
+        if match:
+            return int(float(match.group("number")) * _UNIT_BYTES[match.group("unit") or "B"])
+    raise ConfigError(f'{where}: {key} must be a size such as 104857600, "100MB" or "10GB", not {value!r}.')
+
+
+def parse_plan_config(data: Mapping[str, Any], where: str, clone: str) -> Any:
+    """Validate the [plan] table; the clone the plan reports is [dry_run] clone."""
+    from safemigrate.plan.settings import PlanSettings
+
+    plan = _table(data, "plan", where)
+    sizes = {"large_table_rows", "small_table_rows"}
+    byte_sizes = {"small_table_bytes", "large_table_bytes"}
+    durations = {"check_budget", "check_timeout", "long_transaction"}
+    _check_keys(plan, sizes | byte_sizes | durations, f"{where} [plan]")
+    values: dict[str, Any] = {"clone": clone}
+    for key, value in plan.items():
+        if key in sizes:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{where}: [plan] {key} must be a whole number of rows, not {value!r}.")
+            values[key] = value
+        elif key in byte_sizes:
+            values[key] = _bytes(value, key, f"{where} [plan]")
+        else:
+            seconds = _duration(value, key, f"{where} [plan]")
+            if seconds <= 0:
+                raise ConfigError(f"{where}: [plan] {key} must be more than 0.")
+            values[key] = seconds
+    return PlanSettings(**values)
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -255,6 +301,7 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             parse_config(data, where, rule_names),
             parse_database_config(data, where),
             parse_backup_config(data, where),
-            parse_dry_run_config(data, where),
+            dry_run := parse_dry_run_config(data, where),
+            parse_plan_config(data, where, dry_run.clone),
         )
     return Config()

@@ -1,0 +1,572 @@
+"""``safemigrate migrate``: lint, back up, rehearse, apply all-or-nothing, verify, record.
+
+1. The pending migrations, from ``_prisma_migrations``; a database in Prisma's failed state (P3009)
+   or an applied migration edited since is refused.
+2. Lint (the pending files, judged against the whole history). Active data-loss findings stop the
+   run unless ``--allow data-loss`` (or an in-file ``-- safemigrate: allow <rule> reason: ...``);
+   other findings stop it from the ``fail_on`` severity on, unless their category is allowed.
+3. Prisma's migration lock (``pg_advisory_lock(72707369)``), held to the end; the pending list is
+   read again under it (another deploy may have run meanwhile).
+4. The pre-migrate backup of the backup scope (closed over the tables its rows reference); a
+   failed backup stops the run.
+5. The rehearsal on a clone seeded from that backup (``--skip-dry-run`` skips it, recorded).
+6. Apply: every transactional file in one REPEATABLE READ transaction with ``lock_timeout`` (a lock
+   timeout, deadlock or serialization failure rolls back and retries with backoff, a bounded
+   number of times), Prisma's rows written inside it; then, before commit, the verification:
+   the schema diff must equal the rehearsal's, tables the migrations do not touch must have the
+   same data fingerprints, touched tables' row counts may only change as their statements allow.
+   Any difference rolls everything back. Non-transactional files (CREATE INDEX CONCURRENTLY) run
+   alone after the commit.
+7. The run is recorded in the ledger beside the backups (``runs/<id>.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from safemigrate.config import Config
+from safemigrate.db.diff import SnapshotDiff
+from safemigrate.errors import SafemigrateError
+from safemigrate.lint.findings import Finding
+from safemigrate.migrations import Migration
+from safemigrate.pipeline.apply import ApplyResult
+from safemigrate.pipeline.rehearse import Rehearsal
+
+Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back"]
+RETRYABLE = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization failure, deadlock
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # lint, lock, backup, rehearsal, apply, verify
+    status: str  # ok | skipped | refused | failed
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One difference the verification found."""
+
+    kind: str  # "schema" | "data" | "rows"
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class MigrateRun:
+    id: str
+    started_at: str
+    database: str
+    migrations: tuple[str, ...]
+    verdict: Verdict
+    message: str
+    stages: tuple[Stage, ...] = ()
+    blockers: tuple[Finding, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    allowed: tuple[str, ...] = ()
+    skip_dry_run: bool = False
+    backup_id: str | None = None
+    rehearsal: Rehearsal | None = None
+    apply: ApplyResult | None = None
+    attempts: int = 0
+    problems: tuple[Problem, ...] = ()
+    schema_diff: SnapshotDiff | None = None
+    notes: tuple[str, ...] = ()
+    finished_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in ("applied", "up to date")
+
+
+class VerificationFailed(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(f"{len(problems)} unexpected difference(s)")
+        self.problems = tuple(problems)
+
+
+@dataclass
+class _Clock:
+    stages: list[Stage] = field(default_factory=list)
+    mark: float = field(default_factory=time.perf_counter)
+
+    def stage(self, name: str, status: str, detail: str = "") -> None:
+        now = time.perf_counter()
+        self.stages.append(Stage(name, status, now - self.mark, detail))
+        self.mark = now
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def gate(findings: Sequence[Finding], allowed: Sequence[str], fail_on: str) -> tuple[Finding, ...]:
+    """The active findings that stop the run: data-loss ones whatever their severity, others from
+    ``fail_on`` on; a category in ``allowed`` never stops it."""
+    ranks = {"error": 2, "warning": 1, "info": 0}
+    threshold = {"error": 2, "warning": 1, "never": 99}[fail_on]
+    blocking = []
+    for finding in findings:
+        if not finding.active or finding.category.value in allowed:
+            continue
+        if finding.category.value == "data-loss" or ranks.get(finding.severity.value, 0) >= threshold:
+            blocking.append(finding)
+    return tuple(blocking)
+
+
+def migrate(
+    project_dir: Path = Path("."),
+    *,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    migrations_dir: Path | None = None,
+    config_file: Path | None = None,
+    allow: Sequence[str] = (),
+    skip_dry_run: bool = False,
+    clone: str | None = None,
+    clone_url: str | None = None,
+    lock_retries: int = 3,
+    retry_delay: float = 1.0,
+    progress: Callable[[Stage], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> MigrateRun:
+    """Run the pipeline on the project's database; the run is recorded in the ledger whatever its verdict."""
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.store import new_id
+    from safemigrate.config import load_config
+    from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.lint.registry import rule_names
+    from safemigrate.migrations import list_migrations
+    from safemigrate.pipeline.apply import relative_label
+    from safemigrate.project import discover_project
+
+    config = load_config(project_dir, config_file, rule_names())
+    project = discover_project(project_dir, schema_path, migrations_dir)
+    migrations = list_migrations(project.migrations_dir)
+    target = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=True)
+    store = backup_setup(project_dir, config.path).store
+    run_id = new_id(datetime.now(timezone.utc))
+    base = MigrateRun(run_id, _now(), target.redacted(), (), "failed", "", allowed=tuple(allow))
+    clock = _Clock()
+
+    def done(run: MigrateRun) -> MigrateRun:
+        finished = _replace(run, stages=tuple(clock.stages), finished_at=_now())
+        store.save_run(run_id, json.dumps(run_to_dict(finished), ensure_ascii=False, indent=1))
+        return finished
+
+    def stage(name: str, status: str, detail: str = "") -> None:
+        clock.stage(name, status, detail)
+        if progress is not None:
+            progress(clock.stages[-1])
+
+    try:
+        return done(
+            _pipeline(
+                project_dir,
+                config,
+                target,
+                migrations,
+                base,
+                stage,
+                allow=allow,
+                skip_dry_run=skip_dry_run,
+                clone=clone,
+                clone_url=clone_url,
+                lock_retries=lock_retries,
+                retry_delay=retry_delay,
+                label=relative_label(project.root),
+                schema_path=schema_path,
+                migrations_dir=migrations_dir,
+                config_file=config_file,
+                database_url=database_url,
+            )
+        )
+    except SafemigrateError as err:
+        stage("error", "failed", err.message)
+        done(_replace(base, verdict="failed", message=f"{err.message} {err.hint}".strip()))
+        raise
+
+
+def _replace(run: MigrateRun, **changes: Any) -> MigrateRun:
+    import dataclasses
+
+    return dataclasses.replace(run, **changes)
+
+
+def _pipeline(
+    project_dir: Path,
+    config: Config,
+    target: Any,
+    migrations: tuple[Migration, ...],
+    base: MigrateRun,
+    stage: Callable[..., None],
+    *,
+    allow: Sequence[str],
+    skip_dry_run: bool,
+    clone: str | None,
+    clone_url: str | None,
+    lock_retries: int,
+    retry_delay: float,
+    label: Callable[[Migration], str],
+    schema_path: Path | None,
+    migrations_dir: Path | None,
+    config_file: Path | None,
+    database_url: str | None,
+) -> MigrateRun:
+    from safemigrate.api import lint
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.lock import migration_lock
+    from safemigrate.pipeline.rehearse import _pending
+
+    settings = config.database
+    schema = target.schema
+    with connect(target, command="migrate", settings=settings) as conn, database_errors(target, settings):
+        pending = _pending(migrations, conn, schema, target)
+    names = tuple(m.name for m in pending)
+    if not pending:
+        stage("status", "ok", "no pending migrations")
+        return _replace(base, verdict="up to date", message="The database is up to date: nothing to apply.")
+    run = _replace(base, migrations=names, skip_dry_run=skip_dry_run)
+
+    outcome = lint(
+        project_dir=project_dir,
+        schema=schema_path,
+        migrations_dir=migrations_dir,
+        config_file=config_file,
+        pending=True,
+        database_url=database_url,
+    )
+    findings = outcome.result.active()
+    blockers = gate(findings, allow, outcome.fail_on)
+    run = _replace(run, findings=findings, blockers=blockers)
+    if blockers:
+        stage("lint", "refused", f"{len(blockers)} finding(s) stop the run")
+        first = blockers[0]
+        return _replace(
+            run,
+            verdict="refused",
+            message=f"Refused: {len(blockers)} finding(s) stop the run, first {first.rule} ({first.category.value}) "
+            f"at {first.file}:{first.line}. Nothing was changed. Accept a risk with --allow {first.category.value} "
+            f"or an in-file `-- safemigrate: allow {first.rule} reason: ...`.",
+        )
+    stage("lint", "ok", f"{len(findings)} finding(s), none stopping the run")
+
+    with (
+        connect(target, command="migrate", settings=settings) as conn,
+        database_errors(target, settings),
+        migration_lock(conn, timeout=settings.migrate_lock_timeout),  # held for everything below
+    ):
+        stage("lock", "ok", "Prisma's migration lock is held")
+        again = _pending(migrations, conn, schema, target)
+        if tuple(m.name for m in again) != names:
+            return _replace(
+                run,
+                verdict="refused",
+                message="The pending migrations changed while waiting for the lock (another deploy ran); "
+                "nothing was changed. Run again.",
+            )
+        return _locked(
+            project_dir,
+            config,
+            target,
+            conn,
+            migrations,
+            pending,
+            run,
+            stage,
+            skip_dry_run=skip_dry_run,
+            clone=clone,
+            clone_url=clone_url,
+            lock_retries=lock_retries,
+            retry_delay=retry_delay,
+            label=label,
+            scope_args=(schema_path, migrations_dir, config_file, database_url),
+        )
+
+
+def _locked(
+    project_dir: Path,
+    config: Config,
+    target: Any,
+    conn: psycopg.Connection[Any],
+    migrations: tuple[Migration, ...],
+    pending: tuple[Migration, ...],
+    run: MigrateRun,
+    stage: Callable[..., None],
+    *,
+    skip_dry_run: bool,
+    clone: str | None,
+    clone_url: str | None,
+    lock_retries: int,
+    retry_delay: float,
+    label: Callable[[Migration], str],
+    scope_args: tuple[Any, ...],
+) -> MigrateRun:
+    from safemigrate.backup.manifest import Reason
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.scope import backup_scope, read_foreign_keys
+    from safemigrate.backup.take import take_backup
+    from safemigrate.lint.reader import parse_source
+    from safemigrate.pipeline.rehearse import rehearsal_inputs, rehearse_on_clone
+    from safemigrate.pipeline.touch import ForeignKeyAction, read_touches
+
+    settings = config.database
+    schema = target.schema
+    schema_path, migrations_dir, config_file, database_url = scope_args
+    scope = backup_scope(
+        project_dir,
+        database_url=database_url,
+        schema_path=schema_path,
+        migrations_dir=migrations_dir,
+        config_file=config_file,
+    )
+    inputs = rehearsal_inputs(target, config, migrations, scope.tables)
+    notes: list[str] = []
+    tables = inputs.data_tables
+    if scope.unread:
+        tables = ()  # what the unread statements touch is unknown: every table
+        notes.append(f"{len(scope.unread)} statement(s) could not be read: every table was backed up.")
+    backup_id = None
+    setup = backup_setup(project_dir, config.path)
+    if tables or scope.unread:
+        setup.store.check()
+        with setup.store.staging() as local_store:
+            manifest = take_backup(
+                target,
+                local_store,
+                settings=settings,
+                tables=tables or None,
+                reason=Reason("pre-migrate", f"migrate run {run.id}", run.migrations),
+                project_dir=project_dir,
+            )
+            setup.store.publish(local_store, manifest)
+        backup_id = manifest.id
+        stage("backup", "ok", f"backup {backup_id}: {', '.join(t.name for t in manifest.tables)}")
+    else:
+        stage("backup", "skipped", "the pending migrations touch no existing table's rows")
+    run = _replace(run, backup_id=backup_id)
+
+    rehearsal = None
+    if skip_dry_run:
+        stage("rehearsal", "skipped", "--skip-dry-run")
+        notes.append("The rehearsal was skipped (--skip-dry-run): the schema changes were not compared.")
+    else:
+        provider = clone or config.dry_run.clone
+        rehearsal = rehearse_on_clone(project_dir, config, target, inputs, provider, clone_url, label, backup_id)
+        if not rehearsal.ok:
+            failed = rehearsal.result.failed
+            error = failed.error if failed else None
+            where = f" at {error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}" if error else ""
+            stage("rehearsal", "failed", f"{failed.name if failed else '?'} failed{where}")
+            return _replace(
+                run,
+                rehearsal=rehearsal,
+                notes=tuple(notes),
+                verdict="refused",
+                message=f"Refused: the rehearsal on {rehearsal.clone_description} failed in "
+                f"{failed.name if failed else '?'}{where}. Nothing was changed.",
+            )
+        stage("rehearsal", "ok", f"on {rehearsal.clone_description}")
+    run = _replace(run, rehearsal=rehearsal)
+
+    statements = [(label(m), s) for m in pending for s in parse_source(m.data).statements]
+    keys = [
+        ForeignKeyAction(e.table_name, e.referenced_name, e.on_delete, e.on_update)
+        for e in read_foreign_keys(conn)
+        if e.table_schema == schema and e.referenced_schema == schema
+    ]
+    touches = read_touches(statements, schema, keys)
+    if touches.unknown:
+        notes.append(
+            f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "
+            "row counts and untouched data were not checked."
+        )
+    verifier = _Verifier(schema, touches, rehearsal.schema_diff if rehearsal else None)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            from safemigrate.pipeline.apply import apply_migrations
+
+            result = apply_migrations(
+                conn,
+                schema,
+                pending,
+                repeatable_read=True,
+                before_apply=verifier.before,
+                before_commit=verifier.after,
+                file_label=label,
+            )
+        except psycopg.Error as err:  # in the verification's reads: a lock timeout is retried the same way
+            if err.sqlstate in RETRYABLE and attempt <= lock_retries:
+                delay = retry_delay * 2 ** (attempt - 1)
+                stage("apply", "retry", f"{err.sqlstate}; retrying in {delay:g} s ({attempt}/{lock_retries})")
+                time.sleep(delay)
+                continue
+            raise
+        except VerificationFailed as failed:
+            stage("verify", "failed", f"{len(failed.problems)} unexpected difference(s)")
+            return _replace(
+                run,
+                notes=tuple(notes),
+                attempts=attempt,
+                problems=failed.problems,
+                verdict="rolled back",
+                message=f"Rolled back: the verification found {len(failed.problems)} unexpected difference(s), "
+                f"first {failed.problems[0].subject}: {failed.problems[0].detail}. The database is as it was.",
+            )
+        failed_trace = result.failed
+        error = failed_trace.error if failed_trace else None
+        if error is not None and error.sqlstate in RETRYABLE and not result.committed and attempt <= lock_retries:
+            delay = retry_delay * 2 ** (attempt - 1)
+            stage("apply", "retry", f"{error.message}; retrying in {delay:g} s ({attempt}/{lock_retries})")
+            time.sleep(delay)
+            continue
+        break
+    run = _replace(run, apply=result, attempts=attempt, notes=tuple(notes), schema_diff=verifier.diff)
+    if failed_trace is not None and error is not None:
+        stage("apply", "failed", f"{failed_trace.name}: {error.sqlstate} {error.message}")
+        partly = " The transactional part was committed and verified." if result.committed else ""
+        return _replace(
+            run,
+            verdict="failed" if result.committed else "rolled back",
+            message=f"{'Failed' if result.committed else 'Rolled back'}: {failed_trace.name} failed at "
+            f"{error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}."
+            + (partly or " The database is as it was; no failed migration is recorded."),
+        )
+    stage("apply", "ok", f"{len(pending)} migration(s) applied and verified")
+    return _replace(run, verdict="applied", message=f"Applied {len(pending)} migration(s); verification passed.")
+
+
+class _Verifier:
+    """Fingerprints and the schema before the first statement; compared before commit."""
+
+    def __init__(self, schema: str, touches: Any, expected: SnapshotDiff | None) -> None:
+        self.schema = schema
+        self.touches = touches
+        self.expected = expected
+        self.before_prints: dict[str, dict[str, Any]] = {}
+        self.before_snapshot: Any = None
+        self.diff: SnapshotDiff | None = None
+
+    def before(self, conn: psycopg.Connection[Any]) -> None:
+        from safemigrate.db.catalog.snapshot import take_snapshot
+        from safemigrate.db.fingerprint import fingerprint
+        from safemigrate.pipeline.touch import with_tables
+
+        if self.touches.relabelled_types:
+            rows = conn.execute(
+                "SELECT DISTINCT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+                "LEFT JOIN pg_type e ON e.oid = t.typelem "
+                "WHERE n.nspname = %s AND NOT a.attisdropped AND (t.typname = ANY(%s) OR e.typname = ANY(%s))",
+                (self.schema, list(self.touches.relabelled_types), list(self.touches.relabelled_types)),
+            ).fetchall()
+            self.touches = with_tables(self.touches, [str(r[0]) for r in rows])
+        self.before_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+        document = fingerprint(conn, schema=self.schema).to_dict()
+        self.before_prints = {t["table"]: t for t in document["tables"] if t["table"] != "_prisma_migrations"}
+
+    def after(self, conn: psycopg.Connection[Any]) -> None:
+        from safemigrate.db.catalog.snapshot import take_snapshot
+        from safemigrate.db.diff import diff_snapshots, diff_to_dict
+        from safemigrate.db.fingerprint import fingerprint
+
+        problems: list[Problem] = []
+        after_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+        self.diff = diff_snapshots(self.before_snapshot, after_snapshot)
+        if self.expected is not None:
+            expected = [c.describe() for c in self.expected.changes]
+            actual = [c.describe() for c in self.diff.changes]
+            if diff_to_dict(self.expected)["changes"] != diff_to_dict(self.diff)["changes"]:
+                for line in sorted(set(actual) - set(expected)):
+                    problems.append(Problem("schema", "schema", f"not in the rehearsal: {line}"))
+                for line in sorted(set(expected) - set(actual)):
+                    problems.append(Problem("schema", "schema", f"the rehearsal had it, the database not: {line}"))
+                if not problems:
+                    problems.append(Problem("schema", "schema", "the changes differ from the rehearsal's in detail"))
+        now = {t.name for t in after_snapshot.tables}
+        document = fingerprint(conn, schema=self.schema, tables=sorted(n for n in now if n != "_prisma_migrations"))
+        after_prints = {t["table"]: t for t in document.to_dict()["tables"]}
+        for table, before in sorted(self.before_prints.items()):
+            name = self.touches.renamed.get(table, table)
+            if table in self.touches.dropped or name not in after_prints:
+                continue
+            after = after_prints[name]
+            allowance = self.touches.allowance(name)
+            if allowance is None:
+                if _content(before) != _content(after):
+                    problems.append(Problem("data", table, "its data changed, but no pending statement touches it"))
+                continue
+            rows_before, rows_after = int(before["rows"]), int(after["rows"])
+            if rows_after < rows_before and not allowance.may_remove_rows:
+                problems.append(
+                    Problem("rows", name, f"{rows_before - rows_after} row(s) disappeared; no statement deletes rows")
+                )
+            if rows_after > rows_before and not allowance.may_add_rows:
+                problems.append(
+                    Problem("rows", name, f"{rows_after - rows_before} row(s) appeared; no statement inserts")
+                )
+        if problems:
+            raise VerificationFailed(problems)
+
+
+def _content(print_: Mapping[str, Any]) -> Any:
+    """The parts of a table's fingerprint that describe its data (not its name or timing)."""
+    return {k: v for k, v in print_.items() if k not in ("table", "seconds")}
+
+
+def run_to_dict(run: MigrateRun) -> dict[str, Any]:
+    from safemigrate.db.diff import diff_to_dict
+
+    rehearsal = None
+    if run.rehearsal is not None:
+        from safemigrate.report.rehearsal import rehearsal_to_dict
+
+        rehearsal = rehearsal_to_dict(run.rehearsal)
+    return {
+        "version": 1,
+        "id": run.id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "database": run.database,
+        "migrations": list(run.migrations),
+        "verdict": run.verdict,
+        "ok": run.ok,
+        "message": run.message,
+        "allowed": list(run.allowed),
+        "skip_dry_run": run.skip_dry_run,
+        "backup_id": run.backup_id,
+        "attempts": run.attempts,
+        "stages": [
+            {"name": s.name, "status": s.status, "seconds": round(s.seconds, 3), "detail": s.detail} for s in run.stages
+        ],
+        "blockers": [_finding(f) for f in run.blockers],
+        "findings": [_finding(f) for f in run.findings],
+        "rehearsal": rehearsal,
+        "problems": [{"kind": p.kind, "subject": p.subject, "detail": p.detail} for p in run.problems],
+        "schema_changes": diff_to_dict(run.schema_diff)["changes"] if run.schema_diff is not None else None,
+        "notes": list(run.notes),
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "id": f.rule_id,
+        "category": f.category.value,
+        "severity": f.severity.value,
+        "file": f.file,
+        "line": f.line,
+        "migration": f.migration,
+        "message": f.message,
+    }

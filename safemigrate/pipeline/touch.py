@@ -1,0 +1,127 @@
+"""What pending migrations may do to each table's rows: the allowance the verification checks
+row counts against, and the tables whose data must come out unchanged.
+
+Read from the statements' summaries: a DELETE or TRUNCATE may remove rows, an INSERT may add them,
+everything else (ALTER, CREATE INDEX, UPDATE) must keep the count; rows a foreign key's ON DELETE /
+ON UPDATE action reaches count as touched too. A statement the linter could not read (a DO block,
+unparsed SQL) may do anything: then every table counts as touched, and the result says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from safemigrate.sql import model as m
+
+
+@dataclass(frozen=True)
+class TableAllowance:
+    may_remove_rows: bool = False
+    may_add_rows: bool = False
+
+
+@dataclass(frozen=True)
+class Touches:
+    tables: dict[str, TableAllowance] = field(default_factory=dict)  # by the name the table has *after*
+    renamed: dict[str, str] = field(default_factory=dict)  # old name -> new name
+    created: frozenset[str] = frozenset()
+    dropped: frozenset[str] = frozenset()
+    unknown: tuple[str, ...] = ()  # statements that could not be read ("file:line")
+    relabelled_types: frozenset[str] = frozenset()  # enums whose values are renamed: every column of them changes
+
+    def allowance(self, table: str) -> TableAllowance | None:
+        """None when the migrations do not touch ``table`` (its data must not change)."""
+        if self.unknown:
+            return TableAllowance(True, True)
+        return self.tables.get(table)
+
+
+@dataclass(frozen=True)
+class ForeignKeyAction:
+    child: str
+    parent: str
+    on_delete: str  # "a" no action, "r" restrict, "c" cascade, "n" set null, "d" set default
+    on_update: str
+
+
+def _same_schema(name: m.Name, schema: str) -> bool:
+    return name.schema in (None, schema)
+
+
+def read_touches(
+    statements: Sequence[tuple[str, m.Statement]], schema: str, keys: Iterable[ForeignKeyAction] = ()
+) -> Touches:
+    """``statements``: (file label, statement) of the pending migrations, in order."""
+    allow: dict[str, TableAllowance] = {}
+    renamed: dict[str, str] = {}
+    created: set[str] = set()
+    dropped: set[str] = set()
+    unknown: list[str] = []
+    removing: set[str] = set()
+    updating: set[str] = set()
+    relabelled: set[str] = set()
+
+    def touch(name: str, *, remove: bool = False, add: bool = False) -> None:
+        before = allow.get(name, TableAllowance())
+        allow[name] = TableAllowance(before.may_remove_rows or remove, before.may_add_rows or add)
+
+    for label, statement in statements:
+        s = statement.summary
+        if isinstance(s, (m.Procedural, m.Unparsed)):
+            unknown.append(f"{label}:{statement.line}")
+        elif isinstance(s, m.CreateTable) and _same_schema(s.table, schema):
+            created.add(s.table.name)
+            touch(s.table.name, add=True)
+        elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
+            touch(s.table.name)
+            for action in s.actions:
+                if isinstance(action, m.RenameTable):
+                    renamed[s.table.name] = action.new
+                    allow[action.new] = allow.pop(s.table.name)
+        elif isinstance(s, m.CreateIndex) and _same_schema(s.table, schema):
+            touch(s.table.name)
+        elif isinstance(s, m.DropObjects) and s.kind == "table":
+            dropped.update(n.name for n in s.names if _same_schema(n, schema))
+        elif isinstance(s, m.Truncate):
+            for name in s.tables:
+                if _same_schema(name, schema):
+                    touch(name.name, remove=True)
+                    removing.add(name.name)
+        elif isinstance(s, m.Delete) and _same_schema(s.table, schema):
+            touch(s.table.name, remove=True)
+            removing.add(s.table.name)
+        elif isinstance(s, m.Update) and _same_schema(s.table, schema):
+            touch(s.table.name)
+            updating.add(s.table.name)
+        elif isinstance(s, m.Insert) and _same_schema(s.table, schema):
+            touch(s.table.name, add=True)
+        elif isinstance(s, m.AlterEnumRenameValue) and _same_schema(s.name, schema):
+            relabelled.add(s.name.name)
+    # Rows a foreign key's action reaches: children of tables that lose or change rows.
+    keys = list(keys)
+    todo = list(removing)
+    reached = set(removing)
+    while todo:
+        parent = todo.pop()
+        for key in keys:
+            if key.parent == parent and key.on_delete in ("c", "n", "d"):
+                touch(key.child, remove=key.on_delete == "c")
+                if key.on_delete == "c" and key.child not in reached:
+                    reached.add(key.child)
+                    todo.append(key.child)
+    for parent in updating:
+        for key in keys:
+            if key.parent == parent and key.on_update in ("c", "n", "d"):
+                touch(key.child)
+    return Touches(allow, renamed, frozenset(created), frozenset(dropped), tuple(unknown), frozenset(relabelled))
+
+
+def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:
+    """``touches`` with ``tables`` touched too (their rows' values may change, not their count)."""
+    import dataclasses
+
+    allow = dict(touches.tables)
+    for name in tables:
+        allow.setdefault(name, TableAllowance())
+    return dataclasses.replace(touches, tables=allow)

@@ -1,0 +1,168 @@
+"""`safemigrate plan`: what `migrate` would do, read only against the target.
+
+The stages, in order: status (which migrations are pending), ``lint --pending`` (their findings and
+transaction shapes), the live catalog (table sizes re-weigh lock findings), the preflight data
+checks, the sessions a migration would queue behind, and the backup scope. Nothing is written: the
+checks run in READ ONLY transactions, the rest reads the catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from safemigrate.lint.findings import Finding
+from safemigrate.migrations import Migration
+from safemigrate.plan import model as pm
+from safemigrate.plan.settings import PlanSettings
+from safemigrate.plan.targets import TableKey, Target
+
+if TYPE_CHECKING:
+    from safemigrate.backup.scope import BackupScope
+
+
+def plan_migrations(
+    project_dir: Path = Path("."),
+    *,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    migrations_dir: Path | None = None,
+    config_file: Path | None = None,
+    settings: PlanSettings | None = None,
+    large_table_rows: int | None = None,
+    check_budget: float | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> pm.Plan:
+    """The plan for the project's pending migrations against its database (found as Prisma finds it)."""
+    from safemigrate.api import lint
+    from safemigrate.config import load_config
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.datasource import resolve_database_url
+    from safemigrate.lint.registry import rule_names
+    from safemigrate.migrations import list_migrations
+    from safemigrate.project import discover_project
+    from safemigrate.status import FAILED, ROLLED_BACK, status
+
+    config = load_config(project_dir, config_file, rule_names())
+    settings = settings or config.plan
+    if large_table_rows is not None:
+        settings = dataclasses.replace(settings, large_table_rows=large_table_rows)
+    if check_budget is not None:
+        settings = dataclasses.replace(settings, check_budget=check_budget)
+    project = discover_project(project_dir, schema_path, migrations_dir)
+    url = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=False)
+    report = status(
+        project_dir,
+        schema_path=schema_path,
+        migrations_dir=migrations_dir,
+        database_url=database_url,
+        config_file=config_file,
+        environ=environ,
+    )
+    failed = tuple(m.name for m in report.named(FAILED))
+    outcome = lint(
+        project_dir=project_dir,
+        schema=schema_path,
+        migrations_dir=migrations_dir,
+        config_file=config_file,
+        pending=True,
+        database_url=database_url,
+    )
+    files = {f.migration: f.file for f in outcome.result.files}
+    states = {m.name: m.state for m in report.migrations}
+    migrations = tuple(
+        pm.PlannedMigration(
+            f.migration,
+            f.file,
+            ROLLED_BACK if states.get(f.migration) == ROLLED_BACK else "pending",
+            f.statements,
+            f.transaction,
+        )
+        for f in outcome.result.files
+    )
+    pending = [m for m in list_migrations(project.migrations_dir) if m.name in files]
+    default_schema = url.schema
+    with connect(url, command="plan", settings=config.database) as conn, database_errors(url, config.database):
+        return _plan_on(
+            conn,
+            pending=pending,
+            files=files,
+            findings=outcome.result.findings,
+            migrations=migrations,
+            settings=settings,
+            schema=default_schema,
+            database=url.redacted(),
+            failed=failed,
+        )
+
+
+def _plan_on(
+    conn: psycopg.Connection[Any],
+    *,
+    pending: list[Migration],
+    files: Mapping[str, str],
+    findings: tuple[Finding, ...],
+    migrations: tuple[pm.PlannedMigration, ...],
+    settings: PlanSettings,
+    schema: str,
+    database: str,
+    failed: tuple[str, ...],
+) -> pm.Plan:
+    from safemigrate.plan.checks import run_checks
+    from safemigrate.plan.live_context import read_blockers, read_enum_labels, read_live_context
+    from safemigrate.plan.severity import adjust_findings
+    from safemigrate.plan.targets import find_targets
+
+    targets = find_targets(pending, files, schema)
+    tables = _affected_tables(targets, findings, schema)
+    live = read_live_context(conn, tables)
+    enums = read_enum_labels(conn, _enum_types(targets, schema))
+    adjusted = adjust_findings(findings, live.tables, settings, schema)
+    checks = run_checks(conn, targets, live, enums, settings, schema)
+    blockers = tuple(read_blockers(conn, live.tables, settings.long_transaction)) if pending else ()
+    scope = _backup_scope(conn, schema, findings, pending)
+    return pm.Plan(
+        database=database,
+        schema=schema,
+        server_version=live.server_version,
+        migrations=migrations,
+        findings=adjusted,
+        checks=checks,
+        blockers=blockers,
+        backup_scope=scope,
+        clone=settings.clone,
+        settings=settings,
+        failed_migrations=failed,
+        created_at=dt.datetime.now(dt.timezone.utc),
+    )
+
+
+def _affected_tables(targets: Iterable[Target], findings: Iterable[Finding], schema: str) -> set[TableKey]:
+    """Tables the pending statements name, as they are called today (findings name them at their statement)."""
+    tables = {t.live_table for t in targets}
+    tables |= {t.parent for t in targets if t.parent is not None}
+    tables |= {(f.object.schema or schema, f.object.table) for f in findings if f.object.table is not None}
+    return tables
+
+
+def _enum_types(targets: Iterable[Target], schema: str) -> set[TableKey]:
+    return {
+        (t.table.schema or schema, t.new_type.base)
+        for t in targets
+        if t.new_type is not None and t.new_type.user_defined and t.enum_labels is None
+    }
+
+
+def _backup_scope(
+    conn: psycopg.Connection[Any], schema: str, findings: tuple[Finding, ...], pending: list[Migration]
+) -> BackupScope:
+    """The tables `migrate` would back up first (safemigrate.backup.scope, the same as
+    `backup --scope-from-migrations`)."""
+    from safemigrate.backup.scope import scope_of
+
+    return scope_of(conn, schema=schema, findings=findings, pending=pending, default_schema=schema)

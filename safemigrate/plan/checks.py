@@ -1,0 +1,521 @@
+"""Preflight data checks: read-only queries on the target that predict whether a statement fails.
+
+Every check runs in its own READ ONLY transaction with ``statement_timeout`` set to what is left of
+the budget (at most ``check_timeout``); a check cut short, or kept waiting by another session's
+lock, is reported as unfinished instead of failing the plan. Queries are composed with
+psycopg.sql: identifiers quoted, values passed as parameters; the only SQL text taken from a
+migration is a unique index's keys and WHERE predicate, and only as sqlglot re-rendered them
+(safemigrate.sql.preflight_sql), inside the read-only transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from safemigrate.db.connect import duration_text
+from safemigrate.plan import model as pm
+from safemigrate.plan.live_context import LiveColumn, LiveContext
+from safemigrate.plan.settings import SAMPLE_SIZE, PlanSettings
+from safemigrate.plan.targets import TYPE_CHANGE, TableKey, Target
+
+_INTEGER_RANGE = {
+    "smallint": (-32768, 32767),
+    "integer": (-2147483648, 2147483647),
+    "bigint": (-9223372036854775808, 9223372036854775807),
+}
+_LIVE_INTEGER_RANK = {"int2": 2, "int4": 4, "int8": 8}
+_NEW_INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
+_LIVE_NUMBERS = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
+# Types a text value may be cast to, as the parser names them; only these are spelled into a cast.
+_FORMAT_TYPES = frozenset(
+    {
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "real",
+        "double precision",
+        "uuid",
+        "date",
+        "timestamp",
+        "timestamptz",
+        "time",
+        "timetz",
+        "interval",
+        "boolean",
+        "json",
+        "jsonb",
+        "inet",
+        "cidr",
+    }
+)
+# Fallbacks before PostgreSQL 16 (no pg_input_is_valid): what a value must look like.
+_INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
+_NUMERIC_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+_UUID_PATTERN = r"^\s*\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?\s*$"
+_SAMPLE_WIDTH = 60
+_INPUT_IS_VALID_SINCE = 160000
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A check, composed: rows matching ``condition`` offend; samples are keys (or grouped values)."""
+
+    kind: str
+    description: str
+    table: TableKey
+    condition: sql.Composable
+    params: dict[str, Any]
+    sample: sql.Composable  # the text of one sample
+    sample_label: str
+    order: sql.Composable | None = None  # how key samples are ordered (by the key); None: by count
+    group_by: sql.Composable | None = None  # duplicates: the key expressions
+    grouped: bool = False  # samples are values, with how many rows hold each
+    count_groups: bool = False  # count duplicate groups (sample is the group key)
+    cast_attempt: sql.Composable | None = None  # the fallback: cast every value and see whether it fails
+
+
+def run_checks(
+    conn: psycopg.Connection[Any],
+    targets: Sequence[Target],
+    live: LiveContext,
+    enum_labels: dict[TableKey, tuple[str, ...]],
+    settings: PlanSettings,
+    default_schema: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[pm.CheckResult, ...]:
+    """Run the check of every target within ``settings.check_budget`` seconds."""
+    results: list[pm.CheckResult] = []
+    deadline: float | None = None
+    for target in targets:
+        query_or_result = _compose(target, live, enum_labels, default_schema)
+        if query_or_result is None:
+            continue  # a type change that cannot fail on data
+        if isinstance(query_or_result, pm.CheckResult):
+            results.append(query_or_result)
+            continue
+        query = query_or_result
+        if deadline is None:
+            deadline = clock() + settings.check_budget
+        remaining = deadline - clock()
+        if remaining <= 0:
+            results.append(
+                _result(
+                    target,
+                    query.kind,
+                    pm.UNFINISHED,
+                    query.description,
+                    detail=f"the check budget ({duration_text(settings.check_budget)}) was spent before it could run",
+                )
+            )
+            continue
+        results.append(_run(conn, target, query, min(remaining, settings.check_timeout), clock))
+    return tuple(results)
+
+
+def _result(target: Target, kind: str, outcome: str, description: str, **extra: Any) -> pm.CheckResult:
+    return pm.CheckResult(
+        kind=kind,
+        outcome=outcome,
+        migration=target.migration,
+        file=target.file,
+        line=target.statement.line,
+        statement_index=target.statement.index,
+        table=target.table.display(),
+        columns=target.columns,
+        description=description,
+        **extra,
+    )
+
+
+def _describe(target: Target) -> str:
+    columns = ", ".join(target.columns)
+    table = target.table.display()
+    if target.kind == pm.NULLS:
+        return f"NULLs in {table}.{columns} (SET NOT NULL)"
+    if target.kind == pm.REQUIRED_COLUMN:
+        return f"rows of {table} (new required column {columns} has no default)"
+    if target.kind == pm.DUPLICATES:
+        where = f" where {target.predicate}" if target.predicate else ""
+        return f"duplicate ({columns}) in {table}{where} (unique)"
+    if target.kind == pm.ORPHANS:
+        parent = target.parent[1] if target.parent else "?"
+        return f"rows of {table} ({columns}) without a parent in {parent} (foreign key)"
+    return f"values of {table}.{columns} that do not fit {target.new_type.display() if target.new_type else '?'}"
+
+
+def _compose(
+    target: Target, live: LiveContext, enum_labels: dict[TableKey, tuple[str, ...]], default_schema: str
+) -> _Query | pm.CheckResult | None:
+    if target.skip:
+        return _result(target, _kind_of(target), pm.SKIPPED, _describe(target), detail=target.skip)
+    if target.live_table not in live.tables:
+        return _result(
+            target,
+            _kind_of(target),
+            pm.SKIPPED,
+            _describe(target),
+            detail=f"table {target.live_table[1]} does not exist in the database today",
+        )
+    columns = [live.column(target.live_table, c) for c in target.columns if target.kind != pm.REQUIRED_COLUMN]
+    if target.kind == pm.DUPLICATES and target.index_keys:
+        columns = [live.column(target.live_table, k.column) for k in target.index_keys if k.column is not None]
+    missing = [c for c, found in zip(target.columns, columns, strict=False) if found is None]
+    if missing or any(c is None for c in columns):
+        return _result(
+            target,
+            _kind_of(target),
+            pm.SKIPPED,
+            _describe(target),
+            detail=f"column {', '.join(missing) or '?'} does not exist in the database today",
+        )
+    table = sql.Identifier(*target.live_table)
+    keys = live.primary_keys.get(target.live_table, ())
+    key_sample, key_label, key_order = _key_sample(keys)
+    if target.kind == pm.NULLS:
+        nulls = sql.SQL("{} IS NULL").format(sql.Identifier(target.columns[0]))
+        return _Query(pm.NULLS, _describe(target), target.live_table, nulls, {}, key_sample, key_label, key_order)
+    if target.kind == pm.REQUIRED_COLUMN:
+        every_row = sql.SQL("true")
+        return _Query(
+            pm.REQUIRED_COLUMN, _describe(target), target.live_table, every_row, {}, key_sample, key_label, key_order
+        )
+    if target.kind == pm.DUPLICATES:
+        return _duplicates(target)
+    if target.kind == pm.ORPHANS:
+        return _orphans(target, live, table)
+    if target.kind == TYPE_CHANGE:
+        live_column = live.column(target.live_table, target.columns[0])
+        assert live_column is not None  # checked above
+        return _type_change(target, live_column, live, enum_labels, default_schema, key_sample, key_label, key_order)
+    return None
+
+
+def _kind_of(target: Target) -> str:
+    if target.kind != TYPE_CHANGE:
+        return target.kind
+    new = target.new_type
+    if new is not None and new.user_defined:
+        return pm.ENUM_VALUES
+    if new is not None and new.base in ("varchar", "char", "bpchar"):
+        return pm.TOO_LONG
+    return pm.BAD_FORMAT
+
+
+def _key_sample(keys: Sequence[str]) -> tuple[sql.Composable, str, sql.Composable]:
+    """The text shown for an offending row (its primary key, else its physical location) and its order."""
+    if not keys:
+        return sql.SQL("ctid::text"), "ctid", sql.SQL("ctid")
+    order = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    if len(keys) == 1:
+        return sql.SQL("{}::text").format(sql.Identifier(keys[0])), keys[0], order
+    return sql.SQL("ROW({})::text").format(order), "(" + ", ".join(keys) + ")", order
+
+
+def _key_expressions(target: Target) -> list[sql.Composable]:
+    if target.index_keys:
+        # A plain column is quoted by psycopg; an expression is sqlglot's rendering of what it parsed.
+        return [sql.Identifier(k.column) if k.column is not None else sql.SQL(k.expression) for k in target.index_keys]
+    return [sql.Identifier(c) for c in target.columns]
+
+
+def _duplicates(target: Target) -> _Query:
+    expressions = _key_expressions(target)
+    not_null = sql.SQL(" AND ").join(sql.SQL("({}) IS NOT NULL").format(e) for e in expressions)
+    condition: sql.Composable = not_null
+    if target.predicate is not None:
+        condition = sql.SQL("{} AND ({})").format(not_null, sql.SQL(target.predicate))
+    group = sql.SQL(", ").join(expressions)
+    if len(expressions) == 1:
+        sample: sql.Composable = sql.SQL("({})::text").format(expressions[0])
+    else:
+        sample = sql.SQL("ROW({})::text").format(group)
+    label = target.columns[0] if len(target.columns) == 1 else "(" + ", ".join(target.columns) + ")"
+    return _Query(
+        pm.DUPLICATES,
+        _describe(target),
+        target.live_table,
+        condition,
+        {},
+        sample,
+        label,
+        grouped=True,
+        count_groups=True,
+        group_by=group,
+    )
+
+
+def _orphans(target: Target, live: LiveContext, table: sql.Identifier) -> _Query | pm.CheckResult:
+    child = [sql.SQL("c.{}").format(sql.Identifier(c)) for c in target.columns]
+    not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(c) for c in child)
+    if target.parent_created:
+        condition: sql.Composable = not_null  # the parent table is new, so empty: every key is an orphan
+    else:
+        parent = target.parent
+        if parent is None or parent not in live.tables:
+            name = parent[1] if parent else "?"
+            return _result(
+                target, pm.ORPHANS, pm.SKIPPED, _describe(target), detail=f"table {name} does not exist today"
+            )
+        parent_columns = target.parent_columns or live.primary_keys.get(parent, ())
+        if len(parent_columns) != len(target.columns) or any(live.column(parent, c) is None for c in parent_columns):
+            return _result(
+                target,
+                pm.ORPHANS,
+                pm.SKIPPED,
+                _describe(target),
+                detail=f"the referenced columns of {parent[1]} are not known today",
+            )
+        match = sql.SQL(" AND ").join(
+            sql.SQL("p.{} = {}").format(sql.Identifier(p), c) for p, c in zip(parent_columns, child, strict=True)
+        )
+        condition = sql.SQL("{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})").format(
+            not_null, sql.Identifier(*parent), match
+        )
+    if len(child) == 1:
+        sample: sql.Composable = sql.SQL("{}::text").format(child[0])
+    else:
+        sample = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(child))
+    label = target.columns[0] if len(target.columns) == 1 else "(" + ", ".join(target.columns) + ")"
+    return _Query(pm.ORPHANS, _describe(target), target.live_table, condition, {}, sample, label, grouped=True)
+
+
+def _type_change(
+    target: Target,
+    column: LiveColumn,
+    live: LiveContext,
+    enum_labels: dict[TableKey, tuple[str, ...]],
+    default_schema: str,
+    key_sample: sql.Composable,
+    key_label: str,
+    key_order: sql.Composable,
+) -> _Query | pm.CheckResult | None:
+    new = target.new_type
+    assert new is not None
+    ident = sql.Identifier(column.name)
+    value = sql.SQL("{}::text").format(ident)
+    if column.type_category == "A" or new.array_dims:
+        return None  # arrays: not checked here (dry-run converts them for real)
+    if new.user_defined:
+        labels = target.enum_labels
+        if labels is None:
+            labels = enum_labels.get((target.table.schema or default_schema, new.base))
+        if labels is None:
+            return None  # not an enum (a domain, a composite...): nothing known to check against
+        return _Query(
+            pm.ENUM_VALUES,
+            f"values of {target.table.display()}.{column.name} that enum {new.base} does not have",
+            target.live_table,
+            sql.SQL("{} IS NOT NULL AND {}::text <> ALL(%(labels)s::text[])").format(ident, ident),
+            {"labels": list(labels)},
+            value,
+            "value",
+            grouped=True,
+        )
+    if new.base in ("varchar", "char", "bpchar") and new.params:
+        limit = new.params[0]
+        if column.text_limit is not None and column.text_limit <= limit:
+            return None
+        return _Query(
+            pm.TOO_LONG,
+            f"values of {target.table.display()}.{column.name} longer than {limit} characters ({new.display()})",
+            target.live_table,
+            sql.SQL("char_length({}::text) > %(limit)s").format(ident),
+            {"limit": limit},
+            key_sample,
+            key_label,
+            key_order,
+        )
+    if new.base in _NEW_INTEGER_RANGE_NAMES and column.type_name in _LIVE_NUMBERS:
+        if (
+            column.type_name in _LIVE_INTEGER_RANK
+            and _LIVE_INTEGER_RANK[column.type_name] <= _NEW_INTEGER_RANK[new.base]
+        ):
+            return None  # widening
+        low, high = _INTEGER_RANGE[new.base]
+        return _Query(
+            pm.OUT_OF_RANGE,
+            f"values of {target.table.display()}.{column.name} outside the {new.base} range",
+            target.live_table,
+            sql.SQL("NOT ({} BETWEEN %(low)s AND %(high)s)").format(ident),
+            {"low": low, "high": high},
+            value,
+            "value",
+            grouped=True,
+        )
+    if column.type_category == "S" and new.base in _FORMAT_TYPES:
+        return _format_check(target, column, new.base, new.params, live.server_version)
+    return None
+
+
+_NEW_INTEGER_RANGE_NAMES = frozenset(_INTEGER_RANGE)
+
+
+def _type_sql(base: str, params: tuple[int, ...]) -> sql.Composable:
+    """A type from the allow-list, spelled for a cast (its name comes from the parser, never from the file)."""
+    assert base in _FORMAT_TYPES
+    if not params:
+        return sql.SQL(base)
+    modifier = sql.SQL(", ").join(sql.Literal(p) for p in params)
+    return sql.SQL("{}({})").format(sql.SQL(base), modifier)
+
+
+def _format_check(
+    target: Target, column: LiveColumn, base: str, params: tuple[int, ...], server_version: int
+) -> _Query:
+    ident = sql.Identifier(column.name)
+    type_name = base + ("(" + ",".join(str(p) for p in params) + ")" if params else "")
+    description = f"values of {target.table.display()}.{column.name} that do not convert to {type_name}"
+    value = sql.SQL("{}::text").format(ident)
+    if server_version >= _INPUT_IS_VALID_SINCE:
+        condition: sql.Composable = sql.SQL("{} IS NOT NULL AND NOT pg_input_is_valid({}::text, %(type)s)").format(
+            ident, ident
+        )
+        return _Query(
+            pm.BAD_FORMAT, description, target.live_table, condition, {"type": type_name}, value, "value", grouped=True
+        )
+    # Before PostgreSQL 16: what the value must look like, then (for integers) its range.
+    if base in _INTEGER_RANGE:
+        low, high = _INTEGER_RANGE[base]
+        fits = sql.SQL(
+            "CASE WHEN {v} ~ %(pattern)s THEN btrim({v})::numeric BETWEEN %(low)s AND %(high)s ELSE false END"
+        ).format(v=ident)
+        condition = sql.SQL("{} IS NOT NULL AND NOT ({})").format(ident, fits)
+        params_: dict[str, Any] = {"pattern": _INTEGER_PATTERN, "low": low, "high": high}
+        return _Query(pm.BAD_FORMAT, description, target.live_table, condition, params_, value, "value", grouped=True)
+    if base == "uuid" or (base == "numeric" and not params):
+        pattern = _UUID_PATTERN if base == "uuid" else _NUMERIC_PATTERN
+        condition = sql.SQL("{} IS NOT NULL AND {} !~ %(pattern)s").format(ident, ident)
+        by_pattern = {"pattern": pattern}
+        return _Query(
+            pm.BAD_FORMAT, description, target.live_table, condition, by_pattern, value, "value", grouped=True
+        )
+    # Anything else: cast every value in a savepoint and see whether PostgreSQL accepts them all.
+    cast = sql.SQL("{}::{}").format(ident, _type_sql(base, params))
+    return _Query(
+        pm.BAD_FORMAT, description, target.live_table, sql.SQL("false"), {}, value, "value", cast_attempt=cast
+    )
+
+
+def _milliseconds(seconds: float) -> sql.Composable:
+    return sql.Literal(f"{max(1, round(seconds * 1000))}ms")
+
+
+def _run(
+    conn: psycopg.Connection[Any], target: Target, query: _Query, timeout: float, clock: Callable[[], float]
+) -> pm.CheckResult:
+    table = sql.Identifier(*query.table)
+    started = clock()
+    outcome, detail = pm.PASSED, ""
+    count: int | None = 0
+    samples: tuple[str, ...] = ()
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(_milliseconds(timeout)))
+            if query.cast_attempt is not None:
+                count_or_none, detail = _cast_attempt(conn, table, query.cast_attempt)
+                if detail:
+                    outcome, count = pm.FAILED, count_or_none
+            else:
+                count, samples, detail = _count_and_samples(conn, table, query)
+                if count:
+                    outcome = pm.FAILED
+    except psycopg.errors.QueryCanceled:
+        return _result(
+            target,
+            query.kind,
+            pm.UNFINISHED,
+            query.description,
+            detail=f"did not finish within {duration_text(round(timeout, 3))} (check budget)",
+            seconds=clock() - started,
+        )
+    except psycopg.errors.LockNotAvailable:
+        return _result(
+            target,
+            query.kind,
+            pm.UNFINISHED,
+            query.description,
+            detail="another session holds a lock on the table (see the sessions listed below)",
+            seconds=clock() - started,
+        )
+    except psycopg.Error as err:
+        message = " ".join((err.diag.message_primary or str(err)).split())
+        return _result(
+            target,
+            query.kind,
+            pm.SKIPPED,
+            query.description,
+            detail=f"the check query failed: {message}",
+            seconds=clock() - started,
+        )
+    return _result(
+        target,
+        query.kind,
+        outcome,
+        query.description,
+        count=count,
+        samples=samples,
+        sample_label=query.sample_label,
+        detail=detail,
+        seconds=clock() - started,
+    )
+
+
+def _count_and_samples(
+    conn: psycopg.Connection[Any], table: sql.Identifier, query: _Query
+) -> tuple[int, tuple[str, ...], str]:
+    width = sql.Literal(_SAMPLE_WIDTH)
+    if query.count_groups and query.group_by is not None:
+        counted = sql.SQL(
+            "SELECT count(*), coalesce(sum(n), 0) FROM "
+            "(SELECT count(*) AS n FROM {} WHERE {} GROUP BY {} HAVING count(*) > 1) AS groups"
+        ).format(table, query.condition, query.group_by)
+        row = conn.execute(counted, query.params).fetchone()
+        groups, rows = (int(row[0]), int(row[1])) if row else (0, 0)
+        if not groups:
+            return 0, (), ""
+        listed = sql.SQL(
+            "SELECT left({s}, {w}), count(*) FROM {t} WHERE {c} GROUP BY {g} HAVING count(*) > 1 "
+            "ORDER BY count(*) DESC, 1 LIMIT {n}"
+        ).format(s=query.sample, w=width, t=table, c=query.condition, g=query.group_by, n=sql.Literal(SAMPLE_SIZE))
+        samples = tuple(f"{value} (×{n})" for value, n in conn.execute(listed, query.params))
+        return groups, samples, f"{rows} rows share {groups} key value{'s' if groups != 1 else ''}"
+    counted = sql.SQL("SELECT count(*) FROM {} AS c WHERE {}").format(table, query.condition)
+    row = conn.execute(counted, query.params).fetchone()
+    count = int(row[0]) if row else 0
+    if not count:
+        return 0, (), ""
+    if query.grouped:
+        listed = sql.SQL(
+            "SELECT left({s}, {w}), count(*) FROM {t} AS c WHERE {c} GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {n}"
+        ).format(s=query.sample, w=width, t=table, c=query.condition, n=sql.Literal(SAMPLE_SIZE))
+        samples = tuple(f"{value} (×{n})" if n > 1 else str(value) for value, n in conn.execute(listed, query.params))
+    else:
+        listed = sql.SQL("SELECT left({s}, {w}) FROM {t} AS c WHERE {c} ORDER BY {o} LIMIT {n}").format(
+            s=query.sample,
+            w=width,
+            t=table,
+            c=query.condition,
+            o=query.order or sql.SQL("1"),
+            n=sql.Literal(SAMPLE_SIZE),
+        )
+        samples = tuple(str(value) for (value,) in conn.execute(listed, query.params))
+    return count, samples, ""
+
+
+def _cast_attempt(conn: psycopg.Connection[Any], table: sql.Identifier, cast: sql.Composable) -> tuple[None, str]:
+    """Convert every value in a savepoint: PostgreSQL names the first value it rejects."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SELECT count({}) FROM {}").format(cast, table))
+    except psycopg.errors.DataError as err:
+        message = " ".join((err.diag.message_primary or str(err)).split())
+        return None, f"at least one value does not convert: {message}"
+    return None, ""

@@ -1,0 +1,153 @@
+"""Live facts a plan reads from the target's catalog (read only): table sizes, column types,
+primary keys, enum labels, and the sessions a migration would queue behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+from safemigrate.db import load_sql
+from safemigrate.plan.model import Blocker, TableFacts
+
+TableKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class LiveColumn:
+    name: str
+    type_name: str  # pg_type.typname: int4, varchar, text, a user type; _int4 for arrays
+    type_category: str  # pg_type.typcategory
+    type_modifier: int  # atttypmod: -1 when none
+    formatted_type: str  # character varying(50)
+    not_null: bool
+
+    @property
+    def text_limit(self) -> int | None:
+        """n of varchar(n) / char(n); None when unbounded or not text."""
+        if self.type_name in ("varchar", "bpchar") and self.type_modifier >= 4:
+            return self.type_modifier - 4
+        return None
+
+
+@dataclass(frozen=True)
+class LiveContext:
+    tables: Mapping[TableKey, TableFacts]
+    columns: Mapping[TableKey, Mapping[str, LiveColumn]]
+    primary_keys: Mapping[TableKey, tuple[str, ...]]
+    server_version: int  # server_version_num, e.g. 150004
+
+    def column(self, table: TableKey, name: str) -> LiveColumn | None:
+        return self.columns.get(table, {}).get(name)
+
+
+@dataclass(frozen=True)
+class _TableRow:
+    schema_name: str
+    table_name: str
+    reltuples: float
+    relpages: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class _ColumnRow:
+    schema_name: str
+    table_name: str
+    column_name: str
+    type_name: str
+    type_category: str
+    type_modifier: int
+    formatted_type: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class _KeyRow:
+    schema_name: str
+    table_name: str
+    columns: list[str]
+
+
+@dataclass(frozen=True)
+class _EnumRow:
+    schema_name: str
+    type_name: str
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class _BlockerRow:
+    pid: int
+    application_name: str
+    usename: str | None
+    state: str | None
+    transaction_age: float | None
+    tables: list[str]
+    modes: list[str]
+    query: str
+
+
+def _pairs(keys: Iterable[TableKey]) -> dict[str, list[str]]:
+    unique = sorted(set(keys))
+    return {"schemas": [k[0] for k in unique], "names": [k[1] for k in unique]}
+
+
+def _rows_estimate(row: _TableRow) -> int | None:
+    if row.reltuples < 0:
+        return None  # never analysed (PostgreSQL 14+ says -1)
+    if row.reltuples == 0 and row.relpages > 0:
+        return None  # never analysed on older servers, yet holds pages
+    return int(row.reltuples)
+
+
+def read_live_context(conn: psycopg.Connection[Any], tables: Iterable[TableKey]) -> LiveContext:
+    params = _pairs(tables)
+    with conn.cursor(row_factory=class_row(_TableRow)) as cur:
+        facts = {
+            (r.schema_name, r.table_name): TableFacts(r.schema_name, r.table_name, _rows_estimate(r), r.total_bytes)
+            for r in cur.execute(load_sql("plan_tables"), params)
+        }
+    columns: dict[TableKey, dict[str, LiveColumn]] = {}
+    with conn.cursor(row_factory=class_row(_ColumnRow)) as cur:
+        for c in cur.execute(load_sql("plan_columns"), params):
+            columns.setdefault((c.schema_name, c.table_name), {})[c.column_name] = LiveColumn(
+                c.column_name, c.type_name, c.type_category, c.type_modifier, c.formatted_type, c.not_null
+            )
+    with conn.cursor(row_factory=class_row(_KeyRow)) as cur:
+        keys = {
+            (k.schema_name, k.table_name): tuple(k.columns) for k in cur.execute(load_sql("plan_primary_keys"), params)
+        }
+    return LiveContext(facts, columns, keys, conn.info.server_version)
+
+
+def read_enum_labels(conn: psycopg.Connection[Any], types: Iterable[TableKey]) -> dict[TableKey, tuple[str, ...]]:
+    """Labels of existing enum types, by (schema, type name)."""
+    with conn.cursor(row_factory=class_row(_EnumRow)) as cur:
+        return {
+            (r.schema_name, r.type_name): tuple(r.labels)
+            for r in cur.execute(load_sql("plan_enum_labels"), _pairs(types))
+        }
+
+
+def read_blockers(conn: psycopg.Connection[Any], tables: Iterable[TableKey], long_transaction: float) -> list[Blocker]:
+    """Sessions holding locks on ``tables``, and transactions open longer than ``long_transaction`` seconds."""
+    params: dict[str, Any] = {**_pairs(tables), "long_transaction": long_transaction}
+    with conn.cursor(row_factory=class_row(_BlockerRow)) as cur:
+        rows = cur.execute(load_sql("plan_blockers"), params).fetchall()
+    return [
+        Blocker(
+            r.pid,
+            r.application_name,
+            r.usename,
+            r.state,
+            r.transaction_age,
+            tuple(r.tables),
+            tuple(r.modes),
+            " ".join(r.query.split())[:120],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,280 @@
+"""Which statements of the pending migrations may fail on existing data, and what to check for each.
+
+Pure: statements in, check targets out. The pending migrations are folded forward in deploy order,
+so a check accounts for what earlier pending statements do: a table created by this deploy is empty
+(skip), a column added by it holds no data yet (skip), a renamed table or column is looked up under
+the name it has today, and rows changed by an earlier UPDATE / DELETE / TRUNCATE make the data of
+today a poor predictor (skip, dry-run rehearses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from safemigrate.lint.reader import parse_source
+from safemigrate.migrations import Migration
+from safemigrate.plan import model as pm
+from safemigrate.sql import model as m
+from safemigrate.sql.preflight_sql import IndexKey, is_plain_cast, read_index_definition
+
+TableKey = tuple[str, str]  # (schema, table) as PostgreSQL resolves them
+
+TYPE_CHANGE = "type-change"  # decided against the column's live type (see checks.py)
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # a check kind of safemigrate.plan.model, or TYPE_CHANGE
+    migration: str
+    file: str
+    statement: m.Statement
+    table: m.Name  # as the statement names it
+    live_table: TableKey  # the same table as it is called today
+    columns: tuple[str, ...]  # live column names
+    skip: str = ""  # when set: report as skipped, with this reason, and run nothing
+    new_type: m.TypeSpec | None = None  # TYPE_CHANGE
+    enum_labels: tuple[str, ...] | None = None  # TYPE_CHANGE to an enum this deploy creates
+    index_keys: tuple[IndexKey, ...] = ()  # DUPLICATES of a CREATE UNIQUE INDEX
+    predicate: str | None = None  # its WHERE, as sqlglot rendered it
+    parent: TableKey | None = None  # ORPHANS: the referenced table today
+    parent_columns: tuple[str, ...] = ()  # () = its primary key
+    parent_created: bool = False  # the referenced table is created by this deploy (empty)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.statement.line}"
+
+
+@dataclass
+class _Fold:
+    """What the pending statements before the current one did."""
+
+    default_schema: str
+    live: dict[TableKey, TableKey] = field(default_factory=dict)  # name at this point -> name today
+    created: dict[TableKey, str] = field(default_factory=dict)  # tables created by this deploy -> migration
+    added: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # (live table, column) -> migration
+    column_live: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # renamed columns -> name today
+    changed_rows: dict[TableKey, list[tuple[str, frozenset[str] | None]]] = field(default_factory=dict)
+    enums: dict[TableKey, list[str]] = field(default_factory=dict)  # enums created by this deploy
+
+    def key(self, name: m.Name) -> TableKey:
+        return (name.schema or self.default_schema, name.name)
+
+    def today(self, name: m.Name) -> TableKey:
+        key = self.key(name)
+        return self.live.get(key, key)
+
+    def column_today(self, table: TableKey, column: str) -> str:
+        return self.column_live.get((table, column), column)
+
+    def rows_changed(self, table: TableKey, columns: Iterable[str]) -> str | None:
+        """Where an earlier pending statement changed rows of ``table`` that matter to ``columns``."""
+        wanted = set(columns)
+        for where, changed in self.changed_rows.get(table, []):
+            if changed is None or wanted & changed:
+                return where
+        return None
+
+
+def find_targets(pending: Iterable[Migration], files: Mapping[str, str], default_schema: str) -> tuple[Target, ...]:
+    """The check targets of ``pending`` (in deploy order); ``files`` maps migration names to shown paths."""
+    fold = _Fold(default_schema)
+    targets: list[Target] = []
+    for migration in pending:
+        file = files.get(migration.name, str(migration.sql_path))
+        for statement in parse_source(migration.data).statements:
+            targets.extend(_targets_of(statement, migration.name, file, fold))
+            _apply(statement, migration.name, file, fold)
+    return tuple(targets)
+
+
+def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) -> list[Target]:
+    summary = statement.summary
+    if isinstance(summary, m.CreateIndex) and summary.unique:
+        return [_unique_index(statement, summary, migration, file, fold)]
+    if not isinstance(summary, m.AlterTable):
+        return []
+    table = fold.today(summary.table)
+
+    def target(
+        kind: str,
+        columns: Iterable[str],
+        *,
+        new_type: m.TypeSpec | None = None,
+        enum_labels: tuple[str, ...] | None = None,
+        parent: TableKey | None = None,
+        parent_columns: tuple[str, ...] = (),
+        parent_created: bool = False,
+    ) -> Target:
+        live_columns = tuple(fold.column_today(table, c) for c in columns)
+        found = Target(
+            kind,
+            migration,
+            file,
+            statement,
+            summary.table,
+            table,
+            live_columns,
+            new_type=new_type,
+            enum_labels=enum_labels,
+            parent=parent,
+            parent_columns=parent_columns,
+            parent_created=parent_created,
+        )
+        return _with_skip(found, fold)
+
+    found: list[Target] = []
+    for action in summary.actions:
+        if isinstance(action, m.SetNotNull):
+            found.append(target(pm.NULLS, [action.column]))
+        elif isinstance(action, m.AddColumn) and _adds_empty_required(action.column):
+            found.append(target(pm.REQUIRED_COLUMN, [action.column.name]))
+        elif isinstance(action, m.AddConstraint) and action.constraint.using_index is None:
+            constraint = action.constraint
+            if constraint.kind in ("unique", "primary key") and constraint.columns:
+                found.append(target(pm.DUPLICATES, constraint.columns))
+                if constraint.kind == "primary key":
+                    found.extend(target(pm.NULLS, [c]) for c in constraint.columns)
+            elif constraint.kind == "foreign key" and not constraint.not_valid and constraint.references:
+                parent = fold.today(constraint.references)
+                found.append(
+                    target(
+                        pm.ORPHANS,
+                        constraint.columns,
+                        parent=parent,
+                        parent_columns=tuple(fold.column_today(parent, c) for c in constraint.ref_columns),
+                        parent_created=fold.key(constraint.references) in fold.created,
+                    )
+                )
+        elif isinstance(action, m.AlterColumnType):
+            enum = fold.enums.get(fold.key(m.Name(action.new_type.base))) if action.new_type.user_defined else None
+            found_target = target(
+                TYPE_CHANGE,
+                [action.column],
+                new_type=action.new_type,
+                enum_labels=tuple(enum) if enum is not None else None,
+            )
+            if not found_target.skip and action.using and not is_plain_cast(action.using, action.column):
+                found_target = _skipped(
+                    found_target, f"its USING expression ({action.using}) is a conversion of your own: not checked"
+                )
+            found.append(found_target)
+        _apply_action(summary, action, migration, fold)
+    return found
+
+
+def _adds_empty_required(column: m.ColumnSpec) -> bool:
+    if not column.not_null or column.identity or column.generated:
+        return False
+    return column.default is None or column.default.sql.strip().upper() == "NULL"
+
+
+def _unique_index(statement: m.Statement, summary: m.CreateIndex, migration: str, file: str, fold: _Fold) -> Target:
+    table = fold.today(summary.table)
+    definition = read_index_definition(statement.text)
+    if definition is None:
+        columns = tuple(fold.column_today(table, c) for c in summary.columns)
+        reason = "the index definition could not be read safely (keys or WHERE clause), so it is not run"
+        return _with_skip(
+            Target(pm.DUPLICATES, migration, file, statement, summary.table, table, columns, skip=reason), fold
+        )
+    keys = tuple(
+        IndexKey(fold.column_today(table, k.column), k.expression) if k.column is not None else k
+        for k in definition.keys
+    )
+    renamed = any(k.column is not None and k.column != o.column for k, o in zip(keys, definition.keys, strict=True))
+    columns = tuple(k.column or k.expression for k in keys)
+    found = Target(
+        pm.DUPLICATES,
+        migration,
+        file,
+        statement,
+        summary.table,
+        table,
+        columns,
+        index_keys=keys,
+        predicate=definition.predicate,
+    )
+    if renamed and (definition.predicate or any(k.column is None for k in keys)):
+        # Expressions name columns as they are called at the statement, not today.
+        return _skipped(found, "its expressions name columns renamed earlier in this deploy: not checked")
+    return _with_skip(found, fold)
+
+
+def _with_skip(target: Target, fold: _Fold) -> Target:
+    """Mark a target that needs no query: its table or column is new, or earlier statements change its rows."""
+    if target.skip:
+        return target
+    if fold.key(target.table) in fold.created:
+        return _skipped(target, "the table is created by this deploy, so it holds no rows yet")
+    for column in target.columns:
+        added_in = fold.added.get((target.live_table, column))
+        if added_in is not None:
+            return _skipped(target, f"column {column} is added by {added_in}, so it holds no data yet")
+    changed_at = fold.rows_changed(target.live_table, target.columns)
+    if changed_at is not None:
+        return _skipped(
+            target,
+            f"rows of this table are changed first by {changed_at}: today's data cannot predict it (dry-run can)",
+        )
+    return target
+
+
+def _skipped(target: Target, reason: str) -> Target:
+    return replace(target, skip=reason)
+
+
+def _apply(statement: m.Statement, migration: str, file: str, fold: _Fold) -> None:
+    """Fold one statement (ALTER TABLE actions are folded one by one in _targets_of)."""
+    summary = statement.summary
+    where = f"{file}:{statement.line}"
+    if isinstance(summary, m.CreateTable):
+        key = fold.key(summary.table)
+        if not summary.if_not_exists or key not in fold.live:
+            fold.created[key] = migration
+    elif isinstance(summary, m.DropObjects) and summary.kind == "table":
+        for name in summary.names:
+            key = fold.key(name)
+            fold.live.pop(key, None)
+            fold.created.pop(key, None)
+    elif isinstance(summary, (m.Update, m.Delete, m.Insert)):
+        changed: frozenset[str] | None = None  # None: every column (rows deleted)
+        if isinstance(summary, m.Update):
+            changed = frozenset(fold.column_today(fold.today(summary.table), c) for c in summary.columns)
+        if not isinstance(summary, m.Insert):  # new rows do not fix old ones; the check still sees today's
+            fold.changed_rows.setdefault(fold.today(summary.table), []).append((where, changed))
+    elif isinstance(summary, m.Truncate):
+        for name in summary.tables:
+            fold.changed_rows.setdefault(fold.today(name), []).append((where, None))
+    elif isinstance(summary, m.CreateEnum):
+        fold.enums[fold.key(summary.name)] = list(summary.values)
+    elif isinstance(summary, m.AlterEnumAddValue):
+        labels = fold.enums.get(fold.key(summary.name))
+        if labels is not None and summary.value not in labels:
+            labels.append(summary.value)
+    elif isinstance(summary, m.RenameType):
+        labels = fold.enums.pop(fold.key(summary.name), None)
+        if labels is not None:
+            fold.enums[(fold.key(summary.name)[0], summary.new)] = labels
+
+
+def _apply_action(summary: m.AlterTable, action: m.AlterAction, migration: str, fold: _Fold) -> None:
+    key = fold.key(summary.table)
+    table = fold.today(summary.table)
+    if isinstance(action, m.AddColumn):
+        fold.added[(table, action.column.name)] = migration
+    elif isinstance(action, m.DropColumn):
+        fold.added.pop((table, action.column), None)
+    elif isinstance(action, m.RenameColumn):
+        live = fold.column_today(table, action.old)
+        fold.column_live.pop((table, action.old), None)
+        fold.column_live[(table, action.new)] = live
+        if (table, action.old) in fold.added:
+            fold.added[(table, action.new)] = fold.added.pop((table, action.old))
+    elif isinstance(action, m.RenameTable):
+        new_key = (key[0], action.new)
+        fold.live.pop(key, None)
+        fold.live[new_key] = table
+        if key in fold.created:
+            fold.created[new_key] = fold.created.pop(key)

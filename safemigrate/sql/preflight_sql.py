@@ -1,0 +1,84 @@
+"""SQL fragments of a migration that the plan's preflight checks reuse, read through sqlglot.
+
+A unique index's key expressions and a partial index's WHERE predicate are SQL text written in the
+migration. The checks run them against the live table only when sqlglot parsed them into one
+expression without a subquery; they come back re-rendered by sqlglot, never as the raw text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+_DIALECT = "postgres"
+
+
+@dataclass(frozen=True)
+class IndexKey:
+    column: str | None  # a plain column (as PostgreSQL resolves it), else None
+    expression: str  # the key re-rendered by sqlglot (same as the quoted column for a plain one)
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    keys: tuple[IndexKey, ...]
+    predicate: str | None  # the partial index's WHERE, re-rendered by sqlglot; None when not partial
+
+
+def _column_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier):
+        ident = node.this
+        return str(ident.this) if ident.quoted else str(ident.this).lower()
+    return None
+
+
+def _is_plain_expression(node: exp.Expression) -> bool:
+    """One scalar expression: no subquery, no statement hidden inside."""
+    return not any(isinstance(n, (exp.Select, exp.Subquery, exp.Query, exp.Command)) for n in node.walk())
+
+
+def read_index_definition(statement_text: str) -> IndexDefinition | None:
+    """The keys and predicate of ``CREATE [UNIQUE] INDEX``; None when sqlglot cannot read them safely."""
+    try:
+        parsed = sqlglot.parse(statement_text, dialect=_DIALECT)
+    except SqlglotError:
+        return None
+    nodes = [p for p in parsed if isinstance(p, exp.Expression)]
+    if len(nodes) != 1 or not isinstance(nodes[0], exp.Create) or not isinstance(nodes[0].this, exp.Index):
+        return None
+    params = nodes[0].this.args.get("params")
+    if not isinstance(params, exp.IndexParameters):
+        return None
+    keys: list[IndexKey] = []
+    for column in params.args.get("columns") or []:
+        inner = column.this if isinstance(column, exp.Ordered) else column
+        if isinstance(inner, exp.Opclass):
+            inner = inner.this
+        if not isinstance(inner, exp.Expression) or not _is_plain_expression(inner):
+            return None
+        keys.append(IndexKey(_column_name(inner), inner.sql(dialect=_DIALECT)))
+    if not keys:
+        return None
+    predicate: str | None = None
+    where = params.args.get("where")
+    if where is not None:
+        condition = where.this if isinstance(where, exp.Where) else where
+        if not isinstance(condition, exp.Expression) or not _is_plain_expression(condition):
+            return None
+        predicate = condition.sql(dialect=_DIALECT)
+    return IndexDefinition(tuple(keys), predicate)
+
+
+def is_plain_cast(using: str, column: str) -> bool:
+    """True when a USING clause only casts the column (``"c"::integer``, ``CAST(c AS uuid)``,
+    ``"c"::text::"E"``): the conversion is PostgreSQL's own, so checking that cast checks the statement."""
+    try:
+        node = sqlglot.parse_one(using, dialect=_DIALECT)
+    except SqlglotError:
+        return False
+    while isinstance(node, (exp.Paren, exp.Cast)):
+        node = node.this
+    return isinstance(node, exp.Expression) and _column_name(node) == column

@@ -1,0 +1,183 @@
+"""`migrate` end to end on a real server: refusals, backups, rehearsal, all-or-nothing apply,
+verification that rolls back by itself, lock retries, and the run ledger."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from safemigrate.backup.project import project_backups
+from safemigrate.backup.stores import LocalStore
+from safemigrate.db import prisma_migrations as pm
+from safemigrate.db.catalog.snapshot import snapshot_to_dict, take_snapshot
+from safemigrate.db.fingerprint import fingerprint
+from safemigrate.migrations import list_migrations
+from safemigrate.pipeline.apply import apply_migrations
+from safemigrate.pipeline.migrate import migrate
+from safemigrate.status import APPLIED, read_status
+
+PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
+
+
+def _project(tmp_path: Path, pattern: str, settings: str = "") -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(PATTERNS / pattern, project)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n{settings}')
+    return project
+
+
+def _deploy_first(project: Path, url: str, sql: str) -> None:
+    first = list_migrations(project / "prisma" / "migrations")[:1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        apply_migrations(conn, "public", first)
+        conn.execute(sql)
+
+
+def _add(project: Path, name: str, sql: str) -> None:
+    folder = project / "prisma" / "migrations" / name
+    folder.mkdir()
+    (folder / "migration.sql").write_text(sql)
+
+
+def _state(url: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return snapshot_to_dict(take_snapshot(conn)), fingerprint(conn).to_dict()
+
+
+def _rows(url: str) -> list[pm.MigrationRow]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return list(pm.read_migration_rows(conn, "public"))
+
+
+USERS = """INSERT INTO "User" (email, nickname)
+           SELECT 'u' || i || '@example.com', 'nick' || i FROM generate_series(1, 30) i"""
+
+
+def test_a_data_losing_migration_is_refused_then_applied_with_allow(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "drop_column")
+    _deploy_first(project, database_url, USERS)
+    before = _state(database_url)
+    refused = migrate(project, database_url=database_url)
+    assert refused.verdict == "refused" and not refused.ok
+    assert refused.blockers[0].rule == "drop-column" and "--allow data-loss" in refused.message
+    assert _state(database_url) == before
+    assert project_backups(project) == (), "a refused run takes no backup"
+
+    applied = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert applied.verdict == "applied", applied.message
+    assert applied.backup_id is not None
+    (backup,) = project_backups(project)
+    assert backup.reason.kind == "pre-migrate" and backup.reason.migrations == applied.migrations
+    assert [t.name for t in backup.tables] == ["User"] and backup.table("User").rows == 30  # type: ignore[union-attr]
+    assert [s.name for s in applied.stages] == ["lint", "lock", "backup", "rehearsal", "apply"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        report = read_status(conn, list_migrations(project / "prisma" / "migrations"), schema="public")
+    assert [s.state for s in report.migrations] == [APPLIED, APPLIED]
+    runs = LocalStore(tmp_path / "backups").list_runs()
+    assert [r["verdict"] for r in runs] == ["refused", "applied"]
+    assert runs[1]["schema_changes"] and runs[1]["backup_id"] == applied.backup_id
+
+
+def test_an_in_file_allow_lets_the_run_through(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "drop_column")
+    _deploy_first(project, database_url, USERS)
+    path = list_migrations(project / "prisma" / "migrations")[1].sql_path
+    path.write_text("-- safemigrate: allow drop-column reason: nicknames are no longer used\n" + path.read_text())
+    run = migrate(project, database_url=database_url)
+    assert run.verdict == "applied", run.message
+
+
+def test_a_failing_third_statement_changes_nothing_and_leaves_no_failed_row(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "index_added")
+    _deploy_first(project, database_url, "INSERT INTO \"User\" (email) VALUES ('a@x.io'), ('a@x.io')")
+    shutil.rmtree(list_migrations(project / "prisma" / "migrations")[1].path)
+    _add(
+        project,
+        "20240401000000_three",
+        'CREATE TABLE "Tag" ("id" SERIAL NOT NULL, CONSTRAINT "Tag_pkey" PRIMARY KEY ("id"));\n'
+        'ALTER TABLE "Post" ADD COLUMN "tagId" INTEGER;\n'
+        'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n',
+    )
+    before = _state(database_url)
+    rows_before = _rows(database_url)
+    rehearsed = migrate(project, database_url=database_url, allow=("may-fail",))
+    assert rehearsed.verdict == "refused" and "rehearsal" in rehearsed.message
+    assert "migration.sql:3:1" in rehearsed.message
+    direct = migrate(project, database_url=database_url, allow=("may-fail",), skip_dry_run=True)
+    assert direct.verdict == "rolled back" and "23505" in direct.message
+    assert _state(database_url) == before
+    assert _rows(database_url) == rows_before, "no failed row: Prisma can still deploy"
+
+
+def test_a_trigger_that_deletes_other_rows_is_caught_and_rolled_back(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "index_added")
+    _deploy_first(
+        project,
+        database_url,
+        """
+        INSERT INTO "User" (email) SELECT 'u' || i || '@x.io' FROM generate_series(1, 5) i;
+        CREATE TABLE audit (id int);
+        INSERT INTO audit SELECT generate_series(1, 10);
+        CREATE FUNCTION wipe_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN DELETE FROM audit WHERE id > 5; RETURN NEW; END $$;
+        CREATE TRIGGER user_wipes AFTER UPDATE ON "User" FOR EACH STATEMENT EXECUTE FUNCTION wipe_audit();
+        """,
+    )
+    _add(project, "20240401000000_backfill", "UPDATE \"User\" SET email = lower(email);\n")
+    before = _state(database_url)
+    run = migrate(project, database_url=database_url, allow=("data-loss", "may-fail", "lock"))
+    assert run.verdict == "rolled back", run.message
+    assert [(p.kind, p.subject) for p in run.problems] == [("data", "audit")]
+    assert _state(database_url) == before
+
+
+def test_a_lock_timeout_is_retried_with_backoff(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "index_added", '[database]\nlock_timeout = "300ms"\n')
+    _deploy_first(project, database_url, "INSERT INTO \"User\" (email) VALUES ('a@x.io')")
+    holding = threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(database_url) as conn:
+            conn.execute('LOCK TABLE "Post" IN ACCESS EXCLUSIVE MODE')
+            holding.set()
+            time.sleep(1.5)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        run = migrate(project, database_url=database_url, allow=("lock",), skip_dry_run=True, retry_delay=0.5)
+    finally:
+        holder.join()
+    assert run.verdict == "applied", run.message
+    assert run.attempts >= 2
+    assert any(s.status == "retry" for s in run.stages)
+
+
+def test_nothing_pending_is_up_to_date(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path, "index_added")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations"))
+    run = migrate(project, database_url=database_url)
+    assert run.verdict == "up to date" and run.ok
+
+
+def test_a_failed_migration_in_the_database_is_refused(tmp_path: Path, database_url: str) -> None:
+    from safemigrate.errors import MigrationHistoryError
+
+    project = _project(tmp_path, "index_added")
+    first, second = list_migrations(project / "prisma" / "migrations")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", [first])
+        pm.record_migration_failed(conn, "public", second.name, second.data, "boom")
+    with pytest.raises(MigrationHistoryError, match="failed state"):
+        migrate(project, database_url=database_url)
+    (run,) = LocalStore(tmp_path / "backups").list_runs()
+    assert run["verdict"] == "failed" and "failed state" in run["message"]
