@@ -83,7 +83,7 @@ class BackupStore(Protocol):
         ...
 
     def list_runs(self) -> tuple[dict[str, Any], ...]:
-        """Every ledger entry, oldest first (by id)."""
+        """Every ledger entry, oldest first."""
         ...
 
 
@@ -158,7 +158,7 @@ class LocalStore:
                 found.append(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as err:
                 raise BackupFormatError(f"Cannot read the run record {path}: {err}.", "") from err
-        return tuple(found)
+        return runs_by_time(found)
 
 
 def _split_s3_url(url: str) -> tuple[str, str]:
@@ -362,7 +362,11 @@ def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
                 found.append(json.loads(body.decode("utf-8")))
             except (UnicodeDecodeError, ValueError) as err:
                 raise BackupFormatError(f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", "") from err
-    return tuple(found)
+    return runs_by_time(found)
+
+
+def runs_by_time(runs: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple(sorted(runs, key=lambda r: (str(r.get("started_at", "")), str(r.get("id", "")))))
 
 
 def by_time(backups: Iterable[Manifest]) -> tuple[Manifest, ...]:

@@ -79,6 +79,7 @@ class MigrateRun:
     apply: ApplyResult | None = None
     attempts: int = 0
     problems: tuple[Problem, ...] = ()
+    checks: tuple[Any, ...] = ()  # the plan's preflight CheckResults
     schema_diff: SnapshotDiff | None = None
     notes: tuple[str, ...] = ()
     finished_at: str = ""
@@ -222,10 +223,10 @@ def _pipeline(
     config_file: Path | None,
     database_url: str | None,
 ) -> MigrateRun:
-    from safemigrate.api import lint
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.lock import migration_lock
     from safemigrate.pipeline.rehearse import _pending
+    from safemigrate.plan.build import plan_migrations
 
     settings = config.database
     schema = target.schema
@@ -237,17 +238,35 @@ def _pipeline(
         return _replace(base, verdict="up to date", message="The database is up to date: nothing to apply.")
     run = _replace(base, migrations=names, skip_dry_run=skip_dry_run)
 
-    outcome = lint(
-        project_dir=project_dir,
-        schema=schema_path,
+    plan = plan_migrations(
+        project_dir,
+        database_url=database_url,
+        schema_path=schema_path,
         migrations_dir=migrations_dir,
         config_file=config_file,
-        pending=True,
-        database_url=database_url,
     )
-    findings = outcome.result.active()
-    blockers = gate(findings, allow, outcome.fail_on)
-    run = _replace(run, findings=findings, blockers=blockers)
+    findings = tuple(p.finding for p in plan.findings if p.finding.active)
+    # A may-fail finding whose statement the live data was checked for, and passed, is settled.
+    proven = {(c.migration, c.statement_index) for c in plan.checks if c.outcome == "passed"}
+    failing = {(c.migration, c.statement_index) for c in plan.failed_checks}
+    open_findings = tuple(
+        f
+        for f in findings
+        if not (f.category.value == "may-fail" and (f.migration, f.statement_index) in proven - failing)
+    )
+    blockers = gate(open_findings, allow, config.lint.fail_on)
+    run = _replace(run, findings=findings, blockers=blockers, checks=plan.checks)
+    if plan.failed_checks and "may-fail" not in allow:
+        stage("preflight", "refused", f"{len(plan.failed_checks)} check(s) predict a failure")
+        check = plan.failed_checks[0]
+        samples = f" (e.g. {', '.join(check.samples)})" if check.samples else ""
+        return _replace(
+            run,
+            verdict="refused",
+            message=f"Refused: the live data would make {check.migration} fail at {check.file}:{check.line}: "
+            f"{check.description}: {check.count} offending{samples}. Nothing was changed. Fix the data first "
+            "(or --allow may-fail to let the rehearsal decide).",
+        )
     if blockers:
         stage("lint", "refused", f"{len(blockers)} finding(s) stop the run")
         first = blockers[0]
@@ -259,6 +278,12 @@ def _pipeline(
             f"or an in-file `-- safemigrate: allow {first.rule} reason: ...`.",
         )
     stage("lint", "ok", f"{len(findings)} finding(s), none stopping the run")
+    unfinished = len(plan.unfinished_checks)
+    stage(
+        "preflight",
+        "ok",
+        f"{len(plan.checks)} data check(s)" + (f", {unfinished} could not finish in time" if unfinished else ""),
+    )
 
     with (
         connect(target, command="migrate", settings=settings) as conn,
@@ -554,6 +579,20 @@ def run_to_dict(run: MigrateRun) -> dict[str, Any]:
         "findings": [_finding(f) for f in run.findings],
         "rehearsal": rehearsal,
         "problems": [{"kind": p.kind, "subject": p.subject, "detail": p.detail} for p in run.problems],
+        "checks": [
+            {
+                "kind": c.kind,
+                "outcome": c.outcome,
+                "migration": c.migration,
+                "file": c.file,
+                "line": c.line,
+                "table": c.table,
+                "description": c.description,
+                "count": c.count,
+                "samples": list(c.samples),
+            }
+            for c in run.checks
+        ],
         "schema_changes": diff_to_dict(run.schema_diff)["changes"] if run.schema_diff is not None else None,
         "notes": list(run.notes),
     }

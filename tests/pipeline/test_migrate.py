@@ -19,7 +19,7 @@ from safemigrate.db.catalog.snapshot import snapshot_to_dict, take_snapshot
 from safemigrate.db.fingerprint import fingerprint
 from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
-from safemigrate.pipeline.migrate import migrate
+from safemigrate.pipeline.migrate import Stage, migrate
 from safemigrate.status import APPLIED, read_status
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
@@ -75,7 +75,7 @@ def test_a_data_losing_migration_is_refused_then_applied_with_allow(tmp_path: Pa
     (backup,) = project_backups(project)
     assert backup.reason.kind == "pre-migrate" and backup.reason.migrations == applied.migrations
     assert [t.name for t in backup.tables] == ["User"] and backup.table("User").rows == 30  # type: ignore[union-attr]
-    assert [s.name for s in applied.stages] == ["lint", "lock", "backup", "rehearsal", "apply"]
+    assert [s.name for s in applied.stages] == ["lint", "preflight", "lock", "backup", "rehearsal", "apply"]
     with psycopg.connect(database_url, autocommit=True) as conn:
         report = read_status(conn, list_migrations(project / "prisma" / "migrations"), schema="public")
     assert [s.state for s in report.migrations] == [APPLIED, APPLIED]
@@ -106,6 +106,9 @@ def test_a_failing_third_statement_changes_nothing_and_leaves_no_failed_row(tmp_
     )
     before = _state(database_url)
     rows_before = _rows(database_url)
+    predicted = migrate(project, database_url=database_url)
+    assert predicted.verdict == "refused" and "offending" in predicted.message and "a@x.io" in predicted.message
+    assert [s.name for s in predicted.stages][-1] == "preflight"
     rehearsed = migrate(project, database_url=database_url, allow=("may-fail",))
     assert rehearsed.verdict == "refused" and "rehearsal" in rehearsed.message
     assert "migration.sql:3:1" in rehearsed.message
@@ -150,10 +153,16 @@ def test_a_lock_timeout_is_retried_with_backoff(tmp_path: Path, database_url: st
             conn.rollback()
 
     holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(10)
+
+    def on_stage(stage: Stage) -> None:
+        if stage.name == "lock":  # another session grabs the table just before the apply
+            holder.start()
+            assert holding.wait(10)
+
     try:
-        run = migrate(project, database_url=database_url, allow=("lock",), skip_dry_run=True, retry_delay=0.5)
+        run = migrate(
+            project, database_url=database_url, allow=("lock",), skip_dry_run=True, retry_delay=0.5, progress=on_stage
+        )
     finally:
         holder.join()
     assert run.verdict == "applied", run.message
