@@ -140,58 +140,70 @@ def restore_backup(
     folder, manifest = find_backup(store, backup_id)
     entries = select_tables(manifest, tables)
     check_files(folder, entries)
-    schema = url.schema
-    restored: list[RestoredTable] = []
     with (
         connect(url, command="restore", settings=settings) as conn,
         database_errors(url, settings),
         conn.transaction(),
     ):
-        conn.execute(b"SET CONSTRAINTS ALL DEFERRED")
-        present = set(schema_tables(conn, schema))
-        existing = [e for e in entries if e.name in present]
-        _check_compatible(conn, schema, existing)
-        if into_empty:
-            _refuse_rows(conn, schema, [e.name for e in existing])
-        else:
-            _refuse_outside_references(conn, schema, [e.name for e in existing])
-        if existing and not into_empty:
-            conn.execute(
-                sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
-            )
-        types = {
-            (str(r[0]), str(r[1]))
-            for r in conn.execute(
-                b"SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-            )
-        }
-        created = [e for e in entries if e.name not in present]
-        for entry in created:
-            for statement in create_statements(schema, entry.name, entry.ddl, types):
-                conn.execute(statement)
-        for entry in load_order(entries):
-            _load(conn, schema, entry, folder / entry.file)
-        for entry in created:
-            for statement in index_statements(schema, entry.name, entry.ddl):
-                conn.execute(statement)
-        now_present = set(schema_tables(conn, schema))
-        for entry in created:
-            for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
-                conn.execute(statement)
-        for entry in entries:
-            for seq in entry.ddl.sequences:
-                conn.execute(
-                    sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, {})").format(
-                        sql.Literal(sql.Identifier(schema, entry.name).as_string(conn)),
-                        sql.Literal(seq.column_name),
-                        sql.Literal(seq.last_value),
-                        sql.Literal(seq.is_called),
-                    )
-                )
-        conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")
-        _verify(conn, schema, entries)
-        restored = [RestoredTable(e.name, e.rows, e.name not in present) for e in entries]
+        restored = restore_in_transaction(conn, url.schema, folder, entries, into_empty=into_empty)
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
+
+
+def restore_in_transaction(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    folder: Path,
+    entries: Sequence[TableEntry],
+    *,
+    into_empty: bool = False,
+) -> list[RestoredTable]:
+    """The restore itself, inside the caller's open transaction (``check_files`` done): a rollback
+    uses it to drop and restore in one transaction. Raises on any mismatch; the caller's
+    transaction then rolls everything back."""
+    conn.execute(b"SET CONSTRAINTS ALL DEFERRED")
+    present = set(schema_tables(conn, schema))
+    existing = [e for e in entries if e.name in present]
+    _check_compatible(conn, schema, existing)
+    if into_empty:
+        _refuse_rows(conn, schema, [e.name for e in existing])
+    else:
+        _refuse_outside_references(conn, schema, [e.name for e in existing])
+    if existing and not into_empty:
+        conn.execute(
+            sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
+        )
+    types = {
+        (str(r[0]), str(r[1]))
+        for r in conn.execute(
+            b"SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+        )
+    }
+    created = [e for e in entries if e.name not in present]
+    for entry in created:
+        for statement in create_statements(schema, entry.name, entry.ddl, types):
+            conn.execute(statement)
+    for entry in load_order(entries):
+        _load(conn, schema, entry, folder / entry.file)
+    for entry in created:
+        for statement in index_statements(schema, entry.name, entry.ddl):
+            conn.execute(statement)
+    now_present = set(schema_tables(conn, schema))
+    for entry in created:
+        for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
+            conn.execute(statement)
+    for entry in entries:
+        for seq in entry.ddl.sequences:
+            conn.execute(
+                sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, {})").format(
+                    sql.Literal(sql.Identifier(schema, entry.name).as_string(conn)),
+                    sql.Literal(seq.column_name),
+                    sql.Literal(seq.last_value),
+                    sql.Literal(seq.is_called),
+                )
+            )
+    conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")
+    _verify(conn, schema, entries)
+    return [RestoredTable(e.name, e.rows, e.name not in present) for e in entries]
 
 
 def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
