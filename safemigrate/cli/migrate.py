@@ -77,3 +77,98 @@ def migrate(
         typer.echo(render_run_text(run, stages=False))
     if not run.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def rollback(
+    run_id: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--run", help="The run to undo (see `safemigrate runs`)."),
+    ] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Undo the newest applied run.")] = False,
+    interactive: Annotated[bool, typer.Option("--interactive", help="Pick the run from a list.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrlOption = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Undo a migrate run from its backup: restore its tables, drop what it created, and mark its
+    migrations rolled back as `prisma migrate resolve --rolled-back` would."""
+    from safemigrate.pipeline.rollback import RollbackPreview
+    from safemigrate.pipeline.rollback import rollback as run_rollback
+
+    if sum((run_id is not None, latest, interactive)) != 1:
+        raise InputError("Name the run to undo with one of --run ID, --latest or --interactive.")
+    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    if interactive:
+        if not terminal:
+            raise InputError("--interactive needs a terminal; use --run ID or --latest.")
+        run_id = _pick_run(project, config)
+    if not yes and not terminal:
+        raise InputError("A rollback replaces data: refusing without --yes when not run on a terminal.")
+
+    def confirm(preview: RollbackPreview) -> bool:
+        typer.echo(f"Rollback of run {preview.run['id']} ({', '.join(preview.run.get('migrations', []))}):", err=True)
+        for loss in preview.losses:
+            if loss.rows_in_backup is None:
+                typer.echo(f"  {loss.table}: created by the run, its {loss.rows_now or 0:,} rows are lost", err=True)
+            else:
+                now = "missing" if loss.rows_now is None else f"{loss.rows_now:,} rows now"
+                typer.echo(
+                    f"  {loss.table}: {now}, replaced by the backup's {loss.rows_in_backup:,} "
+                    "(rows written since the run are lost)",
+                    err=True,
+                )
+        for drop in preview.drops:
+            typer.echo(f"  drop {drop}", err=True)
+        return yes or typer.confirm("Go ahead?", default=False, err=True)
+
+    result = run_rollback(
+        project, run_id=run_id, database_url=database_url, schema_path=schema, config_file=config, confirm=confirm
+    )
+    typer.echo(
+        f"Rolled back run {result.run_id}: restored {', '.join(result.restored) or 'no table'} from backup "
+        f"{result.backup_id or '-'}; dropped {len(result.dropped)} object(s); {', '.join(result.migrations)} marked "
+        "rolled back (prisma migrate deploy would apply them again)."
+    )
+
+
+def _pick_run(project: Path, config: Path | None) -> str:
+    from safemigrate.backup.project import backup_setup
+
+    runs = [r for r in backup_setup(project, config).store.list_runs() if r.get("verdict") == "applied"][::-1][:20]
+    if not runs:
+        raise InputError("No applied run in the ledger to roll back.")
+    for number, run in enumerate(runs, 1):
+        typer.echo(
+            f"{number:>3}. {run['id']}  {run.get('started_at', '')}  {', '.join(run.get('migrations', []))}", err=True
+        )
+    import click
+
+    choice: int = typer.prompt("Undo which run", default=1, type=click.IntRange(1, len(runs)), err=True)
+    return str(runs[choice - 1]["id"])
+
+
+def runs(
+    fmt: Annotated[
+        RehearsalFormat, typer.Option("--format", help="Output format (text or json).")
+    ] = RehearsalFormat.text,
+    project: ProjectOption = Path("."),
+    config: ConfigOption = None,
+) -> None:
+    """List the migrate runs of the ledger, oldest first."""
+    import json
+
+    from safemigrate.backup.project import backup_setup
+
+    found = backup_setup(project, config).store.list_runs()
+    if fmt is RehearsalFormat.json:
+        typer.echo(json.dumps({"version": 1, "runs": list(found)}, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No runs.")
+    for run in found:
+        typer.echo(
+            f"{run['id']}  {run.get('started_at', '')}  {run.get('verdict', '?'):<11}  "
+            f"{', '.join(run.get('migrations', [])) or '-'}  backup {run.get('backup_id') or '-'}"
+        )

@@ -1,0 +1,309 @@
+"""``safemigrate rollback``: undo a `migrate` run from its pre-migrate backup, in one transaction.
+
+1. The run comes from the ledger (``--run ID`` or the newest applied one); it must be the last
+   thing applied: a migration applied after it is refused (roll that back first).
+2. Before acting, :func:`rollback_preview` says what is lost: per backed-up table its rows now
+   against the backup's, and the rows of tables the run created.
+3. Under Prisma's migration lock, one transaction: objects the run added to tables outside the
+   backup are dropped (tables, columns, indexes, constraints, from the run's recorded schema diff);
+   every backed-up table is dropped and recreated from the backup (structure and rows, verified by
+   counts and fingerprints), and the views and foreign keys of other tables that depended on it are
+   put back; enum types the run created are dropped; the run's migrations are marked rolled back
+   in ``_prisma_migrations`` (``rolled_back_at``), so `prisma migrate deploy` applies them again.
+   Any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from safemigrate.errors import BackupNotFoundError, InputError, RestoreRefusedError
+
+# Changes on a table outside the backup that rollback can undo by dropping what was added.
+_UNDOABLE_OUTSIDE = frozenset({"column_added", "index_added", "constraint_added", "trigger_added"})
+
+
+@dataclass(frozen=True)
+class TableLoss:
+    table: str
+    rows_now: int | None  # None when the table no longer exists
+    rows_in_backup: int | None  # None for a table the run created
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    run: Mapping[str, Any]
+    backup_id: str | None
+    losses: tuple[TableLoss, ...]
+    drops: tuple[str, ...]  # what will be dropped, described
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    run_id: str
+    backup_id: str | None
+    migrations: tuple[str, ...]
+    restored: tuple[str, ...]
+    dropped: tuple[str, ...]
+    rows_marked: int
+
+
+def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[str, Any]:
+    """The run named ``run_id``, else the newest applied one."""
+    if run_id is not None:
+        for run in runs:
+            if run.get("id") == run_id:
+                if run.get("verdict") != "applied":
+                    raise InputError(
+                        f"Run {run_id} was {run.get('verdict')}, not applied: there is nothing to roll back.",
+                        "Pick an applied run (see the run ledger: `safemigrate runs`).",
+                    )
+                return run
+        raise InputError(f"There is no run {run_id!r} in the ledger.", "Use the id `migrate` printed.")
+    applied = [r for r in runs if r.get("verdict") == "applied"]
+    if not applied:
+        raise InputError("No applied run in the ledger to roll back.", "Only runs of `safemigrate migrate` can be.")
+    return applied[-1]
+
+
+def _changes(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(run.get("schema_changes") or [])
+
+
+def _backup_tables(manifest: Any) -> list[str]:
+    return [t.name for t in manifest.tables] if manifest is not None else []
+
+
+def _created_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[str]:
+    return [c["table"] for c in _changes(run) if c["kind"] == "table_added" and c["table"] not in backed_up]
+
+
+def _refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], created: set[str]) -> None:
+    for change in _changes(run):
+        table = change.get("table")
+        kind = change["kind"]
+        if table is None or table in backed_up or table in created or kind == "table_added":
+            continue
+        if kind not in _UNDOABLE_OUTSIDE:
+            raise RestoreRefusedError(
+                f"Run {run['id']} changed {table!r} ({kind.replace('_', ' ')}) but its backup does not hold that "
+                "table, so the change cannot be undone; nothing was changed.",
+                "Restore that table from another backup, or undo the change with a new migration.",
+            )
+
+
+def _count(conn: psycopg.Connection[Any], schema: str, table: str) -> int | None:
+    exists = conn.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, table).as_string(conn),)).fetchone()
+    if not exists or exists[0] is None:
+        return None
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _later_migrations(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> list[str]:
+    from safemigrate.db.prisma_migrations import read_migration_rows
+
+    rows = read_migration_rows(conn, schema)
+    mine = set(run.get("migrations", ()))
+    finished = [r for r in rows if r.applied and r.migration_name in mine and r.finished_at is not None]
+    if not finished:
+        return []
+    last = max(r.finished_at for r in finished if r.finished_at is not None)
+    return sorted(
+        r.migration_name
+        for r in rows
+        if r.applied and r.migration_name not in mine and r.finished_at is not None and r.finished_at > last
+    )
+
+
+def rollback_preview(
+    conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any], manifest: Any
+) -> RollbackPreview:
+    backed_up = set(_backup_tables(manifest))
+    created = _created_tables(run, backed_up)
+    _refuse_unundoable(run, backed_up, set(created))
+    later = _later_migrations(conn, schema, run)
+    if later:
+        raise InputError(
+            f"Migrations were applied after run {run['id']} ({', '.join(later)}); rolling it back would undo "
+            "them blindly.",
+            "Roll back the later run first.",
+        )
+    losses = [TableLoss(t.name, _count(conn, schema, t.name), t.rows) for t in (manifest.tables if manifest else ())]
+    losses += [TableLoss(name, _count(conn, schema, name), None) for name in created]
+    drops = [f"table {name} (created by the run)" for name in created]
+    for change in _changes(run):
+        table = change.get("table")
+        if table in backed_up or table in created:
+            continue
+        if change["kind"] == "column_added":
+            drops.append(f"column {table}.{change['column']}")
+        elif change["kind"] == "index_added":
+            drops.append(f"index {change.get('index') or change.get('name')}")
+        elif change["kind"] == "constraint_added":
+            drops.append(f"constraint {change.get('constraint') or change.get('name')} of {table}")
+        elif change["kind"] == "trigger_added":
+            drops.append(f"trigger {change.get('trigger') or change.get('name')} of {table}")
+    drops += [f"type {c['enum']}" for c in _changes(run) if c["kind"] == "enum_added"]
+    return RollbackPreview(run, manifest.id if manifest else None, tuple(losses), tuple(drops))
+
+
+def _dependents(conn: psycopg.Connection[Any], schema: str, tables: Sequence[str]) -> tuple[list[Any], list[Any]]:
+    """Views on ``tables`` and foreign keys of other tables into them: dropped with them, put back after."""
+    from safemigrate.db import load_sql
+
+    views = conn.execute(load_sql("rollback_dependent_views"), {"schema": schema, "tables": list(tables)}).fetchall()
+    keys = conn.execute(load_sql("rollback_incoming_keys"), {"schema": schema, "tables": list(tables)}).fetchall()
+    return views, keys
+
+
+def apply_rollback(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    run: Mapping[str, Any],
+    manifest: Any,
+    folder: Path | None,
+) -> RollbackResult:
+    """Everything in one transaction on ``conn`` (autocommit connection holding the migration lock)."""
+    from safemigrate.backup.restore import check_files, restore_in_transaction
+    from safemigrate.db.prisma_migrations import mark_row_rolled_back, read_migration_rows, utc_now
+
+    backed_up = _backup_tables(manifest)
+    created = _created_tables(run, set(backed_up))
+    if manifest is not None and folder is not None:
+        check_files(folder, manifest.tables)
+    dropped: list[str] = []
+    with conn.transaction():
+        for name in created:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
+            dropped.append(f"table {name}")
+        for change in _changes(run):
+            table = change.get("table")
+            if table in backed_up or table in created or table is None:
+                continue
+            kind = change["kind"]
+            if kind == "column_added":
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
+                        sql.Identifier(schema, table), sql.Identifier(change["column"])
+                    )
+                )
+                dropped.append(f"column {table}.{change['column']}")
+            elif kind == "index_added":
+                name = change["index"]
+                conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, name)))
+                dropped.append(f"index {name}")
+            elif kind == "constraint_added":
+                name = change["constraint"]
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                        sql.Identifier(schema, table), sql.Identifier(name)
+                    )
+                )
+                dropped.append(f"constraint {name}")
+            elif kind == "trigger_added":
+                name = change["trigger"]
+                conn.execute(
+                    sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                        sql.Identifier(name), sql.Identifier(schema, table)
+                    )
+                )
+                dropped.append(f"trigger {name}")
+        restored: list[str] = []
+        if manifest is not None and folder is not None:
+            present = [name for name in backed_up if _count(conn, schema, name) is not None]
+            views, keys = _dependents(conn, schema, present)
+            for name in present:
+                conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.Identifier(schema, name)))
+            restore_in_transaction(conn, schema, folder, manifest.tables)
+            for view_name, definition, materialized in views:
+                kind = sql.SQL("MATERIALIZED VIEW" if materialized else "VIEW")
+                conn.execute(
+                    sql.SQL("CREATE {} {} AS ").format(kind, sql.Identifier(schema, view_name))
+                    + sql.SQL(definition.rstrip().rstrip(";"))  # pg_get_viewdef text, from the catalog
+                )
+            for table, constraint, definition in keys:
+                if _count(conn, schema, table) is None:
+                    continue
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                        sql.Identifier(schema, table), sql.Identifier(constraint)
+                    )
+                    + sql.SQL(definition)  # pg_get_constraintdef text, from the catalog
+                )
+            restored = list(backed_up)
+        for change in _changes(run):
+            if change["kind"] == "enum_added":
+                conn.execute(sql.SQL("DROP TYPE IF EXISTS {}").format(sql.Identifier(schema, change["enum"])))
+                dropped.append(f"type {change['enum']}")
+        stamp = utc_now()
+        mine = set(run.get("migrations", ()))
+        marked = 0
+        for row in read_migration_rows(conn, schema):
+            if row.migration_name in mine and row.applied:
+                mark_row_rolled_back(conn, schema, row.id, now=stamp)
+                marked += 1
+    return RollbackResult(
+        str(run["id"]),
+        manifest.id if manifest else None,
+        tuple(run.get("migrations", ())),
+        tuple(restored),
+        tuple(dropped),
+        marked,
+    )
+
+
+def rollback(
+    project_dir: Path = Path("."),
+    *,
+    run_id: str | None = None,
+    database_url: str | None = None,
+    schema_path: Path | None = None,
+    config_file: Path | None = None,
+    confirm: Any = None,
+) -> RollbackResult:
+    """Roll back run ``run_id`` (the newest applied when None). ``confirm(preview) -> bool`` is asked
+    before anything changes; False stops with nothing changed."""
+    from safemigrate.backup.project import backup_setup, project_url
+    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.lock import migration_lock
+
+    setup = backup_setup(project_dir, config_file)
+    run = find_run(setup.store.list_runs(), run_id)
+    url = project_url(project_dir, database_url=database_url, schema_path=schema_path)
+    settings = setup.config.database
+    backup_id = run.get("backup_id")
+    manifest = None
+    if backup_id:
+        found = [m for m in setup.store.list() if m.id == backup_id]
+        if not found:
+            raise BackupNotFoundError(
+                f"Run {run['id']}'s backup {backup_id} is not in {setup.store.location} any more.",
+                "It may have been pruned; restore the tables from another backup by hand.",
+            )
+        manifest = found[0]
+    with (
+        connect(url, command="rollback", settings=settings) as conn,
+        database_errors(url, settings),
+        migration_lock(conn, timeout=settings.migrate_lock_timeout),
+    ):
+        preview = rollback_preview(conn, url.schema, run, manifest)
+        if confirm is not None and not confirm(preview):
+            raise InputError("Rollback cancelled; nothing was changed.")
+        if manifest is not None:
+            with setup.store.fetch(manifest.id) as local:
+                result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id)
+        else:
+            result = apply_rollback(conn, url.schema, run, None, None)
+    record = dict(run)
+    record["rolled_back"] = {"by": "safemigrate rollback", "restored": list(result.restored)}
+    record["verdict"] = "rolled back"
+    setup.store.save_run(str(run["id"]), json.dumps(record, ensure_ascii=False, indent=1))
+    return result

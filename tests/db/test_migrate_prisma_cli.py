@@ -1,0 +1,107 @@
+"""`safemigrate migrate` next to the real Prisma CLI (../shared/prisma-offline): what safemigrate
+applies reads as applied in Prisma, a failing migration leaves Prisma deployable (where plain
+`prisma migrate deploy` leaves a half-applied schema and a failed row), and migrations keep
+applying with either tool afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from safemigrate.db import prisma_migrations as pm
+from safemigrate.db.catalog.snapshot import snapshot_to_dict, take_snapshot
+from safemigrate.db.fingerprint import fingerprint
+from tests.db.test_status_prisma_cli import PrismaCli, prisma, project  # noqa: F401 - fixtures
+
+FAILING = (
+    '-- AlterTable\nALTER TABLE "Post" ADD COLUMN "a" INTEGER;\n\n'
+    '-- AlterTable\nALTER TABLE "Post" ADD COLUMN "b" INTEGER;\n\n'
+    '-- AlterTable\nALTER TABLE "Missing" ADD COLUMN "x" INTEGER;\n'
+)
+
+
+def _safemigrate(root: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{root.parent / "backups"}"\n')
+    return subprocess.run(
+        [sys.executable, "-m", "safemigrate", *args, "--project", str(root)],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def _state(url: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        schema = snapshot_to_dict(take_snapshot(conn, exclude_tables=("_prisma_migrations",)))
+        return schema, fingerprint(conn).to_dict()
+
+
+def _add(root: Path, name: str, text: str) -> None:
+    folder = root / "prisma" / "migrations" / name
+    folder.mkdir()
+    (folder / "migration.sql").write_text(text)
+
+
+def test_after_a_clean_run_prisma_sees_it_up_to_date_and_keeps_deploying(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+) -> None:
+    done = _safemigrate(project, database_url, "migrate", "--yes", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = json.loads(done.stdout)
+    assert run["verdict"] == "applied" and len(run["migrations"]) == 3
+    status = prisma.status(project, database_url)
+    assert status.up_to_date and status.exit_code == 0, status.output
+    deploy = prisma.deploy(project, database_url)
+    assert deploy.returncode == 0 and "No pending migrations to apply" in deploy.stdout + deploy.stderr
+
+    _add(project, "20240201000000_prisma_next", '-- AlterTable\nALTER TABLE "Post" ADD COLUMN "flag" BOOLEAN;\n')
+    by_prisma = prisma.deploy(project, database_url)
+    assert by_prisma.returncode == 0, by_prisma.stdout + by_prisma.stderr
+    _add(project, "20240202000000_ours_next", '-- AlterTable\nALTER TABLE "Post" ADD COLUMN "other" BOOLEAN;\n')
+    again = _safemigrate(project, database_url, "migrate", "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert prisma.status(project, database_url).up_to_date
+
+
+def test_a_failing_third_statement_leaves_prisma_deployable_unlike_plain_deploy(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    pg_server: Any,
+) -> None:
+    assert _safemigrate(project, database_url, "migrate", "--yes").returncode == 0
+    _add(project, "20240301000000_third_fails", FAILING)
+    before = _state(database_url)
+    refused = _safemigrate(project, database_url, "migrate", "--yes", "--allow", "unchecked,may-fail")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "migration.sql:8:" in refused.stdout  # the third statement, found by the rehearsal
+    assert _state(database_url) == before
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert not any(row.failed for row in pm.read_migration_rows(conn, "public"))
+    status = prisma.status(project, database_url)
+    assert status.unapplied == frozenset({"20240301000000_third_fails"}) and not status.failed, status.output
+
+    plain = prisma.deploy(project, database_url)
+    assert plain.returncode != 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'Post' AND column_name IN ('a', 'b')"
+            )
+        }
+        failed = [row.migration_name for row in pm.read_migration_rows(conn, "public") if row.failed]
+    assert columns == {"a", "b"}, "plain deploy leaves the first two statements applied"
+    assert failed == ["20240301000000_third_fails"], "and Prisma's failed state (P3009)"
+    assert pg_server.password not in refused.stdout + refused.stderr

@@ -1,0 +1,89 @@
+"""`rollback` on a real server: a data-losing run undone byte for byte, Prisma's rows marked rolled back."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from safemigrate.db.fingerprint import fingerprint
+from safemigrate.errors import InputError
+from safemigrate.migrations import list_migrations
+from safemigrate.pipeline.apply import apply_migrations
+from safemigrate.pipeline.migrate import migrate
+from safemigrate.pipeline.rollback import RollbackPreview, rollback
+from safemigrate.status import APPLIED, ROLLED_BACK, read_status
+
+PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
+SEED = """
+INSERT INTO "User" (email, nickname) SELECT 'u' || i || '@example.com', 'nick ✓ ' || i FROM generate_series(1, 40) i;
+CREATE TABLE profile (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES "User"(id), bio text);
+INSERT INTO profile (user_id, bio) SELECT i, 'bio ' || i FROM generate_series(1, 40) i;
+CREATE VIEW user_emails AS SELECT id, email FROM "User";
+"""
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(PATTERNS / "drop_column", project)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n')
+    return project
+
+
+def _prints(url: str) -> dict[str, Any]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        document = fingerprint(conn).to_dict()
+    return {t["table"]: t for t in document["tables"] if t["table"] != "_prisma_migrations"}
+
+
+def _states(project: Path, url: str) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        report = read_status(conn, list_migrations(project / "prisma" / "migrations"), schema="public")
+    return [s.state for s in report.migrations]
+
+
+def test_a_dropped_column_comes_back_byte_for_byte(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    before = _prints(database_url)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    assert _prints(database_url)["User"] != before["User"]
+
+    previews: list[RollbackPreview] = []
+    result = rollback(project, database_url=database_url, confirm=lambda p: previews.append(p) or True)
+    (preview,) = previews
+    assert {(loss.table, loss.rows_now, loss.rows_in_backup) for loss in preview.losses} == {("User", 40, 40)}
+    assert result.run_id == run.id and result.restored == ("User",) and result.rows_marked == 1
+    assert _prints(database_url) == before, "every table, the dropped column included, is back"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM user_emails").fetchone() == (40,), "the view is back"
+        keys = conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'profile'::regclass AND contype = 'f'")
+        assert keys.fetchall() == [("profile_user_id_fkey",)], "the other table's foreign key is back"
+    assert _states(project, database_url) == [APPLIED, ROLLED_BACK]
+
+    again = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert again.verdict == "applied", "deploy applies a rolled-back migration again"
+
+
+def test_declining_the_preview_changes_nothing(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    migrate(project, database_url=database_url, allow=("data-loss",))
+    after = _prints(database_url)
+    with pytest.raises(InputError, match="cancelled"):
+        rollback(project, database_url=database_url, confirm=lambda p: False)
+    assert _prints(database_url) == after
+
+
+def test_nothing_to_roll_back_is_said_plainly(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path)
+    with pytest.raises(InputError, match="No applied run"):
+        rollback(project, database_url=database_url)
