@@ -22,6 +22,7 @@ import psycopg
 from safemigrate.db import load_sql
 from safemigrate.db.prisma_migrations import (
     failure_logs,
+    mark_row_rolled_back,
     record_failed_step,
     record_migration_finished,
     record_migration_started,
@@ -301,13 +302,33 @@ def _run_alone(
     try:
         statements = _run_statements(conn, item, _Observer(conn, schema) if trace else None, label)
     except _Failed as failed:
+        # An interrupted CONCURRENTLY build leaves an INVALID index behind: drop it. The row keeps the
+        # error in its logs and is marked rolled back, so Prisma is not stuck (P3009) and the next
+        # deploy runs the file again.
+        for statement in item.statements:
+            summary = statement.summary
+            if isinstance(summary, m.CreateIndex) and summary.concurrently and summary.name is not None:
+                _drop_invalid_index(conn, summary.name.schema or schema, summary.name.name)
         error = failed.trace.error
-        if error is not None:  # the row stays failed, with the error, as Prisma records it
+        if error is not None:
             record_failed_step(conn, schema, row_id, failure_logs(item.migration.name, error.sqlstate, error.message))
+        mark_row_rolled_back(conn, schema, row_id)
         raise
     record_successful_step(conn, schema, row_id)
     record_migration_finished(conn, schema, row_id)
     return statements
+
+
+def _drop_invalid_index(conn: psycopg.Connection[Any], schema: str, name: str) -> None:
+    from psycopg import sql
+
+    row = conn.execute(
+        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        (schema, name),
+    ).fetchone()
+    if row and row[0]:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, name)))
 
 
 def relative_label(root: Path) -> Callable[[Migration], str]:

@@ -118,3 +118,25 @@ def test_a_concurrent_index_file_runs_alone_after_the_transaction(blog: Path, da
         assert index.fetchone() == (True,)
         rows = pm.read_migration_rows(conn, "public")
     assert all(row.applied for row in rows) and len(rows) == len(migrations)
+
+
+def test_a_failed_concurrent_index_leaves_no_invalid_index_and_prisma_not_stuck(blog: Path, database_url: str) -> None:
+    _write(
+        blog, "20240501000000_unique_title", 'CREATE UNIQUE INDEX CONCURRENTLY "Post_title_key" ON "Post"("title");\n'
+    )
+    migrations = list_migrations(blog / "prisma" / "migrations")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", migrations[:-1])
+        conn.execute("""INSERT INTO "User" (email) VALUES ('a@x.io')""")
+        conn.execute(
+            """INSERT INTO "Post" (title, "authorId", "updatedAt", slug)
+               VALUES ('t', 1, now(), 'a'), ('t', 1, now(), 'b')"""
+        )
+        result = apply_migrations(conn, "public", migrations[-1:])
+        failed = result.failed
+        assert failed is not None and failed.error is not None and failed.error.sqlstate == "23505"
+        assert conn.execute("SELECT to_regclass('\"Post_title_key\"')").fetchone() == (None,)
+        (row,) = [
+            r for r in pm.read_migration_rows(conn, "public") if r.migration_name == "20240501000000_unique_title"
+        ]
+    assert row.rolled_back and not row.failed and row.logs and "23505" in row.logs
