@@ -172,3 +172,68 @@ def runs(
             f"{run['id']}  {run.get('started_at', '')}  {run.get('verdict', '?'):<11}  "
             f"{', '.join(run.get('migrations', [])) or '-'}  backup {run.get('backup_id') or '-'}"
         )
+
+
+def recover(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Act without asking (undo what took effect, mark rolled back).")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    migrations: MigrationsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Get out of Prisma's failed state (P3009): show the failed migration, which of its statements
+    took effect, then undo them and mark it rolled back so the next deploy runs it again."""
+    from safemigrate.pipeline.recover import Diagnosis
+    from safemigrate.pipeline.recover import recover as run_recover
+
+    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+
+    def confirm(diagnosis: Diagnosis) -> bool:
+        if diagnosis.nothing_applied:
+            typer.echo("Nothing of it took effect: it can be marked rolled back as it is.", err=True)
+        else:
+            typer.echo(
+                f"{len(diagnosis.applied)} statement(s) took effect; they will be undone in reverse order.", err=True
+            )
+        if yes:
+            return True
+        if not terminal:
+            return False
+        return typer.confirm("Go ahead?", default=False, err=True)
+
+    diagnosis, recovery = run_recover(
+        project,
+        database_url=database_url,
+        schema_path=schema,
+        migrations_dir=migrations,
+        config_file=config,
+        confirm=confirm,
+    )
+    typer.echo(f"Failed migration: {diagnosis.migration}")
+    if diagnosis.logs:
+        typer.echo("Prisma's logs:\n  " + "\n  ".join(diagnosis.logs.strip().splitlines()))
+    for index, effect in enumerate(diagnosis.effects):
+        state = {True: "took effect", False: "did not run", None: "cannot tell"}[effect.took_effect]
+        if diagnosis.stopped_at is not None and index > diagnosis.stopped_at:
+            state = "did not run"
+        note = f" ({effect.note})" if effect.note else ""
+        typer.echo(f"  line {effect.line:>4}: {state:<12} {effect.text}{note}")
+    if recovery is not None:
+        typer.echo(
+            f"Recovered {recovery.migration}: {recovery.undone} statement(s) undone, marked rolled back; "
+            "`prisma migrate deploy` (or `safemigrate migrate`) runs it again once it is fixed."
+        )
+        return
+    if diagnosis.blocker is not None:
+        b = diagnosis.blocker
+        typer.echo(
+            f"Cannot recover automatically: line {b.line} ({b.text}) {b.note or 'cannot be undone from the catalog'}. "
+            "Nothing was changed. Restore the affected tables from a backup (`safemigrate restore`), or finish the "
+            f"migration by hand and run `prisma migrate resolve --applied {diagnosis.migration}`."
+        )
+    else:
+        typer.echo("Nothing was changed (run with --yes to act).")
+    raise typer.Exit(EXIT_CHECK_FAILED)
