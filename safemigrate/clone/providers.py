@@ -26,7 +26,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from safemigrate.config import CLONE_PROVIDERS, DatabaseConfig
+from safemigrate.config import CLONE_PROVIDERS, DatabaseConfig, DryRunConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl, parse_database_url
 from safemigrate.errors import CloneError, DatabasePermissionError
@@ -200,8 +200,10 @@ def open_clone(
     *,
     settings: DatabaseConfig,
     clone_url: str | None = None,
+    dry_run: DryRunConfig | None = None,
 ) -> Iterator[Clone]:
-    """An empty clone database from ``provider``; removed when the block ends."""
+    """A clone database from ``provider``, removed when the block ends: empty, except for ``neon``,
+    whose branch already holds the target's schema and data."""
     if provider not in PROVIDERS:
         raise CloneError(f"Unknown clone provider {provider!r}.", f"Choose one of {', '.join(PROVIDERS)}.")
     major = server_major(target, settings) if target is not None else None
@@ -224,8 +226,15 @@ def open_clone(
     elif provider == "container":
         with container_clone(major) as clone:
             yield clone
-    else:
-        raise CloneError(
-            "The neon clone provider is not available in this version.",
-            "Use --clone database, embedded, url or container.",
-        )
+    else:  # neon: a branch of the target's Neon project holds its schema and data already
+        from safemigrate.clone.neon import drop_stale_neon_branches, neon_clone
+
+        if target is None:
+            raise CloneError(
+                "--clone neon needs the target database: the branch is made from its Neon project.",
+                "Use --clone embedded without one.",
+            )
+        neon_settings = dry_run or DryRunConfig()
+        drop_stale_neon_branches(neon_settings)
+        with neon_clone(target, neon_settings, database_settings=settings) as clone:
+            yield clone

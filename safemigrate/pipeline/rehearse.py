@@ -321,11 +321,13 @@ def rehearse_on_clone(
     started = time.perf_counter()
 
     marks: dict[str, float] = {}
-    with open_clone(provider, target, settings=settings, clone_url=clone_url) as clone:
+    with open_clone(provider, target, settings=settings, clone_url=clone_url, dry_run=config.dry_run) as clone:
         marks["clone"] = time.perf_counter()
-        load_schema_into(clone, dump_schema(target, major), settings, load_schema)
+        branch = clone.provider == "neon"  # a Neon branch is a full copy already
+        if not branch:
+            load_schema_into(clone, dump_schema(target, major), settings, load_schema)
         marks["schema"] = time.perf_counter()
-        if backup_id is not None:
+        if backup_id is not None and not branch:
             with setup.store.fetch(backup_id) as local_store:
                 restore_backup(clone.url, local_store, backup_id=backup_id, settings=settings, into_empty=True)
         marks["data"] = time.perf_counter()
@@ -413,4 +415,9 @@ def cleanup_clones(
     config = load_config(project_dir, config_file, rule_names())
     project = None if database_url is not None else discover_project(project_dir, schema_path)
     target = resolve_database_url(project, database_url=database_url, for_migration=True)
-    return drop_stale_clones(target, config.database)
+    dropped = drop_stale_clones(target, config.database)
+    if config.dry_run.neon_project_id and os.environ.get("NEON_API_KEY"):
+        from safemigrate.clone.neon import drop_stale_neon_branches
+
+        dropped += drop_stale_neon_branches(config.dry_run)
+    return dropped
