@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -31,6 +32,15 @@ def migrate(
         Optional[str],  # noqa: UP045
         typer.Option("--clone-url", show_default=False, help="The throwaway database for --clone url. Never printed."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="Who applies: safemigrate (one transaction) or prisma (`prisma migrate deploy`)."
+        ),
+    ] = "safemigrate",
+    prisma_command: Annotated[
+        str, typer.Option("--prisma-command", help="How to run the Prisma CLI for --engine prisma.")
+    ] = "npx prisma",
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")] = False,
     fmt: Annotated[RehearsalFormat, typer.Option("--format", help="Output format.")] = RehearsalFormat.text,
     database_url: DatabaseUrlOption = None,
@@ -67,6 +77,8 @@ def migrate(
         skip_dry_run=skip_dry_run,
         clone=clone.value if clone else None,
         clone_url=clone_url,
+        engine=engine,
+        prisma_command=tuple(shlex.split(prisma_command)),
         progress=progress,
     )
     if fmt is RehearsalFormat.json:

@@ -34,7 +34,7 @@ import psycopg
 
 from safemigrate.config import Config
 from safemigrate.db.diff import SnapshotDiff
-from safemigrate.errors import SafemigrateError
+from safemigrate.errors import InputError, SafemigrateError
 from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
 from safemigrate.pipeline.apply import ApplyResult
@@ -137,6 +137,8 @@ def migrate(
     clone_url: str | None = None,
     lock_retries: int = 3,
     retry_delay: float = 1.0,
+    engine: str = "safemigrate",
+    prisma_command: Sequence[str] = ("npx", "prisma"),
     progress: Callable[[Stage], None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> MigrateRun:
@@ -153,6 +155,13 @@ def migrate(
     config = load_config(project_dir, config_file, rule_names())
     project = discover_project(project_dir, schema_path, migrations_dir)
     migrations = list_migrations(project.migrations_dir)
+    if engine not in ("safemigrate", "prisma"):
+        raise InputError(f"--engine must be safemigrate or prisma, not {engine!r}.")
+    if engine == "prisma" and database_url is not None:
+        raise InputError(
+            "--engine prisma applies with Prisma's own configuration, so --database-url would not reach it.",
+            "Set the datasource's environment variable (e.g. DATABASE_URL) instead.",
+        )
     target = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=True)
     store = backup_setup(project_dir, config.path).store
     run_id = new_id(datetime.now(timezone.utc))
@@ -184,6 +193,7 @@ def migrate(
                 clone_url=clone_url,
                 lock_retries=lock_retries,
                 retry_delay=retry_delay,
+                engine=(engine, tuple(prisma_command), project.root),
                 label=relative_label(project.root),
                 schema_path=schema_path,
                 migrations_dir=migrations_dir,
@@ -217,6 +227,7 @@ def _pipeline(
     clone_url: str | None,
     lock_retries: int,
     retry_delay: float,
+    engine: tuple[str, tuple[str, ...], Path],
     label: Callable[[Migration], str],
     schema_path: Path | None,
     migrations_dir: Path | None,
@@ -313,6 +324,7 @@ def _pipeline(
             clone_url=clone_url,
             lock_retries=lock_retries,
             retry_delay=retry_delay,
+            engine=engine,
             label=label,
             scope_args=(schema_path, migrations_dir, config_file, database_url),
         )
@@ -333,6 +345,7 @@ def _locked(
     clone_url: str | None,
     lock_retries: int,
     retry_delay: float,
+    engine: tuple[str, tuple[str, ...], Path],
     label: Callable[[Migration], str],
     scope_args: tuple[Any, ...],
 ) -> MigrateRun:
@@ -361,6 +374,7 @@ def _locked(
         tables = ()  # what the unread statements touch is unknown: every table
         notes.append(f"{len(scope.unread)} statement(s) could not be read: every table was backed up.")
     backup_id = None
+    manifest = None
     setup = backup_setup(project_dir, config.path)
     if tables or scope.unread:
         setup.store.check()
@@ -416,6 +430,10 @@ def _locked(
             "row counts and untouched data were not checked."
         )
     verifier = _Verifier(schema, touches, rehearsal.schema_diff if rehearsal else None)
+    if engine[0] == "prisma":
+        return _apply_with_prisma(
+            conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
+        )
     attempt = 0
     while True:
         attempt += 1
@@ -501,24 +519,17 @@ class _Verifier:
         document = fingerprint(conn, schema=self.schema).to_dict()
         self.before_prints = {t["table"]: t for t in document["tables"] if t["table"] != "_prisma_migrations"}
 
+    def compare_schema(self, diff: SnapshotDiff) -> list[Problem]:
+        return _compare_schema(self.expected, diff)
+
     def after(self, conn: psycopg.Connection[Any]) -> None:
         from safemigrate.db.catalog.snapshot import take_snapshot
-        from safemigrate.db.diff import diff_snapshots, diff_to_dict
+        from safemigrate.db.diff import diff_snapshots
         from safemigrate.db.fingerprint import fingerprint
 
-        problems: list[Problem] = []
         after_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
         self.diff = diff_snapshots(self.before_snapshot, after_snapshot)
-        if self.expected is not None:
-            expected = [c.describe() for c in self.expected.changes]
-            actual = [c.describe() for c in self.diff.changes]
-            if diff_to_dict(self.expected)["changes"] != diff_to_dict(self.diff)["changes"]:
-                for line in sorted(set(actual) - set(expected)):
-                    problems.append(Problem("schema", "schema", f"not in the rehearsal: {line}"))
-                for line in sorted(set(expected) - set(actual)):
-                    problems.append(Problem("schema", "schema", f"the rehearsal had it, the database not: {line}"))
-                if not problems:
-                    problems.append(Problem("schema", "schema", "the changes differ from the rehearsal's in detail"))
+        problems = self.compare_schema(self.diff)
         now = {t.name for t in after_snapshot.tables}
         document = fingerprint(conn, schema=self.schema, tables=sorted(n for n in now if n != "_prisma_migrations"))
         after_prints = {t["table"]: t for t in document.to_dict()["tables"]}
@@ -543,6 +554,24 @@ class _Verifier:
                 )
         if problems:
             raise VerificationFailed(problems)
+
+
+def _compare_schema(expected: SnapshotDiff | None, diff: SnapshotDiff) -> list[Problem]:
+    """Differences between the rehearsal's schema changes and these (none without a rehearsal)."""
+    from safemigrate.db.diff import diff_to_dict
+
+    if expected is None or diff_to_dict(expected)["changes"] == diff_to_dict(diff)["changes"]:
+        return []
+    wanted = [c.describe() for c in expected.changes]
+    actual = [c.describe() for c in diff.changes]
+    problems = [
+        Problem("schema", "schema", f"not in the rehearsal: {line}") for line in sorted(set(actual) - set(wanted))
+    ]
+    problems += [
+        Problem("schema", "schema", f"the rehearsal had it, the database not: {line}")
+        for line in sorted(set(wanted) - set(actual))
+    ]
+    return problems or [Problem("schema", "schema", "the changes differ from the rehearsal's in detail")]
 
 
 def _content(print_: Mapping[str, Any]) -> Any:
@@ -609,3 +638,144 @@ def _finding(f: Finding) -> dict[str, Any]:
         "migration": f.migration,
         "message": f.message,
     }
+
+
+def _apply_with_prisma(
+    conn: psycopg.Connection[Any],
+    config: Config,
+    schema: str,
+    pending: tuple[Migration, ...],
+    run: MigrateRun,
+    stage: Callable[..., None],
+    verifier: _Verifier,
+    manifest: Any,
+    setup: Any,
+    engine: tuple[str, tuple[str, ...], Path],
+) -> MigrateRun:
+    """Step 5 by ``prisma migrate deploy`` (see :mod:`safemigrate.pipeline.prisma_engine`)."""
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.diff import diff_snapshots, diff_to_dict
+    from safemigrate.db.prisma_migrations import read_migration_rows
+    from safemigrate.pipeline.prisma_engine import run_prisma_deploy
+
+    _, command, root = engine
+    names = {m.name for m in pending}
+    before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+    counts_before = _counts(conn, schema)
+    outcome = run_prisma_deploy(conn, command, root, lock_timeout=config.database.migrate_lock_timeout)
+    tail = _prisma_error(outcome.output)
+    notes = (
+        *run.notes,
+        "Applied by `prisma migrate deploy` (--engine prisma): untouched tables' data was not compared.",
+    )
+    run = _replace(run, notes=notes)
+    failed = [r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name in names]
+    after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+    diff = diff_snapshots(before, after)
+    run = _replace(run, schema_diff=diff, attempts=1)
+    if failed:
+        stage("apply", "failed", f"prisma migrate deploy failed in {failed[-1].migration_name}")
+        return _recover_after_prisma(run, conn, schema, failed[-1].migration_name, pending, tail)
+    if outcome.exit_code != 0:
+        stage("apply", "failed", f"prisma migrate deploy exited {outcome.exit_code}")
+        return _replace(run, verdict="failed", message=f"`prisma migrate deploy` exited {outcome.exit_code}: {tail}")
+    problems = verifier.compare_schema(diff) + _count_problems(verifier.touches, counts_before, _counts(conn, schema))
+    if not problems:
+        stage("apply", "ok", f"{len(pending)} migration(s) applied by Prisma and verified")
+        return _replace(
+            run, verdict="applied", message=f"Applied {len(pending)} migration(s) with Prisma; verification passed."
+        )
+    stage("verify", "failed", f"{len(problems)} unexpected difference(s): undoing from the backup")
+    from safemigrate.pipeline.rollback import apply_rollback
+
+    record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
+    if manifest is not None:
+        with setup.store.fetch(manifest.id) as local:
+            apply_rollback(conn, schema, record, manifest, local / manifest.id)
+    else:
+        apply_rollback(conn, schema, record, None, None)
+    return _replace(
+        run,
+        problems=tuple(problems),
+        verdict="rolled back",
+        message=f"Rolled back: after Prisma's deploy the verification found {len(problems)} unexpected "
+        f"difference(s), first {problems[0].subject}: {problems[0].detail}. The tables were restored from backup "
+        f"{run.backup_id or '(none needed)'} and the migrations marked rolled back.",
+    )
+
+
+def _prisma_error(output: str) -> str:
+    """The line of Prisma's output that says what went wrong (its error is followed by a backtrace)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if line.startswith("Database error:") and index + 1 < len(lines):
+            return lines[index + 1]
+    for line in lines:
+        if "Error" in line or "error" in line:
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _recover_after_prisma(
+    run: MigrateRun, conn: psycopg.Connection[Any], schema: str, name: str, pending: Sequence[Migration], tail: str
+) -> MigrateRun:
+    from safemigrate.db.prisma_migrations import read_migration_rows, record_migration_rolled_back
+    from safemigrate.pipeline.recover import diagnose
+
+    migration = next(m for m in pending if m.name == name)
+    row = next(r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name == name)
+    diagnosis = diagnose(conn, schema, name, migration.data, row.logs or "")
+    if diagnosis.blocker is not None:
+        return _replace(
+            run,
+            verdict="failed",
+            message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}) and line {diagnosis.blocker.line} "
+            f"cannot be undone from the catalog; Prisma's failed state remains. Restore from backup "
+            f"{run.backup_id or '-'} or see `safemigrate recover`.",
+        )
+    with conn.transaction():
+        for effect in reversed(diagnosis.applied):
+            for statement in effect.undo or ():
+                conn.execute(statement)
+        record_migration_rolled_back(conn, schema, name)
+    earlier = [m.name for m in pending if m.name != name and m.name < name]
+    kept = f" {', '.join(earlier)} stayed applied (Prisma commits each migration)." if earlier else ""
+    return _replace(
+        run,
+        verdict="failed",
+        message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}); the {len(diagnosis.applied)} statement(s) "
+        f"that took effect were undone and the migration marked rolled back, so Prisma is not stuck.{kept}",
+    )
+
+
+def _counts(conn: psycopg.Connection[Any], schema: str) -> dict[str, int]:
+    from psycopg import sql
+
+    tables = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations'",
+            (schema,),
+        )
+    ]
+    counts = {}
+    for table in tables:
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
+        counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+def _count_problems(touches: Any, before: Mapping[str, int], after: Mapping[str, int]) -> list[Problem]:
+    problems = []
+    for table, rows_before in sorted(before.items()):
+        name = touches.renamed.get(table, table)
+        allowance = touches.allowance(name)
+        if table in touches.dropped or name not in after or allowance is None:
+            continue
+        rows_after = after[name]
+        if rows_after < rows_before and not allowance.may_remove_rows:
+            problems.append(Problem("rows", name, f"{rows_before - rows_after} row(s) disappeared"))
+        if rows_after > rows_before and not allowance.may_add_rows:
+            problems.append(Problem("rows", name, f"{rows_after - rows_before} row(s) appeared"))
+    return problems

@@ -40,8 +40,9 @@ def _safemigrate(root: Path, url: str, *args: str) -> subprocess.CompletedProces
 
 def _state(url: str) -> Any:
     with psycopg.connect(url, autocommit=True) as conn:
-        schema = snapshot_to_dict(take_snapshot(conn, exclude_tables=("_prisma_migrations",)))
-        return schema, fingerprint(conn).to_dict()
+        snapshot = take_snapshot(conn, exclude_tables=("_prisma_migrations",))
+        tables = [t.name for t in snapshot.tables]
+        return snapshot_to_dict(snapshot), fingerprint(conn, tables=tables).to_dict()
 
 
 def _add(root: Path, name: str, text: str) -> None:
@@ -105,3 +106,58 @@ def test_a_failing_third_statement_leaves_prisma_deployable_unlike_plain_deploy(
     assert columns == {"a", "b"}, "plain deploy leaves the first two statements applied"
     assert failed == ["20240301000000_third_fails"], "and Prisma's failed state (P3009)"
     assert pg_server.password not in refused.stdout + refused.stderr
+
+
+def _engine(prisma: PrismaCli, root: Path) -> tuple[str, ...]:  # noqa: F811
+    return (str(prisma.wrapper), "--schema", str(root / "prisma" / "schema.prisma"))
+
+
+def test_engine_prisma_applies_through_prisma_with_the_lock_handed_over(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    from safemigrate.pipeline.migrate import migrate
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    run = migrate(project, engine="prisma", prisma_command=_engine(prisma, project))
+    assert run.verdict == "applied", run.message
+    assert run.schema_diff is not None and not run.schema_diff.equal
+    assert prisma.status(project, database_url).up_to_date
+    with psycopg.connect(database_url) as conn:
+        held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369")
+        assert held.fetchone() == (0,), "the lock is free afterwards"
+
+
+def test_engine_prisma_failure_is_recovered_so_prisma_is_not_stuck(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    from safemigrate.pipeline.migrate import migrate
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    assert migrate(project).verdict == "applied"
+    _add(project, "20240301000000_third_fails", FAILING)
+    before = _state(database_url)
+    run = migrate(
+        project,
+        engine="prisma",
+        prisma_command=_engine(prisma, project),
+        skip_dry_run=True,
+        allow=("unchecked", "may-fail"),
+    )
+    assert run.verdict == "failed" and "undone" in run.message, run.message
+    assert _state(database_url) == before
+    status = prisma.status(project, database_url)
+    assert not status.failed and status.exit_code == 0, status.output  # rolled back: Prisma is not stuck
+    (project / "prisma" / "migrations" / "20240301000000_third_fails" / "migration.sql").write_text(
+        FAILING.replace('"Missing"', '"Post"')
+    )
+    redeploy = prisma.deploy(project, database_url)
+    assert redeploy.returncode == 0, redeploy.stdout + redeploy.stderr
+    assert prisma.status(project, database_url).up_to_date
