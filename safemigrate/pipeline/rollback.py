@@ -82,7 +82,10 @@ def _backup_tables(manifest: Any) -> list[str]:
 
 
 def _created_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[str]:
-    return [c["table"] for c in _changes(run) if c["kind"] == "table_added" and c["table"] not in backed_up]
+    """Tables the run created (a drop and re-create with the same columns reads as a probable rename)."""
+    created = [c["table"] for c in _changes(run) if c["kind"] == "table_added"]
+    created += [c["after"] for c in _changes(run) if c["kind"] == "table_probably_renamed"]
+    return [name for name in created if name not in backed_up]
 
 
 def _refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], created: set[str]) -> None:
