@@ -205,6 +205,11 @@ def migrate(
         stage("error", "failed", err.message)
         done(_replace(base, verdict="failed", message=f"{err.message} {err.hint}".strip()))
         raise
+    except KeyboardInterrupt:
+        # The open transaction was rolled back and the lock released on the way out; say so in the ledger.
+        stage("error", "failed", "interrupted")
+        done(_replace(base, verdict="failed", message="Interrupted; the open transaction was rolled back."))
+        raise
 
 
 def _replace(run: MigrateRun, **changes: Any) -> MigrateRun:
