@@ -38,6 +38,13 @@ Consistency
     values are not transactional: they are read as they are when the DDL is read (at or after the
     snapshot), never lower than what the data needs.
 
+Speed
+    A worker reads COPY's rows (one libpq message each) straight from the connection into blocks of
+    256 KiB that zstandard level 1 compresses in its own thread; the fingerprint scan runs on the
+    main connection at the same time (the server may give it parallel workers). On a 3-million-row
+    table the fingerprint costs the server about as much CPU as the COPY itself: see
+    ``benchmarks/backup_bench.py``.
+
 Restore
     One transaction per restore. Before anything is written every selected data file is hashed and
     compared with the manifest. Present tables must have the backed-up columns with the same types;
@@ -45,7 +52,8 @@ Restore
     restore references one of them), missing ones are created from the DDL (enum types and serial
     sequences first; keys and indexes after their data is loaded; foreign keys after all data is
     loaded, when their referenced table exists).
-    Tables load parents first (foreign-key order) with ``SET CONSTRAINTS ALL DEFERRED`` for
+    Tables load parents first (foreign-key order; ``COPY ... FREEZE`` into the tables this restore
+    created or emptied, when the transaction is READ COMMITTED) with ``SET CONSTRAINTS ALL DEFERRED`` for
     deferrable keys in cycles; foreign keys are never dropped nor disabled, so every row is checked.
     Sequences are set to the manifest's values, then counts and fingerprints are compared with the
     manifest and any difference rolls everything back, naming the table.

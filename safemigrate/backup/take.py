@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import select
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,8 @@ from typing import Any, BinaryIO
 
 import psycopg
 import zstandard
-from psycopg import sql
+from psycopg import pq, sql
+from psycopg.pq.abc import PGresult
 
 from safemigrate import __version__
 from safemigrate.backup.ddl import read_ddl, schema_tables
@@ -28,8 +30,9 @@ from safemigrate.db.fingerprint import DataFingerprint, fingerprint
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import BackupError, UnknownTableError
 
-ZSTD_LEVEL = 3
+ZSTD_LEVEL = 1  # 2x less CPU than level 3 for 2% more bytes; still smaller than pg_dump -Fc
 CHUNK = 1 << 20
+COPY_BLOCK = 1 << 18  # rows are gathered into blocks of this size before compression
 
 
 @dataclass(frozen=True)
@@ -73,37 +76,77 @@ class _HashingWriter:
         self.raw.flush()
 
 
-def copy_statement(schema: str, table: str, ddl: TableDDL, direction: str, copy_format: CopyFormat) -> sql.Composed:
-    """``COPY schema.table (columns) TO STDOUT`` / ``FROM STDIN`` in the given format."""
+def copy_statement(
+    schema: str, table: str, ddl: TableDDL, direction: str, copy_format: CopyFormat, *, freeze: bool = False
+) -> sql.Composed:
+    """``COPY schema.table (columns) TO STDOUT`` / ``FROM STDIN`` in the given format (``FREEZE``:
+    into a table created or truncated in the current transaction)."""
     columns = ddl.copy_columns
     column_list = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))) if columns else sql.SQL("")
-    return sql.SQL("COPY {}{} {} (FORMAT {})").format(
+    return sql.SQL("COPY {}{} {} (FORMAT {}{})").format(
         sql.Identifier(schema, table),
         column_list,
         sql.SQL("TO STDOUT" if direction == "out" else "FROM STDIN"),
         sql.SQL(copy_format),
+        sql.SQL(", FREEZE" if freeze else ""),
     )
 
 
 def _copy_table(conn: psycopg.Connection[Any], schema: str, table: str, ddl: TableDDL, path: Path) -> _Copied:
     started = time.monotonic()
     copy_format: CopyFormat = "binary" if all(c.binary_ok for c in ddl.columns if c.generated_expr is None) else "text"
+    statement = copy_statement(schema, table, ddl, "out", copy_format).as_bytes(conn)
     fd = create_file(path)
     with os.fdopen(fd, "wb") as raw:
         hashing = _HashingWriter(raw)
-        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-        with conn.cursor() as cur:
-            statement = copy_statement(schema, table, ddl, "out", copy_format)
-            with (
-                compressor.stream_writer(hashing, closefd=False) as writer,  # type: ignore[arg-type]
-                cur.copy(statement) as copy,
-            ):
-                for chunk in copy:
-                    writer.write(chunk)
-            rows = cur.rowcount
+        # zstd works in its own thread (threads=1), so compression overlaps reading the rows
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=1)
+        with compressor.stream_writer(hashing, closefd=False) as writer:  # type: ignore[arg-type]
+            rows = copy_out(conn, statement, writer.write)
         raw.flush()
         os.fsync(raw.fileno())
     return _Copied(rows, hashing.size, hashing.hash.hexdigest(), copy_format, time.monotonic() - started)
+
+
+def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[bytearray], object]) -> int:
+    """Run ``COPY ... TO STDOUT`` and hand its output to ``write`` in blocks of about COPY_BLOCK bytes;
+    return the row count. libpq delivers one message per row: this loop is psycopg's copy-out
+    without its per-row generator and wait machinery (half the client CPU). The socket is awaited
+    with ``select`` between rows, so other threads run meanwhile."""
+    pgconn = conn.pgconn
+    pgconn.send_query(statement)
+    _expect(conn, pgconn.get_result(), pq.ExecStatus.COPY_OUT)
+    get_copy_data, consume_input, sock = pgconn.get_copy_data, pgconn.consume_input, pgconn.socket
+    block = bytearray()
+    while True:
+        size, data = get_copy_data(1)  # 1: never blocks
+        if size > 0:
+            block += data
+            if len(block) >= COPY_BLOCK:
+                write(block)
+                block = bytearray()
+        elif size == 0:
+            select.select([sock], [], [])
+            consume_input()
+        else:
+            break
+    if block:
+        write(block)
+    result = pgconn.get_result()
+    _expect(conn, result, pq.ExecStatus.COMMAND_OK)
+    assert result is not None
+    while pgconn.get_result() is not None:  # the end of the statement's results
+        pass
+    return result.command_tuples or 0
+
+
+def _expect(conn: psycopg.Connection[Any], result: PGresult | None, status: pq.ExecStatus) -> None:
+    if result is None or result.status != status:
+        if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
+            while conn.pgconn.get_result() is not None:
+                pass
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+        raise psycopg.OperationalError(conn.pgconn.get_error_message() or "unexpected result from COPY")
 
 
 def git_commit(project_dir: Path | None) -> str | None:
