@@ -100,10 +100,13 @@ class _Clock:
     stages: list[Stage] = field(default_factory=list)
     mark: float = field(default_factory=time.perf_counter)
 
-    def stage(self, name: str, status: str, detail: str = "") -> None:
+    def stage(self, name: str, status: str, detail: str = "", leave: float = 0.0) -> None:
+        """Close a stage: the time since the last one, except the last ``leave`` seconds, which belong
+        to the next stage (one step, the plan, holds both lint and the preflight checks)."""
         now = time.perf_counter()
-        self.stages.append(Stage(name, status, now - self.mark, detail))
-        self.mark = now
+        elapsed = max(0.0, now - self.mark - leave)
+        self.mark += elapsed
+        self.stages.append(Stage(name, status, elapsed, detail))
 
 
 def _now() -> str:
@@ -173,8 +176,8 @@ def migrate(
         store.save_run(run_id, json.dumps(run_to_dict(finished), ensure_ascii=False, indent=1))
         return finished
 
-    def stage(name: str, status: str, detail: str = "") -> None:
-        clock.stage(name, status, detail)
+    def stage(name: str, status: str, detail: str = "", leave: float = 0.0) -> None:
+        clock.stage(name, status, detail, leave)
         if progress is not None:
             progress(clock.stages[-1])
 
@@ -272,7 +275,9 @@ def _pipeline(
     )
     blockers = gate(open_findings, allow, config.lint.fail_on)
     run = _replace(run, findings=findings, blockers=blockers, checks=plan.checks)
+    checks_seconds = sum(c.seconds for c in plan.checks)
     if plan.failed_checks and "may-fail" not in allow:
+        stage("lint", "ok", f"{len(findings)} finding(s)", leave=checks_seconds)
         stage("preflight", "refused", f"{len(plan.failed_checks)} check(s) predict a failure")
         check = plan.failed_checks[0]
         samples = f" (e.g. {', '.join(check.samples)})" if check.samples else ""
@@ -293,7 +298,7 @@ def _pipeline(
             f"at {first.file}:{first.line}. Nothing was changed. Accept a risk with --allow {first.category.value} "
             f"or an in-file `-- safemigrate: allow {first.rule} reason: ...`.",
         )
-    stage("lint", "ok", f"{len(findings)} finding(s), none stopping the run")
+    stage("lint", "ok", f"{len(findings)} finding(s), none stopping the run", leave=checks_seconds)
     unfinished = len(plan.unfinished_checks)
     stage(
         "preflight",
@@ -308,6 +313,13 @@ def _pipeline(
     ):
         stage("lock", "ok", "Prisma's migration lock is held")
         again = _pending(migrations, conn, schema, target)
+        if not again:  # another deploy applied them while this run waited for the lock
+            return _replace(
+                run,
+                verdict="up to date",
+                message="Another deploy applied the pending migrations while this run waited for the lock: "
+                "the database is up to date.",
+            )
         if tuple(m.name for m in again) != names:
             return _replace(
                 run,
