@@ -55,14 +55,23 @@ def find_pg_dump(server_major: int) -> Path:
     return min(usable)[1]  # the closest version
 
 
-def dump_schema(url: DatabaseUrl, server_major: int) -> str:
-    """The schema-only SQL of the target database (every schema, extensions included)."""
+def dump_schema(url: DatabaseUrl, server_major: int, section: str | None = None) -> str:
+    """The schema-only SQL of the target database (every schema, extensions included); ``section``
+    ``pre-data`` (tables, types, functions) or ``post-data`` (indexes, constraints, triggers) for
+    one half, so rows can be loaded in between, as pg_restore does."""
     pg_dump = find_pg_dump(server_major)
     password = url.password
     conninfo = dataclasses.replace(url, params=tuple(p for p in url.params if p[0] != "password")).conninfo
     env = {**os.environ, "PGPASSWORD": password} if password else dict(os.environ)
     done = subprocess.run(
-        [str(pg_dump), "--schema-only", "--no-owner", "--no-privileges", "--dbname", conninfo],
+        [
+            str(pg_dump),
+            *(["--section", section] if section else ["--schema-only"]),
+            "--no-owner",
+            "--no-privileges",
+            "--dbname",
+            conninfo,
+        ],
         capture_output=True,
         text=True,
         env=env,
