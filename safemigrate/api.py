@@ -9,7 +9,6 @@ from pathlib import Path
 
 from safemigrate.config import FAIL_ON, Config, load_config
 from safemigrate.errors import InputError
-from safemigrate.gitdiff import changes_since
 from safemigrate.lint.cache import default_cache_dir, lint_incrementally
 from safemigrate.lint.engine import LintOptions, SourceFile
 from safemigrate.lint.findings import Finding, LintResult
@@ -149,6 +148,8 @@ def lint(
             report = _pending_migrations(project_dir, schema, migrations_dir, database_url, config_file)
             deploy = frozenset(report)  # they are applied together: tables one creates are empty for the next
         if since is not None:
+            from safemigrate.gitdiff import changes_since  # subprocess: imported only for --since
+
             changes = changes_since(since, project.migrations_dir)
             report = set(changes.added | changes.edited)
             deploy = changes.added

@@ -1,63 +1,122 @@
-"""The command line: thin typer commands over safemigrate.api; errors become one sentence and an exit code."""
+"""The command line: thin typer commands over safemigrate.api; errors become one sentence and an exit code.
+
+typer and the commands are imported only when needed: `safemigrate lint` with plain arguments and a
+machine-readable format is read by safemigrate.cli.lint_fast (CI runs it on every pull request).
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from safemigrate import __version__
-from safemigrate.cli import backup as backup_command
-from safemigrate.cli import fingerprint as fingerprint_command
-from safemigrate.cli import lint as lint_command
-from safemigrate.cli import rules as rules_command
-from safemigrate.cli import snapshot as snapshot_command
-from safemigrate.cli import status as status_command
-from safemigrate.cli import validate as validate_command
-from safemigrate.cli.common import state
-from safemigrate.db.url import redact_url
 from safemigrate.errors import EXIT_INTERRUPTED, EXIT_USAGE, SafemigrateError
 
-app = typer.Typer(
-    name="safemigrate",
-    help="Safe Prisma migrations on PostgreSQL: lint, back up, rehearse, apply all-or-nothing, verify.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"safemigrate {__version__}")
-        raise typer.Exit()
+def build_app() -> typer.Typer:
+    """The typer application with every command."""
+    import typer
+
+    from safemigrate import __version__
+    from safemigrate.cli import backup as backup_command
+    from safemigrate.cli import dryrun as dryrun_command
+    from safemigrate.cli import fingerprint as fingerprint_command
+    from safemigrate.cli import lint as lint_command
+    from safemigrate.cli import migrate as migrate_command
+    from safemigrate.cli import plan as plan_command
+    from safemigrate.cli import rules as rules_command
+    from safemigrate.cli import snapshot as snapshot_command
+    from safemigrate.cli import status as status_command
+    from safemigrate.cli import validate as validate_command
+    from safemigrate.cli.common import state
+
+    app = typer.Typer(
+        name="safemigrate",
+        help="Safe Prisma migrations on PostgreSQL: lint, back up, rehearse, apply all-or-nothing, verify.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"safemigrate {__version__}")
+            raise typer.Exit()
+
+    # Options as default values, not Annotated: typer resolves string annotations in the module's
+    # globals, where typer (imported here, on demand) is not.
+    @app.callback()
+    def _main(
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    ) -> None:
+        state.debug = debug
+
+    app.command("lint")(lint_command.lint)
+    app.command("fingerprint")(fingerprint_command.fingerprint)
+    app.command("snapshot")(snapshot_command.snapshot)
+    app.command("diff")(snapshot_command.diff)
+    app.command("status")(status_command.status)
+    app.command("validate")(validate_command.validate)
+    app.add_typer(rules_command.app, name="rules")
+    app.command("backup")(backup_command.backup)
+    app.add_typer(backup_command.backups_app, name="backups")
+    app.command("restore")(backup_command.restore)
+    app.command("plan")(plan_command.plan)
+    app.command("dry-run")(dryrun_command.dry_run)
+    app.command("migrate")(migrate_command.migrate)
+    app.command("rollback")(migrate_command.rollback)
+    app.command("runs")(migrate_command.runs)
+    app.command("recover")(migrate_command.recover)
+    return app
 
 
-@app.callback()
-def _main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    state.debug = debug
+def __getattr__(name: str) -> Any:
+    # `safemigrate.cli.app`, built on first use.
+    if name == "app":
+        app = build_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)
 
 
-app.command("lint")(lint_command.lint)
-app.command("fingerprint")(fingerprint_command.fingerprint)
-app.command("snapshot")(snapshot_command.snapshot)
-app.command("diff")(snapshot_command.diff)
-app.command("status")(status_command.status)
-app.command("validate")(validate_command.validate)
-app.add_typer(rules_command.app, name="rules")
-app.command("backup")(backup_command.backup)
-app.add_typer(backup_command.backups_app, name="backups")
-app.command("restore")(backup_command.restore)
+def _say(text: str) -> None:
+    # The one redaction helper, once more: no message may ever carry a password.
+    from safemigrate.db.url import redact_url
+
+    sys.stderr.write(redact_url(text) + "\n")
+    sys.stderr.flush()
 
 
 def main() -> None:
     """Console-script entry point: every user error ends in one line on stderr and an exit code."""
+    from safemigrate.cli.lint_fast import plain_lint_arguments, run_plain_lint
+
+    plain = plain_lint_arguments(sys.argv[1:])
+    if plain is not None:
+        try:
+            sys.exit(run_plain_lint(plain))
+        except SafemigrateError as err:
+            _say(f"error: {err.message}" + (f" {err.hint}" if err.hint else ""))
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            _say("Interrupted.")
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception:
+            _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
+            sys.exit(1)
+    _main_typer()
+
+
+def _main_typer() -> None:
+    import typer
+
+    from safemigrate.cli.common import state
+    from safemigrate.db.url import redact_url
+
+    app = build_app()
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit raised by a command
     except SafemigrateError as err:
@@ -83,10 +142,12 @@ def main() -> None:
             sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
         _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
         sys.exit(1)
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+        typer.echo("Interrupted.", err=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 
 def _print_traceback() -> None:
     import traceback
 
-    typer.echo(redact_url(traceback.format_exc()), err=True)
+    _say(traceback.format_exc().rstrip("\n"))

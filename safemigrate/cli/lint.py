@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from safemigrate import __version__, api
+from safemigrate import api
+from safemigrate.cli import lint_fast
 from safemigrate.cli.common import (
     ConfigOption,
     DatabaseUrlOption,
@@ -19,7 +19,6 @@ from safemigrate.cli.common import (
     use_color,
 )
 from safemigrate.errors import EXIT_CHECK_FAILED
-from safemigrate.lint.registry import RULES
 
 
 class Format(str, Enum):
@@ -84,24 +83,4 @@ def lint(
 
 
 def render(outcome: api.LintOutcome, fmt: Format) -> str:
-    # Each reporter is imported alone: jinja2 and rich cost start-up time only when used.
-    result = outcome.result
-    if fmt is Format.json:
-        from safemigrate.report.json_report import render_json
-
-        return render_json(result, __version__, pretty=sys.stdout.isatty())
-    if fmt is Format.sarif:
-        from safemigrate.report.sarif import render_sarif
-
-        return render_sarif(result, RULES, __version__)
-    if fmt is Format.github:
-        from safemigrate.report.github import render_github
-
-        return render_github(result)
-    if fmt is Format.markdown:
-        from safemigrate.report.markdown import render_markdown
-
-        return render_markdown(result, __version__)
-    from safemigrate.report.text import render_text
-
-    return render_text(result, color=use_color())
+    return lint_fast.render(outcome, fmt.value, color=use_color())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -32,6 +32,9 @@ PRISMA_WARNING_RULES: Mapping[str, frozenset[str]] = {
     pw.KIND_PRIMARY_KEY_CHANGED: frozenset({"add-primary-key"}),
     pw.KIND_SCALAR_TO_LIST: frozenset({"type-cast-may-fail", "narrowing-type-change", "drop-column"}),
 }
+
+
+_KNOWN_RULE_NAMES = frozenset(r.name for r in RULES) | frozenset(r.id for r in RULES)
 
 
 @dataclass(frozen=True)
@@ -81,13 +84,13 @@ class FileOutcome:
 
 def lint_history(
     sources: Sequence[SourceFile],
-    parsed: Sequence[ParsedFile],
+    parsed: Iterable[ParsedFile],
     options: LintOptions,
     *,
     start: int = 0,
     schema: SchemaModel | None = None,
 ) -> tuple[list[FileOutcome], SchemaModel]:
-    """Lint ``sources[start:]`` (``parsed`` holds those files, read), folding into ``schema``, which
+    """Lint ``sources[start:]`` (``parsed`` yields those files, read, in order), folding into ``schema``, which
     must be the model after ``sources[:start]`` (a fresh model when start is 0).
     Returns the outcomes of the linted files and the model after the last one."""
     if schema is None:
@@ -272,7 +275,7 @@ def _apply_suppressions(findings: list[Finding], directives_found: FileDirective
             used.add((match.line, match.column))
             finding = replace(finding, suppressed=True, suppression_reason=match.reason)
         result.append(finding)
-    known = {r.name for r in RULES} | {r.id for r in RULES}
+    known = _KNOWN_RULE_NAMES
     for directives in attached.values():
         for d in directives:
             unknown = [r for r in d.rules if r not in known]

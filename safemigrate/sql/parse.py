@@ -111,6 +111,12 @@ class _Words:
         ]
         self.i = 0
 
+    def fresh_cursor(self) -> _Words:
+        """Another cursor over the same words, from the start (the words are not computed again)."""
+        cursor = _Words.__new__(_Words)
+        cursor.tokens, cursor.words, cursor.i = self.tokens, self.words, 0
+        return cursor
+
     def word(self, k: int = 0) -> str:
         j = self.i + k
         return self.words[j] if j < len(self.words) else ""
@@ -920,7 +926,7 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
 
 def _alter_table(w: _Words, text: str) -> m.Summary:
     # Rename forms are read from the words: sqlglot reads `RENAME a TO b` as a table rename.
-    probe = _Words(w.tokens)
+    probe = w.fresh_cursor()
     probe.expect("ALTER", "TABLE")
     probe.accept("IF", "EXISTS")
     probe.accept("ONLY")

@@ -181,10 +181,13 @@ class SchemaModel:
         enum.key = new_key
         self.enums[new_key] = enum
         # Columns follow the type: PostgreSQL stores the type's OID, not its name.
+        old_name = old_key[1]
         for table in self.tables.values():
-            for name, column in table.columns.items():
-                if column.type.user_defined and column.type.base == old_key[1]:
-                    table.columns[name] = replace(column, type=replace(column.type, base=summary.new))
+            # A comprehension first: this runs over every column of the schema, and few match.
+            using = [name for name, c in table.columns.items() if c.type.base == old_name and c.type.user_defined]
+            for name in using:
+                column = table.columns[name]
+                table.columns[name] = replace(column, type=replace(column.type, base=summary.new))
 
     def _alter_table(self, summary: m.AlterTable, migration: str) -> None:
         key = self.key(summary.table)

@@ -58,8 +58,10 @@ class _Lines:
 
 
 _NEWLINE = re.compile("\n")
-# The characters that can start something a semicolon does not end; everything else is skipped at C speed.
-_SPECIAL = re.compile(r"--|/\*|[;'\"$]")
+# Ordinary code, quoted identifiers included (Prisma quotes every name), matched at C speed up to the
+# next character that can start a comment, a string, a dollar quote or end the statement. An
+# identifier left open at the end of the file is not matched: its '"' stops the run.
+_ORDINARY = re.compile(r"""(?:[^-/;'"$]+|-(?!-)|/(?!\*)|"(?:[^"]|"")*")*""")
 _NON_SPACE = re.compile(r"\S")
 _STANDARD_STRING_END = re.compile(r"(?:[^']|'')*'")
 _ESCAPE_STRING_END = re.compile(r"(?:[^'\\]|\\.|'')*'", re.DOTALL)
@@ -135,22 +137,22 @@ def split_sql(text: str) -> SplitResult:
         last_significant = n - 1
         unterminated = what
 
-    i = 0
-    while i < n:
-        special = _SPECIAL.search(text, i)
-        if special is None:
+    i = 0  # start of the code not yet accounted for by significant()
+    scan = 0  # where to look for the next special character
+    while True:
+        j = _ORDINARY.match(text, scan).end()  # type: ignore[union-attr]  # a star pattern always matches
+        if j >= n:
             significant(i, n)
             break
-        j = special.start()
-        token = special.group()
-        if token == "--":
+        token = text[j]
+        if token == "-":  # "--": a lone "-" is ordinary code
             significant(i, j)
             end = text.find("\n", j)
             end = n if end == -1 else end
             pos = lines.position(j)
             add_comment(Comment(text[j + 2 : end].rstrip("\r"), pos, pos.line, block=False))
-            i = end
-        elif token == "/*":
+            i = scan = end
+        elif token == "/":  # "/*"
             significant(i, j)
             depth, k = 1, j + 2
             while depth:
@@ -167,42 +169,35 @@ def split_sql(text: str) -> SplitResult:
                 unterminated = "block comment"
             elif depth:
                 open_to_end("block comment", j)
-            i = k
+            i = scan = k
         elif token == ";":
             significant(i, j)
             finish()
-            i = j + 1
+            i = scan = j + 1
         elif token == "'":
             # E'...' strings take backslash escapes; the E must start a word of its own.
             escape = j > 0 and text[j - 1] in "eE" and (j == 1 or not _is_ident_char(text[j - 2]))
-            significant(i, j)
             end_match = (_ESCAPE_STRING_END if escape else _STANDARD_STRING_END).match(text, j + 1)
             if end_match is None:
+                significant(i, j)
                 open_to_end("string constant", j - 1 if escape else j)
                 break
-            significant(j, end_match.end())
-            i = end_match.end()
-        elif token == '"':
+            scan = end_match.end()  # a string constant is code: the run from i goes on
+        elif token == '"':  # only an identifier left open stops the ordinary run
             significant(i, j)
-            end_match = _IDENTIFIER_END.match(text, j + 1)
-            if end_match is None:
-                open_to_end("quoted identifier", j)
-                break
-            significant(j, end_match.end())
-            i = end_match.end()
+            open_to_end("quoted identifier", j)
+            break
         else:  # "$": a dollar quote only where it cannot continue an identifier ($1, a$b are not)
             tag = _DOLLAR_TAG.match(text, j) if j == 0 or not _is_ident_char(text[j - 1]) else None
             if tag is None:
-                significant(i, j + 1)
-                i = j + 1
+                scan = j + 1
                 continue
-            significant(i, j)
             close = text.find(tag.group(), tag.end())
             if close == -1:
+                significant(i, j)
                 open_to_end(f"dollar-quoted body ({tag.group()})", j)
                 break
-            significant(j, close + len(tag.group()))
-            i = close + len(tag.group())
+            scan = close + len(tag.group())
 
     finish()
     return SplitResult(tuple(statements), tuple(pending_comments), tuple(all_comments))

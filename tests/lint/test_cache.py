@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,9 +39,12 @@ def test_corrupt_cache_is_ignored_and_rewritten(tmp_path: Path) -> None:
     assert cache._load(path)  # rewritten with real entries
 
 
-def test_parallel_parsing_matches_serial() -> None:
+@pytest.mark.parametrize("jobs", [2, 3])  # two cores: this process and a helper from both ends; more: a pool
+def test_parallel_parsing_matches_serial(jobs: int) -> None:
     many = [f'ALTER TABLE "T{i}" ADD COLUMN "c" TEXT;'.encode() for i in range(cache._PARALLEL_FROM + 5)]
-    assert cache.read_files(many, None, jobs=2) == [parse_source(data) for data in many]
+    many += FILES * 3  # a bad file and duplicate contents among them
+    assert cache._can_fork()  # else the files would be read here, serially
+    assert cache.read_files(many, None, jobs=jobs) == [parse_source(data) for data in many]
 
 
 def test_cache_location_and_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -109,3 +117,28 @@ def test_cache_writable_by_others_is_not_trusted(tmp_path: Path) -> None:
     folder.chmod(0o700)
     path.chmod(0o666)
     assert cache._load(path) == {}
+
+
+def _lint_process(migrations: Path, cache_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAFEMIGRATE_CACHE_DIR": str(cache_dir)}
+    env.pop("SAFEMIGRATE_NO_CACHE", None)
+    command = [sys.executable, "-m", "safemigrate", "lint", str(migrations), "--format", "json", "--fail-on", "never"]
+    return subprocess.run([*command, *extra], capture_output=True, text=True, check=True, env=env)
+
+
+def test_new_files_read_by_the_warmed_up_parser_process_give_a_cold_runs_result(tmp_path: Path) -> None:
+    # In a fresh process, with a checkpoint on disk, the new files are parsed by a forked process that
+    # imported the parser while the checkpoint was read (_ParserWarmUp); unchanged runs kill it unused.
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(__file__).parents[2] / "fixtures" / "blog" / "prisma" / "migrations", migrations)
+    newest = sorted(p for p in migrations.iterdir() if p.is_dir())[-2:]
+    for folder in newest:
+        folder.rename(tmp_path / folder.name)
+    cache_dir = tmp_path / "cache"
+    _lint_process(migrations, cache_dir)
+    for folder in newest:
+        (tmp_path / folder.name).rename(migrations / folder.name)
+    cold = _lint_process(migrations, cache_dir, "--no-cache").stdout
+    assert _lint_process(migrations, cache_dir).stdout == cold  # two new files, from the warmed-up process
+    assert _lint_process(migrations, cache_dir).stdout == cold  # unchanged: the warm-up is not used
+    assert json.loads(cold)["summary"]["files"] == len([p for p in migrations.iterdir() if p.is_dir()])
