@@ -88,3 +88,13 @@ def test_fast_splitter_agrees_with_the_reference_splitter(sql: str) -> None:
         (c.text, c.start.offset) for c in slow.all_comments
     ]
     assert [len(s.leading_comments) for s in fast.statements] == [len(s.leading_comments) for s in slow.statements]
+
+
+def test_an_escape_string_ending_in_an_escaped_quote_is_unterminated() -> None:
+    # E'''\' is a doubled quote then a backslash-escaped one: the string never ends (PostgreSQL agrees).
+    from tests.sql.reference_splitter import split_sql as reference_split
+
+    text = "SELECT E'''\\';\nSELECT 1;\n"
+    (statement,) = split_sql(text).statements
+    assert statement.unterminated == "string constant"
+    assert [s.unterminated for s in reference_split(text).statements] == ["string constant"]
