@@ -100,6 +100,12 @@ def _plan_defaults() -> Any:
     return PlanSettings()
 
 
+def _notifications_defaults() -> Any:
+    from safemigrate.notify.settings import NotificationsConfig
+
+    return NotificationsConfig()
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -108,6 +114,7 @@ class Config:
     backup: BackupConfig = BackupConfig()
     dry_run: DryRunConfig = DryRunConfig()
     plan: Any = field(default_factory=_plan_defaults)  # safemigrate.plan.settings.PlanSettings
+    notifications: Any = field(default_factory=_notifications_defaults)  # safemigrate.notify.settings
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -128,7 +135,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint", "database", "backup", "dry_run", "plan"}, where)
+    _check_keys(data, {"lint", "database", "backup", "dry_run", "plan", "notifications"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -267,6 +274,12 @@ def parse_plan_config(data: Mapping[str, Any], where: str, clone: str) -> Any:
     return PlanSettings(**values)
 
 
+def _parse_notifications(data: Mapping[str, Any], where: str) -> Any:
+    from safemigrate.notify.settings import parse_notifications
+
+    return parse_notifications(data, where)
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -303,5 +316,6 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             parse_backup_config(data, where),
             dry_run := parse_dry_run_config(data, where),
             parse_plan_config(data, where, dry_run.clone),
+            _parse_notifications(data, where),
         )
     return Config()

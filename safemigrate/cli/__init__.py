@@ -25,6 +25,7 @@ def build_app() -> typer.Typer:
     from safemigrate.cli import fingerprint as fingerprint_command
     from safemigrate.cli import lint as lint_command
     from safemigrate.cli import migrate as migrate_command
+    from safemigrate.cli import notify as notify_command
     from safemigrate.cli import plan as plan_command
     from safemigrate.cli import rules as rules_command
     from safemigrate.cli import snapshot as snapshot_command
@@ -70,6 +71,7 @@ def build_app() -> typer.Typer:
     app.command("rollback")(migrate_command.rollback)
     app.command("runs")(migrate_command.runs)
     app.command("recover")(migrate_command.recover)
+    app.add_typer(notify_command.notify_app, name="notify")
     return app
 
 

@@ -12,7 +12,7 @@ import typer
 
 from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
 from safemigrate.cli.fingerprint import _size
-from safemigrate.errors import InputError
+from safemigrate.errors import InputError, SafemigrateError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,23 +84,44 @@ def backup(
     def progress(event: BackupProgress) -> None:
         typer.echo(progress_line(event), err=True)
 
-    if scope_from_migrations:
-        if tables is not None:
-            raise InputError("Use --tables or --scope-from-migrations, not both.")
-        _scoped_backup(project, database_url, schema, config, reason, jobs, verify, progress)
-        return
-    taken = backup_database(
-        project,
-        database_url=database_url,
-        schema_path=schema,
-        config_file=config,
-        tables=_names(tables),
-        reason=Reason("manual", reason or ""),
-        jobs=jobs,
-        verify=verify,
-        progress=progress,
-    )
+    if scope_from_migrations and tables is not None:
+        raise InputError("Use --tables or --scope-from-migrations, not both.")
+    try:
+        if scope_from_migrations:
+            _scoped_backup(project, database_url, schema, config, reason, jobs, verify, progress)
+            return
+        taken = backup_database(
+            project,
+            database_url=database_url,
+            schema_path=schema,
+            config_file=config,
+            tables=_names(tables),
+            reason=Reason("manual", reason or ""),
+            jobs=jobs,
+            verify=verify,
+            progress=progress,
+        )
+    except SafemigrateError as err:
+        _notify_backup_failed(project, config, err)
+        raise
     _summary(taken)
+
+
+def _notify_backup_failed(project: Path, config: Path | None, err: SafemigrateError) -> None:
+    """Webhooks for a failed backup; a configuration that cannot be read is the error itself."""
+    import os
+
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.notify.send import notify_backup_failed
+
+    try:
+        setup = backup_setup(project, config)
+    except SafemigrateError:
+        return
+    message = f"{err.message} {err.hint}".strip()
+    for delivery in notify_backup_failed(message, setup.config.notifications, os.environ, store=setup.store.location):
+        if not delivery.ok:
+            typer.echo(f"notify: {delivery.describe()}", err=True)
 
 
 def _summary(taken: TakenBackup) -> None:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,8 +173,15 @@ def migrate(
     clock = _Clock()
 
     def done(run: MigrateRun) -> MigrateRun:
+        from safemigrate.notify.send import notify_run
+
         finished = _replace(run, stages=tuple(clock.stages), finished_at=_now())
-        store.save_run(run_id, json.dumps(run_to_dict(finished), ensure_ascii=False, indent=1))
+        document = run_to_dict(finished)
+        store.save_run(run_id, json.dumps(document, ensure_ascii=False, indent=1))
+        # A webhook that fails never fails the run: it is reported, after the ledger is written.
+        for delivery in notify_run(document, config.notifications, environ if environ is not None else os.environ):
+            if not delivery.ok:
+                stage("notify", "failed", delivery.describe())
         return finished
 
     def stage(name: str, status: str, detail: str = "", leave: float = 0.0) -> None:

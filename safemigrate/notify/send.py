@@ -1,0 +1,251 @@
+"""Posting an event to the configured webhooks, with the standard library's urllib.
+
+Each webhook whose ``events`` include the event gets one POST of JSON (at most two attempts: a
+second one after a connection failure, a timeout, HTTP 429 or 5xx; never after another 4xx, which
+will not change). Nothing here raises: each webhook's outcome comes back as a :class:`Delivery`
+for the caller to report, because a notification must never fail a migration.
+
+A webhook URL is a secret (whoever has it can post), so it is read from the environment at send
+time and never put in a Delivery, a message or a log: only ``scheme://host/…`` is shown.
+Redirects are not followed (a POST would be replayed as a GET, or sent to another host).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from safemigrate import __version__
+from safemigrate.db.url import redact_url
+from safemigrate.notify.events import (
+    BackupLike,
+    Event,
+    RollbackLike,
+    backup_failed_event,
+    rollback_event,
+    run_event,
+    stale_backup_event,
+)
+from safemigrate.notify.payloads import json_payload, slack_payload
+from safemigrate.notify.settings import EventKind, NotificationsConfig, Webhook, WebhookKind
+
+ATTEMPTS = 2
+RETRY_PAUSE = 0.5  # seconds between the two attempts
+_ANSWER_CHARS = 120  # of the webhook's error body, e.g. Slack's "invalid_token" or "no_service"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one webhook; never holds its URL."""
+
+    event: EventKind
+    kind: WebhookKind
+    url_env: str  # the environment variable the URL came from
+    target: str  # scheme://host/… ("" when the variable is unset or not an http(s) URL)
+    ok: bool
+    attempts: int  # HTTP requests made (0 when none could be)
+    status: int | None = None  # the last HTTP status, when there was an answer
+    error: str = ""  # one sentence when not ok
+
+    def describe(self) -> str:
+        """One line for a report: where it went and how it ended."""
+        if self.ok:
+            return f"Notified {self.event} to the {self.kind} webhook {self.url_env} ({self.target})."
+        return self.error
+
+
+def send(event: Event, config: NotificationsConfig, environ: Mapping[str, str] = os.environ) -> tuple[Delivery, ...]:
+    """Post ``event`` to each webhook that wants it; one Delivery per webhook tried. Never raises."""
+    return tuple(_deliver(event, webhook, environ) for webhook in config.webhooks if event.kind in webhook.events)
+
+
+def notify_run(
+    run: Mapping[str, object], config: NotificationsConfig, environ: Mapping[str, str] = os.environ
+) -> tuple[Delivery, ...]:
+    """Notify a `migrate` run from its ledger entry (``run_to_dict``). Never raises."""
+    return _send_built(lambda: run_event(run), config, environ)
+
+
+def notify_rollback(
+    result: RollbackLike,
+    config: NotificationsConfig,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    database: str = "",
+) -> tuple[Delivery, ...]:
+    """Notify a finished `safemigrate rollback` (a ``RollbackResult``). Never raises."""
+    return _send_built(lambda: rollback_event(result, database=database), config, environ)
+
+
+def notify_backup_failed(
+    error_message: str,
+    config: NotificationsConfig,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    database: str = "",
+    store: str = "",
+) -> tuple[Delivery, ...]:
+    """Notify a backup that could not be taken (``error_message``: the error's sentence). Never raises."""
+    return _send_built(lambda: backup_failed_event(error_message, database=database, store=store), config, environ)
+
+
+def notify_stale_backups(
+    backups: Sequence[BackupLike],
+    config: NotificationsConfig,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    now: datetime | None = None,
+    store: str = "",
+    database: str = "",
+) -> tuple[Delivery, ...]:
+    """Notify ``backup_stale`` when the newest backup is older than ``backup_max_age``. Never raises."""
+    moment = now or datetime.now(timezone.utc)
+    return _send_built(
+        lambda: stale_backup_event(backups, config.backup_max_age, moment, store=store, database=database),
+        config,
+        environ,
+    )
+
+
+def _send_built(
+    build: Callable[[], Event | None], config: NotificationsConfig, environ: Mapping[str, str]
+) -> tuple[Delivery, ...]:
+    """``send`` the event ``build`` makes; nothing when there is none or no webhook to send it to."""
+    if not config.webhooks:
+        return ()
+    try:
+        event = build()
+    except Exception:  # a malformed ledger entry or backup must not fail the work it reports
+        return ()
+    return send(event, config, environ) if event is not None else ()
+
+
+def redact_webhook_url(url: str) -> str:
+    """``scheme://host[:port]/…`` of an http(s) URL; "" for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}/…"
+
+
+def _deliver(event: Event, webhook: Webhook, environ: Mapping[str, str]) -> Delivery:
+    name = f"{webhook.kind} webhook {webhook.url_env}"
+    url = environ.get(webhook.url_env, "").strip()
+    if not url:
+        return Delivery(
+            event.kind,
+            webhook.kind,
+            webhook.url_env,
+            "",
+            ok=False,
+            attempts=0,
+            error=f"Not notified {event.kind} to the {name}: the environment variable {webhook.url_env} is not set.",
+        )
+    target = redact_webhook_url(url)
+    if not target:
+        return Delivery(
+            event.kind,
+            webhook.kind,
+            webhook.url_env,
+            "",
+            ok=False,
+            attempts=0,
+            error=f"Not notified {event.kind} to the {name}: {webhook.url_env} does not hold an http(s) URL.",
+        )
+    try:
+        payload = slack_payload(event) if webhook.kind == "slack" else json_payload(event)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        status, attempts, problem = _post(url, body, webhook.timeout)
+    except Exception as err:  # whatever goes wrong, the caller's work goes on; say what it was
+        status, attempts, problem = None, 1, f"{type(err).__name__}: {_scrub(str(err), url)}"
+    if not problem:
+        return Delivery(event.kind, webhook.kind, webhook.url_env, target, ok=True, attempts=attempts, status=status)
+    tries = "after 2 attempts" if attempts == 2 else "after 1 attempt"
+    return Delivery(
+        event.kind,
+        webhook.kind,
+        webhook.url_env,
+        target,
+        ok=False,
+        attempts=attempts,
+        status=status,
+        error=f"Notifying {event.kind} to the {name} ({target}) failed {tries}: {problem}.",
+    )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the 3xx then surfaces as an HTTPError: a failed delivery
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
+    """(last status, attempts, problem) of POSTing ``body``; problem "" when a 2xx came back."""
+    opener = urllib.request.build_opener(_NoRedirect())
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"safemigrate/{__version__}"}
+    status: int | None = None
+    problem = ""
+    attempt = 0
+    for attempt in range(1, ATTEMPTS + 1):
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        retry = True
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                return response.status, attempt, ""
+        except urllib.error.HTTPError as err:
+            with err:
+                status = err.code
+                answer = _scrub(_read_answer(err), url)
+            problem = f"HTTP {err.code}" + (f" ({answer})" if answer else "")
+            retry = err.code == 429 or err.code >= 500
+        except urllib.error.URLError as err:
+            status = None
+            if isinstance(err.reason, TimeoutError):
+                problem = f"no answer within {timeout:g} s"
+            else:
+                problem = f"cannot connect: {_scrub(str(err.reason), url) or type(err.reason).__name__}"
+        except TimeoutError:
+            status, problem = None, f"no answer within {timeout:g} s"
+        except (http.client.HTTPException, OSError) as err:
+            status, problem = None, f"the connection failed: {_scrub(str(err), url) or type(err).__name__}"
+        if not retry or attempt == ATTEMPTS:
+            break
+        time.sleep(RETRY_PAUSE)
+    return status, attempt, problem
+
+
+def _read_answer(err: urllib.error.HTTPError) -> str:
+    try:
+        return err.read(_ANSWER_CHARS * 4).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` on one short line, without the webhook URL or any part of its secret path."""
+    parts = urlsplit(url)
+    for secret in (url, url.rstrip("/"), parts.path + (f"?{parts.query}" if parts.query else ""), parts.path):
+        if len(secret) > 1:
+            text = text.replace(secret, "…")
+    # A server may echo only a piece of the path (a token): hide any long segment too.
+    for piece in [*parts.path.split("/"), *parts.query.split("&")]:
+        if len(piece) >= 8:
+            text = text.replace(piece, "…")
+    if parts.password:
+        text = text.replace(parts.password, "****")
+    text = " ".join(redact_url(text).split())
+    return text if len(text) <= _ANSWER_CHARS else text[: _ANSWER_CHARS - 1] + "…"
