@@ -27,6 +27,7 @@ def build_app() -> typer.Typer:
     from safemigrate.cli import migrate as migrate_command
     from safemigrate.cli import notify as notify_command
     from safemigrate.cli import plan as plan_command
+    from safemigrate.cli import report as report_command
     from safemigrate.cli import rules as rules_command
     from safemigrate.cli import snapshot as snapshot_command
     from safemigrate.cli import status as status_command
@@ -72,6 +73,7 @@ def build_app() -> typer.Typer:
     app.command("runs")(migrate_command.runs)
     app.command("recover")(migrate_command.recover)
     app.add_typer(notify_command.notify_app, name="notify")
+    app.command("report")(report_command.report)
     return app
 
 
