@@ -106,6 +106,12 @@ def _notifications_defaults() -> Any:
     return NotificationsConfig()
 
 
+def _clone_defaults() -> Any:
+    from safemigrate.staging.masks import CloneConfig
+
+    return CloneConfig()
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -115,6 +121,7 @@ class Config:
     dry_run: DryRunConfig = DryRunConfig()
     plan: Any = field(default_factory=_plan_defaults)  # safemigrate.plan.settings.PlanSettings
     notifications: Any = field(default_factory=_notifications_defaults)  # safemigrate.notify.settings
+    clone: Any = field(default_factory=_clone_defaults)  # safemigrate.staging.masks.CloneConfig
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -135,7 +142,7 @@ def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, str]) -> LintConfig:
     """Validate the settings; ``rule_names`` maps names and ids to rule names."""
-    _check_keys(data, {"lint", "database", "backup", "dry_run", "plan", "notifications"}, where)
+    _check_keys(data, {"lint", "database", "backup", "dry_run", "plan", "notifications", "clone"}, where)
     lint = _table(data, "lint", where)
     _check_keys(lint, {"fail_on", "pg_version", "default_schema", "disable", "severity"}, f"{where} [lint]")
     fail_on = lint.get("fail_on", "error")
@@ -280,6 +287,12 @@ def _parse_notifications(data: Mapping[str, Any], where: str) -> Any:
     return parse_notifications(data, where)
 
 
+def _parse_clone(data: Mapping[str, Any], where: str) -> Any:
+    from safemigrate.staging.masks import parse_clone_config
+
+    return parse_clone_config(data, where)
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
@@ -317,5 +330,6 @@ def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[s
             dry_run := parse_dry_run_config(data, where),
             parse_plan_config(data, where, dry_run.clone),
             _parse_notifications(data, where),
+            _parse_clone(data, where),
         )
     return Config()

@@ -62,6 +62,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plan", "check_budget", '"60s"', '"60s"', "Total time the preflight data checks may take."),
     Setting("plan", "check_timeout", '"20s"', '"20s"', "The most one data check may take."),
     Setting("plan", "long_transaction", '"5min"', '"5min"', "Transactions open longer are listed as in the way."),
+    Setting(
+        "clone",
+        "masks",
+        '{"User.email" = "email"}',
+        "{}",
+        "`clone --to`: columns to mask (email, name, phone, hash, null).",
+    ),
+    Setting(
+        "clone", "salt_env", '"SAFEMIGRATE_MASK_SALT"', '"SAFEMIGRATE_MASK_SALT"', "The variable holding the salt."
+    ),
     Setting("notifications", "backup_max_age", '"26h"', "none", "`notify check` alerts past this age."),
     Setting("notifications.webhooks", "kind", '"slack"', "(required)", "slack (incoming webhook) or json."),
     Setting("notifications.webhooks", "url_env", '"SLACK_WEBHOOK_URL"', "(required)", "The variable holding the URL."),

@@ -21,6 +21,7 @@ def build_app() -> typer.Typer:
 
     from safemigrate import __version__
     from safemigrate.cli import backup as backup_command
+    from safemigrate.cli import clone as clone_command
     from safemigrate.cli import dryrun as dryrun_command
     from safemigrate.cli import fingerprint as fingerprint_command
     from safemigrate.cli import lint as lint_command
@@ -74,6 +75,7 @@ def build_app() -> typer.Typer:
     app.command("recover")(migrate_command.recover)
     app.add_typer(notify_command.notify_app, name="notify")
     app.command("report")(report_command.report)
+    app.command("clone")(clone_command.clone)
     return app
 
 

@@ -1,0 +1,86 @@
+"""`safemigrate clone --to URL`: copy the database (or --tables) into another one, masking on the way."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
+from safemigrate.errors import InputError
+
+if TYPE_CHECKING:
+    from safemigrate.backup.take import BackupProgress
+    from safemigrate.staging import ClonePlan
+
+
+def _confirm(plan: ClonePlan) -> bool:
+    shown = ", ".join(plan.tables[:10]) + (f" and {len(plan.tables) - 10} more" if len(plan.tables) > 10 else "")
+    what = f"table{'s' if len(plan.tables) != 1 else ''} {shown}"
+    masks = ", ".join(f"{m.label}={m.rule}" for m in plan.masks) or "none"
+    typer.echo(f"Clone {what} of {plan.source} into {plan.target} (masks: {masks}).", err=True)
+    if plan.masks and not plan.salted:
+        typer.echo(f"Masking uses the public default salt: set {plan.salt_env} to a secret.", err=True)
+    return typer.confirm(f"Replace the rows of those tables in {plan.target}?", err=True)
+
+
+def _progress(event: BackupProgress) -> None:
+    typer.echo(f'clone: read "{event.table}" ({event.index}/{event.count}): {event.rows:,} rows', err=True)
+
+
+def clone(
+    to: Annotated[str, typer.Option("--to", show_default=False, help="The target database's URL. Never printed.")],
+    tables: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
+        typer.Option("--tables", help="Comma-separated table names (default: every table of the schema)."),
+    ] = None,
+    mask: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--mask",
+            help="Table.column=RULE (email, name, phone, hash, null); repeatable; adds to [clone] masks.",
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrlOption = None,
+    project: ProjectOption = Path("."),
+    schema: SchemaOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Copy the project's database (or --tables) into another database through a backup and a verified
+    restore; --mask replaces personal data with deterministic fakes in the same transaction."""
+    from safemigrate.staging import clone_database, parse_mask_option
+
+    masks = dict(parse_mask_option(text) for text in mask or [])
+    names = [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
+    if not yes and not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise InputError("A clone replaces the target's tables: refusing without --yes when not run on a terminal.")
+    result = clone_database(
+        project,
+        to_url=to,
+        tables=names,
+        masks=masks,
+        database_url=database_url,
+        schema_path=schema,
+        config_file=config,
+        confirm=None if yes else _confirm,
+        progress=_progress,
+    )
+    for table in result.tables:
+        how = "created" if table.created else "replaced"
+        typer.echo(f'clone: "{table.name}": {table.rows:,} rows ({how})', err=True)
+    for column in result.masked:
+        typer.echo(f"clone: masked {column.table}.{column.column} ({column.rule}): {column.values:,} values", err=True)
+    count = len(result.tables)
+    typer.echo(
+        f"Cloned {result.source} into {result.target}: {count} table{'s' if count != 1 else ''}, "
+        f"{result.rows:,} rows, counts and fingerprints match"
+        + (
+            f", then {len(result.masked)} column{'s' if len(result.masked) != 1 else ''} masked"
+            if result.masked
+            else ""
+        )
+        + f", in {result.seconds:.1f} s"
+    )

@@ -1,0 +1,184 @@
+"""Masking rules for ``clone --mask``: deterministic fakes computed by the target server.
+
+Every rule is a pure SQL expression of the column's value and a salt: the same input always gives the
+same output (in any table, in any clone made with the same salt), so joins on masked values still
+match; NULL stays NULL. The fake is derived from ``sha256(salt || value)``: without a secret salt
+(``SAFEMIGRATE_MASK_SALT``) anyone can recompute it, and for small domains (phone numbers, common
+names) brute-force the original; with a secret salt they cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from safemigrate.errors import ConfigError, InputError
+
+SALT_ENV = "SAFEMIGRATE_MASK_SALT"
+DEFAULT_SALT = "safemigrate-clone-mask-v1"  # public: masked values can then be recomputed, see the module docstring
+
+_FIRST_NAMES = (
+    "Alex", "Blake", "Casey", "Dana", "Eden", "Flynn", "Gray", "Harper",
+    "Indy", "Jordan", "Kai", "Logan", "Morgan", "Noel", "Oakley", "Parker",
+    "Quinn", "Riley", "Sage", "Taylor", "Uma", "Val", "Wren", "Yael",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Abbott", "Barker", "Carver", "Dalton", "Ellison", "Fletcher", "Garner", "Hollis",
+    "Ingram", "Jarvis", "Keller", "Lowell", "Mercer", "Norris", "Osborne", "Prescott",
+    "Quincy", "Radley", "Sawyer", "Thorne", "Upton", "Vance", "Whitley", "Yates",
+)  # fmt: skip
+EMAIL_HASH_CHARS = 20  # 80 bits: a collision among a million addresses has odds of about 1 in 2.4 trillion
+HASH_CHARS = 24
+PHONE_DIGITS = 11  # after +999, a country code the ITU has reserved and not assigned: no real number
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    name: str
+    summary: str
+    text_only: bool  # needs a text-like column (text, varchar, char, citext, domains over them)
+    length: int  # the longest value it writes (0 for null)
+
+
+RULES: dict[str, MaskRule] = {
+    rule.name: rule
+    for rule in (
+        MaskRule(
+            "email",
+            f"user_<{EMAIL_HASH_CHARS} hex>@example.invalid, unique per address",
+            True,
+            len("user_@example.invalid") + EMAIL_HASH_CHARS,
+        ),
+        MaskRule(
+            "name",
+            "a fake 'First Last' from two lists of 24 (not unique)",
+            True,
+            max(map(len, _FIRST_NAMES)) + 1 + max(map(len, _LAST_NAMES)),
+        ),
+        MaskRule("phone", f"+999 and {PHONE_DIGITS} digits, unique per number", True, 4 + PHONE_DIGITS),
+        MaskRule(
+            "hash", f"h_<{HASH_CHARS} hex>, unique per value (any text: usernames, addresses...)", True, 2 + HASH_CHARS
+        ),
+        MaskRule("null", "NULL (the column must allow it)", False, 0),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ColumnMask:
+    table: str
+    column: str
+    rule: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
+class CloneConfig:
+    """``[clone]`` of safemigrate.toml."""
+
+    masks: Mapping[str, str] = field(default_factory=dict)  # "Table.column" -> rule
+    salt_env: str = SALT_ENV  # the environment variable holding the masking salt
+
+
+def split_column(text: str, where: str) -> tuple[str, str]:
+    """``Table.column`` -> (table, column); names exactly as in the database (the last dot splits)."""
+    table, dot, column = text.strip().rpartition(".")
+    if not dot or not table or not column:
+        raise InputError(
+            f"{where}: {text!r} does not name a column as Table.column.",
+            'Write the table and column exactly as in the database, for example User.email (quote it: "User.email").',
+        )
+    return table, column
+
+
+def check_rule(rule: str, where: str) -> str:
+    if rule not in RULES:
+        raise InputError(f"{where}: unknown mask rule {rule!r}.", f"Rules: {', '.join(RULES)}.")
+    return rule
+
+
+def parse_mask_option(text: str) -> tuple[str, str]:
+    """``--mask Table.column=rule`` -> ("Table.column", rule)."""
+    column, equals, rule = text.partition("=")
+    if not equals:
+        raise InputError(
+            f"--mask {text!r} names no rule.", f"Write --mask Table.column=RULE, with RULE one of {', '.join(RULES)}."
+        )
+    split_column(column, "--mask")
+    return column.strip(), check_rule(rule.strip(), f"--mask {text!r}")
+
+
+def parse_clone_config(data: Mapping[str, Any], where: str) -> CloneConfig:
+    """``[clone]``: ``masks = {"User.email" = "email", ...}`` and ``salt_env``; unknown keys refused."""
+    clone = data.get("clone", {})
+    if not isinstance(clone, dict):
+        raise ConfigError(f"{where}: [clone] must be a table.", "See docs/clone.md.")
+    unknown = sorted(set(clone) - {"masks", "salt_env"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)} in [clone].", "Allowed: masks, salt_env.")
+    masks = clone.get("masks", {})
+    if not isinstance(masks, dict):
+        raise ConfigError(
+            f'{where}: [clone] masks must be a table such as {{"User.email" = "email"}}.', "See docs/clone.md."
+        )
+    parsed: dict[str, str] = {}
+    for column, rule in masks.items():
+        try:
+            split_column(column, f"{where} [clone] masks")
+            if not isinstance(rule, str):
+                raise InputError(f"{where} [clone] masks: the rule of {column!r} must be a string.")
+            parsed[column] = check_rule(rule, f"{where} [clone] masks")
+        except InputError as err:
+            raise ConfigError(err.message, err.hint) from err
+    salt_env = clone.get("salt_env", SALT_ENV)
+    if not isinstance(salt_env, str) or not salt_env:
+        raise ConfigError(f"{where}: [clone] salt_env must name an environment variable.")
+    return CloneConfig(parsed, salt_env)
+
+
+def _digest(column: sql.Composable) -> sql.Composed:
+    """Hex SHA-256 of salt || value; NULL for NULL (the salt is the ``salt`` query parameter)."""
+    return sql.SQL("encode(sha256(convert_to(%(salt)s::text || {}::text, 'UTF8')), 'hex')").format(column)
+
+
+def _pick(names: tuple[str, ...], digest: sql.Composable, start: int) -> sql.Composed:
+    """One of ``names``, chosen by 7 hex digits (28 bits) of the digest from ``start`` (1-based)."""
+    return sql.SQL("(ARRAY[{}]::text[])[1 + mod(('x' || substr({}, {}, 7))::bit(28)::int, {})]").format(
+        sql.SQL(", ").join(map(sql.Literal, names)), digest, sql.Literal(start), sql.Literal(len(names))
+    )
+
+
+def mask_expression(rule: str, column: str) -> sql.Composable:
+    """The SQL expression that replaces ``column``'s value under ``rule`` (NULL in, NULL out)."""
+    value = sql.Identifier(column)
+    digest = _digest(value)
+    if rule == "email":
+        return sql.SQL("'user_' || left({}, {}) || '@example.invalid'").format(digest, sql.Literal(EMAIL_HASH_CHARS))
+    if rule == "name":
+        return sql.SQL("{} || ' ' || {}").format(_pick(_FIRST_NAMES, digest, 1), _pick(_LAST_NAMES, digest, 8))
+    if rule == "phone":
+        # 13 hex digits = 52 bits, folded to 11 decimal digits
+        return sql.SQL("'+999' || lpad(mod(('x' || left({}, 13))::bit(52)::bigint, {})::text, {}, '0')").format(
+            digest, sql.Literal(10**PHONE_DIGITS), sql.Literal(PHONE_DIGITS)
+        )
+    if rule == "hash":
+        return sql.SQL("'h_' || left({}, {})").format(digest, sql.Literal(HASH_CHARS))
+    if rule == "null":
+        return sql.SQL("NULL")
+    raise AssertionError(rule)
+
+
+def update_statement(schema: str, table: str, masks: list[ColumnMask]) -> sql.Composed:
+    """One UPDATE that masks every listed column of ``table`` (a single pass over its rows)."""
+    return sql.SQL("UPDATE {} SET {}").format(
+        sql.Identifier(schema, table),
+        sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(m.column), mask_expression(m.rule, m.column)) for m in masks
+        ),
+    )
