@@ -24,6 +24,7 @@ def build_app() -> typer.Typer:
     from safemigrate.cli import clone as clone_command
     from safemigrate.cli import dryrun as dryrun_command
     from safemigrate.cli import fingerprint as fingerprint_command
+    from safemigrate.cli import init as init_command
     from safemigrate.cli import lint as lint_command
     from safemigrate.cli import migrate as migrate_command
     from safemigrate.cli import notify as notify_command
@@ -76,6 +77,7 @@ def build_app() -> typer.Typer:
     app.add_typer(notify_command.notify_app, name="notify")
     app.command("report")(report_command.report)
     app.command("clone")(clone_command.clone)
+    app.command("init")(init_command.init)
     return app
 
 

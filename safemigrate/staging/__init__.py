@@ -1,25 +1,32 @@
-"""Staging copies: ``safemigrate clone --to URL`` (see docs/clone.md)."""
+"""Staging copies: ``safemigrate clone --to URL`` (see docs/clone.md).
 
-from safemigrate.staging.clone import (
-    ClonedTable,
-    ClonePlan,
-    CloneRefusedError,
-    CloneResult,
-    MaskedColumn,
-    clone_database,
-)
-from safemigrate.staging.masks import RULES, CloneConfig, ColumnMask, parse_clone_config, parse_mask_option
+Names are imported on first use: the configuration reader imports :mod:`safemigrate.staging.masks`,
+and must not load psycopg with it (``lint`` starts without it).
+"""
 
-__all__ = [
-    "RULES",
-    "CloneConfig",
-    "ClonePlan",
-    "CloneRefusedError",
-    "CloneResult",
-    "ClonedTable",
-    "ColumnMask",
-    "MaskedColumn",
-    "clone_database",
-    "parse_clone_config",
-    "parse_mask_option",
-]
+from __future__ import annotations
+
+from typing import Any
+
+_NAMES = {
+    "ClonedTable": "clone",
+    "ClonePlan": "clone",
+    "CloneRefusedError": "clone",
+    "CloneResult": "clone",
+    "MaskedColumn": "clone",
+    "clone_database": "clone",
+    "RULES": "masks",
+    "CloneConfig": "masks",
+    "ColumnMask": "masks",
+    "parse_clone_config": "masks",
+    "parse_mask_option": "masks",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"safemigrate.staging.{_NAMES[name]}"), name)

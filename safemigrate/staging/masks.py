@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from safemigrate.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 SALT_ENV = "SAFEMIGRATE_MASK_SALT"
 DEFAULT_SALT = "safemigrate-clone-mask-v1"  # public: masked values can then be recomputed, see the module docstring
@@ -144,11 +145,15 @@ def parse_clone_config(data: Mapping[str, Any], where: str) -> CloneConfig:
 
 def _digest(column: sql.Composable) -> sql.Composed:
     """Hex SHA-256 of salt || value; NULL for NULL (the salt is the ``salt`` query parameter)."""
+    from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
+
     return sql.SQL("encode(sha256(convert_to(%(salt)s::text || {}::text, 'UTF8')), 'hex')").format(column)
 
 
 def _pick(names: tuple[str, ...], digest: sql.Composable, start: int) -> sql.Composed:
     """One of ``names``, chosen by 7 hex digits (28 bits) of the digest from ``start`` (1-based)."""
+    from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
+
     return sql.SQL("(ARRAY[{}]::text[])[1 + mod(('x' || substr({}, {}, 7))::bit(28)::int, {})]").format(
         sql.SQL(", ").join(map(sql.Literal, names)), digest, sql.Literal(start), sql.Literal(len(names))
     )
@@ -156,6 +161,8 @@ def _pick(names: tuple[str, ...], digest: sql.Composable, start: int) -> sql.Com
 
 def mask_expression(rule: str, column: str) -> sql.Composable:
     """The SQL expression that replaces ``column``'s value under ``rule`` (NULL in, NULL out)."""
+    from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
+
     value = sql.Identifier(column)
     digest = _digest(value)
     if rule == "email":
@@ -176,6 +183,8 @@ def mask_expression(rule: str, column: str) -> sql.Composable:
 
 def update_statement(schema: str, table: str, masks: list[ColumnMask]) -> sql.Composed:
     """One UPDATE that masks every listed column of ``table`` (a single pass over its rows)."""
+    from psycopg import sql
+
     return sql.SQL("UPDATE {} SET {}").format(
         sql.Identifier(schema, table),
         sql.SQL(", ").join(
