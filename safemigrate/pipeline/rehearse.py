@@ -305,14 +305,22 @@ def rehearse_on_clone(
     the pending migrations on it, traced."""
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.restore import restore_backup
-    from safemigrate.clone.schema import dump_schema, load_schema
+    from safemigrate.clone.schema import (
+        dump_schema,
+        find_pg_dump,
+        load_catalog_post_data,
+        load_catalog_pre_data,
+        load_schema,
+    )
     from safemigrate.db.catalog.snapshot import take_snapshot
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.diff import diff_snapshots
     from safemigrate.db.fingerprint import fingerprint
+    from safemigrate.errors import CloneError
 
     settings = config.database
     schema = target.schema
+    warnings: list[str] = []
     pending, major, data_tables = inputs.pending, inputs.server_major, inputs.data_tables
     dropped: tuple[str, ...] = ()
     if provider == "database":
@@ -325,17 +333,32 @@ def rehearse_on_clone(
         marks["clone"] = time.perf_counter()
         branch = clone.provider == "neon"  # a Neon branch is a full copy already
         post_data = ""
+        catalog = None
         if not branch:
             # Tables first, rows next, then keys and indexes over the loaded rows (as pg_restore does):
             # loading into indexed tables with foreign keys checked row by row is several times slower.
-            load_schema_into(clone, dump_schema(target, major, "pre-data"), settings, load_schema)
-            post_data = dump_schema(target, major, "post-data")
+            try:
+                find_pg_dump(major)
+            except CloneError as err:
+                catalog = _catalog_copy(target, settings)
+                warnings.append(
+                    f"{err.message} The clone's tables were copied from the catalog instead (columns, types, "
+                    "sequences, keys, indexes); views, functions and triggers were not."
+                )
+                with connect(clone.url, command="dry-run", settings=settings) as conn:
+                    load_catalog_pre_data(conn, schema, catalog)
+            else:
+                load_schema_into(clone, dump_schema(target, major, "pre-data"), settings, load_schema)
+                post_data = dump_schema(target, major, "post-data")
         marks["schema"] = time.perf_counter()
         if backup_id is not None and not branch:
             with setup.store.fetch(backup_id) as local_store:
                 restore_backup(clone.url, local_store, backup_id=backup_id, settings=settings, into_empty=True)
         if post_data:
             load_schema_into(clone, post_data, settings, load_schema)
+        if catalog is not None:
+            with connect(clone.url, command="dry-run", settings=settings) as conn:
+                load_catalog_post_data(conn, catalog)
         marks["data"] = time.perf_counter()
         with connect(clone.url, command="dry-run", settings=settings) as conn, database_errors(clone.url, settings):
             before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
@@ -367,7 +390,7 @@ def rehearse_on_clone(
         clone.provider,
         clone.description,
         clone.server_major,
-        clone.warnings,
+        (*clone.warnings, *warnings),
         tuple(mig.name for mig in pending),
         backup_id,
         data_tables,
@@ -377,6 +400,14 @@ def rehearse_on_clone(
         timings,
         dropped,
     )
+
+
+def _catalog_copy(target: DatabaseUrl, settings: Any) -> Any:
+    from safemigrate.clone.schema import schema_from_catalog
+    from safemigrate.db.connect import connect, database_errors
+
+    with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
+        return schema_from_catalog(conn, target.schema)
 
 
 def load_schema_into(clone: Clone, dump: str, settings: Any, loader: Any) -> None:

@@ -143,3 +143,17 @@ def test_without_a_database_the_whole_history_is_replayed_on_an_embedded_server(
     failed = rehearse(project, local=True).result.failed
     assert failed is not None and failed.error is not None
     assert (failed.error.file, failed.error.line) == ("prisma/migrations/20240501000000_typo/migration.sql", 1)
+
+
+def test_without_a_fitting_pg_dump_the_clone_is_built_from_the_catalog(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAFEMIGRATE_PG_DUMP", str(tmp_path / "no-such-pg_dump"))
+    project = _project(tmp_path)
+    _deploy(project, database_url, 3, POSTS)
+    shutil.rmtree(project / "prisma" / "migrations" / "20240305160000_add_post_slug")
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert rehearsal.ok, rehearsal.result.failed
+    assert any("copied from the catalog" in w for w in rehearsal.warnings)
+    change = rehearsal.result.migrations[0]
+    assert change.statements[0].rewritten == ("Post",)
