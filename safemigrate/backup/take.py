@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
@@ -265,7 +266,10 @@ def take_backup(
                 f"Cannot write the backup to {store}: {err.strerror or err}.",
                 "Check the free space and permissions of the backup store; nothing was saved.",
             ) from err
-        main.rollback()
+        # The backup is complete and published: ending the read-only snapshot transaction cannot
+        # change it, and a session lost at this point must not report a good backup as failed.
+        with contextlib.suppress(psycopg.Error):
+            main.rollback()
     return manifest
 
 

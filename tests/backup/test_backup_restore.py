@@ -250,10 +250,12 @@ def test_a_backup_whose_server_goes_away_leaves_nothing(source: str, tmp_path: P
                     ).fetchall()
                 )
 
-    with psycopg.connect(source, autocommit=True) as conn:  # enough tables that some remain after the first
+    with psycopg.connect(source, autocommit=True) as conn:  # enough data that some remains after the first table
         for i in range(6):
             conn.execute(
-                sql.SQL("CREATE TABLE {} AS SELECT generate_series(1, 20000) AS n").format(sql.Identifier(f"x{i}"))
+                sql.SQL("CREATE TABLE {} AS SELECT n, md5(n::text) AS t FROM generate_series(1, 150000) AS n").format(
+                    sql.Identifier(f"x{i}")
+                )
             )
     with pytest.raises(DatabaseError):
         _backup(source, store, jobs=jobs, progress=kill_the_backup)
