@@ -162,7 +162,12 @@ def prune_backups(
     """``safemigrate backups prune``: apply ``[backup.retention]``; remove what it does not keep
     (nothing with ``dry_run``)."""
     setup = backup_setup(project_dir, config_file)
-    plan = plan_prune(setup.store.list(), setup.config.backup.retention, now or datetime.now(timezone.utc))
+    protected = {
+        str(run["backup_id"]): f"backup of applied run {run['id']} (what `rollback` restores)"
+        for run in setup.store.list_runs()
+        if run.get("verdict") == "applied" and run.get("backup_id")
+    }
+    plan = plan_prune(setup.store.list(), setup.config.backup.retention, now or datetime.now(timezone.utc), protected)
     if not dry_run:
         for manifest in plan.removed:
             setup.store.delete(manifest.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,13 +23,19 @@ class PrunePlan:
     removed: tuple[Manifest, ...]
 
 
-def plan_prune(backups: Sequence[Manifest], policy: RetentionConfig, now: datetime) -> PrunePlan:
+def plan_prune(
+    backups: Sequence[Manifest],
+    policy: RetentionConfig,
+    now: datetime,
+    protected: Mapping[str, str] | None = None,
+) -> PrunePlan:
     """Apply ``policy`` to ``backups`` as of ``now``.
 
     The newest pre-migrate backup of every migration named by any pre-migrate backup is kept
     whatever its age (when ``keep_pre_migrate``): it is what a rollback of that migration restores,
     and without the database at hand a prune cannot tell which migrations are still applied, so it
-    keeps them all rather than guess."""
+    keeps them all rather than guess. ``protected`` (backup id -> reason) are always kept: the
+    backups of applied runs in the ledger, which ``rollback`` restores."""
     ordered = sorted(backups, key=created)
     reasons: dict[str, list[str]] = {m.id: [] for m in ordered}
     cutoff = now - timedelta(days=policy.keep_days)
@@ -47,6 +53,9 @@ def plan_prune(backups: Sequence[Manifest], policy: RetentionConfig, now: dateti
                     newest_for[migration] = manifest
         for migration, manifest in sorted(newest_for.items()):
             reasons[manifest.id].append(f"newest pre-migrate backup of {migration}")
+    for backup_id, why in (protected or {}).items():
+        if backup_id in reasons:
+            reasons[backup_id].append(why)
     kept = tuple(KeptBackup(m, tuple(reasons[m.id])) for m in ordered if reasons[m.id])
     removed = tuple(m for m in ordered if not reasons[m.id])
     return PrunePlan(kept, removed)

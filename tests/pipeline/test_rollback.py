@@ -87,3 +87,27 @@ def test_nothing_to_roll_back_is_said_plainly(tmp_path: Path, database_url: str)
     project = _project(tmp_path)
     with pytest.raises(InputError, match="No applied run"):
         rollback(project, database_url=database_url)
+
+
+def test_prune_never_removes_the_backup_an_applied_run_needs(tmp_path: Path, database_url: str) -> None:
+    import dataclasses
+
+    from safemigrate.backup.manifest import Reason
+    from safemigrate.backup.project import backup_setup, project_backups, prune_backups
+
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    (backup,) = project_backups(project)
+    # Old, and relabelled manual: no age, count or pre-migrate rule would keep it any more.
+    store = backup_setup(project, None).store
+    store.save_manifest(dataclasses.replace(backup, created_at="2020-01-01T00:00:00+00:00", reason=Reason("manual")))
+    config = project / "safemigrate.toml"
+    retention = "[backup.retention]\nkeep_days = 1\nkeep_last = 0\nkeep_pre_migrate = false\n"
+    config.write_text(config.read_text() + retention)
+    plan = prune_backups(project)
+    assert plan.removed == ()
+    (kept,) = plan.kept
+    assert kept.manifest.id == run.backup_id and f"applied run {run.id}" in kept.reasons[0]
