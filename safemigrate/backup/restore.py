@@ -138,6 +138,13 @@ def restore_backup(
     settings = settings or DatabaseConfig()
     started = time.monotonic()
     folder, manifest = find_backup(store, backup_id)
+    if manifest.schema != url.schema:
+        # Index definitions and enum types name the backup's schema: another schema would get them wrong.
+        raise RestoreRefusedError(
+            f"Backup {manifest.id} holds schema {manifest.schema!r}, the target URL selects {url.schema!r}; "
+            "restoring into another schema is not supported; nothing was restored.",
+            f"Use ?schema={manifest.schema} in the target URL (or leave it out for public).",
+        )
     entries = select_tables(manifest, tables)
     check_files(folder, entries)
     with (

@@ -92,11 +92,12 @@ def list_backups(store: Path) -> tuple[Manifest, ...]:
     if not store.is_dir():
         return ()
     found = [
-        read_manifest(entry)
+        (entry.name, read_manifest(entry))
         for entry in sorted(store.iterdir())
         if ID_PATTERN.fullmatch(entry.name) and (entry / MANIFEST).is_file()
     ]
-    return tuple(found)
+    # A folder copied under another name holds someone else's manifest: never list it.
+    return tuple(manifest for name, manifest in found if manifest.id == name)
 
 
 def find_backup(store: Path, backup_id: str | None) -> tuple[Path, Manifest]:

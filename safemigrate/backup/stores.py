@@ -96,7 +96,7 @@ class LocalStore:
         return str(self.path)
 
     def list(self) -> tuple[Manifest, ...]:
-        return by_time(list_backups(self.path))
+        return by_time(list_backups(self.path))  # list_backups keeps only manifests whose id is their folder's
 
     def check(self) -> None:
         try:
@@ -186,7 +186,9 @@ class S3Store:
     @contextlib.contextmanager
     def _calls(self, doing: str) -> Iterator[None]:
         """botocore's errors as one sentence that names the store (credentials are never in them)."""
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
+        from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError, S3UploadFailedError
 
         try:
             yield
@@ -205,6 +207,11 @@ class S3Store:
             }.get(code, "Check the bucket, the credentials and AWS_ENDPOINT_URL.")
             raise BackupStoreError(
                 f"Cannot {doing} in {self.location}: {code or 'error'} ({error.get('Message', err)}).", hint
+            ) from err
+        except (Boto3Error, S3UploadFailedError, S3DownloadFailedError, RetriesExceededError) as err:  # transfers
+            raise BackupStoreError(
+                f"Cannot {doing} in {self.location}: {err}.",
+                "Check that the AWS credentials may write this bucket, and the endpoint.",
             ) from err
         except BotoCoreError as err:
             raise BackupStoreError(
@@ -256,8 +263,9 @@ class S3Store:
     def list(self) -> tuple[Manifest, ...]:
         client = self._client()
         with self._calls("list the backups"):
-            found = [self._manifest(client, backup_id) for backup_id in self._ids(client)]
-        return by_time(m for m in found if m is not None)
+            ids = self._ids(client)
+            found = [self._manifest(client, backup_id) for backup_id in ids]
+        return by_time(m for backup_id, m in zip(ids, found, strict=True) if m is not None and m.id == backup_id)
 
     def check(self) -> None:
         client = self._client()
@@ -283,9 +291,10 @@ class S3Store:
                     uploaded.append(key)
                 client.upload_file(str(folder / MANIFEST), self.bucket, self._key(manifest.id, MANIFEST))
         except BaseException:
-            # Without its manifest the upload is never listed; remove the data objects too.
-            with contextlib.suppress(Exception):
-                for key in uploaded:
+            # The manifest first (its PUT may have landed before the failure), so the upload is never
+            # listed; then the data objects. Each key on its own: one failed delete must not stop the rest.
+            for key in (self._key(manifest.id, MANIFEST), *uploaded):
+                with contextlib.suppress(Exception):
                     client.delete_object(Bucket=self.bucket, Key=key)
             raise
 
@@ -305,7 +314,8 @@ class S3Store:
             folder.mkdir(mode=DIR_MODE)
             with self._calls(f"download backup {backup_id}"):
                 for relative in self._files(client, backup_id):
-                    if relative == MANIFEST or ".." in relative.split("/"):
+                    parts = relative.split("/")
+                    if relative == MANIFEST or ".." in parts or "" in parts:  # never outside the folder
                         continue
                     target = folder / relative
                     target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -324,6 +334,7 @@ class S3Store:
             )
 
     def delete(self, backup_id: str) -> None:
+        _check_id(backup_id, self.location)
         client = self._client()
         with self._calls(f"delete backup {backup_id}"):
             client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, MANIFEST))
@@ -367,6 +378,13 @@ def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
 
 def runs_by_time(runs: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple(sorted(runs, key=lambda r: (str(r.get("started_at", "")), str(r.get("id", "")))))
+
+
+def _check_id(backup_id: str, location: str) -> None:
+    if not ID_PATTERN.fullmatch(backup_id):
+        raise BackupNotFoundError(
+            f"There is no backup {backup_id!r} in {location}.", "Run `safemigrate backups list` to see the ids."
+        )
 
 
 def by_time(backups: Iterable[Manifest]) -> tuple[Manifest, ...]:

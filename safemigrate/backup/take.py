@@ -335,18 +335,21 @@ def _copy_all(
                 for conn in connections:
                     conn.cancel_safe()
                 raise
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    error = future.exception()
-                    if error is not None:
-                        for other in pending:
-                            other.cancel()
-                        for conn in connections:
-                            conn.cancel_safe()
-                        raise error
-                    results[futures[future]] = future.result()
-                    report(futures[future], results[futures[future]])
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        error = future.exception()
+                        if error is not None:
+                            raise error
+                        results[futures[future]] = future.result()
+                        report(futures[future], results[futures[future]])
+            except BaseException:  # an error or Ctrl-C: stop the other copies now, not after every table
+                for other in pending:
+                    other.cancel()
+                for conn in connections:
+                    conn.cancel_safe()
+                raise
     finally:
         for conn in connections:
             conn.close()

@@ -15,7 +15,13 @@ from safemigrate.backup.stores import BackupStore
 from safemigrate.config import DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl
-from safemigrate.errors import BackupError, DatabasePermissionError
+from safemigrate.errors import (
+    BackupCorruptError,
+    BackupFormatError,
+    DatabasePermissionError,
+    RestoreMismatchError,
+    RestoreRefusedError,
+)
 
 SCRATCH_PREFIX = "safemigrate_verify_"
 
@@ -60,7 +66,9 @@ def verify_backup(
                 conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
         with store.fetch(manifest.id) as local:
             result = restore_backup(scratch_url, local, backup_id=manifest.id, settings=settings)
-    except BackupError:  # the backup itself is wrong (mismatch, corrupt file, unusable DDL): record it
+    except (BackupCorruptError, BackupFormatError, RestoreMismatchError, RestoreRefusedError):
+        # The backup itself is wrong (a corrupt file, a mismatch, DDL that does not apply): record it.
+        # A store or network failure says nothing about the backup: nothing is recorded.
         store.save_manifest(replace(manifest, verified=False))
         raise
     finally:

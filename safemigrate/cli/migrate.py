@@ -78,7 +78,7 @@ def migrate(
         clone=clone.value if clone else None,
         clone_url=clone_url,
         engine=engine,
-        prisma_command=tuple(shlex.split(prisma_command)),
+        prisma_command=_split_command(prisma_command),
         progress=progress,
     )
     if fmt is RehearsalFormat.json:
@@ -263,3 +263,13 @@ def _notify_rollback(project: Path, config: Path | None, result: Any) -> None:
     for delivery in notify_rollback(result, setup.config.notifications, os.environ, database=database):
         if not delivery.ok:
             typer.echo(f"notify: {delivery.describe()}", err=True)
+
+
+def _split_command(text: str) -> tuple[str, ...]:
+    try:
+        words = tuple(shlex.split(text))
+    except ValueError as err:
+        raise InputError(f"--prisma-command {text!r} cannot be read: {err}.", 'Write it like "npx prisma".') from err
+    if not words:
+        raise InputError("--prisma-command is empty.", 'Write it like "npx prisma".')
+    return words

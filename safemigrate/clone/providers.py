@@ -146,16 +146,22 @@ def embedded_clone(major: int | None) -> Iterator[Clone]:
 
 @contextlib.contextmanager
 def url_clone(clone_url: str, target: DatabaseUrl | None, settings: DatabaseConfig) -> Iterator[Clone]:
+    from safemigrate.staging.identity import read_identity, same_address, same_database
+
     url = parse_database_url(clone_url, source="--clone-url").require_direct()
-    if target is not None and (url.host, url.port, url.database or url.user) == (
-        target.host,
-        target.port,
-        target.database or target.user,
-    ):
-        raise CloneError(
-            f"The clone URL names the target database itself ({target.display()}); a clone is wiped first.",
-            "Give a throwaway database (like Prisma's shadowDatabaseUrl), never the one you migrate.",
-        )
+    refusal = CloneError(
+        "The clone URL names the target database itself; a clone is wiped first.",
+        "Give a throwaway database (like Prisma's shadowDatabaseUrl), never the one you migrate.",
+    )
+    if target is not None:
+        # Two spellings of one database (localhost / 127.0.0.1, an alias) must not pass: ask both servers.
+        if same_address(target, url):
+            raise refusal
+        with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
+            target_identity = read_identity(conn)
+        with connect(url, command="dry-run", settings=settings) as conn, database_errors(url, settings):
+            if same_database(target_identity, read_identity(conn)):
+                raise refusal
     with connect(url, command="dry-run", settings=settings) as conn, database_errors(url, settings):
         major = conn.info.server_version // 10000
         wipe_database(conn)

@@ -96,7 +96,9 @@ def load_schema(conn: psycopg.Connection[Any], dump: str) -> None:
     """Run the dump in the clone, statement by statement, in one transaction."""
     from safemigrate.sql.splitter import split_sql
 
-    lines = [line for line in dump.splitlines() if not line.startswith("\\")]
+    # Only the psql meta-commands pg_dump writes (\\restrict, \\unrestrict, \\connect): a function body
+    # may hold a line starting with a backslash.
+    lines = [line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict", "\\connect"))]
     known = {str(r[0]) for r in conn.execute("SELECT name FROM pg_settings")}
     with conn.transaction():
         for statement in split_sql("\n".join(lines)).statements:

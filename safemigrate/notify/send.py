@@ -242,10 +242,13 @@ def _scrub(text: str, url: str) -> str:
         if len(secret) > 1:
             text = text.replace(secret, "…")
     # A server may echo only a piece of the path (a token): hide any long segment too.
-    for piece in [*parts.path.split("/"), *parts.query.split("&")]:
+    pieces = [*parts.path.split("/"), *parts.query.split("&")]
+    pieces += [piece.partition("=")[2] for piece in parts.query.split("&")]  # a bare token value, echoed
+    for piece in sorted(pieces, key=len, reverse=True):
         if len(piece) >= 8:
             text = text.replace(piece, "…")
-    if parts.password:
-        text = text.replace(parts.password, "****")
+    for credential in (parts.password, parts.username):  # https://TOKEN@host/... carries a secret too
+        if credential:
+            text = text.replace(credential, "****")
     text = " ".join(redact_url(text).split())
     return text if len(text) <= _ANSWER_CHARS else text[: _ANSWER_CHARS - 1] + "…"

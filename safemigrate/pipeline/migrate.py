@@ -679,7 +679,7 @@ def _apply_with_prisma(
 ) -> MigrateRun:
     """Step 5 by ``prisma migrate deploy`` (see :mod:`safemigrate.pipeline.prisma_engine`)."""
     from safemigrate.db.catalog.snapshot import take_snapshot
-    from safemigrate.db.diff import diff_snapshots, diff_to_dict
+    from safemigrate.db.diff import diff_snapshots
     from safemigrate.db.prisma_migrations import read_migration_rows
     from safemigrate.pipeline.prisma_engine import run_prisma_deploy
 
@@ -710,22 +710,16 @@ def _apply_with_prisma(
         return _replace(
             run, verdict="applied", message=f"Applied {len(pending)} migration(s) with Prisma; verification passed."
         )
-    stage("verify", "failed", f"{len(problems)} unexpected difference(s): undoing from the backup")
-    from safemigrate.pipeline.rollback import apply_rollback
-
-    record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
-    if manifest is not None:
-        with setup.store.fetch(manifest.id) as local:
-            apply_rollback(conn, schema, record, manifest, local / manifest.id)
-    else:
-        apply_rollback(conn, schema, record, None, None)
+    # Not undone automatically: Prisma committed each migration and other sessions kept writing, so
+    # a restore would lose their rows. The run says what differs; `rollback --run ID` shows the cost first.
+    stage("verify", "failed", f"{len(problems)} unexpected difference(s)")
     return _replace(
         run,
         problems=tuple(problems),
-        verdict="rolled back",
-        message=f"Rolled back: after Prisma's deploy the verification found {len(problems)} unexpected "
-        f"difference(s), first {problems[0].subject}: {problems[0].detail}. The tables were restored from backup "
-        f"{run.backup_id or '(none needed)'} and the migrations marked rolled back.",
+        verdict="failed",
+        message=f"Failed verification: after Prisma's deploy {len(problems)} unexpected difference(s), first "
+        f"{problems[0].subject}: {problems[0].detail}. The migrations stay applied; to undo them from backup "
+        f"{run.backup_id or '(none)'}, run `safemigrate rollback --run {run.id}` (it shows what would be lost).",
     )
 
 

@@ -202,11 +202,30 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, name: str, script: byte
     stopped = next((i for i, e in enumerate(effects) if e.took_effect is False), None)
     applied = effects if stopped is None else effects[:stopped]
     blocker = next((e for e in applied if e.took_effect is None or e.undo is None), None)
+    code = _sqlstate(logs)
+    if code in _ALREADY_THERE or (stopped is None and effects):
+        # The failing statement met an object that was already there (or every statement looks done):
+        # what the catalog shows may predate the migration, so undoing it could drop someone's data.
+        last = applied[-1] if applied else effects[-1]
+        why = f"failed with {code} (already exists)" if code in _ALREADY_THERE else "every statement looks applied"
+        blocker = StatementEffect(last.line, last.text, last.took_effect, None, f"the migration {why}")
     # A statement after the stop that the catalog says did take effect contradicts the order: be careful.
     if stopped is not None and any(e.took_effect for e in effects[stopped + 1 :]):
         later = next(e for e in effects[stopped + 1 :] if e.took_effect)
         blocker = StatementEffect(later.line, later.text, True, None, "took effect after one that did not")
     return Diagnosis(name, logs, tuple(effects), stopped, tuple(applied), blocker)
+
+
+# duplicate table, column, object, schema, function: the object existed before the statement ran
+_ALREADY_THERE = frozenset({"42P07", "42701", "42710", "42P06", "42723"})
+
+
+def _sqlstate(logs: str) -> str:
+    """The SQLSTATE Prisma wrote in the failed row's logs ("Database error code: 42P07")."""
+    import re
+
+    match = re.search(r"(?:Database error code|SQLSTATE|code):?\s*([0-9A-Z]{5})\b", logs)
+    return match.group(1) if match else ""
 
 
 def recover(

@@ -60,7 +60,8 @@ def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[s
     if run_id is not None:
         for run in runs:
             if run.get("id") == run_id:
-                if run.get("verdict") != "applied":
+                applied_then_unverified = run.get("verdict") == "failed" and run.get("schema_changes")
+                if run.get("verdict") != "applied" and not applied_then_unverified:
                     raise InputError(
                         f"Run {run_id} was {run.get('verdict')}, not applied: there is nothing to roll back.",
                         "Pick an applied run (see the run ledger: `safemigrate runs`).",
@@ -82,17 +83,36 @@ def _backup_tables(manifest: Any) -> list[str]:
 
 
 def _created_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[str]:
-    """Tables the run created (a drop and re-create with the same columns reads as a probable rename)."""
+    """Tables the run created. A "probable rename" (a table gone, another with the same columns)
+    counts as created only when the old table is in the backup (dropped, then restored from it);
+    otherwise it is a rename, undone by renaming back (:func:`_renamed_tables`)."""
     created = [c["table"] for c in _changes(run) if c["kind"] == "table_added"]
-    created += [c["after"] for c in _changes(run) if c["kind"] == "table_probably_renamed"]
+    created += [c["after"] for c in _changes(run) if c["kind"] == "table_probably_renamed" and c["before"] in backed_up]
     return [name for name in created if name not in backed_up]
 
 
+def _renamed_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[tuple[str, str]]:
+    """(new name, old name) of tables the run renamed and the backup does not hold."""
+    return [
+        (c["after"], c["before"])
+        for c in _changes(run)
+        if c["kind"] == "table_probably_renamed" and c["before"] not in backed_up
+    ]
+
+
+# Definitions that name their table (indexes, keys, triggers) read as changed after a rename; the
+# rename back restores them.
+_FOLLOW_A_RENAME = frozenset({"index_changed", "constraint_changed", "trigger_changed", "table_changed"})
+
+
 def _refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], created: set[str]) -> None:
+    renamed = {new for new, _ in _renamed_tables(run, backed_up)}
     for change in _changes(run):
         table = change.get("table")
         kind = change["kind"]
         if table is None or table in backed_up or table in created or kind == "table_added":
+            continue
+        if table in renamed and kind in _FOLLOW_A_RENAME:
             continue
         if kind not in _UNDOABLE_OUTSIDE:
             raise RestoreRefusedError(
@@ -142,6 +162,7 @@ def rollback_preview(
     losses = [TableLoss(t.name, _count(conn, schema, t.name), t.rows) for t in (manifest.tables if manifest else ())]
     losses += [TableLoss(name, _count(conn, schema, name), None) for name in created]
     drops = [f"table {name} (created by the run)" for name in created]
+    drops += [f"rename table {new} back to {old}" for new, old in _renamed_tables(run, backed_up)]
     for change in _changes(run):
         table = change.get("table")
         if table in backed_up or table in created:
@@ -219,6 +240,14 @@ def apply_rollback(
                     )
                 )
                 dropped.append(f"trigger {name}")
+        # Renamed back last: the changes above name the table by its new name.
+        for new_name, old_name in _renamed_tables(run, set(backed_up)):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(schema, new_name), sql.Identifier(old_name)
+                )
+            )
+            dropped.append(f"rename {new_name} back to {old_name}")
         restored: list[str] = []
         if manifest is not None and folder is not None:
             present = [name for name in backed_up if _count(conn, schema, name) is not None]

@@ -97,9 +97,7 @@ def render_rehearsal_text(rehearsal: Rehearsal) -> str:
     else:
         lines.append(f"Rehearsed on {rehearsal.clone_description}, a clone of {rehearsal.database}.")
         if rehearsal.backup_id:
-            lines.append(
-                f"Seeded with backup {rehearsal.backup_id} ({', '.join(rehearsal.data_tables)}): it restores."
-            )
+            lines.append(f"Seeded with backup {rehearsal.backup_id} ({', '.join(rehearsal.data_tables)}): it restores.")
     lines.extend(f"warning: {w}" for w in rehearsal.warnings)
     if not rehearsal.result.migrations:
         lines.append("No pending migrations: nothing to rehearse.")

@@ -375,3 +375,15 @@ def test_restore_without_a_selector_asks_which_backup_on_a_terminal(filled: str,
     assert f"Restored backup {older.manifest.id}" in seen
     with psycopg.connect(filled) as conn:
         assert conn.execute("SELECT count(*) FROM account").fetchone() == (50,)
+
+
+def test_s3_delete_refuses_an_id_that_is_not_a_backup_id(filled: str, bucket: str, tmp_path: Path) -> None:
+    from safemigrate.backup.stores import S3Store
+
+    project = _project(tmp_path, f"s3://{bucket}/p")
+    backup_database(project, database_url=filled, tables=["account"])
+    before = _keys(bucket)
+    for bad in ("", "..", "20260101T000000Z-abcdef/.."):
+        with pytest.raises(BackupNotFoundError):
+            S3Store(bucket, "p").delete(bad)
+    assert _keys(bucket) == before
