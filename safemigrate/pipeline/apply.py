@@ -11,6 +11,7 @@ real (migrate), so what was rehearsed is what runs.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -313,6 +314,15 @@ def _run_alone(
         if error is not None:
             record_failed_step(conn, schema, row_id, failure_logs(item.migration.name, error.sqlstate, error.message))
         mark_row_rolled_back(conn, schema, row_id)
+        raise
+    except KeyboardInterrupt:
+        # Ctrl-C (psycopg cancelled the statement): the same clean-up, best effort, then stop.
+        with contextlib.suppress(psycopg.Error):
+            for statement in item.statements:
+                summary = statement.summary
+                if isinstance(summary, m.CreateIndex) and summary.concurrently and summary.name is not None:
+                    _drop_invalid_index(conn, summary.name.schema or schema, summary.name.name)
+            mark_row_rolled_back(conn, schema, row_id)
         raise
     record_successful_step(conn, schema, row_id)
     record_migration_finished(conn, schema, row_id)

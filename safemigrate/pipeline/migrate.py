@@ -704,14 +704,40 @@ def _apply_with_prisma(
     if outcome.exit_code != 0:
         stage("apply", "failed", f"prisma migrate deploy exited {outcome.exit_code}")
         return _replace(run, verdict="failed", message=f"`prisma migrate deploy` exited {outcome.exit_code}: {tail}")
-    problems = verifier.compare_schema(diff) + _count_problems(verifier.touches, counts_before, _counts(conn, schema))
+    schema_problems = verifier.compare_schema(diff)
+    count_problems = _count_problems(verifier.touches, counts_before, _counts(conn, schema))
+    problems = schema_problems + count_problems
     if not problems:
         stage("apply", "ok", f"{len(pending)} migration(s) applied by Prisma and verified")
         return _replace(
             run, verdict="applied", message=f"Applied {len(pending)} migration(s) with Prisma; verification passed."
         )
-    # Not undone automatically: Prisma committed each migration and other sessions kept writing, so
-    # a restore would lose their rows. The run says what differs; `rollback --run ID` shows the cost first.
+    if schema_problems and manifest is not None:
+        # The schema differs from the rehearsal's: not the app's doing, so undo it from the backup (as
+        # `rollback` does; rows written to those tables during the deploy are lost, a window of seconds).
+        from safemigrate.db.diff import diff_to_dict
+        from safemigrate.pipeline.rollback import _created_tables, _refuse_unundoable, apply_rollback
+
+        record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
+        backed_up = {t.name for t in manifest.tables}
+        try:
+            _refuse_unundoable(record, backed_up, set(_created_tables(record, backed_up)))
+        except SafemigrateError as err:
+            stage("verify", "failed", f"{len(problems)} unexpected difference(s); cannot undo: {err.message}")
+        else:
+            stage("verify", "failed", f"{len(problems)} unexpected difference(s): restoring from the backup")
+            with setup.store.fetch(manifest.id) as local:
+                apply_rollback(conn, schema, record, manifest, local / manifest.id)
+            return _replace(
+                run,
+                problems=tuple(problems),
+                verdict="rolled back",
+                message=f"Rolled back: after Prisma's deploy the schema differed from the rehearsal's "
+                f"({problems[0].detail}); the tables were restored from backup {manifest.id} and the migrations "
+                "marked rolled back.",
+            )
+    # Row counts can move because the app keeps writing while Prisma deploys: reported, not undone, since
+    # a restore would lose those rows. `rollback --run ID` shows the cost before undoing.
     stage("verify", "failed", f"{len(problems)} unexpected difference(s)")
     return _replace(
         run,
