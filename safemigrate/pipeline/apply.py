@@ -225,6 +225,13 @@ def apply_migrations(
     transactional part committed. A failure stops the run: the transaction is rolled back, the
     failing migration is reported with its error, later ones are "not run"."""
     prepared = [prepare(mig) for mig in migrations]
+    problem = order_problem(prepared)
+    if problem is not None:
+        if before_apply is not None or before_commit is not None or not commit:
+            from safemigrate.errors import InputError
+
+            raise InputError(problem, "Apply them with `--engine prisma`, which runs each file in order.")
+        return _apply_in_order(conn, schema, prepared, trace=trace, file_label=file_label)
     in_transaction = [p for p in prepared if p.transactional]
     alone = [p for p in prepared if not p.transactional]
     traces: dict[str, MigrationTrace] = {}
@@ -293,6 +300,53 @@ def apply_migrations(
         else:
             result.append(MigrationTrace(name, file_label(item.migration), "not run", item.transactional, 0.0, ()))
     return ApplyResult(tuple(result), committed)
+
+
+def order_problem(prepared: Sequence[PreparedMigration]) -> str | None:
+    """Why the files cannot run as one transaction followed by the non-transactional ones: a file
+    that cannot run in a transaction comes before one that can (order matters: an index built
+    CONCURRENTLY, then a constraint USING it). None when they can."""
+    first_alone = next((p for p in prepared if not p.transactional), None)
+    if first_alone is None:
+        return None
+    later = prepared[prepared.index(first_alone) + 1 :]
+    after = next((p for p in later if p.transactional), None)
+    if after is None:
+        return None
+    return (
+        f"Migration {first_alone.migration.name} cannot run in a transaction (CREATE INDEX CONCURRENTLY...) "
+        f"and {after.migration.name} comes after it: they cannot be applied all-or-nothing in their order."
+    )
+
+
+def _apply_in_order(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    prepared: Sequence[PreparedMigration],
+    *,
+    trace: bool,
+    file_label: Callable[[Migration], str],
+) -> ApplyResult:
+    """File order kept: each run of transactional files in one transaction, each other file alone
+    (a rehearsal or a history replay; `migrate` refuses this shape, see :func:`order_problem`)."""
+    groups: list[list[PreparedMigration]] = []
+    for item in prepared:
+        if item.transactional and groups and groups[-1][0].transactional:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    traces: list[MigrationTrace] = []
+    for index, group in enumerate(groups):
+        result = apply_migrations(conn, schema, [p.migration for p in group], trace=trace, file_label=file_label)
+        traces.extend(result.migrations)
+        if result.failed is not None or not result.committed:
+            for rest in groups[index + 1 :]:
+                traces.extend(
+                    MigrationTrace(p.migration.name, file_label(p.migration), "not run", p.transactional, 0.0, ())
+                    for p in rest
+                )
+            return ApplyResult(tuple(traces), False)
+    return ApplyResult(tuple(traces), True)
 
 
 def _run_alone(

@@ -264,6 +264,18 @@ def _pipeline(
         stage("status", "ok", "no pending migrations")
         return _replace(base, verdict="up to date", message="The database is up to date: nothing to apply.")
     run = _replace(base, migrations=names, skip_dry_run=skip_dry_run)
+    if engine[0] == "safemigrate":
+        from safemigrate.pipeline.apply import order_problem, prepare
+
+        problem = order_problem([prepare(m) for m in pending])
+        if problem is not None:
+            stage("status", "refused", "a non-transactional migration comes before a transactional one")
+            return _replace(
+                run,
+                verdict="refused",
+                message=f"Refused: {problem} Nothing was changed. Apply them with `--engine prisma`, which runs "
+                "each file in order, or deploy the migrations up to that one first.",
+            )
 
     plan = plan_migrations(
         project_dir,

@@ -140,3 +140,25 @@ def test_a_failed_concurrent_index_leaves_no_invalid_index_and_prisma_not_stuck(
             r for r in pm.read_migration_rows(conn, "public") if r.migration_name == "20240501000000_unique_title"
         ]
     assert row.rolled_back and not row.failed and row.logs and "23505" in row.logs
+
+
+def test_a_concurrent_index_then_a_constraint_using_it_keeps_file_order(blog: Path, database_url: str) -> None:
+    from safemigrate.pipeline.migrate import migrate
+
+    _write(blog, "20240501000000_index", 'CREATE UNIQUE INDEX CONCURRENTLY "Post_slug_idx" ON "Post"("slug");\n')
+    _write(
+        blog,
+        "20240502000000_constraint",
+        'ALTER TABLE "Post" ADD CONSTRAINT "Post_slug_key" UNIQUE USING INDEX "Post_slug_idx";\n',
+    )
+    migrations = list_migrations(blog / "prisma" / "migrations")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", migrations[:-2])
+    (blog / "safemigrate.toml").write_text(f'[backup]\nstore = "{blog.parent / "backups"}"\n')
+    refused = migrate(blog, database_url=database_url, allow=("lock", "may-fail"))
+    assert refused.verdict == "refused" and "--engine prisma" in refused.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        result = apply_migrations(conn, "public", migrations[-2:])  # a rehearsal's way: in file order
+        assert result.committed and [t.outcome for t in result.migrations] == ["applied", "applied"]
+        row = conn.execute("SELECT conname FROM pg_constraint WHERE conname = 'Post_slug_key'").fetchone()
+    assert row == ("Post_slug_key",)
