@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import click
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    ProjectOption,
+    SchemaOption,
+    TextOrJson,
+    on_terminal,
+    refuse_off_terminal,
+)
 from safemigrate.cli.fingerprint import _size
 from safemigrate.errors import InputError, SafemigrateError
 
@@ -306,14 +314,13 @@ def restore(
     if selectors > 1:
         raise InputError("Name the backup to restore with one of --id ID, --latest or --at TIME, not several.")
     moment = parse_time(at) if at is not None else None
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    interactive = on_terminal()
     if selectors == 0:
         if not interactive:
             raise InputError("Name the backup to restore with --id ID, --latest or --at TIME.")
         backup_id = _pick(project, config)
+    refuse_off_terminal(yes, "A restore replaces data")
     if not yes:
-        if not interactive:
-            raise InputError("A restore replaces data: refusing without --yes when not run on a terminal.")
         what = f"backup {backup_id}" if backup_id else "the newest backup"
         what += f" at or before {at}" if at else ""
         scope = f"tables {tables}" if tables else "every table of the backup"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption
-from safemigrate.errors import InputError
+from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, refuse_off_terminal
 
 if TYPE_CHECKING:
     from safemigrate.backup.take import BackupProgress
@@ -55,8 +53,7 @@ def clone(
 
     masks = dict(parse_mask_option(text) for text in mask or [])
     names = [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
-    if not yes and not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise InputError("A clone replaces the target's tables: refusing without --yes when not run on a terminal.")
+    refuse_off_terminal(yes, "A clone replaces the target's tables")
     result = clone_database(
         project,
         to_url=to,

@@ -49,3 +49,16 @@ ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="safemigr
 def use_color() -> bool:
     """Colour only on a terminal, never in CI logs or when NO_COLOR is set."""
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def on_terminal() -> bool:
+    """A person can answer a question: stdin and stderr are terminals."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def refuse_off_terminal(yes: bool, what: str) -> None:
+    """Commands that replace data ask on a terminal; elsewhere they need --yes."""
+    from safemigrate.errors import InputError
+
+    if not yes and not on_terminal():
+        raise InputError(f"{what}: refusing without --yes when not run on a terminal.")

@@ -27,17 +27,21 @@ class CloneChoice(str, Enum):
     neon = "neon"
 
 
+CloneOption = Annotated[
+    Optional[CloneChoice],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
+    typer.Option("--clone", help="Where to rehearse (default: the dry_run.clone setting, else database)."),
+]
+CloneUrlOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--clone-url", show_default=False, help="The throwaway database for --clone url (wiped). Never printed."
+    ),
+]
+
+
 def dry_run(
-    clone: Annotated[
-        Optional[CloneChoice],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
-        typer.Option("--clone", help="Where to rehearse (default: the dry_run.clone setting, else database)."),
-    ] = None,
-    clone_url: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--clone-url", show_default=False, help="The throwaway database for --clone url (wiped). Never printed."
-        ),
-    ] = None,
+    clone: CloneOption = None,
+    clone_url: CloneUrlOption = None,
     local: Annotated[
         bool,
         typer.Option("--local", help="Replay the whole history on a local server, without the project's database."),

@@ -9,8 +9,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, MigrationsOption, ProjectOption, SchemaOption
-from safemigrate.cli.dryrun import CloneChoice, RehearsalFormat
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    MigrationsOption,
+    ProjectOption,
+    SchemaOption,
+    on_terminal,
+    refuse_off_terminal,
+)
+from safemigrate.cli.dryrun import CloneOption, CloneUrlOption, RehearsalFormat
 from safemigrate.errors import EXIT_CHECK_FAILED, InputError
 
 CATEGORIES = ("data-loss", "may-fail", "lock", "breaking", "unchecked", "style")
@@ -24,14 +32,8 @@ def migrate(
     skip_dry_run: Annotated[
         bool, typer.Option("--skip-dry-run", help="Apply without rehearsing on a clone first (recorded).")
     ] = False,
-    clone: Annotated[
-        Optional[CloneChoice],  # noqa: UP045
-        typer.Option("--clone", help="Where to rehearse (default: the dry_run.clone setting, else database)."),
-    ] = None,
-    clone_url: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--clone-url", show_default=False, help="The throwaway database for --clone url. Never printed."),
-    ] = None,
+    clone: CloneOption = None,
+    clone_url: CloneUrlOption = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -59,9 +61,8 @@ def migrate(
     unknown = [a for a in allowed if a not in CATEGORIES]
     if unknown:
         raise InputError(f"--allow {unknown[0]!r} is not a finding category.", f"Use {', '.join(CATEGORIES)}.")
+    refuse_off_terminal(yes, "migrate changes the database")
     if not yes:
-        if not sys.stdin.isatty():
-            raise InputError("migrate changes the database: refusing without --yes when not run on a terminal.")
         typer.confirm("Apply the pending migrations to the project's database?", abort=True, err=True)
 
     def progress(stage: Stage) -> None:
@@ -111,13 +112,12 @@ def rollback(
 
     if sum((run_id is not None, latest, interactive)) != 1:
         raise InputError("Name the run to undo with one of --run ID, --latest or --interactive.")
-    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    terminal = on_terminal()
     if interactive:
         if not terminal:
             raise InputError("--interactive needs a terminal; use --run ID or --latest.")
         run_id = _pick_run(project, config)
-    if not yes and not terminal:
-        raise InputError("A rollback replaces data: refusing without --yes when not run on a terminal.")
+    refuse_off_terminal(yes, "A rollback replaces data")
 
     def confirm(preview: RollbackPreview) -> bool:
         typer.echo(f"Rollback of run {preview.run['id']} ({', '.join(preview.run.get('migrations', []))}):", err=True)
@@ -202,7 +202,7 @@ def recover(
     from safemigrate.pipeline.recover import Diagnosis
     from safemigrate.pipeline.recover import recover as run_recover
 
-    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    terminal = on_terminal()
 
     def confirm(diagnosis: Diagnosis) -> bool:
         if diagnosis.nothing_applied:

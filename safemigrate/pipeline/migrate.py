@@ -252,13 +252,13 @@ def _pipeline(
 ) -> MigrateRun:
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.lock import migration_lock
-    from safemigrate.pipeline.rehearse import _pending
+    from safemigrate.pipeline.rehearse import deployable_pending
     from safemigrate.plan.build import plan_migrations
 
     settings = config.database
     schema = target.schema
     with connect(target, command="migrate", settings=settings) as conn, database_errors(target, settings):
-        pending = _pending(migrations, conn, schema, target)
+        pending = deployable_pending(migrations, conn, schema, target)
     names = tuple(m.name for m in pending)
     if not pending:
         stage("status", "ok", "no pending migrations")
@@ -332,7 +332,7 @@ def _pipeline(
         migration_lock(conn, timeout=settings.migrate_lock_timeout),  # held for everything below
     ):
         stage("lock", "ok", "Prisma's migration lock is held")
-        again = _pending(migrations, conn, schema, target)
+        again = deployable_pending(migrations, conn, schema, target)
         if not again:  # another deploy applied them while this run waited for the lock
             return _replace(
                 run,
@@ -810,9 +810,10 @@ def _counts(conn: psycopg.Connection[Any], schema: str) -> dict[str, int]:
 
     tables = [
         str(r[0])
-        for r in conn.execute(
+        for r in conn.execute(  # partitioned tables too: their count covers every partition
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations'",
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND c.relname <> '_prisma_migrations'",
             (schema,),
         )
     ]

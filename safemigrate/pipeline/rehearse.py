@@ -191,7 +191,10 @@ def _rehearse_history(
     )
 
 
-def _pending(migrations: tuple[Migration, ...], conn: Any, schema: str, url: DatabaseUrl) -> tuple[Migration, ...]:
+def deployable_pending(
+    migrations: tuple[Migration, ...], conn: Any, schema: str, url: DatabaseUrl
+) -> tuple[Migration, ...]:
+    """What `prisma migrate deploy` would apply: pending and rolled-back migrations; a failed or edited one refuses."""
     from safemigrate.errors import MigrationHistoryError
     from safemigrate.status import EDITED, FAILED, PENDING, ROLLED_BACK, read_status
 
@@ -225,6 +228,7 @@ def rehearsal_inputs(
 ) -> RehearsalInputs:
     """What a rehearsal of ``target`` needs: its pending migrations, and the tables whose rows the
     clone must get (the scope, the tables their rows reference, and those new keys reference)."""
+    from safemigrate.backup.ddl import schema_tables
     from safemigrate.backup.scope import read_foreign_keys
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.lint.reader import parse_source
@@ -232,21 +236,14 @@ def rehearsal_inputs(
     settings = config.database
     schema = target.schema
     with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
-        pending = _pending(migrations, conn, schema, target)
+        pending = deployable_pending(migrations, conn, schema, target)
         major = conn.info.server_version // 10000
         edges = [
             (e.table_name, e.referenced_name)
             for e in read_foreign_keys(conn)
             if e.table_schema == schema and e.referenced_schema == schema
         ]
-        existing = {
-            str(r[0])
-            for r in conn.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
-                (schema,),
-            )
-        }
+        existing = set(schema_tables(conn, schema))
     statements = [s for mig in pending for s in parse_source(mig.data).statements]
     data_tables = tuple(
         t for t in close_over_parents(set(scope) | referenced_by_statements(statements), edges) if t in existing

@@ -19,9 +19,13 @@ import pytest
 def _small_disk(path: Path) -> Iterator[bool]:
     """A 256 KiB tmpfs at ``path`` (True), when this process may mount one; else nothing (False)."""
     path.mkdir()
-    mounted = os.geteuid() == 0 and (
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(path)], check=False)
-    ).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and (
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(path)], check=False)
+        ).returncode
+        == 0
+    )
     try:
         yield mounted
     finally:

@@ -140,9 +140,9 @@ def test_s3_missing_bucket_stops_before_the_backup_is_taken(filled: str, s3_env:
 def test_s3_unreachable_endpoint_is_one_sentence_without_secrets(
     filled: str, s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.backup.conftest import _free_port
+    from safemigrate.clone.servers import free_port
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     project = _project(tmp_path, "s3://bucket/prefix")
     with pytest.raises(BackupStoreError, match=r"^Cannot reach the bucket in s3://bucket/prefix: ") as caught:
