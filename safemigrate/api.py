@@ -13,7 +13,7 @@ from safemigrate.lint.cache import default_cache_dir, lint_incrementally
 from safemigrate.lint.engine import LintOptions, SourceFile
 from safemigrate.lint.findings import Finding, LintResult
 from safemigrate.lint.registry import rule_by_name, rule_names
-from safemigrate.lint.rule import LintSettings, ObjectRef
+from safemigrate.lint.rule import LintSettings, ObjectRef, Severity
 from safemigrate.migrations import Migration, list_migrations
 from safemigrate.project import check_provider, discover_project, read_lock_provider
 
@@ -124,9 +124,16 @@ def lint(
     use_cache: bool = True,
     pending: bool = False,
     database_url: str | None = None,
+    every_rule: bool = False,
 ) -> LintOutcome:
-    """Lint the given paths, or the project's migrations (only those changed since ``since``)."""
+    """Lint the given paths, or the project's migrations (only those changed since ``since``).
+
+    ``every_rule``: rules the config turns off run anyway (other severities still apply). The backup
+    scope is read from findings, and a rule silenced for review must not shrink what is backed up."""
     config = load_config(project_dir, config_file, rule_names())
+    severities = config.lint.severities
+    if every_rule:
+        severities = {name: s for name, s in severities.items() if s is not Severity.OFF}
     settings = LintSettings(pg_version or config.lint.pg_version, config.lint.default_schema)
     if fail_on is not None and fail_on not in FAIL_ON:
         raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}.")
@@ -154,14 +161,14 @@ def lint(
             report = set(changes.added | changes.edited)
             deploy = changes.added
             extra = _edited_findings(changes.edited, changes.removed, migrations, project.migrations_dir, since)
-            extra = [replace(f, severity=config.lint.severities.get(f.rule, f.severity)) for f in extra]
+            extra = [replace(f, severity=severities.get(f.rule, f.severity)) for f in extra]
             extra = [f for f in extra if f.active]
         histories = [_history_of(migrations, {}, report)]
     cache_dir = default_cache_dir() if use_cache else None
     results = [
         lint_incrementally(
             h.sources,
-            LintOptions(settings=settings, severities=config.lint.severities, report=h.report, deploy=deploy),
+            LintOptions(settings=settings, severities=severities, report=h.report, deploy=deploy),
             cache_dir,
             h.key,
         )

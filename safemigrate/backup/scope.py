@@ -452,6 +452,7 @@ def backup_scope(
         config_file=config_file,
         pending=True,
         database_url=database_url,
+        every_rule=True,
     )
     url = project_url(project_dir, database_url=database_url, schema_path=schema_path)
     pending_names = {report.migration for report in outcome.result.files}

@@ -44,6 +44,7 @@ def plan_migrations(
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.datasource import resolve_database_url
     from safemigrate.lint.registry import rule_names
+    from safemigrate.lint.rule import Severity
     from safemigrate.migrations import list_migrations
     from safemigrate.project import discover_project
     from safemigrate.status import FAILED, ROLLED_BACK, status
@@ -72,7 +73,11 @@ def plan_migrations(
         config_file=config_file,
         pending=True,
         database_url=database_url,
+        every_rule=True,  # the backup scope is read from every rule's findings
     )
+    # What the plan shows: the rules the config turned off stay hidden.
+    disabled = {name for name, severity in config.lint.severities.items() if severity is Severity.OFF}
+    shown = tuple(f for f in outcome.result.findings if f.rule not in disabled)
     files = {f.migration: f.file for f in outcome.result.files}
     states = {m.name: m.state for m in report.migrations}
     migrations = tuple(
@@ -92,7 +97,8 @@ def plan_migrations(
             conn,
             pending=pending,
             files=files,
-            findings=outcome.result.findings,
+            findings=shown,
+            scope_findings=outcome.result.findings,
             migrations=migrations,
             settings=settings,
             schema=default_schema,
@@ -107,6 +113,7 @@ def _plan_on(
     pending: list[Migration],
     files: Mapping[str, str],
     findings: tuple[Finding, ...],
+    scope_findings: tuple[Finding, ...],
     migrations: tuple[pm.PlannedMigration, ...],
     settings: PlanSettings,
     schema: str,
@@ -125,7 +132,7 @@ def _plan_on(
     adjusted = adjust_findings(findings, live.tables, settings, schema)
     checks = run_checks(conn, targets, live, enums, settings, schema)
     blockers = tuple(read_blockers(conn, live.tables, settings.long_transaction)) if pending else ()
-    scope = _backup_scope(conn, schema, findings, pending)
+    scope = _backup_scope(conn, schema, scope_findings, pending)
     return pm.Plan(
         database=database,
         schema=schema,

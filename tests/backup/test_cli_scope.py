@@ -59,3 +59,27 @@ def test_nothing_pending_means_nothing_to_back_up(tmp_path: Path, database_url: 
     assert not (project / ".safemigrate" / "backups").exists() or not any(
         (project / ".safemigrate" / "backups").iterdir()
     )
+
+
+def test_a_rule_turned_off_in_the_config_still_scopes_its_table(tmp_path: Path, database_url: str) -> None:
+    """Silencing drop-column for review must not leave the table it drops out of the backup."""
+    project = tmp_path / "blog"
+    shutil.copytree(BLOG, project)
+    (project / "safemigrate.toml").write_text('[lint]\ndisable = ["drop-column"]\n', encoding="utf-8")
+    migrations = list_migrations(project / "prisma" / "migrations")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", migrations[:1])
+
+    linted = _run(project, database_url, "lint", "--pending", "--format", "json", "--fail-on", "never")
+    assert linted.returncode == 0, linted.stderr
+    assert "drop-column" not in {f["rule"] for f in json.loads(linted.stdout)["findings"]}
+
+    done = _run(project, database_url, "backup", "--scope-from-migrations")
+    assert done.returncode == 0, done.stderr
+    assert 'scope: "User": 20240115093000_drop_user_bio_unique_email: drop-column' in done.stderr
+
+    planned = _run(project, database_url, "plan", "--format", "json")
+    assert planned.returncode in (0, 1), planned.stderr
+    plan = json.loads(planned.stdout)
+    assert "drop-column" not in json.dumps(plan["findings"])
+    assert "User" in json.dumps(plan["backup_scope"])
