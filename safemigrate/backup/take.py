@@ -216,6 +216,12 @@ def take_backup(
         taken: list[DataFingerprint] = []
 
         def take_fingerprints() -> None:  # on ``main``, at the snapshot, while workers copy
+            # Parallel workers only on the cores the copies leave free: beside them they add
+            # start-up and compilation work and take CPU from the copies.
+            spare = max(0, jobs - 1 - min(jobs - 1, len(names)))
+            main.execute(
+                sql.SQL("SET LOCAL max_parallel_workers_per_gather = {}").format(sql.Literal(spare)).as_bytes(main)
+            )
             taken.append(fingerprint(main, schema=schema, tables=names, mode="full"))
 
         try:
