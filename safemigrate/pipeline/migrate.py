@@ -34,6 +34,7 @@ from typing import Any, Literal
 import psycopg
 
 from safemigrate.config import Config
+from safemigrate.db import load_sql
 from safemigrate.db.diff import SnapshotDiff
 from safemigrate.errors import InputError, SafemigrateError
 from safemigrate.lint.findings import Finding
@@ -545,11 +546,8 @@ class _Verifier:
 
         if self.touches.relabelled_types:
             rows = conn.execute(
-                "SELECT DISTINCT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
-                "LEFT JOIN pg_type e ON e.oid = t.typelem "
-                "WHERE n.nspname = %s AND NOT a.attisdropped AND (t.typname = ANY(%s) OR e.typname = ANY(%s))",
-                (self.schema, list(self.touches.relabelled_types), list(self.touches.relabelled_types)),
+                load_sql("migrate_relabelled_type_tables"),
+                {"schema": self.schema, "types": list(self.touches.relabelled_types)},
             ).fetchall()
             self.touches = with_tables(self.touches, [str(r[0]) for r in rows])
         self.before_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
@@ -808,15 +806,7 @@ def _recover_after_prisma(
 def _counts(conn: psycopg.Connection[Any], schema: str) -> dict[str, int]:
     from psycopg import sql
 
-    tables = [
-        str(r[0])
-        for r in conn.execute(  # partitioned tables too: their count covers every partition
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
-            "AND c.relname <> '_prisma_migrations'",
-            (schema,),
-        )
-    ]
+    tables = [str(r[0]) for r in conn.execute(load_sql("migrate_counted_tables"), {"schema": schema})]
     counts = {}
     for table in tables:
         row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()

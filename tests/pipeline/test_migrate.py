@@ -132,7 +132,7 @@ def test_a_trigger_that_deletes_other_rows_is_caught_and_rolled_back(tmp_path: P
         CREATE TRIGGER user_wipes AFTER UPDATE ON "User" FOR EACH STATEMENT EXECUTE FUNCTION wipe_audit();
         """,
     )
-    _add(project, "20240401000000_backfill", "UPDATE \"User\" SET email = lower(email);\n")
+    _add(project, "20240401000000_backfill", 'UPDATE "User" SET email = lower(email);\n')
     before = _state(database_url)
     run = migrate(project, database_url=database_url, allow=("data-loss", "may-fail", "lock"))
     assert run.verdict == "rolled back", run.message
@@ -190,3 +190,18 @@ def test_a_failed_migration_in_the_database_is_refused(tmp_path: Path, database_
         migrate(project, database_url=database_url)
     (run,) = LocalStore(tmp_path / "backups").list_runs()
     assert run["verdict"] == "failed" and "failed state" in run["message"]
+
+
+def test_an_enum_value_rename_is_expected_in_the_tables_that_use_the_enum(tmp_path: Path, database_url: str) -> None:
+    """The verifier finds the columns of a renamed enum (catalog query) and expects their rows to change."""
+    project = _project(tmp_path, "enum_value_added")
+    _deploy_first(
+        project, database_url, """INSERT INTO "Post" (title, status) VALUES ('a', 'DRAFT'), ('b', 'PUBLISHED')"""
+    )
+    shutil.rmtree(list_migrations(project / "prisma" / "migrations")[1].path)
+    _add(project, "20240310000000_rename_value", """ALTER TYPE "PostStatus" RENAME VALUE 'DRAFT' TO 'WIP';\n""")
+    run = migrate(project, database_url=database_url)
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        labels = conn.execute("""SELECT status::text FROM "Post" ORDER BY id""").fetchall()
+    assert labels == [("WIP",), ("PUBLISHED",)]
