@@ -467,7 +467,7 @@ def _locked(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "
             "row counts and untouched data were not checked."
         )
-    verifier = _Verifier(schema, touches, rehearsal.schema_diff if rehearsal else None)
+    verifier = _Verifier(schema, touches, rehearsal.diff_at_commit if rehearsal else None)
     if engine[0] == "prisma":
         return _apply_with_prisma(
             conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
@@ -513,7 +513,23 @@ def _locked(
             time.sleep(delay)
             continue
         break
-    run = _replace(run, apply=result, attempts=attempt, notes=tuple(notes), schema_diff=verifier.diff)
+    schema_diff = verifier.diff
+    if result.committed and any(not t.transactional and t.outcome != "not run" for t in result.migrations):
+        # Files that cannot run in a transaction ran after the commit: the run's changes include
+        # theirs (an index built CONCURRENTLY), or a rollback would leave them behind.
+        try:
+            schema_diff = verifier.diff_now(conn)
+        except psycopg.Error as err:
+            notes.append(
+                f"The schema could not be read after the files run outside the transaction ({err}): "
+                "a rollback of this run will not drop what they built."
+            )
+        else:
+            expected = rehearsal.schema_diff if rehearsal is not None else None
+            late = _compare_schema(expected, schema_diff) if failed_trace is None else []
+            if late:
+                notes.append(f"After the commit, the schema differs from the rehearsal's: {late[0].detail}.")
+    run = _replace(run, apply=result, attempts=attempt, notes=tuple(notes), schema_diff=schema_diff)
     if failed_trace is not None and error is not None:
         stage("apply", "failed", f"{failed_trace.name}: {error.sqlstate} {error.message}")
         partly = " The transactional part was committed and verified." if result.committed else ""
@@ -553,6 +569,15 @@ class _Verifier:
         self.before_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
         document = fingerprint(conn, schema=self.schema).to_dict()
         self.before_prints = {t["table"]: t for t in document["tables"] if t["table"] != "_prisma_migrations"}
+
+    def diff_now(self, conn: psycopg.Connection[Any]) -> SnapshotDiff:
+        """The schema now against the one before the first statement."""
+        from safemigrate.db.catalog.snapshot import take_snapshot
+        from safemigrate.db.diff import diff_snapshots
+
+        return diff_snapshots(
+            self.before_snapshot, take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+        )
 
     def compare_schema(self, diff: SnapshotDiff) -> list[Problem]:
         return _compare_schema(self.expected, diff)

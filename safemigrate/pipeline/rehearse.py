@@ -21,15 +21,20 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from safemigrate.clone.providers import Clone, drop_stale_clones, open_clone
 from safemigrate.config import Config, load_config
 from safemigrate.db.diff import SnapshotDiff
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.migrations import Migration
-from safemigrate.pipeline.apply import ApplyResult, apply_migrations, relative_label
+from safemigrate.pipeline.apply import ApplyResult, apply_migrations, order_problem, prepare, relative_label
 from safemigrate.sql import model as m
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from safemigrate.db.catalog.snapshot import Snapshot
 
 Mode = Literal["target", "history"]
 
@@ -64,6 +69,13 @@ class Rehearsal:
     fingerprints: Mapping[str, Any]  # data tables after the rehearsal: table -> fingerprint dict
     timings: Timings
     dropped_stale: tuple[str, ...] = ()
+    # The clone at the commit of the transactional files, when files that cannot run in a
+    # transaction ran after it (what `migrate` compares before its own commit); else None.
+    commit_diff: SnapshotDiff | None = None
+
+    @property
+    def diff_at_commit(self) -> SnapshotDiff | None:
+        return self.commit_diff if self.commit_diff is not None else self.schema_diff
 
     @property
     def ok(self) -> bool:
@@ -360,9 +372,21 @@ def rehearse_on_clone(
         with connect(clone.url, command="dry-run", settings=settings) as conn, database_errors(clone.url, settings):
             before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
             marks["before"] = time.perf_counter()
-            result = apply_migrations(conn, schema, pending, trace=True, file_label=label)
+            # What `migrate` verifies before its commit: the files that cannot run in a transaction
+            # (CREATE INDEX CONCURRENTLY) run after it, so their changes are not there yet.
+            at_commit: list[Snapshot] = []
+
+            def before_commit(conn: psycopg.Connection[Any]) -> None:
+                at_commit.append(take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",)))
+
+            prepared = [prepare(mig) for mig in pending]
+            later = any(not p.transactional for p in prepared) and order_problem(prepared) is None
+            result = apply_migrations(
+                conn, schema, pending, trace=True, file_label=label, before_commit=before_commit if later else None
+            )
             marks["apply"] = time.perf_counter()
             diff = None
+            commit_diff = diff_snapshots(before, at_commit[0]) if at_commit and result.failed is None else None
             prints: dict[str, Any] = {}
             if result.failed is None:
                 after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
@@ -396,6 +420,7 @@ def rehearse_on_clone(
         prints,
         timings,
         dropped,
+        commit_diff,
     )
 
 

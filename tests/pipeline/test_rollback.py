@@ -111,3 +111,33 @@ def test_prune_never_removes_the_backup_an_applied_run_needs(tmp_path: Path, dat
     assert plan.removed == ()
     (kept,) = plan.kept
     assert kept.manifest.id == run.backup_id and f"applied run {run.id}" in kept.reasons[0]
+
+
+def test_an_index_built_concurrently_after_the_commit_is_rolled_back_too(tmp_path: Path, database_url: str) -> None:
+    """The run records the schema changes of its CONCURRENTLY files (they run after the commit), so a
+    rollback drops their index on a table outside the backup, and deploy can build it again."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    folder = project / "prisma" / "migrations" / "20990101000000_profile_bio_index"
+    folder.mkdir()
+    (folder / "migration.sql").write_text('CREATE INDEX CONCURRENTLY "profile_bio_idx" ON "profile" ("bio");\n')
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    assert run.schema_diff is not None
+    assert "index_added" in {c.kind for c in run.schema_diff.changes}, "the run records the late index"
+
+    def bio_index(url: str) -> list[tuple[str]]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = 'profile_bio_idx'").fetchall()
+
+    assert bio_index(database_url) == [("profile_bio_idx",)]
+    result = rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert result.restored == ("User",), "profile is outside the backup: only the index is undone there"
+    assert bio_index(database_url) == [], "the index built after the commit is gone"
+    assert _states(project, database_url) == [APPLIED, ROLLED_BACK, ROLLED_BACK]
+
+    again = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert again.verdict == "applied", again.message
+    assert bio_index(database_url) == [("profile_bio_idx",)]
