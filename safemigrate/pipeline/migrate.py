@@ -467,7 +467,12 @@ def _locked(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "
             "row counts and untouched data were not checked."
         )
-    verifier = _Verifier(schema, touches, rehearsal.diff_at_commit if rehearsal else None)
+    # Prisma runs every file before the check; this engine checks before its commit, when files
+    # that cannot run in a transaction have not run yet.
+    expected = None
+    if rehearsal is not None:
+        expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
+    verifier = _Verifier(schema, touches, expected)
     if engine[0] == "prisma":
         return _apply_with_prisma(
             conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
@@ -525,8 +530,8 @@ def _locked(
                 "a rollback of this run will not drop what they built."
             )
         else:
-            expected = rehearsal.schema_diff if rehearsal is not None else None
-            late = _compare_schema(expected, schema_diff) if failed_trace is None else []
+            rehearsed = rehearsal.schema_diff if rehearsal is not None else None
+            late = _compare_schema(rehearsed, schema_diff) if failed_trace is None else []
             if late:
                 notes.append(f"After the commit, the schema differs from the rehearsal's: {late[0].detail}.")
     run = _replace(run, apply=result, attempts=attempt, notes=tuple(notes), schema_diff=schema_diff)

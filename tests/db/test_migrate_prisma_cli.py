@@ -161,3 +161,33 @@ def test_engine_prisma_failure_is_recovered_so_prisma_is_not_stuck(
     redeploy = prisma.deploy(project, database_url)
     assert redeploy.returncode == 0, redeploy.stdout + redeploy.stderr
     assert prisma.status(project, database_url).up_to_date
+
+
+def test_a_concurrently_built_index_is_applied_and_verified_by_both_engines(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    """A CREATE INDEX CONCURRENTLY file runs after the transaction with our engine and inside
+    Prisma's run with --engine prisma; each is checked against the rehearsal at the right point."""
+    from safemigrate.pipeline.migrate import migrate
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    assert migrate(project).verdict == "applied"
+    _add(project, "20990101000000_post_title_index", 'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n')
+    ours = migrate(project)
+    assert ours.verdict == "applied", ours.message
+    assert ours.schema_diff is not None and [c.kind for c in ours.schema_diff.changes] == ["index_added"]
+    assert prisma.status(project, database_url).up_to_date
+
+    _add(
+        project,
+        "20990102000000_post_title_index_2",
+        'CREATE INDEX CONCURRENTLY "Post_title2_idx" ON "Post"("title");\n',
+    )
+    theirs = migrate(project, engine="prisma", prisma_command=_engine(prisma, project))
+    assert theirs.verdict == "applied", theirs.message
+    assert theirs.schema_diff is not None and [c.kind for c in theirs.schema_diff.changes] == ["index_added"]
+    assert prisma.status(project, database_url).up_to_date
