@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -138,7 +138,9 @@ def rollback(
     result = run_rollback(
         project, run_id=run_id, database_url=database_url, schema_path=schema, config_file=config, confirm=confirm
     )
-    _notify_rollback(project, config, result)
+    for delivery in result.deliveries:
+        if not delivery.ok:
+            typer.echo(f"notify: {delivery.describe()}", err=True)
     typer.echo(
         f"Rolled back run {result.run_id}: restored {', '.join(result.restored) or 'no table'} from backup "
         f"{result.backup_id or '-'}; dropped {len(result.dropped)} object(s); {', '.join(result.migrations)} marked "
@@ -250,19 +252,6 @@ def recover(
     else:
         typer.echo("Nothing was changed (run with --yes to act).")
     raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-def _notify_rollback(project: Path, config: Path | None, result: Any) -> None:
-    import os
-
-    from safemigrate.backup.project import backup_setup
-    from safemigrate.notify.send import notify_rollback
-
-    setup = backup_setup(project, config)
-    database = next((str(r.get("database", "")) for r in setup.store.list_runs() if r.get("id") == result.run_id), "")
-    for delivery in notify_rollback(result, setup.config.notifications, os.environ, database=database):
-        if not delivery.ok:
-            typer.echo(f"notify: {delivery.describe()}", err=True)
 
 
 def _split_command(text: str) -> tuple[str, ...]:

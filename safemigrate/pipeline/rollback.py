@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,7 @@ class RollbackResult:
     restored: tuple[str, ...]
     dropped: tuple[str, ...]
     rows_marked: int
+    deliveries: tuple[Any, ...] = ()  # the webhooks told of it (safemigrate.notify.send.Delivery)
 
 
 def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[str, Any]:
@@ -300,9 +303,11 @@ def rollback(
     schema_path: Path | None = None,
     config_file: Path | None = None,
     confirm: Any = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RollbackResult:
     """Roll back run ``run_id`` (the newest applied when None). ``confirm(preview) -> bool`` is asked
-    before anything changes; False stops with nothing changed."""
+    before anything changes; False stops with nothing changed. The configured webhooks are told
+    once it is done (``environ`` holds their secrets; a failed webhook never fails the rollback)."""
     from safemigrate.backup.project import backup_setup, project_url
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.lock import migration_lock
@@ -338,4 +343,12 @@ def rollback(
     record["rolled_back"] = {"by": "safemigrate rollback", "restored": list(result.restored)}
     record["verdict"] = "rolled back"
     setup.store.save_run(str(run["id"]), json.dumps(record, ensure_ascii=False, indent=1))
-    return result
+    from safemigrate.notify.send import notify_rollback
+
+    deliveries = notify_rollback(
+        result,
+        setup.config.notifications,
+        environ if environ is not None else os.environ,
+        database=str(run.get("database", "")),
+    )
+    return dataclasses.replace(result, deliveries=deliveries)

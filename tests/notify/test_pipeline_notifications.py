@@ -1,5 +1,5 @@
-"""Webhooks from the real commands: a migrate run, a refused one, and a webhook that fails without
-failing the run."""
+"""Webhooks from the real commands: a migrate run, a refused one, a webhook that fails without
+failing the run, a rollback and the scheduled backup-age check."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def test_migrate_runs_are_posted_and_a_failing_webhook_never_fails_the_run(
     assert [b["event"] for b in bodies[1:]] == ["run_finished", "run_finished"]  # two attempts, both 500
     assert any(n.startswith("notify failed") for n in notes), notes
     assert server.secret_url not in " ".join(notes)
+
+
+def test_a_rollback_and_a_stale_backup_store_are_posted_by_the_library(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from safemigrate.notify.check import check_backup_age
+    from safemigrate.pipeline.rollback import rollback
+
+    project = _project(tmp_path, database_url)
+    with (project / "safemigrate.toml").open("a") as config:
+        config.write('[notifications]\nbackup_max_age = "1h"\n')
+    with webhook_server() as server:
+        monkeypatch.setenv("TEAM_WEBHOOK_URL", server.secret_url)
+        applied = migrate(project, database_url=database_url, allow=("data-loss",))
+        fresh = check_backup_age(project)
+        later = check_backup_age(project, now=datetime.now(timezone.utc) + timedelta(hours=2))
+        undone = rollback(project, database_url=database_url, confirm=lambda preview: True)
+    assert applied.verdict == "applied"
+    assert fresh.configured and fresh.stale is None and not fresh.failed
+    assert later.stale is not None and later.failed and [d.ok for d in later.deliveries] == [True]
+    assert [d.ok for d in undone.deliveries] == [True]
+    events = [r.json()["event"] for r in server.received]
+    assert events == ["run_finished", "backup_stale", "run_rolled_back"]
