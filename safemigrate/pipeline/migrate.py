@@ -285,7 +285,8 @@ def _pipeline(
         migrations_dir=migrations_dir,
         config_file=config_file,
     )
-    findings = tuple(p.finding for p in plan.findings if p.finding.active)
+    # Data-loss findings of rules the config turned off still stop the run (they are not accepted).
+    findings = tuple(p.finding for p in plan.findings if p.finding.active) + plan.hidden_data_loss
     # A may-fail finding whose statement the live data was checked for, and passed, is settled.
     proven = {(c.migration, c.statement_index) for c in plan.checks if c.outcome == "passed"}
     failing = {(c.migration, c.statement_index) for c in plan.failed_checks}

@@ -78,6 +78,9 @@ def plan_migrations(
     # What the plan shows: the rules the config turned off stay hidden.
     disabled = {name for name, severity in config.lint.severities.items() if severity is Severity.OFF}
     shown = tuple(f for f in outcome.result.findings if f.rule not in disabled)
+    hidden_data_loss = tuple(
+        f for f in outcome.result.findings if f.rule in disabled and f.category.value == "data-loss" and f.active
+    )
     files = {f.migration: f.file for f in outcome.result.files}
     states = {m.name: m.state for m in report.migrations}
     migrations = tuple(
@@ -99,6 +102,7 @@ def plan_migrations(
             files=files,
             findings=shown,
             scope_findings=outcome.result.findings,
+            hidden_data_loss=hidden_data_loss,
             migrations=migrations,
             settings=settings,
             schema=default_schema,
@@ -114,6 +118,7 @@ def _plan_on(
     files: Mapping[str, str],
     findings: tuple[Finding, ...],
     scope_findings: tuple[Finding, ...],
+    hidden_data_loss: tuple[Finding, ...],
     migrations: tuple[pm.PlannedMigration, ...],
     settings: PlanSettings,
     schema: str,
@@ -146,6 +151,7 @@ def _plan_on(
         settings=settings,
         failed_migrations=failed,
         created_at=dt.datetime.now(dt.timezone.utc),
+        hidden_data_loss=hidden_data_loss,
     )
 
 

@@ -109,6 +109,9 @@ class Plan:
     settings: PlanSettings
     failed_migrations: tuple[str, ...] = ()  # recorded as failed: Prisma refuses to deploy until resolved
     created_at: dt.datetime | None = None
+    # Data-loss findings of rules the config turned off: hidden from the plan, still gating `migrate`
+    # (turning a rule off quiets lint; it does not accept data loss).
+    hidden_data_loss: tuple[Finding, ...] = ()
 
     @property
     def failed_checks(self) -> tuple[CheckResult, ...]:

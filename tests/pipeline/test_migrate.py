@@ -205,3 +205,16 @@ def test_an_enum_value_rename_is_expected_in_the_tables_that_use_the_enum(tmp_pa
     with psycopg.connect(database_url, autocommit=True) as conn:
         labels = conn.execute("""SELECT status::text FROM "Post" ORDER BY id""").fetchall()
     assert labels == [("WIP",), ("PUBLISHED",)]
+
+
+def test_a_data_loss_rule_turned_off_in_the_config_still_stops_the_run(tmp_path: Path, database_url: str) -> None:
+    """Turning drop-column off quiets lint; the drop still needs --allow data-loss (or an in-file allow)."""
+    project = _project(tmp_path, "drop_column", '[lint]\ndisable = ["drop-column"]\n')
+    _deploy_first(project, database_url, USERS)
+    before = _state(database_url)
+    refused = migrate(project, database_url=database_url)
+    assert refused.verdict == "refused", refused.message
+    assert [f.rule for f in refused.blockers] == ["drop-column"]
+    assert _state(database_url) == before
+    applied = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert applied.verdict == "applied", applied.message
