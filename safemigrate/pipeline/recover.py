@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from safemigrate.db import load_sql
 from safemigrate.errors import InputError, MigrationHistoryError
 from safemigrate.sql import model as m
 
@@ -62,54 +63,42 @@ class Recovery:
 
 
 class _Catalog:
+    """Existence questions about the schema (``db/sql/recover_exists.sql``)."""
+
     def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
         self.conn = conn
         self.schema = schema
 
-    def _one(self, query: str, *args: object) -> bool:
-        row = self.conn.execute(query, args).fetchone()
+    def _ask(self, kind: str, name: m.Name | None, detail: str | None = None) -> bool:
+        qualified = self.qualified(name) if name is not None else None
+        row = self.conn.execute(
+            load_sql("recover_exists"), {"kind": kind, "name": qualified, "detail": detail}
+        ).fetchone()
         return bool(row and row[0])
-
-    def table(self, name: m.Name) -> bool:
-        return self._one("SELECT to_regclass(%s) IS NOT NULL", self.qualified(name))
 
     def qualified(self, name: m.Name) -> str:
         return sql.Identifier(name.schema or self.schema, name.name).as_string(self.conn)
 
+    def table(self, name: m.Name) -> bool:
+        return self._ask("table", name)
+
     def column(self, table: m.Name, column: str) -> bool:
-        return self._one(
-            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
-            "AND NOT attisdropped AND attnum > 0)",
-            self.qualified(table),
-            column,
-        )
+        return self._ask("column", table, column)
 
     def not_null(self, table: m.Name, column: str) -> bool:
-        return self._one(
-            "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s",
-            self.qualified(table),
-            column,
-        )
+        return self._ask("not_null", table, column)
 
     def constraint(self, table: m.Name, name: str) -> bool:
-        return self._one(
-            "SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s)",
-            self.qualified(table),
-            name,
-        )
+        return self._ask("constraint", table, name)
 
     def type(self, name: m.Name) -> bool:
-        return self._one("SELECT to_regtype(%s) IS NOT NULL", self.qualified(name))
+        return self._ask("type", name)
 
     def label(self, name: m.Name, value: str) -> bool:
-        return self._one(
-            "SELECT EXISTS (SELECT FROM pg_enum WHERE enumtypid = to_regtype(%s) AND enumlabel = %s)",
-            self.qualified(name),
-            value,
-        )
+        return self._ask("label", name, value)
 
     def extension(self, name: str) -> bool:
-        return self._one("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = %s)", name)
+        return self._ask("extension", None, name)
 
 
 def _ident(name: m.Name, schema: str) -> sql.Identifier:
