@@ -601,7 +601,11 @@ class _Verifier:
         after_prints = {t["table"]: t for t in document.to_dict()["tables"]}
         for table, before in sorted(self.before_prints.items()):
             name = self.touches.renamed.get(table, table)
-            if table in self.touches.dropped or name not in after_prints:
+            if table in self.touches.dropped:
+                continue
+            if name not in after_prints:
+                if not self.touches.unknown:
+                    problems.append(Problem("data", table, "the table is gone, but no pending statement drops it"))
                 continue
             after = after_prints[name]
             allowance = self.touches.allowance(name)
@@ -850,7 +854,13 @@ def _count_problems(touches: Any, before: Mapping[str, int], after: Mapping[str,
     for table, rows_before in sorted(before.items()):
         name = touches.renamed.get(table, table)
         allowance = touches.allowance(name)
-        if table in touches.dropped or name not in after or allowance is None:
+        if table in touches.dropped:
+            continue
+        if name not in after:
+            if not touches.unknown:
+                problems.append(Problem("rows", table, "the table is gone, but no pending statement drops it"))
+            continue
+        if allowance is None:  # no pending statement touches it
             continue
         rows_after = after[name]
         if rows_after < rows_before and not allowance.may_remove_rows:

@@ -10,7 +10,7 @@ unparsed SQL) may do anything: then every table counts as touched, and the resul
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from safemigrate.sql import model as m
 
@@ -26,7 +26,7 @@ class Touches:
     tables: dict[str, TableAllowance] = field(default_factory=dict)  # by the name the table has *after*
     renamed: dict[str, str] = field(default_factory=dict)  # old name -> new name
     created: frozenset[str] = frozenset()
-    dropped: frozenset[str] = frozenset()
+    dropped: frozenset[str] = frozenset()  # by the name before the migrations
     unknown: tuple[str, ...] = ()  # statements that could not be read ("file:line")
     relabelled_types: frozenset[str] = frozenset()  # enums whose values are renamed: every column of them changes
 
@@ -54,13 +54,17 @@ def read_touches(
 ) -> Touches:
     """``statements``: (file label, statement) of the pending migrations, in order."""
     allow: dict[str, TableAllowance] = {}
-    renamed: dict[str, str] = {}
+    current: dict[str, str] = {}  # a table's name before the migrations -> its name now (renamed ones)
     created: set[str] = set()
     dropped: set[str] = set()
     unknown: list[str] = []
     removing: set[str] = set()
     updating: set[str] = set()
     relabelled: set[str] = set()
+
+    def original(name: str) -> str:
+        """The name before the migrations of the table called ``name`` at this point."""
+        return next((old for old, now in current.items() if now == name), name)
 
     def touch(name: str, *, remove: bool = False, add: bool = False) -> None:
         before = allow.get(name, TableAllowance())
@@ -77,29 +81,36 @@ def read_touches(
             touch(s.table.name)
             for action in s.actions:
                 if isinstance(action, m.RenameTable):
-                    renamed[s.table.name] = action.new
+                    current[original(s.table.name)] = action.new
                     allow[action.new] = allow.pop(s.table.name)
         elif isinstance(s, m.CreateIndex) and _same_schema(s.table, schema):
             touch(s.table.name)
         elif isinstance(s, m.DropObjects) and s.kind == "table":
-            dropped.update(n.name for n in s.names if _same_schema(n, schema))
+            dropped.update(original(n.name) for n in s.names if _same_schema(n, schema))
         elif isinstance(s, m.Truncate):
             for name in s.tables:
                 if _same_schema(name, schema):
                     touch(name.name, remove=True)
-                    removing.add(name.name)
+                    removing.add(original(name.name))
         elif isinstance(s, m.Delete) and _same_schema(s.table, schema):
             touch(s.table.name, remove=True)
-            removing.add(s.table.name)
+            removing.add(original(s.table.name))
         elif isinstance(s, m.Update) and _same_schema(s.table, schema):
             touch(s.table.name)
-            updating.add(s.table.name)
+            updating.add(original(s.table.name))
         elif isinstance(s, m.Insert) and _same_schema(s.table, schema):
             touch(s.table.name, add=True)
         elif isinstance(s, m.AlterEnumRenameValue) and _same_schema(s.name, schema):
             relabelled.add(s.name.name)
-    # Rows a foreign key's action reaches: children of tables that lose or change rows.
-    keys = list(keys)
+
+    def final(name: str) -> str:
+        return current.get(name, name)
+
+    # Rows a foreign key's action reaches: children of tables that lose or change rows. The keys
+    # are the live database's (names before the migrations); everything by the names at the end.
+    keys = [replace(k, child=final(k.child), parent=final(k.parent)) for k in keys]
+    removing = {final(n) for n in removing}
+    updating = {final(n) for n in updating}
     todo = list(removing)
     reached = set(removing)
     while todo:
@@ -114,6 +125,9 @@ def read_touches(
         for key in keys:
             if key.parent == parent and key.on_update in ("c", "n", "d"):
                 touch(key.child)
+    # renamed: the name before the migrations -> the name after all of them (renamed twice,
+    # Audit -> Log -> Journal, is Audit -> Journal).
+    renamed = {old: now for old, now in current.items() if old != now}
     return Touches(allow, renamed, frozenset(created), frozenset(dropped), tuple(unknown), frozenset(relabelled))
 
 

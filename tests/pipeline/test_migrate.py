@@ -218,3 +218,72 @@ def test_a_data_loss_rule_turned_off_in_the_config_still_stops_the_run(tmp_path:
     assert _state(database_url) == before
     applied = migrate(project, database_url=database_url, allow=("data-loss",))
     assert applied.verdict == "applied", applied.message
+
+
+def _own_project(tmp_path: Path, init: str) -> Path:
+    """A project whose only applied migration is ``init``."""
+    project = _project(tmp_path, "drop_column")
+    for migration in list_migrations(project / "prisma" / "migrations"):
+        shutil.rmtree(migration.path)
+    _add(project, "20240101000000_init", init)
+    return project
+
+
+TRIGGER_INIT = """CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "title" TEXT NOT NULL);
+CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "postId" INTEGER NOT NULL);
+CREATE FUNCTION purge_journal() RETURNS trigger AS $$
+BEGIN DELETE FROM "Journal" WHERE "postId" = NEW.id; RETURN NEW; END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER "Post_purge" AFTER UPDATE ON "Post" FOR EACH ROW EXECUTE FUNCTION purge_journal();
+"""
+
+
+def test_rows_deleted_from_a_table_renamed_twice_are_caught(tmp_path: Path, database_url: str) -> None:
+    """Audit -> Log -> Journal in one deploy: Journal is still Audit's data, and a trigger emptying it
+    is a verification difference (the rename chain is followed, a missing table is never skipped)."""
+    project = _own_project(tmp_path, TRIGGER_INIT)
+    _deploy_first(
+        project,
+        database_url,
+        """INSERT INTO "Post" (title) SELECT 't' || g FROM generate_series(1, 20) g;
+           INSERT INTO "Audit" ("postId") SELECT 1 + g % 20 FROM generate_series(1, 60) g;""",
+    )
+    _add(project, "20240201000000_a", 'ALTER TABLE "Audit" RENAME TO "Log";\n')
+    _add(
+        project,
+        "20240202000000_b",
+        'ALTER TABLE "Log" RENAME TO "Journal";\nUPDATE "Post" SET "title" = "title" || \'!\';\n',
+    )
+    before = _state(database_url)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "rolled back", run.message
+    assert any(p.subject in ("Audit", "Journal") and "disappeared" in p.detail for p in run.problems), run.problems
+    assert _state(database_url) == before
+
+
+CASCADE_INIT = """CREATE TABLE "Author" ("id" SERIAL PRIMARY KEY, "name" TEXT NOT NULL);
+CREATE TABLE "Book" ("id" SERIAL PRIMARY KEY,
+    "authorId" INTEGER NOT NULL REFERENCES "Author"("id") ON DELETE CASCADE);
+"""
+
+
+def test_a_delete_cascading_into_a_renamed_table_is_expected(tmp_path: Path, database_url: str) -> None:
+    """The live foreign keys carry the names before the migrations: a cascade into (or from) a table
+    renamed in the same deploy is followed under its new name, not reported as lost rows."""
+    project = _own_project(tmp_path, CASCADE_INIT)
+    _deploy_first(
+        project,
+        database_url,
+        """INSERT INTO "Author" (name) SELECT 'a' || g FROM generate_series(1, 10) g;
+           INSERT INTO "Book" ("authorId") SELECT 1 + g % 10 FROM generate_series(1, 40) g;""",
+    )
+    _add(
+        project,
+        "20240201000000_rename_and_prune",
+        'ALTER TABLE "Book" RENAME TO "Title";\nALTER TABLE "Author" RENAME TO "Writer";\n'
+        'DELETE FROM "Writer" WHERE "id" > 5;\n',
+    )
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute('SELECT count(*) FROM "Title"').fetchone() == (20,)
