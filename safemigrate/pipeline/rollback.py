@@ -108,11 +108,38 @@ def _renamed_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[tuple[s
 _FOLLOW_A_RENAME = frozenset({"index_changed", "constraint_changed", "trigger_changed", "table_changed"})
 
 
+# Changes outside any table that rollback cannot undo: left in place, they would make the rolled-back
+# migration fail when deployed again (an enum value or a function that already exists), or leave
+# the schema other than before. (Sequences are left out: a table's own sequence goes with it.)
+_NOT_UNDOABLE = {
+    "enum_value_added": "PostgreSQL cannot remove a value from an enum",
+    "enum_value_removed": "the type's old values are not in the backup",
+    "enum_values_reordered": "the type's old order is not in the backup",
+    "enum_dropped": "the type is not in the backup",
+    "extension_added": "extensions are not undone",
+    "extension_dropped": "extensions are not undone",
+    "extension_changed": "extensions are not undone",
+    "view_added": "views are not undone",
+    "view_dropped": "views are not in the backup",
+    "view_changed": "views are not in the backup",
+    "function_added": "functions are not undone",
+    "function_dropped": "functions are not in the backup",
+    "function_changed": "functions are not in the backup",
+}
+
+
 def _refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], created: set[str]) -> None:
     renamed = {new for new, _ in _renamed_tables(run, backed_up)}
     for change in _changes(run):
         table = change.get("table")
         kind = change["kind"]
+        if kind in _NOT_UNDOABLE:
+            what = change.get("enum") or change.get("view") or change.get("function") or change.get("name") or ""
+            raise RestoreRefusedError(
+                f"Run {run['id']} changed {what!r} ({kind.replace('_', ' ')}), which rollback cannot undo "
+                f"({_NOT_UNDOABLE[kind]}); nothing was changed.",
+                "Undo the run with a new migration instead.",
+            )
         if table is None or table in backed_up or table in created or kind == "table_added":
             continue
         if table in renamed and kind in _FOLLOW_A_RENAME:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from safemigrate.db.fingerprint import fingerprint
-from safemigrate.errors import InputError
+from safemigrate.errors import InputError, RestoreRefusedError
 from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
@@ -141,3 +141,24 @@ def test_an_index_built_concurrently_after_the_commit_is_rolled_back_too(tmp_pat
     again = migrate(project, database_url=database_url, allow=("data-loss",))
     assert again.verdict == "applied", again.message
     assert bio_index(database_url) == [("profile_bio_idx",)]
+
+
+def test_a_run_that_added_an_enum_value_is_refused_before_anything_changes(tmp_path: Path, database_url: str) -> None:
+    """PostgreSQL cannot remove an enum value: rolling back would leave 'GUEST' behind and the
+    migration could never be deployed again, so rollback refuses up front and changes nothing."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+        conn.execute("""CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN')""")
+    folder = list_migrations(project / "prisma" / "migrations")[1].path
+    (folder / "migration.sql").write_text(
+        (folder / "migration.sql").read_text() + """\nALTER TYPE "Role" ADD VALUE 'GUEST';\n"""
+    )
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    before = _prints(database_url)
+    with pytest.raises(RestoreRefusedError, match="cannot remove a value from an enum"):
+        rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert _prints(database_url) == before
+    assert _states(project, database_url) == [APPLIED, APPLIED]
