@@ -473,7 +473,9 @@ def _locked(
     expected = None
     if rehearsal is not None:
         expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
-    verifier = _Verifier(schema, touches, expected)
+    from safemigrate.backup.ddl import schema_tables
+
+    verifier = _Verifier(schema, touches, expected, live_tables=frozenset(schema_tables(conn, schema)))
     if engine[0] == "prisma":
         return _apply_with_prisma(
             conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
@@ -553,19 +555,34 @@ def _locked(
 class _Verifier:
     """Fingerprints and the schema before the first statement; compared before commit."""
 
-    def __init__(self, schema: str, touches: Any, expected: SnapshotDiff | None) -> None:
+    def __init__(
+        self, schema: str, touches: Any, expected: SnapshotDiff | None, live_tables: frozenset[str] = frozenset()
+    ) -> None:
         self.schema = schema
         self.touches = touches
         self.expected = expected
+        self.live_tables = live_tables
         self.before_prints: dict[str, dict[str, Any]] = {}
         self.before_snapshot: Any = None
         self.diff: SnapshotDiff | None = None
 
     def before(self, conn: psycopg.Connection[Any]) -> None:
+        from psycopg import sql
+
         from safemigrate.db.catalog.snapshot import take_snapshot
         from safemigrate.db.fingerprint import fingerprint
         from safemigrate.pipeline.touch import with_tables
 
+        # Before the first SELECT, which fixes this REPEATABLE READ transaction's snapshot: the
+        # tables whose rows an UPDATE or DELETE reads stop taking writes (and writes in flight
+        # finish) first, so a backfill sees every row committed before it, as under Prisma.
+        locked = sorted(self.touches.rows_read & self.live_tables)
+        if locked:
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in locked)
+                )
+            )
         if self.touches.relabelled_types:
             rows = conn.execute(
                 load_sql("migrate_relabelled_type_tables"),

@@ -29,6 +29,9 @@ class Touches:
     dropped: frozenset[str] = frozenset()  # by the name before the migrations
     unknown: tuple[str, ...] = ()  # statements that could not be read ("file:line")
     relabelled_types: frozenset[str] = frozenset()  # enums whose values are renamed: every column of them changes
+    # Tables that exist before the migrations and whose rows an UPDATE, DELETE or TRUNCATE reads, by
+    # their names before the migrations: what must not change under the transaction's snapshot.
+    rows_read: frozenset[str] = frozenset()
 
     def allowance(self, table: str) -> TableAllowance | None:
         """None when the migrations do not touch ``table`` (its data must not change)."""
@@ -109,6 +112,7 @@ def read_touches(
     # Rows a foreign key's action reaches: children of tables that lose or change rows. The keys
     # are the live database's (names before the migrations); everything by the names at the end.
     keys = [replace(k, child=final(k.child), parent=final(k.parent)) for k in keys]
+    removing_before, updating_before = set(removing), set(updating)
     removing = {final(n) for n in removing}
     updating = {final(n) for n in updating}
     todo = list(removing)
@@ -128,7 +132,8 @@ def read_touches(
     # renamed: the name before the migrations -> the name after all of them (renamed twice,
     # Audit -> Log -> Journal, is Audit -> Journal).
     renamed = {old: now for old, now in current.items() if old != now}
-    return Touches(allow, renamed, frozenset(created), frozenset(dropped), tuple(unknown), frozenset(relabelled))
+    read = frozenset((removing_before | updating_before) - created)
+    return Touches(allow, renamed, frozenset(created), frozenset(dropped), tuple(unknown), frozenset(relabelled), read)
 
 
 def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:

@@ -287,3 +287,44 @@ def test_a_delete_cascading_into_a_renamed_table_is_expected(tmp_path: Path, dat
     assert run.verdict == "applied", run.message
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute('SELECT count(*) FROM "Title"').fetchone() == (20,)
+
+
+def test_a_backfill_sees_a_row_committed_while_migrate_waits_for_its_lock(tmp_path: Path, database_url: str) -> None:
+    """The app has an INSERT in flight when migrate starts its transaction. migrate locks the table it
+    backfills before its snapshot, so it waits for that INSERT and then backfills its row too, as
+    `prisma migrate deploy` (READ COMMITTED) would; the snapshot no longer predates the row."""
+    project = _own_project(tmp_path, 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "email" TEXT NOT NULL);\n')
+    _deploy_first(project, database_url, """INSERT INTO "User" (email) SELECT 'u' || g FROM generate_series(1, 10) g""")
+    _add(
+        project,
+        "20240201000000_display",
+        'ALTER TABLE "User" ADD COLUMN "display" TEXT;\nUPDATE "User" SET "display" = "email";\n',
+    )
+    app = psycopg.connect(database_url)  # a transaction in flight: its row is not committed yet
+    app.execute("""INSERT INTO "User" (email) VALUES ('late@example.com')""")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(migrate(project, database_url=database_url, allow=("data-loss",)))
+    )
+    worker.start()
+    try:
+        with psycopg.connect(database_url, autocommit=True) as monitor:
+            for _ in range(1200):  # until migrate's transaction waits for the app's lock
+                waiting = monitor.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE NOT l.granted AND c.relname = 'User'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("migrate never waited for the app's lock")
+        app.commit()
+    finally:
+        worker.join(120)
+        app.close()
+    (run,) = outcome
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        missing = conn.execute('SELECT email FROM "User" WHERE "display" IS DISTINCT FROM "email"').fetchall()
+    assert missing == [], "every row, the one committed during the wait included, is backfilled"
