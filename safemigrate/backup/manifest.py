@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from safemigrate.errors import BackupFormatError
@@ -15,6 +16,17 @@ FORMAT_VERSION = 1
 ReasonKind = Literal["manual", "pre-migrate", "scheduled"]
 REASON_KINDS: tuple[ReasonKind, ...] = ("manual", "pre-migrate", "scheduled")
 CopyFormat = Literal["binary", "text"]
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time (``Z``, an offset, or none for UTC) as a UTC datetime; ValueError otherwise."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"  # Python 3.10's fromisoformat does not read "Z"
+    moment = datetime.fromisoformat(cleaned)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,9 @@ class Manifest:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise BackupFormatError(f"{where} is not a safemigrate backup manifest.", "")
         version = data.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise BackupFormatError(f"{where} is damaged: its version {version!r} is not a whole number.", "")
+        if version > FORMAT_VERSION:
             raise BackupFormatError(
                 f"{where} is a backup of format version {version}, "
                 f"newer than this safemigrate reads ({FORMAT_VERSION}).",
@@ -167,9 +181,11 @@ class Manifest:
                 for t in data["tables"]
             )
             reason = data["reason"]
+            created_at = data["created_at"]
+            _check_time(created_at, where)
             return cls(
                 data["id"],
-                data["created_at"],
+                created_at,
                 Reason(reason["kind"], reason["text"], tuple(reason["migrations"])),
                 data["tool_version"],
                 data["server_version"],
@@ -183,3 +199,14 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
+
+
+def _check_time(created_at: object, where: str) -> None:
+    """``created_at`` orders backups and answers ``restore --at``: a manifest without a real time is damaged."""
+    try:
+        if isinstance(created_at, str):
+            parse_utc(created_at)
+            return
+    except ValueError:
+        pass
+    raise BackupFormatError(f"{where} is damaged: its created_at {created_at!r} is not an ISO 8601 time.", "")

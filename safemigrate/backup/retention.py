@@ -1,4 +1,7 @@
-"""Which backups ``backups prune`` removes: a backup is kept when any retention rule keeps it."""
+"""Which backups ``backups prune`` removes: a backup is kept when any retention rule keeps it.
+
+A backup whose manifest cannot be read is always kept: its time and reason are unknown, and it may be
+of a newer format that a newer safemigrate restores."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import datetime, timedelta
 
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.select import created
+from safemigrate.backup.store import BackupListing, UnreadableBackup
 from safemigrate.config import RetentionConfig
 
 
@@ -21,6 +25,7 @@ class KeptBackup:
 class PrunePlan:
     kept: tuple[KeptBackup, ...]
     removed: tuple[Manifest, ...]
+    unreadable: tuple[UnreadableBackup, ...] = ()  # kept: a prune never removes what it cannot read
 
 
 def plan_prune(
@@ -35,7 +40,8 @@ def plan_prune(
     whatever its age (when ``keep_pre_migrate``): it is what a rollback of that migration restores,
     and without the database at hand a prune cannot tell which migrations are still applied, so it
     keeps them all rather than guess. ``protected`` (backup id -> reason) are always kept: the
-    backups of applied runs in the ledger, which ``rollback`` restores."""
+    backups of applied runs in the ledger, which ``rollback`` restores. The backups a store's
+    ``list()`` could not read (``backups.unreadable``) come back in ``unreadable``, all kept."""
     ordered = sorted(backups, key=created)
     reasons: dict[str, list[str]] = {m.id: [] for m in ordered}
     cutoff = now - timedelta(days=policy.keep_days)
@@ -58,4 +64,5 @@ def plan_prune(
             reasons[backup_id].append(why)
     kept = tuple(KeptBackup(m, tuple(reasons[m.id])) for m in ordered if reasons[m.id])
     removed = tuple(m for m in ordered if not reasons[m.id])
-    return PrunePlan(kept, removed)
+    unreadable = backups.unreadable if isinstance(backups, BackupListing) else ()
+    return PrunePlan(kept, removed, unreadable)

@@ -1,11 +1,15 @@
-"""Which backup a restore means: ``--id``, ``--latest``, or ``--at TIME`` (the newest at or before it)."""
+"""Which backup a restore means: ``--id``, ``--latest``, or ``--at TIME`` (the newest at or before it).
+
+A backup whose manifest cannot be read is never chosen in place of the one meant: ``--id`` of it says
+why it cannot be read, and ``--latest``/``--at`` refuse when it may be the newest they mean."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 
-from safemigrate.backup.manifest import Manifest
+from safemigrate.backup.manifest import Manifest, parse_utc
+from safemigrate.backup.store import BackupListing, unreadable_refusal
 from safemigrate.errors import BackupNotFoundError, InputError
 
 
@@ -13,23 +17,18 @@ def parse_time(text: str) -> datetime:
     """``2026-11-20 14:00``, ``2026-11-20T14:00:05``, ``2026-11-20`` or with an offset (``Z``, ``+01:00``).
 
     A time without an offset is UTC, like the times ``backups list`` shows."""
-    cleaned = text.strip()
-    if cleaned.endswith(("Z", "z")):
-        cleaned = cleaned[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(cleaned)
+        return parse_utc(text)
     except ValueError:
         raise InputError(
             f"--at {text!r} is not a date and time.",
             'Write it like "2026-11-20 14:00" (UTC) or "2026-11-20T14:00:00+01:00".',
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def created(manifest: Manifest) -> datetime:
-    return parse_time(manifest.created_at)
+    """The manifest's time (checked when the manifest was read)."""
+    return parse_utc(manifest.created_at)
 
 
 def newest_at_or_before(backups: Sequence[Manifest], moment: datetime, location: str) -> Manifest:
@@ -46,16 +45,27 @@ def newest_at_or_before(backups: Sequence[Manifest], moment: datetime, location:
 def choose_backup(
     backups: Sequence[Manifest], *, backup_id: str | None, at: datetime | None, location: str
 ) -> Manifest:
-    """The backup named by id, else the newest at or before ``at``, else the newest of all."""
+    """The backup named by id, else the newest at or before ``at``, else the newest of all.
+
+    ``backups`` from a store's ``list()`` also knows the backups that cannot be read (see above)."""
+    listing = backups if isinstance(backups, BackupListing) else BackupListing(backups)
     if backup_id is not None:
-        for manifest in backups:
+        for manifest in listing:
             if manifest.id == backup_id:
                 return manifest
+        unreadable = listing.find_unreadable(backup_id)
+        if unreadable is not None:
+            raise unreadable.error()
         raise BackupNotFoundError(
             f"There is no backup {backup_id!r} in {location}.", "Run `safemigrate backups list` to see the ids."
         )
-    if not backups:
-        raise BackupNotFoundError(f"There is no backup in {location}.", "Take one with `safemigrate backup`.")
+    candidates = [m for m in listing if at is None or created(m) <= at]
+    chosen = max(candidates, key=lambda m: (created(m), m.id), default=None)
+    blocking = listing.unreadable_in_place_of(chosen, at)
+    if blocking is not None:
+        raise unreadable_refusal(blocking, chosen)
+    if chosen is not None:
+        return chosen
     if at is not None:
-        return newest_at_or_before(backups, at, location)
-    return max(backups, key=created)
+        return newest_at_or_before(listing, at, location)  # says there is none, and which is the oldest
+    raise BackupNotFoundError(f"There is no backup in {location}.", "Take one with `safemigrate backup`.")

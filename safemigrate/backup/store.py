@@ -8,11 +8,12 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from safemigrate.backup.manifest import Manifest
+from safemigrate.backup.manifest import Manifest, parse_utc
 from safemigrate.errors import BackupFormatError, BackupNotFoundError
 
 DEFAULT_STORE = ".safemigrate/backups"
@@ -20,6 +21,67 @@ MANIFEST = "manifest.json"
 ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class UnreadableBackup:
+    """A backup whose manifest cannot be read (damaged, or of a newer format): listed apart, never used."""
+
+    id: str
+    reason: str  # one sentence: what is wrong with the manifest
+    hint: str = ""
+
+    @property
+    def taken_at(self) -> datetime | None:
+        """The time in the id (to the second; None when the id holds no real date)."""
+        try:
+            return datetime.strptime(self.id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return None
+
+    def error(self) -> BackupFormatError:
+        return BackupFormatError(
+            self.reason, self.hint or "Restore another backup (see `safemigrate backups list`) or delete this one."
+        )
+
+
+class BackupListing(tuple[Manifest, ...]):
+    """The backups a store holds that can be read (a tuple, oldest first) and, in ``unreadable``, those
+    whose manifest cannot be read. One damaged or newer-format manifest must not hide every other
+    backup, nor be mistaken for no backup at all: the commands say which ones were skipped and why."""
+
+    unreadable: tuple[UnreadableBackup, ...]
+
+    def __new__(cls, backups: Iterable[Manifest] = (), unreadable: Iterable[UnreadableBackup] = ()) -> BackupListing:
+        listing = super().__new__(cls, backups)
+        listing.unreadable = tuple(sorted(unreadable, key=lambda u: u.id))
+        return listing
+
+    def find_unreadable(self, backup_id: str) -> UnreadableBackup | None:
+        return next((u for u in self.unreadable if u.id == backup_id), None)
+
+    def unreadable_in_place_of(self, chosen: Manifest | None, at: datetime | None = None) -> UnreadableBackup | None:
+        """The newest unreadable backup that may be newer than ``chosen`` (taken at or before ``at``).
+
+        ``--latest`` or ``--at`` meant it: restoring the older ``chosen`` instead would silently bring
+        back older data. Ids hold the time to the second, so the same second counts as newer."""
+        floor = parse_utc(chosen.created_at) - timedelta(seconds=1) if chosen is not None else None
+        found = [
+            u
+            for u in self.unreadable
+            if (taken := u.taken_at) is not None and (at is None or taken <= at) and (floor is None or taken > floor)
+        ]
+        return found[-1] if found else None
+
+
+def unreadable_refusal(unreadable: UnreadableBackup, chosen: Manifest | None) -> BackupFormatError:
+    """The newest backup meant cannot be read: say so rather than restore an older one in its place."""
+    instead = f"; the newest readable one is {chosen.id}" if chosen is not None else ""
+    return BackupFormatError(
+        f"Backup {unreadable.id} would be the one to restore, but it cannot be read{instead}: {unreadable.reason}",
+        "Name a backup with --id to restore an older one (see `safemigrate backups list`), or "
+        + (unreadable.hint[:1].lower() + unreadable.hint[1:] if unreadable.hint else "delete the damaged one."),
+    )
 
 
 def new_id(now: datetime) -> str:
@@ -87,26 +149,38 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest.from_dict(data, str(path))
 
 
-def list_backups(store: Path) -> tuple[Manifest, ...]:
-    """Every published backup of the store, oldest first (partial folders are never listed)."""
+def list_backups(store: Path) -> BackupListing:
+    """Every published backup of the store, oldest first (partial folders are never listed); those
+    whose manifest cannot be read are in ``unreadable``."""
     if not store.is_dir():
-        return ()
-    found = [
-        (entry.name, read_manifest(entry))
-        for entry in sorted(store.iterdir())
-        if ID_PATTERN.fullmatch(entry.name) and (entry / MANIFEST).is_file()
-    ]
-    # A folder copied under another name holds someone else's manifest: never list it.
-    return tuple(manifest for name, manifest in found if manifest.id == name)
+        return BackupListing()
+    backups: list[Manifest] = []
+    unreadable: list[UnreadableBackup] = []
+    for entry in sorted(store.iterdir()):
+        if not (ID_PATTERN.fullmatch(entry.name) and (entry / MANIFEST).is_file()):
+            continue
+        try:
+            manifest = read_manifest(entry)
+        except BackupFormatError as err:
+            unreadable.append(UnreadableBackup(entry.name, err.message, err.hint))
+            continue
+        if manifest.id == entry.name:  # a folder copied under another name holds someone else's manifest
+            backups.append(manifest)
+    return BackupListing(backups, unreadable)
 
 
 def find_backup(store: Path, backup_id: str | None) -> tuple[Path, Manifest]:
-    """The folder and manifest of backup ``backup_id``, or of the newest one when None."""
+    """The folder and manifest of backup ``backup_id``, or of the newest one when None (refused when
+    the newest cannot be read: an older one is not what was asked for)."""
     if backup_id is None:
         backups = list_backups(store)
-        if not backups:
+        newest = backups[-1] if backups else None
+        blocking = backups.unreadable_in_place_of(newest)
+        if blocking is not None:
+            raise unreadable_refusal(blocking, newest)
+        if newest is None:
             raise BackupNotFoundError(f"There is no backup in {store}.", "Take one with `safemigrate backup`.")
-        return store / backups[-1].id, backups[-1]
+        return store / newest.id, newest
     folder = store / backup_id
     if not ID_PATTERN.fullmatch(backup_id) or not (folder / MANIFEST).is_file():
         raise BackupNotFoundError(

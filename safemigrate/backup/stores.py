@@ -31,6 +31,8 @@ from safemigrate.backup.store import (
     FILE_MODE,
     ID_PATTERN,
     MANIFEST,
+    BackupListing,
+    UnreadableBackup,
     create_file,
     ensure_store,
     find_backup,
@@ -50,8 +52,8 @@ class BackupStore(Protocol):
     @property
     def location(self) -> str: ...
 
-    def list(self) -> tuple[Manifest, ...]:
-        """Every complete backup, oldest first."""
+    def list(self) -> BackupListing:
+        """Every complete backup, oldest first; those whose manifest cannot be read in ``unreadable``."""
         ...
 
     def check(self) -> None:
@@ -95,8 +97,9 @@ class LocalStore:
     def location(self) -> str:
         return str(self.path)
 
-    def list(self) -> tuple[Manifest, ...]:
-        return by_time(list_backups(self.path))  # list_backups keeps only manifests whose id is their folder's
+    def list(self) -> BackupListing:
+        listed = list_backups(self.path)  # keeps only manifests whose id is their folder's
+        return by_time(listed, listed.unreadable)
 
     def check(self) -> None:
         try:
@@ -260,12 +263,20 @@ class S3Store:
             found.extend(item["Key"][len(base) :] for item in page.get("Contents", []) if "Key" in item)
         return found
 
-    def list(self) -> tuple[Manifest, ...]:
+    def list(self) -> BackupListing:
         client = self._client()
+        backups: list[Manifest] = []
+        unreadable: list[UnreadableBackup] = []
         with self._calls("list the backups"):
-            ids = self._ids(client)
-            found = [self._manifest(client, backup_id) for backup_id in ids]
-        return by_time(m for backup_id, m in zip(ids, found, strict=True) if m is not None and m.id == backup_id)
+            for backup_id in self._ids(client):
+                try:
+                    manifest = self._manifest(client, backup_id)
+                except BackupFormatError as err:  # one bad manifest must not hide the other backups
+                    unreadable.append(UnreadableBackup(backup_id, err.message, err.hint))
+                    continue
+                if manifest is not None and manifest.id == backup_id:
+                    backups.append(manifest)
+        return by_time(backups, unreadable)
 
     def check(self) -> None:
         client = self._client()
@@ -387,9 +398,9 @@ def _check_id(backup_id: str, location: str) -> None:
         )
 
 
-def by_time(backups: Iterable[Manifest]) -> tuple[Manifest, ...]:
+def by_time(backups: Iterable[Manifest], unreadable: Iterable[UnreadableBackup] = ()) -> BackupListing:
     """Oldest first, by the time in the manifest (ids of one second tie-break)."""
-    return tuple(sorted(backups, key=lambda m: (created(m), m.id)))
+    return BackupListing(sorted(backups, key=lambda m: (created(m), m.id)), unreadable)
 
 
 def _download(client: S3Client, bucket: str, key: str, target: Path) -> None:

@@ -23,10 +23,11 @@ from safemigrate.cli.fingerprint import _size
 from safemigrate.errors import InputError, SafemigrateError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from safemigrate.backup.manifest import Manifest
     from safemigrate.backup.project import TakenBackup
+    from safemigrate.backup.store import BackupListing, UnreadableBackup
     from safemigrate.backup.take import BackupProgress
 
 
@@ -41,8 +42,21 @@ TablesOption = Annotated[
 backups_app = typer.Typer(help="Look at the backups of the store.", no_args_is_help=True)
 
 
-def _names(tables: str | None) -> list[str] | None:
-    return [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
+def _names(tables: str | None, every: str) -> list[str] | None:
+    """The names of --tables; given but naming none (``--tables ""``) is refused, never "no table"."""
+    if tables is None:
+        return None
+    names = [n.strip() for n in tables.split(",") if n.strip()]
+    if not names:
+        raise InputError(
+            f"--tables {tables!r} names no table.",
+            f"Name tables separated by commas, or leave --tables out to {every}.",
+        )
+    return names
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 def progress_line(event: BackupProgress) -> str:
@@ -94,6 +108,7 @@ def backup(
 
     if scope_from_migrations and tables is not None:
         raise InputError("Use --tables or --scope-from-migrations, not both.")
+    names = _names(tables, "back up every table")
     try:
         if scope_from_migrations:
             _scoped_backup(project, database_url, schema, config, reason, jobs, verify, progress)
@@ -103,7 +118,7 @@ def backup(
             database_url=database_url,
             schema_path=schema,
             config_file=config,
-            tables=_names(tables),
+            tables=names,
             reason=Reason("manual", reason or ""),
             jobs=jobs,
             verify=verify,
@@ -135,7 +150,7 @@ def _notify_backup_failed(project: Path, config: Path | None, err: SafemigrateEr
 def _summary(taken: TakenBackup) -> None:
     manifest = taken.manifest
     typer.echo(
-        f"Backup {manifest.id}: {len(manifest.tables)} table{'s' if len(manifest.tables) != 1 else ''}, "
+        f"Backup {manifest.id}: {_plural(len(manifest.tables), 'table')}, "
         f"{manifest.rows:,} rows, {_size(manifest.bytes)} of {manifest.database}, in {taken.location}"
     )
     if taken.verification is not None:
@@ -204,28 +219,50 @@ def list_row(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def unreadable_row(unreadable: UnreadableBackup) -> dict[str, Any]:
+    return {"id": unreadable.id, "reason": unreadable.reason, "hint": unreadable.hint}
+
+
+def _listed(project: Path, config: Path | None) -> BackupListing:
+    """The store's backups, with those it could not read (``project_backups`` returns the store's listing)."""
+    from safemigrate.backup.project import project_backups
+    from safemigrate.backup.store import BackupListing
+
+    found = project_backups(project, config_file=config)
+    return found if isinstance(found, BackupListing) else BackupListing(found)
+
+
+def _warn_unreadable(skipped: Sequence[UnreadableBackup]) -> None:
+    for unreadable in skipped:
+        typer.echo(f"warning: backup {unreadable.id} skipped: {unreadable.reason} {unreadable.hint}".rstrip(), err=True)
+
+
 def backups_list(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     project: ProjectOption = Path("."),
     config: ConfigOption = None,
 ) -> None:
     """List the backups of the store, oldest first."""
-    from safemigrate.backup.project import project_backups
-
-    found = project_backups(project, config_file=config)
+    found = _listed(project, config)
+    skipped = found.unreadable
     if fmt is Format.json:
-        document = {"version": 1, "backups": [list_row(m) for m in found]}
+        document = {
+            "version": 1,
+            "backups": [list_row(m) for m in found],
+            "unreadable": [unreadable_row(u) for u in skipped],
+        }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
+    _warn_unreadable(skipped)
     if not found:
-        typer.echo("No backups.")
+        typer.echo("No backups that this safemigrate can read." if skipped else "No backups.")
         return
     for m in found:
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
         typer.echo(
-            f"{m.id}  {m.created_at}  {reason}  {len(m.tables)} tables ({', '.join(t.name for t in m.tables)})  "
-            f"{m.rows:,} rows  {_size(m.bytes)}  {verified}"
+            f"{m.id}  {m.created_at}  {reason}  {_plural(len(m.tables), 'table')} "
+            f"({', '.join(t.name for t in m.tables)})  {m.rows:,} rows  {_size(m.bytes)}  {verified}"
         )
 
 
@@ -248,6 +285,7 @@ def prune(
             "dry_run": dry_run,
             "removed": [list_row(m) for m in plan.removed],
             "kept": [{**list_row(k.manifest), "kept_because": list(k.reasons)} for k in plan.kept],
+            "unreadable": [unreadable_row(u) for u in plan.unreadable],
         }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
@@ -256,10 +294,15 @@ def prune(
         typer.echo(f"{verb} {m.id}  {m.created_at}  {m.reason.kind}  {_size(m.bytes)}")
     for kept in plan.kept:
         typer.echo(f"kept {kept.manifest.id}: {'; '.join(kept.reasons)}", err=True)
+    for unreadable in plan.unreadable:
+        typer.echo(
+            f"kept {unreadable.id}: its manifest cannot be read, so it is never pruned: {unreadable.reason}", err=True
+        )
     total = sum(m.bytes for m in plan.removed)
+    unread = f" and {len(plan.unreadable)} that cannot be read" if plan.unreadable else ""
     typer.echo(
-        f"{'Would remove' if dry_run else 'Removed'} {len(plan.removed)} backup"
-        f"{'s' if len(plan.removed) != 1 else ''} ({_size(total)}); kept {len(plan.kept)}."
+        f"{'Would remove' if dry_run else 'Removed'} {_plural(len(plan.removed), 'backup')} ({_size(total)}); "
+        f"kept {len(plan.kept)}{unread}."
     )
 
 
@@ -268,14 +311,17 @@ backups_app.command("prune")(prune)
 
 def _pick(project: Path, config: Path | None) -> str:
     """Ask which backup to restore (newest first) on a terminal."""
-    from safemigrate.backup.project import project_backups
-
-    found = list(reversed(project_backups(project, config_file=config)))[:20]
+    listed = _listed(project, config)
+    _warn_unreadable(listed.unreadable)
+    found = list(reversed(listed))[:20]
     if not found:
         raise InputError("There is no backup to restore.", "Take one with `safemigrate backup`.")
     for number, m in enumerate(found, 1):
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
-        typer.echo(f"{number:>3}. {m.id}  {m.created_at}  {reason}  {len(m.tables)} tables  {m.rows:,} rows", err=True)
+        typer.echo(
+            f"{number:>3}. {m.id}  {m.created_at}  {reason}  {_plural(len(m.tables), 'table')}  {m.rows:,} rows",
+            err=True,
+        )
     choice: int = typer.prompt("Restore which backup", default=1, type=click.IntRange(1, len(found)), err=True)
     return found[choice - 1].id
 
@@ -310,6 +356,7 @@ def restore(
     from safemigrate.backup.project import restore_database
     from safemigrate.backup.select import parse_time
 
+    names = _names(tables, "restore every table of the backup")
     selectors = sum(x for x in (backup_id is not None, latest, at is not None))
     if selectors > 1:
         raise InputError("Name the backup to restore with one of --id ID, --latest or --at TIME, not several.")
@@ -330,7 +377,7 @@ def restore(
         project,
         backup_id=backup_id,
         at=moment,
-        tables=_names(tables),
+        tables=names,
         to_url=to_url,
         database_url=database_url,
         schema_path=schema,
@@ -340,6 +387,6 @@ def restore(
         how = "recreated" if table.recreated else "replaced"
         typer.echo(f'restore: "{table.name}": {table.rows:,} rows ({how})', err=True)
     typer.echo(
-        f"Restored backup {result.backup_id} into {result.database}: {len(result.tables)} "
-        f"table{'s' if len(result.tables) != 1 else ''}, counts and fingerprints match, in {result.seconds:.1f} s"
+        f"Restored backup {result.backup_id} into {result.database}: {_plural(len(result.tables), 'table')}, "
+        f"counts and fingerprints match, in {result.seconds:.1f} s"
     )
