@@ -95,14 +95,23 @@ def read_touches(
                 if _same_schema(name, schema):
                     touch(name.name, remove=True)
                     removing.add(original(name.name))
-        elif isinstance(s, m.Delete) and _same_schema(s.table, schema):
-            touch(s.table.name, remove=True)
-            removing.add(original(s.table.name))
-        elif isinstance(s, m.Update) and _same_schema(s.table, schema):
-            touch(s.table.name)
-            updating.add(original(s.table.name))
-        elif isinstance(s, m.Insert) and _same_schema(s.table, schema):
-            touch(s.table.name, add=True)
+        elif isinstance(s, (m.Delete, m.Update, m.Insert)):
+            # every row change of the statement (those in its WITH clause too); a function it calls
+            # may change anything
+            changes = m.data_changes(s)
+            if any(c.calls for c in changes):
+                unknown.append(f"{label}:{statement.line}")
+            for change in changes:
+                if not _same_schema(change.table, schema):
+                    continue
+                if isinstance(change, m.Delete):
+                    touch(change.table.name, remove=True)
+                    removing.add(original(change.table.name))
+                elif isinstance(change, m.Update):  # an INSERT ... ON CONFLICT DO UPDATE too
+                    touch(change.table.name, add=change.on_conflict)
+                    updating.add(original(change.table.name))
+                else:
+                    touch(change.table.name, add=True)
         elif isinstance(s, m.AlterEnumRenameValue) and _same_schema(s.name, schema):
             relabelled.add(s.name.name)
 

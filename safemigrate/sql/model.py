@@ -6,7 +6,7 @@ ones kept exactly. ``schema`` is None when the statement did not qualify the nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -278,10 +278,17 @@ class Truncate:
     cascade: bool = False
 
 
+# One statement can change rows of several tables: data-modifying WITH queries, INSERT ... ON CONFLICT
+# DO UPDATE. Its summary is its first change; ``also`` holds the others (read them all with
+# ``data_changes``), and ``calls`` the functions it calls that are not known side-effect-free built-ins.
+
+
 @dataclass(frozen=True)
 class Delete:
     table: Name
     has_where: bool
+    also: tuple[DataChange, ...] = ()
+    calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,11 +296,26 @@ class Update:
     table: Name
     columns: tuple[str, ...]
     has_where: bool
+    also: tuple[DataChange, ...] = ()
+    calls: tuple[str, ...] = ()
+    on_conflict: bool = False  # the DO UPDATE of an INSERT ... ON CONFLICT: it overwrites the conflicting rows
 
 
 @dataclass(frozen=True)
 class Insert:
     table: Name
+    also: tuple[DataChange, ...] = ()
+    calls: tuple[str, ...] = ()
+
+
+DataChange = Delete | Update | Insert
+
+
+def data_changes(summary: Summary) -> tuple[DataChange, ...]:
+    """Every row change of a statement, in the order written (none for statements that change no rows)."""
+    if isinstance(summary, (Delete, Update, Insert)):
+        return (replace(summary, also=()), *summary.also) if summary.also else (summary,)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -329,10 +351,12 @@ class CreateExtension:
 
 @dataclass(frozen=True)
 class Procedural:
-    """DO blocks, functions, procedures: code the linter cannot see into."""
+    """DO blocks, functions, procedures, rules: code the linter cannot see into."""
 
-    kind: str  # "do block" | "function" | "procedure"
+    # "do block" | "function" | "procedure" (definitions) | "procedure call" | "function call" | "rule"
+    kind: str
     name: Name | None = None
+    table: Name | None = None  # the table a rule rewrites statements on
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import sqlglot
 from sqlglot import exp
@@ -46,6 +47,65 @@ VOLATILE_FUNCTIONS = frozenset(
         "setseed",
     }
 )
+
+# Functions a data statement may call without being reported: PostgreSQL built-ins (and the usual
+# uuid/pgcrypto extensions) that change no stored data and no setting. Names as written in SQL, plus
+# sqlglot's names for the keyword forms it reads without a written name (x::text, CASE, EXTRACT...).
+# Any other function (a user function, setval, set_config, dblink_exec, lo_unlink,
+# pg_terminate_backend...) runs code the linter cannot see and is reported.
+_SIDE_EFFECT_FREE_GROUPS = (
+    # conditional, keyword forms
+    "all any some case cast try_cast if exists array collate coalesce nullif greatest least num_nonnulls "
+    "num_nulls extract overlay position str_position group_concat json_extract json_extract_scalar jsonb_extract "
+    "jsonb_extract_scalar array_contains_all array_contained_by array_overlaps j_s_o_n_array_agg "
+    "j_s_o_n_object_agg jsonb_contains",
+    # math
+    "abs cbrt ceil ceiling degrees div exp factorial floor gcd lcm ln log log10 mod pi power pow radians "
+    "round scale sign sqrt trunc width_bucket random rand random_normal acos asin atan atan2 cos sin tan",
+    # text
+    "ascii bit_length btrim char_length character_length chr concat concat_ws format initcap left length "
+    "lower lpad ltrim md5 normalize octet_length quote_ident quote_literal quote_nullable regexp_count "
+    "regexp_instr regexp_like regexp_match regexp_matches regexp_replace regexp_split_to_array "
+    "regexp_split_to_table regexp_substr repeat replace reverse right rpad rtrim split_part starts_with "
+    "string_to_array string_to_table strpos substr substring to_hex translate trim upper encode decode sha224 "
+    "sha256 sha384 sha512 convert_from convert_to to_char to_number to_date to_timestamp unistr pad",
+    # date and time
+    "age clock_timestamp current_date current_time current_timestamp date_bin date_part date_trunc isfinite "
+    "justify_days justify_hours justify_interval localtime localtimestamp make_date make_interval make_time "
+    "make_timestamp make_timestamptz now statement_timestamp timeofday transaction_timestamp timezone date",
+    # aggregates and window functions
+    "array_agg avg bit_and bit_or bool_and bool_or count every json_agg jsonb_agg json_object_agg "
+    "jsonb_object_agg max min string_agg sum stddev stddev_pop stddev_samp variance var_pop var_samp "
+    "percentile_cont percentile_disc mode row_number rank dense_rank percent_rank cume_dist ntile lag lead "
+    "first_value last_value nth_value",
+    # json
+    "to_json to_jsonb array_to_json row_to_json json_build_array jsonb_build_array json_build_object "
+    "jsonb_build_object json_object jsonb_object json_array_elements jsonb_array_elements "
+    "json_array_elements_text jsonb_array_elements_text json_array_length jsonb_array_length json_each "
+    "jsonb_each json_each_text jsonb_each_text json_extract_path jsonb_extract_path json_extract_path_text "
+    "jsonb_extract_path_text json_object_keys jsonb_object_keys json_populate_record jsonb_populate_record "
+    "json_to_record jsonb_to_record json_to_recordset jsonb_to_recordset json_strip_nulls jsonb_strip_nulls "
+    "jsonb_set jsonb_set_lax jsonb_insert jsonb_pretty json_typeof jsonb_typeof jsonb_path_exists "
+    "jsonb_path_match jsonb_path_query jsonb_path_query_array jsonb_path_query_first",
+    # arrays and set-returning
+    "array_append array_cat array_dims array_fill array_length array_lower array_ndims array_position "
+    "array_positions array_prepend array_remove array_replace array_to_string array_upper cardinality "
+    "trim_array unnest generate_series generate_subscripts",
+    # identifiers and sequences (nextval only advances a sequence, as a serial default does)
+    "gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v3 uuid_generate_v4 uuid_generate_v5 "
+    "uuidv4 uuidv7 nextval currval lastval",
+    # session information
+    "current_user session_user user current_role current_schema current_schemas current_database "
+    "current_catalog current_setting version pg_typeof txid_current",
+    # catalog lookups
+    "to_regclass to_regtype to_regnamespace to_regproc pg_get_serial_sequence format_type obj_description "
+    "col_description pg_relation_size pg_total_relation_size pg_table_size pg_size_pretty pg_column_size "
+    "has_table_privilege has_schema_privilege",
+    # text search, pgcrypto
+    "to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery setweight ts_rank "
+    "ts_headline crypt gen_salt digest hmac",
+)
+SIDE_EFFECT_FREE_FUNCTIONS = frozenset(name for group in _SIDE_EFFECT_FREE_GROUPS for name in group.split())
 
 # sqlglot DataType names -> PostgreSQL's canonical type names.
 _TYPE_NAMES = {
@@ -151,11 +211,15 @@ class _Words:
         return tok.text.lower()
 
     def name(self) -> m.Name:
-        first = self.identifier()
-        if not self.at_end() and self.tokens[self.i].token_type == TokenType.DOT:
+        """``name``, ``schema.name`` or ``database.schema.name`` (PostgreSQL only accepts the current
+        database there, so the database part says nothing about which object is meant)."""
+        parts = [self.identifier()]
+        while len(parts) < 3 and not self.at_end() and self.tokens[self.i].token_type == TokenType.DOT:
             self.i += 1
-            return m.Name(self.identifier(), first)
-        return m.Name(first)
+            parts.append(self.identifier())
+        if len(parts) == 1:
+            return m.Name(parts[0])
+        return m.Name(parts[-1], parts[-2])
 
     def string(self) -> str:
         if self.at_end() or self.tokens[self.i].token_type != TokenType.STRING:
@@ -222,9 +286,10 @@ def _table_name(node: exp.Expression | None) -> m.Name:
         node = node.this
     if not isinstance(node, exp.Table):
         raise _NotUnderstood("table name expected")
-    if node.args.get("catalog") is not None:
-        raise _NotUnderstood("three-part names are not supported")
+    # database.schema.table: PostgreSQL only accepts the current database, so the schema and table decide.
     schema = node.args.get("db")
+    if node.args.get("catalog") is not None and schema is None:
+        raise _NotUnderstood("name with a database but no schema")
     return m.Name(_ident(node.this), _ident(schema) if schema is not None else None)
 
 
@@ -824,6 +889,13 @@ def _create(w: _Words, text: str) -> m.Summary:
         while not w.at_end() and not w.accept("ON"):
             w.i += 1
         return m.Harmless("create trigger", w.name() if not w.at_end() else None)
+    if w.accept("RULE"):
+        # A rule rewrites later statements on its table (DO INSTEAD NOTHING makes them do nothing).
+        rule_name = w.identifier()
+        w.expect("AS", "ON")
+        w.i += 1  # the event: SELECT | INSERT | UPDATE | DELETE
+        w.expect("TO")
+        return m.Procedural("rule", m.Name(rule_name), w.name())
     if w.accept("SCHEMA"):
         w.accept("IF", "NOT", "EXISTS")
         if w.accept("AUTHORIZATION"):
@@ -846,7 +918,6 @@ def _create(w: _Words, text: str) -> m.Summary:
         "CAST",
         "AGGREGATE",
         "OPERATOR",
-        "RULE",
         "PUBLICATION",
         "TEXT",
         "ROLE",
@@ -859,29 +930,104 @@ def _create(w: _Words, text: str) -> m.Summary:
 
 def _dml(text: str, tokens: Sequence[Token] | None = None) -> m.Summary:
     node = _parse_one(text, tokens)
+    if not isinstance(node, (exp.Delete, exp.Update, exp.Insert, exp.Select, exp.SetOperation)):
+        raise _NotUnderstood("data statement form")
+    setting = _set_config(node)
+    if setting is not None:
+        return setting
+    # The statement's own change first, then those of its data-modifying WITH queries.
+    changes = [change for inner in node.find_all(exp.Delete, exp.Update, exp.Insert) for change in _changes(inner)]
+    calls = _unknown_calls(node, text)
+    if not changes:
+        if not calls:
+            return m.Harmless("query")
+        schema, _, name = calls[0].rpartition(".")
+        return m.Procedural("function call", m.Name(name, schema or None))
+    first, *others = changes
+    return replace(first, also=tuple(others), calls=calls)
+
+
+def _changes(node: exp.Expression) -> list[m.DataChange]:
+    """The row changes one DELETE / UPDATE / INSERT node makes itself (not counting nested ones)."""
     if isinstance(node, exp.Delete):
-        return m.Delete(_table_name(node.this), node.args.get("where") is not None)
+        return [m.Delete(_table_name(node.this), node.args.get("where") is not None)]
     if isinstance(node, exp.Update):
-        targets: list[exp.Expression] = []
-        for assignment in node.expressions:
-            if isinstance(assignment, exp.EQ):
-                target = assignment.this
-                targets.extend(target.expressions if isinstance(target, (exp.Tuple, exp.Paren)) else [target])
-                if isinstance(target, exp.Paren):
-                    targets.append(target.this)
-        columns = tuple(_ident(t) for t in targets if isinstance(t, exp.Column))
-        return m.Update(_table_name(node.this), columns, node.args.get("where") is not None)
-    if isinstance(node, exp.Insert):
-        target = node.this
-        if isinstance(target, exp.Schema):
-            target = target.this
-        return m.Insert(_table_name(target))
-    if isinstance(node, (exp.Select, exp.Union)):
-        # A data-modifying CTE (WITH x AS (DELETE ...)) is judged by what it modifies.
-        for inner in node.find_all(exp.Delete, exp.Update, exp.Insert):
-            return _dml(inner.sql(dialect="postgres"))
-        return m.Harmless("query")
-    raise _NotUnderstood("data statement form")
+        return [m.Update(_table_name(node.this), _set_columns(node.expressions), node.args.get("where") is not None)]
+    target = node.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    table = _table_name(target)
+    changes: list[m.DataChange] = [m.Insert(table)]
+    conflict = node.args.get("conflict")
+    if isinstance(conflict, exp.OnConflict) and str(conflict.args.get("action") or "").upper() != "DO NOTHING":
+        if str(conflict.args.get("action") or "").upper() != "DO UPDATE":
+            raise _NotUnderstood("ON CONFLICT form")
+        # DO UPDATE overwrites the rows the new ones conflict with, like an UPDATE of its SET columns.
+        columns = _set_columns(conflict.expressions)
+        changes.append(m.Update(table, columns, conflict.args.get("where") is not None, on_conflict=True))
+    return changes
+
+
+def _set_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
+    """The columns an UPDATE's SET list writes (``a = ...`` and ``(a, b) = (...)``)."""
+    targets: list[exp.Expression] = []
+    for assignment in assignments:
+        if isinstance(assignment, exp.EQ):
+            target = assignment.this
+            targets.extend(target.expressions if isinstance(target, (exp.Tuple, exp.Paren)) else [target])
+            if isinstance(target, exp.Paren):
+                targets.append(target.this)
+    return tuple(_ident(t) for t in targets if isinstance(t, exp.Column))
+
+
+def _set_config(node: exp.Expression) -> m.SetSetting | None:
+    """``SELECT set_config('name', 'value', is_local)`` alone is a SET (of search_path, lock_timeout...)."""
+    if not isinstance(node, exp.Select) or {k for k, v in node.args.items() if v} != {"expressions"}:
+        return None
+    if len(node.expressions) != 1:
+        return None
+    call = node.expressions[0]
+    if isinstance(call, exp.Alias):
+        call = call.this
+    if not isinstance(call, exp.Anonymous) or str(call.this).lower() != "set_config" or len(call.expressions) != 3:
+        return None
+    name, value, local = call.expressions
+    if not (isinstance(name, exp.Literal) and name.is_string and isinstance(value, exp.Literal) and value.is_string):
+        return None
+    if not isinstance(local, exp.Boolean):
+        return None
+    return m.SetSetting(str(name.this).lower(), str(value.this), bool(local.this))
+
+
+def _unknown_calls(node: exp.Expression, text: str) -> tuple[str, ...]:
+    """Functions the statement calls that are not known side-effect-free built-ins, as written."""
+    unknown: list[str] = []
+    for func in node.find_all(exp.Func):
+        name = _called_name(func, text)
+        qualifier = ""
+        parent = func.parent
+        if isinstance(parent, exp.Dot) and parent.expression is func:
+            qualifier = parent.this.sql(dialect="postgres")
+        known = name in SIDE_EFFECT_FREE_FUNCTIONS and qualifier.lower() in ("", "pg_catalog")
+        if not known:
+            written = f"{qualifier}.{name}" if qualifier else name
+            if written not in unknown:
+                unknown.append(written)
+    return tuple(unknown)
+
+
+def _called_name(func: exp.Func, text: str) -> str:
+    """The name a call was written with (sqlglot maps several names onto one class), else its class's."""
+    start, end = func.meta.get("start"), func.meta.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end < len(text):
+        spelled = text[start : end + 1]
+        if len(spelled) > 1 and spelled[0] == spelled[-1] == '"':
+            return spelled[1:-1]
+        if spelled.replace("_", "a").replace("$", "a").isalnum():
+            return spelled.lower()
+    if isinstance(func, exp.Anonymous):
+        return str(func.this).lower()
+    return func.sql_name().lower()
 
 
 def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:

@@ -4,6 +4,11 @@ Like Django's ``state_forwards``: the linter asks the model about the state *bef
 then applies the statement. The model knows tables, columns (with types), enums and indexes, and
 which objects were created by a "fresh" migration (the one being linted, or an earlier migration
 of the same deploy): those are empty, so locking or validating them is harmless.
+
+Unqualified names are keyed to the default schema. After a ``SET search_path`` (or ``set_config``)
+to another schema in this deploy, PostgreSQL resolves them elsewhere, which the model does not
+follow: until the search_path is set back, an unqualified name is never fresh, and what such a
+name creates is recorded as existing (and never replaces what the model already knows).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ class ColumnState:
     type: m.TypeSpec
     not_null: bool
     has_default: bool
+    added_in: str | None = None  # the migration whose ADD COLUMN created it (None: with its table, or unknown)
 
 
 @dataclass
@@ -47,6 +53,10 @@ class IndexState:
 
 class SchemaModel:
     """Mutable model owned by the linter; rules only read it."""
+
+    # The migration that last set search_path away from the default schema (None: default).
+    # A class attribute too, so a model pickled before it existed still reads.
+    search_path_set_by: str | None = None
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -80,14 +90,29 @@ class SchemaModel:
             self._enum_names = frozenset(k[1] for k in self.enums)
         return self._enum_names
 
+    def search_path_moved(self) -> bool:
+        """True when a migration of this deploy (one session) set search_path away from the default schema."""
+        return self.search_path_set_by is not None and self.search_path_set_by in self.fresh_migrations
+
+    def _unsure(self, name: m.Name) -> bool:
+        """An unqualified name while search_path points elsewhere: the model cannot tell what it names."""
+        return name.schema is None and self.search_path_moved()
+
     def is_fresh_table(self, name: m.Name) -> bool:
         """True when the table was created by a migration of this deploy (so it holds no rows)."""
         state = self.table(name)
-        return state is not None and state.created_in in self.fresh_migrations
+        return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
 
     def is_fresh_object(self, kind: str, name: m.Name) -> bool:
         """True for a schema, sequence or (materialized) view created by a migration of this deploy."""
+        if kind != "schema" and self._unsure(name):
+            return False
         return self.objects.get(self._object_key(kind, name)) in self.fresh_migrations
+
+    def is_fresh_enum(self, name: m.Name) -> bool:
+        """True for an enum created by a migration of this deploy."""
+        state = self.enum(name)
+        return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
 
     def _object_key(self, kind: str, name: m.Name) -> tuple[str, str, str]:
         if kind == "schema":
@@ -102,7 +127,7 @@ class SchemaModel:
 
     def is_fresh_index(self, name: m.Name) -> bool:
         state = self.indexes.get(self.key(name))
-        return state is not None and state.created_in in self.fresh_migrations
+        return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
 
     def index_table(self, name: m.Name) -> tuple[str, str] | None:
         state = self.indexes.get(self.key(name))
@@ -114,11 +139,14 @@ class SchemaModel:
         """Fold one statement into the model."""
         if isinstance(summary, (m.CreateEnum, m.RenameType, m.DropObjects)):
             self._enum_names = None
-        if isinstance(summary, m.CreateTable):
+        if isinstance(summary, m.SetSetting) and summary.name in ("search_path", "all"):
+            self.search_path_set_by = None if self._is_default_search_path(summary.value) else migration
+        elif isinstance(summary, m.CreateTable):
             key = self.key(summary.table)
-            if summary.if_not_exists and key in self.tables:
+            unsure = self._unsure(summary.table)
+            if (summary.if_not_exists or unsure) and key in self.tables:
                 return
-            table = TableState(key, created_in=migration)
+            table = TableState(key, created_in=None if unsure else migration)
             for column in summary.columns:
                 table.columns[column.name] = _column_state(column)
             for constraint in summary.constraints:
@@ -131,6 +159,8 @@ class SchemaModel:
             self._alter_table(summary, migration)
         elif isinstance(summary, m.DropObjects):
             for dropped in summary.names:
+                if summary.kind != "schema" and self._unsure(dropped):
+                    continue  # it may be another schema's object: keep what the model knows
                 key = self.key(dropped)
                 if summary.kind == "table":
                     self.tables.pop(key, None)
@@ -147,10 +177,14 @@ class SchemaModel:
             if summary.name is not None:
                 table_key = self.key(summary.table)
                 index_key = (summary.name.schema or table_key[0], summary.name.name)
-                self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
+                if self._unsure(summary.table):
+                    self.indexes.setdefault(index_key, IndexState(index_key, table_key, summary.unique, None))
+                else:
+                    self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
         elif isinstance(summary, m.DropIndex):
             for index_name in summary.names:
-                self.indexes.pop(self.key(index_name), None)
+                if not self._unsure(index_name):
+                    self.indexes.pop(self.key(index_name), None)
         elif isinstance(summary, m.RenameIndex):
             old = self.indexes.pop(self.key(summary.index), None)
             if old is not None:
@@ -158,7 +192,10 @@ class SchemaModel:
                 self.indexes[new_key] = replace(old, key=new_key)
         elif isinstance(summary, m.CreateEnum):
             key = self.key(summary.name)
-            self.enums[key] = EnumState(key, list(summary.values), migration)
+            if self._unsure(summary.name):
+                self.enums.setdefault(key, EnumState(key, list(summary.values), None))
+            else:
+                self.enums[key] = EnumState(key, list(summary.values), migration)
         elif isinstance(summary, m.AlterEnumAddValue):
             enum = self.enum(summary.name)
             if enum is not None and summary.value not in enum.values:
@@ -169,8 +206,17 @@ class SchemaModel:
                 enum.values = [summary.new if v == summary.old else v for v in enum.values]
         elif isinstance(summary, m.RenameType):
             self._rename_type(summary)
-        elif isinstance(summary, m.CreateObject):
+        elif isinstance(summary, m.CreateObject) and (summary.kind == "schema" or not self._unsure(summary.name)):
             self.objects.setdefault(self._object_key(summary.kind, summary.name), migration)
+
+    def _is_default_search_path(self, value: str) -> bool:
+        """True when ``value`` (as SET wrote it) creates and finds unqualified names in the default schema."""
+        if value.strip().upper() == "DEFAULT":
+            return True
+        entries = [entry.strip().strip("'\"").strip() for entry in value.split(",")]
+        # "$user" names a schema only when one is named after the role, as in PostgreSQL's default path.
+        schemas = [e for e in entries if e and e.lower() not in ("$user", "pg_catalog", "pg_temp")]
+        return bool(schemas) and self.default_schema in (schemas[0], schemas[0].lower())
 
     def _rename_type(self, summary: m.RenameType) -> None:
         old_key = self.key(summary.name)
@@ -206,7 +252,11 @@ class SchemaModel:
             if table is None:
                 continue
             if isinstance(action, m.AddColumn):
-                table.columns[action.column.name] = _column_state(action.column)
+                known = action.column.name in table.columns
+                if known and (action.if_not_exists or self._unsure(summary.table)):
+                    continue  # PostgreSQL leaves the existing column (and its values) as they are
+                added_in = None if self._unsure(summary.table) else migration
+                table.columns[action.column.name] = _column_state(action.column, added_in)
             elif isinstance(action, m.DropColumn):
                 table.columns.pop(action.column, None)
             elif isinstance(action, m.AlterColumnType):
@@ -248,13 +298,14 @@ class SchemaModel:
                 self.indexes[index_key] = IndexState(index_key, key, True, migration)
 
 
-def _column_state(column: m.ColumnSpec) -> ColumnState:
+def _column_state(column: m.ColumnSpec, added_in: str | None = None) -> ColumnState:
     is_pk = any(c.kind == "primary key" for c in column.constraints)
     return ColumnState(
         column.name,
         column.type,
         column.not_null or is_pk or column.identity,
         column.default is not None or column.identity or column.generated,
+        added_in,
     )
 
 

@@ -2,8 +2,9 @@
 
 A migration runs once per environment against whatever rows are there: a DELETE written against a
 developer's data can match far more rows in production, and without WHERE it deletes them all.
-Once the migration commits, only a backup brings them back. Tables created earlier in this deploy
-are empty and not reported.
+Once the migration commits, only a backup brings them back. A DELETE inside a WITH query
+(``WITH gone AS (DELETE ...) INSERT ...``) is reported the same way. Tables created earlier in this
+deploy are empty and not reported.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from safemigrate.sql import model as m
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    summary = ctx.summary
-    if not isinstance(summary, m.Delete) or ctx.schema.is_fresh_table(summary.table):
-        return
-    table = summary.table
-    if summary.has_where:
+    for change in m.data_changes(ctx.summary):
+        if isinstance(change, m.Delete) and not ctx.schema.is_fresh_table(change.table):
+            yield _hit(ctx, change)
+
+
+def _hit(ctx: Context, delete: m.Delete) -> Hit:
+    table = delete.table
+    if delete.has_where:
         message = f"This DELETE deletes the rows of table {table.display()} matching its WHERE clause."
     else:
         message = f"This DELETE has no WHERE clause: it deletes every row of table {table.display()}."
-    yield Hit(
+    return Hit(
         message=message,
         help=(
             f"Count the rows it matches on production first (SELECT count(*) FROM {table.sql()} WHERE ...;) "
@@ -46,6 +50,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "deletedAt" TIMESTAMP(3);',
     why=__doc__ or "",
     check=check,
-    on=(m.Delete,),
+    on=(m.Delete, m.Update, m.Insert),
     lock="ROW EXCLUSIVE",
 )

@@ -33,8 +33,7 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not summary.cascade:
         return
     for type_name in summary.names:
-        enum = ctx.schema.enum(type_name)
-        if enum is not None and enum.created_in in ctx.schema.fresh_migrations:
+        if ctx.schema.is_fresh_enum(type_name):
             continue  # created by this deploy: no existing column can use it
         columns = _columns_of_type(ctx, type_name)
         listed = ", ".join(f"{t.display()}.{c}" for t, c in columns)

@@ -3,8 +3,10 @@
 A backfill written against a developer's data runs once against every production row its WHERE
 matches (all of them without WHERE); after commit the previous values exist only in a backup.
 One UPDATE over a large table also holds row locks on every row it touches until the migration
-ends. Writing into a column added earlier in the same migration overwrites nothing and is not
-reported, nor are tables created earlier in this deploy.
+ends. The same holds for an UPDATE inside a WITH query, and for INSERT ... ON CONFLICT DO UPDATE,
+which overwrites the rows the new ones conflict with. Writing into a column added earlier in the
+same migration overwrites nothing and is not reported (an ADD COLUMN IF NOT EXISTS of a column
+that was already there adds nothing), nor are tables created earlier in this deploy.
 """
 
 from __future__ import annotations
@@ -18,37 +20,49 @@ from safemigrate.sql import model as m
 def _columns_added_here(ctx: Context, table: m.Name) -> set[str]:
     """Columns of ``table`` added by earlier statements of this file (they hold no old values)."""
     key = ctx.schema.key(table)
+    known = ctx.schema.table(table)
     added: set[str] = set()
     for statement in ctx.earlier():
         summary = statement.summary
         if not isinstance(summary, m.AlterTable) or ctx.schema.key(summary.table) != key:
             continue
         for action in summary.actions:
-            if isinstance(action, m.AddColumn):
+            # ADD COLUMN IF NOT EXISTS adds nothing when the column is there; for a table the model does
+            # not know, nobody can tell.
+            if isinstance(action, m.AddColumn) and (known is not None or not action.if_not_exists):
                 added.add(action.column.name)
             elif isinstance(action, m.DropColumn):
                 added.discard(action.column)
             elif isinstance(action, m.RenameColumn) and action.old in added:
                 added.discard(action.old)
                 added.add(action.new)
-    return added
+    if known is None:
+        return added
+    # The model keeps a column that was already there (IF NOT EXISTS, or a search_path elsewhere).
+    return {c for c in added if c in known.columns and known.columns[c].added_in == ctx.migration}
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    summary = ctx.summary
-    if not isinstance(summary, m.Update) or ctx.schema.is_fresh_table(summary.table):
-        return
-    table = summary.table
+    for change in m.data_changes(ctx.summary):
+        if isinstance(change, m.Update) and not ctx.schema.is_fresh_table(change.table):
+            yield from _hit(ctx, change)
+
+
+def _hit(ctx: Context, update: m.Update) -> Iterator[Hit]:
+    table = update.table
     added = _columns_added_here(ctx, table)
-    columns = [c for c in summary.columns if c not in added]
-    if summary.columns and not columns:
+    columns = [c for c in update.columns if c not in added]
+    if update.columns and not columns:
         return  # a backfill of columns this migration just added: nothing is overwritten
-    rows = "the rows matching its WHERE clause" if summary.has_where else "every row"
+    if update.on_conflict:
+        what, rows = "This INSERT ... ON CONFLICT DO UPDATE", "the existing rows the new ones conflict with"
+    else:
+        what, rows = "This UPDATE", "the rows matching its WHERE clause" if update.has_where else "every row"
     if columns:
         names = ", ".join(f"{table.display()}.{c}" for c in columns)
-        message = f"This UPDATE overwrites the existing values of {names} in {rows}."
+        message = f"{what} overwrites the existing values of {names} in {rows}."
     else:
-        message = f"This UPDATE overwrites existing values of table {table.display()} in {rows}."
+        message = f"{what} overwrites existing values of table {table.display()} in {rows}."
     backup = m.Name(table.name + "_backup", table.schema)
     yield Hit(
         message=message,
@@ -73,6 +87,6 @@ RULE = Rule(
     good='ALTER TABLE "User" ADD COLUMN "displayName" TEXT;\nUPDATE "User" SET "displayName" = trim("name");',
     why=__doc__ or "",
     check=check,
-    on=(m.Update,),
+    on=(m.Update, m.Delete, m.Insert),
     lock="ROW EXCLUSIVE",
 )
