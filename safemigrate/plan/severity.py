@@ -19,6 +19,7 @@ from safemigrate.plan.settings import PlanSettings
 
 # Every `lock` rule of the catalog, and whether the time its lock is held grows with the table.
 SIZE_SENSITIVE: Mapping[str, bool] = {
+    "add-generated-column": True,  # rewrites the table
     "add-serial-identity": True,  # rewrites the table
     "cluster": True,
     "constraint-validation-lock": True,  # scans the table while holding the lock

@@ -15,6 +15,7 @@ from safemigrate.sql.model import TypeSpec
 _INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
 _TEXT = {"text", "varchar", "char", "citext", "bpchar"}
 _UNBOUNDED_TEXT = {"text", "citext"}
+_BLANK_PADDED = {"char", "bpchar"}
 _FLOAT = {"real": 24, "double precision": 53}
 
 SAME = "same"
@@ -63,8 +64,17 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
 
     if ob in _TEXT and nb in _TEXT:
         old_limit, new_limit = _text_limit(old), _text_limit(new)
-        if ob in ("char", "bpchar") and nb not in ("char", "bpchar"):
+        old_padded, new_padded = ob in _BLANK_PADDED, nb in _BLANK_PADDED
+        if old_padded and not new_padded:
             return TypeChange(NARROWING, True, "char(n) values lose their trailing spaces")
+        if new_padded and not old_padded:
+            # char(m) ignores trailing spaces: they are gone when the value is read back as text.
+            reason = f"values lose their trailing spaces as {new.display()}"
+            if new_limit is not None and (old_limit is None or new_limit < old_limit):
+                reason += f", and values longer than {new_limit} characters are rejected"
+            return TypeChange(NARROWING, True, reason)
+        if old_padded and new_padded and new_limit is not None and old_limit is not None and new_limit > old_limit:
+            return TypeChange(WIDENING, True, "")  # every value is padded again to the new length
         if new_limit is None:
             return TypeChange(WIDENING, False, "")
         if old_limit is not None and new_limit >= old_limit:
@@ -133,3 +143,96 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
     if ob in enum_types and nb in enum_types:
         return TypeChange(CAST, True, f"values of {ob} that {nb} does not have are rejected")
     return TypeChange(CAST, True, f"{old.display()} values that do not convert to {new.display()} are rejected")
+
+
+def using_casts_column(using: str, column: str) -> bool:
+    """True when a USING expression only reads ``column``, cast to some type (or not at all).
+
+    ``"role"::text::"Role_new"`` keeps each value (converted); ``NULL``, ``'USER'::"Role"`` or
+    ``left("title", 5)`` replace them. ``using`` is the parser's normalized spelling
+    (``CAST(x AS t)``, parenthesized); anything this does not recognize counts as replacing values.
+    """
+    expression = _strip_parens(using.strip())
+    while expression.upper().startswith("CAST(") and _closing_paren(expression, 4) == len(expression) - 1:
+        operand = _cast_operand(expression[len("CAST(") : -1])
+        if operand is None:
+            return False
+        expression = _strip_parens(operand)
+    parts = _split_dotted(expression)
+    return parts is not None and parts[-1] == column
+
+
+def _closing_paren(text: str, opening: int) -> int:
+    """Index of the parenthesis closing ``text[opening]``, skipping quoted text; -1 when unbalanced."""
+    depth, quote = 0, ""
+    for at in range(opening, len(text)):
+        char = text[at]
+        if quote:
+            if char == quote:
+                quote = ""  # a doubled quote closes and reopens: same result
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return at
+    return -1
+
+
+def _strip_parens(text: str) -> str:
+    while text.startswith("(") and _closing_paren(text, 0) == len(text) - 1:
+        text = text[1:-1].strip()
+    return text
+
+
+def _cast_operand(inside: str) -> str | None:
+    """``x`` of ``x AS type``: the text before the first AS outside quotes and parentheses."""
+    depth, quote = 0, ""
+    for at, char in enumerate(inside):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and inside[at : at + 4].upper() == " AS ":
+            return inside[:at].strip()
+    return None
+
+
+def _split_dotted(text: str) -> list[str] | None:
+    """The identifiers of ``a."B".c`` as PostgreSQL resolves them; None when it is anything else."""
+    parts: list[str] = []
+    at = 0
+    while True:
+        if text.startswith('"', at):
+            end = at + 1
+            while True:
+                end = text.find('"', end)
+                if end < 0:
+                    return None
+                if text.startswith('""', end):
+                    end += 2
+                    continue
+                break
+            parts.append(text[at + 1 : end].replace('""', '"'))
+            at = end + 1
+        else:
+            end = at
+            while end < len(text) and (text[end].isalnum() or text[end] in "_$"):
+                end += 1
+            word = text[at:end]
+            if not word or word[0].isdigit() or word[0] == "$":
+                return None
+            parts.append(word.lower())
+            at = end
+        if at == len(text):
+            return parts
+        if text[at] != ".":
+            return None
+        at += 1

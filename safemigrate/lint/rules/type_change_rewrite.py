@@ -3,7 +3,8 @@
 Unless the types are binary compatible (``varchar(50)`` to ``varchar(100)`` or ``text``),
 PostgreSQL copies every row and rebuilds every index while no query can read or write the table;
 even widening ``integer`` to ``bigint`` rewrites. Prisma writes ``ALTER COLUMN ... SET DATA TYPE``
-when a field's type or its ``@db.`` attribute changes.
+when a field's type or its ``@db.`` attribute changes. A ``USING`` expression that is more than a
+cast of the column (``USING NULL``, ``USING left("title", 5)``) always rewrites.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.types import judge_type_change
+from safemigrate.sql.types import judge_type_change, using_casts_column
 
 
 def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
@@ -31,12 +32,20 @@ def check(ctx: Context) -> Iterator[Hit]:
         column = ctx.schema.column(table, action.column)
         old = column.type if column else None
         new = action.new_type
-        if old is not None and _is_enum(old, enums) and _is_enum(new, enums):
-            continue  # Prisma's enum recreation: reported by the enum rules
-        if not judge_type_change(old, new, enums).rewrite:
-            continue
         where = f"{table.display()}.{action.column}"
-        if old is None:
+        fill = m.quote_ident(action.column)
+        if action.using is not None and not using_casts_column(action.using, action.column):
+            # A computed value is written into every row, whatever the types.
+            fill = action.using
+            change = (
+                f"Changing {where} to {new.display()} USING {action.using} rewrites {table.display()} "
+                "and all its indexes"
+            )
+        elif old is not None and _is_enum(old, enums) and _is_enum(new, enums):
+            continue  # Prisma's enum recreation: reported by the enum rules
+        elif not judge_type_change(old, new, enums).rewrite:
+            continue
+        elif old is None:
             change = (
                 f"Changing {where} to {new.display()} may rewrite {table.display()} and all its indexes (its "
                 "current type is not known from the migration history)"
@@ -56,7 +65,7 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"On a large table, move to a new column instead: ALTER TABLE {table.sql()} ADD COLUMN "
                 f"{new_column} {new.sql or new.display()}; fill it for new rows (application or trigger), "
                 f"backfill old rows in batches (UPDATE {table.sql()} SET {new_column} = "
-                f"{m.quote_ident(action.column)} WHERE {new_column} IS NULL AND <next batch>;), then switch "
+                f"{fill} WHERE {new_column} IS NULL AND <next batch>;), then switch "
                 "the code to it and swap the columns in a later migration. On a small table, set "
                 "lock_timeout and accept the short rewrite."
             ),
