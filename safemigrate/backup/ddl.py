@@ -4,6 +4,11 @@ Types, defaults, constraint and index definitions are the server's own deparsed 
 (``format_type``, ``pg_get_expr``, ``pg_get_constraintdef``, ``pg_get_indexdef``), read with the
 session's search_path set to the backed-up schema, as pg_dump does; they are spliced into the
 composed statements as SQL text, every name around them is a ``sql.Identifier``.
+
+A column's collation, when it is not its type's default, is part of its stored ``type``
+(``text COLLATE "public"."ci"``), as CREATE TABLE writes it. Constraints added ``NOT VALID`` and
+never validated keep that suffix in their definition (``pg_get_constraintdef`` writes it); old rows
+may break them, so they are added after the data, still NOT VALID, as pg_dump does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ def load_sql(name: str) -> str:
 class _ColumnRow:
     name: str
     type: str
+    collation_schema: str | None
+    collation_name: str | None
     default_expr: str | None
     not_null: bool
     identity: str
@@ -75,21 +82,98 @@ class _NameRow:
     name: str
 
 
+@dataclass(frozen=True)
+class PartitionRow:
+    name: str
+    partitioned: bool  # True: a partitioned table; False: a partition
+
+
+@dataclass(frozen=True)
+class UnvalidatedConstraint:
+    table_name: str
+    name: str
+    definition: str  # pg_get_constraintdef, ending in NOT VALID
+
+
 def schema_tables(conn: psycopg.Connection[Any], schema: str) -> list[str]:
     """The ordinary tables of ``schema``, by name."""
     with conn.cursor(row_factory=class_row(_NameRow)) as cur:
         return [r.name for r in cur.execute(load_sql("tables"), {"schema": schema})]
 
 
-def read_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[_ColumnRow]:
+def partitioned_tables(conn: psycopg.Connection[Any], schema: str) -> list[PartitionRow]:
+    """The partitioned tables and partitions of ``schema`` (not supported by backups yet), by name."""
+    with conn.cursor(row_factory=class_row(PartitionRow)) as cur:
+        return cur.execute(load_sql("partitioned_tables"), {"schema": schema}).fetchall()
+
+
+def unvalidated_constraints(
+    conn: psycopg.Connection[Any], schema: str, tables: list[str]
+) -> list[UnvalidatedConstraint]:
+    """The check and foreign key constraints of ``tables`` that are NOT VALID."""
+    with conn.cursor(row_factory=class_row(UnvalidatedConstraint)) as cur:
+        return cur.execute(load_sql("unvalidated_constraints"), {"schema": schema, "tables": tables}).fetchall()
+
+
+@dataclass(frozen=True)
+class _XmlColumnRow:
+    table_name: str
+    column_name: str
+    cast_to: str  # text | text[]
+
+
+def xml_text_casts(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> dict[str, dict[str, str]]:
+    """Per table, its xml (and xml[]) columns and the type a backup reads them as: COPY would drop
+    their XML declaration, a cast to text keeps the value as stored."""
+    casts: dict[str, dict[str, str]] = {}
+    with conn.cursor(row_factory=class_row(_XmlColumnRow)) as cur:
+        for row in cur.execute(load_sql("xml_columns"), {"schema": schema, "tables": tables}):
+            casts.setdefault(row.table_name, {})[row.column_name] = row.cast_to
+    return casts
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    name: str
+    type: str  # as a backup stores it: with COLLATE when not the type's default
+    bare_type: str  # format_type alone (what backups taken before collations were stored hold)
+    generated_expr: str | None
+
+
+def read_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[TargetColumn]:
+    """The columns of ``schema.table`` as a restore compares them with a backup's."""
+    return [
+        TargetColumn(c.name, column_type(conn, c), c.type, c.generated_expr) for c in _column_rows(conn, schema, table)
+    ]
+
+
+def _column_rows(conn: psycopg.Connection[Any], schema: str, table: str) -> list[_ColumnRow]:
     with conn.cursor(row_factory=class_row(_ColumnRow)) as cur:
         return cur.execute(load_sql("columns"), {"schema": schema, "table": table}).fetchall()
+
+
+def column_type(conn: psycopg.Connection[Any], column: _ColumnRow) -> str:
+    """The column's type as CREATE TABLE writes it: ``COLLATE schema.name`` added when its collation
+    is not its type's default (a nondeterministic ICU collation changes what UNIQUE accepts)."""
+    if column.collation_name is None or column.collation_schema is None:
+        return column.type
+    return (
+        sql.SQL("{} COLLATE {}")
+        .format(sql.SQL(column.type), sql.Identifier(column.collation_schema, column.collation_name))
+        .as_string(conn)
+    )
+
+
+def is_not_valid(constraint: ConstraintDef) -> bool:
+    """A constraint added NOT VALID and never validated: ``pg_get_constraintdef`` ends its text with
+    `` NOT VALID`` exactly then (so backups taken before this was checked are read right too)."""
+    return constraint.definition.endswith(" NOT VALID")
 
 
 def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL:
     """Everything needed to recreate ``schema.table`` (sequence values as the server has them now)."""
     params = {"schema": schema, "table": table}
-    columns = read_columns(conn, schema, table)
+    columns = _column_rows(conn, schema, table)
     with conn.cursor(row_factory=class_row(_ConstraintRow)) as cur:
         constraints = cur.execute(load_sql("constraints"), params).fetchall()
     with conn.cursor(row_factory=class_row(IndexDef)) as cur:
@@ -115,7 +199,9 @@ def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL
             enums[(c.enum_schema, c.enum_name)] = EnumType(c.enum_schema, c.enum_name, tuple(r[0] for r in labels))
     return TableDDL(
         tuple(
-            ColumnDef(c.name, c.type, c.default_expr, c.not_null, c.identity, c.generated_expr, c.binary_ok)
+            ColumnDef(
+                c.name, column_type(conn, c), c.default_expr, c.not_null, c.identity, c.generated_expr, c.binary_ok
+            )
             for c in columns
         ),
         tuple(ConstraintDef(c.name, c.kind, c.definition, c.referenced_table) for c in constraints),
@@ -141,9 +227,9 @@ def _sequence_options(s: SequenceDef) -> sql.Composed:
 def create_statements(
     schema: str, table: str, ddl: TableDDL, existing_types: set[tuple[str, str]]
 ) -> list[sql.Composed]:
-    """Statements that recreate the table, its enum types (when missing), serial sequences and check
-    constraints, to run before its data is loaded; :func:`index_statements` after the load, then
-    :func:`foreign_key_statements` once every table is loaded."""
+    """Statements that recreate the table, its enum types (when missing), serial sequences and
+    validated check constraints, to run before its data is loaded; :func:`index_statements` after
+    the load, then :func:`foreign_key_statements` once every table is loaded."""
     statements: list[sql.Composed] = []
     for enum in ddl.enums:
         if (enum.schema, enum.name) not in existing_types:
@@ -175,7 +261,7 @@ def create_statements(
             parts.append(sql.SQL("NOT NULL"))
         items.append(sql.SQL(" ").join(parts))
     for con in ddl.constraints:
-        if con.kind == "c":
+        if con.kind == "c" and not is_not_valid(con):  # a NOT VALID one comes after the data
             items.append(sql.SQL("CONSTRAINT {} {}").format(sql.Identifier(con.name), sql.SQL(con.definition)))
     statements.append(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(schema, table), sql.SQL(", ").join(items)))
     for s in serials:
@@ -189,24 +275,33 @@ def create_statements(
 
 def index_statements(schema: str, table: str, ddl: TableDDL) -> list[sql.Composed]:
     """Primary key, unique and exclusion constraints, then the other indexes: built once the data is
-    loaded (one sort per index instead of maintaining it row by row, as pg_restore does)."""
+    loaded (one sort per index instead of maintaining it row by row, as pg_restore does); then the
+    check constraints added NOT VALID, which the loaded rows need not satisfy (added NOT VALID)."""
     statements = [
-        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            sql.Identifier(schema, table), sql.Identifier(con.name), sql.SQL(con.definition)
-        )
+        add_constraint_statement(schema, table, con.name, con.definition)
         for con in ddl.constraints
         if con.kind in ("p", "u", "x")
     ]
     statements.extend(sql.Composed([sql.SQL(i.definition)]) for i in ddl.indexes)
+    statements.extend(
+        add_constraint_statement(schema, table, con.name, con.definition)
+        for con in ddl.constraints
+        if con.kind == "c" and is_not_valid(con)
+    )
     return statements
+
+
+def add_constraint_statement(schema: str, table: str, name: str, definition: str) -> sql.Composed:
+    """``ALTER TABLE ... ADD CONSTRAINT name definition`` (a NOT VALID definition stays NOT VALID)."""
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+        sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition)
+    )
 
 
 def foreign_key_statements(schema: str, table: str, ddl: TableDDL, present: set[str]) -> list[sql.Composed]:
     """ALTER TABLE ... ADD CONSTRAINT for the foreign keys whose referenced table is ``present``."""
     return [
-        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            sql.Identifier(schema, table), sql.Identifier(fk.name), sql.SQL(fk.definition)
-        )
+        add_constraint_statement(schema, table, fk.name, fk.definition)
         for fk in ddl.foreign_keys
         if fk.referenced_table in present
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
@@ -15,16 +16,18 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from safemigrate.backup.ddl import (
+    add_constraint_statement,
     create_statements,
     foreign_key_statements,
     index_statements,
     load_sql,
     read_columns,
     schema_tables,
+    unvalidated_constraints,
 )
 from safemigrate.backup.manifest import Manifest, TableEntry
 from safemigrate.backup.store import find_backup
-from safemigrate.backup.take import CHUNK, copy_statement
+from safemigrate.backup.take import CHUNK, copy_statement, text_copy_settings
 from safemigrate.config import DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.fingerprint import DataFingerprint, compare_tables, fingerprint
@@ -176,8 +179,18 @@ def restore_in_transaction(
     else:
         _refuse_outside_references(conn, schema, [e.name for e in existing])
     if existing and not into_empty:
+        # ONLY: an inheritance child of a restored table is another table, restored or not by itself
         conn.execute(
-            sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
+            sql.SQL("TRUNCATE ONLY {}").format(sql.SQL(", ").join(sql.Identifier(schema, e.name) for e in existing))
+        )
+    # The target's NOT VALID checks and foreign keys hold for new rows, yet the backed-up rows never
+    # had to satisfy them: dropped for the load, added back NOT VALID after it.
+    not_valid = unvalidated_constraints(conn, schema, [e.name for e in existing]) if existing else []
+    for con in not_valid:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(schema, con.table_name), sql.Identifier(con.name)
+            )
         )
     types = {
         (str(r[0]), str(r[1]))
@@ -197,6 +210,8 @@ def restore_in_transaction(
     for entry in created:
         for statement in index_statements(schema, entry.name, entry.ddl):
             conn.execute(statement)
+    for con in not_valid:
+        conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
     now_present = set(schema_tables(conn, schema))
     for entry in created:
         for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
@@ -229,7 +244,8 @@ def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Seque
                     "nothing was restored.",
                     "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
                 )
-            if found.type != column.type:
+            # A backup taken before collations were stored holds the bare type.
+            if column.type not in (found.type, found.bare_type):
                 raise RestoreRefusedError(
                     f"Column {entry.name}.{column.name} is {found.type} in the target but {column.type} in the "
                     "backup; nothing was restored.",
@@ -254,7 +270,7 @@ def _refuse_outside_references(conn: psycopg.Connection[Any], schema: str, names
 
 def _refuse_rows(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
     for name in names:
-        query = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, name))
+        query = sql.SQL("SELECT EXISTS (SELECT FROM ONLY {})").format(sql.Identifier(schema, name))
         row = conn.execute(query).fetchone()
         if row and row[0]:
             raise RestoreRefusedError(
@@ -276,6 +292,7 @@ def _load(conn: psycopg.Connection[Any], schema: str, entry: TableEntry, path: P
     decompressor = zstandard.ZstdDecompressor()
     statement = copy_statement(schema, entry.name, entry.ddl, "in", entry.copy_format, freeze=freeze)
     with (
+        text_copy_settings(conn) if entry.copy_format == "text" else contextlib.nullcontext(),
         path.open("rb") as raw,
         decompressor.stream_reader(raw, read_across_frames=True) as reader,
         conn.cursor() as cur,

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
+from safemigrate.backup.ddl import load_sql
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.restore import restore_backup
 from safemigrate.backup.stores import BackupStore
@@ -36,7 +39,8 @@ class Verification:
 def verify_backup(
     url: DatabaseUrl, store: BackupStore, manifest: Manifest, *, settings: DatabaseConfig | None = None
 ) -> Verification:
-    """Restore ``manifest``'s backup into a new database on ``url``'s server, then drop it.
+    """Restore ``manifest``'s backup into a new database on ``url``'s server (with the source's
+    extensions and collations), then drop it.
 
     The backup is marked ``verified: true`` when the restore's counts and fingerprints match, and
     ``verified: false`` when they do not (the error is raised after it is recorded). When the check
@@ -48,6 +52,8 @@ def verify_backup(
             str(row[0])
             for row in admin.execute(b"SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname")
         ]
+        with admin.cursor(row_factory=class_row(_Collation)) as cur:
+            collations = cur.execute(load_sql("user_collations")).fetchall()
         try:
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
         except psycopg.errors.InsufficientPrivilege as err:
@@ -64,6 +70,9 @@ def verify_backup(
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
             for name in extensions:  # types the backed-up columns may use (citext, ...)
                 conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+            for collation in collations:  # and the collations they may use
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(collation.schema)))
+                conn.execute(create_collation_statement(collation))
         with store.fetch(manifest.id) as local:
             result = restore_backup(scratch_url, local, backup_id=manifest.id, settings=settings)
     except (BackupCorruptError, BackupFormatError, RestoreMismatchError, RestoreRefusedError):
@@ -76,6 +85,36 @@ def verify_backup(
     verified = replace(manifest, verified=True)
     store.save_manifest(verified)
     return Verification(verified, scratch, result.seconds)
+
+
+@dataclass(frozen=True)
+class _Collation:
+    schema: str
+    name: str
+    collation: dict[str, Any]  # the pg_collation row
+
+
+_PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
+
+
+def create_collation_statement(row: _Collation) -> sql.Composed:
+    """``CREATE COLLATION IF NOT EXISTS`` that makes the same collation as the catalog row."""
+    c = row.collation
+    provider = _PROVIDERS.get(str(c.get("collprovider")), "libc")
+    options: list[sql.Composable] = [sql.SQL("provider = {}").format(sql.SQL(provider))]
+    if provider == "libc":
+        options.append(sql.SQL("lc_collate = {}").format(sql.Literal(c.get("collcollate") or "C")))
+        options.append(sql.SQL("lc_ctype = {}").format(sql.Literal(c.get("collctype") or "C")))
+    else:  # the locale's column was renamed twice (collcollate, colliculocale, colllocale)
+        locale = c.get("colllocale") or c.get("colliculocale") or c.get("collcollate") or ""
+        options.append(sql.SQL("locale = {}").format(sql.Literal(locale)))
+    if c.get("collicurules"):
+        options.append(sql.SQL("rules = {}").format(sql.Literal(c["collicurules"])))
+    if c.get("collisdeterministic") is False:
+        options.append(sql.SQL("deterministic = false"))
+    return sql.SQL("CREATE COLLATION IF NOT EXISTS {} ({})").format(
+        sql.Identifier(row.schema, row.name), sql.SQL(", ").join(options)
+    )
 
 
 def _drop(url: DatabaseUrl, scratch: str, settings: DatabaseConfig) -> None:
