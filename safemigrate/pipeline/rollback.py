@@ -346,7 +346,11 @@ def rollback(
     backup_id = run.get("backup_id")
     manifest = None
     if backup_id:
-        found = [m for m in setup.store.list() if m.id == backup_id]
+        listing = setup.store.list()
+        found = [m for m in listing if m.id == backup_id]
+        unreadable = listing.find_unreadable(backup_id)
+        if not found and unreadable is not None:
+            raise unreadable.error()
         if not found:
             raise BackupNotFoundError(
                 f"Run {run['id']}'s backup {backup_id} is not in {setup.store.location} any more.",
