@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from safemigrate.db import load_sql
 from safemigrate.errors import BackupNotFoundError, InputError, RestoreRefusedError
 
 # Changes on a table outside the backup that rollback can undo by dropping what was added.
@@ -182,6 +183,17 @@ def rollback_preview(
     backed_up = set(_backup_tables(manifest))
     created = _created_tables(run, backed_up)
     _refuse_unundoable(run, backed_up, set(created))
+    children = conn.execute(
+        load_sql("rollback_inheritance_children"), {"schema": schema, "tables": sorted(backed_up)}
+    ).fetchall()
+    if children:
+        parent, child = children[0]
+        raise RestoreRefusedError(
+            f"Rollback would drop and recreate {parent} from the backup, and with it {child}, which inherits "
+            "from it and is not in the backup; nothing was changed.",
+            f"Restore {parent} with `safemigrate restore --tables`, which keeps its children, and undo the rest "
+            "with a new migration.",
+        )
     later = _later_migrations(conn, schema, run)
     if later:
         raise InputError(

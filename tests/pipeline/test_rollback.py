@@ -162,3 +162,24 @@ def test_a_run_that_added_an_enum_value_is_refused_before_anything_changes(tmp_p
         rollback(project, database_url=database_url, confirm=lambda p: True)
     assert _prints(database_url) == before
     assert _states(project, database_url) == [APPLIED, APPLIED]
+
+
+def test_a_backed_up_table_with_an_inheritance_child_outside_the_backup_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Dropping and recreating User would take its inheritance child with it: refused, nothing changed."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("""CREATE TABLE "Staff" ("badge" int) INHERITS ("User")""")
+        conn.execute("""INSERT INTO "Staff" (email, "badge") VALUES ('s@example.com', 7)""")
+    before = _prints(database_url)
+    with pytest.raises(RestoreRefusedError, match="inherits"):
+        rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert _prints(database_url) == before
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute('SELECT count(*) FROM ONLY "Staff"').fetchone() == (1,)
