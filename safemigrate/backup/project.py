@@ -14,7 +14,7 @@ from safemigrate.backup.retention import PrunePlan, plan_prune
 from safemigrate.backup.scope import BackupScope
 from safemigrate.backup.select import choose_backup
 from safemigrate.backup.stores import BackupStore, open_store
-from safemigrate.backup.take import BackupProgressCallback, take_backup
+from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
 from safemigrate.config import Config, load_config
 from safemigrate.db.url import DatabaseUrl
@@ -32,6 +32,8 @@ class TakenBackup:
     manifest: Manifest  # as stored (``verified`` set when --verify ran)
     location: str  # the store
     verification: Verification | None
+    # Partitioned tables and partitions a full backup left out (not supported yet), by name.
+    skipped_partitioned: tuple[str, ...] = ()
 
 
 def backup_setup(project_dir: Path, config_file: Path | None) -> BackupSetup:
@@ -88,7 +90,7 @@ def backup_database(
     url = project_url(project_dir, database_url=database_url, schema_path=schema_path, environ=environ)
     setup.store.check()
     with setup.store.staging() as local:
-        manifest = take_backup(
+        taken = backup_tables(
             url,
             local,
             settings=setup.config.database,
@@ -98,12 +100,13 @@ def backup_database(
             project_dir=project_dir,
             progress=progress,
         )
+        manifest = taken.manifest
         setup.store.publish(local, manifest)
     verification = None
     if verify:
         verification = verify_backup(url, setup.store, manifest, settings=setup.config.database)
         manifest = verification.manifest
-    return TakenBackup(manifest, setup.store.location, verification)
+    return TakenBackup(manifest, setup.store.location, verification, taken.skipped_partitioned)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,12 @@ def _summary(taken: TakenBackup) -> None:
             f"Verified: restored into a scratch database in {taken.verification.seconds:.1f} s; "
             "counts and fingerprints match."
         )
+    if taken.skipped_partitioned:
+        typer.echo(
+            "backup: left out partitioned tables (not supported by backups yet): "
+            + ", ".join(taken.skipped_partitioned),
+            err=True,
+        )
 
 
 def _scoped_backup(

@@ -391,7 +391,7 @@ def _locked(
     from safemigrate.backup.manifest import Reason
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.scope import backup_scope, read_foreign_keys
-    from safemigrate.backup.take import take_backup
+    from safemigrate.backup.take import backup_tables
     from safemigrate.lint.reader import parse_source
     from safemigrate.pipeline.rehearse import rehearsal_inputs, rehearse_on_clone
     from safemigrate.pipeline.touch import ForeignKeyAction, read_touches
@@ -418,7 +418,7 @@ def _locked(
     if tables or scope.unread:
         setup.store.check()
         with setup.store.staging() as local_store:
-            manifest = take_backup(
+            taken = backup_tables(
                 target,
                 local_store,
                 settings=settings,
@@ -426,7 +426,14 @@ def _locked(
                 reason=Reason("pre-migrate", f"migrate run {run.id}", run.migrations),
                 project_dir=project_dir,
             )
+            manifest = taken.manifest
             setup.store.publish(local_store, manifest)
+        if taken.skipped_partitioned:
+            notes.append(
+                "The backup left out partitioned tables (not supported by backups yet): "
+                + ", ".join(taken.skipped_partitioned)
+                + "; a rollback cannot restore them."
+            )
         backup_id = manifest.id
         stage("backup", "ok", f"backup {backup_id}: {', '.join(t.name for t in manifest.tables)}")
     else:
