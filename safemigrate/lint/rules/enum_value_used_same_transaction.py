@@ -50,8 +50,9 @@ def check(ctx: Context) -> Iterator[Hit]:
         ),
         help=(
             f"Keep {adds} in this migration and move the statements that use the new value into a later "
-            "migration file (prisma migrate dev --create-only gives you an empty one), so the value is "
-            "committed first."
+            "migration file (prisma migrate dev --create-only gives you an empty one), and deploy this one "
+            "first: `safemigrate migrate` applies all pending files in one transaction (`--engine prisma` "
+            "commits each file on its own)."
         ),
         object=_object(ctx),
         table=None,  # fails whatever the table holds, even on a table created by this deploy
@@ -64,7 +65,11 @@ RULE = Rule(
     category=Category.MAY_FAIL,
     severity=Severity.ERROR,
     summary="An enum value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits.",
-    alternative="Move the statements that use the new value into a later migration file.",
+    alternative=(
+        "Move the statements that use the new value into a later migration file, and deploy the one that "
+        "adds it first: `safemigrate migrate` applies every pending file in one transaction (or use "
+        "`--engine prisma`, which commits each file on its own)."
+    ),
     bad=('ALTER TYPE "Role" ADD VALUE \'ADMIN\';\nALTER TABLE "User" ALTER COLUMN "role" SET DEFAULT \'ADMIN\';'),
     good="ALTER TYPE \"Role\" ADD VALUE 'ADMIN';",
     why=__doc__ or "",
