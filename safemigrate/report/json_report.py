@@ -19,12 +19,25 @@ FORMAT_VERSION = 1
 def render_json(result: LintResult, tool_version: str, *, pretty: bool = True) -> str:
     """The JSON document for ``result``, as produced by ``safemigrate <tool_version>``.
 
-    ``pretty=False`` writes one line: json's C encoder only runs without indentation, which makes
-    large reports several times faster to write (the CLI indents only for a terminal).
+    ``pretty=False`` writes one line (the CLI indents only for a terminal), with orjson: the same
+    bytes as ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` about ten times faster,
+    which is most of the cost of a cached run on a long history. What orjson refuses (a file name
+    that is not UTF-8, kept as lone surrogates) is written by json instead.
     """
+    document = json_document(result, tool_version)
     if pretty:
-        return json.dumps(json_document(result, tool_version), indent=2, ensure_ascii=False)
-    return json.dumps(json_document(result, tool_version), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(document, indent=2, ensure_ascii=False)
+    return compact_json(document)
+
+
+def compact_json(document: Any) -> str:
+    """``document`` on one line, as ``json.dumps(document, ensure_ascii=False, separators=(",", ":"))``."""
+    import orjson
+
+    try:
+        return orjson.dumps(document).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: lone surrogates, integers beyond 64 bits
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def json_document(result: LintResult, tool_version: str) -> dict[str, Any]:
