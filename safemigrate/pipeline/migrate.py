@@ -388,6 +388,7 @@ def _locked(
     label: Callable[[Migration], str],
     scope_args: tuple[Any, ...],
 ) -> MigrateRun:
+    from safemigrate.backup.ddl import schema_tables
     from safemigrate.backup.manifest import Reason
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.scope import backup_scope, read_foreign_keys
@@ -410,7 +411,9 @@ def _locked(
     notes: list[str] = []
     tables = inputs.data_tables
     if scope.unread:
-        tables = ()  # what the unread statements touch is unknown: every table
+        # What the unread statements touch is unknown: every table, but Prisma's own bookkeeping
+        # (a rollback marks the run's rows rolled back; restoring them would erase that record).
+        tables = tuple(t for t in schema_tables(conn, schema) if t != "_prisma_migrations")
         notes.append(f"{len(scope.unread)} statement(s) could not be read: every table was backed up.")
     backup_id = None
     manifest = None
@@ -480,8 +483,6 @@ def _locked(
     expected = None
     if rehearsal is not None:
         expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
-    from safemigrate.backup.ddl import schema_tables
-
     verifier = _Verifier(schema, touches, expected, live_tables=frozenset(schema_tables(conn, schema)))
     if engine[0] == "prisma":
         return _apply_with_prisma(

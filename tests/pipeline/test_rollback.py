@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from safemigrate.backup.project import project_backups
 from safemigrate.db.fingerprint import fingerprint
 from safemigrate.errors import InputError, RestoreRefusedError
 from safemigrate.migrations import list_migrations
@@ -183,3 +184,21 @@ def test_a_backed_up_table_with_an_inheritance_child_outside_the_backup_is_refus
     assert _prints(database_url) == before
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute('SELECT count(*) FROM ONLY "Staff"').fetchone() == (1,)
+
+
+def test_a_run_that_backed_up_every_table_is_marked_rolled_back_not_erased(tmp_path: Path, database_url: str) -> None:
+    """A DO block makes migrate back up every table; Prisma's _prisma_migrations is not among them, so
+    the rollback marks the run's row rolled back instead of restoring the table without it."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    folder = list_migrations(project / "prisma" / "migrations")[1].path
+    (folder / "migration.sql").write_text((folder / "migration.sql").read_text() + "\nDO $$ BEGIN PERFORM 1; END $$;\n")
+    run = migrate(project, database_url=database_url, allow=("data-loss", "unchecked"))
+    assert run.verdict == "applied", run.message
+    (backup,) = project_backups(project)
+    names = [t.name for t in backup.tables]
+    assert "User" in names and "profile" in names and "_prisma_migrations" not in names
+    rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert _states(project, database_url) == [APPLIED, ROLLED_BACK]
