@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.pgserver import PgServer, test_server
+from tests.pgserver import PgServer, fresh_database, test_server
 
 # The parse cache of every test run goes to a throwaway folder, never the user's ~/.cache.
 os.environ["SAFEMIGRATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemigrate-test-cache-")
@@ -40,14 +39,12 @@ def pg_server() -> Iterator[PgServer]:
 @pytest.fixture
 def database_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh, empty database for one test; dropped afterwards."""
-    import psycopg
-    from psycopg import sql
+    with fresh_database(pg_server) as url:
+        yield url
 
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+@pytest.fixture
+def other_database(pg_server: PgServer) -> Iterator[str]:
+    """A second fresh, empty database on the same server (a restore target)."""
+    with fresh_database(pg_server) as url:
+        yield url

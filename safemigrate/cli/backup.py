@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from safemigrate.backup.manifest import Manifest
     from safemigrate.backup.project import TakenBackup
-    from safemigrate.backup.store import BackupListing, UnreadableBackup
+    from safemigrate.backup.store import UnreadableBackup
     from safemigrate.backup.take import BackupProgress
 
 
@@ -229,15 +229,6 @@ def unreadable_row(unreadable: UnreadableBackup) -> dict[str, Any]:
     return {"id": unreadable.id, "reason": unreadable.reason, "hint": unreadable.hint}
 
 
-def _listed(project: Path, config: Path | None) -> BackupListing:
-    """The store's backups, with those it could not read (``project_backups`` returns the store's listing)."""
-    from safemigrate.backup.project import project_backups
-    from safemigrate.backup.store import BackupListing
-
-    found = project_backups(project, config_file=config)
-    return found if isinstance(found, BackupListing) else BackupListing(found)
-
-
 def _warn_unreadable(skipped: Sequence[UnreadableBackup]) -> None:
     for unreadable in skipped:
         typer.echo(f"warning: backup {unreadable.id} skipped: {unreadable.reason} {unreadable.hint}".rstrip(), err=True)
@@ -249,7 +240,9 @@ def backups_list(
     config: ConfigOption = None,
 ) -> None:
     """List the backups of the store, oldest first."""
-    found = _listed(project, config)
+    from safemigrate.backup.project import project_backups
+
+    found = project_backups(project, config_file=config)
     skipped = found.unreadable
     if fmt is Format.json:
         document = {
@@ -317,7 +310,9 @@ backups_app.command("prune")(prune)
 
 def _pick(project: Path, config: Path | None) -> str:
     """Ask which backup to restore (newest first) on a terminal."""
-    listed = _listed(project, config)
+    from safemigrate.backup.project import project_backups
+
+    listed = project_backups(project, config_file=config)
     _warn_unreadable(listed.unreadable)
     found = list(reversed(listed))[:20]
     if not found:

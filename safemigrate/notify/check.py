@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from safemigrate.notify.events import Event, stale_backup_event
-from safemigrate.notify.send import Delivery, notify_stale_backups
+from safemigrate.notify.send import Delivery, send
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,6 @@ def check_backup_age(
     if settings.backup_max_age is None:
         return BackupAgeCheck(False, None, ())
     moment = now or datetime.now(timezone.utc)
-    backups = setup.store.list()
-    location = setup.store.location
-    stale = stale_backup_event(backups, settings.backup_max_age, moment, store=location)
-    deliveries = notify_stale_backups(
-        backups, settings, environ if environ is not None else os.environ, now=moment, store=location
-    )
+    stale = stale_backup_event(setup.store.list(), settings.backup_max_age, moment, store=setup.store.location)
+    deliveries = send(stale, settings, environ if environ is not None else os.environ) if stale is not None else ()
     return BackupAgeCheck(True, stale, deliveries)

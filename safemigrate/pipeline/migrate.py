@@ -410,10 +410,11 @@ def _locked(
     inputs = rehearsal_inputs(target, config, migrations, scope.tables)
     notes: list[str] = []
     tables = inputs.data_tables
+    live_tables = frozenset(schema_tables(conn, schema))
     if scope.unread:
         # What the unread statements touch is unknown: every table, but Prisma's own bookkeeping
         # (a rollback marks the run's rows rolled back; restoring them would erase that record).
-        tables = tuple(t for t in schema_tables(conn, schema) if t != "_prisma_migrations")
+        tables = tuple(sorted(live_tables - {"_prisma_migrations"}))
         notes.append(f"{len(scope.unread)} statement(s) could not be read: every table was backed up.")
     backup_id = None
     manifest = None
@@ -483,7 +484,7 @@ def _locked(
     expected = None
     if rehearsal is not None:
         expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
-    verifier = _Verifier(schema, touches, expected, live_tables=frozenset(schema_tables(conn, schema)))
+    verifier = _Verifier(schema, touches, expected, live_tables=live_tables)
     if engine[0] == "prisma":
         return _apply_with_prisma(
             conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
@@ -577,7 +578,6 @@ class _Verifier:
     def before(self, conn: psycopg.Connection[Any]) -> None:
         from psycopg import sql
 
-        from safemigrate.db.catalog.snapshot import take_snapshot
         from safemigrate.db.fingerprint import fingerprint
         from safemigrate.pipeline.touch import with_tables
 
@@ -597,28 +597,29 @@ class _Verifier:
                 {"schema": self.schema, "types": list(self.touches.relabelled_types)},
             ).fetchall()
             self.touches = with_tables(self.touches, [str(r[0]) for r in rows])
-        self.before_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+        self.before_snapshot = self._snapshot(conn)
         document = fingerprint(conn, schema=self.schema).to_dict()
         self.before_prints = {t["table"]: t for t in document["tables"] if t["table"] != "_prisma_migrations"}
 
+    def _snapshot(self, conn: psycopg.Connection[Any]) -> Any:
+        from safemigrate.db.catalog.snapshot import take_snapshot
+
+        return take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+
     def diff_now(self, conn: psycopg.Connection[Any]) -> SnapshotDiff:
         """The schema now against the one before the first statement."""
-        from safemigrate.db.catalog.snapshot import take_snapshot
         from safemigrate.db.diff import diff_snapshots
 
-        return diff_snapshots(
-            self.before_snapshot, take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
-        )
+        return diff_snapshots(self.before_snapshot, self._snapshot(conn))
 
     def compare_schema(self, diff: SnapshotDiff) -> list[Problem]:
         return _compare_schema(self.expected, diff)
 
     def after(self, conn: psycopg.Connection[Any]) -> None:
-        from safemigrate.db.catalog.snapshot import take_snapshot
         from safemigrate.db.diff import diff_snapshots
         from safemigrate.db.fingerprint import fingerprint
 
-        after_snapshot = take_snapshot(conn, (self.schema,), exclude_tables=("_prisma_migrations",))
+        after_snapshot = self._snapshot(conn)
         self.diff = diff_snapshots(self.before_snapshot, after_snapshot)
         problems = self.compare_schema(self.diff)
         now = {t.name for t in after_snapshot.tables}
@@ -786,12 +787,11 @@ def _apply_with_prisma(
         # The schema differs from the rehearsal's: not the app's doing, so undo it from the backup (as
         # `rollback` does; rows written to those tables during the deploy are lost, a window of seconds).
         from safemigrate.db.diff import diff_to_dict
-        from safemigrate.pipeline.rollback import _created_tables, _refuse_unundoable, apply_rollback
+        from safemigrate.pipeline.rollback import apply_rollback, refuse_unundoable
 
         record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
-        backed_up = {t.name for t in manifest.tables}
         try:
-            _refuse_unundoable(record, backed_up, set(_created_tables(record, backed_up)))
+            refuse_unundoable(record, {t.name for t in manifest.tables})
         except SafemigrateError as err:
             stage("verify", "failed", f"{len(problems)} unexpected difference(s); cannot undo: {err.message}")
         else:

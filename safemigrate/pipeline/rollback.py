@@ -129,7 +129,10 @@ _NOT_UNDOABLE = {
 }
 
 
-def _refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], created: set[str]) -> None:
+def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str]) -> None:
+    """RestoreRefusedError when ``run`` changed something that a rollback from a backup of the
+    ``backed_up`` tables cannot undo (checked before anything changes)."""
+    created = set(_created_tables(run, backed_up))
     renamed = {new for new, _ in _renamed_tables(run, backed_up)}
     for change in _changes(run):
         table = change.get("table")
@@ -182,7 +185,7 @@ def rollback_preview(
 ) -> RollbackPreview:
     backed_up = set(_backup_tables(manifest))
     created = _created_tables(run, backed_up)
-    _refuse_unundoable(run, backed_up, set(created))
+    refuse_unundoable(run, backed_up)
     children = conn.execute(
         load_sql("rollback_inheritance_children"), {"schema": schema, "tables": sorted(backed_up)}
     ).fetchall()

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,18 +75,6 @@ def source(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(SCHEMA)
     yield database_url
-
-
-@pytest.fixture
-def other_database(pg_server: PgServer) -> Iterator[str]:
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _prints(url: str, tables: list[str] | None = None) -> dict[str, Any]:

@@ -4,8 +4,6 @@ session settings, partitioned tables."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +20,6 @@ from safemigrate.db.fingerprint import fingerprint
 from safemigrate.db.url import parse_database_url
 from safemigrate.errors import UnknownTableError
 from tests.pgserver import PgServer
-
-
-@pytest.fixture
-def other_database(pg_server: PgServer) -> Iterator[str]:
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _run(url: str, statements: str) -> None:

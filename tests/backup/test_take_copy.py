@@ -13,7 +13,7 @@ from safemigrate.backup import restore_backup, take_backup
 from safemigrate.backup.take import COPY_BLOCK, copy_out
 from safemigrate.db.fingerprint import fingerprint
 from safemigrate.db.url import parse_database_url
-from tests.backup.test_backup_restore import other_database, source  # noqa: F401  (fixtures)
+from tests.backup.test_backup_restore import source  # noqa: F401  (fixture)
 
 COPY = b"COPY (SELECT i, repeat('x', i % 300) FROM generate_series(1, 20000) AS i) TO STDOUT (FORMAT binary)"
 
@@ -49,7 +49,7 @@ def _prints(url: str) -> dict[str, Any]:
 
 def test_restore_in_a_repeatable_read_database_loads_without_freeze(
     source: str,  # noqa: F811
-    other_database: str,  # noqa: F811
+    other_database: str,
     tmp_path: Path,
 ) -> None:
     # COPY FREEZE is refused in a transaction holding a snapshot: the restore must not use it there

@@ -108,6 +108,12 @@ def test_a_failing_third_statement_leaves_prisma_deployable_unlike_plain_deploy(
     assert pg_server.password not in refused.stdout + refused.stderr
 
 
+def _in_process(root: Path, database_url: str, monkeypatch: Any) -> None:
+    """For ``migrate()`` called in this process: the project's database and its backup store."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{root.parent / "backups"}"\n')
+
+
 def _engine(prisma: PrismaCli, root: Path) -> tuple[str, ...]:  # noqa: F811
     return (str(prisma.wrapper), "--schema", str(root / "prisma" / "schema.prisma"))
 
@@ -120,8 +126,7 @@ def test_engine_prisma_applies_through_prisma_with_the_lock_handed_over(
 ) -> None:
     from safemigrate.pipeline.migrate import migrate
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    _in_process(project, database_url, monkeypatch)
     run = migrate(project, engine="prisma", prisma_command=_engine(prisma, project))
     assert run.verdict == "applied", run.message
     assert run.schema_diff is not None and not run.schema_diff.equal
@@ -139,8 +144,7 @@ def test_engine_prisma_failure_is_recovered_so_prisma_is_not_stuck(
 ) -> None:
     from safemigrate.pipeline.migrate import migrate
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    _in_process(project, database_url, monkeypatch)
     assert migrate(project).verdict == "applied"
     _add(project, "20240301000000_third_fails", FAILING)
     before = _state(database_url)
@@ -173,8 +177,7 @@ def test_a_concurrently_built_index_is_applied_and_verified_by_both_engines(
     Prisma's run with --engine prisma; each is checked against the rehearsal at the right point."""
     from safemigrate.pipeline.migrate import migrate
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    _in_process(project, database_url, monkeypatch)
     assert migrate(project).verdict == "applied"
     _add(project, "20990101000000_post_title_index", 'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n')
     ours = migrate(project)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, fresh_database
 
 SCHEMA = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
@@ -50,11 +48,5 @@ def source_url(database_url: str) -> str:
 @pytest.fixture
 def target_url(pg_server: PgServer) -> Iterator[str]:
     """An empty second database on the same server (the staging database)."""
-    name = "staging_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(pg_server, "staging_") as url:
+        yield url
