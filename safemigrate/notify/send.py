@@ -12,15 +12,13 @@ Redirects are not followed (a POST would be replayed as a GET, or sent to anothe
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from safemigrate import __version__
@@ -36,6 +34,9 @@ from safemigrate.notify.events import (
 )
 from safemigrate.notify.payloads import json_payload, slack_payload
 from safemigrate.notify.settings import EventKind, NotificationsConfig, Webhook, WebhookKind
+
+if TYPE_CHECKING:
+    import urllib.error
 
 ATTEMPTS = 2
 RETRY_PAUSE = 0.5  # seconds between the two attempts
@@ -188,14 +189,19 @@ def _deliver(event: Event, webhook: Webhook, environ: Mapping[str, str]) -> Deli
     )
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # the 3xx then surfaces as an HTTPError: a failed delivery
-
-
 def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
     """(last status, attempts, problem) of POSTing ``body``; problem "" when a 2xx came back."""
-    opener = urllib.request.build_opener(_NoRedirect())
+    # Imported here: every command reads the notification settings, few send anything, and these
+    # (with ssl and email) would weigh on every start-up.
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None  # the 3xx then surfaces as an HTTPError: a failed delivery
+
+    opener = urllib.request.build_opener(NoRedirect())
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"safemigrate/{__version__}"}
     status: int | None = None
     problem = ""
@@ -229,6 +235,8 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
 
 
 def _read_answer(err: urllib.error.HTTPError) -> str:
+    import http.client
+
     try:
         return err.read(_ANSWER_CHARS * 4).decode("utf-8", "replace")
     except (OSError, http.client.HTTPException):
