@@ -141,10 +141,12 @@ def column_added_empty(ctx: Context, table: m.Name, column: str, before: Sequenc
     summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
     summaries.append(m.AlterTable(table, tuple(before)))
     for summary in summaries:
-        if isinstance(summary, (m.Update, m.Insert)) and ctx.schema.key(summary.table) == key:
-            if isinstance(summary, m.Insert) or column in summary.columns:
+        for change in m.data_changes(summary):  # every change of the statement, those of its WITH too
+            if ctx.schema.key(change.table) == key and (
+                isinstance(change, m.Insert) or (isinstance(change, m.Update) and column in change.columns)
+            ):
                 empty = False
-        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
             for action in summary.actions:
                 if isinstance(action, m.AddColumn) and action.column.name == column:
                     empty = not column_gets_values(action.column)

@@ -239,11 +239,13 @@ def _apply(statement: m.Statement, migration: str, file: str, fold: _Fold) -> No
             fold.live.pop(key, None)
             fold.created.pop(key, None)
     elif isinstance(summary, (m.Update, m.Delete, m.Insert)):
-        changed: frozenset[str] | None = None  # None: every column (rows deleted)
-        if isinstance(summary, m.Update):
-            changed = frozenset(fold.column_today(fold.today(summary.table), c) for c in summary.columns)
-        if not isinstance(summary, m.Insert):  # new rows do not fix old ones; the check still sees today's
-            fold.changed_rows.setdefault(fold.today(summary.table), []).append((where, changed))
+        for change in m.data_changes(summary):  # a WITH query can change several tables
+            if isinstance(change, m.Insert):
+                continue  # new rows do not fix old ones; the check still sees today's
+            changed: frozenset[str] | None = None  # None: every column (rows deleted)
+            if isinstance(change, m.Update):
+                changed = frozenset(fold.column_today(fold.today(change.table), c) for c in change.columns)
+            fold.changed_rows.setdefault(fold.today(change.table), []).append((where, changed))
     elif isinstance(summary, m.Truncate):
         for name in summary.tables:
             fold.changed_rows.setdefault(fold.today(name), []).append((where, None))

@@ -84,7 +84,8 @@ class ColumnSpec:
     not_null: bool = False
     default: DefaultSpec | None = None
     identity: bool = False  # GENERATED ... AS IDENTITY, or serial types
-    generated: bool = False  # GENERATED ALWAYS AS (expr) STORED
+    generated: bool = False  # GENERATED ALWAYS AS (expr), stored or virtual
+    virtual: bool = False  # generated without STORED (PostgreSQL 18): computed when read, nothing stored
     constraints: tuple[ConstraintSpec, ...] = ()
 
 
@@ -109,6 +110,7 @@ class AlterColumnType:
     column: str
     new_type: TypeSpec
     using: str | None = None
+    using_casts_column: bool = False  # USING casts a value read from the column ("c"::int, trim("c")::int)
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,19 @@ def data_changes(summary: Summary) -> tuple[DataChange, ...]:
 
 
 @dataclass(frozen=True)
+class ResetSequence:
+    """``ALTER SEQUENCE ... RESTART [WITH n]``, or a lone ``SELECT setval(sequence, value)``: where a
+    sequence counts from next."""
+
+    form: str  # "restart" | "setval"
+    sequence: Name | None  # None: named by an expression the linter does not resolve
+    value: str | None  # the new value as written; None: RESTART without WITH (back to its start value)
+    from_rows: bool = False  # computed from stored rows (max(...)): it follows the table's keys
+    owner: Name | None = None  # setval(pg_get_serial_sequence('"T"', 'c'), ...): the table...
+    owner_column: str | None = None  # ...and the column whose sequence it is
+
+
+@dataclass(frozen=True)
 class CreateEnum:
     name: Name
     values: tuple[str, ...]
@@ -415,6 +430,7 @@ Summary = (
     | Reindex
     | DropObjects
     | Truncate
+    | ResetSequence
     | Delete
     | Update
     | Insert

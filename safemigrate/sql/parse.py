@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
@@ -443,7 +442,7 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
     not_null = False
     default: m.DefaultSpec | None = None
     identity = serial
-    generated = False
+    generated = virtual = False
     constraints: list[m.ConstraintSpec] = []
     for constraint in node.args.get("constraints") or []:
         kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
@@ -451,6 +450,9 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
             not_null = not kind.args.get("allow_null")
         elif isinstance(kind, exp.DefaultColumnConstraint):
             default = _default_spec(kind.this)
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression is not None:
+            # GENERATED ALWAYS AS (expr) without STORED: PostgreSQL 18's virtual generated column
+            generated = virtual = True
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
             identity = True
         elif isinstance(kind, exp.ComputedColumnConstraint):
@@ -481,6 +483,7 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
         default=default,
         identity=identity,
         generated=generated,
+        virtual=virtual,
         constraints=tuple(constraints),
     )
 
@@ -488,10 +491,36 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
 # ---- statements parsed by sqlglot ----------------------------------------------------------------
 
 
+def _without_virtual_keyword(tokens: Sequence[Token]) -> list[Token]:
+    """The tokens without the VIRTUAL that may follow ``GENERATED ALWAYS AS (expr)``.
+
+    PostgreSQL 18 reads the form without STORED as virtual, the same column; sqlglot knows only that form.
+    """
+    kept = list(tokens)
+    words = [t.text.upper() if t.token_type not in (TokenType.IDENTIFIER, TokenType.STRING) else "" for t in kept]
+    at = len(kept) - 1
+    while at > 0:
+        if words[at] == "VIRTUAL" and kept[at - 1].token_type == TokenType.R_PAREN:
+            depth, opening = 0, at - 1
+            while opening >= 0:
+                depth += {TokenType.R_PAREN: 1, TokenType.L_PAREN: -1}.get(kept[opening].token_type, 0)
+                if depth == 0:
+                    break
+                opening -= 1
+            if opening >= 3 and words[opening - 3 : opening] == ["GENERATED", "ALWAYS", "AS"]:
+                del kept[at]
+        at -= 1
+    return kept
+
+
 def _parse_one(text: str, tokens: Sequence[Token] | None = None) -> exp.Expression:
     """Parse one statement; ``tokens`` (of exactly ``text``) saves tokenizing it again."""
     try:
-        parsed = _PARSER.parse(list(tokens), text) if tokens is not None else sqlglot.parse(text, dialect=_DIALECT)
+        if tokens is None:
+            tokens = _TOKENIZER.tokenize(text)
+        if "VIRTUAL" in text.upper():  # rare: skip the token walk for every other statement
+            tokens = _without_virtual_keyword(tokens)
+        parsed = _PARSER.parse(list(tokens), text)
     except SqlglotError as err:
         raise _NotUnderstood("the SQL parser could not read it") from err
     found = [p for p in parsed if isinstance(p, exp.Expression)]
@@ -511,7 +540,7 @@ def _create_table(node: exp.Create) -> m.Summary:
     for item in target.expressions:
         if isinstance(item, exp.ColumnDef):
             columns.append(_column_spec(item))
-        elif isinstance(item, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey)):
+        elif isinstance(item, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey, exp.ExcludeColumnConstraint)):
             constraints.extend(_constraint_specs(item, not_valid=False))
         else:
             raise _NotUnderstood(f"table element {type(item).__name__}")
@@ -579,7 +608,10 @@ def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
         if action.args.get("dtype") is not None:
             using = action.args.get("using")
             return m.AlterColumnType(
-                column, _type_spec(action.args["dtype"]), using.sql(dialect="postgres") if using else None
+                column,
+                _type_spec(action.args["dtype"]),
+                using.sql(dialect="postgres") if using else None,
+                isinstance(using, exp.Expression) and _casts_column(using, column),
             )
         allow_null = action.args.get("allow_null")
         others = present - handled - {"allow_null", "drop", "default"}
@@ -608,6 +640,13 @@ def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
             return m.SetLogged(text == "LOGGED")
         raise _NotUnderstood("ALTER TABLE SET form")
     raise _NotUnderstood(f"ALTER TABLE action {type(action).__name__}")
+
+
+def _casts_column(using: exp.Expression, column: str) -> bool:
+    """True when an explicit cast in ``using`` converts a value read from ``column`` (it can fail on one)."""
+    return any(
+        any(_ident(read) == column for read in cast.this.find_all(exp.Column)) for cast in using.find_all(exp.Cast)
+    )
 
 
 def _alter_table_sqlglot(text: str, tokens: Sequence[Token] | None = None) -> m.AlterTable:
@@ -717,6 +756,25 @@ def _alter_type(w: _Words) -> m.Summary:
     if w.accept("OWNER", "TO") or w.accept("SET", "SCHEMA"):
         return m.Harmless("alter type owner or schema")
     raise _NotUnderstood("ALTER TYPE form")
+
+
+def _alter_sequence(w: _Words) -> m.Summary:
+    """RESTART moves the sequence (back to its start, or WITH a value); the other options do not."""
+    w.expect("ALTER", "SEQUENCE")
+    w.accept("IF", "EXISTS")
+    name = w.name()
+    depth = 0
+    while not w.at_end():
+        kind = w.tokens[w.i].token_type
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(kind, 0)
+        if depth == 0 and w.accept("RESTART"):
+            w.accept("WITH")
+            sign = "-" if w.accept("-") else ""
+            if not w.at_end() and w.tokens[w.i].token_type == TokenType.NUMBER:
+                return m.ResetSequence("restart", name, sign + w.tokens[w.i].text)
+            return m.ResetSequence("restart", name, None)
+        w.i += 1
+    return m.Harmless("alter sequence")
 
 
 def _alter_index(w: _Words) -> m.Summary:
@@ -935,6 +993,9 @@ def _dml(text: str, tokens: Sequence[Token] | None = None) -> m.Summary:
     setting = _set_config(node)
     if setting is not None:
         return setting
+    reset = _setval(node, text)
+    if reset is not None:
+        return reset
     # The statement's own change first, then those of its data-modifying WITH queries.
     changes = [change for inner in node.find_all(exp.Delete, exp.Update, exp.Insert) for change in _changes(inner)]
     calls = _unknown_calls(node, text)
@@ -999,6 +1060,48 @@ def _set_config(node: exp.Expression) -> m.SetSetting | None:
     return m.SetSetting(str(name.this).lower(), str(value.this), bool(local.this))
 
 
+def _setval(node: exp.Expression, text: str) -> m.ResetSequence | None:
+    """``SELECT setval(sequence, value[, is_called]) [FROM ...]`` alone moves one sequence, nothing else."""
+    if not isinstance(node, exp.Select) or not {k for k, v in node.args.items() if v} <= {"expressions", "from_"}:
+        return None
+    if len(node.expressions) != 1:
+        return None
+    call = node.expressions[0]
+    if isinstance(call, exp.Alias):
+        call = call.this
+    if isinstance(call, exp.Dot) and str(call.this.sql(dialect="postgres")).lower() == "pg_catalog":
+        call = call.expression
+    if not isinstance(call, exp.Anonymous) or str(call.this).lower() != "setval" or len(call.expressions) not in (2, 3):
+        return None
+    if [c for c in _unknown_calls(node, text) if c.lower() not in ("setval", "pg_catalog.setval")]:
+        return None  # it calls code of its own: procedural-code reports it
+    target, value = call.expressions[0], call.expressions[1]
+    owner: m.Name | None = None
+    owner_column: str | None = None
+    sequence = _regclass_name(target)
+    if isinstance(target, exp.Anonymous) and str(target.this).lower() == "pg_get_serial_sequence":
+        args = target.expressions
+        if len(args) == 2 and all(isinstance(a, exp.Literal) and a.is_string for a in args):
+            owner, owner_column = _regclass_name(args[0]), str(args[1].this)
+    from_rows = any(True for _ in value.find_all(exp.Max))
+    return m.ResetSequence("setval", sequence, value.sql(dialect="postgres"), from_rows, owner, owner_column)
+
+
+def _regclass_name(node: exp.Expression) -> m.Name | None:
+    """The object a regclass literal (``'"User_id_seq"'``, ``'public.s'::regclass``) names, read as PostgreSQL does."""
+    while isinstance(node, exp.Cast):
+        node = node.this
+    if not isinstance(node, exp.Literal) or not node.is_string:
+        return None
+    try:
+        words = _Words(_TOKENIZER.tokenize(str(node.this)))
+        name = words.name()
+        words.done()
+    except (_NotUnderstood, SqlglotError):
+        return None
+    return name
+
+
 def _unknown_calls(node: exp.Expression, text: str) -> tuple[str, ...]:
     """Functions the statement calls that are not known side-effect-free built-ins, as written."""
     unknown: list[str] = []
@@ -1051,7 +1154,9 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _alter_type(words)
     if first == "ALTER" and second == "INDEX":
         return lambda words, _text: _alter_index(words)
-    if first == "ALTER" and second in ("SEQUENCE", "FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
+    if first == "ALTER" and second == "SEQUENCE":
+        return lambda words, _text: _alter_sequence(words)
+    if first == "ALTER" and second in ("FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
         return lambda words, _text: m.Harmless("alter " + second.lower())
     if first == "DROP":
         return lambda words, _text: _drop(words)

@@ -7,6 +7,8 @@ a lock, lost values, a failure) is seen on the server, with the rule's own examp
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 
@@ -135,3 +137,64 @@ def test_dropped_identity_loses_its_sequence(database_url: str) -> None:
     with pytest.raises(psycopg.Error) as failure:
         run_script(database_url, 'INSERT INTO "Order" ("total") VALUES (1);')
     assert failure.value.sqlstate == "23502"
+
+
+def test_using_that_casts_no_stored_value_cannot_fail_on_them(database_url: str) -> None:
+    """type-cast-may-fail stays quiet on USING NULL: the values that would not convert are never cast."""
+    run_script(database_url, POST_TABLE)
+    with pytest.raises(psycopg.Error) as failure:
+        run_script(database_url, 'ALTER TABLE "Post" ALTER COLUMN "code" TYPE INTEGER USING "code"::integer;')
+    assert failure.value.sqlstate == "22P02"
+    run_script(database_url, 'ALTER TABLE "Post" ALTER COLUMN "code" TYPE INTEGER USING NULL;')
+
+
+def _server_major(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.info.server_version // 10000
+
+
+def test_virtual_generated_column_does_not_rewrite(database_url: str) -> None:
+    if _server_major(database_url) < 18:
+        pytest.skip("virtual generated columns need PostgreSQL 18 (SAFEMIGRATE_TEST_PG=embedded)")
+    setup = 'DROP TABLE IF EXISTS "Post";' + POST_TABLE
+    without_stored = 'ALTER TABLE "Post" ADD COLUMN "shout" TEXT GENERATED ALWAYS AS (upper("title"));'
+    assert not rewrites(database_url, setup, '"Post"', without_stored)
+    virtual = 'ALTER TABLE "Post" ADD COLUMN "shout" TEXT GENERATED ALWAYS AS (upper("title")) VIRTUAL;'
+    assert not rewrites(database_url, setup, '"Post"', virtual)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT attgenerated, attidentity FROM pg_attribute WHERE attrelid = '\"Post\"'::regclass "
+            "AND attname = 'shout'"
+        ).fetchone()
+    assert row == ("v", "")  # virtual, and no identity
+
+
+def _sequence_reset_help(sql: str) -> list[str]:
+    """The paste-ready statements sequence-reset suggests for ``sql`` on the Order table."""
+    from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+
+    rule = rule_by_name("sequence-reset")
+    sources = [
+        SourceFile("h.sql", "00000000000000_h", ORDER_TABLE.encode()),
+        SourceFile("m.sql", "20990101000000_m", sql.encode()),
+    ]
+    result = lint_sources(sources, LintOptions(rules=(rule,), report=frozenset({"m.sql"})))
+    (finding,) = [f for f in result.findings if f.rule == rule.name]
+    return re.findall(r"SELECT setval\(.*?\);", finding.help)
+
+
+def test_sequence_reset_makes_the_next_inserts_collide(database_url: str) -> None:
+    rule = rule_by_name("sequence-reset")
+    insert = 'INSERT INTO "Order" ("total") VALUES (1);'
+    for reset in (rule.bad, """SELECT setval('"Order_id_seq"', 10);"""):
+        run_script(database_url, 'DROP TABLE IF EXISTS "Order";' + ORDER_TABLE + reset)
+        with pytest.raises(psycopg.Error) as failure:
+            run_script(database_url, insert)
+        assert failure.value.sqlstate == "23505"
+    # The suggested statements (and the rule's good example) put the sequence past the stored ids.
+    suggested = _sequence_reset_help("""SELECT setval('"Order_id_seq"', 10);""")
+    assert len(suggested) == 2, suggested
+    for fix in (rule.good, *suggested):
+        run_script(database_url, 'DROP TABLE IF EXISTS "Order";' + ORDER_TABLE + fix + insert)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT max("id") FROM "Order"').fetchone() == (51,)

@@ -2,8 +2,10 @@
 
 ``ADD COLUMN ... GENERATED ALWAYS AS (expression) STORED`` computes the expression for every
 existing row and writes it into the row, so PostgreSQL rewrites the table and its indexes under
-ACCESS EXCLUSIVE: no query can read or write the table until the rewrite ends. Prisma has no
-attribute for generated columns: they come from hand-edited migrations.
+ACCESS EXCLUSIVE: no query can read or write the table until the rewrite ends. A virtual generated
+column (PostgreSQL 18: ``VIRTUAL``, or no ``STORED``) is computed when read: adding it stores and
+rewrites nothing, and is not reported. Prisma has no attribute for generated columns: they come from
+hand-edited migrations.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         return
     table = alter.table
     for action in alter.actions:
-        if not isinstance(action, m.AddColumn) or not action.column.generated:
+        if not isinstance(action, m.AddColumn) or not action.column.generated or action.column.virtual:
             continue
         column = action.column
         name = m.quote_ident(column.name)
@@ -29,6 +31,13 @@ def check(ctx: Context) -> Iterator[Hit]:
         expression = "<the generated expression>"
         new_expression = "<the generated expression, its columns read from NEW>"
         function = m.quote_ident(f"{table.name}_{column.name}_fill")
+        virtual = ""
+        if ctx.settings.pg_version >= 18:
+            virtual = (
+                f" If the column needs no index, PostgreSQL 18 adds a virtual one (computed when read) without "
+                f"a rewrite: ALTER TABLE {table.sql()} ADD COLUMN {name} {type_sql} GENERATED ALWAYS AS "
+                f"({expression}) VIRTUAL;"
+            )
         yield Hit(
             message=(
                 f"Adding generated column {table.display()}.{column.name} computes it for every existing row, "
@@ -42,7 +51,7 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"RETURN NEW; END $$; CREATE TRIGGER {function} BEFORE INSERT OR UPDATE ON {table.sql()} FOR "
                 f"EACH ROW EXECUTE FUNCTION {function}();), then backfill old rows in batches: UPDATE "
                 f"{table.sql()} SET {name} = {expression} WHERE {name} IS NULL AND <next batch>; "
-                "On a small table, set lock_timeout and accept the short rewrite."
+                "On a small table, set lock_timeout and accept the short rewrite." + virtual
             ),
             object=ctx.ref(table, column.name),
             table=table,

@@ -4,10 +4,11 @@ Whatever it does (delete rows, rewrite a table, take locks) happens when the mig
 no rule can judge it. Defining a function or procedure changes no data and is not reported; calling
 one is: with CALL, or from a query (``SELECT purge_old_rows();``, ``UPDATE ... SET x = f(y)``).
 Only PostgreSQL's side-effect-free built-ins (``now()``, ``lower()``, ``count(*)``...) pass;
-``setval``, ``set_config``, ``pg_terminate_backend``, ``dblink_exec`` and any function of the project
-are reported. ``CREATE RULE`` is reported too: it rewrites later statements on its table (``DO
-INSTEAD NOTHING`` silently drops every insert). Review the code by hand, then suppress the finding
-with a reason.
+``set_config``, ``pg_terminate_backend``, ``dblink_exec`` and any function of the project are
+reported, and so is ``setval`` inside another statement. A lone ``SELECT setval(...)`` is no unseen
+code (it moves one sequence): sequence-reset judges it. ``CREATE RULE`` is reported too: it rewrites
+later statements on its table (``DO INSTEAD NOTHING`` silently drops every insert). Review the code
+by hand, then suppress the finding with a reason.
 """
 
 from __future__ import annotations

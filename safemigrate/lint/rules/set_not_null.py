@@ -19,10 +19,15 @@ def _filled_earlier(ctx: Context, table: m.Name, column: str) -> bool:
     key = ctx.schema.key(table)
     for statement in ctx.earlier():
         summary = statement.summary
-        if isinstance(summary, m.Update) and ctx.schema.key(summary.table) == key:
-            if column in summary.columns:
+        for change in m.data_changes(summary):  # a WITH query can hold the backfill
+            if (
+                isinstance(change, m.Update)
+                and not change.on_conflict  # only touches the rows an insert conflicts with
+                and ctx.schema.key(change.table) == key
+                and column in change.columns
+            ):
                 return True  # a backfill, as the help suggests
-        elif isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
             for action in summary.actions:
                 if (
                     isinstance(action, m.AddColumn)

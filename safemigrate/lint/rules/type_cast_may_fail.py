@@ -4,7 +4,8 @@
 integer, a malformed uuid, a string that is not a label of the enum) makes the statement fail and
 the migration stop. It works on a developer's tidy data and fails on production's. Prisma does not
 write such casts (it drops and re-adds the column instead); they come from hand-edited migrations
-that keep the data with ``USING``.
+that keep the data with ``USING``. A ``USING`` expression that casts nothing read from the column
+(``USING NULL``, ``USING "on" <> 0``) converts no stored value: type-change-using-expression reports it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpe
     column = m.quote_ident(action.column)
     new_sql = action.new_type.sql or action.new_type.display()
     scalar = action.new_type.array_dims == 0 and (old is None or old.array_dims == 0)
-    from_text = old is not None and old.base in _TEXT and scalar
+    plain = action.using is None or types.using_casts_column(action.using, action.column)
+    from_text = old is not None and old.base in _TEXT and scalar and plain
     if from_text and ctx.settings.pg_version >= 16:
         find = (
             f"SELECT {column} FROM {table.sql()} WHERE {column} IS NOT NULL "
@@ -67,6 +69,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     for i, action in enumerate(alter.actions):
         if not isinstance(action, m.AlterColumnType):
             continue
+        if action.using is not None and not action.using_casts_column:
+            continue  # the expression's result replaces the values: no stored value is cast
         state = ctx.schema.column(table, action.column)
         if state is None:
             hit = _unknown_old_type(ctx, table, action, enums)

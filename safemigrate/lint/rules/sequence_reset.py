@@ -1,0 +1,93 @@
+"""Resetting a sequence makes it hand out ids that rows of its table already hold.
+
+``ALTER SEQUENCE ... RESTART`` sends a sequence back to its start value; ``RESTART WITH n`` and
+``SELECT setval(sequence, n)`` move it to a fixed number. Nothing compares that number with the
+table: when it is below the highest id stored, the next inserts take ids that exist already and
+fail on the primary key (or, without a unique constraint, silently share an id with an old row)
+until the sequence has counted past them. The migration itself succeeds; the application's inserts
+fail after it. Moving the sequence to the table's highest id (``setval(..., (SELECT max(id) FROM
+t))``) is the safe form and is not reported; nor is a sequence (or table) created by this deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+from safemigrate.sql import model as m
+
+
+def _owner(ctx: Context, reset: m.ResetSequence) -> tuple[m.Name, str] | None:
+    """The table and column the sequence numbers: as setval named them, else by PostgreSQL's naming
+    of serial and identity sequences (``<table>_<column>_seq``) among the tables the history created."""
+    if reset.owner is not None and reset.owner_column is not None:
+        return reset.owner, reset.owner_column
+    if reset.sequence is None:
+        return None
+    schema, name = ctx.schema.key(reset.sequence)
+    for (table_schema, table_name), table in ctx.schema.tables.items():
+        if table_schema != schema or not name.startswith(table_name + "_"):
+            continue
+        for column in table.columns:
+            if name == f"{table_name}_{column}_seq":
+                return m.Name(table_name, reset.sequence.schema), column
+    return None
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    reset = ctx.summary
+    if not isinstance(reset, m.ResetSequence) or reset.from_rows:
+        return
+    if reset.sequence is not None and ctx.schema.is_fresh_object("sequence", reset.sequence):
+        return  # created by this deploy: no row holds one of its numbers yet
+    owner = _owner(ctx, reset)
+    table, column = owner if owner is not None else (None, None)
+    if reset.sequence is not None:
+        regclass = m.quote_literal(reset.sequence.sql())
+        shown = reset.sequence.display()
+    elif table is not None and column is not None:
+        regclass = f"pg_get_serial_sequence({m.quote_literal(table.sql())}, {m.quote_literal(column)})"
+        shown = f"of {table.display()}.{column}"
+    else:
+        regclass, shown = "<the sequence>", "(named by an expression)"
+    to = f"to {reset.value}" if reset.value is not None else "back to its start value"
+    rows = f"rows of {table.display()}" if table is not None else "rows"
+    highest = (
+        f"(SELECT max({m.quote_ident(column)}) FROM {table.sql()})"
+        if table is not None and column is not None
+        else "(SELECT max(<id column>) FROM <table>)"
+    )
+    start_at = ""
+    if reset.value is not None:
+        start_at = (
+            f" To start at {reset.value} without going below the stored ids: "
+            f"SELECT setval({regclass}, GREATEST({reset.value}, {highest}));"
+        )
+    yield Hit(
+        message=(
+            f"Resetting sequence {shown} {to} can hand out ids that {rows} already hold: the next inserts fail "
+            "on the key (or reuse an id) until the sequence has counted past the highest stored id."
+        ),
+        help=f"Move the sequence to the highest stored id instead: SELECT setval({regclass}, {highest});{start_at}",
+        object=ctx.ref(table, column) if table is not None else ctx.ref(reset.sequence or m.Name("?")),
+        table=table,
+    )
+
+
+RULE = Rule(
+    id="SM211",
+    name="sequence-reset",
+    category=Category.MAY_FAIL,
+    severity=Severity.WARNING,
+    summary="Resetting a sequence below the stored ids makes the next inserts collide with existing rows.",
+    alternative="Move the sequence to the table's highest id with setval(..., (SELECT max(id) FROM ...)).",
+    bad='ALTER SEQUENCE "Order_id_seq" RESTART WITH 1;',
+    good='SELECT setval(\'"Order_id_seq"\', (SELECT max("id") FROM "Order"));',
+    why=__doc__ or "",
+    check=check,
+    on=(m.ResetSequence,),
+    references=(
+        "https://www.postgresql.org/docs/current/sql-altersequence.html",
+        "https://www.postgresql.org/docs/current/functions-sequence.html",
+    ),
+)
