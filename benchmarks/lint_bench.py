@@ -866,7 +866,7 @@ else:
         render_json = None
     if render_json is not None:
         t2 = time.perf_counter()
-        doc = render_json(outcome.result, __version__)
+        doc = render_json(outcome.result, __version__, pretty=False)  # as the CLI writes it to a pipe
         out["render_json_s"] = time.perf_counter() - t2
         out["json_bytes"] = len(doc.encode())
 print(json.dumps(out))

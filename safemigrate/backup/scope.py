@@ -232,6 +232,8 @@ def _touches(finding: Finding, pending: _PendingStatements) -> Iterator[_Touch]:
     ref = finding.object
     if finding.rule in _NOT_TABLE_RULES or finding.rule in ("drop-type-cascade", "drop-schema") or not ref.table:
         return
+    if finding.rule == "sequence-reset" and not ref.column:
+        return  # the sequence of no known table: no rows to back up (with its table, a rollback resets it)
     key = (ref.schema or pending.default_schema, ref.table)
     how = _DIRECT
     if finding.rule == "update":

@@ -268,3 +268,22 @@ def test_statements_the_linter_cannot_read_are_reported(tmp_path: Path, database
     scope = _scope(tmp_path, database_url, 'DO $$ BEGIN DELETE FROM "Tag"; END $$;')
     assert scope.tables == ()
     assert scope.unread == ("20240201000000_change_1: line 1",)
+
+
+def test_sequence_reset_scopes_the_table_that_owns_the_sequence(tmp_path: Path, database_url: str) -> None:
+    """No row changes, but a rollback restores the table's sequence with it; a sequence no table
+    owns is no table to back up (nor one "missing from the database")."""
+    project = _project(
+        tmp_path,
+        'ALTER SEQUENCE "Tag_id_seq" RESTART WITH 1;\n'
+        'SELECT setval(\'"User_id_seq"\', 5);\n'
+        'ALTER SEQUENCE "ticket_seq" RESTART WITH 7;',
+    )
+    _apply(project, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE SEQUENCE "ticket_seq"')
+    scope = backup_scope(project, database_url=database_url)
+    assert scope.tables == ("Tag", "User")
+    assert "sequence-reset (may-fail, column id)" in _rules(scope, "Tag")
+    assert "sequence-reset (may-fail, column id)" in _rules(scope, "User")
+    assert scope.skipped == ()
