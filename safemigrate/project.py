@@ -89,7 +89,8 @@ def _package_json_schema(root: Path) -> Path | None:
     if not package.is_file():
         return None
     try:
-        data = json.loads(package.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark is accepted, as npm and Node accept it
+        data = json.loads(package.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as err:
         raise ProjectError(f"{package} is not valid JSON ({err}).", "Fix package.json or pass --schema.") from err
     prisma = data.get("prisma") if isinstance(data, dict) else None

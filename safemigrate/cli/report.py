@@ -9,6 +9,17 @@ from typing import Annotated
 import typer
 
 from safemigrate.cli.common import ConfigOption, ProjectOption
+from safemigrate.errors import InputError
+
+
+def _days(days: float) -> timedelta:
+    try:
+        return timedelta(days=days)
+    except (OverflowError, ValueError) as err:  # nan, inf, or past timedelta's 999,999,999 days
+        raise InputError(
+            f"--max-backup-age {days:g} is not a number of days safemigrate can use.",
+            "Pass a number of days such as 7 or 0.5.",
+        ) from err
 
 
 def report(
@@ -27,7 +38,7 @@ def report(
     findings, under a red/amber/green status. Reads the backup store and the migration files only."""
     from safemigrate.report.dashboard import build_dashboard, write_dashboard
 
-    dashboard = build_dashboard(project, config, max_backup_age=timedelta(days=max_backup_age))
+    dashboard = build_dashboard(project, config, max_backup_age=_days(max_backup_age))
     written = write_dashboard(dashboard, html)
     typer.echo(f"Dashboard written to {written} (status: {dashboard.status.level}).")
     for reason in dashboard.status.reasons:

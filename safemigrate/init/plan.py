@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ PR_WORKFLOW = Path(".github/workflows/safemigrate-pr.yml")
 DEPLOY_WORKFLOW = Path(".github/workflows/safemigrate-deploy.yml")
 PRE_COMMIT_CONFIG = Path(".pre-commit-config.yaml")
 _TOKEN = re.compile(r"\[\[(\w+)\]\]")
+# Inside a YAML plain scalar (the `run:` and `entry:` lines) these start a mapping or a comment.
+_YAML_PLAIN_BREAKERS = (": ", " #")
 
 Action = Literal["create", "update", "keep", "unchanged"]
 
@@ -177,12 +180,29 @@ def _database_env_names(found: Project) -> tuple[str, ...]:
     return tuple(names) or ("DATABASE_URL",)
 
 
-def _template_values(found: Project, project: Path, repo_root: Path) -> dict[str, str]:
+def _command_word(path: str, *, github: bool) -> str:
+    """``path`` as one shell word (GitHub runs `run:` with bash, pre-commit splits `entry:` like a
+    shell), checked to stay one word once YAML has read the plain scalar around it."""
+    word = shlex.quote(path)
+    unsafe = [s for s in _YAML_PLAIN_BREAKERS if s in word]
+    if github and "${{" in word:
+        unsafe.append("${{")  # GitHub would evaluate it as an expression
+    if unsafe or not word.isprintable():
+        shown = ", ".join(repr(s) for s in unsafe) or "a control character"
+        raise InputError(
+            f"The folder {path} holds {shown}, which would end the generated YAML command line early.",
+            "Rename the folder, or run init without --ci / --pre-commit and add the steps of docs/init.md by hand.",
+        )
+    return word
+
+
+def _template_values(found: Project, project: Path, repo_root: Path, *, github: bool) -> dict[str, str]:
     where = "" if project == repo_root else _relative(project, repo_root)
     migrations = _relative(found.migrations_dir, repo_root)
     return {
-        "project_option": f" --project {where}" if where else "",
-        "migrations_glob": f"{migrations}/**",
+        "project_option": f" --project {_command_word(where, github=github)}" if where else "",
+        # inside a YAML double-quoted scalar
+        "migrations_glob": f"{migrations}/**".replace("\\", "\\\\").replace('"', '\\"'),
         "migrations_regex": "^" + re.escape(migrations).replace("'", "''") + r"/[^/]+/migration\.sql$",
         "requirement": PIP_REQUIREMENT,
         "embedded_requirement": EMBEDDED_REQUIREMENT,
@@ -198,7 +218,7 @@ def plan_init(project: Path, *, ci: str | None = None, pre_commit: bool = False,
     repo_root = find_repo_root(project)
     changes = [_config_change(project, force), _package_change(project, force), _gitignore_change(project)]
     if ci is not None or pre_commit:
-        values = _template_values(found, project, repo_root)
+        values = _template_values(found, project, repo_root, github=ci == "github")
         if ci == "github":
             env = "".join(f"      {name}: ${{{{ secrets.{name} }}}}\n" for name in _database_env_names(found))
             deploy = _template("safemigrate-deploy.yml", {**values, "database_env": env.rstrip("\n")})

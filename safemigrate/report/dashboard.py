@@ -18,6 +18,7 @@ Status (the reasons are listed under it):
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -246,10 +247,10 @@ def run_view(run: Mapping[str, Any]) -> RunView:
             StageView(
                 str(s.get("name", "")),
                 str(s.get("status", "")),
-                float(s.get("seconds") or 0),
+                _seconds(s.get("seconds")),
                 str(s.get("detail") or ""),
             )
-            for s in run.get("stages") or ()
+            for s in _entries(run.get("stages"))
         ),
         blockers=tuple(
             RunFindingView(
@@ -259,16 +260,32 @@ def run_view(run: Mapping[str, Any]) -> RunView:
                 f.get("line") if isinstance(f.get("line"), int) else None,
                 str(f.get("message", "")),
             )
-            for f in run.get("blockers") or ()
+            for f in _entries(run.get("blockers"))
         ),
         problems=tuple(
             ProblemView(str(p.get("kind", "")), str(p.get("subject", "")), str(p.get("detail", "")))
-            for p in run.get("problems") or ()
+            for p in _entries(run.get("problems"))
         ),
         notes=tuple(str(n) for n in run.get("notes") or ()),
-        schema_changes=tuple(describe_change(c) for c in changes) if isinstance(changes, list) else None,
+        schema_changes=tuple(describe_change(c) for c in _entries(changes)) if isinstance(changes, list) else None,
         rolled_back_by=str(rolled_back.get("by", "")) if isinstance(rolled_back, Mapping) else None,
     )
+
+
+def _entries(value: object) -> tuple[Mapping[str, Any], ...]:
+    """The objects of a ledger list; a hand-edited entry that is not an object is left out."""
+    return tuple(e for e in value if isinstance(e, Mapping)) if isinstance(value, list) else ()
+
+
+def _seconds(value: object) -> float:
+    """A stage's duration; anything but a finite number (a hand-edited "fast") reads as empty: 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 0.0
+    return seconds if math.isfinite(seconds) else 0.0
 
 
 def _seconds_between(started: str, finished: str) -> float | None:
@@ -485,16 +502,26 @@ def write_dashboard(dashboard: Dashboard, directory: Path) -> Path:
     """Write ``directory/index.html`` (the directory created when missing); returns its path.
 
     The file is replaced atomically, so a web server or a browser never reads half a page."""
-    if directory.exists() and not directory.is_dir():
-        raise InputError(f"{directory} is a file, not a directory.", "Pass a directory to --html.")
-    directory.mkdir(parents=True, exist_ok=True)
+    page = render_dashboard_html(dashboard)
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise InputError(f"{directory} is a file, not a directory.", "Pass a directory to --html.")
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=directory)
+    except OSError as err:  # a file on the way (NotADirectoryError), a read-only or missing root...
+        raise InputError(
+            f"Cannot write the dashboard into {directory}: {err.strerror or err}.",
+            "Pass a folder you can create and write to --html.",
+        ) from err
     target = directory / INDEX
-    fd, temporary = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(render_dashboard_html(dashboard))
+            out.write(page)
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
+    except OSError as err:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"Cannot write {target}: {err.strerror or err}.", "Check the folder's free space.") from err
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -132,6 +132,17 @@ def test_layouts_are_written_back_as_found(
     assert again.text == update.text and not again.changed
 
 
+def test_a_package_json_with_a_byte_order_mark_keeps_it(prisma_project: Path) -> None:
+    package = prisma_project / "package.json"
+    package.write_bytes(b"\xef\xbb\xbf" + PACKAGE_JSON.encode())
+    actions = _init(prisma_project)
+    assert actions["package.json"] == "update"
+    written = package.read_bytes()
+    assert written.startswith(b"\xef\xbb\xbf{\n") and written.count(b"\xef\xbb\xbf") == 1
+    assert set(NPM_SCRIPTS) <= set(json.loads(written.decode("utf-8-sig"))["scripts"])
+    assert _init(prisma_project)["package.json"] == "unchanged"
+
+
 def test_package_json_without_scripts_gets_them_and_the_gitignore_line_is_appended_once(tmp_path: Path) -> None:
     project = tmp_path / "p"
     (project / "prisma").mkdir(parents=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 import yaml
 
+from safemigrate.errors import InputError
 from safemigrate.init import NPM_SCRIPTS, PIP_REQUIREMENT, apply_init, plan_init
 from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
@@ -213,3 +215,60 @@ def test_the_deploy_workflow_steps_migrate_and_validate_a_real_database(
     with psycopg.connect(database_url, autocommit=True) as conn:
         report = read_status(conn, list_migrations(initialised / "prisma" / "migrations"), schema="public")
     assert {s.state for s in report.migrations} == {APPLIED}
+
+
+def _argv_stub(folder: Path) -> Path:
+    """A `safemigrate` on PATH that prints the argv it received, one JSON line on stderr."""
+    folder.mkdir()
+    stub = folder / "safemigrate"
+    stub.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]), file=sys.stderr)\n")
+    stub.chmod(0o755)
+    return folder
+
+
+def test_a_project_path_with_spaces_and_quotes_reaches_every_command_as_one_argument(
+    tmp_path: Path, prisma_project: Path
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    project = repo / "apps" / "my web's app"
+    project.parent.mkdir(parents=True)
+    prisma_project.rename(project)
+    apply_init(plan_init(project, ci="github", pre_commit=True))
+    stub = _argv_stub(tmp_path / "bin")
+    runs = [
+        step["run"]
+        for workflow in ("safemigrate-pr.yml", "safemigrate-deploy.yml")
+        for step in _steps(_load(repo / ".github/workflows" / workflow))
+        if step.get("run", "").startswith("safemigrate ")
+    ]
+    assert len(runs) == 6
+    for run in runs:
+        completed = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run.replace("${{ github.base_ref }}", "main")],
+            cwd=tmp_path,
+            env={**os.environ, "PATH": f"{stub}:{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        argv = json.loads(completed.stderr)
+        assert argv[argv.index("--project") + 1] == "apps/my web's app", run
+    hooks = _load(repo / ".pre-commit-config.yaml")["repos"][0]["hooks"]
+    for hook in hooks:  # pre-commit splits `entry` with shlex.split
+        argv = shlex.split(hook["entry"])
+        assert argv[argv.index("--project") + 1] == "apps/my web's app", hook["entry"]
+
+
+@pytest.mark.parametrize("folder", ["a: b", "no #1"])
+def test_a_project_path_yaml_cannot_carry_on_a_command_line_is_refused(
+    tmp_path: Path, prisma_project: Path, folder: str
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    project = repo / folder
+    prisma_project.rename(project)
+    with pytest.raises(InputError, match="would end the generated YAML command line early"):
+        plan_init(project, pre_commit=True)
+    assert not (repo / ".pre-commit-config.yaml").exists()
