@@ -158,7 +158,7 @@ class LocalStore:
         found = []
         for path in sorted(runs.glob("*.json")):
             try:
-                found.append(json.loads(path.read_text(encoding="utf-8")))
+                found.append(_run_record(path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as err:
                 raise BackupFormatError(f"Cannot read the run record {path}: {err}.", "") from err
         return runs_by_time(found)
@@ -381,10 +381,18 @@ def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
         for key in keys:
             body = client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
             try:
-                found.append(json.loads(body.decode("utf-8")))
+                found.append(_run_record(body.decode("utf-8")))
             except (UnicodeDecodeError, ValueError) as err:
                 raise BackupFormatError(f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", "") from err
     return runs_by_time(found)
+
+
+def _run_record(text: str) -> dict[str, Any]:
+    """A run record's JSON, which must be an object (ValueError otherwise, as for broken JSON)."""
+    record = json.loads(text)
+    if not isinstance(record, dict):
+        raise ValueError(f"a run record is a JSON object, this one is a JSON {type(record).__name__}")
+    return record
 
 
 def runs_by_time(runs: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:

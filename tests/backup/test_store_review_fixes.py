@@ -216,3 +216,26 @@ def test_backups_list_says_1_table(filled: str, tmp_path: Path) -> None:
     listed = _run(project, "backups", "list")
     assert listed.returncode == 0, listed.stderr
     assert "  1 table (account)  " in listed.stdout and "1 tables" not in listed.stdout
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"a run"', "null", "{broken"])
+def test_a_run_record_that_is_no_json_object_is_a_one_line_error(tmp_path: Path, text: str) -> None:
+    from safemigrate.backup.stores import RUNS, LocalStore
+
+    (tmp_path / RUNS).mkdir()
+    (tmp_path / RUNS / "20260101T000000Z-abcd.json").write_text(text)
+    with pytest.raises(BackupFormatError) as caught:
+        LocalStore(tmp_path).list_runs()
+    assert "20260101T000000Z-abcd.json" in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_a_run_record_in_s3_that_is_no_json_object_is_a_one_line_error(bucket: str) -> None:
+    import boto3
+
+    from safemigrate.backup.stores import RUNS, S3Store
+
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"p/{RUNS}/20260101T000000Z-abcd.json", Body=b"[1]")
+    with pytest.raises(BackupFormatError) as caught:
+        S3Store(bucket, "p").list_runs()
+    assert "20260101T000000Z-abcd.json" in caught.value.message
