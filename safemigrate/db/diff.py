@@ -1,17 +1,18 @@
 """The difference between two catalog snapshots, as a typed list of changes.
 
-Why a direct structural comparison rather than deepdiff: every collection of a snapshot is keyed
-by name (tables by schema and name, columns, constraints, indexes and triggers by name within their
-table, functions by signature), so the diff is, per kind, "keys only before / only after / in both,
-and for those in both, which fields differ" — a few lines each, that build the typed changes
-directly. deepdiff would report paths into lists (``root['tables'][3]['columns'][2]['type']``)
-that would have to be matched by index or by an ``iterable_compare_func`` and then parsed back into
-objects: more code, and a second way to be wrong. The snapshot's fields are compared one by one
-here; a test checks that every field of every snapshot class is compared (or documented as
-derived), so nothing can change silently.
+Why a direct structural comparison rather than deepdiff: every collection of a snapshot is keyed by
+name (tables, domains and composite types by schema and name; columns, constraints, indexes,
+triggers and policies by name within their table; functions by signature), so the diff is, per kind,
+"keys only before / only after / in both, and for those in both, which fields differ" — a few lines
+each, that build the typed changes directly. deepdiff would report paths into lists
+(``root['tables'][3]['columns'][2]['type']``) that would have to be matched by index or by an
+``iterable_compare_func`` and then parsed back into objects: more code, and a second way to be
+wrong. The snapshot's fields are compared one by one here; a test checks that every field of every
+snapshot class is compared (or documented as derived), so nothing can change silently.
 
 Data-dependent fields (estimated rows and size of tables, sequence positions) are compared only
-with ``data=True``. Column order is not compared (as ``prisma migrate diff`` does not).
+with ``data=True``. Column order is not compared (as ``prisma migrate diff`` does not), nor the
+order of a table's INHERITS parents (only which they are).
 """
 
 from __future__ import annotations
@@ -24,18 +25,25 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar, Union
 
 from safemigrate.db.catalog.snapshot import (
+    SNAPSHOT_VERSION,
     Column,
+    CompositeAttribute,
+    CompositeType,
     Constraint,
     DbSequence,
+    Domain,
+    DomainConstraint,
     EnumType,
     Extension,
     Function,
     Index,
+    Policy,
     Snapshot,
     Table,
     Trigger,
     View,
-    read_snapshot,
+    as_version_1,
+    read_snapshot_document,
 )
 
 DIFF_FORMAT = "safemigrate-diff"
@@ -514,6 +522,185 @@ class FunctionChanged(Change):
         return _changed(subject, self.attribute, self.before, self.after)
 
 
+@dataclass(frozen=True)
+class RowSecurityChanged(Change):
+    """``attribute`` is ``enabled`` (ENABLE / DISABLE ROW LEVEL SECURITY) or ``forced`` (FORCE / NO FORCE)."""
+
+    schema: str
+    table: str
+    attribute: str  # enabled | forced
+    before: bool
+    after: bool
+
+    def describe(self) -> str:
+        subject = f"table {qualified(self.schema, self.table)}: row level security"
+        if self.attribute == "forced":
+            return f"{subject} {'is now forced' if self.after else 'is no longer forced'}"
+        return f"{subject} {'enabled' if self.after else 'disabled'}"
+
+
+@dataclass(frozen=True)
+class InheritanceAdded(Change):
+    schema: str
+    table: str
+    parent: str  # quoted schema.name
+
+    def describe(self) -> str:
+        return f"table {qualified(self.schema, self.table)} now inherits from {self.parent}"
+
+
+@dataclass(frozen=True)
+class InheritanceRemoved(Change):
+    schema: str
+    table: str
+    parent: str
+
+    def describe(self) -> str:
+        return f"table {qualified(self.schema, self.table)} no longer inherits from {self.parent}"
+
+
+@dataclass(frozen=True)
+class PolicyAdded(Change):
+    schema: str
+    table: str
+    policy: str
+    definition: str  # AS PERMISSIVE FOR ALL TO public USING (...) WITH CHECK (...)
+
+    def describe(self) -> str:
+        return f"policy {ident(self.policy)} added on {qualified(self.schema, self.table)}: {self.definition}"
+
+
+@dataclass(frozen=True)
+class PolicyDropped(Change):
+    schema: str
+    table: str
+    policy: str
+    definition: str
+
+    def describe(self) -> str:
+        return f"policy {ident(self.policy)} dropped from {qualified(self.schema, self.table)}"
+
+
+@dataclass(frozen=True)
+class PolicyChanged(Change):
+    schema: str
+    table: str
+    policy: str
+    attribute: str  # command | permissive | roles | using | with_check
+    before: Value
+    after: Value
+
+    def describe(self) -> str:
+        subject = f"policy {ident(self.policy)} on {qualified(self.schema, self.table)}"
+        return _changed(subject, self.attribute, self.before, self.after)
+
+
+@dataclass(frozen=True)
+class DomainAdded(Change):
+    schema: str
+    domain: str
+    type: str  # the base type
+
+    def describe(self) -> str:
+        return f"domain {qualified(self.schema, self.domain)} added (as {self.type})"
+
+
+@dataclass(frozen=True)
+class DomainDropped(Change):
+    schema: str
+    domain: str
+    type: str
+
+    def describe(self) -> str:
+        return f"domain {qualified(self.schema, self.domain)} dropped (was {self.type})"
+
+
+@dataclass(frozen=True)
+class DomainChanged(Change):
+    schema: str
+    domain: str
+    attribute: str  # type | not_null | default | collation
+    before: Value
+    after: Value
+
+    def describe(self) -> str:
+        return _changed(f"domain {qualified(self.schema, self.domain)}", self.attribute, self.before, self.after)
+
+
+@dataclass(frozen=True)
+class DomainConstraintAdded(Change):
+    schema: str
+    domain: str
+    constraint: str
+    definition: str
+
+    def describe(self) -> str:
+        subject = f"check {ident(self.constraint)} added on domain {qualified(self.schema, self.domain)}"
+        return f"{subject}: {self.definition}"
+
+
+@dataclass(frozen=True)
+class DomainConstraintDropped(Change):
+    schema: str
+    domain: str
+    constraint: str
+    definition: str
+
+    def describe(self) -> str:
+        return f"check {ident(self.constraint)} dropped from domain {qualified(self.schema, self.domain)}"
+
+
+@dataclass(frozen=True)
+class DomainConstraintChanged(Change):
+    """``attribute`` is ``validated`` when only that changed (VALIDATE CONSTRAINT), else ``definition``."""
+
+    schema: str
+    domain: str
+    constraint: str
+    attribute: str  # validated | definition
+    before: Value
+    after: Value
+
+    def describe(self) -> str:
+        subject = f"constraint {ident(self.constraint)} on domain {qualified(self.schema, self.domain)}"
+        if self.attribute == "validated":
+            return f"{subject} {'is now validated' if self.after else 'is no longer validated'}"
+        return _changed(subject, self.attribute, self.before, self.after)
+
+
+@dataclass(frozen=True)
+class CompositeTypeAdded(Change):
+    schema: str
+    composite: str
+    attributes: str  # "a integer, b text"
+
+    def describe(self) -> str:
+        return f"composite type {qualified(self.schema, self.composite)} added ({self.attributes})"
+
+
+@dataclass(frozen=True)
+class CompositeTypeDropped(Change):
+    schema: str
+    composite: str
+    attributes: str
+
+    def describe(self) -> str:
+        return f"composite type {qualified(self.schema, self.composite)} dropped"
+
+
+@dataclass(frozen=True)
+class CompositeTypeChanged(Change):
+    schema: str
+    composite: str
+    attribute: str  # attributes
+    before: str
+    after: str
+
+    def describe(self) -> str:
+        subject = f"composite type {qualified(self.schema, self.composite)}"
+        return _changed(subject, self.attribute, f"({self.before})", f"({self.after})")
+
+
 def ident_signature(schema: str, signature: str) -> str:
     name, _, arguments = signature.partition("(")
     return f"{qualified(schema, name)}({arguments}"
@@ -545,8 +732,9 @@ def diff_to_dict(diff: SnapshotDiff) -> dict[str, Any]:
 
 
 def diff_snapshots(before: Snapshot, after: Snapshot, *, data: bool = False) -> SnapshotDiff:
-    """What changed from ``before`` to ``after``, in a stable order: extensions, enums, tables
-    (each with its columns, constraints, indexes, triggers), views, sequences, functions.
+    """What changed from ``before`` to ``after``, in a stable order: extensions, enums, domains,
+    composite types, tables (each with its columns, constraints, indexes, triggers, row-level
+    security, policies, inheritance), views, sequences, functions.
 
     ``data=True`` also compares the data-dependent fields: tables' estimated rows and size,
     sequences' last value and is_called.
@@ -554,6 +742,8 @@ def diff_snapshots(before: Snapshot, after: Snapshot, *, data: bool = False) -> 
     changes = [
         *_extensions(before.extensions, after.extensions),
         *_enums(before.enums, after.enums),
+        *_domains(before.domains, after.domains),
+        *_composite_types(before.composite_types, after.composite_types),
         *_tables(before.tables, after.tables, data),
         *_views(before.views, after.views),
         *_sequences(before.sequences, after.sequences, data),
@@ -563,8 +753,12 @@ def diff_snapshots(before: Snapshot, after: Snapshot, *, data: bool = False) -> 
 
 
 def diff_snapshot_files(before: Path, after: Path, *, data: bool = False) -> SnapshotDiff:
-    """The diff of two files written by ``safemigrate snapshot --format json`` (SnapshotFileError if unreadable)."""
-    return diff_snapshots(read_snapshot(before), read_snapshot(after), data=data)
+    """The diff of two files written by ``safemigrate snapshot --format json`` (SnapshotFileError if
+    unreadable). When one is of format version 1, only what that version recorded is compared."""
+    (old, old_version), (new, new_version) = read_snapshot_document(before), read_snapshot_document(after)
+    if min(old_version, new_version) < SNAPSHOT_VERSION:
+        old, new = as_version_1(old), as_version_1(new)
+    return diff_snapshots(old, new, data=data)
 
 
 K = TypeVar("K", str, tuple[str, str])
@@ -669,6 +863,80 @@ def _table(a: Table, b: Table, data: bool) -> Iterator[Change]:
     yield from _constraints(schema, table, a.constraints, b.constraints)
     yield from _indexes(schema, table, a.indexes, b.indexes)
     yield from _triggers(schema, table, a.triggers, b.triggers)
+    yield from _row_security(schema, table, a, b)
+    yield from _policies(schema, table, a.policies, b.policies)
+    for parent in a.inherits:
+        if parent not in b.inherits:
+            yield InheritanceRemoved(schema, table, parent)
+    for parent in b.inherits:
+        if parent not in a.inherits:
+            yield InheritanceAdded(schema, table, parent)
+
+
+def _row_security(schema: str, table: str, a: Table, b: Table) -> Iterator[Change]:
+    if a.row_security != b.row_security:
+        yield RowSecurityChanged(schema, table, "enabled", a.row_security, b.row_security)
+    if a.force_row_security != b.force_row_security:
+        yield RowSecurityChanged(schema, table, "forced", a.force_row_security, b.force_row_security)
+
+
+def _policies(schema: str, table: str, before: Seq[Policy], after: Seq[Policy]) -> Iterator[Change]:
+    for a, b in _pair(before, after, lambda p: p.name):
+        if b is None and a is not None:
+            yield PolicyDropped(schema, table, a.name, a.definition)
+        elif a is None and b is not None:
+            yield PolicyAdded(schema, table, b.name, b.definition)
+        elif a is not None and b is not None:
+            for attribute, x, y in _attributes(a, b, POLICY_FIELDS):
+                if attribute == "roles":
+                    x, y = ", ".join(x), ", ".join(y)
+                yield PolicyChanged(schema, table, b.name, attribute, x, y)
+
+
+def _domains(before: Seq[Domain], after: Seq[Domain]) -> Iterator[Change]:
+    for a, b in _pair(before, after, lambda d: (d.schema, d.name)):
+        if b is None and a is not None:
+            yield DomainDropped(a.schema, a.name, a.type)
+        elif a is None and b is not None:
+            yield DomainAdded(b.schema, b.name, b.type)
+        elif a is not None and b is not None:
+            for attribute, x, y in _attributes(a, b, DOMAIN_FIELDS):
+                yield DomainChanged(b.schema, b.name, attribute, x, y)
+            yield from _domain_constraints(b.schema, b.name, a.constraints, b.constraints)
+
+
+def _domain_constraints(
+    schema: str, domain: str, before: Seq[DomainConstraint], after: Seq[DomainConstraint]
+) -> Iterator[Change]:
+    for a, b in _pair(before, after, lambda k: k.name):
+        if b is None and a is not None:
+            yield DomainConstraintDropped(schema, domain, a.name, a.definition)
+        elif a is None and b is not None:
+            yield DomainConstraintAdded(schema, domain, b.name, b.definition)
+        elif a is not None and b is not None and a != b:
+            if a.validated != b.validated and a.definition.removesuffix(" NOT VALID") == b.definition.removesuffix(
+                " NOT VALID"
+            ):
+                yield DomainConstraintChanged(schema, domain, b.name, "validated", a.validated, b.validated)
+            else:
+                yield DomainConstraintChanged(schema, domain, b.name, "definition", a.definition, b.definition)
+
+
+def _attributes_text(attributes: Seq[CompositeAttribute]) -> str:
+    return ", ".join(
+        f"{ident(a.name)} {a.type}" + (f" COLLATE {a.collation}" if a.collation is not None else "") for a in attributes
+    )
+
+
+def _composite_types(before: Seq[CompositeType], after: Seq[CompositeType]) -> Iterator[Change]:
+    for a, b in _pair(before, after, lambda c: (c.schema, c.name)):
+        if b is None and a is not None:
+            yield CompositeTypeDropped(a.schema, a.name, _attributes_text(a.attributes))
+        elif a is None and b is not None:
+            yield CompositeTypeAdded(b.schema, b.name, _attributes_text(b.attributes))
+        elif a is not None and b is not None and a.attributes != b.attributes:
+            old, new = _attributes_text(a.attributes), _attributes_text(b.attributes)
+            yield CompositeTypeChanged(b.schema, b.name, "attributes", old, new)
 
 
 def _columns(schema: str, table: str, before: Seq[Column], after: Seq[Column]) -> Iterator[Change]:
@@ -808,6 +1076,11 @@ SEQUENCE_FIELDS = (
 )
 SEQUENCE_DATA_FIELDS = ("last_value", "is_called")
 FUNCTION_FIELDS = ("result", "language", "volatility", "strict", "security_definer")
+TABLE_SECURITY_FIELDS = ("row_security", "force_row_security", "inherits")  # RowSecurityChanged, Inheritance*
+POLICY_FIELDS = ("command", "permissive", "roles", "using", "with_check")
+DOMAIN_FIELDS = ("type", "not_null", "default", "collation")
+DOMAIN_CONSTRAINT_FIELDS = ("definition", "validated")  # compared whole
+COMPOSITE_ATTRIBUTE_FIELDS = ("name", "type", "collation")  # compared whole, as the type's attributes
 # Fields that follow from others and need no comparison of their own.
 DERIVED_FIELDS = {
     Index: ("unique", "primary", "predicate"),  # all in the definition

@@ -126,6 +126,23 @@ _NOT_UNDOABLE = {
     "function_added": "functions are not undone",
     "function_dropped": "functions are not in the backup",
     "function_changed": "functions are not in the backup",
+    "domain_added": "domains are not undone",
+    "domain_dropped": "domains are not in the backup",
+    "domain_changed": "domains are not in the backup",
+    "domain_constraint_added": "domains are not undone",
+    "domain_constraint_dropped": "domains are not in the backup",
+    "domain_constraint_changed": "domains are not in the backup",
+    "composite_type_added": "composite types are not undone",
+    "composite_type_dropped": "composite types are not in the backup",
+    "composite_type_changed": "composite types are not in the backup",
+    # On any table: a backup holds neither row-level security, policies nor plain inheritance, so a
+    # table restored from it would not get back what the run took away. (policy_added and
+    # inheritance_added go with a table the run created or that is restored; elsewhere they are
+    # refused, as every table change outside _UNDOABLE_OUTSIDE is.)
+    "row_security_changed": "row-level security is not in the backup",
+    "policy_dropped": "policies are not in the backup",
+    "policy_changed": "policies are not in the backup",
+    "inheritance_removed": "inheritance is not in the backup",
 }
 
 

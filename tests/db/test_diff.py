@@ -13,12 +13,17 @@ import pytest
 
 from safemigrate.db.catalog.snapshot import (
     Column,
+    CompositeAttribute,
+    CompositeType,
     Constraint,
     DbSequence,
+    Domain,
+    DomainConstraint,
     EnumType,
     Extension,
     Function,
     Index,
+    Policy,
     Snapshot,
     Table,
     Trigger,
@@ -193,16 +198,40 @@ def _sample() -> Snapshot:
     )
     index = Index("i", "CREATE INDEX i ON public.t USING btree (a)", False, False, True, None, None)
     trigger = Trigger("tr", "CREATE TRIGGER tr ...", "origin")
+    policy = Policy("p", "all", True, ("public",), "(a > 0)", None)
+    domain = Domain(
+        "public", "d", "integer", False, None, None, (DomainConstraint("d_check", "CHECK ((VALUE > 0))", True),)
+    )
+    composite = CompositeType("public", "c", (CompositeAttribute("x", "integer", None),))
     return Snapshot(
         schemas=("public",),
         extensions=(Extension("hstore", "1.8", "public"),),
         enums=(EnumType("public", "e", ("x",)),),
         tables=(
-            Table("public", "t", "logged", None, None, None, (column,), (constraint,), (index,), (trigger,), None, 0),
+            Table(
+                "public",
+                "t",
+                "logged",
+                None,
+                None,
+                None,
+                (column,),
+                (constraint,),
+                (index,),
+                (trigger,),
+                None,
+                0,
+                row_security=False,
+                force_row_security=False,
+                inherits=("public.p",),
+                policies=(policy,),
+            ),
         ),
         views=(View("public", "v", "view", " SELECT 1;", (), True, (column,), (index,), (trigger,)),),
         sequences=(DbSequence("public", "s", "bigint", 1, 1, 1, 100, 1, False, None, False, 1, False),),
         functions=(Function("public", "f", "function", "", "integer", "sql", "volatile", False, False, (), "ab"),),
+        domains=(domain,),
+        composite_types=(composite,),
     )
 
 

@@ -15,7 +15,14 @@ and reads the same on PostgreSQL 15 and 18 for the same DDL. What makes that so:
 - NOT NULL is a column property: PostgreSQL 18 also records it in ``pg_constraint`` (with a
   generated name), which is left out; ``Constraint.enforced`` is always true before 18;
 - data-dependent fields (``Table.estimated_rows``, ``Table.size_bytes``, ``DbSequence.last_value``
-  and ``is_called``) are part of the snapshot but compared by the diff only when asked.
+  and ``is_called``) are part of the snapshot but compared by the diff only when asked;
+- a domain's NOT NULL is a property of the domain, as a column's is (PostgreSQL 17 and later also
+  record it in ``pg_constraint``, left out).
+
+The JSON form carries a format version. Version 1 files (before domains, composite types,
+row-level security, policies and plain inheritance were snapshotted) stay readable: they load with
+those parts empty; :func:`read_snapshot_document` says which version a file is, and
+:func:`as_version_1` blanks those parts so that a version 1 file compares only what it recorded.
 
 Rows are read with ``psycopg.rows.class_row`` onto flat row classes, then grouped per table.
 """
@@ -27,7 +34,7 @@ import types
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -40,7 +47,12 @@ from safemigrate.db.catalog.normalize import unqualify_single_relation_view
 from safemigrate.errors import SnapshotFileError, UnsupportedServerError
 
 SNAPSHOT_FORMAT = "safemigrate-snapshot"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+# Members added in version 2, by class: missing from version 1 files, which load them as the default.
+_ADDED_IN_VERSION_2 = {
+    "Table": ("row_security", "force_row_security", "inherits", "policies"),
+    "Snapshot": ("domains", "composite_types"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +114,27 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Policy:
+    name: str
+    command: str  # "all" | "select" | "insert" | "update" | "delete"
+    permissive: bool  # false for AS RESTRICTIVE
+    roles: tuple[str, ...]  # quoted role names, "public" for PUBLIC; sorted
+    using: str | None  # the USING expression as PostgreSQL prints it
+    with_check: str | None  # the WITH CHECK expression
+
+    @property
+    def definition(self) -> str:
+        """The policy as CREATE POLICY writes it, from AS on: ``AS PERMISSIVE FOR ALL TO public USING (false)``."""
+        text = f"AS {'PERMISSIVE' if self.permissive else 'RESTRICTIVE'} FOR {self.command.upper()}"
+        text += f" TO {', '.join(self.roles)}"
+        if self.using is not None:
+            text += f" USING ({self.using})"
+        if self.with_check is not None:
+            text += f" WITH CHECK ({self.with_check})"
+        return text
+
+
+@dataclass(frozen=True)
 class Table:
     schema: str
     name: str
@@ -115,6 +148,11 @@ class Table:
     triggers: tuple[Trigger, ...]
     estimated_rows: int | None  # reltuples; None until the table is first vacuumed or analyzed
     size_bytes: int  # pg_total_relation_size: heap, indexes, TOAST
+    # Defaults: snapshot format version 1 did not record these (see _ADDED_IN_VERSION_2).
+    row_security: bool = False  # ENABLE ROW LEVEL SECURITY
+    force_row_security: bool = False  # FORCE ROW LEVEL SECURITY (applies to the table's owner too)
+    inherits: tuple[str, ...] = ()  # INHERITS parents (quoted schema.name), in order; not partitioning
+    policies: tuple[Policy, ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -138,6 +176,38 @@ class EnumType:
     schema: str
     name: str
     values: tuple[str, ...]  # in order
+
+
+@dataclass(frozen=True)
+class DomainConstraint:
+    name: str
+    definition: str  # pg_get_constraintdef: "CHECK ((VALUE > 0))", with NOT VALID when not validated
+    validated: bool
+
+
+@dataclass(frozen=True)
+class Domain:
+    schema: str
+    name: str
+    type: str  # the base type, with modifiers
+    not_null: bool
+    default: str | None
+    collation: str | None  # only when not the base type's default
+    constraints: tuple[DomainConstraint, ...]  # CHECK constraints, by name
+
+
+@dataclass(frozen=True)
+class CompositeAttribute:
+    name: str
+    type: str
+    collation: str | None  # only when not the type's default
+
+
+@dataclass(frozen=True)
+class CompositeType:
+    schema: str
+    name: str
+    attributes: tuple[CompositeAttribute, ...]  # in order
 
 
 @dataclass(frozen=True)
@@ -192,6 +262,9 @@ class Snapshot:
     views: tuple[View, ...]
     sequences: tuple[DbSequence, ...]
     functions: tuple[Function, ...]
+    # Defaults: snapshot format version 1 did not record these (see _ADDED_IN_VERSION_2).
+    domains: tuple[Domain, ...] = ()
+    composite_types: tuple[CompositeType, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +281,49 @@ class _TableRow:
     partition_bound: str | None
     estimated_rows: float
     size_bytes: int
+    row_security: bool
+    force_row_security: bool
+    inherits: list[str]
+
+
+@dataclass(frozen=True)
+class _PolicyRow:
+    schema: str
+    relation: str
+    name: str
+    command: str
+    permissive: bool
+    roles: list[str]
+    using_expression: str | None
+    check_expression: str | None
+
+
+@dataclass(frozen=True)
+class _DomainRow:
+    schema: str
+    name: str
+    type: str
+    not_null: bool
+    default_value: str | None
+    collation: str | None
+
+
+@dataclass(frozen=True)
+class _DomainConstraintRow:
+    schema: str
+    domain: str
+    name: str
+    definition: str
+    validated: bool
+
+
+@dataclass(frozen=True)
+class _CompositeTypeRow:
+    schema: str
+    name: str
+    attribute_names: list[str]
+    attribute_types: list[str]
+    attribute_collations: list[str | None]
 
 
 @dataclass(frozen=True)
@@ -405,6 +521,11 @@ def _read(conn: psycopg.Connection[Any], schemas: tuple[str, ...], excluded: fro
     triggers: dict[tuple[str, str], list[Trigger]] = defaultdict(list)
     for t in _rows(conn, "triggers", _TriggerRow, params):
         triggers[t.schema, t.relation].append(Trigger(t.name, t.definition, t.enabled))
+    policies: dict[tuple[str, str], list[Policy]] = defaultdict(list)
+    for p in _rows(conn, "policies", _PolicyRow, params):
+        policies[p.schema, p.relation].append(
+            Policy(p.name, p.command, p.permissive, tuple(p.roles), p.using_expression, p.check_expression)
+        )
 
     tables = tuple(
         Table(
@@ -420,6 +541,10 @@ def _read(conn: psycopg.Connection[Any], schemas: tuple[str, ...], excluded: fro
             triggers=_by_name(triggers[t.schema, t.name]),
             estimated_rows=None if t.estimated_rows < 0 else round(t.estimated_rows),
             size_bytes=t.size_bytes,
+            row_security=t.row_security,
+            force_row_security=t.force_row_security,
+            inherits=tuple(t.inherits),
+            policies=_by_name(policies[t.schema, t.name]),
         )
         for t in _rows(conn, "tables", _TableRow, params)
         if t.name not in excluded
@@ -475,6 +600,34 @@ def _read(conn: psycopg.Connection[Any], schemas: tuple[str, ...], excluded: fro
         )
         for f in _rows(conn, "functions", _FunctionRow, params)
     )
+    domain_constraints: dict[tuple[str, str], list[DomainConstraint]] = defaultdict(list)
+    for dk in _rows(conn, "domain_constraints", _DomainConstraintRow, params):
+        domain_constraints[dk.schema, dk.domain].append(DomainConstraint(dk.name, dk.definition, dk.validated))
+    domains = tuple(
+        Domain(
+            d.schema,
+            d.name,
+            d.type,
+            d.not_null,
+            d.default_value,
+            d.collation,
+            _by_name(domain_constraints[d.schema, d.name]),
+        )
+        for d in _rows(conn, "domains", _DomainRow, params)
+    )
+    composite_types = tuple(
+        CompositeType(
+            c.schema,
+            c.name,
+            tuple(
+                CompositeAttribute(name, type_, collation)
+                for name, type_, collation in zip(
+                    c.attribute_names, c.attribute_types, c.attribute_collations, strict=True
+                )
+            ),
+        )
+        for c in _rows(conn, "composite_types", _CompositeTypeRow, params)
+    )
     extensions = tuple(Extension(e.name, e.version, e.schema) for e in _rows(conn, "extensions", Extension, {}))
     return Snapshot(
         schemas=schemas,
@@ -484,17 +637,19 @@ def _read(conn: psycopg.Connection[Any], schemas: tuple[str, ...], excluded: fro
         views=tuple(sorted(views, key=_schema_name)),
         sequences=tuple(sorted(sequences, key=_schema_name)),
         functions=tuple(sorted(functions, key=lambda f: (f.schema, f.name, f.arguments))),
+        domains=tuple(sorted(domains, key=_schema_name)),
+        composite_types=tuple(sorted(composite_types, key=_schema_name)),
     )
 
 
-_Named = TypeVar("_Named", Constraint, Index, Trigger)
+_Named = TypeVar("_Named", Constraint, Index, Trigger, Policy, DomainConstraint)
 
 
 def _by_name(items: Iterable[_Named]) -> tuple[_Named, ...]:
     return tuple(sorted(items, key=lambda item: item.name))
 
 
-def _schema_name(item: Table | View | EnumType | DbSequence) -> tuple[str, str]:
+def _schema_name(item: Table | View | EnumType | DbSequence | Domain | CompositeType) -> tuple[str, str]:
     return (item.schema, item.name)
 
 
@@ -543,19 +698,36 @@ def snapshot_to_json(snapshot: Snapshot, *, pretty: bool = True) -> str:
 
 
 def snapshot_from_dict(document: Any) -> Snapshot:
-    """The snapshot of a document made by :func:`snapshot_to_dict`; ValueError naming what is wrong."""
+    """The snapshot of a document made by :func:`snapshot_to_dict` (this format version or an older
+    one); ValueError naming what is wrong."""
     if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
         raise ValueError(f'it has no "format": "{SNAPSHOT_FORMAT}" member')
-    if document.get("version") != SNAPSHOT_VERSION:
-        raise ValueError(f"its format version is {document.get('version')!r}, not {SNAPSHOT_VERSION}")
+    version = document.get("version")
+    if version not in (1, SNAPSHOT_VERSION) or isinstance(version, bool):
+        raise ValueError(f"its format version is {version!r}, not 1 or {SNAPSHOT_VERSION}")
     body = {k: v for k, v in document.items() if k not in ("format", "version")}
-    snapshot = _load(Snapshot, body, "snapshot")
+    optional = _ADDED_IN_VERSION_2 if version == 1 else {}
+    snapshot = _load(Snapshot, body, "snapshot", optional)
     assert isinstance(snapshot, Snapshot)
     return snapshot
 
 
+def as_version_1(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` without what format version 1 did not record (domains, composite types, tables'
+    row-level security, policies and plain inheritance): for comparing with a version 1 file."""
+    tables = tuple(
+        replace(t, row_security=False, force_row_security=False, inherits=(), policies=()) for t in snapshot.tables
+    )
+    return replace(snapshot, tables=tables, domains=(), composite_types=())
+
+
 def read_snapshot(path: Path) -> Snapshot:
     """Read a snapshot file written by ``safemigrate snapshot --format json``."""
+    return read_snapshot_document(path)[0]
+
+
+def read_snapshot_document(path: Path) -> tuple[Snapshot, int]:
+    """Read a snapshot file: the snapshot and the format version it was written in."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
@@ -564,7 +736,8 @@ def read_snapshot(path: Path) -> Snapshot:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else "it is not UTF-8 text"
         raise SnapshotFileError(f"Cannot read {path}: {reason}.", "Check the file.") from err
     try:
-        return snapshot_from_dict(json.loads(text))
+        document = json.loads(text)
+        return snapshot_from_dict(document), int(document["version"])
     except json.JSONDecodeError as err:
         raise SnapshotFileError(
             f"{path} is not JSON (line {err.lineno}, column {err.colno}: {err.msg}).",
@@ -577,8 +750,9 @@ def read_snapshot(path: Path) -> Snapshot:
         ) from err
 
 
-def _load(tp: Any, value: Any, where: str) -> Any:
-    """Rebuild a value of type ``tp`` from JSON, strictly (no missing, extra or mistyped member)."""
+def _load(tp: Any, value: Any, where: str, optional: Mapping[str, Seq[str]]) -> Any:
+    """Rebuild a value of type ``tp`` from JSON, strictly (no missing, extra or mistyped member),
+    except that the members ``optional`` names per class name may be missing (they take their default)."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
@@ -590,18 +764,19 @@ def _load(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ValueError(f"{where} should be a list")
         (item_type, _) = get_args(tp)
-        return tuple(_load(item_type, item, f"{where}[{i}]") for i, item in enumerate(value))
+        return tuple(_load(item_type, item, f"{where}[{i}]", optional) for i, item in enumerate(value))
     if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(value, dict):
             raise ValueError(f"{where} should be an object")
-        names = [f.name for f in fields(tp)]
+        may_lack = optional.get(tp.__name__, ())
+        names = [f.name for f in fields(tp) if f.name in value or f.name not in may_lack]
         missing = [n for n in names if n not in value]
-        extra = sorted(set(value) - set(names))
+        extra = sorted(set(value) - {f.name for f in fields(tp)})
         if missing or extra:
             problem = f"lacks {', '.join(missing)}" if missing else f"has unknown {', '.join(extra)}"
             raise ValueError(f"{where} {problem}")
         hints = get_type_hints(tp)
-        return tp(**{n: _load(hints[n], value[n], f"{where}.{n}") for n in names})
+        return tp(**{n: _load(hints[n], value[n], f"{where}.{n}", optional) for n in names})
     expected = {str: (str,), int: (int,), bool: (bool,)}[tp]
     if not isinstance(value, expected) or (tp is int and isinstance(value, bool)):
         raise ValueError(f"{where} should be {tp.__name__}")

@@ -1,0 +1,13 @@
+CREATE DOMAIN posint AS integer CONSTRAINT posint_check CHECK (VALUE > 0);
+CREATE DOMAIN code AS varchar(10) NOT NULL DEFAULT 'x';
+CREATE DOMAIN gone AS text;
+CREATE TYPE pair AS (a integer, b text);
+CREATE TYPE old_pair AS (x integer);
+CREATE TABLE parent (id integer);
+CREATE TABLE other_parent (id integer);
+CREATE TABLE child (id integer) INHERITS (other_parent);
+CREATE TABLE doc (id integer, owner text, qty posint);
+ALTER TABLE doc ENABLE ROW LEVEL SECURITY;
+CREATE POLICY doc_read ON doc FOR SELECT USING (owner = current_user);
+CREATE POLICY doc_old ON doc USING (true);
+CREATE POLICY doc_write ON doc AS RESTRICTIVE FOR UPDATE USING (true);
