@@ -155,7 +155,8 @@ def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str]) -> None:
         table = change.get("table")
         kind = change["kind"]
         if kind in _NOT_UNDOABLE:
-            what = change.get("enum") or change.get("view") or change.get("function") or change.get("name") or ""
+            names = ("enum", "view", "function", "domain", "composite", "policy", "name", "table")
+            what = next((str(change[key]) for key in names if change.get(key)), "")
             raise RestoreRefusedError(
                 f"Run {run['id']} changed {what!r} ({kind.replace('_', ' ')}), which rollback cannot undo "
                 f"({_NOT_UNDOABLE[kind]}); nothing was changed.",

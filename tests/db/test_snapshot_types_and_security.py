@@ -243,3 +243,18 @@ def test_rollback_refuses_what_a_backup_cannot_undo(change: dict[str, str], refu
             rollback.refuse_unundoable(run, {"T"})
     else:
         rollback.refuse_unundoable(run, {"T"})
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"kind": "domain_constraint_dropped", "schema": "public", "domain": "posint", "constraint": "c"}, "posint"),
+        ({"kind": "composite_type_added", "schema": "public", "composite": "comp", "attributes": ""}, "comp"),
+        ({"kind": "policy_dropped", "schema": "public", "table": "T", "policy": "only_mine"}, "only_mine"),
+        ({"kind": "row_security_changed", "schema": "public", "table": "T", "attribute": "enabled"}, "T"),
+    ],
+)
+def test_a_refused_rollback_names_what_it_cannot_undo(change: dict[str, str], named: str) -> None:
+    with pytest.raises(RestoreRefusedError) as caught:
+        rollback.refuse_unundoable({"id": "r1", "schema_changes": [change]}, {"T"})
+    assert f"changed {named!r}" in caught.value.message
