@@ -19,6 +19,8 @@ def _confirm(plan: ClonePlan) -> bool:
     what = f"table{'s' if len(plan.tables) != 1 else ''} {shown}"
     masks = ", ".join(f"{m.label}={m.rule}" for m in plan.masks) or "none"
     typer.echo(f"Clone {what} of {plan.source} into {plan.target} (masks: {masks}).", err=True)
+    if plan.skipped_partitioned:
+        typer.echo(f"Left out (partitioned, not supported yet): {', '.join(plan.skipped_partitioned)}.", err=True)
     if plan.masks and not plan.salted:
         typer.echo(f"Masking uses the public default salt: set {plan.salt_env} to a secret.", err=True)
     return typer.confirm(f"Replace the rows of those tables in {plan.target}?", err=True)
@@ -70,6 +72,11 @@ def clone(
         typer.echo(f'clone: "{table.name}": {table.rows:,} rows ({how})', err=True)
     for column in result.masked:
         typer.echo(f"clone: masked {column.table}.{column.column} ({column.rule}): {column.values:,} values", err=True)
+    if result.skipped_partitioned:
+        typer.echo(
+            "clone: left out partitioned tables (not supported yet): " + ", ".join(result.skipped_partitioned),
+            err=True,
+        )
     count = len(result.tables)
     typer.echo(
         f"Cloned {result.source} into {result.target}: {count} table{'s' if count != 1 else ''}, "

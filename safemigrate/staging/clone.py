@@ -4,8 +4,11 @@ through a backup and a verified restore, masking personal data on the way.
 The backup goes to a private temporary folder (0700, removed afterwards), never to the project's
 backup store: a staging copy is not a production backup, must not count for retention, and must not
 be offered by ``restore --latest``. The restore, its verification against the backup's counts and
-fingerprints, and the masking UPDATEs run in one transaction of the target: after the commit the
-target never holds an unmasked row, and any failure leaves it as it was.
+fingerprints, and the masking run in one transaction of the target, with the target's own triggers
+and rules on the copied tables disabled until just before the commit (``triggers``): any failure
+leaves the target as it was. Masked tables are loaded through a temporary table and receive only
+their fakes (``masked_load``): their raw values never enter the target's tables, indexes or WAL.
+Partitioned tables are not copied (backups do not support them yet): the result names them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from safemigrate.backup.ddl import schema_tables
+from safemigrate.backup.ddl import PartitionRow, partitioned_tables, schema_tables
 from safemigrate.backup.manifest import Reason
 from safemigrate.backup.restore import check_files, restore_in_transaction
 from safemigrate.backup.store import find_backup
@@ -32,7 +35,9 @@ from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import DatabaseUrlError, InputError, ProjectError, SafemigrateError, UnknownTableError
 from safemigrate.staging.identity import load_sql, read_identity, same_address, same_database
-from safemigrate.staging.masks import DEFAULT_SALT, RULES, CloneConfig, ColumnMask, split_column, update_statement
+from safemigrate.staging.masked_load import MaskedColumn, MaskedLoad
+from safemigrate.staging.masks import DEFAULT_SALT, RULES, CloneConfig, ColumnMask, split_column
+from safemigrate.staging.triggers import pause_triggers, resume_triggers
 
 
 class CloneRefusedError(SafemigrateError):
@@ -49,6 +54,7 @@ class ClonePlan:
     masks: tuple[ColumnMask, ...]  # those on copied tables
     salted: bool  # the salt came from the environment, not the public default
     salt_env: str  # the environment variable it is read from
+    skipped_partitioned: tuple[str, ...] = ()  # partitioned tables and partitions left out, by name
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,6 @@ class ClonedTable:
 
 
 @dataclass(frozen=True)
-class MaskedColumn:
-    table: str
-    column: str
-    rule: str
-    values: int  # non-NULL values replaced
-
-
-@dataclass(frozen=True)
 class CloneResult:
     source: str
     target: str
@@ -74,6 +72,9 @@ class CloneResult:
     rows: int
     masked: tuple[MaskedColumn, ...]
     seconds: float
+    # Partitioned tables and partitions of the schema left out (backups do not support them yet), by
+    # name; empty when --tables named the tables.
+    skipped_partitioned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,11 @@ def clone_database(
             "a clone keeps the schema's name.",
             f"Set ?schema={source.schema} in the --to URL (or leave it out for public).",
         )
-    names, column_masks = _check_source(source, settings, tables, wanted)
+    names, column_masks, skipped = _check_source(source, settings, tables, wanted)
     salt = environ.get(clone_config.salt_env, "")
-    plan = ClonePlan(source.display(), target.display(), names, column_masks, bool(salt), clone_config.salt_env)
+    plan = ClonePlan(
+        source.display(), target.display(), names, column_masks, bool(salt), clone_config.salt_env, skipped
+    )
     if confirm is not None and not confirm(plan):
         raise CloneRefusedError("Nothing was cloned.")
 
@@ -166,16 +169,19 @@ def clone_database(
             conn.transaction(),
         ):
             _ensure_schema(conn, target.schema)
-            restored = restore_in_transaction(conn, target.schema, folder, entries)
-            masked = _apply_masks(conn, target.schema, column_masks, salt or DEFAULT_SALT)
+            paused = pause_triggers(conn, target.schema, names)
+            masking = MaskedLoad(column_masks, salt or DEFAULT_SALT)
+            restored = restore_in_transaction(conn, target.schema, folder, entries, loader=masking)
+            resume_triggers(conn, target.schema, paused)
     cloned = tuple(ClonedTable(t.name, t.rows, t.recreated) for t in restored)
     return CloneResult(
         source.display(),
         target.display(),
         cloned,
         sum(t.rows for t in cloned),
-        masked,
+        tuple(sorted(masking.masked, key=lambda m: (m.table, m.column))),
         time.monotonic() - started,
+        skipped,
     )
 
 
@@ -223,13 +229,22 @@ def _refuse_same(source: DatabaseUrl, target: DatabaseUrl, settings: DatabaseCon
 
 def _check_source(
     source: DatabaseUrl, settings: DatabaseConfig, tables: Sequence[str] | None, wanted: Mapping[str, str]
-) -> tuple[tuple[str, ...], tuple[ColumnMask, ...]]:
-    """The tables to copy and the masks that apply to them, checked against the source's catalog."""
+) -> tuple[tuple[str, ...], tuple[ColumnMask, ...], tuple[str, ...]]:
+    """The tables to copy, the masks that apply to them, and the partitioned tables and partitions
+    left out (none when ``tables`` are named), checked against the source's catalog."""
     requested = [(*split_column(label, "--mask"), rule) for label, rule in wanted.items()]
     with connect(source, command="clone", settings=settings) as conn, database_errors(source, settings):
         available = schema_tables(conn, source.schema)
+        partitioned = {p.name: p for p in partitioned_tables(conn, source.schema)}
+        skipped: tuple[str, ...] = ()
         if tables is not None:
             names = list(dict.fromkeys(tables))
+            named = next((partitioned[n] for n in names if n in partitioned), None)
+            if named is not None:
+                raise UnknownTableError(
+                    f"Table {_partitioned_what(named)}; nothing was cloned.",
+                    "Clone the other tables; copy this one with pg_dump.",
+                )
             missing = [n for n in names if n not in available]
             if missing:
                 raise UnknownTableError(
@@ -239,8 +254,10 @@ def _check_source(
                 )
         else:
             names = available
+            skipped = tuple(partitioned)
         if not names:
-            raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}.", "")
+            left_out = f" (partitioned tables are not copied yet: {', '.join(skipped)})" if skipped else ""
+            raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}{left_out}.", "")
         with conn.cursor(row_factory=class_row(_MaskColumn)) as cur:
             found = cur.execute(
                 load_sql("mask_columns"),
@@ -250,6 +267,14 @@ def _check_source(
     checked: list[ColumnMask] = []
     for table, column, rule in requested:
         label = f"{table}.{column}"
+        if table in partitioned and (tables is None or table in tables):
+            raise InputError(
+                f"--mask {label}: {_partitioned_what(partitioned[table])}: there is nothing to mask; "
+                "nothing was cloned.",
+                f"Remove the mask of {table}; its rows do not reach the target.",
+            )
+        if table in partitioned:
+            continue  # left out by --tables, like any table: nothing to mask
         if table not in available:
             raise InputError(
                 f"--mask {label}: there is no table {table!r} in schema {source.schema!r}; nothing was cloned.",
@@ -264,7 +289,12 @@ def _check_source(
         _check_fits(label, info, rule)
         if table in names:  # masks of tables left out of --tables have nothing to mask
             checked.append(ColumnMask(table, column, rule))
-    return tuple(names), tuple(sorted(checked, key=lambda m: (m.table, m.column)))
+    return tuple(names), tuple(sorted(checked, key=lambda m: (m.table, m.column))), skipped
+
+
+def _partitioned_what(row: PartitionRow) -> str:
+    what = "a partitioned table" if row.partitioned else "a partition"
+    return f"{row.name!r} is {what}, which clone does not copy yet (backups do not support partitioned tables)"
 
 
 def _check_fits(label: str, info: _MaskColumn, rule_name: str) -> None:
@@ -296,25 +326,3 @@ def _check_fits(label: str, info: _MaskColumn, rule_name: str) -> None:
             f"--mask {label}=null: the column is NOT NULL; nothing was cloned.",
             f"Use another rule: {', '.join(r for r in RULES if r != 'null')}.",
         )
-
-
-def _apply_masks(
-    conn: psycopg.Connection[Any], schema: str, masks: Sequence[ColumnMask], salt: str
-) -> tuple[MaskedColumn, ...]:
-    """Mask in the open transaction, one UPDATE per table; return the non-NULL values replaced."""
-    by_table: dict[str, list[ColumnMask]] = {}
-    for mask in masks:
-        by_table.setdefault(mask.table, []).append(mask)
-    done: list[MaskedColumn] = []
-    for table, table_masks in by_table.items():
-        counts = conn.execute(
-            sql.SQL("SELECT {} FROM {}").format(
-                sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(m.column)) for m in table_masks),
-                sql.Identifier(schema, table),
-            )
-        ).fetchone()
-        assert counts is not None
-        salted = any(m.rule != "null" for m in table_masks)
-        conn.execute(update_statement(schema, table, table_masks), {"salt": salt} if salted else None)
-        done.extend(MaskedColumn(m.table, m.column, m.rule, int(n)) for m, n in zip(table_masks, counts, strict=True))
-    return tuple(done)

@@ -9,7 +9,7 @@ names) brute-force the original; with a secret salt they cannot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +31,16 @@ _LAST_NAMES = (
     "Ingram", "Jarvis", "Keller", "Lowell", "Mercer", "Norris", "Osborne", "Prescott",
     "Quincy", "Radley", "Sawyer", "Thorne", "Upton", "Vance", "Whitley", "Yates",
 )  # fmt: skip
-EMAIL_HASH_CHARS = 20  # 80 bits: a collision among a million addresses has odds of about 1 in 2.4 trillion
-HASH_CHARS = 24
-PHONE_DIGITS = 11  # after +999, a country code the ITU has reserved and not assigned: no real number
+# Distinct inputs give distinct fakes unless two hashes collide; the odds, for n distinct values
+# (birthday bound, n^2 / 2N), are in docs/clone.md. A collision on a unique column is refused by its
+# index and rolls the clone back: another salt then gives other fakes.
+EMAIL_HASH_CHARS = 20  # 80 bits: among a million addresses, about 1 in 2.4 trillion
+HASH_CHARS = 24  # 96 bits: among ten million values, about 1 in 1.6 quadrillion
+# After +999, a country code the ITU has reserved and not assigned: no real number. 18 digits (more
+# than E.164's 15 in all: at 12 digits a million numbers collide with odds of 2 in 5), from 60 bits:
+# among a million numbers, about 1 in 1.8 million; among ten million, 1 in 18,000.
+PHONE_DIGITS = 18
+PHONE_HASH_BITS = 60  # 15 hex digits: more values than 10^PHONE_DIGITS, and within a bigint
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ RULES: dict[str, MaskRule] = {
     for rule in (
         MaskRule(
             "email",
-            f"user_<{EMAIL_HASH_CHARS} hex>@example.invalid, unique per address",
+            f"user_<{EMAIL_HASH_CHARS} hex>@example.invalid, practically unique per address (80-bit hash)",
             True,
             len("user_@example.invalid") + EMAIL_HASH_CHARS,
         ),
@@ -59,9 +66,17 @@ RULES: dict[str, MaskRule] = {
             True,
             max(map(len, _FIRST_NAMES)) + 1 + max(map(len, _LAST_NAMES)),
         ),
-        MaskRule("phone", f"+999 and {PHONE_DIGITS} digits, unique per number", True, 4 + PHONE_DIGITS),
         MaskRule(
-            "hash", f"h_<{HASH_CHARS} hex>, unique per value (any text: usernames, addresses...)", True, 2 + HASH_CHARS
+            "phone",
+            f"+999 and {PHONE_DIGITS} digits, practically unique per number (10^18 values)",
+            True,
+            4 + PHONE_DIGITS,
+        ),
+        MaskRule(
+            "hash",
+            f"h_<{HASH_CHARS} hex>, practically unique per value (96-bit hash; any text: usernames, addresses...)",
+            True,
+            2 + HASH_CHARS,
         ),
         MaskRule("null", "NULL (the column must allow it)", False, 0),
     )
@@ -170,9 +185,13 @@ def mask_expression(rule: str, column: str) -> sql.Composable:
     if rule == "name":
         return sql.SQL("{} || ' ' || {}").format(_pick(_FIRST_NAMES, digest, 1), _pick(_LAST_NAMES, digest, 8))
     if rule == "phone":
-        # 13 hex digits = 52 bits, folded to 11 decimal digits
-        return sql.SQL("'+999' || lpad(mod(('x' || left({}, 13))::bit(52)::bigint, {})::text, {}, '0')").format(
-            digest, sql.Literal(10**PHONE_DIGITS), sql.Literal(PHONE_DIGITS)
+        # PHONE_HASH_BITS of the digest, folded to PHONE_DIGITS decimal digits
+        return sql.SQL("'+999' || lpad(mod(('x' || left({}, {}))::bit({})::bigint, {})::text, {}, '0')").format(
+            digest,
+            sql.Literal(PHONE_HASH_BITS // 4),
+            sql.Literal(PHONE_HASH_BITS),
+            sql.Literal(10**PHONE_DIGITS),
+            sql.Literal(PHONE_DIGITS),
         )
     if rule == "hash":
         return sql.SQL("'h_' || left({}, {})").format(digest, sql.Literal(HASH_CHARS))
@@ -181,13 +200,17 @@ def mask_expression(rule: str, column: str) -> sql.Composable:
     raise AssertionError(rule)
 
 
-def update_statement(schema: str, table: str, masks: list[ColumnMask]) -> sql.Composed:
-    """One UPDATE that masks every listed column of ``table`` (a single pass over its rows)."""
+def insert_statement(
+    schema: str, table: str, columns: Sequence[str], masks: Sequence[ColumnMask], source: sql.Composable
+) -> sql.Composed:
+    """``INSERT INTO schema.table (columns) SELECT ... FROM ONLY source``: the fakes of the masked
+    columns, the other columns as they are (identity columns keep the copied values)."""
     from psycopg import sql
 
-    return sql.SQL("UPDATE {} SET {}").format(
+    rules = {m.column: m.rule for m in masks}
+    return sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM ONLY {}").format(
         sql.Identifier(schema, table),
-        sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(m.column), mask_expression(m.rule, m.column)) for m in masks
-        ),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(mask_expression(rules[c], c) if c in rules else sql.Identifier(c) for c in columns),
+        source,
     )
