@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from safemigrate.db.catalog.snapshot import Column, Index, Snapshot, Trigger
+from safemigrate.db.catalog.snapshot import Column, Index, Policy, Snapshot, Trigger
 from safemigrate.db.diff import Change, SnapshotDiff, ident, ident_signature, qualified
 
 
@@ -74,6 +74,19 @@ def _trigger_lines(triggers: Sequence[Trigger]) -> list[str]:
     ]
 
 
+def _policy_line(policy: Policy) -> str:
+    clauses = [
+        "PERMISSIVE" if policy.permissive else "RESTRICTIVE",
+        f"FOR {policy.command.upper()}",
+        f"TO {', '.join(policy.roles)}",
+    ]
+    if policy.using is not None:
+        clauses.append(f"USING ({policy.using})")
+    if policy.with_check is not None:
+        clauses.append(f"WITH CHECK ({policy.with_check})")
+    return f"    policy {ident(policy.name)}: {' '.join(clauses)}"
+
+
 def render_snapshot_text(snapshot: Snapshot) -> str:
     """A readable listing of every object of the snapshot, in the snapshot's order."""
     s = snapshot
@@ -96,6 +109,25 @@ def render_snapshot_text(snapshot: Snapshot) -> str:
     if s.enums:
         lines.append("")
         lines.extend(f"enum {qualified(e.schema, e.name)} ({', '.join(repr(v) for v in e.values)})" for e in s.enums)
+    if s.domains:
+        lines.append("")
+    for d in s.domains:
+        parts = [d.type]
+        if d.collation:
+            parts.append(f"COLLATE {d.collation}")
+        if d.not_null:
+            parts.append("NOT NULL")
+        if d.default is not None:
+            parts.append(f"DEFAULT {d.default}")
+        lines.append(f"domain {qualified(d.schema, d.name)} {' '.join(parts)}")
+        lines.extend(f"    constraint {ident(k.name)}: {k.definition}" for k in d.constraints)
+    if s.composite_types:
+        lines.append("")
+    for c in s.composite_types:
+        fields = ", ".join(
+            f"{ident(a.name)} {a.type}" + (f" COLLATE {a.collation}" if a.collation else "") for a in c.attributes
+        )
+        lines.append(f"composite type {qualified(c.schema, c.name)} ({fields})")
     for t in s.tables:
         rows = "rows not estimated yet" if t.estimated_rows is None else f"~{t.estimated_rows} rows"
         details = [rows, pretty_size(t.size_bytes)]
@@ -105,12 +137,17 @@ def render_snapshot_text(snapshot: Snapshot) -> str:
             details.insert(0, f"partitioned by {t.partition_key}")
         if t.partition_of:
             details.insert(0, f"partition of {t.partition_of} {t.partition_bound}")
+        if t.inherits:
+            details.insert(0, f"inherits {', '.join(t.inherits)}")
+        if t.row_security:
+            details.append("row-level security" + (" forced" if t.force_row_security else ""))
         lines.extend(("", f"table {qualified(t.schema, t.name)} ({', '.join(details)})"))
         width = max((len(ident(c.name)) for c in t.columns), default=0)
         lines.extend(_column_line(c, width) for c in t.columns)
         lines.extend(f"    {k.kind} {ident(k.name)}: {k.definition}" for k in t.constraints)  # says NOT VALID
         lines.extend(_index_lines(t.indexes))
         lines.extend(_trigger_lines(t.triggers))
+        lines.extend(_policy_line(policy) for policy in t.policies)
     for v in s.views:
         options = f" WITH ({', '.join(v.options)})" if v.options else ""
         populated = "" if v.populated else "  [not populated]"

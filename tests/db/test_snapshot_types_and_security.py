@@ -258,3 +258,20 @@ def test_a_refused_rollback_names_what_it_cannot_undo(change: dict[str, str], na
     with pytest.raises(RestoreRefusedError) as caught:
         rollback.refuse_unundoable({"id": "r1", "schema_changes": [change]}, {"T"})
     assert f"changed {named!r}" in caught.value.message
+
+
+def test_the_text_listing_shows_domains_composites_security_policies_and_parents(database_url: str) -> None:
+    from safemigrate.report.diff_text import render_snapshot_text
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        lines = render_snapshot_text(_build(conn)).splitlines()
+    assert "domain public.posint integer NOT NULL DEFAULT 1" in lines
+    assert "    constraint posint_check: CHECK ((VALUE > 0))" in lines
+    assert "    constraint posint_small: CHECK ((VALUE < 1000)) NOT VALID" in lines
+    assert 'composite type public.pair (a integer, b text COLLATE "C", c label)' in lines
+    assert any(line.startswith("table public.child (inherits public.parent2, public.parent, ") for line in lines)
+    assert any(line.startswith("table public.doc (") and "row-level security forced" in line for line in lines)
+    assert "    policy doc_write: RESTRICTIVE FOR INSERT TO public WITH CHECK ((id > 0))" in lines
+    read = next(line for line in lines if line.startswith("    policy doc_read: "))
+    assert read.startswith("    policy doc_read: PERMISSIVE FOR SELECT TO ")
+    assert read.endswith("USING ((owner = CURRENT_USER))")
