@@ -256,7 +256,7 @@ def _root_env_path(root: Path) -> Path | None:
         package = folder / "package.json"
         if package.is_file():
             try:
-                data = json.loads(package.read_text(encoding="utf-8"))
+                data = json.loads(package.read_text(encoding="utf-8-sig"))
             except (OSError, ValueError):
                 continue  # Prisma skips an unreadable package.json and keeps looking
             if isinstance(data, dict) and data.get("name") == ".prisma/client":

@@ -20,12 +20,20 @@ What happens to each one here:
   pass to libpq. ``application_name`` is replaced by ``safemigrate/<command>`` when connecting.
 - Anything else is dropped, as Prisma drops it (listed in ``DatabaseUrl.ignored_params``).
 
-Passwords never leave this module in clear: :func:`redact_url` is the single helper that every
-message, log line, report and manifest goes through.
+The database is the URL's first path segment. A URL that names none (no path, or ``.../``) is
+refused: Prisma's engines disagree on what it means (the schema engine's quaint reads no path as
+``postgres``; the ``pg`` driver adapter, as libpq, connects to the database named like the user),
+so safemigrate cannot know which database `prisma migrate deploy` changes.
+
+Passwords never leave this module in clear. :meth:`DatabaseUrl.redacted` rebuilds the URL from its
+parsed parts, whatever the password holds (Prisma accepts ``'`` ``"`` blanks ``<`` ``>`` and a raw
+``@`` unencoded); :func:`redact_url` masks passwords in free text (messages, log lines, tracebacks)
+the way a URL parser splits the userinfo, so odd characters widen the mask instead of leaking.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -95,10 +103,23 @@ _IGNORED_IN_QUERY = frozenset(
 _READ_HERE = frozenset({"schema", "pgbouncer", "host", "sslmode", "sslcert", "sslaccept", "sslpassword"})
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
-# Redaction. A password in a URL's userinfo: up to the last "@" before a "?", "#" or blank (greedy on
-# purpose: an unencoded "@" or "/" inside the password must not leak its tail).
+# Redaction. A URL as a URL parser splits it: the authority runs from "://" to the first "/", "?",
+# "#" (or the line's end); its userinfo runs to the *last* "@" in it and the password starts after
+# the first ":" of the userinfo. Blanks, quotes and "<>" are not terminators: Prisma accepts them
+# unencoded in a password.
+_URL_START = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://")
+_AUTHORITY_END = re.compile(r"[/?#\r\n]")
+# A URL quoted in the text ends at the closing quote when an "@" comes before that quote
+# (JSON, repr, <url>) and a host[:port] stands between its last "@" and that quote; otherwise the
+# quote is part of the password and the parser's end applies.
+_CLOSING = {'"': '"', "'": "'", "<": ">", "`": "`"}
+_HOST_PORT = re.compile(r"[A-Za-z0-9.\-_~%]+(?::[0-9]*)?|\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
+# A tighter reading runs first, for a password with an unencoded "/" ("postgres://u:pa/ss@h/db": not
+# a valid URL, but its tail must not leak either): up to the last "@" before a blank, quote, "?" or "#".
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"<>]*:)(?P<secret>[^\s?#'\"<>]*)(?=@)")
+_WHATWG_USERINFO_SAFE = "!$%&'()*+,-._~"  # what a WHATWG URL serializer (Node.js, Rust's url) leaves as is
 _SECRET_KEYS = r"(?:pg)?password|sslpassword|api_key|oauth_client_secret|scram_client_key|scram_server_key"
+_SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_KEYS})$")
 # key=value in conninfo strings, query strings and environment listings: password='a b', ?password=x&...
 _KEY_VALUE = re.compile(
     rf"(?i)(?P<head>\b(?:{_SECRET_KEYS})\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,'\"]+)"
@@ -107,12 +128,76 @@ _KEY_VALUE = re.compile(
 _QUOTED_KEY = re.compile(rf"(?i)(?P<head>[\"']?\b(?:{_SECRET_KEYS})[\"']?\s*:\s*)(?P<secret>\"(?:[^\"\\]|\\.)*\")")
 
 
+def _closing_quote(text: str, closer: str, start: int, end: int) -> int:
+    """Index of the first ``closer`` in ``text[start:end]`` not escaped by a backslash, or -1."""
+    index = start
+    while index < end:
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == closer:
+            return index
+        index += 1
+    return -1
+
+
+def _mask_userinfo_passwords(text: str) -> str:
+    """Every URL's password masked, found as a URL parser finds it (see ``_URL_START``)."""
+    pieces: list[str] = []
+    done = 0
+    for start_match in _URL_START.finditer(text):
+        start = start_match.end()
+        if start_match.start() < done:
+            continue  # inside a password masked already
+        end_match = _AUTHORITY_END.search(text, start)
+        end = end_match.start() if end_match else len(text)
+        closer = _CLOSING.get(text[start_match.start() - 1]) if start_match.start() else None
+        if closer is not None:
+            close = _closing_quote(text, closer, start, end)
+            last_at = text.rfind("@", start, close) if close != -1 else -1
+            if last_at != -1 and _HOST_PORT.fullmatch(text, last_at + 1, close):
+                end = close
+        at = text.rfind("@", start, end)
+        colon = text.find(":", start, at) if at != -1 else -1
+        if colon == -1:
+            continue
+        pieces += [text[done : colon + 1], MASK]
+        done = at
+    return "".join(pieces) + text[done:]
+
+
 def redact_url(text: str) -> str:
-    """``text`` with every password replaced by ``****``: URLs (``://user:pw@``), conninfo and query
-    strings (``password=...``, ``sslpassword=...``, ``api_key=...``) and JSON (``"password": "..."``)."""
+    """``text`` with every password replaced by ``****``: URLs (``://user:pw@``, whatever characters
+    the password holds), conninfo and query strings (``password=...``, ``sslpassword=...``,
+    ``api_key=...``) and JSON (``"password": "..."``)."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    text = _mask_userinfo_passwords(text)
     text = _KEY_VALUE.sub(lambda m: m.group("head") + MASK, text)
     return _QUOTED_KEY.sub(lambda m: m.group("head") + f'"{MASK}"', text)
+
+
+def _split_url(text: str) -> tuple[str, str, str, str]:
+    """``scheme://``, userinfo (``""`` when none), host[:port] and the rest (path, query, fragment),
+    split as urllib.parse.urlsplit (and parse_database_url) split a URL."""
+    scheme_end = text.index("://") + 3
+    end_match = _AUTHORITY_END.search(text, scheme_end)
+    end = end_match.start() if end_match else len(text)
+    userinfo, at, hostport = text[scheme_end:end].rpartition("@")
+    return text[:scheme_end], userinfo if at else "", hostport, text[end:]
+
+
+def _redact_query(rest: str) -> str:
+    """Path, query and fragment with the value of every secret query argument masked."""
+    before, question, after = rest.partition("?")
+    if not question:
+        return rest
+    query, hash_sign, fragment = after.partition("#")
+    arguments = []
+    for argument in query.split("&"):
+        key, equals, _value = argument.partition("=")
+        arguments.append(f"{key}={MASK}" if equals and _SECRET_KEY.match(unquote(key).strip()) else argument)
+    return before + "?" + "&".join(arguments) + hash_sign + fragment
 
 
 def _conninfo_value(value: str) -> str:
@@ -128,7 +213,7 @@ class DatabaseUrl:
     schema: str
     host: str
     port: int
-    database: str  # "" when the URL names none (libpq then uses the user's name)
+    database: str  # never empty: a URL that names no database is refused (see the module docstring)
     user: str
     has_password: bool
     pooled: bool
@@ -147,8 +232,14 @@ class DatabaseUrl:
         return next((value for key, value in self.params if key == "password"), "")
 
     def redacted(self) -> str:
-        """The URL as written, password masked."""
-        return redact_url(self.original) if self.original else self.display()
+        """The URL as written, password masked: rebuilt from its parsed parts, so no character in the
+        password can stop the mask; secret query arguments (``sslpassword=``...) are masked too."""
+        if not self.original:
+            return self.display()
+        scheme, userinfo, hostport, rest = _split_url(self.original)
+        user, colon, _password = userinfo.partition(":")
+        credentials = user + (f":{MASK}" if colon else "") + ("@" if userinfo else "")
+        return scheme + credentials + hostport + _redact_query(rest)
 
     def display(self) -> str:
         """A short ``host:port/database?schema=`` form for messages."""
@@ -159,13 +250,32 @@ class DatabaseUrl:
         return self.redacted()
 
     def scrub(self, text: str) -> str:
-        """``text`` redacted, and any literal occurrence of this URL's password masked too (defence in depth)."""
-        text = redact_url(text)
+        """``text`` redacted, and any literal occurrence of this URL's password masked too (defence in
+        depth). The literal forms go first: the URL pass would otherwise cut a password in two."""
         secret = self.password
         if len(secret) >= 4:
-            for form in {secret, quote(secret, safe=""), quote(secret)}:
+            for form in sorted(self._password_forms(), key=len, reverse=True):
                 text = text.replace(form, MASK)
-        return text
+        return redact_url(text)
+
+    def _password_forms(self) -> set[str]:
+        """The ways this URL's password can be spelled in a message: as written in the URL, decoded,
+        percent-encoded (fully, urllib's way, a WHATWG URL serializer's way), JSON- and conninfo-escaped."""
+        secret = self.password
+        forms = {
+            secret,
+            quote(secret, safe=""),
+            quote(secret),
+            quote(secret, safe=_WHATWG_USERINFO_SAFE),
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            json.dumps(secret)[1:-1],
+            secret.replace("\\", "\\\\").replace("'", "\\'"),
+        }
+        if self.original:
+            written = _split_url(self.original)[1].partition(":")[2]
+            if written:
+                forms.add(written)
+        return {form for form in forms if form}
 
     def with_database(self, database: str) -> DatabaseUrl:
         """The same server and credentials, another database (for clones and shadow databases)."""
@@ -213,10 +323,22 @@ def _refuse_scheme(scheme: str, source: str) -> DatabaseUrlError:
     )
 
 
+def _refuse_nul(source: str, parts: tuple[tuple[str, str], ...]) -> None:
+    """A NUL (``%00``) cannot reach PostgreSQL (libpq's strings end at it): one clear sentence naming
+    the part of the URL, never its value."""
+    for part, value in parts:
+        if "\x00" in value:
+            raise DatabaseUrlError(
+                f"The {part} in the database URL from {source} holds a NUL character (%00), "
+                "which PostgreSQL does not accept.",
+                "Remove the %00 from the URL.",
+            )
+
+
 def parse_database_url(text: str, *, source: str = "--database-url", base_dir: Path | None = None) -> DatabaseUrl:
     """Read ``text`` as Prisma reads a PostgreSQL URL. ``base_dir`` anchors a relative ``sslcert`` path
     (Prisma resolves it against the schema's folder). Raises DatabaseUrlError with a one-line reason."""
-    text = text.strip()
+    text = re.sub(r"[\t\r\n]", "", text.strip())  # URL parsers drop tabs and newlines (WHATWG, urlsplit)
     if not text:
         raise DatabaseUrlError(f"The database URL from {source} is empty.", "Set it to a postgresql:// URL.")
     scheme_match = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*)://", text)
@@ -251,6 +373,22 @@ def parse_database_url(text: str, *, source: str = "--database-url", base_dir: P
     user = unquote(parts.username or "")
     password = unquote(parts.password or "")
     database = unquote(parts.path[1:].split("/", 1)[0]) if parts.path.startswith("/") else ""
+    if not database:
+        # quaint reads no name as "postgres", the pg driver adapter (as libpq) as the user's name
+        raise DatabaseUrlError(
+            f"The database URL from {source} names no database, and Prisma's engines disagree on which "
+            "one that means (postgres, or the one named like the user).",
+            "Add the database name to the URL: postgresql://USER:PASSWORD@HOST:PORT/DATABASE.",
+        )
+    _refuse_nul(
+        source,
+        (
+            ("user name", user),
+            ("password", password),
+            ("database name", database),
+            ("query string", "".join(key + value for key, value in query)),
+        ),
+    )
 
     schema = args.get("schema", DEFAULT_SCHEMA)
     if not schema:

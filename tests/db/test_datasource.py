@@ -128,6 +128,14 @@ def test_package_json_above_the_project_gives_the_root_env(tmp_path: Path) -> No
     assert url.host == "monorepo-host"
 
 
+def test_a_package_json_with_a_byte_order_mark_still_marks_the_root_env(tmp_path: Path) -> None:
+    """npm and node read a package.json that starts with a UTF-8 BOM; so does Prisma's root lookup."""
+    (tmp_path / "package.json").write_bytes(b'\xef\xbb\xbf{"name": "monorepo"}')
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://u:p@monorepo-host/app\n")
+    found = project(tmp_path / "apps" / "api", package=False)
+    assert resolve_database_url(found, environ={}).host == "monorepo-host"
+
+
 def test_variables_expand_like_prisma_dotenv_expand(tmp_path: Path) -> None:
     found = project(
         tmp_path,
