@@ -23,7 +23,10 @@ Archive format, version 1
     ``f``) included but added only after all tables are loaded; ``indexes`` not created by a
     constraint, as ``pg_get_indexdef``; ``sequences`` owned by a column (serial or identity) with
     their options, ``last_value`` and ``is_called``; ``enums`` used by the columns with their
-    labels), ``rows``, ``fingerprint`` (:meth:`safemigrate.db.fingerprint.DataFingerprint.to_dict`
+    labels; ``extras``, absent from backups taken before they were stored: triggers with their
+    enabled state, grants, row-level security, policies, comments, storage parameters, replica
+    identity and owner, given back when a restore recreates the table), ``rows``, ``fingerprint``
+    (:meth:`safemigrate.db.fingerprint.DataFingerprint.to_dict`
     of that table alone, mode full), ``file``, ``bytes`` and ``sha256`` of the data file (the
     compressed bytes), and ``copy_format`` (``binary``, or ``text`` when a column's type, array
     element or domain base has no binary send/receive functions). Stored generated columns are not

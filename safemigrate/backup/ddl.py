@@ -9,10 +9,15 @@ A column's collation, when it is not its type's default, is part of its stored `
 (``text COLLATE "public"."ci"``), as CREATE TABLE writes it. Constraints added ``NOT VALID`` and
 never validated keep that suffix in their definition (``pg_get_constraintdef`` writes it); old rows
 may break them, so they are added after the data, still NOT VALID, as pg_dump does.
+
+A table's extras (:class:`TableExtras`: triggers, privileges, row-level security, policies,
+comments, storage parameters, replica identity, owner) are read with it; :func:`extras_statements`
+turns them back into statements, which a restore runs once a recreated table holds its rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -22,13 +27,19 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from safemigrate.backup.manifest import (
+    ColumnComment,
     ColumnDef,
     ConstraintDef,
     EnumType,
+    GrantDef,
     IndexDef,
+    PolicyDef,
     SequenceDef,
     TableDDL,
+    TableExtras,
+    TriggerDef,
 )
+from safemigrate.errors import BackupFormatError
 
 
 def load_sql(name: str) -> str:
@@ -208,7 +219,217 @@ def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL
         tuple(indexes),
         tuple(sequences),
         tuple(enums.values()),
+        read_extras(conn, schema, table),
     )
+
+
+@dataclass(frozen=True)
+class _ExtrasRow:
+    owner: str
+    row_security: bool
+    force_row_security: bool
+    comment: str | None
+    reloptions: list[str]
+    replica_identity: str
+    replica_identity_index: str | None
+
+
+@dataclass(frozen=True)
+class _GrantRow:
+    grantee: str | None
+    privileges: list[str]
+    column_name: str | None
+    grantable: bool
+
+
+@dataclass(frozen=True)
+class _PolicyRow:
+    name: str
+    permissive: bool
+    command: str
+    to_public: bool
+    roles: list[str]
+    using_expr: str | None
+    check_expr: str | None
+
+
+@dataclass(frozen=True)
+class _ColumnCommentRow:
+    column_name: str
+    comment: str
+
+
+def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> TableExtras:
+    """The triggers, privileges, row-level security, policies, comments, storage parameters, replica
+    identity and owner of ``schema.table``."""
+    params = {"schema": schema, "table": table}
+    with conn.cursor(row_factory=class_row(_ExtrasRow)) as cur:
+        row = cur.execute(load_sql("table_extras"), params).fetchone()
+    assert row is not None, f"{schema}.{table} is not an ordinary table"
+    with conn.cursor(row_factory=class_row(TriggerDef)) as cur:
+        triggers = cur.execute(load_sql("triggers"), params).fetchall()
+    with conn.cursor(row_factory=class_row(_GrantRow)) as cur:
+        grants = cur.execute(load_sql("grants"), params).fetchall()
+    with conn.cursor(row_factory=class_row(_PolicyRow)) as cur:
+        policies = cur.execute(load_sql("policies"), params).fetchall()
+    with conn.cursor(row_factory=class_row(_ColumnCommentRow)) as cur:
+        column_comments = cur.execute(load_sql("column_comments"), params).fetchall()
+    return TableExtras(
+        row.owner,
+        tuple(triggers),
+        tuple(GrantDef(g.grantee, tuple(g.privileges), g.column_name, g.grantable) for g in grants),
+        row.row_security,
+        row.force_row_security,
+        tuple(
+            PolicyDef(p.name, p.permissive, p.command, p.to_public, tuple(p.roles), p.using_expr, p.check_expr)
+            for p in policies
+        ),
+        row.comment,
+        tuple(ColumnComment(c.column_name, c.comment) for c in column_comments),
+        tuple(row.reloptions),
+        row.replica_identity,
+        row.replica_identity_index,
+    )
+
+
+# The privileges aclexplode names; a manifest's grant is checked against them before it is spliced in.
+_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
+_POLICY_COMMANDS = frozenset({"ALL", "SELECT", "INSERT", "UPDATE", "DELETE"})
+_TRIGGER_STATES = {"D": "DISABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER", "A": "ENABLE ALWAYS TRIGGER"}
+_REPLICA_IDENTITIES = {"f": "FULL", "n": "NOTHING"}
+
+
+@dataclass(frozen=True)
+class ExtrasStatements:
+    statements: tuple[sql.Composed, ...]
+    warnings: tuple[str, ...]  # what was left out, and why (one line each)
+
+
+def extras_statements(
+    schema: str,
+    table: str,
+    extras: TableExtras,
+    *,
+    roles: Collection[str],
+    skip_triggers: Collection[str] = (),
+) -> ExtrasStatements:
+    """Statements that give the recreated ``schema.table`` back its extras, the owner aside (see the
+    restore): storage parameters, replica identity, triggers in their enabled state, privileges,
+    row-level security, policies, comments.
+
+    ``roles`` holds the roles that exist on the target: a grant to another one is left out, and so is
+    such a role in a policy's TO (a policy left with no role applies to nobody here and is left out);
+    each is a warning. ``skip_triggers`` names triggers left out (their function is missing)."""
+    target = sql.Identifier(schema, table)
+    statements: list[sql.Composed] = []
+    warnings: list[str] = []
+    if extras.reloptions:
+        statements.append(
+            sql.SQL("ALTER TABLE {} SET ({})").format(
+                target, sql.SQL(", ").join(_reloption(option) for option in extras.reloptions)
+            )
+        )
+    if extras.replica_identity in _REPLICA_IDENTITIES:
+        statements.append(
+            sql.SQL("ALTER TABLE {} REPLICA IDENTITY {}").format(
+                target, sql.SQL(_REPLICA_IDENTITIES[extras.replica_identity])
+            )
+        )
+    elif extras.replica_identity == "i" and extras.replica_identity_index is not None:
+        statements.append(
+            sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(
+                target, sql.Identifier(extras.replica_identity_index)
+            )
+        )
+    for trigger in extras.triggers:
+        if trigger.name in skip_triggers:
+            continue
+        statements.append(sql.Composed([sql.SQL(trigger.definition)]))  # pg_get_triggerdef text
+        if trigger.enabled in _TRIGGER_STATES:
+            statements.append(
+                sql.SQL("ALTER TABLE {} {} {}").format(
+                    target, sql.SQL(_TRIGGER_STATES[trigger.enabled]), sql.Identifier(trigger.name)
+                )
+            )
+    for grant in extras.grants:
+        if grant.grantee is not None and grant.grantee not in roles:
+            warnings.append(
+                f"table {table!r}: the grant of {', '.join(grant.privileges)}"
+                f"{f' on column {grant.column!r}' if grant.column else ''} to role {grant.grantee!r} was left out: "
+                "that role does not exist here."
+            )
+            continue
+        statements.append(grant_statement(target, grant))
+    if extras.row_security:
+        statements.append(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(target))
+    if extras.force_row_security:
+        statements.append(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(target))
+    for policy in extras.policies:
+        present = [r for r in policy.roles if r in roles]
+        gone = [r for r in policy.roles if r not in roles]
+        if gone:
+            left = "left out" if not (present or policy.to_public) else f"created without {', '.join(gone)}"
+            warnings.append(
+                f"table {table!r}: policy {policy.name!r} was {left}: role(s) {', '.join(gone)} do not exist here "
+                "(a policy applies to nobody through a missing role)."
+            )
+            if not (present or policy.to_public):
+                continue
+        statements.append(policy_statement(target, policy, present))
+    if extras.comment is not None:
+        statements.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(extras.comment)))
+    for comment in extras.column_comments:
+        statements.append(
+            sql.SQL("COMMENT ON COLUMN {} IS {}").format(
+                sql.Identifier(schema, table, comment.column), sql.Literal(comment.comment)
+            )
+        )
+    return ExtrasStatements(tuple(statements), tuple(warnings))
+
+
+def _reloption(option: str) -> sql.Composed:
+    """``fillfactor=70`` as ``"fillfactor" = '70'`` (``toast.x=v`` as ``"toast"."x" = 'v'``)."""
+    name, _, value = option.partition("=")
+    return sql.SQL("{} = {}").format(sql.Identifier(*name.split(".", 1)), sql.Literal(value))
+
+
+def grant_statement(target: sql.Identifier, grant: GrantDef) -> sql.Composed:
+    """``GRANT privileges [(column)] ON TABLE target TO role|PUBLIC [WITH GRANT OPTION]``."""
+    unknown = [p for p in grant.privileges if p not in _PRIVILEGES]
+    if unknown:
+        raise BackupFormatError(
+            f"The backup's grant on {target.as_string()} names an unknown privilege {unknown[0]!r}.", ""
+        )
+    column = sql.SQL(" ({})").format(sql.Identifier(grant.column)) if grant.column is not None else sql.SQL("")
+    return sql.SQL("GRANT {} ON TABLE {} TO {}{}").format(
+        sql.SQL(", ").join(sql.SQL("{}{}").format(sql.SQL(p), column) for p in grant.privileges),
+        target,
+        sql.SQL("PUBLIC") if grant.grantee is None else sql.Identifier(grant.grantee),
+        sql.SQL(" WITH GRANT OPTION" if grant.grantable else ""),
+    )
+
+
+def policy_statement(target: sql.Identifier, policy: PolicyDef, roles: list[str]) -> sql.Composed:
+    """``CREATE POLICY name ON target AS PERMISSIVE|RESTRICTIVE FOR cmd TO roles [USING (...)] [WITH CHECK (...)]``."""
+    if policy.command not in _POLICY_COMMANDS:
+        raise BackupFormatError(
+            f"The backup's policy {policy.name!r} on {target.as_string()} has an unknown command {policy.command!r}.",
+            "",
+        )
+    to: list[sql.Composable] = [sql.SQL("PUBLIC")] if policy.to_public else []
+    to += [sql.Identifier(r) for r in roles]
+    statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+        sql.Identifier(policy.name),
+        target,
+        sql.SQL("PERMISSIVE" if policy.permissive else "RESTRICTIVE"),
+        sql.SQL(policy.command),
+        sql.SQL(", ").join(to),
+    )
+    if policy.using_expr is not None:  # pg_get_expr text, from the catalog
+        statement += sql.SQL(" USING ({})").format(sql.SQL(policy.using_expr))
+    if policy.check_expr is not None:
+        statement += sql.SQL(" WITH CHECK ({})").format(sql.SQL(policy.check_expr))
+    return statement
 
 
 def _sequence_options(s: SequenceDef) -> sql.Composed:

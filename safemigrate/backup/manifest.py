@@ -1,4 +1,10 @@
-"""The manifest of a backup (format v1): frozen dataclasses, written to and read from ``manifest.json``."""
+"""The manifest of a backup (format v1): frozen dataclasses, written to and read from ``manifest.json``.
+
+A table's ``ddl.extras`` (triggers, privileges, row-level security, policies, comments, storage
+parameters, replica identity, owner) was added within version 1: a reader reads only the keys it
+knows, so an older safemigrate reads a newer manifest as before (without them), and a manifest
+written before them reads with ``extras`` None (restored as before: nothing to re-apply).
+"""
 
 from __future__ import annotations
 
@@ -85,12 +91,96 @@ class SequenceDef:
 
 
 @dataclass(frozen=True)
+class TriggerDef:
+    name: str
+    definition: str  # pg_get_triggerdef: a whole CREATE [CONSTRAINT] TRIGGER statement
+    enabled: str  # tgenabled: O (origin, the default) | D (disabled) | R (replica) | A (always)
+    function: str  # the function it calls, qualified, with its argument types: "public"."audit_row"()
+
+
+@dataclass(frozen=True)
+class GrantDef:
+    grantee: str | None  # a role name; None for PUBLIC
+    privileges: tuple[str, ...]  # SELECT, INSERT, UPDATE, ... (aclexplode's privilege_type)
+    column: str | None  # a column-level grant (attacl); None for the table (relacl)
+    grantable: bool  # WITH GRANT OPTION
+
+
+@dataclass(frozen=True)
+class PolicyDef:
+    name: str
+    permissive: bool  # false for AS RESTRICTIVE
+    command: str  # ALL | SELECT | INSERT | UPDATE | DELETE
+    to_public: bool  # TO PUBLIC (with or without named roles)
+    roles: tuple[str, ...]  # the named roles it applies to
+    using_expr: str | None  # pg_get_expr of USING
+    check_expr: str | None  # pg_get_expr of WITH CHECK
+
+
+@dataclass(frozen=True)
+class ColumnComment:
+    column: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class TableExtras:
+    """What a table carries besides its columns, keys and indexes; re-applied when a restore recreates it."""
+
+    owner: str
+    triggers: tuple[TriggerDef, ...] = ()  # not internal (foreign keys' own triggers come with the keys)
+    grants: tuple[GrantDef, ...] = ()  # privileges granted to roles other than the owner
+    row_security: bool = False  # ENABLE ROW LEVEL SECURITY
+    force_row_security: bool = False  # FORCE ROW LEVEL SECURITY
+    policies: tuple[PolicyDef, ...] = ()
+    comment: str | None = None
+    column_comments: tuple[ColumnComment, ...] = ()
+    reloptions: tuple[str, ...] = ()  # "fillfactor=70", "toast.autovacuum_enabled=false"
+    replica_identity: str = "d"  # relreplident: d (default) | n (nothing) | f (full) | i (index)
+    replica_identity_index: str | None = None  # the index of REPLICA IDENTITY USING INDEX
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TableExtras:
+        """Known keys only (a newer writer may add some); the optional ones default as above."""
+        return cls(
+            data["owner"],
+            tuple(
+                TriggerDef(t["name"], t["definition"], t["enabled"], t["function"]) for t in data.get("triggers", ())
+            ),
+            tuple(
+                GrantDef(g["grantee"], tuple(g["privileges"]), g["column"], bool(g["grantable"]))
+                for g in data.get("grants", ())
+            ),
+            bool(data.get("row_security", False)),
+            bool(data.get("force_row_security", False)),
+            tuple(
+                PolicyDef(
+                    p["name"],
+                    bool(p["permissive"]),
+                    p["command"],
+                    bool(p["to_public"]),
+                    tuple(p["roles"]),
+                    p["using_expr"],
+                    p["check_expr"],
+                )
+                for p in data.get("policies", ())
+            ),
+            data.get("comment"),
+            tuple(ColumnComment(c["column"], c["comment"]) for c in data.get("column_comments", ())),
+            tuple(data.get("reloptions", ())),
+            data.get("replica_identity", "d"),
+            data.get("replica_identity_index"),
+        )
+
+
+@dataclass(frozen=True)
 class TableDDL:
     columns: tuple[ColumnDef, ...]
     constraints: tuple[ConstraintDef, ...]  # foreign keys included (kind "f"): added after all tables
     indexes: tuple[IndexDef, ...]
     sequences: tuple[SequenceDef, ...]
     enums: tuple[EnumType, ...]
+    extras: TableExtras | None = None  # None: a backup taken before they were stored
 
     @property
     def copy_columns(self) -> tuple[str, ...]:
@@ -170,6 +260,7 @@ class Manifest:
                         tuple(IndexDef(**i) for i in t["ddl"]["indexes"]),
                         tuple(SequenceDef(**s) for s in t["ddl"]["sequences"]),
                         tuple(EnumType(e["schema"], e["name"], tuple(e["labels"])) for e in t["ddl"]["enums"]),
+                        _extras(t["ddl"].get("extras")),
                     ),
                     int(t["rows"]),
                     t["fingerprint"],
@@ -199,6 +290,10 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
+
+
+def _extras(data: Any) -> TableExtras | None:
+    return None if data is None else TableExtras.from_dict(data)
 
 
 def _check_time(created_at: object, where: str) -> None:

@@ -1,4 +1,13 @@
-"""Restore a backup (or some of its tables) into a database, in one transaction, checked against the manifest."""
+"""Restore a backup (or some of its tables) into a database, in one transaction, checked against the manifest.
+
+A table the restore recreates gets its extras back (triggers, privileges, row-level security,
+policies, comments, storage parameters, replica identity, owner) once its rows are loaded and
+verified, so no user trigger fires on the loaded rows and no policy hides them from the check. A
+table that is present keeps what it has. What cannot be given back (a role missing here, an owner
+the restoring role may not give the table to) is a warning line on the result; a trigger whose
+function is missing is left out with a warning (``restore``: the target may be a fresh database)
+or stops the restore (``rollback``: the function outlives the dropped table), as the caller asks.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import zstandard
@@ -18,6 +27,7 @@ from psycopg.rows import class_row
 from safemigrate.backup.ddl import (
     add_constraint_statement,
     create_statements,
+    extras_statements,
     foreign_key_statements,
     index_statements,
     load_sql,
@@ -25,7 +35,7 @@ from safemigrate.backup.ddl import (
     schema_tables,
     unvalidated_constraints,
 )
-from safemigrate.backup.manifest import Manifest, TableEntry
+from safemigrate.backup.manifest import Manifest, TableEntry, TableExtras
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import CHUNK, copy_statement, text_copy_settings
 from safemigrate.config import DatabaseConfig
@@ -39,12 +49,19 @@ from safemigrate.errors import BackupCorruptError, BackupNotFoundError, RestoreM
 # checked them against the entry's count and fingerprint itself, False to leave them to the COPY.
 TableLoader = Callable[[psycopg.Connection[Any], str, TableEntry, Path], bool]
 
+# What a restore does with a recreated table's extras (triggers, grants, policies, owner...):
+# "apply" re-applies them, a trigger whose function is missing stops the restore; "apply-available"
+# leaves such a trigger out with a warning (a scratch database without the source's functions);
+# "skip" leaves them all out (a schema rebuilt elsewhere, as a clone into staging does).
+ExtrasMode = Literal["apply", "apply-available", "skip"]
+
 
 @dataclass(frozen=True)
 class RestoredTable:
     name: str
     rows: int
     recreated: bool  # True: the table was missing and was created from the manifest's DDL
+    warnings: tuple[str, ...] = ()  # extras of a recreated table that could not be given back, and why
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,11 @@ class RestoreResult:
     database: str  # host:port/database?schema= of the target (never the password)
     tables: tuple[RestoredTable, ...]
     seconds: float
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per extra that could not be given back (see RestoredTable.warnings)."""
+        return tuple(w for t in self.tables for w in t.warnings)
 
 
 @dataclass(frozen=True)
@@ -135,6 +157,7 @@ def restore_backup(
     tables: Sequence[str] | None = None,
     settings: DatabaseConfig | None = None,
     into_empty: bool = False,
+    table_extras: ExtrasMode = "apply-available",
 ) -> RestoreResult:
     """Restore backup ``backup_id`` (the newest when None) into the URL's database and schema, in one
     transaction: missing tables are recreated from the DDL, present ones have their rows replaced;
@@ -142,7 +165,9 @@ def restore_backup(
 
     ``into_empty``: the present tables are empty (a fresh clone whose schema was copied), so they
     are filled without a TRUNCATE, even when tables outside the restore reference them; a present
-    table that holds rows is refused."""
+    table that holds rows is refused. ``table_extras``: see ExtrasMode; by default a trigger whose
+    function the target lacks (a fresh database, ``backup --verify``'s scratch one) is left out with
+    a warning, the rest is re-applied."""
     settings = settings or DatabaseConfig()
     started = time.monotonic()
     folder, manifest = find_backup(store, backup_id)
@@ -160,7 +185,9 @@ def restore_backup(
         database_errors(url, settings),
         conn.transaction(),
     ):
-        restored = restore_in_transaction(conn, url.schema, folder, entries, into_empty=into_empty)
+        restored = restore_in_transaction(
+            conn, url.schema, folder, entries, into_empty=into_empty, table_extras=table_extras
+        )
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
 
 
@@ -172,10 +199,12 @@ def restore_in_transaction(
     *,
     into_empty: bool = False,
     loader: TableLoader | None = None,
+    table_extras: ExtrasMode = "skip",
 ) -> list[RestoredTable]:
     """The restore itself, inside the caller's open transaction (``check_files`` done): a rollback
     uses it to drop and restore in one transaction. Raises on any mismatch; the caller's
-    transaction then rolls everything back. ``loader`` (see TableLoader) may take over tables' loads."""
+    transaction then rolls everything back. ``loader`` (see TableLoader) may take over tables' loads.
+    ``table_extras`` (see ExtrasMode; "skip" unless asked) says what recreated tables get back."""
     conn.execute(b"SET CONSTRAINTS ALL DEFERRED")
     present = set(schema_tables(conn, schema))
     existing = [e for e in entries if e.name in present]
@@ -238,7 +267,91 @@ def restore_in_transaction(
             )
     conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")
     _verify(conn, schema, [e for e in entries if e.name not in checked_by_loader])
-    return [RestoredTable(e.name, e.rows, e.name not in present) for e in entries]
+    # After the check: a forced policy would hide rows from it, and no trigger fires on the load.
+    warnings: dict[str, tuple[str, ...]] = {}
+    if table_extras != "skip":
+        for entry in created:
+            if entry.ddl.extras is not None:  # None: a backup taken before extras were stored
+                warnings[entry.name] = _restore_extras(
+                    conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
+                )
+    return [RestoredTable(e.name, e.rows, e.name not in present, warnings.get(e.name, ())) for e in entries]
+
+
+@dataclass(frozen=True)
+class _OwnerCheck:
+    restoring_role: str
+    role_exists: bool
+    may_own: bool
+
+
+@dataclass(frozen=True)
+class _Found:
+    found: bool
+
+
+def _restore_extras(
+    conn: psycopg.Connection[Any], schema: str, table: str, extras: TableExtras, *, skip_missing_functions: bool
+) -> tuple[str, ...]:
+    """Give the recreated ``table`` its extras back; return a warning per one that could not be."""
+    missing = [t for t in extras.triggers if not _function_exists(conn, t.function)]
+    if missing and not skip_missing_functions:
+        trigger = missing[0]
+        raise RestoreRefusedError(
+            f"Table {table!r} had trigger {trigger.name!r}, whose function {trigger.function} does not exist "
+            "here, so the table cannot be recreated as it was; nothing was restored.",
+            "Create that function (or restore into the database that has it), then run this again.",
+        )
+    warnings = [
+        f"table {table!r}: trigger {t.name!r} was left out: its function {t.function} does not exist here."
+        for t in missing
+    ]
+    # The owner first: a grant to the restoring role itself then stays a grant, not owner's rights.
+    warnings += _give_to_owner(conn, schema, table, extras.owner)
+    # A new table may hold grants from ALTER DEFAULT PRIVILEGES: taken back, the backup's are what it had.
+    for row in conn.execute(load_sql("table_grantees"), {"schema": schema, "table": table}).fetchall():
+        conn.execute(
+            sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(
+                sql.Identifier(schema, table), sql.SQL("PUBLIC") if row[0] is None else sql.Identifier(row[0])
+            )
+        )
+    wanted = sorted(
+        {g.grantee for g in extras.grants if g.grantee is not None} | {r for p in extras.policies for r in p.roles}
+    )
+    roles = {str(r[0]) for r in conn.execute(load_sql("roles_present"), {"roles": wanted})}
+    plan = extras_statements(schema, table, extras, roles=roles, skip_triggers={t.name for t in missing})
+    for statement in plan.statements:
+        conn.execute(statement)
+    return tuple(warnings) + plan.warnings
+
+
+def _function_exists(conn: psycopg.Connection[Any], signature: str) -> bool:
+    with conn.cursor(row_factory=class_row(_Found)) as cur:
+        row = cur.execute(load_sql("function_exists"), {"signature": signature}).fetchone()
+    return row is not None and row.found
+
+
+def _give_to_owner(conn: psycopg.Connection[Any], schema: str, table: str, owner: str) -> list[str]:
+    """ALTER TABLE ... OWNER TO the backed-up owner when the restoring role may; else a warning (the
+    restoring role keeps the table: the restore is not refused for it)."""
+    with conn.cursor(row_factory=class_row(_OwnerCheck)) as cur:
+        check = cur.execute(load_sql("owner_check"), {"owner": owner}).fetchone()
+    assert check is not None
+    if check.restoring_role == owner:
+        return []
+    statement = sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.Identifier(schema, table), sql.Identifier(owner))
+    if check.role_exists and check.may_own:
+        try:
+            with conn.transaction():  # a savepoint: the owner may lack CREATE on the schema
+                conn.execute(statement)
+            return []
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+    why = "that role does not exist here" if not check.role_exists else f"{check.restoring_role!r} may not give it"
+    return [
+        f"table {table!r} is owned by {check.restoring_role!r}, not by {owner!r} as when backed up ({why}); "
+        f"to give it back, run as a member of {owner!r}: {statement.as_string(conn)};"
+    ]
 
 
 def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:

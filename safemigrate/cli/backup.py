@@ -387,6 +387,8 @@ def restore(
     for table in result.tables:
         how = "recreated" if table.recreated else "replaced"
         typer.echo(f'restore: "{table.name}": {table.rows:,} rows ({how})', err=True)
+        for warning in table.warnings:
+            typer.echo(f"warning: {warning}", err=True)
     typer.echo(
         f"Restored backup {result.backup_id} into {result.database}: {_plural(len(result.tables), 'table')}, "
         f"counts and fingerprints match, in {result.seconds:.1f} s"

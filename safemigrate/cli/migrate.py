@@ -138,6 +138,8 @@ def rollback(
     result = run_rollback(
         project, run_id=run_id, database_url=database_url, schema_path=schema, config_file=config, confirm=confirm
     )
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for delivery in result.deliveries:
         if not delivery.ok:
             typer.echo(f"notify: {delivery.describe()}", err=True)

@@ -787,20 +787,21 @@ def _apply_with_prisma(
         # The schema differs from the rehearsal's: not the app's doing, so undo it from the backup (as
         # `rollback` does; rows written to those tables during the deploy are lost, a window of seconds).
         from safemigrate.db.diff import diff_to_dict
-        from safemigrate.pipeline.rollback import apply_rollback, refuse_unundoable
+        from safemigrate.pipeline.rollback import apply_rollback, holding_security, refuse_unundoable
 
         record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
         try:
-            refuse_unundoable(record, {t.name for t in manifest.tables})
+            refuse_unundoable(record, {t.name for t in manifest.tables}, secured=holding_security(manifest))
         except SafemigrateError as err:
             stage("verify", "failed", f"{len(problems)} unexpected difference(s); cannot undo: {err.message}")
         else:
             stage("verify", "failed", f"{len(problems)} unexpected difference(s): restoring from the backup")
             with setup.store.fetch(manifest.id) as local:
-                apply_rollback(conn, schema, record, manifest, local / manifest.id)
+                undone = apply_rollback(conn, schema, record, manifest, local / manifest.id)
             return _replace(
                 run,
                 problems=tuple(problems),
+                notes=(*run.notes, *undone.warnings),
                 verdict="rolled back",
                 message=f"Rolled back: after Prisma's deploy the schema differed from the rehearsal's "
                 f"({problems[0].detail}); the tables were restored from backup {manifest.id} and the migrations "

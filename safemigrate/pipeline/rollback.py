@@ -7,9 +7,12 @@
 3. Under Prisma's migration lock, one transaction: objects the run added to tables outside the
    backup are dropped (tables, columns, indexes, constraints, from the run's recorded schema diff);
    every backed-up table is dropped and recreated from the backup (structure and rows, verified by
-   counts and fingerprints), and the views and foreign keys of other tables that depended on it are
-   put back; enum types the run created are dropped; the run's migrations are marked rolled back
-   in ``_prisma_migrations`` (``rolled_back_at``), so `prisma migrate deploy` applies them again.
+   counts and fingerprints, then its triggers, grants, row-level security, policies, comments,
+   storage parameters, replica identity and owner, when the backup holds them), and the views and
+   foreign keys of other tables that depended on it are put back; enum types the run created are
+   dropped; the run's migrations are marked rolled back in ``_prisma_migrations``
+   (``rolled_back_at``), so `prisma migrate deploy` applies them again. What a recreated table could
+   not get back (see :mod:`safemigrate.backup.restore`) is in the result's ``warnings``.
    Any error rolls everything back.
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,9 @@ class RollbackResult:
     dropped: tuple[str, ...]
     rows_marked: int
     deliveries: tuple[Any, ...] = ()  # the webhooks told of it (safemigrate.notify.send.Delivery)
+    # What a recreated table did not get back (an owner the restoring role may not give it to, a
+    # grant to a role that is gone), one line each, for the caller to show.
+    warnings: tuple[str, ...] = ()
 
 
 def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[str, Any]:
@@ -84,6 +90,12 @@ def _changes(run: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _backup_tables(manifest: Any) -> list[str]:
     return [t.name for t in manifest.tables] if manifest is not None else []
+
+
+def holding_security(manifest: Any) -> set[str]:
+    """The backed-up tables whose backup holds their row-level security and policies (backups taken
+    before those were stored do not)."""
+    return {t.name for t in manifest.tables if t.ddl.extras is not None} if manifest is not None else set()
 
 
 def _created_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[str]:
@@ -135,25 +147,32 @@ _NOT_UNDOABLE = {
     "composite_type_added": "composite types are not undone",
     "composite_type_dropped": "composite types are not in the backup",
     "composite_type_changed": "composite types are not in the backup",
-    # On any table: a backup holds neither row-level security, policies nor plain inheritance, so a
-    # table restored from it would not get back what the run took away. (policy_added and
-    # inheritance_added go with a table the run created or that is restored; elsewhere they are
-    # refused, as every table change outside _UNDOABLE_OUTSIDE is.)
+    # A backup holds no plain inheritance, so a table restored from it would not get back what the
+    # run took away; nor row-level security and policies when it was taken before they were stored
+    # (see _SECURITY_IN_EXTRAS). (policy_added and inheritance_added go with a table the run created
+    # or that is restored; elsewhere they are refused, as every table change outside
+    # _UNDOABLE_OUTSIDE is.)
     "row_security_changed": "row-level security is not in the backup",
     "policy_dropped": "policies are not in the backup",
     "policy_changed": "policies are not in the backup",
     "inheritance_removed": "inheritance is not in the backup",
 }
 
+# Undone by recreating the table when its backup holds its extras (row-level security, policies).
+_SECURITY_IN_EXTRAS = frozenset({"row_security_changed", "policy_dropped", "policy_changed"})
 
-def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str]) -> None:
+
+def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], *, secured: Collection[str] = ()) -> None:
     """RestoreRefusedError when ``run`` changed something that a rollback from a backup of the
-    ``backed_up`` tables cannot undo (checked before anything changes)."""
+    ``backed_up`` tables cannot undo (checked before anything changes). ``secured``: the backed-up
+    tables whose backup holds their row-level security and policies (:func:`holding_security`)."""
     created = set(_created_tables(run, backed_up))
     renamed = {new for new, _ in _renamed_tables(run, backed_up)}
     for change in _changes(run):
         table = change.get("table")
         kind = change["kind"]
+        if kind in _SECURITY_IN_EXTRAS and table in backed_up and table in secured:
+            continue
         if kind in _NOT_UNDOABLE:
             names = ("enum", "view", "function", "domain", "composite", "policy", "name", "table")
             what = next((str(change[key]) for key in names if change.get(key)), "")
@@ -203,7 +222,7 @@ def rollback_preview(
 ) -> RollbackPreview:
     backed_up = set(_backup_tables(manifest))
     created = _created_tables(run, backed_up)
-    refuse_unundoable(run, backed_up)
+    refuse_unundoable(run, backed_up, secured=holding_security(manifest))
     children = conn.execute(
         load_sql("rollback_inheritance_children"), {"schema": schema, "tables": sorted(backed_up)}
     ).fetchall()
@@ -312,12 +331,14 @@ def apply_rollback(
             )
             dropped.append(f"rename {new_name} back to {old_name}")
         restored: list[str] = []
+        warnings: list[str] = []
         if manifest is not None and folder is not None:
             present = [name for name in backed_up if _count(conn, schema, name) is not None]
             views, keys = _dependents(conn, schema, present)
             for name in present:
                 conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.Identifier(schema, name)))
-            restore_in_transaction(conn, schema, folder, manifest.tables)
+            recreated = restore_in_transaction(conn, schema, folder, manifest.tables, table_extras="apply")
+            warnings = [w for table in recreated for w in table.warnings]
             for view_name, definition, materialized in views:
                 kind = sql.SQL("MATERIALIZED VIEW" if materialized else "VIEW")
                 conn.execute(
@@ -352,6 +373,7 @@ def apply_rollback(
         tuple(restored),
         tuple(dropped),
         marked,
+        warnings=tuple(warnings),
     )
 
 

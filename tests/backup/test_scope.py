@@ -276,7 +276,7 @@ def test_sequence_reset_scopes_the_table_that_owns_the_sequence(tmp_path: Path, 
     project = _project(
         tmp_path,
         'ALTER SEQUENCE "Tag_id_seq" RESTART WITH 1;\n'
-        'SELECT setval(\'"User_id_seq"\', 5);\n'
+        "SELECT setval('\"User_id_seq\"', 5);\n"
         'ALTER SEQUENCE "ticket_seq" RESTART WITH 7;',
     )
     _apply(project, database_url)
