@@ -5,7 +5,13 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM: a CI cancel, `timeout`, `docker stop` (128 + SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the command line where Ctrl-C would be, so that the same clean-up runs
+    (every ``except KeyboardInterrupt`` sees it); the process then exits with EXIT_TERMINATED."""
 
 
 class SafemigrateError(Exception):

@@ -6,10 +6,12 @@ machine-readable format is read by safemigrate.cli.lint_fast (CI runs it on ever
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from safemigrate.errors import EXIT_INTERRUPTED, EXIT_USAGE, SafemigrateError
+from safemigrate.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, SafemigrateError, Terminated
 
 if TYPE_CHECKING:
     import typer
@@ -57,6 +59,8 @@ def build_app() -> typer.Typer:
         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     ) -> None:
         state.debug = debug
+        if debug:
+            logging.getLogger("psycopg").setLevel(logging.NOTSET)
 
     app.command("lint")(lint_command.lint)
     app.command("fingerprint")(fingerprint_command.fingerprint)
@@ -98,24 +102,50 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
-def main() -> None:
-    """Console-script entry point: every user error ends in one line on stderr and an exit code."""
-    from safemigrate.cli.lint_fast import plain_lint_arguments, run_plain_lint
+_terminated: list[bool] = []  # set by the SIGTERM handler: typer reports any interrupt as exit code 130
 
-    plain = plain_lint_arguments(sys.argv[1:])
-    if plain is not None:
-        try:
-            sys.exit(run_plain_lint(plain))
-        except SafemigrateError as err:
-            _say(f"error: {err.message}" + (f" {err.hint}" if err.hint else ""))
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            _say("Interrupted.")
-            sys.exit(EXIT_INTERRUPTED)
-        except Exception:
-            _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
-            sys.exit(1)
-    _main_typer()
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    _terminated.append(True)
+    raise Terminated()
+
+
+def _interrupted(err: KeyboardInterrupt) -> NoReturn:
+    """Ctrl-C or SIGTERM reached the top: one line, and 130 or 143. A second signal during the last
+    words changes nothing (the clean-up has run already)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    terminated = isinstance(err, Terminated)
+    _say("Terminated." if terminated else "Interrupted.")
+    sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def main() -> None:
+    """Console-script entry point: every user error ends in one line on stderr and an exit code.
+    SIGTERM (a CI cancel, `timeout`) runs the same clean-up as Ctrl-C: backups, clones and locks
+    are released the same way."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    # psycopg warns ("error ignored in rollback ...") when a connection is closed in the middle of an
+    # interrupted query: noise after the one sentence a user gets (--debug shows it again).
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
+    try:
+        from safemigrate.cli.lint_fast import plain_lint_arguments, run_plain_lint
+
+        plain = plain_lint_arguments(sys.argv[1:])
+        if plain is not None:
+            try:
+                sys.exit(run_plain_lint(plain))
+            except SafemigrateError as err:
+                _say(f"error: {err.message}" + (f" {err.hint}" if err.hint else ""))
+                sys.exit(err.exit_code)
+            except KeyboardInterrupt:
+                raise
+            except Exception:
+                _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
+                sys.exit(1)
+        _main_typer()
+    except KeyboardInterrupt as err:  # also during start-up's imports
+        _interrupted(err)
 
 
 def _main_typer() -> None:
@@ -134,11 +164,12 @@ def _main_typer() -> None:
         typer.echo(redact_url(f"error: {err.message}" + (f" {err.hint}" if err.hint else "")), err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        raise  # main() says it
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except typer.Abort:
+    except typer.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):  # click turns Ctrl-C and SIGTERM into Abort
+            raise abort.__cause__ from None
         typer.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
@@ -150,8 +181,8 @@ def _main_typer() -> None:
             sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
         _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
         sys.exit(1)
-    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
-        typer.echo("Interrupted.", err=True)
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and SIGTERM) into this exit code, silently
+        _interrupted(Terminated() if _terminated else KeyboardInterrupt())
     sys.exit(code if isinstance(code, int) else 0)
 
 
