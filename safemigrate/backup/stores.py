@@ -140,16 +140,28 @@ class LocalStore:
         shutil.rmtree(folder)
 
     def save_run(self, run_id: str, document: str) -> None:
-        runs = ensure_store(self.path / RUNS)
+        runs = self.path / RUNS
         temporary = runs / f".{run_id}.json.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        fd = create_file(temporary)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(document)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, runs / f"{run_id}.json")
+        try:
+            ensure_store(runs)
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            fd = create_file(temporary)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(document)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, runs / f"{run_id}.json")
+        except BaseException as err:
+            # A full disk, a read-only folder or an interrupt: never a half-written file left behind.
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            if isinstance(err, OSError):
+                raise BackupStoreError(
+                    f"Cannot write run {run_id} to the run ledger {runs}: {err.strerror or err}.",
+                    "Free space or fix the folder's permissions.",
+                ) from err
+            raise
 
     def list_runs(self) -> tuple[dict[str, Any], ...]:
         runs = self.path / RUNS
@@ -385,6 +397,42 @@ def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
             except (UnicodeDecodeError, ValueError) as err:
                 raise BackupFormatError(f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", "") from err
     return runs_by_time(found)
+
+
+UNSAVED_RUNS = Path(".safemigrate") / "unsaved-runs"  # beside the project, when the ledger cannot take a run
+
+
+def save_run_or_keep(store: BackupStore, run_id: str, document: str, project_dir: Path) -> str:
+    """Write one ledger entry; when the store cannot take it, keep the record in the project's
+    ``.safemigrate/unsaved-runs/`` (else the temporary folder) and return the one sentence that says
+    why, where it is and what to do ("" when the store took it). Nothing half-written is left."""
+    try:
+        store.save_run(run_id, document)
+        return ""
+    except BackupStoreError as err:
+        reason = err.message
+    for folder in (project_dir / UNSAVED_RUNS, Path(tempfile.gettempdir()) / "safemigrate-unsaved-runs"):
+        kept = folder / f"{run_id}.json"
+        try:
+            ensure_store(folder)
+            with contextlib.suppress(FileNotFoundError):
+                kept.unlink()
+            with os.fdopen(create_file(kept), "w", encoding="utf-8") as out:
+                out.write(document)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                kept.unlink()
+            continue
+        return (
+            f"{reason} The run's record was kept in {kept} instead: copy it to {store.location}/{RUNS}/ once the "
+            "store can take it, or `safemigrate runs` and `safemigrate rollback` will not see the run."
+        )
+    return (
+        f"{reason} Nor could the run's record be kept in {project_dir / UNSAVED_RUNS} or the temporary folder: "
+        f"it is lost (`--format json` prints it); note run {run_id} and its backup before anything else."
+    )
 
 
 def _run_record(text: str) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def migrate(
 ) -> None:
     """Apply the pending migrations safely: lint, back up, rehearse on a clone, apply all-or-nothing,
     verify, or roll back by itself. Exit 1 when refused, failed or rolled back."""
-    from safemigrate.pipeline.migrate import Stage
+    from safemigrate.pipeline.migrate import MigrateInterrupted, MigrateRun, RunNotRecorded, Stage
     from safemigrate.pipeline.migrate import migrate as run_migrate
     from safemigrate.report.run import render_run_json, render_run_markdown, render_run_text, stage_line
 
@@ -68,26 +68,43 @@ def migrate(
     def progress(stage: Stage) -> None:
         typer.echo(stage_line(stage), err=True)
 
-    run = run_migrate(
-        project,
-        database_url=database_url,
-        schema_path=schema,
-        migrations_dir=migrations,
-        config_file=config,
-        allow=allowed,
-        skip_dry_run=skip_dry_run,
-        clone=clone.value if clone else None,
-        clone_url=clone_url,
-        engine=engine,
-        prisma_command=_split_command(prisma_command),
-        progress=progress,
-    )
-    if fmt is RehearsalFormat.json:
-        typer.echo(render_run_json(run, pretty=sys.stdout.isatty()))
-    elif fmt is RehearsalFormat.markdown:
-        typer.echo(render_run_markdown(run))
-    else:
-        typer.echo(render_run_text(run, stages=False))
+    def notice(text: str) -> None:
+        typer.echo(text, err=True)
+
+    def show(run: MigrateRun) -> None:
+        if fmt is RehearsalFormat.json:
+            typer.echo(render_run_json(run, pretty=sys.stdout.isatty()))
+        elif fmt is RehearsalFormat.markdown:
+            typer.echo(render_run_markdown(run))
+        else:
+            typer.echo(render_run_text(run, stages=False))
+
+    try:
+        run = run_migrate(
+            project,
+            database_url=database_url,
+            schema_path=schema,
+            migrations_dir=migrations,
+            config_file=config,
+            allow=allowed,
+            skip_dry_run=skip_dry_run,
+            clone=clone.value if clone else None,
+            clone_url=clone_url,
+            engine=engine,
+            prisma_command=_split_command(prisma_command),
+            progress=progress,
+            notice=notice,
+        )
+    except MigrateInterrupted as stop:
+        # Recorded: show what the ledger says (what is applied, what to do next), then exit as interrupted.
+        show(stop.run)
+        if stop.unsaved:
+            typer.echo(f"error: {stop.unsaved}", err=True)
+        raise stop.interrupt from None
+    except RunNotRecorded as unrecorded:
+        show(unrecorded.run)  # then the error says where its record is
+        raise
+    show(run)
     if not run.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -153,12 +170,20 @@ def rollback(
 def _pick_run(project: Path, config: Path | None) -> str:
     from safemigrate.backup.project import backup_setup
 
-    runs = [r for r in backup_setup(project, config).store.list_runs() if r.get("verdict") == "applied"][::-1][:20]
+    # Interrupted runs are listed too (named as such): rollback takes them by id once their changes were read.
+    found = backup_setup(project, config).store.list_runs()
+    runs = [
+        r
+        for r in found
+        if r.get("verdict") == "applied" or (r.get("verdict") == "interrupted" and r.get("schema_changes") is not None)
+    ][::-1][:20]
     if not runs:
         raise InputError("No applied run in the ledger to roll back.")
     for number, run in enumerate(runs, 1):
+        mark = "  (interrupted)" if run.get("verdict") == "interrupted" else ""
         typer.echo(
-            f"{number:>3}. {run['id']}  {run.get('started_at', '')}  {', '.join(run.get('migrations', []))}", err=True
+            f"{number:>3}. {run['id']}  {run.get('started_at', '')}  {', '.join(run.get('migrations', []))}{mark}",
+            err=True,
         )
     import click
 

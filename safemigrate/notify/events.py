@@ -82,6 +82,7 @@ _RUN_KINDS: Mapping[str, EventKind] = {
     "up to date": "run_finished",
     "refused": "run_refused",
     "failed": "run_failed",
+    "interrupted": "run_failed",  # stopped while Prisma deployed: the database may be part-migrated
     "rolled back": "run_rolled_back",
 }
 
@@ -120,6 +121,7 @@ def run_event(run: Mapping[str, Any], now: datetime | None = None) -> Event | No
         "up to date": f"{database} is up to date",
         "refused": f"Migration refused on {database}: nothing was changed",
         "failed": f"Migration failed on {database}",
+        "interrupted": f"Migration interrupted on {database}: it may be partly applied; see run {facts.id}",
         "rolled back": f"Migration rolled back on {database}: the database is as it was"
         if rolled_back_by == "migrate"
         else f"Run {facts.id} rolled back on {database} by `safemigrate rollback`",

@@ -17,7 +17,16 @@
    same data fingerprints, touched tables' row counts may only change as their statements allow.
    Any difference rolls everything back. Non-transactional files (CREATE INDEX CONCURRENTLY) run
    alone after the commit.
-7. The run is recorded in the ledger beside the backups (``runs/<id>.json``).
+7. The run is recorded in the ledger beside the backups (``runs/<id>.json``); when the store cannot
+   take it, the record is kept beside the project and :class:`RunNotRecorded` says where.
+
+Interrupts (Ctrl-C, or SIGTERM raised as KeyboardInterrupt by the command line) and errors are
+recorded as the database shows them, from the progress the pipeline reports as it goes
+(:class:`_Progress`): before anything may have changed, "failed" with nothing applied; once a
+commit was sent or Prisma started, the migrations' rows and the schema changes are read again, so
+the entry keeps the backup and says what is applied ("applied" when our engine's verified commit
+went through, else "interrupted", which ``rollback --run ID`` accepts). A saved entry is never
+overwritten. An interrupted run raises :class:`MigrateInterrupted` once recorded.
 """
 
 from __future__ import annotations
@@ -36,13 +45,14 @@ import psycopg
 from safemigrate.config import Config
 from safemigrate.db import load_sql
 from safemigrate.db.diff import SnapshotDiff
-from safemigrate.errors import InputError, SafemigrateError
+from safemigrate.errors import BackupStoreError, InputError, SafemigrateError
 from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
 from safemigrate.pipeline.apply import ApplyResult
 from safemigrate.pipeline.rehearse import Rehearsal
 
-Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back"]
+# "interrupted": stopped after it changed the database, before it could verify (see the module docstring).
+Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back", "interrupted"]
 RETRYABLE = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization failure, deadlock
 
 
@@ -89,6 +99,44 @@ class MigrateRun:
     @property
     def ok(self) -> bool:
         return self.verdict in ("applied", "up to date")
+
+
+class MigrateInterrupted(KeyboardInterrupt):
+    """An interrupt reached the run; raised once the run is recorded, which ``run`` is. ``interrupt``
+    is the original one (KeyboardInterrupt, or the command line's Terminated for SIGTERM);
+    ``unsaved`` says where the record went when the store could not take it ("" when it did)."""
+
+    def __init__(self, run: MigrateRun, interrupt: KeyboardInterrupt, unsaved: str = "") -> None:
+        super().__init__()
+        self.run = run
+        self.interrupt = interrupt
+        self.unsaved = unsaved
+
+
+class RunNotRecorded(BackupStoreError):
+    """The run finished but the store could not take its ledger entry; the message says where it was kept."""
+
+    def __init__(self, run: MigrateRun, sentence: str) -> None:
+        super().__init__(sentence)
+        self.run = run
+
+
+@dataclass
+class _Progress:
+    """How far the pipeline got, said by the pipeline as it goes (never guessed afterwards): what an
+    error or an interrupt records in the ledger."""
+
+    run: MigrateRun  # the run as known so far: migrations, backup, rehearsal, notes
+    target: Any
+    settings: Any
+    notice: Callable[[str], None] | None = None
+    changing: bool = False  # from here on the database may have changed (a commit sent, Prisma started)
+    before: Any = None  # the schema before the first migration, to read what changed
+    verified: bool = False  # our engine's verification passed before the commit
+    outcome: MigrateRun | None = None  # the run's verdict once known (committed, or the pipeline's result)
+    saved: bool = False  # the ledger holds the final entry: never overwritten
+    unsaved: str = ""  # where the entry went when the store could not take it
+    interrupt: KeyboardInterrupt | None = None  # one the pipeline waited out, raised after the record
 
 
 class VerificationFailed(Exception):
@@ -146,8 +194,13 @@ def migrate(
     prisma_command: Sequence[str] = ("npx", "prisma"),
     progress: Callable[[Stage], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> MigrateRun:
-    """Run the pipeline on the project's database; the run is recorded in the ledger whatever its verdict."""
+    """Run the pipeline on the project's database; the run is recorded in the ledger whatever its verdict.
+
+    ``notice`` hears what the user must know at once (an interrupt being waited out). Raises
+    :class:`MigrateInterrupted` after recording an interrupted run, :class:`RunNotRecorded` when the
+    store could not take the entry (kept elsewhere, named in the message)."""
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.store import new_id
     from safemigrate.config import load_config
@@ -172,13 +225,18 @@ def migrate(
     run_id = new_id(datetime.now(timezone.utc))
     base = MigrateRun(run_id, _now(), target.redacted(), (), "failed", "", allowed=tuple(allow))
     clock = _Clock()
+    state = _Progress(base, target, config.database, notice)
 
     def done(run: MigrateRun) -> MigrateRun:
+        from safemigrate.backup.stores import save_run_or_keep
         from safemigrate.notify.send import notify_run
 
         finished = _replace(run, stages=tuple(clock.stages), finished_at=_now())
+        state.outcome = finished
         document = run_to_dict(finished)
-        store.save_run(run_id, json.dumps(document, ensure_ascii=False, indent=1))
+        text = json.dumps(document, ensure_ascii=False, indent=1)
+        state.unsaved = save_run_or_keep(store, run_id, text, project.root)
+        state.saved = True
         # A webhook that fails never fails the run: it is reported, after the ledger is written.
         for delivery in notify_run(document, config.notifications, environ if environ is not None else os.environ):
             if not delivery.ok:
@@ -191,13 +249,13 @@ def migrate(
             progress(clock.stages[-1])
 
     try:
-        return done(
+        finished = done(
             _pipeline(
                 project_dir,
                 config,
                 target,
                 migrations,
-                base,
+                state,
                 stage,
                 allow=allow,
                 skip_dry_run=skip_dry_run,
@@ -214,14 +272,26 @@ def migrate(
             )
         )
     except SafemigrateError as err:
-        stage("error", "failed", err.message)
-        done(_replace(base, verdict="failed", message=f"{err.message} {err.hint}".strip()))
+        if not state.saved:
+            stage("error", "failed", err.message)
+            done(_after_stop(state, f"{err.message} {err.hint}".strip(), interrupted=False))
+        if state.unsaved:
+            err.hint = f"{err.hint} {state.unsaved}".strip()
         raise
-    except KeyboardInterrupt:
-        # The open transaction was rolled back and the lock released on the way out; say so in the ledger.
-        stage("error", "failed", "interrupted")
-        done(_replace(base, verdict="failed", message="Interrupted; the open transaction was rolled back."))
-        raise
+    except KeyboardInterrupt as interrupt:
+        if not state.saved:
+            stage("error", "failed", "interrupted")
+            try:
+                done(_after_stop(state, "Interrupted", interrupted=True))
+            except KeyboardInterrupt:  # another one while the database was read: record what is known
+                if not state.saved:
+                    done(_after_stop(state, "Interrupted", interrupted=True, ask_database=False))
+        raise MigrateInterrupted(state.outcome or state.run, interrupt, state.unsaved) from interrupt
+    if state.interrupt is not None:
+        raise MigrateInterrupted(finished, state.interrupt, state.unsaved) from state.interrupt
+    if state.unsaved:
+        raise RunNotRecorded(finished, state.unsaved)
+    return finished
 
 
 def _replace(run: MigrateRun, **changes: Any) -> MigrateRun:
@@ -230,12 +300,103 @@ def _replace(run: MigrateRun, **changes: Any) -> MigrateRun:
     return dataclasses.replace(run, **changes)
 
 
+def _after_stop(state: _Progress, cause: str, *, interrupted: bool, ask_database: bool = True) -> MigrateRun:
+    """The run to record after an error or an interrupt (``cause``), from the progress the pipeline
+    reported: its outcome when one was reached, "failed" when nothing can have changed yet, else
+    what the database shows."""
+    if state.outcome is not None:
+        note = f"{cause} once this outcome was reached; the run was recorded on the way out."
+        return _replace(state.outcome, notes=(*state.outcome.notes, note))
+    if not state.changing:
+        message = (
+            f"{cause} before anything was applied: the open transaction was rolled back and the database is as it was."
+            if interrupted
+            else cause
+        )
+        return _replace(state.run, verdict="failed", message=message)
+    if not ask_database:
+        return _replace(state.run, verdict="interrupted", message=_unknown_message(state.run, cause, "not read"))
+    from safemigrate.db.connect import connect
+
+    try:
+        with connect(state.target, command="migrate", settings=state.settings) as conn:
+            return _database_outcome(conn, state, cause)
+    except (psycopg.Error, SafemigrateError) as err:
+        reason = err.message if isinstance(err, SafemigrateError) else str(err).strip()
+        return _replace(state.run, verdict="interrupted", message=_unknown_message(state.run, cause, reason))
+
+
+def _unknown_message(run: MigrateRun, cause: str, reason: str) -> str:
+    backup = f"backup {run.backup_id}" if run.backup_id else "no backup (no existing table's rows were at risk)"
+    return (
+        f"{cause} after the migrations may have been applied, and the database could not be read afterwards "
+        f"({reason}): run `safemigrate status` to see what is applied; this run holds {backup}."
+    )
+
+
+def _database_outcome(conn: psycopg.Connection[Any], state: _Progress, cause: str) -> MigrateRun:
+    """The run as the database shows it after a stop once it may have changed: which of its
+    migrations are applied, which Prisma left failed, and the schema changes since before (which
+    ``rollback`` undoes). "applied" only when our engine's verified commit went through whole."""
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.diff import diff_snapshots
+    from safemigrate.db.prisma_migrations import read_migration_rows
+
+    run = state.run
+    schema = state.target.schema
+    rows = read_migration_rows(conn, schema)
+    # Pending means no applied or failed row before the run, and the lock kept other deploys out.
+    applied = [n for n in run.migrations if any(r.migration_name == n and r.applied for r in rows)]
+    failed = [n for n in run.migrations if any(r.migration_name == n and r.failed for r in rows)]
+    untouched = [n for n in run.migrations if n not in applied and n not in failed]
+    diff = None
+    if state.before is not None:
+        diff = diff_snapshots(state.before, take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",)))
+    run = _replace(run, schema_diff=diff)
+    if not applied and not failed and diff is not None and diff.equal:
+        return _replace(
+            run, verdict="failed", message=f"{cause} before anything was applied: the database is as it was."
+        )
+    if state.verified and not failed and not untouched:
+        return _replace(
+            run,
+            verdict="applied",
+            message=f"Applied {len(applied)} migration(s); verification passed before the commit. {cause} after "
+            "the commit, before the run was recorded.",
+        )
+    done = f"applied {', '.join(applied)}" if applied else "no migration finished"
+    if failed:
+        done += f"; {', '.join(failed)} left failed (Prisma's failed state, P3009)"
+    if untouched:
+        done += f"; not applied: {', '.join(untouched)}"
+    backup = f" from backup {run.backup_id}" if run.backup_id else ""
+    if diff is None:
+        step = (
+            f"its schema changes could not be read, so `safemigrate rollback` cannot undo it: restore{backup} "
+            "by hand (`safemigrate restore`)"
+        )
+    else:
+        step = f"to undo it{backup}, run `safemigrate rollback --run {run.id}` (it shows what would be lost)"
+        if failed:
+            step += f"; that also marks {failed[-1]} rolled back"
+    if failed:
+        step = (
+            f"`safemigrate recover` shows what of {failed[-1]} took effect and undoes it, so Prisma is not stuck; "
+            + step
+        )
+    return _replace(
+        run,
+        verdict="interrupted",
+        message=f"{cause} after the database was changed: {done}. Not verified; {step}.",
+    )
+
+
 def _pipeline(
     project_dir: Path,
     config: Config,
     target: Any,
     migrations: tuple[Migration, ...],
-    base: MigrateRun,
+    state: _Progress,
     stage: Callable[..., None],
     *,
     allow: Sequence[str],
@@ -258,6 +419,7 @@ def _pipeline(
 
     settings = config.database
     schema = target.schema
+    base = state.run
     with connect(target, command="migrate", settings=settings) as conn, database_errors(target, settings):
         pending = deployable_pending(migrations, conn, schema, target)
     names = tuple(m.name for m in pending)
@@ -265,6 +427,7 @@ def _pipeline(
         stage("status", "ok", "no pending migrations")
         return _replace(base, verdict="up to date", message="The database is up to date: nothing to apply.")
     run = _replace(base, migrations=names, skip_dry_run=skip_dry_run)
+    state.run = run
     if engine[0] == "safemigrate":
         from safemigrate.pipeline.apply import order_problem, prepare
 
@@ -297,6 +460,7 @@ def _pipeline(
     )
     blockers = gate(open_findings, allow, config.lint.fail_on)
     run = _replace(run, findings=findings, blockers=blockers, checks=plan.checks)
+    state.run = run
     checks_seconds = sum(c.seconds for c in plan.checks)
     if plan.failed_checks and "may-fail" not in allow:
         stage("lint", "ok", f"{len(findings)} finding(s)", leave=checks_seconds)
@@ -356,7 +520,7 @@ def _pipeline(
             conn,
             migrations,
             pending,
-            run,
+            state,
             stage,
             skip_dry_run=skip_dry_run,
             clone=clone,
@@ -376,7 +540,7 @@ def _locked(
     conn: psycopg.Connection[Any],
     migrations: tuple[Migration, ...],
     pending: tuple[Migration, ...],
-    run: MigrateRun,
+    state: _Progress,
     stage: Callable[..., None],
     *,
     skip_dry_run: bool,
@@ -399,6 +563,7 @@ def _locked(
 
     settings = config.database
     schema = target.schema
+    run = state.run
     schema_path, migrations_dir, config_file, database_url = scope_args
     scope = backup_scope(
         project_dir,
@@ -443,6 +608,7 @@ def _locked(
     else:
         stage("backup", "skipped", "the pending migrations touch no existing table's rows")
     run = _replace(run, backup_id=backup_id)
+    state.run = run
 
     rehearsal = None
     if skip_dry_run:
@@ -466,6 +632,7 @@ def _locked(
             )
         stage("rehearsal", "ok", f"on {rehearsal.clone_description}")
     run = _replace(run, rehearsal=rehearsal)
+    state.run = run
 
     statements = [(label(m), s) for m in pending for s in parse_source(m.data).statements]
     keys = [
@@ -485,10 +652,16 @@ def _locked(
     if rehearsal is not None:
         expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
     verifier = _Verifier(schema, touches, expected, live_tables=live_tables)
+    state.run = run = _replace(run, notes=tuple(notes))
     if engine[0] == "prisma":
-        return _apply_with_prisma(
-            conn, config, schema, pending, _replace(run, notes=tuple(notes)), stage, verifier, manifest, setup, engine
-        )
+        return _apply_with_prisma(conn, config, schema, pending, state, stage, verifier, manifest, setup, engine)
+
+    def verify_then_commit(conn: psycopg.Connection[Any]) -> None:
+        verifier.after(conn)
+        # Passed: the COMMIT is sent next, and an interrupt from here on may come after it.
+        state.before = verifier.before_snapshot
+        state.verified = state.changing = True
+
     attempt = 0
     while True:
         attempt += 1
@@ -501,7 +674,7 @@ def _locked(
                 pending,
                 repeatable_read=True,
                 before_apply=verifier.before,
-                before_commit=verifier.after,
+                before_commit=verify_then_commit,
                 file_label=label,
             )
         except psycopg.Error as err:  # in the verification's reads: a lock timeout is retried the same way
@@ -531,6 +704,18 @@ def _locked(
             continue
         break
     schema_diff = verifier.diff
+    if result.committed and result.failed is None and all(t.transactional for t in result.migrations):
+        # Known from here on: an interrupt before the run is recorded records this. (After files
+        # that ran outside the transaction, the database is read again instead: what they built.)
+        state.outcome = _replace(
+            run,
+            apply=result,
+            attempts=attempt,
+            notes=tuple(notes),
+            schema_diff=schema_diff,
+            verdict="applied",
+            message=f"Applied {len(pending)} migration(s); verification passed.",
+        )
     if result.committed and any(not t.transactional and t.outcome != "not run" for t in result.migrations):
         # Files that cannot run in a transaction ran after the commit: the run's changes include
         # theirs (an index built CONCURRENTLY), or a rollback would leave them behind.
@@ -741,7 +926,7 @@ def _apply_with_prisma(
     config: Config,
     schema: str,
     pending: tuple[Migration, ...],
-    run: MigrateRun,
+    state: _Progress,
     stage: Callable[..., None],
     verifier: _Verifier,
     manifest: Any,
@@ -755,16 +940,41 @@ def _apply_with_prisma(
     from safemigrate.pipeline.prisma_engine import run_prisma_deploy
 
     _, command, root = engine
+    run = state.run
     names = {m.name for m in pending}
     before = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
     counts_before = _counts(conn, schema)
-    outcome = run_prisma_deploy(conn, command, root, lock_timeout=config.database.migrate_lock_timeout)
+
+    def waiting() -> None:
+        if state.notice is not None:
+            state.notice(
+                "Interrupted: waiting for `prisma migrate deploy` to finish, so that the database is not left "
+                "half-migrated (Prisma commits each migration on its own); interrupt again to abandon it."
+            )
+
+    state.before = before
+    state.changing = True  # Prisma is about to start: from here on the database is read after a stop
+    outcome = run_prisma_deploy(
+        conn, command, root, lock_timeout=config.database.migrate_lock_timeout, on_interrupt=waiting
+    )
     tail = _prisma_error(outcome.output)
     notes = (
         *run.notes,
         "Applied by `prisma migrate deploy` (--engine prisma): untouched tables' data was not compared.",
     )
+    if outcome.abandoned:
+        # A second interrupt stopped Prisma, perhaps in the middle of a migration: the ledger says
+        # what the database shows, and the run stops once that is recorded.
+        state.interrupt = outcome.interrupt
+        state.run = _replace(run, notes=(*notes, f"Prisma was stopped by a second interrupt; its output: {tail}"))
+        stage("apply", "failed", "interrupted: prisma migrate deploy was stopped")
+        return _database_outcome(conn, state, "Interrupted twice while `prisma migrate deploy` ran")
+    if outcome.interrupt is not None:
+        # The first interrupt was waited out: Prisma finished, so verify (and undo) as usual, then stop.
+        state.interrupt = outcome.interrupt
+        notes = (*notes, "Interrupted while `prisma migrate deploy` ran: safemigrate let it finish, then verified.")
     run = _replace(run, notes=notes)
+    state.run = run
     failed = [r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name in names]
     after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
     diff = diff_snapshots(before, after)

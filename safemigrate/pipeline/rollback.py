@@ -1,7 +1,8 @@
 """``safemigrate rollback``: undo a `migrate` run from its pre-migrate backup, in one transaction.
 
-1. The run comes from the ledger (``--run ID`` or the newest applied one); it must be the last
-   thing applied: a migration applied after it is refused (roll that back first).
+1. The run comes from the ledger (``--run ID`` or the newest applied one; an "interrupted" run only
+   by id, see :func:`find_run`); it must be the last thing applied: a migration applied after it is
+   refused (roll that back first).
 2. Before acting, :func:`rollback_preview` says what is lost: per backed-up table its rows now
    against the backup's, and the rows of tables the run created.
 3. Under Prisma's migration lock, one transaction: objects the run added to tables outside the
@@ -14,6 +15,9 @@
    (``rolled_back_at``), so `prisma migrate deploy` applies them again. What a recreated table could
    not get back (see :mod:`safemigrate.backup.restore`) is in the result's ``warnings``.
    Any error rolls everything back.
+4. The ledger entry is rewritten as rolled back once that transaction committed, also when an
+   interrupt arrives after (or during) the COMMIT and the rows show it went through; a store that
+   cannot take it keeps the record beside the project (``save_run_or_keep``).
 """
 
 from __future__ import annotations
@@ -66,22 +70,41 @@ class RollbackResult:
 
 
 def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[str, Any]:
-    """The run named ``run_id``, else the newest applied one."""
+    """The run named ``run_id``, else the newest applied one.
+
+    An "interrupted" run (stopped after it changed the database, see
+    :mod:`safemigrate.pipeline.migrate`) is taken by name once its schema changes were recorded
+    (they say what to drop); ``--latest`` never picks it blindly: when the newest run that changed
+    the database was interrupted, it asks for the run by name."""
     if run_id is not None:
         for run in runs:
             if run.get("id") == run_id:
-                applied_then_unverified = run.get("verdict") == "failed" and run.get("schema_changes")
-                if run.get("verdict") != "applied" and not applied_then_unverified:
+                verdict = run.get("verdict")
+                applied_then_unverified = verdict == "failed" and run.get("schema_changes")
+                if verdict == "interrupted" and run.get("schema_changes") is None:
                     raise InputError(
-                        f"Run {run_id} was {run.get('verdict')}, not applied: there is nothing to roll back.",
+                        f"Run {run_id} was interrupted and its schema changes could not be read, so rollback cannot "
+                        "tell what it created.",
+                        f"Restore from its backup {run.get('backup_id') or '(none)'} with `safemigrate restore`, "
+                        "and see `safemigrate status`.",
+                    )
+                if verdict not in ("applied", "interrupted") and not applied_then_unverified:
+                    raise InputError(
+                        f"Run {run_id} was {verdict}, not applied: there is nothing to roll back.",
                         "Pick an applied run (see the run ledger: `safemigrate runs`).",
                     )
                 return run
         raise InputError(f"There is no run {run_id!r} in the ledger.", "Use the id `migrate` printed.")
-    applied = [r for r in runs if r.get("verdict") == "applied"]
-    if not applied:
+    changed = [r for r in runs if r.get("verdict") in ("applied", "interrupted")]
+    if not changed:
         raise InputError("No applied run in the ledger to roll back.", "Only runs of `safemigrate migrate` can be.")
-    return applied[-1]
+    if changed[-1].get("verdict") == "interrupted":
+        raise InputError(
+            f"The newest run that changed the database, {changed[-1].get('id')}, was interrupted: --latest does not "
+            "pick it blindly.",
+            f"Read its message (`safemigrate runs`), then `safemigrate rollback --run {changed[-1].get('id')}`.",
+        )
+    return changed[-1]
 
 
 def _changes(run: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -362,8 +385,11 @@ def apply_rollback(
         stamp = utc_now()
         mine = set(run.get("migrations", ()))
         marked = 0
+        # An interrupted run may have left one failed row (Prisma stopped inside it): its effects are
+        # undone here too, so it is marked like the others and Prisma is not left stuck (P3009).
+        interrupted = run.get("verdict") == "interrupted"
         for row in read_migration_rows(conn, schema):
-            if row.migration_name in mine and row.applied:
+            if row.migration_name in mine and (row.applied or (interrupted and row.failed)):
                 mark_row_rolled_back(conn, schema, row.id, now=stamp)
                 marked += 1
     return RollbackResult(
@@ -412,23 +438,31 @@ def rollback(
                 "It may have been pruned; restore the tables from another backup by hand.",
             )
         manifest = found[0]
-    with (
-        connect(url, command="rollback", settings=settings) as conn,
-        database_errors(url, settings),
-        migration_lock(conn, timeout=settings.migrate_lock_timeout),
-    ):
-        preview = rollback_preview(conn, url.schema, run, manifest)
-        if confirm is not None and not confirm(preview):
-            raise InputError("Rollback cancelled; nothing was changed.")
-        if manifest is not None:
-            with setup.store.fetch(manifest.id) as local:
-                result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id)
-        else:
-            result = apply_rollback(conn, url.schema, run, None, None)
-    record = dict(run)
-    record["rolled_back"] = {"by": "safemigrate rollback", "restored": list(result.restored)}
-    record["verdict"] = "rolled back"
-    setup.store.save_run(str(run["id"]), json.dumps(record, ensure_ascii=False, indent=1))
+    applied_before: set[str] = set()
+    result: RollbackResult | None = None
+    try:
+        with (
+            connect(url, command="rollback", settings=settings) as conn,
+            database_errors(url, settings),
+            migration_lock(conn, timeout=settings.migrate_lock_timeout),
+        ):
+            preview = rollback_preview(conn, url.schema, run, manifest)
+            if confirm is not None and not confirm(preview):
+                raise InputError("Rollback cancelled; nothing was changed.")
+            applied_before = _applied_rows(conn, url.schema, run)
+            if manifest is not None:
+                with setup.store.fetch(manifest.id) as local:
+                    result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id)
+            else:
+                result = apply_rollback(conn, url.schema, run, None, None)
+    except KeyboardInterrupt:
+        # The transaction commits before the ledger is written: an interrupt on the way (or during the
+        # COMMIT itself) must not leave the ledger saying "applied" for a run that was rolled back.
+        if result is not None or (applied_before and _rolled_back_now(url, settings, run, applied_before)):
+            restored = result.restored if result is not None else tuple(_backup_tables(manifest))
+            _record_rolled_back(setup.store, run, restored, project_dir, note="interrupted after its commit")
+        raise
+    unsaved = _record_rolled_back(setup.store, run, result.restored, project_dir)
     from safemigrate.notify.send import notify_rollback
 
     deliveries = notify_rollback(
@@ -437,4 +471,46 @@ def rollback(
         environ if environ is not None else os.environ,
         database=str(run.get("database", "")),
     )
+    if unsaved:
+        from safemigrate.errors import BackupStoreError
+
+        raise BackupStoreError(f"Rolled back run {run['id']}, but: {unsaved}")
     return dataclasses.replace(result, deliveries=deliveries)
+
+
+def _applied_rows(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> set[str]:
+    from safemigrate.db.prisma_migrations import read_migration_rows
+
+    mine = set(run.get("migrations", ()))
+    return {r.id for r in read_migration_rows(conn, schema) if r.migration_name in mine and r.applied}
+
+
+def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[str]) -> bool:
+    """Whether the rollback's transaction committed: the rows it marks are marked (read anew)."""
+    from safemigrate.db.connect import connect
+    from safemigrate.db.prisma_migrations import read_migration_rows
+    from safemigrate.errors import SafemigrateError
+
+    try:
+        with connect(url, command="rollback", settings=settings) as conn:
+            now = {r.id: r for r in read_migration_rows(conn, url.schema)}
+    except (psycopg.Error, SafemigrateError):
+        return False
+    return all(row in now and now[row].rolled_back for row in rows)
+
+
+def _record_rolled_back(
+    store: Any, run: Mapping[str, Any], restored: Sequence[str], project_dir: Path, note: str = ""
+) -> str:
+    """Rewrite the run's ledger entry as rolled back by `safemigrate rollback`; the sentence of
+    :func:`~safemigrate.backup.stores.save_run_or_keep` when the store could not take it."""
+    from safemigrate.backup.stores import save_run_or_keep
+
+    record = dict(run)
+    record["rolled_back"] = {
+        "by": "safemigrate rollback",
+        "restored": list(restored),
+        **({"note": note} if note else {}),
+    }
+    record["verdict"] = "rolled back"
+    return save_run_or_keep(store, str(run["id"]), json.dumps(record, ensure_ascii=False, indent=1), project_dir)

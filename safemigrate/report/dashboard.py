@@ -221,7 +221,7 @@ def build_dashboard(
 
 
 def verdict_level(verdict: str) -> Level:
-    if verdict in ("failed", "rolled back"):
+    if verdict in ("failed", "interrupted", "rolled back"):
         return "red"
     if verdict == "refused":
         return "amber"
@@ -412,6 +412,10 @@ def _reasons(
             yield StatusReason("red", f"The last run {last.id} was undone by {last.rolled_back_by}.")
         elif last.verdict in ("failed", "rolled back"):
             yield StatusReason("red", f"The last run {last.id} {last.verdict}: {last.message}")
+        elif last.verdict == "interrupted":
+            yield StatusReason(
+                "red", f"The last run {last.id} was interrupted and may be partly applied: {last.message}"
+            )
         elif last.verdict == "refused":
             yield StatusReason("amber", f"The last run {last.id} was refused: {last.message}")
     for backup in backups:

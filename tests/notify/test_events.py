@@ -28,6 +28,7 @@ class Backup:  # the three fields a Manifest gives
         ("up to date", "run_finished"),
         ("refused", "run_refused"),
         ("failed", "run_failed"),
+        ("interrupted", "run_failed"),
         ("rolled back", "run_rolled_back"),
     ],
 )

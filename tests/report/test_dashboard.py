@@ -217,6 +217,7 @@ def test_status_rules() -> None:
     assert _status([_run("applied")], [fresh], [_lint(False, "error")]) == ("green", [])
     assert _status([_run("up to date")], [fresh], [_lint(True, "info")]) == ("green", [])
     assert _status([_run("failed")], [fresh], []) == ("red", ["red"])
+    assert _status([_run("interrupted")], [fresh], []) == ("red", ["red"])  # may be partly applied
     assert _status([_run("rolled back", "safemigrate rollback")], [fresh], []) == ("red", ["red"])
     assert _status([_run("refused")], [fresh], []) == ("amber", ["amber"])
     assert _status([], [fresh], [_lint(True, "error", "warning")]) == ("red", ["red", "amber"])

@@ -1,0 +1,185 @@
+"""Interrupts during `migrate --engine prisma`, with the real Prisma CLI: a pending migration waits
+on an advisory lock the test holds, so the signals reach safemigrate while Prisma is inside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from safemigrate.db import prisma_migrations as pm
+from tests.db.test_status_prisma_cli import PrismaCli, prisma, project  # noqa: F401 - fixtures
+
+GATE = 4242  # the advisory lock the slow migration waits for
+FIRST, SLOW = "20240201000000_add_a", "20240202000000_add_b_slowly"
+WAITING = "waiting for `prisma migrate deploy` to finish"
+
+
+def _prepare(root: Path, url: str) -> None:
+    """The fixture's three migrations applied, a few rows, and two pending ones (the second waits on GATE)."""
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{root.parent / "backups"}"\n')
+    done = _cli(root, url, "migrate", "--yes")
+    assert done.wait() == 0, done.communicate()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""INSERT INTO "User" (email) SELECT 'u' || i || '@x.io' FROM generate_series(1, 20) i""")
+        conn.execute("""INSERT INTO "Post" (title, "authorId") SELECT 'p' || i, i FROM generate_series(1, 20) i""")
+    for name, text in (
+        (FIRST, 'ALTER TABLE "Post" ADD COLUMN "a" INTEGER;\nUPDATE "Post" SET "a" = 1;\n'),
+        (SLOW, f'ALTER TABLE "Post" ADD COLUMN "b" INTEGER;\nSELECT pg_advisory_xact_lock({GATE});\n'),
+    ):
+        (root / "prisma" / "migrations" / name).mkdir()
+        (root / "prisma" / "migrations" / name / "migration.sql").write_text(text)
+
+
+def _cli(root: Path, url: str, *args: str, new_group: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "safemigrate", *args, "--project", str(root)],
+        env={**os.environ, "DATABASE_URL": url},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_group,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _migrate_with_prisma(prisma: PrismaCli, root: Path, url: str, new_group: bool = False) -> subprocess.Popen[str]:  # noqa: F811
+    command = f"{prisma.wrapper} --schema {root / 'prisma' / 'schema.prisma'}"
+    args = ("migrate", "--yes", "--allow", "data-loss,unchecked,lock,may-fail", "--engine", "prisma")
+    return _cli(root, url, *args, "--prisma-command", command, new_group=new_group)
+
+
+def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """safemigrate's stderr, line by line, as it comes."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue[str], text: str) -> str:
+    seen = []
+    while True:
+        line = lines.get(timeout=300)
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+        assert line, f"no line with {text!r}: {''.join(seen)}"
+
+
+def _drain(lines: queue.Queue[str]) -> str:
+    seen = []
+    while (line := lines.get(timeout=60)) != "":
+        seen.append(line)
+    return "".join(seen)
+
+
+def _wait_for_prisma_at_the_gate(conn: psycopg.Connection[Any], process: subprocess.Popen[str]) -> None:
+    while process.poll() is None:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted", (GATE,)
+        ).fetchone()
+        if row and row[0]:
+            return
+        conn.execute("SELECT pg_sleep(0.05)")
+    raise AssertionError(f"safemigrate ended first: {process.communicate()}")
+
+
+def _ledger(root: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((root.parent / "backups" / "runs").glob("*.json"))]
+
+
+def _rows(url: str) -> dict[str, pm.MigrationRow]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {r.migration_name: r for r in pm.read_migration_rows(conn, "public")}
+
+
+def _deploys_running(root: Path) -> list[str]:
+    """Processes still running `migrate deploy` for this project (Prisma must not outlive safemigrate)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "migrate deploy" in command and str(root) in command:
+            found.append(command)
+    return found
+
+
+def test_ctrl_c_waits_for_prisma_to_finish_then_records_the_verified_run(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+) -> None:
+    _prepare(project, database_url)
+    with psycopg.connect(database_url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+        process = _migrate_with_prisma(prisma, project, database_url, new_group=True)
+        lines = _lines(process)
+        _wait_for_prisma_at_the_gate(gate, process)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C on a terminal reaches the whole foreground group
+        _wait_for_line(lines, WAITING)
+        gate.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
+    assert process.wait() == 130
+    rows = _rows(database_url)
+    assert rows[FIRST].applied and rows[SLOW].applied, "Prisma finished: no migration is left half-applied"
+    (*_, entry) = _ledger(project)
+    assert entry["verdict"] == "applied", entry["message"]
+    assert entry["migrations"] == [FIRST, SLOW] and entry["backup_id"]
+    assert any("let it finish, then verified" in note for note in entry["notes"])
+
+
+def test_a_second_sigterm_stops_prisma_and_the_run_can_be_rolled_back(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+) -> None:
+    _prepare(project, database_url)
+    with psycopg.connect(database_url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+        process = _migrate_with_prisma(prisma, project, database_url)
+        lines = _lines(process)
+        _wait_for_prisma_at_the_gate(gate, process)
+        process.send_signal(signal.SIGTERM)
+        _wait_for_line(lines, WAITING)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait() == 143, _drain(lines)
+        assert _deploys_running(project) == []
+        out = process.stdout.read() if process.stdout else ""
+        gate.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
+    rows = _rows(database_url)
+    assert rows[FIRST].applied and rows[SLOW].failed, "Prisma was stopped inside the second migration"
+    (*_, entry) = _ledger(project)
+    assert entry["verdict"] == "interrupted", entry["message"]
+    assert entry["migrations"] == [FIRST, SLOW] and entry["backup_id"]
+    assert f"safemigrate rollback --run {entry['id']}" in entry["message"] and "safemigrate recover" in entry["message"]
+    assert entry["message"] in out, "the recorded run is shown"
+
+    latest = _cli(project, database_url, "rollback", "--latest", "--yes")
+    assert latest.wait() == 2 and "was interrupted" in latest.communicate()[1]
+    by_id = _cli(project, database_url, "rollback", "--run", entry["id"], "--yes")
+    assert by_id.wait() == 0, by_id.communicate()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'Post' AND column_name IN ('a', 'b')"
+        ).fetchall()
+    assert columns == [], "the columns both migrations added are dropped"
+    assert _ledger(project)[-1]["verdict"] == "rolled back"
+    after = _rows(database_url)
+    assert after[FIRST].rolled_back and after[SLOW].rolled_back, "no failed row is left: Prisma is not stuck"
