@@ -8,8 +8,6 @@ import os
 import queue
 import select
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -39,7 +37,6 @@ COPY_BLOCK = 1 << 18  # rows are gathered into blocks of this size before compre
 # The settings that change how COPY's text format writes and reads values (dates, intervals,
 # floats), pinned around a text-format COPY in backup and restore as pg_dump pins them.
 TEXT_COPY_SETTINGS = (("DateStyle", "ISO"), ("IntervalStyle", "postgres"), ("extra_float_digits", "3"))
-COPY_THREAD_NICENESS = 5  # how much lower the copy threads' CPU priority is than the caller's (Linux)
 
 
 @dataclass(frozen=True)
@@ -387,24 +384,6 @@ def _refuse_partitioned(names: Sequence[str], partitioned: Sequence[PartitionRow
         )
 
 
-def lower_copy_thread_priority() -> None:
-    """Run in each copy worker thread (Linux, where niceness is per thread; elsewhere nothing): lower
-    its CPU priority, and that of the zstd thread it starts, by COPY_THREAD_NICENESS.
-
-    The fingerprint scan is the longest single piece of a backup's work, and it runs in one server
-    process; the copies are a pipeline (server COPY -> this thread -> zstd) that waits for itself
-    anyway. When the server shares this machine's cores, equal priorities let the copy threads take
-    turns with the fingerprint, which then finishes last with the other cores idle; this way it
-    keeps a core and the copies fill the rest. Nothing else changes (the threads end with the
-    backup; the caller's own priority is untouched)."""
-    if not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):
-        current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + COPY_THREAD_NICENESS))
-
-
 def _data_file(number: int) -> str:
     return f"tables/{number}.copy.zst"
 
@@ -457,9 +436,7 @@ def _copy_all(
             finally:
                 pool.put(conn)
 
-        with ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="safemigrate-backup", initializer=lower_copy_thread_priority
-        ) as executor:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="safemigrate-backup") as executor:
             futures: dict[Future[_Copied], str] = {
                 executor.submit(work, number, name): name for number, name in enumerate(names, start=1)
             }

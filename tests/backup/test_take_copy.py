@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from safemigrate.backup import restore_backup, take_backup
-from safemigrate.backup.take import COPY_BLOCK, COPY_THREAD_NICENESS, copy_out, lower_copy_thread_priority
+from safemigrate.backup.take import COPY_BLOCK, copy_out
 from safemigrate.db.fingerprint import fingerprint
 from safemigrate.db.url import parse_database_url
 from tests.backup.test_backup_restore import source  # noqa: F401  (fixture)
@@ -88,24 +85,3 @@ def test_rows_replaced_in_place_are_loaded_frozen_and_equal(source: str, tmp_pat
             "SELECT count(*), bool_and((t_infomask & 768) = 768) FROM heap_page_items(get_raw_page('note', 0))"
         ).fetchone()
     assert frozen == (2, True)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
-def test_copy_threads_run_at_a_lower_priority_and_leave_the_callers_alone() -> None:
-    """The copy worker threads give way to the server's fingerprint scan (see lower_copy_thread_priority):
-    the worker's own niceness rises, the calling thread's does not."""
-    seen: dict[str, int] = {}
-
-    def worker() -> None:
-        before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        lower_copy_thread_priority()
-        seen["before"] = before
-        seen["after"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join()
-    assert seen["after"] == min(19, seen["before"] + COPY_THREAD_NICENESS)
-    assert seen["after"] > seen["before"] or seen["before"] == 19
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
