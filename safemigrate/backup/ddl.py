@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -47,6 +47,9 @@ def load_sql(name: str) -> str:
     return (
         resources.files(__package__ or "safemigrate.backup").joinpath("sql").joinpath(f"{name}.sql").read_text("utf-8")
     )
+
+
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -181,16 +184,21 @@ def is_not_valid(constraint: ConstraintDef) -> bool:
     return constraint.definition.endswith(" NOT VALID")
 
 
+def _catalog_rows(
+    conn: psycopg.Connection[Any], query: str, row_type: type[_Row], params: dict[str, Any]
+) -> list[_Row]:
+    """The rows of the catalog query ``query`` (a .sql file), as ``row_type``."""
+    with conn.cursor(row_factory=class_row(row_type)) as cur:
+        return cur.execute(load_sql(query), params).fetchall()
+
+
 def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL:
     """Everything needed to recreate ``schema.table`` (sequence values as the server has them now)."""
     params = {"schema": schema, "table": table}
     columns = _column_rows(conn, schema, table)
-    with conn.cursor(row_factory=class_row(_ConstraintRow)) as cur:
-        constraints = cur.execute(load_sql("constraints"), params).fetchall()
-    with conn.cursor(row_factory=class_row(IndexDef)) as cur:
-        indexes = cur.execute(load_sql("indexes"), params).fetchall()
-    with conn.cursor(row_factory=class_row(_SequenceRow)) as cur:
-        sequence_rows = cur.execute(load_sql("sequences"), params).fetchall()
+    constraints = _catalog_rows(conn, "constraints", _ConstraintRow, params)
+    indexes = _catalog_rows(conn, "indexes", IndexDef, params)
+    sequence_rows = _catalog_rows(conn, "sequences", _SequenceRow, params)
     sequences = []
     for s in sequence_rows:
         row = conn.execute(
@@ -266,14 +274,10 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
     with conn.cursor(row_factory=class_row(_ExtrasRow)) as cur:
         row = cur.execute(load_sql("table_extras"), params).fetchone()
     assert row is not None, f"{schema}.{table} is not an ordinary table"
-    with conn.cursor(row_factory=class_row(TriggerDef)) as cur:
-        triggers = cur.execute(load_sql("triggers"), params).fetchall()
-    with conn.cursor(row_factory=class_row(_GrantRow)) as cur:
-        grants = cur.execute(load_sql("grants"), params).fetchall()
-    with conn.cursor(row_factory=class_row(_PolicyRow)) as cur:
-        policies = cur.execute(load_sql("policies"), params).fetchall()
-    with conn.cursor(row_factory=class_row(_ColumnCommentRow)) as cur:
-        column_comments = cur.execute(load_sql("column_comments"), params).fetchall()
+    triggers = _catalog_rows(conn, "triggers", TriggerDef, params)
+    grants = _catalog_rows(conn, "grants", _GrantRow, params)
+    policies = _catalog_rows(conn, "policies", _PolicyRow, params)
+    column_comments = _catalog_rows(conn, "column_comments", _ColumnCommentRow, params)
     return TableExtras(
         row.owner,
         tuple(triggers),

@@ -101,14 +101,21 @@ def _audit_rows(url: str) -> int:
     return int(row[0]) if row else -1
 
 
-def test_rollback_keeps_the_tables_triggers_grants_and_policy(
-    tmp_path: Path, database_url: str, roles: tuple[str, str]
-) -> None:
+def _deployed_with_extras(tmp_path: Path, database_url: str, roles: tuple[str, str]) -> Path:
+    """The project with its first migration applied and the User table's extras added by hand."""
     app, reporting = roles
     project = _project(tmp_path)
     with psycopg.connect(database_url, autocommit=True) as conn:
         apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
         conn.execute(sql.SQL(EXTRAS).format(app=sql.Identifier(app), reporting=sql.Identifier(reporting)))
+    return project
+
+
+def test_rollback_keeps_the_tables_triggers_grants_and_policy(
+    tmp_path: Path, database_url: str, roles: tuple[str, str]
+) -> None:
+    app, reporting = roles
+    project = _deployed_with_extras(tmp_path, database_url, roles)
     catalog, table = _catalog(database_url), _user_table(database_url)
     run = migrate(project, database_url=database_url, allow=("data-loss",))
     assert run.verdict == "applied", run.message
@@ -133,11 +140,7 @@ def test_rollback_keeps_the_tables_triggers_grants_and_policy(
 def test_a_trigger_function_dropped_since_stops_the_rollback(
     tmp_path: Path, database_url: str, roles: tuple[str, str]
 ) -> None:
-    app, reporting = roles
-    project = _project(tmp_path)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
-        conn.execute(sql.SQL(EXTRAS).format(app=sql.Identifier(app), reporting=sql.Identifier(reporting)))
+    project = _deployed_with_extras(tmp_path, database_url, roles)
     run = migrate(project, database_url=database_url, allow=("data-loss",))
     assert run.verdict == "applied", run.message
     with psycopg.connect(database_url, autocommit=True) as conn:
