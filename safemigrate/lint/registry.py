@@ -59,6 +59,7 @@ from safemigrate.lint.rules import (
     unused_suppression,
     update,
     vacuum_full,
+    virtual_column_unsupported,
     volatile_default,
 )
 
@@ -88,6 +89,7 @@ RULES: tuple[Rule, ...] = (
     mixed_transaction_shape.RULE,
     add_exclusion_constraint.RULE,
     sequence_reset.RULE,
+    virtual_column_unsupported.RULE,
     create_index_non_concurrent.RULE,
     drop_index_non_concurrent.RULE,
     reindex_non_concurrent.RULE,

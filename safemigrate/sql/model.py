@@ -322,8 +322,9 @@ def data_changes(summary: Summary) -> tuple[DataChange, ...]:
 
 @dataclass(frozen=True)
 class ResetSequence:
-    """``ALTER SEQUENCE ... RESTART [WITH n]``, or a lone ``SELECT setval(sequence, value)``: where a
-    sequence counts from next."""
+    """``ALTER SEQUENCE ... RESTART [WITH n]``, ``ALTER TABLE ... ALTER COLUMN ... RESTART [WITH n]``
+    (an identity column's sequence: ``sequence`` None, ``owner``/``owner_column`` set), or a lone
+    ``SELECT setval(sequence, value)``: where a sequence counts from next."""
 
     form: str  # "restart" | "setval"
     sequence: Name | None  # None: named by an expression the linter does not resolve

@@ -1181,14 +1181,41 @@ def _alter_table(w: _Words, text: str) -> m.Summary:
     probe.expect("ALTER", "TABLE")
     probe.accept("IF", "EXISTS")
     probe.accept("ONLY")
-    probe.name()
+    table = probe.name()
     probe.accept("*")
     if probe.peek("RENAME"):
         return _alter_table_tokens(w, text)
+    restart = _identity_restart(probe, table)
+    if restart is not None:
+        return restart
     try:
         return _alter_table_sqlglot(text, w.tokens)
     except _NotUnderstood:
         return _alter_table_tokens(w, text)
+
+
+def _identity_restart(w: _Words, table: m.Name) -> m.ResetSequence | None:
+    """``ALTER TABLE t ALTER [COLUMN] c RESTART [[WITH] n]`` as the statement's only action: the
+    identity column's sequence moves, as with ``ALTER SEQUENCE ... RESTART`` (sqlglot cannot read it).
+    None for anything else; several actions are left to the general reading."""
+    if not w.accept("ALTER"):
+        return None
+    w.accept("COLUMN")
+    try:
+        column = w.identifier()
+    except _NotUnderstood:
+        return None
+    if not w.accept("RESTART"):
+        return None
+    w.accept("WITH")
+    sign = "-" if w.accept("-") else ""
+    value = None
+    if not w.at_end() and w.tokens[w.i].token_type == TokenType.NUMBER:
+        value = sign + w.tokens[w.i].text
+        w.i += 1
+    if not w.at_end() or (sign and value is None):
+        return None
+    return m.ResetSequence("restart", None, value, owner=table, owner_column=column)
 
 
 def _truncate(text: str, tokens: Sequence[Token]) -> m.Summary:

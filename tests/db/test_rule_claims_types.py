@@ -169,6 +169,26 @@ def test_virtual_generated_column_does_not_rewrite(database_url: str) -> None:
     assert row == ("v", "")  # virtual, and no identity
 
 
+def test_virtual_generated_column_fails_before_postgresql_18(database_url: str) -> None:
+    """virtual-column-unsupported's claim, on whichever server the suite runs: before 18 both spellings
+    of a virtual column (and the rule's bad example) are refused, on 18 they work; its good example
+    (STORED) works on both."""
+    rule = rule_by_name("virtual-column-unsupported")
+    spellings = (
+        'ALTER TABLE "User" ADD COLUMN "emailLower" TEXT GENERATED ALWAYS AS (lower("email"));',
+        rule.bad,
+    )
+    setup = 'DROP TABLE IF EXISTS "User"; CREATE TABLE "User" ("id" INTEGER, "email" TEXT);'
+    for statement in spellings:
+        if _server_major(database_url) < 18:
+            with pytest.raises(psycopg.Error) as failure:
+                run_script(database_url, setup + statement)
+            assert failure.value.sqlstate in ("42601", "0A000"), failure.value  # syntax / not supported
+        else:
+            run_script(database_url, setup + statement)
+    run_script(database_url, setup + rule.good)
+
+
 def _sequence_reset_help(sql: str) -> list[str]:
     """The paste-ready statements sequence-reset suggests for ``sql`` on the Order table."""
     from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
@@ -186,7 +206,8 @@ def _sequence_reset_help(sql: str) -> list[str]:
 def test_sequence_reset_makes_the_next_inserts_collide(database_url: str) -> None:
     rule = rule_by_name("sequence-reset")
     insert = 'INSERT INTO "Order" ("total") VALUES (1);'
-    for reset in (rule.bad, """SELECT setval('"Order_id_seq"', 10);"""):
+    identity_restart = 'ALTER TABLE "Order" ALTER COLUMN "id" RESTART WITH 1;'
+    for reset in (rule.bad, """SELECT setval('"Order_id_seq"', 10);""", identity_restart):
         run_script(database_url, 'DROP TABLE IF EXISTS "Order";' + ORDER_TABLE + reset)
         with pytest.raises(psycopg.Error) as failure:
             run_script(database_url, insert)
@@ -194,7 +215,10 @@ def test_sequence_reset_makes_the_next_inserts_collide(database_url: str) -> Non
     # The suggested statements (and the rule's good example) put the sequence past the stored ids.
     suggested = _sequence_reset_help("""SELECT setval('"Order_id_seq"', 10);""")
     assert len(suggested) == 2, suggested
-    for fix in (rule.good, *suggested):
+    # The identity form names no sequence: its help finds it with pg_get_serial_sequence.
+    identity_fixes = _sequence_reset_help(identity_restart)
+    assert len(identity_fixes) == 2 and all("pg_get_serial_sequence" in f for f in identity_fixes), identity_fixes
+    for fix in (rule.good, *suggested, *identity_fixes):
         run_script(database_url, 'DROP TABLE IF EXISTS "Order";' + ORDER_TABLE + fix + insert)
     with psycopg.connect(database_url) as conn:
         assert conn.execute('SELECT max("id") FROM "Order"').fetchone() == (51,)

@@ -1,7 +1,8 @@
 """Resetting a sequence makes it hand out ids that rows of its table already hold.
 
-``ALTER SEQUENCE ... RESTART`` sends a sequence back to its start value; ``RESTART WITH n`` and
-``SELECT setval(sequence, n)`` move it to a fixed number. Nothing compares that number with the
+``ALTER SEQUENCE ... RESTART`` (or ``ALTER TABLE ... ALTER COLUMN ... RESTART`` on an identity
+column) sends a sequence back to its start value; ``RESTART WITH n`` and ``SELECT setval(sequence,
+n)`` move it to a fixed number. Nothing compares that number with the
 table: when it is below the highest id stored, the next inserts take ids that exist already and
 fail on the primary key (or, without a unique constraint, silently share an id with an old row)
 until the sequence has counted past them. The migration itself succeeds; the application's inserts
@@ -42,6 +43,8 @@ def check(ctx: Context) -> Iterator[Hit]:
         return  # created by this deploy: no row holds one of its numbers yet
     owner = _owner(ctx, reset)
     table, column = owner if owner is not None else (None, None)
+    if reset.sequence is None and table is not None and ctx.schema.is_fresh_table(table):
+        return  # an identity column of a table this deploy created: no row holds an id yet
     if reset.sequence is not None:
         regclass = m.quote_literal(reset.sequence.sql())
         shown = reset.sequence.display()
