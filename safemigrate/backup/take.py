@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import psycopg
 import zstandard
 from psycopg import pq, sql
-from psycopg.pq.abc import PGresult
+from psycopg.pq.abc import PGconn, PGresult
 
 from safemigrate import __version__
 from safemigrate.backup.ddl import PartitionRow, partitioned_tables, read_ddl, schema_tables, xml_text_casts
@@ -171,7 +171,7 @@ def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[b
     with ``select`` between rows, so other threads run meanwhile."""
     pgconn = conn.pgconn
     pgconn.send_query(statement)
-    _expect(conn, pgconn.get_result(), pq.ExecStatus.COPY_OUT)
+    _expect(conn, _next_result(pgconn), pq.ExecStatus.COPY_OUT)
     get_copy_data, consume_input, sock = pgconn.get_copy_data, pgconn.consume_input, pgconn.socket
     block = bytearray()
     while True:
@@ -188,18 +188,28 @@ def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[b
             break
     if block:
         write(block)
-    result = pgconn.get_result()
+    result = _next_result(pgconn)
     _expect(conn, result, pq.ExecStatus.COMMAND_OK)
     assert result is not None
-    while pgconn.get_result() is not None:  # the end of the statement's results
+    while _next_result(pgconn) is not None:  # the end of the statement's results
         pass
     return result.command_tuples or 0
+
+
+def _next_result(pgconn: PGconn) -> PGresult | None:
+    """libpq's next result, the socket awaited with ``select`` until it is there. psycopg's
+    ``get_result`` waits holding the interpreter lock: a COPY queued behind another session's lock
+    froze every thread of the process, and Ctrl-C, until that lock was released."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
 
 
 def _expect(conn: psycopg.Connection[Any], result: PGresult | None, status: pq.ExecStatus) -> None:
     if result is None or result.status != status:
         if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
-            while conn.pgconn.get_result() is not None:
+            while _next_result(conn.pgconn) is not None:
                 pass
             raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
         raise psycopg.OperationalError(conn.pgconn.get_error_message() or "unexpected result from COPY")

@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM end a command in one line with 130 / 143, after the same clean-up: a backup
-blocked on a lock is stopped, its session ended, and no partial backup is left."""
+blocked on a lock is stopped, its session ended, and no partial backup is left. A backup waiting for
+a lock does not freeze the process meanwhile."""
 
 from __future__ import annotations
 
@@ -86,3 +87,39 @@ def test_ctrl_c_during_start_up_is_one_line() -> None:
     )
     assert done.returncode == 130
     assert done.stderr.strip() == "Interrupted."
+
+
+def test_a_copy_waiting_for_a_lock_does_not_freeze_the_backup(database_url: str, tmp_path: Path) -> None:
+    """While one session's COPY waits for a lock, the backup's other session goes on with its own
+    work (here it reaches the same lock). psycopg's get_result waited for the COPY holding the
+    interpreter lock: every thread stopped, so only the COPY's session was ever seen waiting, and
+    signals were not handled until the lock was released."""
+    store = tmp_path / "store"
+    (tmp_path / "safemigrate.toml").write_text(f'[backup]\nstore = "{store}"\n')
+    with psycopg.connect(database_url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 100)")
+    command = ["backup", "--tables", "held", "--jobs", "2", "--project", str(tmp_path), "--database-url", database_url]
+    with psycopg.connect(database_url) as holder:
+        holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "safemigrate", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            most_waiting = 0  # backup sessions seen waiting for the lock at once
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                deadline = time.monotonic() + 60
+                while most_waiting < 2 and time.monotonic() < deadline and child.poll() is None:
+                    row = conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/backup' "
+                        "AND wait_event_type = 'Lock'"
+                    ).fetchone()
+                    most_waiting = max(most_waiting, row[0] if row else 0)
+                    time.sleep(0.05)
+            holder.rollback()  # the lock goes: the backup finishes
+            stdout, stderr = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert most_waiting == 2, f"{most_waiting} session(s) waited for the lock: the rest of the backup was frozen"
+    assert child.returncode == 0, stderr
+    assert "1 table, 100 rows" in stdout
