@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from safemigrate.errors import BackupFormatError
 
@@ -253,7 +253,7 @@ class Manifest:
         try:
             tables = tuple(
                 TableEntry(
-                    t["name"],
+                    _text(t["name"], "table name"),
                     TableDDL(
                         tuple(ColumnDef(**c) for c in t["ddl"]["columns"]),
                         tuple(ConstraintDef(**c) for c in t["ddl"]["constraints"]),
@@ -262,10 +262,10 @@ class Manifest:
                         tuple(EnumType(e["schema"], e["name"], tuple(e["labels"])) for e in t["ddl"]["enums"]),
                         _extras(t["ddl"].get("extras")),
                     ),
-                    int(t["rows"]),
+                    _whole(t["rows"], "rows"),
                     t["fingerprint"],
                     t["file"],
-                    int(t["bytes"]),
+                    _whole(t["bytes"], "bytes"),
                     t["sha256"],
                     t["copy_format"],
                 )
@@ -274,21 +274,28 @@ class Manifest:
             reason = data["reason"]
             created_at = data["created_at"]
             _check_time(created_at, where)
+            migrations = reason["migrations"]
+            if not isinstance(migrations, list):
+                raise TypeError(f"reason.migrations {migrations!r} is not a list")
             return cls(
-                data["id"],
+                _text(data["id"], "id"),
                 created_at,
-                Reason(reason["kind"], reason["text"], tuple(reason["migrations"])),
+                Reason(
+                    cast(ReasonKind, _text(reason["kind"], "reason.kind")),  # a newer writer's kind reads as is
+                    _text(reason["text"], "reason.text"),
+                    tuple(_text(name, "a migration name") for name in migrations),
+                ),
                 data["tool_version"],
                 data["server_version"],
                 data["database"],
                 data["schema"],
                 data["git_commit"],
                 tables,
-                data.get("verified"),
+                _verified(data.get("verified")),
                 data["format"],
                 version,
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:  # 1e999 reads as inf: int(inf) overflows
             raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
 
 
@@ -296,12 +303,33 @@ def _extras(data: Any) -> TableExtras | None:
     return None if data is None else TableExtras.from_dict(data)
 
 
+def _text(value: object, field: str) -> str:
+    """A field that listing, retention and restore use as text (a list there is unhashable, a number unprintable)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} {value!r} is not text")
+    return value
+
+
+def _whole(value: object, field: str) -> int:
+    """A count (rows, bytes): a whole number, never a bool, a fraction, text or infinity."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field} {value!r} is not a whole number")
+    return value
+
+
+def _verified(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"verified {value!r} is neither true, false nor null")
+    return value
+
+
 def _check_time(created_at: object, where: str) -> None:
-    """``created_at`` orders backups and answers ``restore --at``: a manifest without a real time is damaged."""
+    """``created_at`` orders backups and answers ``restore --at``: a manifest without a real time is damaged
+    (so is one whose time, once in UTC, falls outside the years datetime holds: 9999-12-31T23:00-05:00)."""
     try:
         if isinstance(created_at, str):
             parse_utc(created_at)
             return
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     raise BackupFormatError(f"{where} is damaged: its created_at {created_at!r} is not an ISO 8601 time.", "")

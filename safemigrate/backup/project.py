@@ -3,14 +3,15 @@ take, list or restore backups. Typed arguments in, frozen dataclasses out; nothi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from safemigrate.backup.manifest import Manifest, Reason
 from safemigrate.backup.restore import RestoreResult, restore_backup
-from safemigrate.backup.retention import PrunePlan, plan_prune
+from safemigrate.backup.retention import PrunePlan, plan_prune, protected_backups
 from safemigrate.backup.scope import BackupScope
 from safemigrate.backup.select import choose_backup
 from safemigrate.backup.store import BackupListing
@@ -163,20 +164,29 @@ def prune_backups(
     config_file: Path | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    on_finished: Callable[[str], None] | None = None,
+    on_removed: Callable[[Manifest], None] | None = None,
 ) -> PrunePlan:
-    """``safemigrate backups prune``: apply ``[backup.retention]``; remove what it does not keep
-    (nothing with ``dry_run``)."""
+    """``safemigrate backups prune``: first finish the deletes an interrupted prune left (each id to
+    ``on_finished`` once gone), then apply ``[backup.retention]`` and remove what it does not keep
+    (each to ``on_removed`` once gone, so an interrupted prune has told what it removed). With
+    ``dry_run`` nothing is removed and no callback is called. The backups of runs that ``rollback``
+    may still undo are always kept (:func:`~safemigrate.backup.retention.protected_backups`)."""
     setup = backup_setup(project_dir, config_file)
-    protected = {
-        str(run["backup_id"]): f"backup of applied run {run['id']} (what `rollback` restores)"
-        for run in setup.store.list_runs()
-        if run.get("verdict") == "applied" and run.get("backup_id")
-    }
+    unfinished = setup.store.unfinished_deletes()
+    if not dry_run:
+        for backup_id in unfinished:
+            setup.store.finish_delete(backup_id)
+            if on_finished is not None:
+                on_finished(backup_id)
+    protected = protected_backups(setup.store.list_runs())
     plan = plan_prune(setup.store.list(), setup.config.backup.retention, now or datetime.now(timezone.utc), protected)
     if not dry_run:
         for manifest in plan.removed:
             setup.store.delete(manifest.id)
-    return plan
+            if on_removed is not None:
+                on_removed(manifest)
+    return dataclasses.replace(plan, finished=unfinished)
 
 
 def restore_database(

@@ -1,13 +1,15 @@
 """Which backups ``backups prune`` removes: a backup is kept when any retention rule keeps it.
 
 A backup whose manifest cannot be read is always kept: its time and reason are unknown, and it may be
-of a newer format that a newer safemigrate restores."""
+of a newer format that a newer safemigrate restores. So is the backup of every run in the ledger that
+``rollback --run`` would still undo (:func:`protected_backups`), whatever the rules say."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.select import created
@@ -26,6 +28,37 @@ class PrunePlan:
     kept: tuple[KeptBackup, ...]
     removed: tuple[Manifest, ...]
     unreadable: tuple[UnreadableBackup, ...] = ()  # kept: a prune never removes what it cannot read
+    # Backups an earlier, interrupted prune had started to delete: finished by this one.
+    finished: tuple[str, ...] = ()
+
+
+def rollback_accepts(run: Mapping[str, Any]) -> bool:
+    """Whether ``rollback --run ID`` accepts this ledger entry (the same test as
+    :func:`safemigrate.pipeline.rollback.find_run`, which a test ties to this one): an applied run; an
+    interrupted one whose schema changes were recorded; a failed one that committed schema changes
+    before it failed."""
+    verdict = run.get("verdict")
+    if verdict == "interrupted":
+        return run.get("schema_changes") is not None
+    if verdict == "failed":
+        return bool(run.get("schema_changes"))
+    return verdict == "applied"
+
+
+def protected_backups(runs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Backup id -> why a prune keeps it: the backups of the ledger's runs that ``rollback --run``
+    would undo (what it restores), and of interrupted runs whose changes could not be read (what
+    ``restore`` puts back by hand, as rollback tells)."""
+    protected: dict[str, str] = {}
+    for run in runs:
+        backup_id, run_id, verdict = run.get("backup_id"), run.get("id"), run.get("verdict")
+        if not backup_id:
+            continue
+        if rollback_accepts(run):
+            protected[str(backup_id)] = f"backup of {verdict} run {run_id} (what `rollback --run {run_id}` restores)"
+        elif verdict == "interrupted":
+            protected[str(backup_id)] = f"backup of interrupted run {run_id} (what `restore` puts back)"
+    return protected
 
 
 def plan_prune(
@@ -40,7 +73,7 @@ def plan_prune(
     whatever its age (when ``keep_pre_migrate``): it is what a rollback of that migration restores,
     and without the database at hand a prune cannot tell which migrations are still applied, so it
     keeps them all rather than guess. ``protected`` (backup id -> reason) are always kept: the
-    backups of applied runs in the ledger, which ``rollback`` restores. The backups a store's
+    backups of the ledger's runs (:func:`protected_backups`). The backups a store's
     ``list()`` could not read (``backups.unreadable``) come back in ``unreadable``, all kept."""
     ordered = sorted(backups, key=created)
     reasons: dict[str, list[str]] = {m.id: [] for m in ordered}

@@ -1,4 +1,5 @@
-"""The local backup store: one folder per backup, published by a rename once complete."""
+"""The local backup store: one folder per backup, published by a rename once complete (and renamed to
+``.<id>.deleting`` before it is removed, see :mod:`safemigrate.backup.stores`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from safemigrate.errors import BackupFormatError, BackupNotFoundError
 
 DEFAULT_STORE = ".safemigrate/backups"
 MANIFEST = "manifest.json"
+DELETING = ".deleting"  # a backup being deleted: local folder ".<id>.deleting", S3 marker object "<id>/.deleting"
 ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 DIR_MODE = 0o700
 FILE_MODE = 0o600

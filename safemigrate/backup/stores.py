@@ -3,8 +3,13 @@
 Both hold the same archive (see :mod:`safemigrate.backup`). A backup is always taken into a local
 folder first (the local store itself, or a private temporary folder for S3) and published whole:
 for S3 the data files are uploaded first and ``manifest.json`` last, so a listing (which only
-counts folders that have a manifest) never shows a backup whose data is not all there. Deleting
-removes the manifest first for the same reason.
+counts folders that have a manifest) never shows a backup whose data is not all there.
+
+Deleting is marked first, so that an interrupted delete is finished by the next ``backups prune``
+and a folder without a manifest is never mistaken for one (it may be a backup still being written):
+a local backup folder ``<id>`` is renamed to ``.<id>.deleting`` (atomic), then removed; in S3 the
+marker object ``<id>/.deleting`` is written, then the manifest is deleted (so the backup is no longer
+listed), then the data objects, then the marker.
 
 S3 goes through boto3: credentials, region and endpoint come from the standard AWS settings
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, ``AWS_PROFILE`` and
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.select import created
 from safemigrate.backup.store import (
+    DELETING,
     DIR_MODE,
     FILE_MODE,
     ID_PATTERN,
@@ -36,6 +42,7 @@ from safemigrate.backup.store import (
     create_file,
     ensure_store,
     find_backup,
+    fsync_dir,
     list_backups,
 )
 from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError
@@ -77,7 +84,16 @@ class BackupStore(Protocol):
         ...
 
     def delete(self, backup_id: str) -> None:
-        """Remove a backup: its manifest first, so it is never listed half-deleted."""
+        """Remove a backup: marked as being deleted first, then its manifest, so it is never listed
+        half-deleted and an interrupted delete can be finished (:meth:`finish_delete`)."""
+        ...
+
+    def unfinished_deletes(self) -> tuple[str, ...]:
+        """The ids of backups whose delete was started (marked) but not finished."""
+        ...
+
+    def finish_delete(self, backup_id: str) -> None:
+        """Remove what is left of a backup whose delete was interrupted (one marked as being deleted)."""
         ...
 
     def save_run(self, run_id: str, document: str) -> None:
@@ -136,8 +152,41 @@ class LocalStore:
 
     def delete(self, backup_id: str) -> None:
         folder, _ = find_backup(self.path, backup_id)
-        (folder / MANIFEST).unlink()
-        shutil.rmtree(folder)
+        doomed = self.path / f".{backup_id}{DELETING}"
+        with self._deleting(backup_id):
+            os.rename(folder, doomed)  # atomic: never listed half-deleted, finished by the next prune
+            fsync_dir(self.path)
+            shutil.rmtree(doomed)
+
+    def unfinished_deletes(self) -> tuple[str, ...]:
+        if not self.path.is_dir():
+            return ()
+        with self._deleting("(an interrupted delete)"):
+            names = sorted(entry.name for entry in self.path.iterdir())
+        return tuple(
+            name[1 : -len(DELETING)]
+            for name in names
+            if name.startswith(".") and name.endswith(DELETING) and ID_PATTERN.fullmatch(name[1 : -len(DELETING)])
+        )
+
+    def finish_delete(self, backup_id: str) -> None:
+        _check_id(backup_id, self.location)
+        with self._deleting(backup_id):
+            shutil.rmtree(self.path / f".{backup_id}{DELETING}")
+
+    @contextlib.contextmanager
+    def _deleting(self, backup_id: str) -> Iterator[None]:
+        """A folder that cannot be changed (read-only, not a folder any more) as one sentence."""
+        try:
+            yield
+        except OSError as err:
+            raise BackupStoreError(
+                f"Cannot delete backup {backup_id} from {self.path}: {err.strerror or err}"
+                + (f" ({err.filename})" if err.filename else "")
+                + ".",
+                "Make the store folder writable, then run `safemigrate backups prune` again: it finishes a "
+                "delete that was started.",
+            ) from err
 
     def save_run(self, run_id: str, document: str) -> None:
         runs = self.path / RUNS
@@ -338,7 +387,7 @@ class S3Store:
             with self._calls(f"download backup {backup_id}"):
                 for relative in self._files(client, backup_id):
                     parts = relative.split("/")
-                    if relative == MANIFEST or ".." in parts or "" in parts:  # never outside the folder
+                    if relative in (MANIFEST, DELETING) or ".." in parts or "" in parts:  # never outside the folder
                         continue
                     target = folder / relative
                     target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -356,14 +405,62 @@ class S3Store:
                 Bucket=self.bucket, Key=self._key(manifest.id, MANIFEST), Body=manifest.to_json().encode("utf-8")
             )
 
+    def _exists(self, client: S3Client, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
+            raise
+        return True
+
     def delete(self, backup_id: str) -> None:
         _check_id(backup_id, self.location)
         client = self._client()
         with self._calls(f"delete backup {backup_id}"):
-            client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, MANIFEST))
-            keys: list[Any] = [{"Key": self._key(backup_id, relative)} for relative in self._files(client, backup_id)]
-            for start in range(0, len(keys), 1000):
-                client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]})
+            if not self._exists(client, self._key(backup_id, MANIFEST)):
+                raise BackupNotFoundError(
+                    f"There is no backup {backup_id!r} in {self.location}.",
+                    "Run `safemigrate backups list` to see the ids.",
+                )
+            # The marker first: an interrupted delete leaves a prefix the next prune knows it may finish.
+            client.put_object(Bucket=self.bucket, Key=self._key(backup_id, DELETING), Body=b"")
+            self._remove(client, backup_id)
+
+    def unfinished_deletes(self) -> tuple[str, ...]:
+        client = self._client()
+        with self._calls("look for interrupted deletes"):
+            return tuple(i for i in self._ids(client) if self._exists(client, self._key(i, DELETING)))
+
+    def finish_delete(self, backup_id: str) -> None:
+        _check_id(backup_id, self.location)
+        client = self._client()
+        with self._calls(f"delete backup {backup_id}"):
+            if self._exists(client, self._key(backup_id, DELETING)):  # never a prefix nobody marked
+                self._remove(client, backup_id)
+
+    def _remove(self, client: S3Client, backup_id: str) -> None:
+        """The manifest (no longer listed), then the data objects, then the marker (done)."""
+        client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, MANIFEST))
+        keys: list[Any] = [
+            {"Key": self._key(backup_id, relative)}
+            for relative in self._files(client, backup_id)
+            if relative not in (MANIFEST, DELETING)
+        ]
+        for start in range(0, len(keys), 1000):
+            answer = client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]})
+            failed = answer.get("Errors", [])
+            if failed:  # delete_objects reports per-key failures in its answer, not as an error
+                first = failed[0]
+                raise BackupStoreError(
+                    f"Cannot delete backup {backup_id} in {self.location}: {len(failed)} object(s) were not "
+                    f"deleted ({first.get('Key', '?')}: {first.get('Code', '?')} {first.get('Message', '')}).",
+                    "Check that the AWS credentials may delete in this bucket, then run `safemigrate backups "
+                    "prune` again: it finishes a delete that was started.",
+                )
+        client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, DELETING))
 
     def save_run(self, run_id: str, document: str) -> None:
         _s3_save_run(self, run_id, document)

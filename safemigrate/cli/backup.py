@@ -277,7 +277,21 @@ def prune(
     """Remove the backups the retention policy ([backup.retention]) does not keep."""
     from safemigrate.backup.project import prune_backups
 
-    plan = prune_backups(project, config_file=config, dry_run=dry_run)
+    def removed_line(m: Manifest, verb: str = "removed") -> str:
+        return f"{verb} {m.id}  {m.created_at}  {m.reason.kind}  {_size(m.bytes)}"
+
+    def finished_line(backup_id: str, verb: str = "finished removing") -> str:
+        return f"{verb} {backup_id} (an earlier prune was interrupted)"
+
+    text = fmt is Format.text
+    # Each line as soon as its backup is gone: an interrupted prune has said what it removed.
+    plan = prune_backups(
+        project,
+        config_file=config,
+        dry_run=dry_run,
+        on_finished=(lambda i: typer.echo(finished_line(i))) if text else None,
+        on_removed=(lambda m: typer.echo(removed_line(m))) if text else None,
+    )
     if fmt is Format.json:
         document = {
             "version": 1,
@@ -285,12 +299,15 @@ def prune(
             "removed": [list_row(m) for m in plan.removed],
             "kept": [{**list_row(k.manifest), "kept_because": list(k.reasons)} for k in plan.kept],
             "unreadable": [unreadable_row(u) for u in plan.unreadable],
+            "finished": list(plan.finished),
         }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
-    verb = "would remove" if dry_run else "removed"
-    for m in plan.removed:
-        typer.echo(f"{verb} {m.id}  {m.created_at}  {m.reason.kind}  {_size(m.bytes)}")
+    if dry_run:
+        for backup_id in plan.finished:
+            typer.echo(finished_line(backup_id, "would finish removing"))
+        for m in plan.removed:
+            typer.echo(removed_line(m, "would remove"))
     for kept in plan.kept:
         typer.echo(f"kept {kept.manifest.id}: {'; '.join(kept.reasons)}", err=True)
     for unreadable in plan.unreadable:

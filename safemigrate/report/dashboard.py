@@ -30,7 +30,7 @@ from typing import Any, Literal
 import jinja2
 
 from safemigrate.backup.manifest import Manifest
-from safemigrate.backup.retention import plan_prune
+from safemigrate.backup.retention import plan_prune, protected_backups
 from safemigrate.backup.select import created, parse_time
 from safemigrate.config import RetentionConfig
 from safemigrate.errors import InputError, SafemigrateError
@@ -202,8 +202,9 @@ def build_dashboard(
 
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     setup = backup_setup(project_dir, config_file)
-    runs = tuple(reversed([run_view(r) for r in setup.store.list_runs()]))
-    backups = backup_views(setup.store.list(), setup.config.backup.retention, now)
+    ledger = setup.store.list_runs()
+    runs = tuple(reversed([run_view(r) for r in ledger]))
+    backups = backup_views(setup.store.list(), setup.config.backup.retention, now, protected_backups(ledger))
     migrations, lint_error = _lint(project_dir, config_file, runs)
     status = dashboard_status(runs, backups, migrations, lint_error, now=now, max_backup_age=max_backup_age)
     return Dashboard(
@@ -323,9 +324,15 @@ def describe_change(change: Mapping[str, Any]) -> str:
     return f"{kind.replace('_', ' ')}: {fields}" if fields else kind.replace("_", " ")
 
 
-def backup_views(backups: Sequence[Manifest], retention: RetentionConfig, now: datetime) -> tuple[BackupView, ...]:
-    """Newest first, each with what ``backups prune`` would do to it now."""
-    plan = plan_prune(backups, retention, now)
+def backup_views(
+    backups: Sequence[Manifest],
+    retention: RetentionConfig,
+    now: datetime,
+    protected: Mapping[str, str] | None = None,
+) -> tuple[BackupView, ...]:
+    """Newest first, each with what ``backups prune`` would do to it now (``protected``: the backups
+    the run ledger keeps, :func:`~safemigrate.backup.retention.protected_backups`, as prune keeps them)."""
+    plan = plan_prune(backups, retention, now, protected)
     kept = {k.manifest.id: k.reasons for k in plan.kept}
     views = [
         BackupView(

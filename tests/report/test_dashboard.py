@@ -82,6 +82,7 @@ def test_retention_and_age_follow_now(tmp_path: Path, database_url: str) -> None
     assert pre_migrate.kept_because == (
         "one of the newest 5",
         "newest pre-migrate backup of 20240308143000_drop_column",
+        f"backup of applied run {ledger.applied.id} (what `rollback --run {ledger.applied.id}` restores)",
     )
     assert dashboard.status.level == "amber"
     assert [r.text for r in dashboard.status.reasons] == [
@@ -97,8 +98,12 @@ def test_retention_and_age_follow_now(tmp_path: Path, database_url: str) -> None
         f"keep_days = {short.keep_days}\nkeep_last = {short.keep_last}\nkeep_pre_migrate = false\n"
     )
     pruned = build_dashboard(ledger.project, now=later)
-    assert [(b.id, b.kept) for b in pruned.backups] == [(manual.id, True), (pre_migrate.id, False)]
-    assert "would be pruned" in render_dashboard_html(pruned)
+    # The pre-migrate backup is the applied run's, which `rollback` restores: prune keeps it whatever the rules say.
+    assert [(b.id, b.kept) for b in pruned.backups] == [(manual.id, True), (pre_migrate.id, True)]
+    assert pruned.backups[1].kept_because == (
+        f"backup of applied run {ledger.applied.id} (what `rollback --run {ledger.applied.id}` restores)",
+    )
+    assert "would be pruned" not in render_dashboard_html(pruned)
 
 
 def test_a_refused_last_run_and_no_backup_are_amber(tmp_path: Path, database_url: str) -> None:
