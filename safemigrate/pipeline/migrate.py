@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 
@@ -50,6 +50,9 @@ from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
 from safemigrate.pipeline.apply import ApplyResult
 from safemigrate.pipeline.rehearse import Rehearsal
+
+if TYPE_CHECKING:
+    from safemigrate.pipeline.prisma_engine import PrismaOutcome
 
 # "interrupted": stopped after it changed the database, before it could verify (see the module docstring).
 Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back", "interrupted"]
@@ -958,6 +961,11 @@ def _apply_with_prisma(
         conn, command, root, lock_timeout=config.database.migrate_lock_timeout, on_interrupt=waiting
     )
     tail = _prisma_error(outcome.output)
+    if not outcome.handed_over:
+        unapplied = _not_handed_over(conn, schema, names, before, outcome, tail, run.database)
+        if unapplied is not None:
+            stage("apply", "failed", "prisma migrate deploy never queued for the lock")
+            return _replace(run, verdict="failed", message=unapplied)
     notes = (
         *run.notes,
         "Applied by `prisma migrate deploy` (--engine prisma): untouched tables' data was not compared.",
@@ -1027,6 +1035,51 @@ def _apply_with_prisma(
         message=f"Failed verification: after Prisma's deploy {len(problems)} unexpected difference(s), first "
         f"{problems[0].subject}: {problems[0].detail}. The migrations stay applied; to undo them from backup "
         f"{run.backup_id or '(none)'}, run `safemigrate rollback --run {run.id}` (it shows what would be lost).",
+    )
+
+
+def _not_handed_over(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    names: set[str],
+    before: Any,
+    outcome: PrismaOutcome,
+    tail: str,
+    database: str,
+) -> str | None:
+    """The run's message when Prisma never got the lock from us (it did not queue in time, or exited
+    first), or None when the database changed all the same (then it is verified as usual)."""
+    from safemigrate.db.catalog.snapshot import take_snapshot
+    from safemigrate.db.diff import diff_snapshots
+    from safemigrate.db.prisma_migrations import read_migration_rows
+    from safemigrate.pipeline.prisma_engine import HANDOVER_WAIT
+
+    after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
+    touched = [r for r in read_migration_rows(conn, schema) if r.migration_name in names and (r.applied or r.failed)]
+    if touched or not diff_snapshots(before, after).equal:
+        return None
+    if outcome.queue_wait_expired:
+        unknown = (
+            f" as a session safemigrate could tie to it (pid {', '.join(map(str, outcome.unidentified))} is queued "
+            "but has neither the application_name given to Prisma nor a socket of its processes; see "
+            "docs/migrate.md, --engine prisma)"
+            if outcome.unidentified
+            else ""
+        )
+        return (
+            f"Failed: `prisma migrate deploy` did not queue for Prisma's migration lock within {HANDOVER_WAIT:g} s"
+            f"{unknown}, so safemigrate stopped it and nothing was applied; if it was still starting (npx "
+            "installing the Prisma CLI), install the CLI in the project (npm install --save-dev prisma) and run again."
+        )
+    if outcome.exit_code != 0:
+        return (
+            f"Failed: `prisma migrate deploy` exited {outcome.exit_code} before it queued for Prisma's migration lock "
+            f"on this database, so nothing was applied here: {tail}"
+        )
+    return (
+        "Failed: `prisma migrate deploy` exited 0 without queuing for Prisma's migration lock on this database, so "
+        f"nothing was applied here: check that the database Prisma uses (its datasource URL) is {database}, the "
+        "one safemigrate checked."
     )
 
 
