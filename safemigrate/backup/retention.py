@@ -33,8 +33,8 @@ class PrunePlan:
 
 
 def rollback_accepts(run: Mapping[str, Any]) -> bool:
-    """Whether ``rollback --run ID`` accepts this ledger entry (the same test as
-    :func:`safemigrate.pipeline.rollback.find_run`, which a test ties to this one): an applied run; an
+    """Whether ``rollback --run ID`` accepts this ledger entry (:func:`safemigrate.pipeline.rollback.find_run`
+    decides with this function too, so prune keeps exactly what rollback may need): an applied run; an
     interrupted one whose schema changes were recorded; a failed one that committed schema changes
     before it failed."""
     verdict = run.get("verdict")

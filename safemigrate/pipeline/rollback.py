@@ -33,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
 from safemigrate.errors import BackupNotFoundError, InputError, RestoreRefusedError
 
@@ -80,7 +81,6 @@ def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[s
         for run in runs:
             if run.get("id") == run_id:
                 verdict = run.get("verdict")
-                applied_then_unverified = verdict == "failed" and run.get("schema_changes")
                 if verdict == "interrupted" and run.get("schema_changes") is None:
                     raise InputError(
                         f"Run {run_id} was interrupted and its schema changes could not be read, so rollback cannot "
@@ -88,7 +88,7 @@ def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[s
                         f"Restore from its backup {run.get('backup_id') or '(none)'} with `safemigrate restore`, "
                         "and see `safemigrate status`.",
                     )
-                if verdict not in ("applied", "interrupted") and not applied_then_unverified:
+                if not rollback_accepts(run):  # the rule prune keeps backups by: one place
                     raise InputError(
                         f"Run {run_id} was {verdict}, not applied: there is nothing to roll back.",
                         "Pick an applied run (see the run ledger: `safemigrate runs`).",
