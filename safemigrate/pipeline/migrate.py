@@ -1071,6 +1071,13 @@ def _not_handed_over(
             f"{unknown}, so safemigrate stopped it and nothing was applied; if it was still starting (npx "
             "installing the Prisma CLI), install the CLI in the project (npm install --save-dev prisma) and run again."
         )
+    if outcome.exit_code != 0 and outcome.unidentified:
+        return (
+            f"Failed: `prisma migrate deploy` exited {outcome.exit_code} without getting Prisma's migration lock from "
+            f"safemigrate, while a session safemigrate could not tie to it (pid "
+            f"{', '.join(map(str, outcome.unidentified))}) was queued for the lock, so nothing was applied here (see "
+            f"docs/migrate.md, --engine prisma): {tail}"
+        )
     if outcome.exit_code != 0:
         return (
             f"Failed: `prisma migrate deploy` exited {outcome.exit_code} before it queued for Prisma's migration lock "

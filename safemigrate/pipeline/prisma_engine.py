@@ -231,7 +231,10 @@ def run_prisma_deploy(
             ) from err
         prisma = _PrismaProcess(application_name, process.pid, row[0], conn.info.port, {})
         ordered = conn.info.server_version >= 140000
-        fallback = not _has_proc()  # on Linux, only once Prisma is seen unidentifiable
+        # Without /proc, or over a Unix socket (a client's socket there names no server session), no
+        # session can be tied to Prisma by its socket: a lone waiter that came after Prisma is taken
+        # for it. On Linux over TCP, only once Prisma is seen unidentifiable (NAT).
+        fallback = not _has_proc() or _unix_socket(conn)
         handed_over = abandoned = expired = False
         handed_to: int | None = None
         waiting: list[Session] = []
@@ -299,7 +302,7 @@ def run_prisma_deploy(
                 acquire_migration_lock(conn, timeout=lock_timeout)
         output.seek(0)
         text = output.read()
-    unidentified = tuple(w.pid for w in waiting) if expired else ()
+    unidentified = () if handed_over else tuple(w.pid for w in waiting)
     return PrismaOutcome(process.returncode, text, handed_over, interrupt, abandoned, expired, unidentified)
 
 
@@ -371,6 +374,12 @@ def _stop(process: subprocess.Popen[Any]) -> None:
 
 
 # Linux: which TCP sockets the processes of a process session own (/proc/<pid>/stat, fd, net/tcp).
+
+
+def _unix_socket(conn: psycopg.Connection[Any]) -> bool:
+    """The connection goes through a Unix-domain socket (libpq's host is then its directory, or an
+    abstract ``@name`` on Linux); Prisma uses the same URL."""
+    return conn.info.host.startswith(("/", "@"))
 
 
 def _has_proc() -> bool:

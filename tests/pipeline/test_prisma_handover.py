@@ -243,6 +243,29 @@ def test_our_prisma_alone_is_handed_the_lock_by_its_socket(database_url: str, tm
     assert outcome.handed_over and outcome.exit_code == 0, outcome.output
 
 
+def test_a_prisma_over_a_unix_socket_alone_is_handed_the_lock(
+    database_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Over a Unix socket neither PGAPPNAME (ignored here, as Prisma's native engine does) nor a TCP
+    socket ties the waiter to Prisma: a lone waiter that came after Prisma is taken for it. Before,
+    the run waited until Prisma gave up (P1002) and then said it had never queued."""
+    with psycopg.connect(database_url, autocommit=True) as probe:
+        row = probe.execute("SHOW unix_socket_directories").fetchone()
+    assert row is not None
+    socket_url = psycopg.conninfo.make_conninfo(database_url, host=row[0].split(",")[0].strip())
+    monkeypatch.setattr(pe, "HANDOVER_WAIT", 20.0)  # bounds the run without the fix; no time is asserted
+    monkeypatch.setenv("DATABASE_URL", socket_url)
+    queue = _script(tmp_path, "queue_for_the_lock.py", QUEUE_WITHOUT_THE_NAME)
+    with psycopg.connect(socket_url, autocommit=True) as conn:
+        assert conn.info.host.startswith("/")
+        acquire_migration_lock(conn, timeout=5)
+        try:
+            outcome = pe.run_prisma_deploy(conn, (sys.executable, str(queue)), tmp_path, lock_timeout=5)
+        finally:
+            release_migration_lock(conn)
+    assert outcome.handed_over and outcome.exit_code == 0, outcome.output
+
+
 def _in_process(root: Path, database_url: str, monkeypatch: Any) -> None:
     """For ``migrate()`` called in this process: the project's database and its backup store."""
     monkeypatch.setenv("DATABASE_URL", database_url)
