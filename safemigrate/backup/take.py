@@ -168,11 +168,12 @@ def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[b
     """Run ``COPY ... TO STDOUT`` and hand its output to ``write`` in blocks of about COPY_BLOCK bytes;
     return the row count. libpq delivers one message per row: this loop is psycopg's copy-out
     without its per-row generator and wait machinery (half the client CPU). The socket is awaited
-    with ``select`` between rows, so other threads run meanwhile."""
+    with ``poll`` between rows, so other threads run meanwhile."""
     pgconn = conn.pgconn
     pgconn.send_query(statement)
     _expect(conn, _next_result(pgconn), pq.ExecStatus.COPY_OUT)
-    get_copy_data, consume_input, sock = pgconn.get_copy_data, pgconn.consume_input, pgconn.socket
+    get_copy_data, consume_input = pgconn.get_copy_data, pgconn.consume_input
+    wait_readable = _readable_waiter(pgconn.socket)
     block = bytearray()
     while True:
         size, data = get_copy_data(1)  # 1: never blocks
@@ -182,7 +183,7 @@ def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[b
                 write(block)
                 block = bytearray()
         elif size == 0:
-            select.select([sock], [], [])
+            wait_readable()
             consume_input()
         else:
             break
@@ -197,13 +198,26 @@ def copy_out(conn: psycopg.Connection[Any], statement: bytes, write: Callable[[b
 
 
 def _next_result(pgconn: PGconn) -> PGresult | None:
-    """libpq's next result, the socket awaited with ``select`` until it is there. psycopg's
+    """libpq's next result, the socket awaited with ``poll`` until it is there. psycopg's
     ``get_result`` waits holding the interpreter lock: a COPY queued behind another session's lock
     froze every thread of the process, and Ctrl-C, until that lock was released."""
-    while pgconn.is_busy():
-        select.select([pgconn.socket], [], [])
-        pgconn.consume_input()
+    if pgconn.is_busy():
+        wait_readable = _readable_waiter(pgconn.socket)
+        while pgconn.is_busy():
+            wait_readable()
+            pgconn.consume_input()
     return pgconn.get_result()
+
+
+def _readable_waiter(fd: int) -> Callable[[], object]:
+    """A function that blocks until ``fd`` is readable, releasing the interpreter lock meanwhile.
+    ``poll`` where there is one: ``select`` refuses descriptors from 1024 on, which a process (an
+    application calling the library) may well have open."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return poller.poll
+    return lambda: select.select([fd], [], [])
 
 
 def _expect(conn: psycopg.Connection[Any], result: PGresult | None, status: pq.ExecStatus) -> None:
