@@ -295,7 +295,7 @@ class Manifest:
                 data["format"],
                 version,
             )
-        except (KeyError, TypeError, ValueError, OverflowError) as err:  # 1e999 reads as inf: int(inf) overflows
+        except (KeyError, TypeError, ValueError) as err:
             raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
 
 

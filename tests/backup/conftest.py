@@ -75,3 +75,17 @@ def bucket(s3_env: S3Server) -> str:
     name = f"backups-{uuid.uuid4().hex[:12]}"
     boto3.session.Session().client("s3").create_bucket(Bucket=name)
     return name
+
+
+# Retention that keeps nothing by its rules (only what the run ledger protects, and unreadable backups).
+NO_RETENTION = "[backup.retention]\nkeep_days = 0\nkeep_last = 0\nkeep_pre_migrate = false\n"
+
+
+@pytest.fixture
+def filled(database_url: str) -> str:
+    """A database with one small table to back up (modules with richer data define their own)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE account (id int PRIMARY KEY, email text); INSERT INTO account VALUES (1, 'a')")
+    return database_url

@@ -26,17 +26,9 @@ from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.rollback import find_run, rollback
-from tests.backup.conftest import S3Server
+from tests.backup.conftest import NO_RETENTION, S3Server
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
-NO_RETENTION = "[backup.retention]\nkeep_days = 0\nkeep_last = 0\nkeep_pre_migrate = false\n"
-
-
-@pytest.fixture
-def filled(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE account (id int PRIMARY KEY, email text); INSERT INTO account VALUES (1, 'a')")
-    return database_url
 
 
 def _project(folder: Path, store: str, retention: str = NO_RETENTION) -> Path:

@@ -17,16 +17,7 @@ from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.project import backup_database, project_backups, prune_backups, restore_database
 from safemigrate.backup.store import BackupListing, list_backups
 from safemigrate.errors import BackupFormatError
-from tests.backup.conftest import S3Server
-
-NO_RETENTION = "[backup.retention]\nkeep_days = 0\nkeep_last = 0\nkeep_pre_migrate = false\n"
-
-
-@pytest.fixture
-def filled(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE account (id int PRIMARY KEY, email text); INSERT INTO account VALUES (1, 'a')")
-    return database_url
+from tests.backup.conftest import NO_RETENTION, S3Server
 
 
 def _project(tmp_path: Path, store: str, retention: str = "") -> Path:
