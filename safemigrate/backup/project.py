@@ -14,7 +14,7 @@ from safemigrate.backup.restore import RestoreResult, restore_backup
 from safemigrate.backup.retention import PrunePlan, plan_prune, protected_backups
 from safemigrate.backup.scope import BackupScope
 from safemigrate.backup.select import choose_backup
-from safemigrate.backup.store import BackupListing
+from safemigrate.backup.store import BackupListing, UnfinishedBackup
 from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
@@ -166,27 +166,42 @@ def prune_backups(
     now: datetime | None = None,
     on_finished: Callable[[str], None] | None = None,
     on_removed: Callable[[Manifest], None] | None = None,
+    on_abandoned: Callable[[UnfinishedBackup], None] | None = None,
 ) -> PrunePlan:
     """``safemigrate backups prune``: first finish the deletes an interrupted prune left (each id to
-    ``on_finished`` once gone), then apply ``[backup.retention]`` and remove what it does not keep
+    ``on_finished`` once gone) and remove the backups whose process died before they were published
+    (each to ``on_abandoned``), then apply ``[backup.retention]`` and remove what it does not keep
     (each to ``on_removed`` once gone, so an interrupted prune has told what it removed). With
     ``dry_run`` nothing is removed and no callback is called. The backups of runs that ``rollback``
-    may still undo are always kept (:func:`~safemigrate.backup.retention.protected_backups`)."""
+    may still undo are always kept (:func:`~safemigrate.backup.retention.protected_backups`); a backup
+    still being taken, or one whose state cannot be known (S3), is never touched."""
     setup = backup_setup(project_dir, config_file)
-    unfinished = setup.store.unfinished_deletes()
+    interrupted = setup.store.unfinished_deletes()
     if not dry_run:
-        for backup_id in unfinished:
+        for backup_id in interrupted:
             setup.store.finish_delete(backup_id)
             if on_finished is not None:
                 on_finished(backup_id)
     protected = protected_backups(setup.store.list_runs())
-    plan = plan_prune(setup.store.list(), setup.config.backup.retention, now or datetime.now(timezone.utc), protected)
+    listing = setup.store.list()
+    unfinished = listing.unfinished
+    if not dry_run:
+        reported = []
+        for partial in unfinished:
+            if partial.state != "abandoned":
+                reported.append(partial)  # left alone, and said so
+            elif setup.store.remove_abandoned(partial.id):  # False: published or removed meanwhile
+                reported.append(partial)
+                if on_abandoned is not None:
+                    on_abandoned(partial)
+        unfinished = tuple(reported)
+    plan = plan_prune(listing, setup.config.backup.retention, now or datetime.now(timezone.utc), protected)
     if not dry_run:
         for manifest in plan.removed:
             setup.store.delete(manifest.id)
             if on_removed is not None:
                 on_removed(manifest)
-    return dataclasses.replace(plan, finished=unfinished)
+    return dataclasses.replace(plan, finished=interrupted, unfinished=unfinished)
 
 
 def restore_database(

@@ -13,7 +13,7 @@ from typing import Any
 
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.select import created
-from safemigrate.backup.store import BackupListing, UnreadableBackup
+from safemigrate.backup.store import BackupListing, UnfinishedBackup, UnreadableBackup
 from safemigrate.config import RetentionConfig
 
 
@@ -30,6 +30,17 @@ class PrunePlan:
     unreadable: tuple[UnreadableBackup, ...] = ()  # kept: a prune never removes what it cannot read
     # Backups an earlier, interrupted prune had started to delete: finished by this one.
     finished: tuple[str, ...] = ()
+    # Backups started and never published: the abandoned ones are removed (or would be, dry run);
+    # those in progress or of unknown state are left alone.
+    unfinished: tuple[UnfinishedBackup, ...] = ()
+
+    @property
+    def abandoned(self) -> tuple[UnfinishedBackup, ...]:
+        return tuple(u for u in self.unfinished if u.state == "abandoned")
+
+    @property
+    def unfinished_left(self) -> tuple[UnfinishedBackup, ...]:
+        return tuple(u for u in self.unfinished if u.state != "abandoned")
 
 
 def rollback_accepts(run: Mapping[str, Any]) -> bool:

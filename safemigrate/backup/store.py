@@ -1,5 +1,10 @@
 """The local backup store: one folder per backup, published by a rename once complete (and renamed to
-``.<id>.deleting`` before it is removed, see :mod:`safemigrate.backup.stores`)."""
+``.<id>.deleting`` before it is removed, see :mod:`safemigrate.backup.stores`).
+
+A backup is written into ``.<id>.partial/``, whose writer holds an exclusive ``flock`` on the folder
+until it is published or removed. The kernel drops that lock however the process ends, SIGKILL and
+power loss included, so a partial folder nobody holds is one whose backup will never finish
+(:func:`unfinished_backups`), and ``backups prune`` may remove it without racing a running backup."""
 
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so a partial folder's writer cannot be told alive or gone
+    fcntl = None  # type: ignore[assignment]
 
 from safemigrate.backup.manifest import Manifest, parse_utc
 from safemigrate.errors import BackupFormatError, BackupNotFoundError
@@ -20,6 +31,7 @@ from safemigrate.errors import BackupFormatError, BackupNotFoundError
 DEFAULT_STORE = ".safemigrate/backups"
 MANIFEST = "manifest.json"
 DELETING = ".deleting"  # a backup being deleted: local folder ".<id>.deleting", S3 marker object "<id>/.deleting"
+PARTIAL = ".partial"  # a backup being taken: local folder ".<id>.partial"
 ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -47,16 +59,38 @@ class UnreadableBackup:
         )
 
 
+UnfinishedState = Literal["abandoned", "in-progress", "unknown"]
+
+
+@dataclass(frozen=True)
+class UnfinishedBackup:
+    """A backup that was started and not published. ``abandoned``: its process is gone, the backup
+    will never finish, and ``backups prune`` removes it; ``in-progress``: being taken right now;
+    ``unknown``: a running backup and a killed one cannot be told apart here (an S3 upload, or a
+    system without ``flock``), so it is left for a person to remove."""
+
+    id: str
+    location: str  # the folder or S3 prefix, for messages
+    state: UnfinishedState
+
+
 class BackupListing(tuple[Manifest, ...]):
     """The backups a store holds that can be read (a tuple, oldest first) and, in ``unreadable``, those
     whose manifest cannot be read. One damaged or newer-format manifest must not hide every other
     backup, nor be mistaken for no backup at all: the commands say which ones were skipped and why."""
 
     unreadable: tuple[UnreadableBackup, ...]
+    unfinished: tuple[UnfinishedBackup, ...]  # started, never published (see UnfinishedBackup)
 
-    def __new__(cls, backups: Iterable[Manifest] = (), unreadable: Iterable[UnreadableBackup] = ()) -> BackupListing:
+    def __new__(
+        cls,
+        backups: Iterable[Manifest] = (),
+        unreadable: Iterable[UnreadableBackup] = (),
+        unfinished: Iterable[UnfinishedBackup] = (),
+    ) -> BackupListing:
         listing = super().__new__(cls, backups)
         listing.unreadable = tuple(sorted(unreadable, key=lambda u: u.id))
+        listing.unfinished = tuple(sorted(unfinished, key=lambda u: u.id))
         return listing
 
     def find_unreadable(self, backup_id: str) -> UnreadableBackup | None:
@@ -113,15 +147,81 @@ def fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def partial_folder(store: Path, backup_id: str) -> Iterator[Path]:
-    """``<store>/.<id>.partial/`` for the block; removed if the block fails. The caller publishes it."""
-    folder = store / f".{backup_id}.partial"
+    """``<store>/.<id>.partial/`` for the block, locked (``flock``) while the block runs; removed if
+    the block fails. The caller publishes it (the lock follows the folder through the rename)."""
+    folder = store / f".{backup_id}{PARTIAL}"
     folder.mkdir(mode=DIR_MODE)
-    (folder / "tables").mkdir(mode=DIR_MODE)
+    held = _open_folder(folder)
     try:
+        if fcntl is not None:
+            fcntl.flock(held, fcntl.LOCK_EX)  # a folder just made: nobody else holds it
+        # "tables" only once the lock is held: an unlocked folder without it may be a backup starting
+        (folder / "tables").mkdir(mode=DIR_MODE)
         yield folder
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        os.close(held)  # drops the lock
+
+
+def _open_folder(folder: Path) -> int:
+    return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+@contextlib.contextmanager
+def _unless_written(folder: Path) -> Iterator[bool]:
+    """Whether ``folder`` (a partial backup) is abandoned: no process holds its lock and it got as
+    far as ``tables``. While the block runs the lock is held here, so no writer can come back to it
+    (a writer only ever locks a folder it has just made). False when it vanished meanwhile (published)."""
+    try:
+        held = _open_folder(folder)
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield (folder / "tables").is_dir()
+    finally:
+        os.close(held)
+
+
+def unfinished_backups(store: Path) -> tuple[UnfinishedBackup, ...]:
+    """The ``.<id>.partial`` folders of the store, each abandoned, in progress, or unknown."""
+    if not store.is_dir():
+        return ()
+    found: list[UnfinishedBackup] = []
+    for entry in sorted(store.iterdir()):
+        backup_id = entry.name[1 : -len(PARTIAL)]
+        if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL) and ID_PATTERN.fullmatch(backup_id)):
+            continue
+        if fcntl is None:
+            found.append(UnfinishedBackup(backup_id, str(entry), "unknown"))
+            continue
+        with _unless_written(entry) as abandoned:
+            if abandoned or entry.is_dir():  # else published (or removed) while we looked
+                found.append(UnfinishedBackup(backup_id, str(entry), "abandoned" if abandoned else "in-progress"))
+    return tuple(found)
+
+
+def remove_abandoned(store: Path, backup_id: str, deleting: Path) -> bool:
+    """Remove the abandoned partial backup ``backup_id``: renamed to ``deleting`` under its lock (so
+    an interrupted removal is finished like any delete), then removed. False when it is not
+    abandoned (any more): it was left alone."""
+    folder = store / f".{backup_id}{PARTIAL}"
+    if fcntl is None or not ID_PATTERN.fullmatch(backup_id):
+        return False
+    with _unless_written(folder) as abandoned:
+        if not abandoned:
+            return False
+        os.rename(folder, deleting)
+        fsync_dir(store)
+    shutil.rmtree(deleting)
+    return True
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:

@@ -38,12 +38,15 @@ from safemigrate.backup.store import (
     ID_PATTERN,
     MANIFEST,
     BackupListing,
+    UnfinishedBackup,
     UnreadableBackup,
     create_file,
     ensure_store,
     find_backup,
     fsync_dir,
     list_backups,
+    remove_abandoned,
+    unfinished_backups,
 )
 from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError
 
@@ -60,7 +63,8 @@ class BackupStore(Protocol):
     def location(self) -> str: ...
 
     def list(self) -> BackupListing:
-        """Every complete backup, oldest first; those whose manifest cannot be read in ``unreadable``."""
+        """Every complete backup, oldest first; those whose manifest cannot be read in ``unreadable``,
+        those started and never published in ``unfinished``."""
         ...
 
     def check(self) -> None:
@@ -96,6 +100,11 @@ class BackupStore(Protocol):
         """Remove what is left of a backup whose delete was interrupted (one marked as being deleted)."""
         ...
 
+    def remove_abandoned(self, backup_id: str) -> bool:
+        """Remove an unfinished backup whose process is gone (state ``abandoned``); False, and nothing
+        touched, when it is not abandoned."""
+        ...
+
     def save_run(self, run_id: str, document: str) -> None:
         """Write (or replace) one entry of the run ledger (``runs/<id>.json``)."""
         ...
@@ -115,7 +124,7 @@ class LocalStore:
 
     def list(self) -> BackupListing:
         listed = list_backups(self.path)  # keeps only manifests whose id is their folder's
-        return by_time(listed, listed.unreadable)
+        return by_time(listed, listed.unreadable, unfinished_backups(self.path))
 
     def check(self) -> None:
         try:
@@ -173,6 +182,11 @@ class LocalStore:
         _check_id(backup_id, self.location)
         with self._deleting(backup_id):
             shutil.rmtree(self.path / f".{backup_id}{DELETING}")
+
+    def remove_abandoned(self, backup_id: str) -> bool:
+        _check_id(backup_id, self.location)
+        with self._deleting(f"{backup_id} (unfinished)"):
+            return remove_abandoned(self.path, backup_id, self.path / f".{backup_id}{DELETING}")
 
     @contextlib.contextmanager
     def _deleting(self, backup_id: str) -> Iterator[None]:
@@ -328,6 +342,7 @@ class S3Store:
         client = self._client()
         backups: list[Manifest] = []
         unreadable: list[UnreadableBackup] = []
+        unfinished: list[UnfinishedBackup] = []
         with self._calls("list the backups"):
             for backup_id in self._ids(client):
                 try:
@@ -335,9 +350,14 @@ class S3Store:
                 except BackupFormatError as err:  # one bad manifest must not hide the other backups
                     unreadable.append(UnreadableBackup(backup_id, err.message, err.hint))
                     continue
-                if manifest is not None and manifest.id == backup_id:
-                    backups.append(manifest)
-        return by_time(backups, unreadable)
+                if manifest is not None:
+                    if manifest.id == backup_id:
+                        backups.append(manifest)
+                elif not self._exists(client, self._key(backup_id, DELETING)):
+                    # Data without a manifest: an upload still running, or one killed before it could
+                    # clean up. Nothing here tells the two apart, so it is only reported.
+                    unfinished.append(UnfinishedBackup(backup_id, self.location + f"/{backup_id}/", "unknown"))
+        return by_time(backups, unreadable, unfinished)
 
     def check(self) -> None:
         client = self._client()
@@ -440,6 +460,9 @@ class S3Store:
         with self._calls(f"delete backup {backup_id}"):
             if self._exists(client, self._key(backup_id, DELETING)):  # never a prefix nobody marked
                 self._remove(client, backup_id)
+
+    def remove_abandoned(self, backup_id: str) -> bool:
+        return False  # an S3 upload in progress cannot be told from a killed one (state "unknown")
 
     def _remove(self, client: S3Client, backup_id: str) -> None:
         """The manifest (no longer listed), then the data objects, then the marker (done)."""
@@ -551,9 +574,13 @@ def _check_id(backup_id: str, location: str) -> None:
         )
 
 
-def by_time(backups: Iterable[Manifest], unreadable: Iterable[UnreadableBackup] = ()) -> BackupListing:
+def by_time(
+    backups: Iterable[Manifest],
+    unreadable: Iterable[UnreadableBackup] = (),
+    unfinished: Iterable[UnfinishedBackup] = (),
+) -> BackupListing:
     """Oldest first, by the time in the manifest (ids of one second tie-break)."""
-    return BackupListing(sorted(backups, key=lambda m: (created(m), m.id)), unreadable)
+    return BackupListing(sorted(backups, key=lambda m: (created(m), m.id)), unreadable, unfinished)
 
 
 def _download(client: S3Client, bucket: str, key: str, target: Path) -> None:

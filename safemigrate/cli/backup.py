@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from safemigrate.backup.manifest import Manifest
     from safemigrate.backup.project import TakenBackup
-    from safemigrate.backup.store import UnreadableBackup
+    from safemigrate.backup.store import UnfinishedBackup, UnreadableBackup
     from safemigrate.backup.take import BackupProgress
 
 
@@ -234,6 +234,30 @@ def _warn_unreadable(skipped: Sequence[UnreadableBackup]) -> None:
         typer.echo(f"warning: backup {unreadable.id} skipped: {unreadable.reason} {unreadable.hint}".rstrip(), err=True)
 
 
+def unfinished_row(unfinished: UnfinishedBackup) -> dict[str, Any]:
+    return {"id": unfinished.id, "location": unfinished.location, "state": unfinished.state}
+
+
+def unfinished_line(unfinished: UnfinishedBackup) -> str:
+    """What an unfinished backup is, and what to do about it (one line)."""
+    if unfinished.state == "in-progress":
+        return f"note: backup {unfinished.id} is being taken now ({unfinished.location})."
+    if unfinished.state == "abandoned":
+        return (
+            f"warning: unfinished backup {unfinished.id} ({unfinished.location}): the process taking it stopped "
+            "before it finished; `safemigrate backups prune` removes it."
+        )
+    remove = (
+        f"aws s3 rm --recursive {unfinished.location}"
+        if unfinished.location.startswith("s3://")
+        else f"remove the folder {unfinished.location}"
+    )
+    return (
+        f"warning: unfinished backup {unfinished.id} ({unfinished.location}) has data but no manifest: a backup "
+        f"still being taken, or one that was stopped. Once no backup is running, {remove}."
+    )
+
+
 def backups_list(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     project: ProjectOption = Path("."),
@@ -249,10 +273,13 @@ def backups_list(
             "version": 1,
             "backups": [list_row(m) for m in found],
             "unreadable": [unreadable_row(u) for u in skipped],
+            "unfinished": [unfinished_row(u) for u in found.unfinished],
         }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
     _warn_unreadable(skipped)
+    for unfinished in found.unfinished:
+        typer.echo(unfinished_line(unfinished), err=True)
     if not found:
         typer.echo("No backups that this safemigrate can read." if skipped else "No backups.")
         return
@@ -283,6 +310,9 @@ def prune(
     def finished_line(backup_id: str, verb: str = "finished removing") -> str:
         return f"{verb} {backup_id} (an earlier prune was interrupted)"
 
+    def abandoned_line(unfinished: UnfinishedBackup, verb: str = "removed") -> str:
+        return f"{verb} unfinished backup {unfinished.id} (the process taking it stopped before it finished)"
+
     text = fmt is Format.text
     # Each line as soon as its backup is gone: an interrupted prune has said what it removed.
     plan = prune_backups(
@@ -291,6 +321,7 @@ def prune(
         dry_run=dry_run,
         on_finished=(lambda i: typer.echo(finished_line(i))) if text else None,
         on_removed=(lambda m: typer.echo(removed_line(m))) if text else None,
+        on_abandoned=(lambda u: typer.echo(abandoned_line(u))) if text else None,
     )
     if fmt is Format.json:
         document = {
@@ -300,12 +331,16 @@ def prune(
             "kept": [{**list_row(k.manifest), "kept_because": list(k.reasons)} for k in plan.kept],
             "unreadable": [unreadable_row(u) for u in plan.unreadable],
             "finished": list(plan.finished),
+            "unfinished_removed": [unfinished_row(u) for u in plan.abandoned],
+            "unfinished_left": [unfinished_row(u) for u in plan.unfinished_left],
         }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
     if dry_run:
         for backup_id in plan.finished:
             typer.echo(finished_line(backup_id, "would finish removing"))
+        for unfinished in plan.abandoned:
+            typer.echo(abandoned_line(unfinished, "would remove"))
         for m in plan.removed:
             typer.echo(removed_line(m, "would remove"))
     for kept in plan.kept:
@@ -314,10 +349,13 @@ def prune(
         typer.echo(
             f"kept {unreadable.id}: its manifest cannot be read, so it is never pruned: {unreadable.reason}", err=True
         )
+    for unfinished in plan.unfinished_left:
+        typer.echo(f"left alone: {unfinished_line(unfinished).partition(': ')[2]}", err=True)
     total = sum(m.bytes for m in plan.removed)
     unread = f" and {len(plan.unreadable)} that cannot be read" if plan.unreadable else ""
+    partial = f" and {len(plan.abandoned)} unfinished" if plan.abandoned else ""
     typer.echo(
-        f"{'Would remove' if dry_run else 'Removed'} {_plural(len(plan.removed), 'backup')} ({_size(total)}); "
+        f"{'Would remove' if dry_run else 'Removed'} {_plural(len(plan.removed), 'backup')} ({_size(total)}){partial}; "
         f"kept {len(plan.kept)}{unread}."
     )
 
