@@ -13,6 +13,7 @@ Example::
     lock_timeout = "10s"           # every session: how long a statement may wait for a lock
     statement_timeout = "1h"       # every session: how long one statement may run
     migrate_lock_timeout = "10s"   # how long to wait for Prisma's migration lock (pg_advisory_lock)
+    prisma_handover_timeout = "60s"  # --engine prisma: how long `prisma migrate deploy` may take to queue for it
     [backup]
     store = ".safemigrate/backups"  # where backups are kept: a folder (relative to the project) or s3://bucket/prefix
     [backup.retention]             # what `safemigrate backups prune` keeps (a backup any rule keeps stays)
@@ -65,6 +66,9 @@ class DatabaseConfig:
     lock_timeout: float = 10.0
     statement_timeout: float = 3600.0
     migrate_lock_timeout: float = 10.0  # Prisma waits 10 s for the same lock (ADVISORY_LOCK_TIMEOUT)
+    # --engine prisma: how long `prisma migrate deploy` may take to start and queue for the lock
+    # safemigrate hands it (npx may be installing the CLI first); then it is stopped, nothing applied.
+    prisma_handover_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,11 @@ def _duration(value: object, key: str, where: str) -> float:
 def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig:
     """Validate the [database] table (the top-level keys are checked by parse_config)."""
     database = _table(data, "database", where)
-    _check_keys(database, {"lock_timeout", "statement_timeout", "migrate_lock_timeout"}, f"{where} [database]")
+    _check_keys(
+        database,
+        {"lock_timeout", "statement_timeout", "migrate_lock_timeout", "prisma_handover_timeout"},
+        f"{where} [database]",
+    )
     return DatabaseConfig(**{key: _duration(value, key, where) for key, value in database.items()})
 
 

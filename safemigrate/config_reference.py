@@ -28,6 +28,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database", "lock_timeout", '"10s"', '"10s"', "Every session: how long a statement waits for a lock."),
     Setting("database", "statement_timeout", '"1h"', '"1h"', "Every session: how long one statement may run."),
     Setting("database", "migrate_lock_timeout", '"10s"', '"10s"', "How long to wait for Prisma's migration lock."),
+    Setting(
+        "database",
+        "prisma_handover_timeout",
+        '"2min"',
+        '"60s"',
+        "`--engine prisma`: how long `prisma migrate deploy` may take to queue for the lock (0: as long as it runs).",
+    ),
     Setting("backup", "store", '".safemigrate/backups"', '".safemigrate/backups"', "A folder or s3://bucket/prefix."),
     Setting("backup.retention", "keep_days", "30", "30", "`backups prune` keeps every backup younger than this."),
     Setting("backup.retention", "keep_last", "5", "5", "... and the newest N backups, whatever their age."),

@@ -957,12 +957,18 @@ def _apply_with_prisma(
 
     state.before = before
     state.changing = True  # Prisma is about to start: from here on the database is read after a stop
+    handover_wait = config.database.prisma_handover_timeout
     outcome = run_prisma_deploy(
-        conn, command, root, lock_timeout=config.database.migrate_lock_timeout, on_interrupt=waiting
+        conn,
+        command,
+        root,
+        lock_timeout=config.database.migrate_lock_timeout,
+        handover_wait=handover_wait,
+        on_interrupt=waiting,
     )
     tail = _prisma_error(outcome.output)
     if not outcome.handed_over:
-        unapplied = _not_handed_over(conn, schema, names, before, outcome, tail, run.database)
+        unapplied = _not_handed_over(conn, schema, names, before, outcome, tail, run.database, handover_wait)
         if unapplied is not None:
             stage("apply", "failed", "prisma migrate deploy never queued for the lock")
             return _replace(run, verdict="failed", message=unapplied)
@@ -1046,13 +1052,13 @@ def _not_handed_over(
     outcome: PrismaOutcome,
     tail: str,
     database: str,
+    handover_wait: float,
 ) -> str | None:
     """The run's message when Prisma never got the lock from us (it did not queue in time, or exited
     first), or None when the database changed all the same (then it is verified as usual)."""
     from safemigrate.db.catalog.snapshot import take_snapshot
     from safemigrate.db.diff import diff_snapshots
     from safemigrate.db.prisma_migrations import read_migration_rows
-    from safemigrate.pipeline.prisma_engine import HANDOVER_WAIT
 
     after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
     touched = [r for r in read_migration_rows(conn, schema) if r.migration_name in names and (r.applied or r.failed)]
@@ -1067,9 +1073,10 @@ def _not_handed_over(
             else ""
         )
         return (
-            f"Failed: `prisma migrate deploy` did not queue for Prisma's migration lock within {HANDOVER_WAIT:g} s"
+            f"Failed: `prisma migrate deploy` did not queue for Prisma's migration lock within {handover_wait:g} s"
             f"{unknown}, so safemigrate stopped it and nothing was applied; if it was still starting (npx "
-            "installing the Prisma CLI), install the CLI in the project (npm install --save-dev prisma) and run again."
+            "installing the Prisma CLI), install the CLI in the project (npm install --save-dev prisma) or raise "
+            "[database] prisma_handover_timeout, and run again."
         )
     if outcome.exit_code != 0 and outcome.unidentified:
         return (

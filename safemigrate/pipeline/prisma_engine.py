@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import math
 import os
 import secrets
 import signal
@@ -74,7 +75,7 @@ class PrismaOutcome:
     # again by the caller once the run is recorded; KeyboardInterrupt, or Terminated for SIGTERM.
     interrupt: KeyboardInterrupt | None = None
     abandoned: bool = False  # a second interrupt: Prisma was stopped, perhaps mid-migration
-    queue_wait_expired: bool = False  # it did not queue within HANDOVER_WAIT seconds and was stopped
+    queue_wait_expired: bool = False  # it did not queue within the hand-over wait and was stopped
     unidentified: tuple[int, ...] = ()  # sessions queued then that could not be tied to Prisma
 
 
@@ -189,11 +190,13 @@ def run_prisma_deploy(
     cwd: Path,
     *,
     lock_timeout: float,
+    handover_wait: float = HANDOVER_WAIT,
     env: dict[str, str] | None = None,
     on_handover: Callable[[], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
 ) -> PrismaOutcome:
     """Run ``command migrate deploy`` and hand it Prisma's lock (held by ``conn``); take it back after.
+    Prisma is stopped when it has not queued for the lock within ``handover_wait`` seconds (0: no limit).
 
     An interrupt before the hand-over stops Prisma and is raised again (nothing was applied); after
     it, see the module docstring (``on_interrupt`` is called on the first one). Raises
@@ -240,7 +243,7 @@ def run_prisma_deploy(
         waiting: list[Session] = []
         interrupt: KeyboardInterrupt | None = None
         try:
-            deadline = time.monotonic() + HANDOVER_WAIT
+            deadline = time.monotonic() + handover_wait if handover_wait > 0 else math.inf
             while True:
                 try:
                     if handed_over:

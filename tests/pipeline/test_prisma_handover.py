@@ -206,7 +206,6 @@ def test_a_prisma_ignoring_pgappname_is_told_apart_by_its_socket(
     Prisma's; the other migrator, queued first, is not: refused, Prisma stopped, lock kept."""
     if not pe.PROC.joinpath("net", "tcp").exists():
         pytest.skip("needs /proc (Linux)")
-    monkeypatch.setattr(pe, "HANDOVER_WAIT", 120.0)
     monkeypatch.setenv("DATABASE_URL", database_url)
     starter = _script(tmp_path, "starting.py", WAIT_FOR_A_WAITER)
     queue = _script(tmp_path, "queue_for_the_lock.py", QUEUE_WITHOUT_THE_NAME)
@@ -215,7 +214,7 @@ def test_a_prisma_ignoring_pgappname_is_told_apart_by_its_socket(
         acquire_migration_lock(conn, timeout=5)
         try:
             with pytest.raises(MigrationLockError, match=r"kept the lock and stopped Prisma"):
-                pe.run_prisma_deploy(conn, command, tmp_path, lock_timeout=5)
+                pe.run_prisma_deploy(conn, command, tmp_path, lock_timeout=5, handover_wait=120)
             held = conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted AND pid = %s",
                 (PRISMA_MIGRATION_LOCK_KEY, conn.info.backend_pid),
@@ -231,13 +230,14 @@ def test_a_prisma_ignoring_pgappname_is_told_apart_by_its_socket(
 def test_our_prisma_alone_is_handed_the_lock_by_its_socket(database_url: str, tmp_path: Path, monkeypatch: Any) -> None:
     if not pe.PROC.joinpath("net", "tcp").exists():
         pytest.skip("needs /proc (Linux)")
-    monkeypatch.setattr(pe, "HANDOVER_WAIT", 120.0)
     monkeypatch.setenv("DATABASE_URL", database_url)
     queue = _script(tmp_path, "queue_for_the_lock.py", QUEUE_WITHOUT_THE_NAME)
     with psycopg.connect(database_url, autocommit=True) as conn:
         acquire_migration_lock(conn, timeout=5)
         try:
-            outcome = pe.run_prisma_deploy(conn, (sys.executable, str(queue)), tmp_path, lock_timeout=5)
+            outcome = pe.run_prisma_deploy(
+                conn, (sys.executable, str(queue)), tmp_path, lock_timeout=5, handover_wait=120
+            )
         finally:
             release_migration_lock(conn)
     assert outcome.handed_over and outcome.exit_code == 0, outcome.output
@@ -253,23 +253,25 @@ def test_a_prisma_over_a_unix_socket_alone_is_handed_the_lock(
         row = probe.execute("SHOW unix_socket_directories").fetchone()
     assert row is not None
     socket_url = psycopg.conninfo.make_conninfo(database_url, host=row[0].split(",")[0].strip())
-    monkeypatch.setattr(pe, "HANDOVER_WAIT", 20.0)  # bounds the run without the fix; no time is asserted
     monkeypatch.setenv("DATABASE_URL", socket_url)
     queue = _script(tmp_path, "queue_for_the_lock.py", QUEUE_WITHOUT_THE_NAME)
     with psycopg.connect(socket_url, autocommit=True) as conn:
         assert conn.info.host.startswith("/")
         acquire_migration_lock(conn, timeout=5)
         try:
-            outcome = pe.run_prisma_deploy(conn, (sys.executable, str(queue)), tmp_path, lock_timeout=5)
+            # 20 s bounds the run without the fix; no time is asserted
+            outcome = pe.run_prisma_deploy(
+                conn, (sys.executable, str(queue)), tmp_path, lock_timeout=5, handover_wait=20
+            )
         finally:
             release_migration_lock(conn)
     assert outcome.handed_over and outcome.exit_code == 0, outcome.output
 
 
-def _in_process(root: Path, database_url: str, monkeypatch: Any) -> None:
+def _in_process(root: Path, database_url: str, monkeypatch: Any, settings: str = "") -> None:
     """For ``migrate()`` called in this process: the project's database and its backup store."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{root.parent / "backups"}"\n')
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{root.parent / "backups"}"\n{settings}')
 
 
 def _shell(tmp_path: Path, name: str, body: str) -> tuple[str, ...]:
@@ -286,12 +288,12 @@ def test_a_prisma_that_never_queues_is_reported_as_not_queued_with_nothing_appli
 ) -> None:
     from safemigrate.pipeline.migrate import migrate
 
-    _in_process(project, database_url, monkeypatch)
-    monkeypatch.setattr(pe, "HANDOVER_WAIT", 1.0)
+    _in_process(project, database_url, monkeypatch, '[database]\nprisma_handover_timeout = "1s"\n')
     run = migrate(project, engine="prisma", prisma_command=_shell(tmp_path, "slow", "sleep 600"), skip_dry_run=True)
     assert run.verdict == "failed"
     assert "did not queue for Prisma's migration lock within 1 s" in run.message, run.message
     assert "stopped it and nothing was applied" in run.message and "npm install" in run.message
+    assert "[database] prisma_handover_timeout" in run.message
     assert "exited" not in run.message
     assert not any("Applied by" in note for note in run.notes)
 
