@@ -33,6 +33,7 @@ from safemigrate.backup.manifest import (
     EnumType,
     GrantDef,
     IndexDef,
+    ObjectComment,
     PolicyDef,
     SequenceDef,
     TableDDL,
@@ -278,6 +279,7 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
     grants = _catalog_rows(conn, "grants", _GrantRow, params)
     policies = _catalog_rows(conn, "policies", _PolicyRow, params)
     column_comments = _catalog_rows(conn, "column_comments", _ColumnCommentRow, params)
+    object_comments = _catalog_rows(conn, "object_comments", ObjectComment, params)
     return TableExtras(
         row.owner,
         tuple(triggers),
@@ -293,6 +295,7 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
         tuple(row.reloptions),
         row.replica_identity,
         row.replica_identity_index,
+        tuple(object_comments),
     )
 
 
@@ -316,6 +319,7 @@ def extras_statements(
     *,
     roles: Collection[str],
     skip_triggers: Collection[str] = (),
+    objects_present: Collection[tuple[str, str]] | None = None,
 ) -> ExtrasStatements:
     """Statements that give the recreated ``schema.table`` back its extras, the owner aside (see the
     restore): storage parameters, replica identity, triggers in their enabled state, privileges,
@@ -323,7 +327,10 @@ def extras_statements(
 
     ``roles`` holds the roles that exist on the target: a grant to another one is left out, and so is
     such a role in a policy's TO (a policy left with no role applies to nobody here and is left out);
-    each is a warning. ``skip_triggers`` names triggers left out (their function is missing)."""
+    each is a warning. ``skip_triggers`` names triggers left out (their function is missing).
+    ``objects_present`` holds the (kind, name) of the constraints, indexes, triggers and policies the table
+    has before these statements run (None: all of the backup's); a comment on one that is neither
+    there nor created here (a foreign key to a table not restored) is left out, with a warning."""
     target = sql.Identifier(schema, table)
     statements: list[sql.Composed] = []
     warnings: list[str] = []
@@ -388,7 +395,46 @@ def extras_statements(
                 sql.Identifier(schema, table, comment.column), sql.Literal(comment.comment)
             )
         )
+    created_here = {("trigger", t.name) for t in extras.triggers if t.name not in skip_triggers}
+    created_here |= {("policy", p.name) for p in extras.policies}  # left-out ones are not in the statements
+    created_here -= {("policy", p.name) for p in extras.policies if not _policy_kept(p, roles)}
+    for note in extras.object_comments:
+        if note.kind not in _COMMENT_TARGETS:
+            continue  # a kind this version does not know (a newer writer's): nothing to put it on
+        commented = (note.kind, note.name)
+        if note.kind in ("trigger", "policy"):  # made by the statements above, or left out by them
+            there = commented in created_here
+        else:  # constraints and indexes come with the table, foreign keys only when what they reference is there
+            there = objects_present is None or commented in objects_present
+        if not there:
+            warnings.append(
+                f"table {table!r}: the comment on {note.kind} {note.name!r} was left out: that {note.kind} "
+                "is not there."
+            )
+            continue
+        statements.append(_comment_statement(schema, table, note))
     return ExtrasStatements(tuple(statements), tuple(warnings))
+
+
+_COMMENT_TARGETS = {"constraint": "CONSTRAINT", "index": "INDEX", "trigger": "TRIGGER", "policy": "POLICY"}
+
+
+def _policy_kept(policy: PolicyDef, roles: Collection[str]) -> bool:
+    """Whether extras_statements creates ``policy`` (not when every role it named is missing here)."""
+    return policy.to_public or any(r in roles for r in policy.roles)
+
+
+def _comment_statement(schema: str, table: str, comment: ObjectComment) -> sql.Composed:
+    if comment.kind == "index":  # an index lives in its table's schema and is named on its own
+        return sql.SQL("COMMENT ON INDEX {} IS {}").format(
+            sql.Identifier(schema, comment.name), sql.Literal(comment.comment)
+        )
+    return sql.SQL("COMMENT ON {} {} ON {} IS {}").format(
+        sql.SQL(_COMMENT_TARGETS[comment.kind]),
+        sql.Identifier(comment.name),
+        sql.Identifier(schema, table),
+        sql.Literal(comment.comment),
+    )
 
 
 def _reloption(option: str) -> sql.Composed:

@@ -124,6 +124,13 @@ class ColumnComment:
 
 
 @dataclass(frozen=True)
+class ObjectComment:
+    kind: str  # constraint | index | trigger | policy
+    name: str
+    comment: str
+
+
+@dataclass(frozen=True)
 class TableExtras:
     """What a table carries besides its columns, keys and indexes; re-applied when a restore recreates it."""
 
@@ -138,6 +145,7 @@ class TableExtras:
     reloptions: tuple[str, ...] = ()  # "fillfactor=70", "toast.autovacuum_enabled=false"
     replica_identity: str = "d"  # relreplident: d (default) | n (nothing) | f (full) | i (index)
     replica_identity_index: str | None = None  # the index of REPLICA IDENTITY USING INDEX
+    object_comments: tuple[ObjectComment, ...] = ()  # on its constraints, indexes, triggers, policies
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableExtras:
@@ -170,6 +178,7 @@ class TableExtras:
             tuple(data.get("reloptions", ())),
             data.get("replica_identity", "d"),
             data.get("replica_identity_index"),
+            tuple(ObjectComment(c["kind"], c["name"], c["comment"]) for c in data.get("object_comments", ())),
         )
 
 

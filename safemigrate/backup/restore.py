@@ -319,7 +319,10 @@ def _restore_extras(
         {g.grantee for g in extras.grants if g.grantee is not None} | {r for p in extras.policies for r in p.roles}
     )
     roles = {str(r[0]) for r in conn.execute(load_sql("roles_present"), {"roles": wanted})}
-    plan = extras_statements(schema, table, extras, roles=roles, skip_triggers={t.name for t in missing})
+    present = {(str(k), str(n)) for k, n in conn.execute(load_sql("table_objects"), {"schema": schema, "table": table})}
+    plan = extras_statements(
+        schema, table, extras, roles=roles, skip_triggers={t.name for t in missing}, objects_present=present
+    )
     for statement in plan.statements:
         conn.execute(statement)
     return tuple(warnings) + plan.warnings

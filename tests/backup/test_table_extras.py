@@ -50,6 +50,11 @@ CREATE POLICY tenant_rows ON doc AS PERMISSIVE FOR ALL TO {tenant}, {reader}
 CREATE POLICY no_secret ON doc AS RESTRICTIVE FOR SELECT TO PUBLIC USING (secret IS NULL);
 COMMENT ON TABLE doc IS 'Documents: l''apostrophe ✓';
 COMMENT ON COLUMN doc.body IS 'the text';
+COMMENT ON CONSTRAINT doc_pkey ON doc IS 'one row per document';
+COMMENT ON INDEX doc_pkey IS 'the primary key''s index';
+COMMENT ON TRIGGER doc_audit ON doc IS 'writes audit_log';
+COMMENT ON TRIGGER doc_touch ON doc IS 'marks edits';
+COMMENT ON POLICY tenant_rows ON doc IS 'each tenant sees its own';
 ALTER TABLE doc REPLICA IDENTITY FULL;
 ALTER TABLE doc OWNER TO {owner};
 CREATE TABLE tag (id int NOT NULL, name text);
@@ -70,7 +75,14 @@ SELECT c.relacl::text, pg_get_userbyid(c.relowner)::text, c.reloptions, t.relopt
        ARRAY(SELECT row(p.policyname, p.permissive, p.roles, p.cmd, p.qual, p.with_check)::text
                FROM pg_policies p WHERE p.tablename = c.relname ORDER BY p.policyname),
        (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-         WHERE i.indrelid = c.oid AND i.indisreplident)
+         WHERE i.indrelid = c.oid AND i.indisreplident),
+       ARRAY(SELECT d.classoid::regclass::text || ' ' || d.description
+               FROM pg_description d
+              WHERE d.objoid IN (SELECT oid FROM pg_constraint WHERE conrelid = c.oid
+                                 UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = c.oid
+                                 UNION ALL SELECT oid FROM pg_trigger WHERE tgrelid = c.oid
+                                 UNION ALL SELECT oid FROM pg_policy WHERE polrelid = c.oid)
+              ORDER BY 1)
   FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
  WHERE c.oid = %s::regclass
 """
@@ -179,6 +191,13 @@ def test_the_backup_holds_the_extras(source: str, roles: Roles, tmp_path: Path) 
     ]
     assert extras.comment == "Documents: l'apostrophe ✓"
     assert [(c.column, c.comment) for c in extras.column_comments] == [("body", "the text")]
+    assert [(c.kind, c.name, c.comment) for c in extras.object_comments] == [
+        ("constraint", "doc_pkey", "one row per document"),
+        ("index", "doc_pkey", "the primary key's index"),
+        ("policy", "tenant_rows", "each tenant sees its own"),
+        ("trigger", "doc_audit", "writes audit_log"),
+        ("trigger", "doc_touch", "marks edits"),
+    ]
     assert set(extras.reloptions) == {"fillfactor=70", "toast.autovacuum_enabled=false"}
     assert extras.replica_identity == "f"
     tag = manifest.table("tag")
@@ -246,6 +265,7 @@ def test_a_missing_trigger_function_is_a_warning_or_stops_the_restore(source: st
     result = _restore(source, store, tables=["doc"])
     assert result.warnings == (
         "table 'doc': trigger 'doc_touch' was left out: its function public.touch() does not exist here.",
+        "table 'doc': the comment on trigger 'doc_touch' was left out: that trigger is not there.",
     )
     with psycopg.connect(source, autocommit=True) as conn:
         found = conn.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'doc'::regclass AND NOT tgisinternal")
