@@ -213,6 +213,11 @@ def restore_in_transaction(
         _refuse_rows(conn, schema, [e.name for e in existing])
     else:
         _refuse_outside_references(conn, schema, [e.name for e in existing])
+    order = load_order(entries)
+    existing_names = [e.name for e in existing]
+    # Before the TRUNCATE, which fires ON TRUNCATE triggers; nothing is pending on the tables yet.
+    switched_off = _switch_off_triggers(conn, schema, existing_names) if existing else []
+    deferred = _defer_keys_loaded_backwards(conn, schema, order, existing_names) if len(existing) > 1 else []
     if existing and not into_empty:
         # ONLY: an inheritance child of a restored table is another table, restored or not by itself
         conn.execute(
@@ -241,7 +246,7 @@ def restore_in_transaction(
     fresh = {e.name for e in created} | (set() if into_empty else {e.name for e in existing})
     freeze = _read_committed(conn)
     checked_by_loader: set[str] = set()
-    for entry in load_order(entries):
+    for entry in order:
         if loader is not None and loader(conn, schema, entry, folder / entry.file):
             checked_by_loader.add(entry.name)
         else:
@@ -265,7 +270,21 @@ def restore_in_transaction(
                     sql.Literal(seq.is_called),
                 )
             )
-    conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")
+    conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")  # every deferred check runs here
+    for key in deferred:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} NOT DEFERRABLE").format(
+                sql.Identifier(schema, key.table_name), sql.Identifier(key.name)
+            )
+        )
+    for trigger in switched_off:  # after the checks: ALTER TABLE refuses a table with pending trigger events
+        conn.execute(
+            sql.SQL("ALTER TABLE {} {} {}").format(
+                sql.Identifier(schema, trigger.table_name),
+                sql.SQL("ENABLE ALWAYS TRIGGER" if trigger.enabled == "A" else "ENABLE TRIGGER"),
+                sql.Identifier(trigger.name),
+            )
+        )
     _verify(conn, schema, [e for e in entries if e.name not in checked_by_loader])
     # After the check: a forced policy would hide rows from it, and no trigger fires on the load.
     warnings: dict[str, tuple[str, ...]] = {}
@@ -276,6 +295,72 @@ def restore_in_transaction(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
     return [RestoredTable(e.name, e.rows, e.name not in present, warnings.get(e.name, ())) for e in entries]
+
+
+@dataclass(frozen=True)
+class _FiringTrigger:
+    table_name: str
+    name: str
+    enabled: str  # O (origin, the default) | A (always)
+    may_alter: bool
+
+
+@dataclass(frozen=True)
+class _ImmediateKey:
+    table_name: str
+    name: str
+    referenced_table: str
+    may_alter: bool
+
+
+def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> list[_FiringTrigger]:
+    """Switch off the user triggers of the present ``tables`` for the load (put back by the caller,
+    in the same transaction): restored rows are the backup's, and an audit or counter trigger must
+    not run once per restored row, nor rewrite what it loads. Refused when the role may not."""
+    with conn.cursor(row_factory=class_row(_FiringTrigger)) as cur:
+        firing = cur.execute(load_sql("firing_triggers"), {"schema": schema, "tables": tables}).fetchall()
+    barred = [t for t in firing if not t.may_alter]
+    if barred:
+        names = ", ".join(sorted({repr(t.name) for t in barred if t.table_name == barred[0].table_name}))
+        raise RestoreRefusedError(
+            f"Table {barred[0].table_name!r} has trigger(s) {names} that would fire for every restored row, and only "
+            "its owner may switch them off for the load; nothing was restored.",
+            "Restore as the table's owner (or a superuser), or disable those triggers yourself and run again.",
+        )
+    for trigger in firing:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                sql.Identifier(schema, trigger.table_name), sql.Identifier(trigger.name)
+            )
+        )
+    return firing
+
+
+def _defer_keys_loaded_backwards(
+    conn: psycopg.Connection[Any], schema: str, order: Sequence[TableEntry], tables: list[str]
+) -> list[_ImmediateKey]:
+    """Make deferrable, for the load, the non-deferrable foreign keys between present ``tables`` whose
+    table is loaded before the one it references (a cycle: no order satisfies them all); the caller
+    makes them NOT DEFERRABLE again once they are checked."""
+    position = {e.name: i for i, e in enumerate(order)}
+    with conn.cursor(row_factory=class_row(_ImmediateKey)) as cur:
+        keys = cur.execute(load_sql("immediate_foreign_keys"), {"schema": schema, "tables": tables}).fetchall()
+    backwards = [k for k in keys if position[k.table_name] < position[k.referenced_table]]
+    barred = [k for k in backwards if not k.may_alter]
+    if barred:
+        raise RestoreRefusedError(
+            f"Tables {barred[0].table_name!r} and {barred[0].referenced_table!r} reference each other through foreign "
+            f"keys that cannot be deferred ({barred[0].name!r}), so their rows can only be loaded with that key "
+            "deferred, which only the table's owner may do; nothing was restored.",
+            "Restore as the tables' owner (or a superuser), or make the key DEFERRABLE and run again.",
+        )
+    for key in backwards:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} DEFERRABLE INITIALLY DEFERRED").format(
+                sql.Identifier(schema, key.table_name), sql.Identifier(key.name)
+            )
+        )
+    return backwards
 
 
 @dataclass(frozen=True)

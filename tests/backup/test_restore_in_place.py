@@ -1,0 +1,160 @@
+"""Restoring into tables that are there: their user triggers do not fire for the restored rows (an
+audit or counter trigger would write to other tables once per row, and commit it; a BEFORE trigger
+would rewrite the rows), and non-deferrable foreign keys in a cycle (Prisma writes them so) load
+all the same. The triggers and keys are as they were afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from safemigrate.backup import restore_backup, take_backup
+from safemigrate.db.url import parse_database_url
+from safemigrate.errors import RestoreRefusedError
+from tests.pgserver import PgServer
+
+TRIGGERS = """
+CREATE TABLE audit_log (id serial PRIMARY KEY, what text NOT NULL);
+CREATE TABLE totals (name text PRIMARY KEY, amount bigint NOT NULL);
+INSERT INTO totals VALUES ('balance', 0);
+CREATE TABLE account (id int PRIMARY KEY, balance bigint NOT NULL, note text);
+CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit_log (what) VALUES (TG_NAME || ' ' || TG_OP); RETURN NULL; END $$;
+CREATE FUNCTION add_total() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE totals SET amount = amount + NEW.balance WHERE name = 'balance'; RETURN NULL; END $$;
+CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := upper(NEW.note); RETURN NEW; END $$;
+CREATE TRIGGER account_audit AFTER INSERT ON account FOR EACH ROW EXECUTE FUNCTION audit();
+CREATE TRIGGER account_total AFTER INSERT ON account FOR EACH ROW EXECUTE FUNCTION add_total();
+CREATE TRIGGER account_shout BEFORE INSERT ON account FOR EACH ROW EXECUTE FUNCTION shout();
+CREATE TRIGGER account_truncated AFTER TRUNCATE ON account FOR EACH STATEMENT EXECUTE FUNCTION audit();
+CREATE TRIGGER account_always AFTER INSERT ON account FOR EACH ROW EXECUTE FUNCTION audit();
+ALTER TABLE account ENABLE ALWAYS TRIGGER account_always;
+CREATE TRIGGER account_off AFTER INSERT ON account FOR EACH ROW EXECUTE FUNCTION audit();
+ALTER TABLE account DISABLE TRIGGER account_off;
+"""
+
+# What the triggers did, and what they are.
+STATE = """
+SELECT (SELECT count(*) FROM audit_log), (SELECT amount FROM totals),
+       ARRAY(SELECT tgname || ' ' || tgenabled::text FROM pg_trigger
+              WHERE tgrelid = 'account'::regclass AND NOT tgisinternal ORDER BY tgname)
+"""
+
+
+def _execute(url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement.encode(), params)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture
+def accounts(database_url: str) -> str:
+    _execute(database_url, TRIGGERS)
+    # The rows as the triggers made them (shouted notes): what the backup holds.
+    _execute(database_url, "INSERT INTO account SELECT i, i * 10, 'note ' || i FROM generate_series(1, 50) i")
+    return database_url
+
+
+def test_an_in_place_restore_fires_no_user_trigger(accounts: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    take_backup(parse_database_url(accounts), store, tables=["account"])
+    backed_up = _execute(accounts, "SELECT * FROM account ORDER BY id")
+    _execute(accounts, "UPDATE account SET balance = balance + 1, note = 'changed'")
+    before = _execute(accounts, STATE)
+
+    result = restore_backup(parse_database_url(accounts, source="--to-url"), store, tables=["account"])
+
+    assert [t.recreated for t in result.tables] == [False]
+    assert _execute(accounts, STATE) == before, "no audit row, no total added, no trigger state changed"
+    assert _execute(accounts, "SELECT * FROM account ORDER BY id") == backed_up, "rows as backed up, not re-shouted"
+    _execute(accounts, "INSERT INTO account VALUES (51, 5, 'after')")
+    audit_rows, total, _ = _execute(accounts, STATE)[0]
+    assert (audit_rows, total) == (before[0][0] + 2, before[0][1] + 5), "the enabled triggers fire again"
+    assert _execute(accounts, "SELECT note FROM account WHERE id = 51") == [("AFTER",)]
+
+
+@pytest.fixture
+def restorer(pg_server: PgServer, accounts: str) -> Iterator[str]:
+    """A role that may empty and fill ``account`` but does not own it."""
+    name = f"restorer_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(name)))
+    _execute(accounts, f'GRANT SELECT, INSERT, TRUNCATE ON account TO "{name}"')
+    _execute(accounts, f'GRANT USAGE, CREATE ON SCHEMA public TO "{name}"')
+    try:
+        yield _as_url(accounts, name)
+    finally:
+        _execute(accounts, f'DROP OWNED BY "{name}"')
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def _as_url(url: str, user: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:pw@{host}"))
+
+
+def test_a_role_that_may_not_switch_triggers_off_is_refused(accounts: str, restorer: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    take_backup(parse_database_url(accounts), store, tables=["account"])
+    _execute(accounts, "UPDATE account SET note = 'changed'")
+    before = (_execute(accounts, STATE), _execute(accounts, "SELECT * FROM account ORDER BY id"))
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(restorer, source="--to-url"), store, tables=["account"])
+    assert refused.value.message == (
+        "Table 'account' has trigger(s) 'account_always', 'account_audit', 'account_shout', 'account_total', "
+        "'account_truncated' that would fire for every restored row, and only its owner may switch them off for "
+        "the load; nothing was restored."
+    )
+    assert (_execute(accounts, STATE), _execute(accounts, "SELECT * FROM account ORDER BY id")) == before
+
+
+# Prisma writes both keys of a 1:n plus an optional 1:1 back as plain (non-deferrable) foreign keys.
+CYCLE = """
+CREATE TABLE "User" (id int PRIMARY KEY, "favoritePostId" int);
+CREATE TABLE "Post" (id int PRIMARY KEY, "authorId" int NOT NULL);
+ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"(id)
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "User" ADD CONSTRAINT "User_favoritePostId_fkey" FOREIGN KEY ("favoritePostId") REFERENCES "Post"(id)
+    ON DELETE SET NULL ON UPDATE CASCADE;
+INSERT INTO "User" SELECT i, NULL FROM generate_series(1, 20) i;
+INSERT INTO "Post" SELECT i, (i % 20) + 1 FROM generate_series(1, 40) i;
+UPDATE "User" SET "favoritePostId" = id * 2;
+"""
+
+KEYS = """
+SELECT conname, condeferrable, condeferred, convalidated FROM pg_constraint
+ WHERE contype = 'f' AND conrelid IN ('"User"'::regclass, '"Post"'::regclass) ORDER BY conname
+"""
+
+
+def test_non_deferrable_keys_in_a_cycle_restore_in_place(database_url: str, tmp_path: Path) -> None:
+    _execute(database_url, CYCLE)
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    rows = (
+        _execute(database_url, 'SELECT * FROM "User" ORDER BY id'),
+        _execute(database_url, 'SELECT * FROM "Post" ORDER BY id'),
+    )
+    keys = _execute(database_url, KEYS)
+    _execute(database_url, 'UPDATE "User" SET "favoritePostId" = NULL; DELETE FROM "Post" WHERE id > 10')
+
+    result = restore_backup(parse_database_url(database_url, source="--to-url"), store)
+
+    assert sorted(t.name for t in result.tables) == ["Post", "User"]
+    assert (
+        _execute(database_url, 'SELECT * FROM "User" ORDER BY id'),
+        _execute(database_url, 'SELECT * FROM "Post" ORDER BY id'),
+    ) == rows
+    assert _execute(database_url, KEYS) == keys, "the keys are NOT DEFERRABLE again, and validated"
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        _execute(database_url, 'INSERT INTO "Post" VALUES (100, 999)')
