@@ -213,6 +213,7 @@ def restore_in_transaction(
         _refuse_rows(conn, schema, [e.name for e in existing])
     else:
         _refuse_outside_references(conn, schema, [e.name for e in existing])
+    _refuse_taken_names(conn, schema, [e for e in entries if e.name not in present])
     order = load_order(entries)
     existing_names = [e.name for e in existing]
     # Before the TRUNCATE, which fires ON TRUNCATE triggers; nothing is pending on the tables yet.
@@ -295,6 +296,51 @@ def restore_in_transaction(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
     return [RestoredTable(e.name, e.rows, e.name not in present, warnings.get(e.name, ())) for e in entries]
+
+
+@dataclass(frozen=True)
+class _TakenName:
+    name: str
+    relkind: str
+    used_by: str | None
+
+
+_RELATION_KINDS = {"r": "table", "p": "table", "i": "index", "I": "index", "v": "view", "m": "materialized view"}
+
+
+def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Sequence[TableEntry]) -> None:
+    """Refuse when a serial sequence or an index a recreated table needs has a name another relation
+    of the schema now holds (a renamed table keeps its sequence's and indexes' names). ``OWNED BY``
+    and ``setval`` would take such a sequence from the table that uses it and rewind it; an index
+    of that name would fail the restore late, with PostgreSQL's words."""
+    needed: dict[str, tuple[str, str]] = {}  # relation name -> (table, what it is to the table)
+    for entry in created:
+        needed.update((s.name, (entry.name, "serial sequence")) for s in entry.ddl.sequences if not s.identity)
+        needed.update((c.name, (entry.name, "index")) for c in entry.ddl.constraints if c.kind in ("p", "u", "x"))
+        needed.update((i.name, (entry.name, "index")) for i in entry.ddl.indexes)
+    if not needed:
+        return
+    with conn.cursor(row_factory=class_row(_TakenName)) as cur:
+        taken = cur.execute(load_sql("taken_relation_names"), {"schema": schema, "names": sorted(needed)}).fetchall()
+    if not taken:
+        return
+    first = taken[0]
+    table, role = needed[first.name]
+    what = _RELATION_KINDS.get(first.relkind, "relation")
+    if first.relkind == "S":
+        holder = f"the sequence that {first.used_by} draws from"
+    elif first.used_by:
+        holder = f"{'an' if what == 'index' else 'a'} {what} of table {first.used_by}"
+    else:
+        holder = f"a {what}"
+    kind = "SEQUENCE" if first.relkind == "S" else "INDEX" if first.relkind in "iI" else "TABLE"
+    raise RestoreRefusedError(
+        f"Table {table!r} is recreated with its {role} {first.name!r}, but that name is now {holder}; "
+        + ("restoring would take it over and rewind it" if first.relkind == "S" else "the restore cannot create it")
+        + ". Nothing was restored.",
+        f"Restore into another database (--to-url), or rename that {kind.lower()} first "
+        f"(ALTER {kind} {sql.Identifier(schema, first.name).as_string(None)} RENAME TO ...).",
+    )
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,37 @@ def test_non_deferrable_keys_in_a_cycle_restore_in_place(database_url: str, tmp_
     assert _execute(database_url, KEYS) == keys, "the keys are NOT DEFERRABLE again, and validated"
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         _execute(database_url, 'INSERT INTO "Post" VALUES (100, 999)')
+
+
+def test_a_serial_sequence_name_another_table_now_uses_is_refused(database_url: str, tmp_path: Path) -> None:
+    """A migration renamed ``a`` to ``b``; ``b`` kept the sequence ``a_id_seq``. Recreating ``a`` would
+    have taken that sequence over (OWNED BY) and rewound it: ``b``'s next insert then collided."""
+    _execute(database_url, "CREATE TABLE a (id serial PRIMARY KEY, v text); INSERT INTO a (v) VALUES ('x'), ('y')")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["a"])
+    _execute(database_url, "ALTER TABLE a RENAME TO b; INSERT INTO b (v) SELECT 'z' FROM generate_series(1, 5)")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["a"])
+    assert refused.value.message == (
+        "Table 'a' is recreated with its serial sequence 'a_id_seq', but that name is now the sequence that "
+        "public.b.id draws from; restoring would take it over and rewind it. Nothing was restored."
+    )
+    assert 'ALTER SEQUENCE "public"."a_id_seq" RENAME TO' in refused.value.hint
+    assert _execute(database_url, "SELECT to_regclass('a')") == [(None,)]
+    _execute(database_url, "INSERT INTO b (v) VALUES ('next')")  # b's sequence was not rewound
+    assert _execute(database_url, "SELECT max(id), count(*) FROM b") == [(8, 8)]
+
+    # The sequence renamed out of the way, ``b``'s primary key index still has ``a``'s name.
+    _execute(database_url, "ALTER SEQUENCE a_id_seq RENAME TO b_id_seq")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["a"])
+    assert refused.value.message == (
+        "Table 'a' is recreated with its index 'a_pkey', but that name is now an index of table public.b; the "
+        "restore cannot create it. Nothing was restored."
+    )
+    # Both renamed, the restore recreates ``a`` with a sequence of its own.
+    _execute(database_url, "ALTER INDEX a_pkey RENAME TO b_pkey")
+    restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["a"])
+    _execute(database_url, "INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w')")
+    assert _execute(database_url, "SELECT max(id) FROM a") == [(3,)]
+    assert _execute(database_url, "SELECT max(id) FROM b") == [(9,)]
