@@ -224,7 +224,16 @@ def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL
             )
             for c in columns
         ),
-        tuple(ConstraintDef(c.name, c.kind, c.definition, c.referenced_table) for c in constraints),
+        tuple(
+            ConstraintDef(
+                c.name,
+                c.kind,
+                c.definition,
+                c.referenced_table,
+                None if c.referenced_schema in (None, schema) else c.referenced_schema,
+            )
+            for c in constraints
+        ),
         tuple(indexes),
         tuple(sequences),
         tuple(enums.values()),
@@ -569,10 +578,37 @@ def add_constraint_statement(schema: str, table: str, name: str, definition: str
     )
 
 
-def foreign_key_statements(schema: str, table: str, ddl: TableDDL, present: set[str]) -> list[sql.Composed]:
-    """ALTER TABLE ... ADD CONSTRAINT for the foreign keys whose referenced table is ``present``."""
+def ensure_schema(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Create ``schema`` when missing (only then: CREATE SCHEMA, even IF NOT EXISTS, needs the CREATE
+    privilege on the database, which a role restoring into an existing schema often lacks)."""
+    found = conn.execute(b"SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)", [schema]).fetchone()
+    if not (found and found[0]):
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+
+def referenced(schema: str, fk: ConstraintDef) -> tuple[str, str]:
+    """The (schema, table) a foreign key of a table in ``schema`` references."""
+    return (fk.referenced_schema or schema, fk.referenced_table or "")
+
+
+def foreign_key_statements(
+    schema: str, table: str, ddl: TableDDL, present: Collection[tuple[str, str]]
+) -> list[sql.Composed]:
+    """ALTER TABLE ... ADD CONSTRAINT for the foreign keys whose referenced (schema, table) is ``present``."""
     return [
         add_constraint_statement(schema, table, fk.name, fk.definition)
         for fk in ddl.foreign_keys
-        if fk.referenced_table in present
+        if referenced(schema, fk) in present
     ]
+
+
+def foreign_keys_left_out(
+    schema: str, table: str, ddl: TableDDL, present: Collection[tuple[str, str]]
+) -> tuple[str, ...]:
+    """A warning line per foreign key :func:`foreign_key_statements` leaves out."""
+    return tuple(
+        f"table {table!r}: foreign key {fk.name!r} was left out: the table it references, "
+        f"{'.'.join(referenced(schema, fk))}, is not there."
+        for fk in ddl.foreign_keys
+        if referenced(schema, fk) not in present
+    )

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from safemigrate.errors import BackupFormatError
 
@@ -65,7 +65,9 @@ class ConstraintDef:
     name: str
     kind: str  # p | u | c | x | f
     definition: str  # pg_get_constraintdef
-    referenced_table: str | None = None  # foreign keys: the table they point at (same schema)
+    referenced_table: str | None = None  # foreign keys: the table they point at
+    # ... and its schema (None: the table's own; manifests from before it was stored hold none)
+    referenced_schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,10 +266,10 @@ class Manifest:
                 TableEntry(
                     _text(t["name"], "table name"),
                     TableDDL(
-                        tuple(ColumnDef(**c) for c in t["ddl"]["columns"]),
-                        tuple(ConstraintDef(**c) for c in t["ddl"]["constraints"]),
-                        tuple(IndexDef(**i) for i in t["ddl"]["indexes"]),
-                        tuple(SequenceDef(**s) for s in t["ddl"]["sequences"]),
+                        tuple(_known(ColumnDef, c) for c in t["ddl"]["columns"]),
+                        tuple(_known(ConstraintDef, c) for c in t["ddl"]["constraints"]),
+                        tuple(_known(IndexDef, i) for i in t["ddl"]["indexes"]),
+                        tuple(_known(SequenceDef, s) for s in t["ddl"]["sequences"]),
                         tuple(EnumType(e["schema"], e["name"], tuple(e["labels"])) for e in t["ddl"]["enums"]),
                         _extras(t["ddl"].get("extras")),
                     ),
@@ -306,6 +308,15 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
+
+
+_Def = TypeVar("_Def")
+
+
+def _known(cls: type[_Def], data: Mapping[str, Any]) -> _Def:
+    """``cls`` from the keys it knows: a newer writer may add keys, which this version ignores."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def _extras(data: Any) -> TableExtras | None:

@@ -27,11 +27,14 @@ from psycopg.rows import class_row
 from safemigrate.backup.ddl import (
     add_constraint_statement,
     create_statements,
+    ensure_schema,
     extras_statements,
     foreign_key_statements,
+    foreign_keys_left_out,
     index_statements,
     load_sql,
     read_columns,
+    referenced,
     schema_tables,
     unvalidated_constraints,
 )
@@ -137,6 +140,8 @@ def load_order(entries: Sequence[TableEntry]) -> list[TableEntry]:
             return
         visiting.add(entry.name)
         for fk in entry.ddl.foreign_keys:
+            if fk.referenced_schema is not None:  # another schema's table: not among these
+                continue
             parent = by_name.get(fk.referenced_table or "")
             if parent is not None and parent.name != entry.name:
                 visit(parent)
@@ -240,6 +245,8 @@ def restore_in_transaction(
         )
     }
     created = [e for e in entries if e.name not in present]
+    if created:
+        ensure_schema(conn, schema)  # --to-url into a database without it, as pg_restore makes it
     for entry in created:
         for statement in create_statements(schema, entry.name, entry.ddl, types):
             conn.execute(statement)
@@ -257,10 +264,12 @@ def restore_in_transaction(
             conn.execute(statement)
     for con in not_valid:
         conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
-    now_present = set(schema_tables(conn, schema))
+    now_present = _tables_present(conn, {referenced(schema, fk) for e in created for fk in e.ddl.foreign_keys})
+    left_out: dict[str, tuple[str, ...]] = {}
     for entry in created:
         for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
             conn.execute(statement)
+        left_out[entry.name] = foreign_keys_left_out(schema, entry.name, entry.ddl, now_present)
     for entry in entries:
         for seq in entry.ddl.sequences:
             conn.execute(
@@ -295,7 +304,21 @@ def restore_in_transaction(
                 warnings[entry.name] = _restore_extras(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
-    return [RestoredTable(e.name, e.rows, e.name not in present, warnings.get(e.name, ())) for e in entries]
+    return [
+        RestoredTable(e.name, e.rows, e.name not in present, left_out.get(e.name, ()) + warnings.get(e.name, ()))
+        for e in entries
+    ]
+
+
+def _tables_present(conn: psycopg.Connection[Any], wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (schema, table) pairs exist."""
+    if not wanted:
+        return set()
+    pairs = sorted(wanted)
+    rows = conn.execute(
+        load_sql("tables_present"), {"schemas": [p[0] for p in pairs], "tables": [p[1] for p in pairs]}
+    ).fetchall()
+    return {(str(r[0]), str(r[1])) for r in rows}
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,9 @@ def schema_from_catalog(conn: psycopg.Connection[Any], schema: str) -> CatalogSc
     types: set[tuple[str, str]] = set()
     pre = [statement for name in names for statement in create_statements(schema, name, ddls[name], types)]
     post = [statement for name in names for statement in index_statements(schema, name, ddls[name])]
-    post += [s for name in names for s in foreign_key_statements(schema, name, ddls[name], set(names))]
+    post += [
+        s for name in names for s in foreign_key_statements(schema, name, ddls[name], {(schema, n) for n in names})
+    ]
     extensions = tuple(
         str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
     )

@@ -19,13 +19,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import psycopg
-from psycopg import sql
 from psycopg.rows import class_row
 
-from safemigrate.backup.ddl import PartitionRow, partitioned_tables, schema_tables
+from safemigrate.backup.ddl import PartitionRow, ensure_schema, partitioned_tables, schema_tables
 from safemigrate.backup.manifest import Reason
 from safemigrate.backup.restore import check_files, restore_in_transaction
 from safemigrate.backup.store import find_backup
@@ -168,7 +165,7 @@ def clone_database(
             database_errors(target, settings),
             conn.transaction(),
         ):
-            _ensure_schema(conn, target.schema)
+            ensure_schema(conn, target.schema)
             paused = pause_triggers(conn, target.schema, names)
             masking = MaskedLoad(column_masks, salt or DEFAULT_SALT)
             restored = restore_in_transaction(conn, target.schema, folder, entries, loader=masking)
@@ -183,14 +180,6 @@ def clone_database(
         time.monotonic() - started,
         skipped,
     )
-
-
-def _ensure_schema(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Create the target's ?schema= when missing (only then: CREATE SCHEMA, even IF NOT EXISTS, needs
-    the CREATE privilege on the database, which a staging role often lacks)."""
-    found = conn.execute(b"SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)", [schema]).fetchone()
-    if not (found and found[0]):
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
 
 
 def _target_url(to_url: str) -> DatabaseUrl:

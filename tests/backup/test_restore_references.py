@@ -1,0 +1,94 @@
+"""Foreign keys of a recreated table that reference a table of another schema: the backup knows
+that schema, so the key comes back when that table is there (it was silently left out, the bare
+name being looked up in the restored schema), is not pointed at a same-named table of the restored
+schema, and a key left out is a warning line naming the table it references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from safemigrate.backup import restore_backup, take_backup
+from safemigrate.db.url import parse_database_url
+
+
+def _execute(url: str, statement: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement.encode())
+        return cur.fetchall() if cur.description else []
+
+
+def _in_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}schema={quote(schema)}"
+
+
+FOREIGN_KEYS = (
+    "SELECT conname, confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = '{}'::regclass"
+)
+
+
+def test_a_key_to_another_schema_comes_back(database_url: str, tmp_path: Path) -> None:
+    _execute(
+        database_url,
+        "CREATE SCHEMA ref; CREATE TABLE ref.country (code text PRIMARY KEY); INSERT INTO ref.country VALUES ('DE');"
+        "CREATE TABLE customer (id int PRIMARY KEY, country text REFERENCES ref.country (code));"
+        "INSERT INTO customer VALUES (1, 'DE')",
+    )
+    store = tmp_path / "store"
+    manifest = take_backup(parse_database_url(database_url), store, tables=["customer"])
+    entry = manifest.table("customer")
+    assert entry is not None
+    assert [(fk.referenced_schema, fk.referenced_table) for fk in entry.ddl.foreign_keys] == [("ref", "country")]
+    _execute(database_url, "DROP TABLE customer")
+
+    result = restore_backup(parse_database_url(database_url, source="--to-url"), store)
+
+    assert result.warnings == ()
+    assert _execute(database_url, FOREIGN_KEYS.format("customer")) == [("customer_country_fkey", "ref.country")]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        _execute(database_url, "INSERT INTO customer VALUES (2, 'XX')")
+
+
+def test_a_key_to_another_schema_is_not_pointed_at_a_namesake(
+    database_url: str, other_database: str, tmp_path: Path
+) -> None:
+    """``"My Schema".ref`` references ``public.t_dup``; ``"My Schema"`` has a ``t_dup`` of its own. Restored
+    into an empty database, public.t_dup is not there: the key is left out with a warning, and the
+    restore does not fail on it."""
+    _execute(
+        database_url,
+        "CREATE TABLE public.t_dup (id int PRIMARY KEY); INSERT INTO public.t_dup VALUES (1);"
+        'CREATE SCHEMA "My Schema"; CREATE TABLE "My Schema".t_dup (id int PRIMARY KEY);'
+        'CREATE TABLE "My Schema".ref (id int PRIMARY KEY, dup int REFERENCES public.t_dup (id));'
+        'INSERT INTO "My Schema".ref VALUES (1, 1)',
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(_in_schema(database_url, "My Schema")), store)
+
+    result = restore_backup(parse_database_url(_in_schema(other_database, "My Schema"), source="--to-url"), store)
+
+    assert result.warnings == (
+        "table 'ref': foreign key 'ref_dup_fkey' was left out: the table it references, public.t_dup, is not there.",
+    )
+    assert _execute(other_database, FOREIGN_KEYS.format('"My Schema".ref')) == []
+    assert _execute(other_database, 'SELECT * FROM "My Schema".ref') == [(1, 1)]
+
+
+def test_a_key_whose_table_is_not_restored_is_a_warning(database_url: str, other_database: str, tmp_path: Path) -> None:
+    _execute(
+        database_url,
+        "CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent);"
+        "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1)",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+
+    result = restore_backup(parse_database_url(other_database, source="--to-url"), store, tables=["child"])
+
+    assert result.warnings == (
+        "table 'child': foreign key 'child_p_fkey' was left out: the table it references, public.parent, is not there.",
+    )
