@@ -250,6 +250,7 @@ class _ExtrasRow:
     reloptions: list[str]
     replica_identity: str
     replica_identity_index: str | None
+    unlogged: bool
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
         row.replica_identity,
         row.replica_identity_index,
         tuple(object_comments),
+        row.unlogged,
     )
 
 
@@ -543,7 +545,12 @@ def create_statements(
     for con in ddl.constraints:
         if con.kind == "c" and not is_not_valid(con):  # a NOT VALID one comes after the data
             items.append(sql.SQL("CONSTRAINT {} {}").format(sql.Identifier(con.name), sql.SQL(con.definition)))
-    statements.append(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(schema, table), sql.SQL(", ").join(items)))
+    unlogged = ddl.extras is not None and ddl.extras.unlogged
+    statements.append(
+        sql.SQL("CREATE {}TABLE {} ({})").format(
+            sql.SQL("UNLOGGED " if unlogged else ""), sql.Identifier(schema, table), sql.SQL(", ").join(items)
+        )
+    )
     for s in serials:
         statements.append(
             sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(

@@ -148,6 +148,7 @@ class TableExtras:
     replica_identity: str = "d"  # relreplident: d (default) | n (nothing) | f (full) | i (index)
     replica_identity_index: str | None = None  # the index of REPLICA IDENTITY USING INDEX
     object_comments: tuple[ObjectComment, ...] = ()  # on its constraints, indexes, triggers, policies
+    unlogged: bool = False  # CREATE UNLOGGED TABLE
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableExtras:
@@ -181,6 +182,7 @@ class TableExtras:
             data.get("replica_identity", "d"),
             data.get("replica_identity_index"),
             tuple(ObjectComment(c["kind"], c["name"], c["comment"]) for c in data.get("object_comments", ())),
+            bool(data.get("unlogged", False)),
         )
 
 

@@ -377,3 +377,18 @@ def test_the_restore_command_shows_what_it_left_out(source: str, tmp_path: Path)
         "warning: table 'doc': trigger 'doc_touch' was left out: its function public.touch() does not exist here."
         in done.stderr.splitlines()
     )
+
+
+def test_an_unlogged_table_comes_back_unlogged(database_url: str, tmp_path: Path) -> None:
+    _execute(
+        database_url, "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, v text); INSERT INTO scratch VALUES (1, 'a')"
+    )
+    store = tmp_path / "store"
+    _backup(database_url, store)
+    _execute(database_url, "DROP TABLE scratch")
+    _restore(database_url, store, tables=["scratch"])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT relpersistence::text FROM pg_class WHERE oid = 'scratch'::regclass").fetchone() == (
+            "u",
+        )
+        assert conn.execute("SELECT * FROM scratch").fetchall() == [(1, "a")]

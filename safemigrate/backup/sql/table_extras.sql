@@ -2,7 +2,8 @@
 -- Columns: owner (role name), row_security, force_row_security (ENABLE / FORCE ROW LEVEL SECURITY),
 --   comment (COMMENT ON TABLE, or NULL), reloptions (text[]: "name=value" storage parameters, those
 --   of its TOAST table prefixed "toast."), replica_identity (relreplident: d | n | f | i),
---   replica_identity_index (the index of REPLICA IDENTITY USING INDEX, else NULL).
+--   replica_identity_index (the index of REPLICA IDENTITY USING INDEX, else NULL), unlogged
+--   (CREATE UNLOGGED TABLE).
 -- Parameters: %(schema)s text, %(table)s text.
 -- Oldest supported version: PostgreSQL 12.
 SELECT pg_get_userbyid(c.relowner)::text AS owner,
@@ -16,7 +17,8 @@ SELECT pg_get_userbyid(c.relowner)::text AS owner,
        (SELECT ic.relname::text
           FROM pg_index i
           JOIN pg_class ic ON ic.oid = i.indexrelid
-         WHERE i.indrelid = c.oid AND i.indisreplident) AS replica_identity_index
+         WHERE i.indrelid = c.oid AND i.indisreplident) AS replica_identity_index,
+       c.relpersistence = 'u' AS unlogged
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
