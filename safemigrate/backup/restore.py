@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -219,6 +219,7 @@ def restore_in_transaction(
     else:
         _refuse_outside_references(conn, schema, [e.name for e in existing])
     _refuse_taken_names(conn, schema, [e for e in entries if e.name not in present])
+    _refuse_row_security(conn, schema, [e.name for e in existing])
     order = load_order(entries)
     existing_names = [e.name for e in existing]
     # Before the TRUNCATE, which fires ON TRUNCATE triggers; nothing is pending on the tables yet.
@@ -248,8 +249,9 @@ def restore_in_transaction(
     if created:
         ensure_schema(conn, schema)  # --to-url into a database without it, as pg_restore makes it
     for entry in created:
-        for statement in create_statements(schema, entry.name, entry.ddl, types):
-            conn.execute(statement)
+        with _missing_definitions(entry.name):
+            for statement in create_statements(schema, entry.name, entry.ddl, types):
+                conn.execute(statement)
     # created or emptied here: loadable frozen (COPY FREEZE), unless the transaction holds a snapshot
     fresh = {e.name for e in created} | (set() if into_empty else {e.name for e in existing})
     freeze = _read_committed(conn)
@@ -310,6 +312,23 @@ def restore_in_transaction(
     ]
 
 
+@contextlib.contextmanager
+def _missing_definitions(table: str) -> Iterator[None]:
+    """A table whose columns, defaults or checks use a type or function the target lacks, as one
+    sentence: a backup holds the enum types its tables use, not domains, composite or range types,
+    nor functions (a fresh database, ``backup --verify``'s scratch one, has none of them)."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedObject, psycopg.errors.UndefinedFunction) as err:
+        raise RestoreRefusedError(
+            f"Table {table!r} cannot be recreated here: {err.diag.message_primary or err}; a restore recreates "
+            "the enum types a table uses, not domains, composite or range types, nor the functions its defaults "
+            "and checks call. Nothing was restored.",
+            "Create it in the target first (as the source defines it: pg_dump --schema-only shows it), or restore "
+            "into a database that has it.",
+        ) from err
+
+
 def _tables_present(conn: psycopg.Connection[Any], wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the (schema, table) pairs exist."""
     if not wanted:
@@ -364,6 +383,28 @@ def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Seq
         f"Restore into another database (--to-url), or rename that {kind.lower()} first "
         f"(ALTER {kind} {sql.Identifier(schema, first.name).as_string(None)} RENAME TO ...).",
     )
+
+
+@dataclass(frozen=True)
+class _HiddenRows:
+    table_name: str
+    role_name: str
+
+
+def _refuse_row_security(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> None:
+    """A present table whose row-level security applies to this role could neither take every
+    restored row (COPY FROM refuses) nor show them all to the check: refused up front, by name."""
+    if not tables:
+        return
+    with conn.cursor(row_factory=class_row(_HiddenRows)) as cur:
+        hidden = cur.execute(load_sql("row_security_hidden"), {"schema": schema, "tables": tables}).fetchall()
+    if hidden:
+        raise RestoreRefusedError(
+            f"Row-level security applies to the role {hidden[0].role_name!r} on table {hidden[0].table_name!r}, so "
+            "the restore could neither load every row nor check them; nothing was restored.",
+            "Restore as a superuser, as a role with BYPASSRLS, or as the table's owner when the table does not "
+            "FORCE ROW LEVEL SECURITY.",
+        )
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,26 @@ def test_a_key_whose_table_is_not_restored_is_a_warning(database_url: str, other
     assert result.warnings == (
         "table 'child': foreign key 'child_p_fkey' was left out: the table it references, public.parent, is not there.",
     )
+
+
+def test_a_domain_the_target_lacks_is_one_sentence(database_url: str, other_database: str, tmp_path: Path) -> None:
+    from safemigrate.errors import RestoreRefusedError
+
+    _execute(
+        database_url,
+        "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');"
+        "CREATE TABLE contact (id int PRIMARY KEY, address email); INSERT INTO contact VALUES (1, 'a@b')",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(other_database, source="--to-url"), store)
+    assert refused.value.message == (
+        "Table 'contact' cannot be recreated here: type \"email\" does not exist; a restore recreates the enum types "
+        "a table uses, not domains, composite or range types, nor the functions its defaults and checks call. "
+        "Nothing was restored."
+    )
+    assert _execute(other_database, "SELECT to_regclass('contact')") == [(None,)]
+    _execute(other_database, "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%')")
+    restore_backup(parse_database_url(other_database, source="--to-url"), store)
+    assert _execute(other_database, "SELECT * FROM contact") == [(1, "a@b")]

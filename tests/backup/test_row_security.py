@@ -158,3 +158,30 @@ def test_the_command_line_says_it_in_one_line(database_url: str, roles: Roles, t
     assert "Traceback" not in done.stderr and "BYPASSRLS" in done.stderr and done.stdout == ""
     assert PASSWORD not in done.stderr
     assert _nothing_saved(tmp_path / ".safemigrate" / "backups")
+
+
+def test_a_restore_into_a_table_whose_row_security_applies_is_refused(
+    database_url: str, roles: Roles, tmp_path: Path
+) -> None:
+    """Backed up by a superuser (every row), restored by the owner of a table that forces row-level
+    security: COPY FROM refuses such a table and the check would see a subset; refused by name first."""
+    from safemigrate.backup import restore_backup
+    from safemigrate.errors import RestoreRefusedError
+
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["doc"])
+    _force(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM doc WHERE id = 3")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(_as(database_url, roles.owner), source="--to-url"), store)
+    assert refused.value.message == (
+        f"Row-level security applies to the role {roles.owner!r} on table 'doc', so the restore could neither load "
+        "every row nor check them; nothing was restored."
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT id FROM doc ORDER BY id").fetchall() == [(1,), (2,)]
+    # A superuser restores every row.
+    restore_backup(parse_database_url(database_url, source="--to-url"), store)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT id FROM doc ORDER BY id").fetchall() == [(1,), (2,), (3,)]
