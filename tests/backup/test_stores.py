@@ -317,6 +317,26 @@ def test_verify_records_a_corrupted_backup_as_failed(filled: str, tmp_path: Path
     assert _scratch_databases(pg_server) == []
 
 
+def test_verify_without_the_sources_domain_records_nothing(filled: str, tmp_path: Path, pg_server: PgServer) -> None:
+    """The scratch database has the source's extensions and collations, not its domains: the check
+    cannot run there, which says nothing about the backup, so it is not marked failed."""
+    from safemigrate.errors import RestoreRefusedError
+
+    with psycopg.connect(filled, autocommit=True) as conn:
+        conn.execute("CREATE DOMAIN email AS text; CREATE TABLE contact (id int PRIMARY KEY, address email)")
+    project = _project(tmp_path, "store")
+    manifest = backup_database(project, database_url=filled).manifest
+    with pytest.raises(RestoreRefusedError) as refused:
+        verify_backup(parse_database_url(filled), LocalStore(tmp_path / "store"), manifest)
+    assert refused.value.message.startswith(
+        f"Backup {manifest.id} is saved, but a scratch database cannot check it: Table 'contact' cannot be "
+        'recreated here: type "email" does not exist;'
+    )
+    assert f"safemigrate restore --id {manifest.id} --to-url" in refused.value.hint
+    assert project_backups(project)[0].verified is None
+    assert _scratch_databases(pg_server) == []
+
+
 def test_cli_backup_verify_and_list(filled: str, tmp_path: Path) -> None:
     project = _project(tmp_path, "store")
     args = [sys.executable, "-m", "safemigrate"]
