@@ -12,6 +12,7 @@ or stops the restore (``rollback``: the function outlives the dropped table), as
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -193,6 +194,7 @@ def restore_backup(
         restored = restore_in_transaction(
             conn, url.schema, folder, entries, into_empty=into_empty, table_extras=table_extras
         )
+        restored = _inbound_keys_lost(conn, url.schema, manifest, restored)
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
 
 
@@ -327,6 +329,39 @@ def _missing_definitions(table: str) -> Iterator[None]:
             "Create it in the target first (as the source defines it: pg_dump --schema-only shows it), or restore "
             "into a database that has it.",
         ) from err
+
+
+def _inbound_keys_lost(
+    conn: psycopg.Connection[Any], schema: str, manifest: Manifest, restored: list[RestoredTable]
+) -> list[RestoredTable]:
+    """A table outside a partial restore whose foreign key to a recreated table is gone (``DROP TABLE
+    ... CASCADE`` dropped it with the table): a warning line on the recreated table with the statement
+    that adds the key back, from the backup. Not added here: the outside table's rows were not
+    restored, and checking them against the restored ones could fail the whole restore."""
+    recreated = {t.name for t in restored if t.recreated}
+    chosen = {t.name for t in restored}
+    outside = [
+        (entry.name, fk)
+        for entry in manifest.tables
+        if entry.name not in chosen
+        for fk in entry.ddl.foreign_keys
+        if fk.referenced_schema is None and fk.referenced_table in recreated
+    ]
+    if not outside:
+        return restored
+    names = sorted({table for table, _ in outside})
+    rows = conn.execute(load_sql("constraint_names"), {"schema": schema, "tables": names}).fetchall()
+    has = {(str(r[0]), str(r[1])) for r in rows}
+    there = _tables_present(conn, {(schema, table) for table in names})
+    lost: dict[str, list[str]] = {}
+    for table, fk in outside:
+        if (schema, table) in there and (table, fk.name) not in has:
+            statement = add_constraint_statement(schema, table, fk.name, fk.definition).as_string(conn)
+            lost.setdefault(fk.referenced_table or "", []).append(
+                f"table {table!r} (not restored) has lost its foreign key {fk.name!r} to {fk.referenced_table!r}; "
+                f"the backup has it: {statement}"
+            )
+    return [dataclasses.replace(t, warnings=t.warnings + tuple(lost.get(t.name, ()))) for t in restored]
 
 
 def _tables_present(conn: psycopg.Connection[Any], wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -115,3 +115,30 @@ def test_a_domain_the_target_lacks_is_one_sentence(database_url: str, other_data
     _execute(other_database, "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%')")
     restore_backup(parse_database_url(other_database, source="--to-url"), store)
     assert _execute(other_database, "SELECT * FROM contact") == [(1, "a@b")]
+
+
+def test_a_key_an_outside_table_lost_with_the_dropped_table_is_a_warning(database_url: str, tmp_path: Path) -> None:
+    """``DROP TABLE parent CASCADE`` drops child's key with it; restoring parent alone brings parent
+    back and says, with the statement from the backup, that child's key is gone."""
+    _execute(
+        database_url,
+        "CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent);"
+        "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1)",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    _execute(database_url, "DROP TABLE parent CASCADE")
+
+    result = restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["parent"])
+
+    (warning,) = result.warnings
+    assert warning == (
+        "table 'child' (not restored) has lost its foreign key 'child_p_fkey' to 'parent'; the backup has it: "
+        'ALTER TABLE "public"."child" ADD CONSTRAINT "child_p_fkey" FOREIGN KEY (p) REFERENCES parent(id)'
+    )
+    _execute(database_url, warning.partition("the backup has it: ")[2])  # the statement works as printed
+    assert _execute(database_url, FOREIGN_KEYS.format("child")) == [("child_p_fkey", "parent")]
+
+    # A partial restore whose outside tables still have their keys says nothing.
+    result = restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["child"])
+    assert result.warnings == ()
