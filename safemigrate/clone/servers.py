@@ -17,7 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -200,12 +200,20 @@ def available_binaries() -> list[ServerBinaries]:
     return found
 
 
+def closest_binaries(found: Sequence[ServerBinaries], major: int) -> ServerBinaries | None:
+    """Of ``found``, the binaries of ``major``, else of the closest major, the older one at equal
+    distance: PostgreSQL mostly adds syntax, so what runs on the older server runs on ``major`` far
+    more often than the reverse. Of one major, the first listed (the OS packages'). None when empty."""
+    # min keeps the first of equals.
+    return min(found, key=lambda b: (abs(b.major - major), b.major), default=None)
+
+
 def binaries_for(major: int | None) -> tuple[ServerBinaries | None, bool]:
-    """The binaries of ``major`` when present, else the newest (``exact`` False); None when there are none."""
+    """The server binaries to run ``major`` on (:func:`closest_binaries`), and whether they are that
+    major (``exact``). ``major`` None: the first found (the OS packages', else the wheel's), ``exact``
+    True. None when this machine has none."""
     found = available_binaries()
-    if not found:
-        return None, False
-    exact = [b for b in found if b.major == major]
-    if exact:
-        return exact[0], True
-    return max(found, key=lambda b: b.major), major is None
+    if major is None:
+        return (found[0], True) if found else (None, False)
+    chosen = closest_binaries(found, major)
+    return chosen, chosen is not None and chosen.major == major

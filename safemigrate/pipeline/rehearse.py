@@ -172,7 +172,10 @@ def _rehearse_history(
     from safemigrate.db.diff import diff_snapshots
 
     started = time.perf_counter()
-    with open_clone(provider, None, settings=config.database, clone_url=clone_url) as clone:
+    # No database to match: run the server version the migrations are written for.
+    with open_clone(
+        provider, None, settings=config.database, clone_url=clone_url, pg_version=config.lint.pg_version
+    ) as clone:
         made = time.perf_counter()
         schema = clone.url.schema
         with connect(clone.url, command="dry-run", settings=config.database) as conn, database_errors(clone.url):
