@@ -119,7 +119,11 @@ class BackupError(SafemigrateError):
 
 
 class BackupNotFoundError(BackupError):
-    """No backup with the given id (or none at all for --latest) in the store."""
+    """No backup with the given id, none at or before --at, none at all for --latest, or no table of
+    that name in the backup (--tables)."""
+
+    # What the user named does not exist: a usage error, as an unknown --run or --tables elsewhere.
+    exit_code = EXIT_USAGE
 
 
 class BackupFormatError(BackupError):

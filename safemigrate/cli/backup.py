@@ -263,21 +263,34 @@ def backups_list(
     project: ProjectOption = Path("."),
     config: ConfigOption = None,
 ) -> None:
-    """List the backups of the store, oldest first."""
-    from safemigrate.backup.project import project_backups
+    r"""List the backups of the store, oldest first; warn when the newest is older than
+    \[notifications] backup_max_age (as `notify check` would, but sending nothing)."""
+    from dataclasses import asdict
+    from datetime import datetime, timezone
 
-    found = project_backups(project, config_file=config)
+    from safemigrate.backup.project import backup_setup
+    from safemigrate.notify.events import stale_backup_event
+
+    setup = backup_setup(project, config)
+    found = setup.store.list()
     skipped = found.unreadable
+    # The backup_stale finding of `notify check` (same rule, same words): shown here, never sent.
+    max_age = setup.config.notifications.backup_max_age
+    stale = stale_backup_event(found, max_age, datetime.now(timezone.utc), store=setup.store.location)
     if fmt is Format.json:
+        facts = asdict(stale.backup) if stale is not None and stale.backup is not None else None
         document = {
             "version": 1,
             "backups": [list_row(m) for m in found],
             "unreadable": [unreadable_row(u) for u in skipped],
             "unfinished": [unfinished_row(u) for u in found.unfinished],
+            "warnings": [] if stale is None else [{"event": stale.kind, "title": stale.title, "backup": facts}],
         }
         typer.echo(json.dumps(document, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
         return
     _warn_unreadable(skipped)
+    if stale is not None:
+        typer.echo(f"warning: {stale.title} ([notifications] backup_max_age).", err=True)
     for unfinished in found.unfinished:
         typer.echo(unfinished_line(unfinished), err=True)
     if not found:
@@ -301,7 +314,7 @@ def prune(
     project: ProjectOption = Path("."),
     config: ConfigOption = None,
 ) -> None:
-    """Remove the backups the retention policy ([backup.retention]) does not keep."""
+    r"""Remove the backups the retention policy (\[backup.retention]) does not keep."""
     from safemigrate.backup.project import prune_backups
 
     def removed_line(m: Manifest, verb: str = "removed") -> str:

@@ -40,7 +40,8 @@ def clone(
         Optional[list[str]],  # noqa: UP045
         typer.Option(
             "--mask",
-            help="Table.column=RULE (email, name, phone, hash, null); repeatable; adds to [clone] masks.",
+            # "\\[": typer renders help as Rich markup, which would take "[clone]" for a style tag.
+            help="Table.column=RULE (email, name, phone, hash, null); repeatable; adds to \\[clone] masks.",
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,

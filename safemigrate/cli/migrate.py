@@ -15,6 +15,7 @@ from safemigrate.cli.common import (
     MigrationsOption,
     ProjectOption,
     SchemaOption,
+    TextOrJson,
     on_terminal,
     refuse_off_terminal,
 )
@@ -192,9 +193,7 @@ def _pick_run(project: Path, config: Path | None) -> str:
 
 
 def runs(
-    fmt: Annotated[
-        RehearsalFormat, typer.Option("--format", help="Output format (text or json).")
-    ] = RehearsalFormat.text,
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format (text or json).")] = TextOrJson.text,
     project: ProjectOption = Path("."),
     config: ConfigOption = None,
 ) -> None:
@@ -204,7 +203,7 @@ def runs(
     from safemigrate.backup.project import backup_setup
 
     found = backup_setup(project, config).store.list_runs()
-    if fmt is RehearsalFormat.json:
+    if fmt is TextOrJson.json:
         typer.echo(json.dumps({"version": 1, "runs": list(found)}, ensure_ascii=False))
         return
     if not found:

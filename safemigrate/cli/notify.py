@@ -13,7 +13,7 @@ notify_app = typer.Typer(help="Webhook notifications.", no_args_is_help=True)
 
 
 def check(project: ProjectOption = Path("."), config: ConfigOption = None) -> None:
-    """Notify (backup_stale) when the newest backup is older than [notifications] backup_max_age;
+    r"""Notify (backup_stale) when the newest backup is older than \[notifications] backup_max_age;
     exit 1 when it is, or when a webhook failed."""
     from safemigrate.notify.check import check_backup_age
 

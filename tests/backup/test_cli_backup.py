@@ -70,7 +70,7 @@ def test_backup_list_restore(filled: str, tmp_path: Path, pg_server: PgServer) -
 
 def test_mistakes_end_in_one_line(filled: str, tmp_path: Path, pg_server: PgServer) -> None:
     missing = run("restore", "--id", "20990101T000000Z-000000", "--yes", "--database-url", filled, cwd=tmp_path)
-    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "There is no backup" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "There is no backup" in missing.stderr
     neither = run("restore", "--yes", "--database-url", filled, cwd=tmp_path)
     assert neither.returncode == 2 and "--id ID, --latest or --at TIME" in neither.stderr
     unknown = run("backup", "--tables", "a,zzz", "--database-url", filled, cwd=tmp_path)
