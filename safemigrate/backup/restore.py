@@ -226,7 +226,9 @@ def restore_in_transaction(
     existing_names = [e.name for e in existing]
     # Before the TRUNCATE, which fires ON TRUNCATE triggers; nothing is pending on the tables yet.
     switched_off = _switch_off_triggers(conn, schema, existing_names) if existing else []
-    deferred = _defer_keys_loaded_backwards(conn, schema, order, existing_names) if len(existing) > 1 else []
+    deferred, barred = (
+        _defer_keys_loaded_backwards(conn, schema, order, existing_names) if len(existing) > 1 else ([], [])
+    )
     if existing and not into_empty:
         # ONLY: an inheritance child of a restored table is another table, restored or not by itself
         conn.execute(
@@ -258,16 +260,16 @@ def restore_in_transaction(
     fresh = {e.name for e in created} | (set() if into_empty else {e.name for e in existing})
     freeze = _read_committed(conn)
     checked_by_loader: set[str] = set()
-    for entry in order:
-        if loader is not None and loader(conn, schema, entry, folder / entry.file):
-            checked_by_loader.add(entry.name)
-        else:
-            _load(conn, schema, entry, folder / entry.file, freeze=freeze and entry.name in fresh)
+    with _keys_not_deferred(barred):
+        for entry in order:
+            if loader is not None and loader(conn, schema, entry, folder / entry.file):
+                checked_by_loader.add(entry.name)
+            else:
+                _load(conn, schema, entry, folder / entry.file, freeze=freeze and entry.name in fresh)
     for entry in created:
-        for statement in index_statements(schema, entry.name, entry.ddl):
-            conn.execute(statement)
-    for con in not_valid:
-        conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
+        with _missing_definitions(entry.name):  # an expression index may call a function the target lacks
+            for statement in index_statements(schema, entry.name, entry.ddl):
+                conn.execute(statement)
     now_present = _tables_present(conn, {referenced(schema, fk) for e in created for fk in e.ddl.foreign_keys})
     left_out: dict[str, tuple[str, ...]] = {}
     for entry in created:
@@ -284,14 +286,19 @@ def restore_in_transaction(
                     sql.Literal(seq.is_called),
                 )
             )
-    conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")  # every deferred check runs here
+    with _keys_not_deferred(barred):
+        conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")  # every deferred check runs here
+    # Below, ALTER TABLE on the present tables: it refuses a table with pending trigger events.
     for key in deferred:
         conn.execute(
             sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} NOT DEFERRABLE").format(
                 sql.Identifier(schema, key.table_name), sql.Identifier(key.name)
             )
         )
-    for trigger in switched_off:  # after the checks: ALTER TABLE refuses a table with pending trigger events
+    for con in not_valid:
+        with _missing_definitions(con.table_name):
+            conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
+    for trigger in switched_off:
         conn.execute(
             sql.SQL("ALTER TABLE {} {} {}").format(
                 sql.Identifier(schema, trigger.table_name),
@@ -356,7 +363,13 @@ def _inbound_keys_lost(
     lost: dict[str, list[str]] = {}
     for table, fk in outside:
         if (schema, table) in there and (table, fk.name) not in has:
-            statement = add_constraint_statement(schema, table, fk.name, fk.definition).as_string(conn)
+            # The definition names its table as the backup's session saw it (search_path = the schema):
+            # run under the same search_path, or an unqualified name could bind to another schema's table.
+            statement = (
+                sql.SQL("BEGIN; SET LOCAL search_path TO {}; {}; COMMIT;")
+                .format(sql.Identifier(schema), add_constraint_statement(schema, table, fk.name, fk.definition))
+                .as_string(conn)
+            )
             lost.setdefault(fk.referenced_table or "", []).append(
                 f"table {table!r} (not restored) has lost its foreign key {fk.name!r} to {fk.referenced_table!r}; "
                 f"the backup has it: {statement}"
@@ -483,29 +496,41 @@ def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: lis
 
 def _defer_keys_loaded_backwards(
     conn: psycopg.Connection[Any], schema: str, order: Sequence[TableEntry], tables: list[str]
-) -> list[_ImmediateKey]:
+) -> tuple[list[_ImmediateKey], list[_ImmediateKey]]:
     """Make deferrable, for the load, the non-deferrable foreign keys between present ``tables`` whose
     table is loaded before the one it references (a cycle: no order satisfies them all); the caller
-    makes them NOT DEFERRABLE again once they are checked."""
+    makes them NOT DEFERRABLE again once they are checked. Returns those, and the ones this role may
+    not alter (not its table's owner): left as they are, they fail the load only when a restored row
+    references one loaded later (a NULL back-reference does not), see :func:`_keys_not_deferred`."""
     position = {e.name: i for i, e in enumerate(order)}
     with conn.cursor(row_factory=class_row(_ImmediateKey)) as cur:
         keys = cur.execute(load_sql("immediate_foreign_keys"), {"schema": schema, "tables": tables}).fetchall()
     backwards = [k for k in keys if position[k.table_name] < position[k.referenced_table]]
-    barred = [k for k in backwards if not k.may_alter]
-    if barred:
-        raise RestoreRefusedError(
-            f"Tables {barred[0].table_name!r} and {barred[0].referenced_table!r} reference each other through foreign "
-            f"keys that cannot be deferred ({barred[0].name!r}), so their rows can only be loaded with that key "
-            "deferred, which only the table's owner may do; nothing was restored.",
-            "Restore as the tables' owner (or a superuser), or make the key DEFERRABLE and run again.",
-        )
-    for key in backwards:
+    deferred = [k for k in backwards if k.may_alter]
+    for key in deferred:
         conn.execute(
             sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} DEFERRABLE INITIALLY DEFERRED").format(
                 sql.Identifier(schema, key.table_name), sql.Identifier(key.name)
             )
         )
-    return backwards
+    return deferred, [k for k in backwards if not k.may_alter]
+
+
+@contextlib.contextmanager
+def _keys_not_deferred(barred: Sequence[_ImmediateKey]) -> Iterator[None]:
+    """A foreign key violation while keys this role could not defer are in a cycle: said as such."""
+    try:
+        yield
+    except psycopg.errors.ForeignKeyViolation as err:
+        key = next((k for k in barred if k.name == err.diag.constraint_name), None)
+        if key is None:
+            raise
+        raise RestoreRefusedError(
+            f"Tables {key.table_name!r} and {key.referenced_table!r} reference each other through foreign keys that "
+            f"cannot be deferred ({key.name!r}), so their rows can only be loaded with that key deferred, which only "
+            "the table's owner may do; nothing was restored.",
+            "Restore as the tables' owner (or a superuser), or make the key DEFERRABLE and run again.",
+        ) from err
 
 
 @dataclass(frozen=True)

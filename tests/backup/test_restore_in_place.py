@@ -192,3 +192,75 @@ def test_a_serial_sequence_name_another_table_now_uses_is_refused(database_url: 
     _execute(database_url, "INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w')")
     assert _execute(database_url, "SELECT max(id) FROM a") == [(3,)]
     assert _execute(database_url, "SELECT max(id) FROM b") == [(9,)]
+
+
+def test_a_non_owner_restores_a_table_whose_triggers_never_fire_on_a_load(
+    accounts: str, restorer: str, tmp_path: Path
+) -> None:
+    """UPDATE and DELETE triggers do not fire on TRUNCATE or COPY: nothing to switch off, no refusal."""
+    _execute(accounts, "CREATE TABLE item (id int PRIMARY KEY, touched timestamptz); INSERT INTO item VALUES (1, NULL)")
+    _execute(
+        accounts,
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := now(); RETURN NEW; END $$;"
+        "CREATE TRIGGER item_touch BEFORE UPDATE ON item FOR EACH ROW EXECUTE FUNCTION touch();"
+        "CREATE TRIGGER item_gone AFTER DELETE ON item FOR EACH ROW EXECUTE FUNCTION audit();"
+        f'GRANT SELECT, INSERT, TRUNCATE ON item TO "{restorer.split("://")[1].split(":")[0]}"',
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(accounts), store, tables=["item"])
+    _execute(accounts, "DELETE FROM item")
+    restore_backup(parse_database_url(restorer, source="--to-url"), store, tables=["item"])
+    assert _execute(accounts, "SELECT id, touched FROM item") == [(1, None)]
+
+
+CYCLE_WITH_A_NOT_VALID_CHECK = (
+    CYCLE
+    + """
+ALTER TABLE "User" ADD CONSTRAINT "User_id_positive" CHECK (id > 0) NOT VALID;
+"""
+)
+
+
+def test_a_cycle_restores_beside_a_not_valid_check(database_url: str, tmp_path: Path) -> None:
+    """The NOT VALID check is dropped for the load and added back once the deferred keys are checked
+    (ALTER TABLE refuses a table with pending trigger events)."""
+    _execute(database_url, CYCLE_WITH_A_NOT_VALID_CHECK)
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    rows = _execute(database_url, 'SELECT * FROM "User" ORDER BY id')
+    _execute(database_url, 'UPDATE "User" SET "favoritePostId" = NULL')
+    restore_backup(parse_database_url(database_url, source="--to-url"), store)
+    assert _execute(database_url, 'SELECT * FROM "User" ORDER BY id') == rows
+    assert _execute(database_url, """SELECT convalidated FROM pg_constraint WHERE conname = 'User_id_positive'""") == [
+        (False,)
+    ]
+
+
+def test_a_non_owner_restores_a_cycle_whose_back_references_are_null(
+    database_url: str, pg_server: PgServer, tmp_path: Path
+) -> None:
+    """Keys a non-owner may not defer are left as they are: NULL back-references load all the same; a
+    row that needs the deferral is refused in one sentence."""
+    _execute(database_url, CYCLE)
+    name = f"restorer_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(name)))
+    try:
+        _execute(database_url, f'GRANT SELECT, INSERT, TRUNCATE, REFERENCES ON "User", "Post" TO "{name}"')
+        as_restorer = _as_url(database_url, name)
+        store = tmp_path / "store"
+        _execute(database_url, 'UPDATE "User" SET "favoritePostId" = NULL')
+        take_backup(parse_database_url(database_url), store)
+        restore_backup(parse_database_url(as_restorer, source="--to-url"), store)  # NULLs need no deferral
+
+        _execute(database_url, 'UPDATE "User" SET "favoritePostId" = id * 2')
+        second = take_backup(parse_database_url(database_url), store)  # the same second: named by id
+        before = _execute(database_url, 'SELECT * FROM "User" ORDER BY id')
+        with pytest.raises(RestoreRefusedError) as refused:
+            restore_backup(parse_database_url(as_restorer, source="--to-url"), store, backup_id=second.id)
+        assert "reference each other through foreign keys that cannot be deferred" in refused.value.message
+        assert _execute(database_url, 'SELECT * FROM "User" ORDER BY id') == before
+    finally:
+        _execute(database_url, f'DROP OWNED BY "{name}"')
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

@@ -134,7 +134,8 @@ def test_a_key_an_outside_table_lost_with_the_dropped_table_is_a_warning(databas
     (warning,) = result.warnings
     assert warning == (
         "table 'child' (not restored) has lost its foreign key 'child_p_fkey' to 'parent'; the backup has it: "
-        'ALTER TABLE "public"."child" ADD CONSTRAINT "child_p_fkey" FOREIGN KEY (p) REFERENCES parent(id)'
+        'BEGIN; SET LOCAL search_path TO "public"; ALTER TABLE "public"."child" ADD CONSTRAINT "child_p_fkey" '
+        "FOREIGN KEY (p) REFERENCES parent(id); COMMIT;"
     )
     _execute(database_url, warning.partition("the backup has it: ")[2])  # the statement works as printed
     assert _execute(database_url, FOREIGN_KEYS.format("child")) == [("child_p_fkey", "parent")]
@@ -142,3 +143,43 @@ def test_a_key_an_outside_table_lost_with_the_dropped_table_is_a_warning(databas
     # A partial restore whose outside tables still have their keys says nothing.
     result = restore_backup(parse_database_url(database_url, source="--to-url"), store, tables=["child"])
     assert result.warnings == ()
+
+
+def test_the_printed_statement_binds_to_the_restored_schema(database_url: str, tmp_path: Path) -> None:
+    """``?schema=app``, and ``public`` has a ``parent`` too: the definition's bare ``parent`` must bind to
+    ``app.parent`` when the statement is run as printed."""
+    _execute(
+        database_url,
+        "CREATE TABLE public.parent (id int PRIMARY KEY); INSERT INTO public.parent VALUES (7);"
+        "CREATE SCHEMA app; CREATE TABLE app.parent (id int PRIMARY KEY);"
+        "CREATE TABLE app.child (id int PRIMARY KEY, p int REFERENCES app.parent);"
+        "INSERT INTO app.parent VALUES (1); INSERT INTO app.child VALUES (1, 1)",
+    )
+    store = tmp_path / "store"
+    app = _in_schema(database_url, "app")
+    take_backup(parse_database_url(app), store)
+    _execute(database_url, "DROP TABLE app.parent CASCADE")
+
+    result = restore_backup(parse_database_url(app, source="--to-url"), store, tables=["parent"])
+
+    (warning,) = result.warnings
+    _execute(database_url, warning.partition("the backup has it: ")[2])
+    assert _execute(database_url, FOREIGN_KEYS.format("app.child")) == [("child_p_fkey", "app.parent")]
+
+
+def test_an_expression_index_on_a_missing_function_is_one_sentence(
+    database_url: str, other_database: str, tmp_path: Path
+) -> None:
+    from safemigrate.errors import RestoreRefusedError
+
+    _execute(
+        database_url,
+        "CREATE FUNCTION norm(t text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT lower(t) $$;"
+        "CREATE TABLE tag (id int PRIMARY KEY, name text); CREATE INDEX tag_norm ON tag (norm(name));"
+        "INSERT INTO tag VALUES (1, 'A')",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(other_database, source="--to-url"), store)
+    assert refused.value.message.startswith("Table 'tag' cannot be recreated here: function norm(text) does not exist;")
