@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -220,8 +221,23 @@ def remove_abandoned(store: Path, backup_id: str, deleting: Path) -> bool:
             return False
         os.rename(folder, deleting)
         fsync_dir(store)
-    shutil.rmtree(deleting)
+    remove_tree(deleting)
     return True
+
+
+def remove_tree(folder: Path) -> None:
+    """``rm -r folder``, where another prune may be removing the same folder at the same time: what
+    is already gone is no error (a folder that cannot be removed still is)."""
+
+    def gone_already(function: object, path: str, exc_info: object) -> None:
+        error = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+        if not isinstance(error, FileNotFoundError):
+            raise error  # type: ignore[misc]
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=gone_already)
+    else:
+        shutil.rmtree(folder, onerror=gone_already)
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from safemigrate.backup.store import (
     fsync_dir,
     list_backups,
     remove_abandoned,
+    remove_tree,
     unfinished_backups,
 )
 from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError
@@ -165,7 +165,7 @@ class LocalStore:
         with self._deleting(backup_id):
             os.rename(folder, doomed)  # atomic: never listed half-deleted, finished by the next prune
             fsync_dir(self.path)
-            shutil.rmtree(doomed)
+            remove_tree(doomed)
 
     def unfinished_deletes(self) -> tuple[str, ...]:
         if not self.path.is_dir():
@@ -181,7 +181,7 @@ class LocalStore:
     def finish_delete(self, backup_id: str) -> None:
         _check_id(backup_id, self.location)
         with self._deleting(backup_id):
-            shutil.rmtree(self.path / f".{backup_id}{DELETING}")
+            remove_tree(self.path / f".{backup_id}{DELETING}")
 
     def remove_abandoned(self, backup_id: str) -> bool:
         _check_id(backup_id, self.location)

@@ -202,3 +202,57 @@ def test_s3_data_without_a_manifest_is_reported_never_removed(
     assert document["unfinished_removed"] == []
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=f"team/{killed}/").get("Contents", [])]
     assert keys == [f"team/{killed}/tables/0001.copy.zst"]
+
+
+def test_two_prunes_removing_one_folder_at_once_both_succeed(tmp_path: Path) -> None:
+    """Two `backups prune` may finish the same `.deleting` folder together: what the other already
+    removed is no error (it was a 'Cannot delete backup ... Make the store folder writable')."""
+    import threading
+
+    from safemigrate.backup.store import remove_tree
+
+    for trial in range(3):
+        doomed = tmp_path / f".20260101T00000{trial}Z-abcdef{DELETING}"
+        for i in range(20):
+            (doomed / f"tables{i}").mkdir(parents=True)
+            for j in range(100):
+                (doomed / f"tables{i}" / f"{j}.copy.zst").write_bytes(b"x")
+        errors: list[BaseException] = []
+
+        def remove(folder: Path = doomed, errors: list[BaseException] = errors) -> None:
+            try:
+                remove_tree(folder)
+            except BaseException as err:  # collected for the assertion below
+                errors.append(err)
+
+        threads = [threading.Thread(target=remove) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and not doomed.exists()
+
+
+def test_a_folder_that_cannot_be_removed_is_still_an_error(tmp_path: Path) -> None:
+    from safemigrate.backup.store import remove_tree
+
+    if os.geteuid() == 0:
+        folder = tmp_path / "x"
+        folder.mkdir()
+        (folder / "f").write_bytes(b"x")
+        subprocess.run(["chattr", "+i", str(folder)], check=True)  # immutable: root cannot remove it either
+        try:
+            with pytest.raises(PermissionError):
+                remove_tree(folder)
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder = tmp_path / "x"
+        folder.mkdir()
+        (folder / "f").write_bytes(b"x")
+        folder.chmod(0o500)
+        try:
+            with pytest.raises(PermissionError):
+                remove_tree(folder)
+        finally:
+            folder.chmod(0o700)
