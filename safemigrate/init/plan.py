@@ -42,12 +42,21 @@ def requirements(spec: str | None) -> tuple[str, str]:
             f"--requirement {spec!r} is not a pip requirement: {str(err).splitlines()[0]}.",
             f"Write it like {example!r}.",
         ) from err
-    # It lands in YAML double-quoted strings, and GitHub evaluates ${{ }} even there.
-    unsafe = not spec.isprintable() or any(s in spec for s in ('"', "\\", "${{"))
+    # It lands in YAML double-quoted strings and a shell's double quotes ($ and ` expand there), and
+    # GitHub evaluates ${{ }} even inside those.
+    unsafe = not spec.isprintable() or any(s in spec for s in ('"', "\\", "$", "`"))
     if parsed.name.lower() != "safemigrate" or parsed.marker is not None or unsafe:
         raise InputError(
             f"--requirement {spec!r} must name the safemigrate package, without markers or quotes.",
             f"Write it like {example!r} or 'safemigrate=={__version__}'.",
+        )
+    if parsed.url is not None and "://" not in parsed.url:
+        # pip refuses "name @ ./path" and scp-like "git@host:org/repo" (a path needs file:///, absolute)
+        raise InputError(
+            f"--requirement {spec!r} points at {parsed.url!r}, which pip cannot install from: a direct "
+            "reference needs a URL with a scheme.",
+            "Use https://..., git+https://... or git+ssh://git@host/org/repo.git, or file:///absolute/path/to/"
+            f"safemigrate-{__version__}-py3-none-any.whl.",
         )
     embedded = Requirement(spec)
     embedded.extras = {*parsed.extras, "embedded"}

@@ -45,8 +45,12 @@ def test_the_workflows_and_hooks_install_the_given_requirement(prisma_project: P
     [
         "requests==2.0",
         'safemigrate @ https://x.example/a"b.whl',
+        "safemigrate @ https://x.example/$HOME/safemigrate.whl",  # the workflow's shell would expand it
+        "safemigrate @ https://x.example/`id`.whl",
         "safemigrate==0.1; sys_platform == 'linux'",
         "not a req!",
+        "safemigrate @ ./dist/safemigrate-0.1.0-py3-none-any.whl",  # pip refuses a path without file://
+        "safemigrate @ git@github.com:acme/safemigrate.git",
     ],
 )
 def test_a_requirement_that_is_not_safemigrates_is_refused(prisma_project: Path, bad: str) -> None:
