@@ -35,7 +35,7 @@ from psycopg import sql
 
 from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
-from safemigrate.errors import BackupNotFoundError, InputError, RestoreRefusedError
+from safemigrate.errors import BackupError, InputError, RestoreRefusedError
 
 # Changes on a table outside the backup that rollback can undo by dropping what was added.
 _UNDOABLE_OUTSIDE = frozenset({"column_added", "index_added", "constraint_added", "trigger_added"})
@@ -433,7 +433,7 @@ def rollback(
         if not found and unreadable is not None:
             raise unreadable.error()
         if not found:
-            raise BackupNotFoundError(
+            raise BackupError(  # the run is right, its backup is gone: not a usage error (exit 1)
                 f"Run {run['id']}'s backup {backup_id} is not in {setup.store.location} any more.",
                 "It may have been pruned; restore the tables from another backup by hand.",
             )

@@ -114,6 +114,48 @@ def test_prune_never_removes_the_backup_an_applied_run_needs(tmp_path: Path, dat
     assert kept.manifest.id == run.backup_id and f"applied run {run.id}" in kept.reasons[0]
 
 
+def test_a_run_whose_backup_is_gone_is_a_failed_rollback_not_a_usage_error(tmp_path: Path, database_url: str) -> None:
+    """The run id is right; its backup was removed by hand: exit 1 (what was asked cannot be done), the
+    database untouched."""
+    import subprocess
+    import sys
+
+    from safemigrate.errors import EXIT_CHECK_FAILED, BackupError
+
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    shutil.rmtree(tmp_path / "backups" / str(run.backup_id))
+    before = _prints(database_url)
+    with pytest.raises(BackupError) as failed:
+        rollback(project, database_url=database_url, run_id=run.id, confirm=lambda p: True)
+    assert failed.value.exit_code == EXIT_CHECK_FAILED
+    assert failed.value.message == f"Run {run.id}'s backup {run.backup_id} is not in {tmp_path / 'backups'} any more."
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safemigrate",
+            "rollback",
+            "--run",
+            run.id,
+            "--yes",
+            "--project",
+            str(project),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == EXIT_CHECK_FAILED, done.stderr
+    assert _prints(database_url) == before
+
+
 def test_an_index_built_concurrently_after_the_commit_is_rolled_back_too(tmp_path: Path, database_url: str) -> None:
     """The run records the schema changes of its CONCURRENTLY files (they run after the commit), so a
     rollback drops their index on a table outside the backup, and deploy can build it again."""
