@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,11 @@ from tests.pgserver import PgServer, fresh_database, test_server
 
 # The parse cache of every test run goes to a throwaway folder, never the user's ~/.cache.
 os.environ["SAFEMIGRATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemigrate-test-cache-")
+
+# Every node the suite starts (the Prisma CLI) exits once its work is done, not 10 s later: see the file.
+_EXIT_WHEN_DONE = json.dumps(str(Path(__file__).with_name("prisma_exit_when_done.js")))
+if _EXIT_WHEN_DONE not in os.environ.get("NODE_OPTIONS", ""):
+    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --require {_EXIT_WHEN_DONE}".strip()
 
 
 def _unavailable(reason: str) -> None:
