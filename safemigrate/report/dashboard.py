@@ -32,6 +32,7 @@ import jinja2
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.retention import plan_prune, protected_backups
 from safemigrate.backup.select import created, parse_time
+from safemigrate.backup.store import UnfinishedBackup
 from safemigrate.config import RetentionConfig
 from safemigrate.errors import InputError, SafemigrateError
 from safemigrate.lint.findings import LintResult
@@ -184,6 +185,7 @@ class Dashboard:
     max_backup_age: timedelta
     migrations: tuple[MigrationLint, ...]  # in Prisma's order
     lint_error: str | None  # why the migrations could not be linted
+    unfinished: tuple[UnfinishedBackup, ...] = ()  # started and never published (see backups list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +206,8 @@ def build_dashboard(
     setup = backup_setup(project_dir, config_file)
     ledger = setup.store.list_runs()
     runs = tuple(reversed([run_view(r) for r in ledger]))
-    backups = backup_views(setup.store.list(), setup.config.backup.retention, now, protected_backups(ledger))
+    listing = setup.store.list()
+    backups = backup_views(listing, setup.config.backup.retention, now, protected_backups(ledger))
     migrations, lint_error = _lint(project_dir, config_file, runs)
     status = dashboard_status(runs, backups, migrations, lint_error, now=now, max_backup_age=max_backup_age)
     return Dashboard(
@@ -218,6 +221,7 @@ def build_dashboard(
         max_backup_age=max_backup_age,
         migrations=migrations,
         lint_error=lint_error,
+        unfinished=listing.unfinished,
     )
 
 

@@ -173,6 +173,18 @@ def test_it_needs_no_database_and_the_command_writes_index_html(tmp_path: Path) 
     assert html.startswith("<!DOCTYPE html>") and "http://" not in html and "https://" not in html, "no external asset"
 
 
+def test_unfinished_backups_are_shown_under_the_backups(tmp_path: Path) -> None:
+    """A backup whose process was killed (its partial folder left, nobody holding its lock) is listed
+    with what removes it, as `backups list` does."""
+    (tmp_path / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n')
+    (tmp_path / "backups" / ".20260101T000000Z-abcdef.partial" / "tables").mkdir(parents=True)
+    dashboard = build_dashboard(tmp_path, now=NOW)
+    assert [(u.id, u.state) for u in dashboard.unfinished] == [("20260101T000000Z-abcdef", "abandoned")]
+    html = render_dashboard_html(dashboard)
+    assert '<ul id="unfinished-backups">' in html and "20260101T000000Z-abcdef" in html
+    assert "<code>safemigrate backups prune</code> removes it." in html
+
+
 def test_write_dashboard_refuses_a_file_in_place_of_the_directory(tmp_path: Path) -> None:
     from safemigrate.errors import InputError
 
