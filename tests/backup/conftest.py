@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +80,13 @@ def bucket(s3_env: S3Server) -> str:
 
 # Retention that keeps nothing by its rules (only what the run ledger protects, and unreadable backups).
 NO_RETENTION = "[backup.retention]\nkeep_days = 0\nkeep_last = 0\nkeep_pre_migrate = false\n"
+
+
+def store_project(folder: Path, store: str, retention: str = NO_RETENTION) -> Path:
+    """A project folder whose safemigrate.toml names the backup ``store`` (and ``retention``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "safemigrate.toml").write_text(f'[backup]\nstore = "{store}"\n{retention}')
+    return folder
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,26 +25,10 @@ from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.rollback import find_run, rollback
-from tests.backup.conftest import NO_RETENTION, S3Server
+from tests.backup.conftest import NO_RETENTION, S3Server, store_project
+from tests.cli_run import run_cli
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
-
-
-def _project(folder: Path, store: str, retention: str = NO_RETENTION) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "safemigrate.toml").write_text(f'[backup]\nstore = "{store}"\n{retention}')
-    return folder
-
-
-def _cli(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
 
 
 # --- 1. the backups a pending rollback needs ----------------------------------------------------------
@@ -106,7 +89,7 @@ def test_a_failed_run_that_committed_keeps_its_backup_and_rolls_back(tmp_path: P
     with (project / "safemigrate.toml").open("a") as config:
         config.write(NO_RETENTION)
 
-    pruned = _cli(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert f"kept {run.backup_id}: backup of failed run {run.id} (what `rollback --run {run.id}` restores)" in (
         pruned.stderr
@@ -124,7 +107,7 @@ def test_a_failed_run_that_committed_keeps_its_backup_and_rolls_back(tmp_path: P
 
 
 def test_an_interrupted_run_in_the_ledger_keeps_its_backup(filled: str, tmp_path: Path) -> None:
-    project = _project(tmp_path, "store")
+    project = store_project(tmp_path, "store")
     taken = backup_database(project, database_url=filled).manifest
     other = backup_database(project, database_url=filled).manifest
     store = backup_setup(project, None).store
@@ -164,7 +147,7 @@ def immutable() -> Iterator[Any]:
 
 
 def test_prune_in_a_store_that_cannot_be_changed_is_one_sentence(filled: str, tmp_path: Path, immutable: Any) -> None:
-    project = _project(tmp_path, "store")
+    project = store_project(tmp_path, "store")
     first = backup_database(project, database_url=filled).manifest
     store = tmp_path / "store"
     immutable(store)
@@ -176,13 +159,13 @@ def test_prune_in_a_store_that_cannot_be_changed_is_one_sentence(filled: str, tm
     assert [m.id for m in project_backups(project)] == [first.id], "nothing half-deleted"
     assert sorted(os.listdir(store / first.id / "tables"))
 
-    pruned = _cli(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode != 0 and "Traceback" not in pruned.stderr
     assert f"Cannot delete backup {first.id}" in pruned.stderr and "Make the store folder writable" in pruned.stderr
 
 
 def test_a_delete_stopped_halfway_is_finished_by_the_next_prune(filled: str, tmp_path: Path, immutable: Any) -> None:
-    project = _project(tmp_path, "store")
+    project = store_project(tmp_path, "store")
     first = backup_database(project, database_url=filled).manifest
     store = tmp_path / "store"
     immutable(store / first.id / "tables")  # the rename goes through, removing the data files does not
@@ -192,7 +175,7 @@ def test_a_delete_stopped_halfway_is_finished_by_the_next_prune(filled: str, tmp
     assert project_backups(project) == () and (store / f".{first.id}{DELETING}").is_dir()
     subprocess.run(["chattr", "-i", str(store / f".{first.id}{DELETING}" / "tables")], check=True)
 
-    pruned = _cli(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert f"finished removing {first.id} (an earlier prune was interrupted)" in pruned.stdout
     assert not (store / f".{first.id}{DELETING}").exists()
@@ -202,7 +185,7 @@ def test_a_delete_stopped_halfway_is_finished_by_the_next_prune(filled: str, tmp
 
 
 def test_prune_tells_each_removal_as_it_happens(filled: str, tmp_path: Path) -> None:
-    project = _project(
+    project = store_project(
         tmp_path, "store", "[backup.retention]\nkeep_days = 0\nkeep_last = 1\nkeep_pre_migrate = false\n"
     )
     taken = [backup_database(project, database_url=filled).manifest for _ in range(3)]
@@ -220,7 +203,7 @@ def test_prune_tells_each_removal_as_it_happens(filled: str, tmp_path: Path) -> 
 
 
 def test_local_prune_finishes_a_marked_folder_and_leaves_unmarked_ones(filled: str, tmp_path: Path) -> None:
-    project = _project(tmp_path, "store", "[backup.retention]\nkeep_last = 5\n")
+    project = store_project(tmp_path, "store", "[backup.retention]\nkeep_last = 5\n")
     doomed, kept = (backup_database(project, database_url=filled).manifest for _ in range(2))
     store = tmp_path / "store"
     # What an interrupted delete leaves: the folder renamed, part of it removed.
@@ -230,14 +213,14 @@ def test_local_prune_finishes_a_marked_folder_and_leaves_unmarked_ones(filled: s
     writing = store / "20260101T000000Z-0000aa"
     shutil.copytree(store / kept.id / "tables", writing / "tables")
 
-    dry = _cli(project, "backups", "prune", "--dry-run")
+    dry = run_cli(project, "backups", "prune", "--dry-run")
     assert f"would finish removing {doomed.id}" in dry.stdout and (store / f".{doomed.id}{DELETING}").is_dir()
-    pruned = _cli(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert f"finished removing {doomed.id} (an earlier prune was interrupted)" in pruned.stdout
     assert sorted(os.listdir(store)) == ["20260101T000000Z-0000aa", kept.id]
     assert os.listdir(writing / "tables")
-    again = _cli(project, "backups", "prune", "--format", "json")
+    again = run_cli(project, "backups", "prune", "--format", "json")
     assert json.loads(again.stdout)["finished"] == []
 
 
@@ -255,7 +238,7 @@ def test_s3_prune_marks_deletes_and_finishes_an_interrupted_one(
     import boto3
 
     client = boto3.session.Session().client("s3")
-    project = _project(tmp_path, f"s3://{bucket}/prod", "[backup.retention]\nkeep_days = 0\nkeep_last = 1\n")
+    project = store_project(tmp_path, f"s3://{bucket}/prod", "[backup.retention]\nkeep_days = 0\nkeep_last = 1\n")
     interrupted, removed, kept = (backup_database(project, database_url=filled).manifest for _ in range(3))
     # What an interrupted delete leaves: the marker, no manifest, part of the data.
     client.put_object(Bucket=bucket, Key=f"prod/{interrupted.id}/{DELETING}", Body=b"")
@@ -265,7 +248,7 @@ def test_s3_prune_marks_deletes_and_finishes_an_interrupted_one(
     client.put_object(Bucket=bucket, Key=uploading, Body=b"data")
     assert _s3_keys(bucket, f"prod/{interrupted.id}/")
 
-    pruned = _cli(project, "backups", "prune", env=dict(os.environ))
+    pruned = run_cli(project, "backups", "prune", env=dict(os.environ))
     assert pruned.returncode == 0, pruned.stderr
     lines = pruned.stdout.splitlines()
     assert lines[0] == f"finished removing {interrupted.id} (an earlier prune was interrupted)"
@@ -291,7 +274,7 @@ def test_s3_prune_marks_deletes_and_finishes_an_interrupted_one(
 def test_a_manifest_that_overflows_or_has_wrong_types_is_unreadable(
     filled: str, tmp_path: Path, damage: dict[str, Any], reason: str
 ) -> None:
-    project = _project(tmp_path, "store")
+    project = store_project(tmp_path, "store")
     first, second = (backup_database(project, database_url=filled).manifest for _ in range(2))
     data = second.to_dict()
     if damage == {"tables": "rows"}:
@@ -302,7 +285,7 @@ def test_a_manifest_that_overflows_or_has_wrong_types_is_unreadable(
     listed = project_backups(project)
     assert list(listed) == [first] and [u.id for u in listed.unreadable] == [second.id]
     assert reason in listed.unreadable[0].reason, listed.unreadable[0].reason
-    shown = _cli(project, "backups", "list")
+    shown = run_cli(project, "backups", "list")
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert restore_database(project, backup_id=first.id, database_url=filled).backup_id == first.id
     plan = prune_backups(project)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from safemigrate.backup.project import backup_database, project_backups, prune_b
 from safemigrate.backup.store import BackupListing, list_backups
 from safemigrate.errors import BackupFormatError
 from tests.backup.conftest import NO_RETENTION, S3Server
+from tests.cli_run import run_cli
 
 
 def _project(tmp_path: Path, store: str, retention: str = "") -> Path:
@@ -28,17 +27,6 @@ def _project(tmp_path: Path, store: str, retention: str = "") -> Path:
 def _emails(url: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         return [str(r[0]) for r in conn.execute("SELECT email FROM account ORDER BY id")]
-
-
-def _run(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
 
 
 def _two_backups(project: Path, url: str) -> tuple[Manifest, Manifest]:
@@ -144,7 +132,7 @@ def test_cli_list_prune_and_restore_with_an_unreadable_backup(filled: str, tmp_p
     first, second = _two_backups(project, filled)
     (tmp_path / "store" / second.id / "manifest.json").write_text(_with_created_at(second, 1764480000))
 
-    text = _run(project, "backups", "list")
+    text = run_cli(project, "backups", "list")
     assert text.returncode == 0, text.stderr
     assert "Traceback" not in text.stderr
     assert text.stderr.splitlines() == [
@@ -152,18 +140,18 @@ def test_cli_list_prune_and_restore_with_an_unreadable_backup(filled: str, tmp_p
         "its created_at 1764480000 is not an ISO 8601 time."
     ]
     assert first.id in text.stdout and second.id not in text.stdout
-    document = json.loads(_run(project, "backups", "list", "--format", "json").stdout)
+    document = json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)
     assert [b["id"] for b in document["backups"]] == [first.id]
     assert [u["id"] for u in document["unreadable"]] == [second.id]
     assert "not an ISO 8601 time" in document["unreadable"][0]["reason"]
 
-    named = _run(project, "restore", "--id", second.id, "--yes", "--database-url", filled)
+    named = run_cli(project, "restore", "--id", second.id, "--yes", "--database-url", filled)
     assert named.returncode == 1 and named.stderr.count("\n") == 1 and "--at" not in named.stderr
     assert "created_at 1764480000 is not an ISO 8601 time" in named.stderr
-    valid = _run(project, "restore", "--id", first.id, "--yes", "--database-url", filled)
+    valid = run_cli(project, "restore", "--id", first.id, "--yes", "--database-url", filled)
     assert valid.returncode == 0, valid.stderr
 
-    pruned = _run(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert "Traceback" not in pruned.stderr
     assert f"kept {second.id}: its manifest cannot be read, so it is never pruned" in pruned.stderr
@@ -177,7 +165,7 @@ def test_s3_cli_list_says_which_backup_it_skipped(filled: str, bucket: str, tmp_
     project = _project(tmp_path, f"s3://{bucket}")
     first, second = _two_backups(project, filled)
     boto3.session.Session().client("s3").put_object(Bucket=bucket, Key=f"{second.id}/manifest.json", Body=b"{")
-    listed = _run(project, "backups", "list", "--format", "json", env={**os.environ, **s3_env.environ()})
+    listed = run_cli(project, "backups", "list", "--format", "json", env={**os.environ, **s3_env.environ()})
     assert listed.returncode == 0, listed.stderr
     document = json.loads(listed.stdout)
     assert [b["id"] for b in document["backups"]] == [first.id]
@@ -191,8 +179,8 @@ def test_restore_refuses_an_empty_tables_like_backup(filled: str, tmp_path: Path
     with psycopg.connect(filled, autocommit=True) as conn:
         conn.execute("UPDATE account SET email = 'changed'")
     for tables in ("", " , "):
-        restored = _run(project, "restore", "--latest", "--tables", tables, "--yes", "--database-url", filled)
-        taken = _run(project, "backup", "--tables", tables, "--database-url", filled)
+        restored = run_cli(project, "restore", "--latest", "--tables", tables, "--yes", "--database-url", filled)
+        taken = run_cli(project, "backup", "--tables", tables, "--database-url", filled)
         for refused in (restored, taken):
             assert refused.returncode == 2 and refused.stdout == ""
             assert refused.stderr.startswith(f"error: --tables {tables!r} names no table.")
@@ -204,7 +192,7 @@ def test_restore_refuses_an_empty_tables_like_backup(filled: str, tmp_path: Path
 def test_backups_list_says_1_table(filled: str, tmp_path: Path) -> None:
     project = _project(tmp_path, "store")
     backup_database(project, database_url=filled)
-    listed = _run(project, "backups", "list")
+    listed = run_cli(project, "backups", "list")
     assert listed.returncode == 0, listed.stderr
     assert "  1 table (account)  " in listed.stdout and "1 tables" not in listed.stdout
 

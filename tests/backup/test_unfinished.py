@@ -19,24 +19,8 @@ import pytest
 
 from safemigrate.backup.project import backup_database, project_backups
 from safemigrate.backup.store import DELETING, PARTIAL, partial_folder, unfinished_backups
-from tests.backup.conftest import NO_RETENTION, S3Server
-
-
-def _project(folder: Path, store: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "safemigrate.toml").write_text(f'[backup]\nstore = "{store}"\n{NO_RETENTION}')
-    return folder
-
-
-def _cli(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
+from tests.backup.conftest import S3Server, store_project
+from tests.cli_run import run_cli
 
 
 def _partials(store: Path) -> list[Path]:
@@ -47,7 +31,7 @@ def _partials(store: Path) -> list[Path]:
 def stuck_backup(filled: str, tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], psycopg.Connection]]:
     """A `safemigrate backup` process whose COPY waits behind another session's ACCESS EXCLUSIVE lock,
     so it sits in the middle of writing its `.partial` folder for as long as the test likes."""
-    project = _project(tmp_path / "project", ".safemigrate/backups")
+    project = store_project(tmp_path / "project", ".safemigrate/backups")
     store = project / ".safemigrate" / "backups"
     backup_database(project, database_url=filled)  # a published backup, which nothing here may touch
     locker = psycopg.connect(filled)
@@ -95,20 +79,20 @@ def test_a_killed_backup_is_listed_then_removed_by_prune(
     locker.rollback()
     assert partial.is_dir()
 
-    listed = _cli(project, "backups", "list")
+    listed = run_cli(project, "backups", "list")
     assert listed.returncode == 0, listed.stderr
     assert f"warning: unfinished backup {backup_id} ({partial})" in listed.stderr
     assert "`safemigrate backups prune` removes it" in listed.stderr
-    as_json = json.loads(_cli(project, "backups", "list", "--format", "json").stdout)
+    as_json = json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)
     assert as_json["unfinished"] == [{"id": backup_id, "location": str(partial), "state": "abandoned"}]
     assert [b["id"] for b in as_json["backups"]] == published_before
 
-    dry = _cli(project, "backups", "prune", "--dry-run")
+    dry = run_cli(project, "backups", "prune", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert f"would remove unfinished backup {backup_id}" in dry.stdout
     assert partial.is_dir()
 
-    pruned = _cli(project, "backups", "prune", "--format", "json")
+    pruned = run_cli(project, "backups", "prune", "--format", "json")
     assert pruned.returncode == 0, pruned.stderr
     document = json.loads(pruned.stdout)
     assert document["unfinished_removed"] == [{"id": backup_id, "location": str(partial), "state": "abandoned"}]
@@ -127,9 +111,9 @@ def test_a_backup_being_taken_is_left_alone_and_then_finishes(
     [partial] = _partials(store)
     backup_id = partial.name[1 : -len(PARTIAL)]
 
-    listed = _cli(project, "backups", "list")
+    listed = run_cli(project, "backups", "list")
     assert f"note: backup {backup_id} is being taken now ({partial})." in listed.stderr
-    pruned = _cli(project, "backups", "prune")
+    pruned = run_cli(project, "backups", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert f"left alone: backup {backup_id} is being taken now" in pruned.stderr
     assert "unfinished" not in pruned.stdout
@@ -177,7 +161,7 @@ def test_s3_data_without_a_manifest_is_reported_never_removed(
 ) -> None:
     import boto3
 
-    project = _project(tmp_path / "project", f"s3://{bucket}/team")
+    project = store_project(tmp_path / "project", f"s3://{bucket}/team")
     published = backup_database(project, database_url=filled).manifest
     client = boto3.session.Session().client("s3")
     # What an upload killed outright leaves: data objects, the manifest (uploaded last) never came.
@@ -190,10 +174,10 @@ def test_s3_data_without_a_manifest_is_reported_never_removed(
     assert (unfinished.id, unfinished.state) == (killed, "unknown")
 
     env = {**os.environ}
-    listed = _cli(project, "backups", "list", env=env)
+    listed = run_cli(project, "backups", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     assert f"aws s3 rm --recursive s3://{bucket}/team/{killed}/" in listed.stderr
-    pruned = _cli(project, "backups", "prune", "--format", "json", env=env)
+    pruned = run_cli(project, "backups", "prune", "--format", "json", env=env)
     assert pruned.returncode == 0, pruned.stderr
     document = json.loads(pruned.stdout)
     assert document["unfinished_left"] == [

@@ -6,10 +6,7 @@ not exist is a usage error (exit 2), as an unknown `rollback --run` or `fingerpr
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,19 +17,9 @@ import typer
 from typer.testing import CliRunner
 
 from safemigrate.cli import build_app
+from tests.cli_run import run_cli
 
 WIDE = {"COLUMNS": "400", "TERM": "dumb"}  # one help line per option: nothing wraps between words
-
-
-def run(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _project(folder: Path, notifications: str = "") -> Path:
@@ -48,12 +35,12 @@ MAX_AGE = '[notifications]\nbackup_max_age = "1h"\n'
 
 def test_runs_format_is_text_or_json(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    markdown = run(project, "runs", "--format", "markdown")
+    markdown = run_cli(project, "runs", "--format", "markdown")
     assert markdown.returncode == 2, markdown.stdout + markdown.stderr
     assert "markdown" in markdown.stderr and "text" in markdown.stderr and "json" in markdown.stderr
-    listed = run(project, "runs", "--format", "json")
+    listed = run_cli(project, "runs", "--format", "json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == {"version": 1, "runs": []}
-    shown = run(project, "runs", "--help", env=WIDE)
+    shown = run_cli(project, "runs", "--help", env=WIDE)
     assert "<text|json>" in shown.stdout and "markdown" not in shown.stdout
 
 
@@ -70,7 +57,7 @@ def test_runs_format_is_text_or_json(tmp_path: Path) -> None:
     ids=["clone", "backups-prune", "notify-check"],
 )
 def test_help_shows_bracketed_config_sections(tmp_path: Path, command: list[str], section: str) -> None:
-    shown = run(tmp_path, *command, "--help", env=WIDE)
+    shown = run_cli(tmp_path, *command, "--help", env=WIDE)
     assert shown.returncode == 0, shown.stderr
     assert section in " ".join(shown.stdout.split())
 
@@ -100,14 +87,14 @@ def test_every_bracket_written_in_a_help_text_is_shown() -> None:
 
 def test_backups_list_warns_of_an_empty_store_when_a_maximum_age_is_set(tmp_path: Path) -> None:
     project = _project(tmp_path, MAX_AGE)
-    text = run(project, "backups", "list")
+    text = run_cli(project, "backups", "list")
     assert text.returncode == 0, text.stderr
     assert text.stdout.strip() == "No backups."
     store = tmp_path / "store"
     assert text.stderr.splitlines() == [
         f"warning: No backup of {store} (maximum age 1 h) ([notifications] backup_max_age)."
     ]
-    document = json.loads(run(project, "backups", "list", "--format", "json").stdout)
+    document = json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)
     assert list(document) == ["version", "backups", "unreadable", "unfinished", "warnings"]
     (warning,) = document["warnings"]
     assert warning["event"] == "backup_stale" and warning["title"] == f"No backup of {store} (maximum age 1 h)"
@@ -116,9 +103,9 @@ def test_backups_list_warns_of_an_empty_store_when_a_maximum_age_is_set(tmp_path
 
 def test_backups_list_says_nothing_without_a_maximum_age(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    text = run(project, "backups", "list")
+    text = run_cli(project, "backups", "list")
     assert text.returncode == 0 and text.stderr == "", text.stderr
-    assert json.loads(run(project, "backups", "list", "--format", "json").stdout)["warnings"] == []
+    assert json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)["warnings"] == []
 
 
 @pytest.fixture
@@ -127,7 +114,7 @@ def backed_up(database_url: str, tmp_path: Path) -> tuple[Path, str, str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1), (2)")
     project = _project(tmp_path, MAX_AGE)
-    done = run(project, "backup", "--database-url", database_url)
+    done = run_cli(project, "backup", "--database-url", database_url)
     assert done.returncode == 0, done.stderr
     (backup_id,) = [p.name for p in (tmp_path / "store").iterdir()]
     return project, database_url, backup_id
@@ -135,19 +122,19 @@ def backed_up(database_url: str, tmp_path: Path) -> tuple[Path, str, str]:
 
 def test_backups_list_warns_when_the_newest_backup_is_too_old(backed_up: tuple[Path, str, str]) -> None:
     project, _, backup_id = backed_up
-    fresh = run(project, "backups", "list")
+    fresh = run_cli(project, "backups", "list")
     assert fresh.returncode == 0 and fresh.stderr == "" and backup_id in fresh.stdout, fresh.stderr
-    assert json.loads(run(project, "backups", "list", "--format", "json").stdout)["warnings"] == []
+    assert json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)["warnings"] == []
 
     manifest = project / "store" / backup_id / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created_at": "2020-01-01T00:00:00Z"}))
-    old = run(project, "backups", "list")
+    old = run_cli(project, "backups", "list")
     assert old.returncode == 0 and backup_id in old.stdout, old.stderr
     (line,) = old.stderr.splitlines()
     assert line.startswith("warning: The newest backup of ") and line.endswith(
         "(maximum 1 h) ([notifications] backup_max_age)."
     )
-    document = json.loads(run(project, "backups", "list", "--format", "json").stdout)
+    document = json.loads(run_cli(project, "backups", "list", "--format", "json").stdout)
     assert [b["id"] for b in document["backups"]] == [backup_id]
     (warning,) = document["warnings"]
     assert warning["event"] == "backup_stale" and warning["backup"]["id"] == backup_id
@@ -165,7 +152,7 @@ def test_restore_of_what_does_not_exist_is_a_usage_error(backed_up: tuple[Path, 
         "nothing that old": ["--at", "2020-01-01"],
     }
     for case, selector in cases.items():
-        refused = run(project, "restore", *selector, "--yes", "--database-url", url)
+        refused = run_cli(project, "restore", *selector, "--yes", "--database-url", url)
         assert refused.returncode == 2, (case, refused.stderr)
         assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1, (case, refused.stderr)
     with psycopg.connect(url) as conn:

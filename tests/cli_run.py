@@ -1,0 +1,21 @@
+"""Run the safemigrate command line as a user does: a new process, nothing on stdin (not a terminal)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def run_cli(project: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m safemigrate ARGS --project PROJECT``; ``env`` adds to (or overrides) this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
