@@ -138,6 +138,11 @@ class RestoreRefusedError(BackupError):
     """A restore would change more than asked (a table referenced from outside the restore) or cannot fit the target."""
 
 
+class RestoreTargetLacksError(RestoreRefusedError):
+    """A recreated table needs a type or function the target does not have (a backup holds enum types
+    only): says nothing about the backup itself."""
+
+
 class BackupStoreError(BackupError):
     """The backup store cannot be reached, read or written (S3 endpoint, bucket, credentials, disk)."""
 

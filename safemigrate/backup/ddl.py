@@ -185,21 +185,30 @@ def is_not_valid(constraint: ConstraintDef) -> bool:
     return constraint.definition.endswith(" NOT VALID")
 
 
-def _catalog_rows(
-    conn: psycopg.Connection[Any], query: str, row_type: type[_Row], params: dict[str, Any]
-) -> list[_Row]:
+def catalog_rows(conn: psycopg.Connection[Any], query: str, row_type: type[_Row], params: dict[str, Any]) -> list[_Row]:
     """The rows of the catalog query ``query`` (a .sql file), as ``row_type``."""
     with conn.cursor(row_factory=class_row(row_type)) as cur:
         return cur.execute(load_sql(query), params).fetchall()
+
+
+@dataclass(frozen=True)
+class HiddenRows:
+    table_name: str
+    role_name: str  # the session's role, from whom row-level security hides rows of the table
+
+
+def row_security_hidden(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> list[HiddenRows]:
+    """The ``tables`` whose rows row-level security filters for the session's role (see the query)."""
+    return catalog_rows(conn, "row_security_hidden", HiddenRows, {"schema": schema, "tables": tables}) if tables else []
 
 
 def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL:
     """Everything needed to recreate ``schema.table`` (sequence values as the server has them now)."""
     params = {"schema": schema, "table": table}
     columns = _column_rows(conn, schema, table)
-    constraints = _catalog_rows(conn, "constraints", _ConstraintRow, params)
-    indexes = _catalog_rows(conn, "indexes", IndexDef, params)
-    sequence_rows = _catalog_rows(conn, "sequences", _SequenceRow, params)
+    constraints = catalog_rows(conn, "constraints", _ConstraintRow, params)
+    indexes = catalog_rows(conn, "indexes", IndexDef, params)
+    sequence_rows = catalog_rows(conn, "sequences", _SequenceRow, params)
     sequences = []
     for s in sequence_rows:
         row = conn.execute(
@@ -285,11 +294,11 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
     with conn.cursor(row_factory=class_row(_ExtrasRow)) as cur:
         row = cur.execute(load_sql("table_extras"), params).fetchone()
     assert row is not None, f"{schema}.{table} is not an ordinary table"
-    triggers = _catalog_rows(conn, "triggers", TriggerDef, params)
-    grants = _catalog_rows(conn, "grants", _GrantRow, params)
-    policies = _catalog_rows(conn, "policies", _PolicyRow, params)
-    column_comments = _catalog_rows(conn, "column_comments", _ColumnCommentRow, params)
-    object_comments = _catalog_rows(conn, "object_comments", ObjectComment, params)
+    triggers = catalog_rows(conn, "triggers", TriggerDef, params)
+    grants = catalog_rows(conn, "grants", _GrantRow, params)
+    policies = catalog_rows(conn, "policies", _PolicyRow, params)
+    column_comments = catalog_rows(conn, "column_comments", _ColumnCommentRow, params)
+    object_comments = catalog_rows(conn, "object_comments", ObjectComment, params)
     return TableExtras(
         row.owner,
         tuple(triggers),
@@ -390,12 +399,12 @@ def extras_statements(
         present = [r for r in policy.roles if r in roles]
         gone = [r for r in policy.roles if r not in roles]
         if gone:
-            left = "left out" if not (present or policy.to_public) else f"created without {', '.join(gone)}"
+            left = "left out" if not _policy_kept(policy, roles) else f"created without {', '.join(gone)}"
             warnings.append(
                 f"table {table!r}: policy {policy.name!r} was {left}: role(s) {', '.join(gone)} do not exist here "
                 "(a policy applies to nobody through a missing role)."
             )
-            if not (present or policy.to_public):
+            if not _policy_kept(policy, roles):
                 continue
         statements.append(policy_statement(target, policy, present))
     if extras.comment is not None:
@@ -407,8 +416,7 @@ def extras_statements(
             )
         )
     created_here = {("trigger", t.name) for t in extras.triggers if t.name not in skip_triggers}
-    created_here |= {("policy", p.name) for p in extras.policies}  # left-out ones are not in the statements
-    created_here -= {("policy", p.name) for p in extras.policies if not _policy_kept(p, roles)}
+    created_here |= {("policy", p.name) for p in extras.policies if _policy_kept(p, roles)}
     for note in extras.object_comments:
         if note.kind not in _COMMENT_TARGETS:
             continue  # a kind this version does not know (a newer writer's): nothing to put it on

@@ -27,6 +27,7 @@ from psycopg.rows import class_row
 
 from safemigrate.backup.ddl import (
     add_constraint_statement,
+    catalog_rows,
     create_statements,
     ensure_schema,
     extras_statements,
@@ -36,6 +37,7 @@ from safemigrate.backup.ddl import (
     load_sql,
     read_columns,
     referenced,
+    row_security_hidden,
     schema_tables,
     unvalidated_constraints,
 )
@@ -46,7 +48,13 @@ from safemigrate.config import DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.fingerprint import DataFingerprint, compare_tables, fingerprint
 from safemigrate.db.url import DatabaseUrl
-from safemigrate.errors import BackupCorruptError, BackupNotFoundError, RestoreMismatchError, RestoreRefusedError
+from safemigrate.errors import (
+    BackupCorruptError,
+    BackupNotFoundError,
+    RestoreMismatchError,
+    RestoreRefusedError,
+    RestoreTargetLacksError,
+)
 
 # Takes over one table's load in restore_in_transaction (a clone's masking): called with the
 # connection, schema, manifest entry and data file, it returns True when it loaded the rows and
@@ -295,9 +303,8 @@ def restore_in_transaction(
                 sql.Identifier(schema, key.table_name), sql.Identifier(key.name)
             )
         )
-    for con in not_valid:
-        with _missing_definitions(con.table_name):
-            conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
+    for con in not_valid:  # the target's own, read from it before the load
+        conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
     for trigger in switched_off:
         conn.execute(
             sql.SQL("ALTER TABLE {} {} {}").format(
@@ -329,7 +336,7 @@ def _missing_definitions(table: str) -> Iterator[None]:
     try:
         yield
     except (psycopg.errors.UndefinedObject, psycopg.errors.UndefinedFunction) as err:
-        raise RestoreRefusedError(
+        raise RestoreTargetLacksError(
             f"Table {table!r} cannot be recreated here: {err.diag.message_primary or err}; a restore recreates "
             "the enum types a table uses, not domains, composite or range types, nor the functions its defaults "
             "and checks call. Nothing was restored.",
@@ -410,8 +417,7 @@ def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Seq
         needed.update((i.name, (entry.name, "index")) for i in entry.ddl.indexes)
     if not needed:
         return
-    with conn.cursor(row_factory=class_row(_TakenName)) as cur:
-        taken = cur.execute(load_sql("taken_relation_names"), {"schema": schema, "names": sorted(needed)}).fetchall()
+    taken = catalog_rows(conn, "taken_relation_names", _TakenName, {"schema": schema, "names": sorted(needed)})
     if not taken:
         return
     first = taken[0]
@@ -433,19 +439,10 @@ def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Seq
     )
 
 
-@dataclass(frozen=True)
-class _HiddenRows:
-    table_name: str
-    role_name: str
-
-
 def _refuse_row_security(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> None:
     """A present table whose row-level security applies to this role could neither take every
     restored row (COPY FROM refuses) nor show them all to the check: refused up front, by name."""
-    if not tables:
-        return
-    with conn.cursor(row_factory=class_row(_HiddenRows)) as cur:
-        hidden = cur.execute(load_sql("row_security_hidden"), {"schema": schema, "tables": tables}).fetchall()
+    hidden = row_security_hidden(conn, schema, tables)
     if hidden:
         raise RestoreRefusedError(
             f"Row-level security applies to the role {hidden[0].role_name!r} on table {hidden[0].table_name!r}, so "
@@ -475,8 +472,7 @@ def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: lis
     """Switch off the user triggers of the present ``tables`` for the load (put back by the caller,
     in the same transaction): restored rows are the backup's, and an audit or counter trigger must
     not run once per restored row, nor rewrite what it loads. Refused when the role may not."""
-    with conn.cursor(row_factory=class_row(_FiringTrigger)) as cur:
-        firing = cur.execute(load_sql("firing_triggers"), {"schema": schema, "tables": tables}).fetchall()
+    firing = catalog_rows(conn, "firing_triggers", _FiringTrigger, {"schema": schema, "tables": tables})
     barred = [t for t in firing if not t.may_alter]
     if barred:
         names = ", ".join(sorted({repr(t.name) for t in barred if t.table_name == barred[0].table_name}))
@@ -503,8 +499,7 @@ def _defer_keys_loaded_backwards(
     not alter (not its table's owner): left as they are, they fail the load only when a restored row
     references one loaded later (a NULL back-reference does not), see :func:`_keys_not_deferred`."""
     position = {e.name: i for i, e in enumerate(order)}
-    with conn.cursor(row_factory=class_row(_ImmediateKey)) as cur:
-        keys = cur.execute(load_sql("immediate_foreign_keys"), {"schema": schema, "tables": tables}).fetchall()
+    keys = catalog_rows(conn, "immediate_foreign_keys", _ImmediateKey, {"schema": schema, "tables": tables})
     backwards = [k for k in keys if position[k.table_name] < position[k.referenced_table]]
     deferred = [k for k in backwards if k.may_alter]
     for key in deferred:

@@ -171,7 +171,7 @@ def _open_folder(folder: Path) -> int:
 
 
 @contextlib.contextmanager
-def _unless_written(folder: Path) -> Iterator[bool]:
+def _held_if_abandoned(folder: Path) -> Iterator[bool]:
     """Whether ``folder`` (a partial backup) is abandoned: no process holds its lock and it got as
     far as ``tables``. While the block runs the lock is held here, so no writer can come back to it
     (a writer only ever locks a folder it has just made). False when it vanished meanwhile (published)."""
@@ -191,19 +191,27 @@ def _unless_written(folder: Path) -> Iterator[bool]:
         os.close(held)
 
 
+def marked_ids(store: Path, suffix: str) -> list[str]:
+    """The backup ids of the store's ``.<id><suffix>`` entries (``PARTIAL``, ``DELETING``), sorted."""
+    if not store.is_dir():
+        return []
+    names = sorted(entry.name for entry in store.iterdir())
+    return [
+        name[1 : -len(suffix)]
+        for name in names
+        if name.startswith(".") and name.endswith(suffix) and ID_PATTERN.fullmatch(name[1 : -len(suffix)])
+    ]
+
+
 def unfinished_backups(store: Path) -> tuple[UnfinishedBackup, ...]:
     """The ``.<id>.partial`` folders of the store, each abandoned, in progress, or unknown."""
-    if not store.is_dir():
-        return ()
     found: list[UnfinishedBackup] = []
-    for entry in sorted(store.iterdir()):
-        backup_id = entry.name[1 : -len(PARTIAL)]
-        if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL) and ID_PATTERN.fullmatch(backup_id)):
-            continue
+    for backup_id in marked_ids(store, PARTIAL):
+        entry = store / f".{backup_id}{PARTIAL}"
         if fcntl is None:
             found.append(UnfinishedBackup(backup_id, str(entry), "unknown"))
             continue
-        with _unless_written(entry) as abandoned:
+        with _held_if_abandoned(entry) as abandoned:
             if abandoned or entry.is_dir():  # else published (or removed) while we looked
                 found.append(UnfinishedBackup(backup_id, str(entry), "abandoned" if abandoned else "in-progress"))
     return tuple(found)
@@ -216,7 +224,7 @@ def remove_abandoned(store: Path, backup_id: str, deleting: Path) -> bool:
     folder = store / f".{backup_id}{PARTIAL}"
     if fcntl is None or not ID_PATTERN.fullmatch(backup_id):
         return False
-    with _unless_written(folder) as abandoned:
+    with _held_if_abandoned(folder) as abandoned:
         if not abandoned:
             return False
         os.rename(folder, deleting)

@@ -44,6 +44,7 @@ from safemigrate.backup.store import (
     find_backup,
     fsync_dir,
     list_backups,
+    marked_ids,
     remove_abandoned,
     remove_tree,
     unfinished_backups,
@@ -168,15 +169,8 @@ class LocalStore:
             remove_tree(doomed)
 
     def unfinished_deletes(self) -> tuple[str, ...]:
-        if not self.path.is_dir():
-            return ()
         with self._deleting("(an interrupted delete)"):
-            names = sorted(entry.name for entry in self.path.iterdir())
-        return tuple(
-            name[1 : -len(DELETING)]
-            for name in names
-            if name.startswith(".") and name.endswith(DELETING) and ID_PATTERN.fullmatch(name[1 : -len(DELETING)])
-        )
+            return tuple(marked_ids(self.path, DELETING))
 
     def finish_delete(self, backup_id: str) -> None:
         _check_id(backup_id, self.location)

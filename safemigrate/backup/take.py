@@ -20,10 +20,16 @@ import psycopg
 import zstandard
 from psycopg import pq, sql
 from psycopg.pq.abc import PGconn, PGresult
-from psycopg.rows import class_row
 
 from safemigrate import __version__
-from safemigrate.backup.ddl import PartitionRow, load_sql, partitioned_tables, read_ddl, schema_tables, xml_text_casts
+from safemigrate.backup.ddl import (
+    PartitionRow,
+    partitioned_tables,
+    read_ddl,
+    row_security_hidden,
+    schema_tables,
+    xml_text_casts,
+)
 from safemigrate.backup.manifest import CopyFormat, Manifest, Reason, TableDDL, TableEntry
 from safemigrate.backup.store import create_file, ensure_store, new_id, partial_folder, publish, write_manifest
 from safemigrate.config import DatabaseConfig
@@ -257,17 +263,10 @@ def _begin_snapshot(conn: psycopg.Connection[Any], snapshot: str | None) -> None
     conn.execute(b"SET LOCAL row_security = off")
 
 
-@dataclass(frozen=True)
-class _HiddenRow:
-    table_name: str
-    role_name: str
-
-
 def _refuse_row_security(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
     """Stop before anything is copied when row-level security hides rows of a table from this role:
     with row_security off its COPY would fail anyway, this names every such table and what to do."""
-    with conn.cursor(row_factory=class_row(_HiddenRow)) as cur:
-        hidden = cur.execute(load_sql("row_security_hidden"), {"schema": schema, "tables": names}).fetchall()
+    hidden = row_security_hidden(conn, schema, names)
     if hidden:
         tables = ", ".join(repr(row.table_name) for row in hidden)
         raise DatabasePermissionError(

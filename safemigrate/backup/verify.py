@@ -24,6 +24,7 @@ from safemigrate.errors import (
     DatabasePermissionError,
     RestoreMismatchError,
     RestoreRefusedError,
+    RestoreTargetLacksError,
 )
 
 SCRATCH_PREFIX = "safemigrate_verify_"
@@ -75,20 +76,17 @@ def verify_backup(
                 conn.execute(create_collation_statement(collation))
         with store.fetch(manifest.id) as local:
             result = restore_backup(scratch_url, local, backup_id=manifest.id, settings=settings)
-    except RestoreRefusedError as err:
-        if isinstance(err.__cause__, (psycopg.errors.UndefinedObject, psycopg.errors.UndefinedFunction)):
-            # The scratch database lacks a domain, type or function the source has: that says nothing
-            # about the backup, so nothing is recorded.
-            raise RestoreRefusedError(
-                f"Backup {manifest.id} is saved, but a scratch database cannot check it: {err.message}",
-                "Check it by restoring into a database that has what it needs: `safemigrate restore --id "
-                f"{manifest.id} --to-url <that database's URL> --yes`.",
-            ) from err
-        store.save_manifest(replace(manifest, verified=False))  # DDL that does not apply: the backup is wrong
-        raise
-    except (BackupCorruptError, BackupFormatError, RestoreMismatchError):
-        # The backup itself is wrong (a corrupt file, a mismatch): record it. A store or network
-        # failure says nothing about the backup: nothing is recorded.
+    except RestoreTargetLacksError as err:
+        # The scratch database lacks a domain, type or function the source has: that says nothing
+        # about the backup, so nothing is recorded.
+        raise RestoreTargetLacksError(
+            f"Backup {manifest.id} is saved, but a scratch database cannot check it: {err.message}",
+            "Check it by restoring into a database that has what it needs: `safemigrate restore --id "
+            f"{manifest.id} --to-url <that database's URL> --yes`.",
+        ) from err
+    except (BackupCorruptError, BackupFormatError, RestoreMismatchError, RestoreRefusedError):
+        # The backup itself is wrong (a corrupt file, a mismatch, DDL that does not apply): record it.
+        # A store or network failure says nothing about the backup: nothing is recorded.
         store.save_manifest(replace(manifest, verified=False))
         raise
     finally:
