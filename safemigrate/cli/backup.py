@@ -266,17 +266,14 @@ def backups_list(
     r"""List the backups of the store, oldest first; warn when the newest is older than
     \[notifications] backup_max_age (as `notify check` would, but sending nothing)."""
     from dataclasses import asdict
-    from datetime import datetime, timezone
 
     from safemigrate.backup.project import backup_setup
-    from safemigrate.notify.events import stale_backup_event
+    from safemigrate.notify.check import stale_store
 
     setup = backup_setup(project, config)
     found = setup.store.list()
     skipped = found.unreadable
-    # The backup_stale finding of `notify check` (same rule, same words): shown here, never sent.
-    max_age = setup.config.notifications.backup_max_age
-    stale = stale_backup_event(found, max_age, datetime.now(timezone.utc), store=setup.store.location)
+    stale = stale_store(setup, found)  # the finding of `notify check` (same rule, same words), never sent
     if fmt is Format.json:
         facts = asdict(stale.backup) if stale is not None and stale.backup is not None else None
         document = {

@@ -4,13 +4,17 @@ check: a cron job or CI schedule runs it, and the webhooks hear of a stale backu
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safemigrate.notify.events import Event, stale_backup_event
+from safemigrate.notify.events import BackupLike, Event, stale_backup_event
 from safemigrate.notify.send import Delivery, send
+
+if TYPE_CHECKING:
+    from safemigrate.backup.project import BackupSetup
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,17 @@ def check_backup_age(
     settings = setup.config.notifications
     if settings.backup_max_age is None:
         return BackupAgeCheck(False, None, ())
-    moment = now or datetime.now(timezone.utc)
-    stale = stale_backup_event(setup.store.list(), settings.backup_max_age, moment, store=setup.store.location)
+    stale = stale_store(setup, setup.store.list(), now)
     deliveries = send(stale, settings, environ if environ is not None else os.environ) if stale is not None else ()
     return BackupAgeCheck(True, stale, deliveries)
+
+
+def stale_store(setup: BackupSetup, listing: Sequence[BackupLike], now: datetime | None = None) -> Event | None:
+    """The ``backup_stale`` finding for the store's ``listing`` (None when ``[notifications]
+    backup_max_age`` is not set or the newest backup is recent enough); nothing is sent."""
+    return stale_backup_event(
+        listing,
+        setup.config.notifications.backup_max_age,
+        now or datetime.now(timezone.utc),
+        store=setup.store.location,
+    )
