@@ -48,6 +48,7 @@ from safemigrate.config import DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.fingerprint import DataFingerprint, compare_tables, fingerprint
 from safemigrate.db.url import DatabaseUrl
+from safemigrate.db.user_triggers import UserTrigger, find_user_triggers, switch_back_on, switch_off
 from safemigrate.errors import (
     BackupCorruptError,
     BackupNotFoundError,
@@ -233,7 +234,7 @@ def restore_in_transaction(
     order = load_order(entries)
     existing_names = [e.name for e in existing]
     # Before the TRUNCATE, which fires ON TRUNCATE triggers; nothing is pending on the tables yet.
-    switched_off = _switch_off_triggers(conn, schema, existing_names) if existing else []
+    switched_off = _switch_off_triggers(conn, schema, existing_names) if existing else ()
     deferred, barred = (
         _defer_keys_loaded_backwards(conn, schema, order, existing_names) if len(existing) > 1 else ([], [])
     )
@@ -305,14 +306,7 @@ def restore_in_transaction(
         )
     for con in not_valid:  # the target's own, read from it before the load
         conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
-    for trigger in switched_off:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} {} {}").format(
-                sql.Identifier(schema, trigger.table_name),
-                sql.SQL("ENABLE ALWAYS TRIGGER" if trigger.enabled == "A" else "ENABLE TRIGGER"),
-                sql.Identifier(trigger.name),
-            )
-        )
+    switch_back_on(conn, schema, switched_off)
     _verify(conn, schema, [e for e in entries if e.name not in checked_by_loader])
     # After the check: a forced policy would hide rows from it, and no trigger fires on the load.
     warnings: dict[str, tuple[str, ...]] = {}
@@ -453,14 +447,6 @@ def _refuse_row_security(conn: psycopg.Connection[Any], schema: str, tables: lis
 
 
 @dataclass(frozen=True)
-class _FiringTrigger:
-    table_name: str
-    name: str
-    enabled: str  # O (origin, the default) | A (always)
-    may_alter: bool
-
-
-@dataclass(frozen=True)
 class _ImmediateKey:
     table_name: str
     name: str
@@ -468,12 +454,12 @@ class _ImmediateKey:
     may_alter: bool
 
 
-def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> list[_FiringTrigger]:
-    """Switch off the user triggers of the present ``tables`` for the load (put back by the caller,
-    in the same transaction): restored rows are the backup's, and an audit or counter trigger must
-    not run once per restored row, nor rewrite what it loads. Refused when the role may not."""
-    firing = catalog_rows(conn, "firing_triggers", _FiringTrigger, {"schema": schema, "tables": tables})
-    barred = [t for t in firing if not t.may_alter]
+def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> tuple[UserTrigger, ...]:
+    """Switch off the user triggers a load fires on the present ``tables`` (put back by the caller, in
+    the same transaction): restored rows are the backup's, and an audit or counter trigger must not
+    run once per restored row, nor rewrite what it loads. Refused when the role may not."""
+    firing = find_user_triggers(conn, schema, tables, fired_by_load=True)
+    barred = [t for t in firing if not t.owned]
     if barred:
         names = ", ".join(sorted({repr(t.name) for t in barred if t.table_name == barred[0].table_name}))
         raise RestoreRefusedError(
@@ -481,12 +467,7 @@ def _switch_off_triggers(conn: psycopg.Connection[Any], schema: str, tables: lis
             "its owner may switch them off for the load; nothing was restored.",
             "Restore as the table's owner (or a superuser), or disable those triggers yourself and run again.",
         )
-    for trigger in firing:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
-                sql.Identifier(schema, trigger.table_name), sql.Identifier(trigger.name)
-            )
-        )
+    switch_off(conn, schema, firing)
     return firing
 
 
