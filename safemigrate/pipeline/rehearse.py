@@ -101,6 +101,39 @@ def referenced_by_statements(statements: Iterable[m.Statement]) -> set[str]:
     return found
 
 
+def rows_involved(statements: Iterable[m.Statement], schema: str, edges: Iterable[tuple[str, str]]) -> set[str]:
+    """Tables of ``schema`` whose rows decide how the statements' row changes go, beyond the backup
+    scope: the tables they insert into, update or delete from (unique keys and checks meet the
+    existing rows), every table such a statement reads (``INSERT ... SELECT ... FROM b``), and the
+    tables whose foreign keys reference a table rows are deleted, updated or truncated in (their
+    rows make a RESTRICT or NO ACTION key refuse it). Without them a rehearsal on empty tables may
+    pass a change the target refuses, or refuse one it accepts."""
+    from safemigrate.sql.reads import tables_named
+
+    def here(name: m.Name) -> str | None:
+        return name.name if name.schema in (None, schema) else None
+
+    involved: set[str] = set()
+    referenced: set[str] = set()  # rows removed or keys changed here: what references them matters
+    for statement in statements:
+        summary = statement.summary
+        changes = m.data_changes(summary)
+        truncated = summary.tables if isinstance(summary, m.Truncate) else ()
+        reads_rows = bool(changes) or (isinstance(summary, m.CreateTable) and summary.as_query)
+        for name in [c.table for c in changes] + list(truncated):
+            if (table := here(name)) is not None:
+                involved.add(table)
+        for name in [c.table for c in changes if not isinstance(c, m.Insert)] + list(truncated):
+            if (table := here(name)) is not None:
+                referenced.add(table)
+        if reads_rows:
+            for name in tables_named(statement.text) or ():
+                if (table := here(name)) is not None:
+                    involved.add(table)
+    involved.update(child for child, parent in edges if parent in referenced)
+    return involved
+
+
 def close_over_parents(tables: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """``tables`` plus every table their rows reference through foreign keys, transitively.
 
@@ -260,9 +293,8 @@ def rehearsal_inputs(
         ]
         existing = set(schema_tables(conn, schema))
     statements = [s for mig in pending for s in parse_source(mig.data).statements]
-    data_tables = tuple(
-        t for t in close_over_parents(set(scope) | referenced_by_statements(statements), edges) if t in existing
-    )
+    wanted = set(scope) | referenced_by_statements(statements) | rows_involved(statements, schema, edges)
+    data_tables = tuple(t for t in close_over_parents(wanted, edges) if t in existing)
     return RehearsalInputs(pending, major, data_tables)
 
 

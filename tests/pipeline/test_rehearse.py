@@ -157,3 +157,55 @@ def test_without_a_fitting_pg_dump_the_clone_is_built_from_the_catalog(
     assert any("copied from the catalog" in w for w in rehearsal.warnings)
     change = rehearsal.result.migrations[0]
     assert change.statements[0].rewritten == ("Post",)
+
+
+def _only_pending(project: Path, applied: int, sql: str) -> None:
+    """Keep the first ``applied`` migrations and replace the rest by one migration holding ``sql``."""
+    folder = project / "prisma" / "migrations"
+    for migration in list_migrations(folder)[applied:]:
+        shutil.rmtree(migration.path)
+    (folder / "20250101000000_data_change").mkdir()
+    (folder / "20250101000000_data_change" / "migration.sql").write_text(sql)
+
+
+def test_an_insert_gets_the_rows_its_foreign_keys_reference(tmp_path: Path, database_url: str) -> None:
+    # Nothing here is backed up for safety (an INSERT loses nothing), yet the clone needs User's rows:
+    # on an empty User the key refused the row and the rehearsal failed a migration that works.
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS)
+    _only_pending(project, 4, """INSERT INTO "Post" (title, "authorId", "updatedAt") VALUES ('new', 1, now());\n""")
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert rehearsal.ok, rehearsal.result.failed
+    assert {"Post", "User"} <= set(rehearsal.data_tables)
+
+
+def test_a_delete_refused_by_a_restrict_key_fails_on_the_clone_too(tmp_path: Path, database_url: str) -> None:
+    # Post references User ON DELETE RESTRICT: the target refuses this DELETE, so must the rehearsal,
+    # which needs Post's rows for it (they used to be left out, and the rehearsal passed).
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS)
+    _only_pending(project, 4, """DELETE FROM "User" WHERE "email" = 'a@example.com';\n""")
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert not rehearsal.ok
+    failed = rehearsal.result.failed
+    assert failed is not None and failed.error is not None and failed.error.sqlstate == "23503"
+    assert "Post" in rehearsal.data_tables
+
+
+def test_the_tables_a_data_change_reads_get_their_rows(tmp_path: Path, database_url: str) -> None:
+    # The copy needs Post's rows: on an empty Post it would insert nothing, and a NOT NULL or unique
+    # violation the target meets would pass unseen.
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS)
+    _only_pending(
+        project,
+        4,
+        """INSERT INTO "User" (email, name) SELECT 'copy' || p.id || '@example.com', 'copy' FROM "Post" p
+           JOIN "User" u ON u.id = p."authorId" WHERE p.id <= 3;\n"""
+        """ALTER TABLE "User" ADD CONSTRAINT three_copies CHECK (email NOT LIKE 'copy3@%');\n""",
+    )
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert "Post" in rehearsal.data_tables
+    assert not rehearsal.ok  # the check meets a copied row, as it would on the target
+    failed = rehearsal.result.failed
+    assert failed is not None and failed.error is not None and failed.error.sqlstate == "23514"
