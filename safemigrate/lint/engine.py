@@ -191,8 +191,8 @@ def _lint_file(
 def _finding(
     rule: Rule, hit: Hit, statement: m.Statement, source: SourceFile, options: LintOptions, schema: SchemaModel
 ) -> Finding:
-    # Tables created by this deploy are empty: lock and may-fail findings on them are noise.
-    fresh = rule.needs_existing_rows and hit.table is not None and schema.is_fresh_table(hit.table)
+    # On a table this deploy created, a lock finding is noise, and so are the others while it holds no rows.
+    fresh = hit.table is not None and rule.quiet_on(schema, hit.table)
     return Finding(
         rule.name,
         rule.id,

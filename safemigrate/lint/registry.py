@@ -59,6 +59,7 @@ from safemigrate.lint.rules import (
     unused_suppression,
     update,
     vacuum_full,
+    validate_constraint,
     virtual_column_unsupported,
     volatile_default,
 )
@@ -90,6 +91,7 @@ RULES: tuple[Rule, ...] = (
     add_exclusion_constraint.RULE,
     sequence_reset.RULE,
     virtual_column_unsupported.RULE,
+    validate_constraint.RULE,
     create_index_non_concurrent.RULE,
     drop_index_non_concurrent.RULE,
     reindex_non_concurrent.RULE,

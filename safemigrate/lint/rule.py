@@ -85,8 +85,9 @@ class Context:
         return ObjectRef(schema, name, column)
 
     def is_existing_table(self, table: m.Name) -> bool:
-        """True unless the table is known to be created by this deploy (unknown tables count as existing)."""
-        return not self.schema.is_fresh_table(table)
+        """True unless the table is known to be created by this deploy, so no other session uses it yet
+        (unknown tables count as existing). Whether it holds rows is ``schema.is_fresh_table``."""
+        return not self.schema.is_created_by_deploy(table)
 
     def later(self) -> Sequence[m.Statement]:
         return self.statements[self.statement.index + 1 :]
@@ -120,6 +121,16 @@ class Rule:
         if self.category in (Category.LOCK, Category.MAY_FAIL):
             object.__setattr__(self, "needs_existing_rows", True)
 
+    def quiet_on(self, schema: SchemaModel, table: m.Name) -> bool:
+        """True when a hit on ``table`` is noise because this deploy created the table: a lock finding as
+        soon as it created it (no other session uses it yet), the others only while it holds no rows (a
+        table filled by its AS query, an INSERT or unseen code can fail a validation and lose data)."""
+        if not self.needs_existing_rows:
+            return False
+        if self.category is Category.LOCK:
+            return schema.is_created_by_deploy(table)
+        return schema.is_fresh_table(table)
+
 
 # Shared by rules that must know whether a column added earlier in the same file is still empty.
 
@@ -141,6 +152,8 @@ def column_added_empty(ctx: Context, table: m.Name, column: str, before: Sequenc
     summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
     summaries.append(m.AlterTable(table, tuple(before)))
     for summary in summaries:
+        if m.runs_unseen_code(summary):
+            empty = False  # a DO block, a function call, an unread statement: it may have filled the column
         for change in m.data_changes(summary):  # every change of the statement, those of its WITH too
             if ctx.schema.key(change.table) == key and (
                 isinstance(change, m.Insert) or (isinstance(change, m.Update) and column in change.columns)

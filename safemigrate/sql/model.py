@@ -62,6 +62,8 @@ class TypeSpec:
 class DefaultSpec:
     sql: str
     volatile: bool  # evaluated per row (random(), gen_random_uuid(), clock_timestamp(), nextval()...)
+    # Functions it calls that are not known built-ins: they may be volatile, so ``volatile`` is set.
+    unknown_calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,10 @@ class CreateTable:
     columns: tuple[ColumnSpec, ...]
     constraints: tuple[ConstraintSpec, ...]
     if_not_exists: bool = False
-    as_query: bool = False
+    as_query: bool = False  # CREATE TABLE ... AS / SELECT ... INTO: filled with the query's rows
+    temporary: bool = False  # TEMP: ``table`` is then qualified with pg_temp
+    no_data: bool = False  # AS ... WITH NO DATA: the query's rows are not copied
+    calls: tuple[str, ...] = ()  # functions the AS query calls that are not side-effect-free built-ins
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,8 @@ class Update:
     also: tuple[DataChange, ...] = ()
     calls: tuple[str, ...] = ()
     on_conflict: bool = False  # the DO UPDATE of an INSERT ... ON CONFLICT: it overwrites the conflicting rows
+    fills: tuple[str, ...] = ()  # columns set to a value that cannot be NULL (a constant, COALESCE(..., constant))
+    where_null_of: str | None = None  # the column when the WHERE is exactly "<column> IS NULL"
 
 
 @dataclass(frozen=True)
@@ -320,18 +327,32 @@ def data_changes(summary: Summary) -> tuple[DataChange, ...]:
     return ()
 
 
+def runs_unseen_code(summary: Summary) -> bool:
+    """True when the statement runs code the linter cannot see into (a DO block, a call of a function that
+    is not a known side-effect-free built-in) or is not understood at all: it may have changed the rows
+    of any table."""
+    if isinstance(summary, Unparsed):
+        return True
+    if isinstance(summary, Procedural):
+        return summary.kind in ("do block", "procedure call", "function call")
+    if isinstance(summary, (CreateTable, CreateObject)):
+        return bool(summary.calls)
+    return any(change.calls for change in data_changes(summary))
+
+
 @dataclass(frozen=True)
 class ResetSequence:
     """``ALTER SEQUENCE ... RESTART [WITH n]``, ``ALTER TABLE ... ALTER COLUMN ... RESTART [WITH n]``
     (an identity column's sequence: ``sequence`` None, ``owner``/``owner_column`` set), or a lone
     ``SELECT setval(sequence, value)``: where a sequence counts from next."""
 
-    form: str  # "restart" | "setval"
+    form: str  # "restart" | "setval" | "options" (ALTER SEQUENCE INCREMENT / MINVALUE / MAXVALUE / CYCLE / AS)
     sequence: Name | None  # None: named by an expression the linter does not resolve
     value: str | None  # the new value as written; None: RESTART without WITH (back to its start value)
     from_rows: bool = False  # computed from stored rows (max(...)): it follows the table's keys
     owner: Name | None = None  # setval(pg_get_serial_sequence('"T"', 'c'), ...): the table...
     owner_column: str | None = None  # ...and the column whose sequence it is
+    options: tuple[str, ...] = ()  # form "options": the changes that can make it repeat ids, as written
 
 
 @dataclass(frozen=True)
@@ -400,10 +421,13 @@ class Cluster:
 
 @dataclass(frozen=True)
 class CreateObject:
-    """CREATE SCHEMA / SEQUENCE / VIEW / MATERIALIZED VIEW: new, named, holding no existing data."""
+    """CREATE SCHEMA / SEQUENCE / VIEW / MATERIALIZED VIEW: named, holding no existing data (unless
+    IF NOT EXISTS kept an object that existed)."""
 
     kind: str  # "schema" | "sequence" | "view" | "materialized view"
-    name: Name
+    name: Name  # a TEMP object's is qualified with pg_temp
+    if_not_exists: bool = False  # the name may be an object that existed before (it is then kept)
+    calls: tuple[str, ...] = ()  # functions a materialized view's query calls that are not side-effect-free built-ins
 
 
 @dataclass(frozen=True)

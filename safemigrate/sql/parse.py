@@ -353,7 +353,8 @@ def _function_names(node: exp.Expression) -> set[str]:
     return names
 
 
-def _default_spec(node: exp.Expression) -> m.DefaultSpec:
+def _default_spec(node: exp.Expression, text: str) -> m.DefaultSpec:
+    """``text`` is the statement ``node`` was parsed from (to read the names calls were written with)."""
     # Prisma's defaults are mostly literals and CURRENT_TIMESTAMP: spell those without the generator.
     if isinstance(node, exp.Literal):
         return m.DefaultSpec(m.quote_literal(str(node.this)) if node.is_string else str(node.this), volatile=False)
@@ -363,9 +364,12 @@ def _default_spec(node: exp.Expression) -> m.DefaultSpec:
         return m.DefaultSpec("true" if node.this else "false", volatile=False)
     if isinstance(node, exp.CurrentTimestamp):
         return m.DefaultSpec("CURRENT_TIMESTAMP", volatile=False)
+    # A function that is not a known built-in may be volatile (PostgreSQL then rewrites the table): count it so.
+    unknown = _unknown_calls(node, text)
     return m.DefaultSpec(
         sql=node.sql(dialect="postgres"),
-        volatile=bool(_function_names(node) & VOLATILE_FUNCTIONS),
+        volatile=bool(unknown) or bool(_function_names(node) & VOLATILE_FUNCTIONS),
+        unknown_calls=unknown,
     )
 
 
@@ -431,7 +435,7 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
     return specs
 
 
-def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
+def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
     dtype = node.args.get("kind")
     serial = isinstance(dtype, exp.DataType) and dtype.this.name in _SERIAL_TYPES
     type_spec = _type_spec(dtype)
@@ -449,7 +453,7 @@ def _column_spec(node: exp.ColumnDef) -> m.ColumnSpec:
         if isinstance(kind, exp.NotNullColumnConstraint):
             not_null = not kind.args.get("allow_null")
         elif isinstance(kind, exp.DefaultColumnConstraint):
-            default = _default_spec(kind.this)
+            default = _default_spec(kind.this, text)
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression is not None:
             # GENERATED ALWAYS AS (expr) without STORED: PostgreSQL 18's virtual generated column
             generated = virtual = True
@@ -529,22 +533,39 @@ def _parse_one(text: str, tokens: Sequence[Token] | None = None) -> exp.Expressi
     return found[0]
 
 
-def _create_table(node: exp.Create) -> m.Summary:
+def _create_table(node: exp.Create, text: str, temporary: bool = False) -> m.Summary:
     target = node.this
-    if node.expression is not None:  # CREATE TABLE ... AS SELECT
-        return m.CreateTable(_table_name(target), (), (), bool(node.args.get("exists")), as_query=True)
+    name = _table_name(target)
+    if temporary:  # PostgreSQL puts it in the session's pg_temp schema, whatever the name says
+        name = m.Name(name.name, "pg_temp")
+    if node.expression is not None:  # CREATE TABLE ... AS SELECT: filled by the query, which runs its calls
+        properties = node.args.get("properties")
+        no_data = isinstance(properties, exp.Properties) and any(
+            isinstance(p, exp.WithDataProperty) and p.args.get("no") for p in properties.expressions
+        )
+        calls = () if no_data else _unknown_calls(node.expression, text)
+        return m.CreateTable(
+            name,
+            (),
+            (),
+            bool(node.args.get("exists")),
+            as_query=True,
+            temporary=temporary,
+            no_data=no_data,
+            calls=calls,
+        )
     if not isinstance(target, exp.Schema):
         raise _NotUnderstood("table definition")
     columns: list[m.ColumnSpec] = []
     constraints: list[m.ConstraintSpec] = []
     for item in target.expressions:
         if isinstance(item, exp.ColumnDef):
-            columns.append(_column_spec(item))
+            columns.append(_column_spec(item, text))
         elif isinstance(item, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey, exp.ExcludeColumnConstraint)):
             constraints.extend(_constraint_specs(item, not_valid=False))
         else:
             raise _NotUnderstood(f"table element {type(item).__name__}")
-    return m.CreateTable(_table_name(target), tuple(columns), tuple(constraints), bool(node.args.get("exists")))
+    return m.CreateTable(name, tuple(columns), tuple(constraints), bool(node.args.get("exists")), temporary=temporary)
 
 
 def _create_index(node: exp.Create, index_keyword_end: int = -1) -> m.CreateIndex:
@@ -586,9 +607,9 @@ def _create_enum(node: exp.Create) -> m.Summary:
     return m.CreateEnum(_table_name(node.this), tuple(values))
 
 
-def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
+def _alter_action(action: exp.Expression, alter: exp.Alter, text: str) -> m.AlterAction:
     if isinstance(action, exp.ColumnDef):
-        return m.AddColumn(_column_spec(action), bool(action.args.get("exists")))
+        return m.AddColumn(_column_spec(action, text), bool(action.args.get("exists")))
     if isinstance(action, exp.Drop):
         kind = str(action.args.get("kind") or "").upper()
         targets = action.args.get("tables") or []
@@ -624,7 +645,7 @@ def _alter_action(action: exp.Expression, alter: exp.Alter) -> m.AlterAction:
         if allow_null is None and present - handled == {"drop"}:
             return m.DropDefault(column)
         if allow_null is None and present - handled == {"default"}:
-            return m.SetDefault(column, _default_spec(action.args["default"]))
+            return m.SetDefault(column, _default_spec(action.args["default"], text))
         raise _NotUnderstood("ALTER COLUMN form")
     if isinstance(action, exp.AddConstraint):
         specs: list[m.ConstraintSpec] = []
@@ -653,9 +674,12 @@ def _alter_table_sqlglot(text: str, tokens: Sequence[Token] | None = None) -> m.
     node = _parse_one(text, tokens)
     if not isinstance(node, exp.Alter) or str(node.args.get("kind") or "").upper() != "TABLE":
         raise _NotUnderstood("ALTER TABLE form")
-    actions = tuple(_alter_action(a, node) for a in node.args.get("actions") or [])
+    actions = tuple(_alter_action(a, node, text) for a in node.args.get("actions") or [])
     if not actions:
         raise _NotUnderstood("ALTER TABLE without actions")
+    if node.args.get("not_valid") and len(actions) > 1:
+        # sqlglot keeps one NOT VALID for the statement; PostgreSQL applies it to its own ADD CONSTRAINT only.
+        raise _NotUnderstood("NOT VALID in an ALTER TABLE of several actions")
     return m.AlterTable(_table_name(node.this), actions, bool(node.args.get("exists")))
 
 
@@ -759,21 +783,47 @@ def _alter_type(w: _Words) -> m.Summary:
 
 
 def _alter_sequence(w: _Words) -> m.Summary:
-    """RESTART moves the sequence (back to its start, or WITH a value); the other options do not."""
+    """RESTART moves the sequence (back to its start, or WITH a value). A negative INCREMENT, a MINVALUE,
+    MAXVALUE or type (AS) of its own, or CYCLE can make it hand out ids that rows hold (or stop handing out
+    any); the other options (a positive step, START, CACHE, OWNED BY, NO ...) do not."""
     w.expect("ALTER", "SEQUENCE")
     w.accept("IF", "EXISTS")
     name = w.name()
+    restart: m.ResetSequence | None = None
+    risky: list[str] = []
     depth = 0
     while not w.at_end():
         kind = w.tokens[w.i].token_type
         depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(kind, 0)
-        if depth == 0 and w.accept("RESTART"):
+        if depth != 0:
+            w.i += 1
+        elif w.accept("RESTART"):
             w.accept("WITH")
             sign = "-" if w.accept("-") else ""
+            value = None
             if not w.at_end() and w.tokens[w.i].token_type == TokenType.NUMBER:
-                return m.ResetSequence("restart", name, sign + w.tokens[w.i].text)
-            return m.ResetSequence("restart", name, None)
-        w.i += 1
+                value = sign + w.tokens[w.i].text
+                w.i += 1
+            restart = m.ResetSequence("restart", name, value)
+        elif w.accept("NO"):
+            w.i += 1  # NO MINVALUE / NO MAXVALUE / NO CYCLE: the defaults, which never wrap
+        elif w.accept("INCREMENT"):
+            w.accept("BY")
+            if w.accept("-"):
+                risky.append("INCREMENT BY -" + (w.tokens[w.i].text if not w.at_end() else ""))
+        elif w.word() in ("MINVALUE", "MAXVALUE", "AS"):
+            option = w.word()
+            w.i += 1
+            sign = "-" if w.accept("-") else ""
+            risky.append(f"{option} {sign}{w.tokens[w.i].text if not w.at_end() else ''}".strip())
+        elif w.accept("CYCLE"):
+            risky.append("CYCLE")
+        else:
+            w.i += 1
+    if restart is not None:
+        return replace(restart, options=tuple(risky))
+    if risky:
+        return m.ResetSequence("options", name, None, options=tuple(risky))
     return m.Harmless("alter sequence")
 
 
@@ -891,7 +941,13 @@ def _set(w: _Words) -> m.Summary:
         setting += "." + w.identifier()
     if not (w.accept("TO") or (not w.at_end() and w.tokens[w.i].token_type == TokenType.EQ and w.accept("="))):
         raise _NotUnderstood("SET form")
-    value = " ".join(t.text for t in w.tokens[w.i :])
+    if setting.lower() == "search_path":
+        # Keep the quotes of quoted names: PostgreSQL folds the others to lower case.
+        value = " ".join(
+            m.quote_ident(t.text) if t.token_type == TokenType.IDENTIFIER else t.text for t in w.tokens[w.i :]
+        )
+    else:
+        value = " ".join(t.text for t in w.tokens[w.i :])
     return m.SetSetting(setting.lower(), value, local)
 
 
@@ -919,12 +975,14 @@ def _create(w: _Words, text: str) -> m.Summary:
         w.accept("EXTENSION")
         w.accept("IF", "NOT", "EXISTS")
         return m.CreateExtension(w.identifier())
-    w.accept("TEMPORARY") or w.accept("TEMP") or w.accept("UNLOGGED")
+    w.accept("GLOBAL") or w.accept("LOCAL")
+    temporary = w.accept("TEMPORARY") or w.accept("TEMP")
+    w.accept("UNLOGGED")
     if w.peek("TABLE"):
         node = _parse_one(text, w.tokens)
         if not isinstance(node, exp.Create):
             raise _NotUnderstood("CREATE TABLE form")
-        return _create_table(node)
+        return _create_table(node, text, temporary)
     if w.peek("UNIQUE", "INDEX") or w.peek("INDEX"):
         keyword = w.tokens[w.i + 1] if w.peek("UNIQUE") else w.tokens[w.i]
         node = _parse_one(text, w.tokens)
@@ -955,10 +1013,9 @@ def _create(w: _Words, text: str) -> m.Summary:
         w.expect("TO")
         return m.Procedural("rule", m.Name(rule_name), w.name())
     if w.accept("SCHEMA"):
-        w.accept("IF", "NOT", "EXISTS")
-        if w.accept("AUTHORIZATION"):
-            return m.CreateObject("schema", m.Name(w.identifier()))
-        return m.CreateObject("schema", m.Name(w.identifier()))
+        if_not_exists = w.accept("IF", "NOT", "EXISTS")
+        w.accept("AUTHORIZATION")
+        return m.CreateObject("schema", m.Name(w.identifier()), if_not_exists)
     for words, kind in (
         (("SEQUENCE",), "sequence"),
         (("VIEW",), "view"),
@@ -966,8 +1023,14 @@ def _create(w: _Words, text: str) -> m.Summary:
         (("MATERIALIZED", "VIEW"), "materialized view"),
     ):
         if w.accept(*words):
-            w.accept("IF", "NOT", "EXISTS")
-            return m.CreateObject(kind, w.name())
+            if_not_exists = w.accept("IF", "NOT", "EXISTS")
+            name = w.name()
+            if temporary:
+                name = m.Name(name.name, "pg_temp")
+            calls: tuple[str, ...] = ()
+            if kind == "materialized view":  # its query runs now (a plain view's runs when read)
+                calls = _materialized_view_calls(text, w.tokens)
+            return m.CreateObject(kind, name, if_not_exists, calls)
     for harmless in (
         "POLICY",
         "DOMAIN",
@@ -986,10 +1049,32 @@ def _create(w: _Words, text: str) -> m.Summary:
     raise _NotUnderstood("CREATE of this kind of object")
 
 
+def _materialized_view_calls(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
+    """The functions a materialized view's query calls that are not side-effect-free built-ins."""
+    words = [t.text.upper() for t in tokens if t.token_type != TokenType.SEMICOLON]
+    if words[-3:] == ["WITH", "NO", "DATA"]:
+        return ()  # the query does not run until REFRESH
+    if words[-2:] == ["WITH", "DATA"]:  # sqlglot does not read this (default) ending
+        tokens = [t for t in tokens if t.token_type != TokenType.SEMICOLON][:-2]
+    node = _parse_one(text, tokens)
+    if not isinstance(node, exp.Create) or node.expression is None:
+        raise _NotUnderstood("CREATE MATERIALIZED VIEW form")
+    return _unknown_calls(node.expression, text)
+
+
 def _dml(text: str, tokens: Sequence[Token] | None = None) -> m.Summary:
     node = _parse_one(text, tokens)
     if not isinstance(node, (exp.Delete, exp.Update, exp.Insert, exp.Select, exp.SetOperation)):
         raise _NotUnderstood("data statement form")
+    into = node.args.get("into") if isinstance(node, exp.Select) else None
+    if isinstance(into, exp.Into):  # SELECT ... INTO t: CREATE TABLE t AS SELECT ...
+        temporary = bool(into.args.get("temporary"))
+        table = _table_name(into.this)
+        if temporary:
+            table = m.Name(table.name, "pg_temp")
+        return m.CreateTable(table, (), (), as_query=True, temporary=temporary, calls=_unknown_calls(node, text))
+    if into is not None:
+        raise _NotUnderstood("SELECT INTO form")
     setting = _set_config(node)
     if setting is not None:
         return setting
@@ -1013,7 +1098,16 @@ def _changes(node: exp.Expression) -> list[m.DataChange]:
     if isinstance(node, exp.Delete):
         return [m.Delete(_table_name(node.this), node.args.get("where") is not None)]
     if isinstance(node, exp.Update):
-        return [m.Update(_table_name(node.this), _set_columns(node.expressions), node.args.get("where") is not None)]
+        where = node.args.get("where")
+        return [
+            m.Update(
+                _table_name(node.this),
+                _set_columns(node.expressions),
+                where is not None,
+                fills=_filled_columns(node.expressions),
+                where_null_of=_null_test_of(where.this) if isinstance(where, exp.Where) else None,
+            )
+        ]
     target = node.this
     if isinstance(target, exp.Schema):
         target = target.this
@@ -1030,15 +1124,76 @@ def _changes(node: exp.Expression) -> list[m.DataChange]:
 
 
 def _set_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
-    """The columns an UPDATE's SET list writes (``a = ...`` and ``(a, b) = (...)``)."""
+    """The columns an UPDATE's SET list writes (``a = ...`` and ``(a, b) = (...)``).
+
+    An element or field assignment (``"tags"[1] = ...``, ``"payload"['k'] = ...``, ``"addr".zip = ...``)
+    overwrites part of its base column: the base column is the one written.
+    """
     targets: list[exp.Expression] = []
     for assignment in assignments:
-        if isinstance(assignment, exp.EQ):
-            target = assignment.this
-            targets.extend(target.expressions if isinstance(target, (exp.Tuple, exp.Paren)) else [target])
-            if isinstance(target, exp.Paren):
-                targets.append(target.this)
-    return tuple(_ident(t) for t in targets if isinstance(t, exp.Column))
+        if not isinstance(assignment, exp.EQ):
+            raise _NotUnderstood("SET item")
+        target = assignment.this
+        if isinstance(target, exp.Tuple):
+            targets.extend(target.expressions)
+        elif isinstance(target, exp.Paren):
+            targets.append(target.this)
+        else:
+            targets.append(target)
+    columns: list[str] = []
+    for target in targets:
+        column = _set_target_column(target)
+        if column not in columns:
+            columns.append(column)
+    return tuple(columns)
+
+
+def _filled_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
+    """The plain columns an UPDATE's SET list gives a value that cannot be NULL: a constant other
+    than NULL, or ``COALESCE(..., <such a constant>)``, cast or not (a backfill)."""
+    filled: list[str] = []
+    for assignment in assignments:
+        target = assignment.this
+        plain = isinstance(assignment, exp.EQ) and isinstance(target, exp.Column) and not target.table
+        if plain and _never_null(assignment.expression):
+            filled.append(_ident(target.this))
+    return tuple(filled)
+
+
+def _never_null(value: exp.Expression | None) -> bool:
+    while isinstance(value, (exp.Cast, exp.Paren)):
+        value = value.this
+    if isinstance(value, exp.Coalesce):
+        arguments = value.expressions
+        return _never_null(arguments[-1] if arguments else value.this)
+    return isinstance(value, (exp.Literal, exp.Boolean))
+
+
+def _null_test_of(condition: exp.Expression | None) -> str | None:
+    """The column when a WHERE is exactly ``<column> IS NULL`` (the rows a backfill must reach)."""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.Is) and isinstance(condition.expression, exp.Null):
+        column = condition.this
+        if isinstance(column, exp.Column) and not column.table:
+            return _ident(column.this)
+    return None
+
+
+def _set_target_column(target: exp.Expression) -> str:
+    """The column a SET target writes. PostgreSQL never qualifies it with the table: in ``a.b`` (sqlglot's
+    table-qualified column) ``a`` is the column and ``b`` a field of its composite type."""
+    while isinstance(target, exp.Bracket):
+        target = target.this
+    if isinstance(target, exp.Column):
+        for part in ("catalog", "db", "table"):
+            base = target.args.get(part)
+            if base is not None:
+                return _ident(base)
+        return _ident(target.this)
+    if isinstance(target, exp.Dot):
+        return _set_target_column(target.this)
+    raise _NotUnderstood("SET target")
 
 
 def _set_config(node: exp.Expression) -> m.SetSetting | None:
@@ -1050,6 +1205,8 @@ def _set_config(node: exp.Expression) -> m.SetSetting | None:
     call = node.expressions[0]
     if isinstance(call, exp.Alias):
         call = call.this
+    if isinstance(call, exp.Dot) and str(call.this.sql(dialect="postgres")).lower() == "pg_catalog":
+        call = call.expression
     if not isinstance(call, exp.Anonymous) or str(call.this).lower() != "set_config" or len(call.expressions) != 3:
         return None
     name, value, local = call.expressions
@@ -1106,6 +1263,8 @@ def _unknown_calls(node: exp.Expression, text: str) -> tuple[str, ...]:
     """Functions the statement calls that are not known side-effect-free built-ins, as written."""
     unknown: list[str] = []
     for func in node.find_all(exp.Func):
+        if isinstance(func, (exp.Binary, exp.Unary, exp.Connector)):
+            continue  # an operator sqlglot models as a function (AND, OR, ~*, ?, @?): no call was written
         name = _called_name(func, text)
         qualifier = ""
         parent = func.parent
@@ -1170,9 +1329,26 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _vacuum(words)
     if first == "CLUSTER":
         return lambda words, _text: _cluster(words)
+    if first == "COPY":
+        return lambda words, _text: _copy(words)
     if first in ("COMMENT", "GRANT", "REVOKE", "ANALYZE", "LOCK", "NOTIFY"):
         return lambda words, _text: m.Harmless(first.lower())
     return None
+
+
+def _copy(w: _Words) -> m.Summary:
+    """``COPY t [(columns)] FROM <file | STDIN>`` fills the table; ``COPY ... TO <file | STDOUT>`` reads.
+    PROGRAM runs a shell command: not understood, so reported."""
+    w.expect("COPY")
+    if not w.at_end() and w.tokens[w.i].token_type == TokenType.L_PAREN:
+        raise _NotUnderstood("COPY of a query")  # the query may call code of the project
+    table = w.name()
+    w.skip_parens()
+    if w.accept("FROM") and not w.peek("PROGRAM"):
+        return m.Insert(table)
+    if w.accept("TO") and not w.peek("PROGRAM"):
+        return m.Harmless("copy to")
+    raise _NotUnderstood("COPY form")
 
 
 def _alter_table(w: _Words, text: str) -> m.Summary:

@@ -3,12 +3,21 @@
 Like Django's ``state_forwards``: the linter asks the model about the state *before* a statement,
 then applies the statement. The model knows tables, columns (with types), enums and indexes, and
 which objects were created by a "fresh" migration (the one being linted, or an earlier migration
-of the same deploy): those are empty, so locking or validating them is harmless.
+of the same deploy). Two facts, judged apart: a table *created by this deploy* is used by no other
+session yet (locking it is harmless); it *holds no rows* (validating it cannot fail, nothing on it
+is lost) only until something may have filled it: its own AS query, an INSERT or COPY, or code
+the linter cannot see (a DO block, a function call, a statement it did not understand), which may
+have filled any table. ``CREATE ... IF NOT EXISTS`` of a name the model does not know may keep an
+object that existed outside the history, with its rows: it is recorded as existing, never fresh.
 
 Unqualified names are keyed to the default schema. After a ``SET search_path`` (or ``set_config``)
-to another schema in this deploy, PostgreSQL resolves them elsewhere, which the model does not
-follow: until the search_path is set back, an unqualified name is never fresh, and what such a
-name creates is recorded as existing (and never replaces what the model already knows).
+to other schemas in this deploy, they are keyed to the first listed schema that the model knows
+the name in, else to the first listed schema (where PostgreSQL creates them), so findings name
+that schema. The model cannot tell which objects exist there: until the search_path is set back,
+an unqualified name is never fresh, and what such a name creates is recorded as existing (and
+never replaces what the model already knows). Temporary tables live in pg_temp, which PostgreSQL
+searches first: an unqualified name of one created in this deploy (one session) means it, a
+qualified name never does.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ class TableState:
     key: tuple[str, str]
     columns: dict[str, ColumnState] = field(default_factory=dict)
     created_in: str | None = None  # migration name
+    filled: bool = False  # rows may have been written into it since it was created (AS query, INSERT, COPY)
+    created_at: int = 0  # the model's step that created it (see SchemaModel.unseen_code_at)
     # CHECK ("c" IS NOT NULL) constraints: name -> (column, validated)
     not_null_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
@@ -54,9 +65,14 @@ class IndexState:
 class SchemaModel:
     """Mutable model owned by the linter; rules only read it."""
 
-    # The migration that last set search_path away from the default schema (None: default).
-    # A class attribute too, so a model pickled before it existed still reads.
+    # The migration that last set search_path away from the default schema (None: default), and the
+    # schemas it listed. Class attributes too, so a model pickled before they existed still reads.
     search_path_set_by: str | None = None
+    search_path_schemas: tuple[str, ...] = ()
+    # Temporary tables: name -> the migration that created it (replaced, never changed in place).
+    temp_tables: dict[str, str] = {}  # noqa: RUF012 - copied on write
+    steps: int = 0  # statements folded so far
+    unseen_code_at: int = -1  # the step of the last statement that may have filled any table
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -65,13 +81,30 @@ class SchemaModel:
         self.indexes: dict[tuple[str, str], IndexState] = {}
         self.fresh_migrations: frozenset[str] = frozenset()
         # Other named objects (kind, schema, name) -> the migration that created them.
-        self.objects: dict[tuple[str, str, str], str] = {}
+        self.objects: dict[tuple[str, str, str], str | None] = {}  # None: kept by IF NOT EXISTS, origin unknown
+        self.temp_tables = {}
         self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
 
     def key(self, name: m.Name) -> tuple[str, str]:
-        return (name.schema or self.default_schema, name.name)
+        if name.schema is not None:
+            return (name.schema, name.name)
+        if self.temp_tables and self.temp_tables.get(name.name) in self.fresh_migrations:
+            return ("pg_temp", name.name)
+        if self.search_path_set_by is not None and self.search_path_set_by in self.fresh_migrations:
+            return (self._search_path_schema(name.name), name.name)
+        return (self.default_schema, name.name)
+
+    def _search_path_schema(self, name: str) -> str:
+        """The schema an unqualified name resolves to under the search_path set in this deploy."""
+        listed = [s for s in self.search_path_schemas if s != "$user"]
+        for schema in listed:
+            if (schema, name) in self.tables or (schema, name) in self.enums:
+                return schema
+        if listed:
+            return listed[0]
+        return self.search_path_schemas[0] if self.search_path_schemas else self.default_schema
 
     def table(self, name: m.Name) -> TableState | None:
         return self.tables.get(self.key(name))
@@ -96,12 +129,25 @@ class SchemaModel:
 
     def _unsure(self, name: m.Name) -> bool:
         """An unqualified name while search_path points elsewhere: the model cannot tell what it names."""
-        return name.schema is None and self.search_path_moved()
+        return name.schema is None and self.search_path_moved() and self.key(name)[0] != "pg_temp"
 
-    def is_fresh_table(self, name: m.Name) -> bool:
-        """True when the table was created by a migration of this deploy (so it holds no rows)."""
+    def is_created_by_deploy(self, name: m.Name) -> bool:
+        """True when the table was created by a migration of this deploy: no other session uses it yet.
+        It may hold rows (see ``is_fresh_table``)."""
         state = self.table(name)
         return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
+
+    def is_fresh_table(self, name: m.Name) -> bool:
+        """True when the table was created by a migration of this deploy and nothing may have filled it
+        since: it holds no rows."""
+        state = self.table(name)
+        return (
+            state is not None
+            and state.created_in in self.fresh_migrations
+            and not state.filled
+            and state.created_at > self.unseen_code_at
+            and not self._unsure(name)
+        )
 
     def is_fresh_object(self, kind: str, name: m.Name) -> bool:
         """True for a schema, sequence or (materialized) view created by a migration of this deploy."""
@@ -137,16 +183,37 @@ class SchemaModel:
 
     def apply(self, summary: m.Summary, migration: str) -> None:
         """Fold one statement into the model."""
+        self.steps += 1
         if isinstance(summary, (m.CreateEnum, m.RenameType, m.DropObjects)):
             self._enum_names = None
+        if m.runs_unseen_code(summary):
+            self.unseen_code_at = self.steps  # any table may hold rows now
+        for change in m.data_changes(summary):
+            if isinstance(change, m.Insert):
+                filled = self.table(change.table)
+                if filled is not None:
+                    filled.filled = True
         if isinstance(summary, m.SetSetting) and summary.name in ("search_path", "all"):
-            self.search_path_set_by = None if self._is_default_search_path(summary.value) else migration
+            schemas = self._search_path_entries(summary.value)
+            moved = not self._is_default_search_path(summary.value)
+            self.search_path_set_by = migration if moved else None
+            self.search_path_schemas = tuple(schemas) if moved else ()
         elif isinstance(summary, m.CreateTable):
             key = self.key(summary.table)
             unsure = self._unsure(summary.table)
             if (summary.if_not_exists or unsure) and key in self.tables:
                 return
-            table = TableState(key, created_in=None if unsure else migration)
+            if summary.temporary:
+                self.temp_tables = {**self.temp_tables, summary.table.name: migration}
+                key = ("pg_temp", summary.table.name)
+            # IF NOT EXISTS of a table the history does not know: it may exist already, with rows.
+            existing = unsure or (summary.if_not_exists and not summary.temporary)
+            table = TableState(
+                key,
+                created_in=None if existing else migration,
+                filled=summary.as_query and not summary.no_data,
+                created_at=self.steps,
+            )
             for column in summary.columns:
                 table.columns[column.name] = _column_state(column)
             for constraint in summary.constraints:
@@ -164,6 +231,8 @@ class SchemaModel:
                 key = self.key(dropped)
                 if summary.kind == "table":
                     self.tables.pop(key, None)
+                    if key[0] == "pg_temp" and key[1] in self.temp_tables:
+                        self.temp_tables = {k: v for k, v in self.temp_tables.items() if k != key[1]}
                     self.indexes = {k: v for k, v in self.indexes.items() if v.table != key}
                 elif summary.kind in ("type", "domain"):
                     self.enums.pop(key, None)
@@ -177,7 +246,8 @@ class SchemaModel:
             if summary.name is not None:
                 table_key = self.key(summary.table)
                 index_key = (summary.name.schema or table_key[0], summary.name.name)
-                if self._unsure(summary.table):
+                if self._unsure(summary.table) or summary.if_not_exists:
+                    # IF NOT EXISTS keeps an index of that name, which may predate the history.
                     self.indexes.setdefault(index_key, IndexState(index_key, table_key, summary.unique, None))
                 else:
                     self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
@@ -206,17 +276,34 @@ class SchemaModel:
                 enum.values = [summary.new if v == summary.old else v for v in enum.values]
         elif isinstance(summary, m.RenameType):
             self._rename_type(summary)
-        elif isinstance(summary, m.CreateObject) and (summary.kind == "schema" or not self._unsure(summary.name)):
-            self.objects.setdefault(self._object_key(summary.kind, summary.name), migration)
+        elif isinstance(summary, m.CreateObject):
+            object_key = self._object_key(summary.kind, summary.name)
+            if summary.if_not_exists or (summary.kind != "schema" and self._unsure(summary.name)):
+                # It may be an object that existed outside the history: never count it as created here.
+                self.objects.setdefault(object_key, None)
+            else:
+                self.objects[object_key] = migration
+
+    @staticmethod
+    def _search_path_entries(value: str) -> list[str]:
+        """The schemas a search_path value lists, as PostgreSQL reads them (quoted names kept, others folded)."""
+        entries = []
+        for entry in value.split(","):
+            entry = entry.strip().strip("'").strip()
+            if len(entry) >= 2 and entry[0] == entry[-1] == '"':
+                entries.append(entry[1:-1].replace('""', '"'))
+            elif entry:
+                entries.append(entry.lower())
+        # pg_catalog and pg_temp hold no tables of the project (temporary ones are modelled apart).
+        return [e for e in entries if e not in ("pg_catalog", "pg_temp")]
 
     def _is_default_search_path(self, value: str) -> bool:
         """True when ``value`` (as SET wrote it) creates and finds unqualified names in the default schema."""
         if value.strip().upper() == "DEFAULT":
             return True
-        entries = [entry.strip().strip("'\"").strip() for entry in value.split(",")]
         # "$user" names a schema only when one is named after the role, as in PostgreSQL's default path.
-        schemas = [e for e in entries if e and e.lower() not in ("$user", "pg_catalog", "pg_temp")]
-        return bool(schemas) and self.default_schema in (schemas[0], schemas[0].lower())
+        schemas = [e for e in self._search_path_entries(value) if e != "$user"]
+        return bool(schemas) and schemas[0] == self.default_schema
 
     def _rename_type(self, summary: m.RenameType) -> None:
         old_key = self.key(summary.name)
@@ -241,12 +328,16 @@ class SchemaModel:
         for action in summary.actions:
             if isinstance(action, m.RenameTable):
                 if table is not None:
+                    old_key = key
                     self.tables.pop(key)
                     key = (key[0], action.new)
                     table.key = key
                     self.tables[key] = table
+                    if key[0] == "pg_temp":
+                        temp = {k: v for k, v in self.temp_tables.items() if k != old_key[1]}
+                        self.temp_tables = {**temp, action.new: self.temp_tables.get(old_key[1], "")}
                     for name, index in list(self.indexes.items()):
-                        if index.table == (summary.table.schema or self.default_schema, summary.table.name):
+                        if index.table == old_key:
                             self.indexes[name] = replace(index, table=key)
                 continue
             if table is None:

@@ -121,6 +121,14 @@ FAILURES = {
         "55P04",
     ),
     "concurrently-in-transaction": (USER_TABLE, "25001"),
+    "validate-constraint": (
+        USER_TABLE
+        + POST_TABLE
+        + """UPDATE "Post" SET "authorId" = 9999 WHERE "id" = 1;
+        ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey"
+            FOREIGN KEY ("authorId") REFERENCES "User"("id") NOT VALID;""",
+        "23503",
+    ),
 }
 
 

@@ -20,7 +20,7 @@ def test_every_change_of_a_statement_is_listed_in_order() -> None:
         'WITH u AS (UPDATE "Post" SET "title" = \'x\' RETURNING 1), d AS (DELETE FROM "comments" RETURNING 1) SELECT 1'
     )
     assert m.data_changes(summary) == (
-        m.Update(m.Name("Post"), ("title",), False),
+        m.Update(m.Name("Post"), ("title",), False, fills=("title",)),
         m.Delete(m.Name("comments"), False),
     )
     insert = summarize('WITH x AS (DELETE FROM "comments" RETURNING *) INSERT INTO "archive" SELECT * FROM x')
@@ -88,3 +88,14 @@ def test_search_path_of_another_session_does_not_count() -> None:
     model = _model("SET search_path TO staging", migration="old")
     model.fresh_migrations = frozenset({"new"})
     assert not model.search_path_moved()
+
+
+def test_an_update_says_which_columns_it_fills_and_whether_it_reaches_only_their_nulls() -> None:
+    backfill = summarize(
+        'UPDATE "User" SET "name" = COALESCE("name", \'x\')::text, "bio" = "other" WHERE ("name" IS NULL)'
+    )
+    assert isinstance(backfill, m.Update)
+    assert backfill.fills == ("name",) and backfill.where_null_of == "name"
+    partial = summarize('UPDATE "User" SET "name" = NULL, "age" = 0 WHERE "name" IS NULL AND "id" > 1')
+    assert isinstance(partial, m.Update)
+    assert partial.fills == ("age",) and partial.where_null_of is None

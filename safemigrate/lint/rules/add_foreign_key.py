@@ -4,7 +4,8 @@ Without ``NOT VALID``, PostgreSQL checks every existing row of the referencing t
 migration at the first orphan ("insert or update on table ... violates foreign key constraint").
 Prisma writes ``ADD CONSTRAINT ... FOREIGN KEY`` for every new or changed relation; data written
 before the relation existed (or after rows were deleted by hand) often holds orphans. Adding the
-constraint ``NOT VALID`` and validating it later lets you clean them up first.
+constraint ``NOT VALID`` and validating it in a later migration lets you clean them up first;
+``VALIDATE CONSTRAINT`` in the same migration checks the same rows in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
+from safemigrate.lint.rules.validate_constraint import validated_in_same_transaction
 from safemigrate.sql import model as m
 
 
@@ -27,23 +29,34 @@ def _orphans_query(table: m.Name, constraint: m.ConstraintSpec, parent: m.Name) 
     )
 
 
-def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> Hit:
+def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, validated_on: int | None) -> Hit:
+    """``validated_on``: the line of the VALIDATE that checks a NOT VALID key in the same transaction."""
     parent = constraint.references or m.Name("<referenced table>")
     columns = ", ".join(constraint.columns)
     targets = ", ".join(constraint.ref_columns) or "its primary key"
     label = f" {constraint.name}" if constraint.name else ""
     name = constraint.name or f"{table.name}_{'_'.join(constraint.columns)}_fkey"
     unnamed = "" if constraint.name else f" (name it: ADD CONSTRAINT {m.quote_ident(name)} ...)"
+    validate = f"ALTER TABLE {table.sql()} VALIDATE CONSTRAINT {m.quote_ident(name)};"
+    key = f"{table.display()} ({columns}) -> {parent.display()} ({targets})"
+    if validated_on is None:
+        added = f"Adding foreign key{label} on {key}"
+        fix = (
+            f"Add NOT VALID at the end of this statement{unnamed} so only new rows are checked, fix or delete "
+            f"the orphans, then validate in a later migration: {validate}"
+        )
+    else:
+        added = (
+            f"Adding foreign key{label} on {key} NOT VALID and validating it on line {validated_on} of the "
+            "same migration"
+        )
+        fix = (
+            f"Keep the NOT VALID here, fix or delete the orphans, and move the VALIDATE on line {validated_on} "
+            f"to a later migration file: {validate}"
+        )
     return Hit(
-        message=(
-            f"Adding foreign key{label} on {table.display()} ({columns}) -> {parent.display()} ({targets}) "
-            f"fails if any row of {table.display()} references a {parent.display()} that does not exist."
-        ),
-        help=(
-            f"Find the orphans: {_orphans_query(table, constraint, parent)} Add NOT VALID at the end of this "
-            f"statement{unnamed} so only new rows are checked, fix or delete the orphans, then validate in a "
-            f"later migration: ALTER TABLE {table.sql()} VALIDATE CONSTRAINT {m.quote_ident(name)};"
-        ),
+        message=(f"{added} fails if any row of {table.display()} references a {parent.display()} that does not exist."),
+        help=f"Find the orphans: {_orphans_query(table, constraint, parent)} {fix}",
         object=ctx.ref(table, constraint.columns[0] if len(constraint.columns) == 1 else None),
         table=table,
     )
@@ -51,8 +64,21 @@ def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> Hi
 
 def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint: m.ConstraintSpec) -> Hit:
     parent = constraint.references or m.Name("<referenced table>")
-    default = column.default.sql if column.default else ""
     target = m.quote_ident(constraint.ref_columns[0]) if constraint.ref_columns else '"<referenced column>"'
+    later = "add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a later migration."
+    if column.default is None or column.identity or column.generated:
+        # identity and generated columns: a value per row, none of them known here
+        return Hit(
+            message=(
+                f"Adding {table.display()}.{column.name} with generated values and a foreign key to "
+                f"{parent.display()} fails if a value has no row in {parent.display()}: every existing row "
+                "gets one and is checked."
+            ),
+            help=f"Add the column without the foreign key, check its values against {parent.display()}, and {later}",
+            object=ctx.ref(table, column.name),
+            table=table,
+        )
+    default = column.default.sql
     return Hit(
         message=(
             f"Adding {table.display()}.{column.name} with the default {default} and a foreign key to "
@@ -61,8 +87,7 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
         ),
         help=(
             f"Check the parent exists first: SELECT 1 FROM {parent.sql()} WHERE {target} = {default}; "
-            "or add the column without the default, fill it, and add the foreign key NOT VALID, "
-            "then VALIDATE CONSTRAINT in a later migration."
+            f"or add the column without the default, fill it, and {later}"
         ),
         object=ctx.ref(table, column.name),
         table=table,
@@ -77,14 +102,17 @@ def check(ctx: Context) -> Iterator[Hit]:
     for i, action in enumerate(alter.actions):
         if isinstance(action, m.AddConstraint):
             constraint = action.constraint
-            if constraint.kind != "foreign key" or constraint.not_valid:
+            if constraint.kind != "foreign key":
                 continue
+            validation = validated_in_same_transaction(ctx, table, constraint, alter.actions[i + 1 :])
+            if constraint.not_valid and validation is None:
+                continue  # only new rows are checked; a VALIDATE after commit is validate-constraint's
             # A key column added in this file holds NULL everywhere, and a NULL key references nothing.
             if not any(column_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
-                yield _constraint(ctx, table, constraint)
+                yield _constraint(ctx, table, constraint, validation.line if validation else None)
         elif isinstance(action, m.AddColumn):
             column = action.column
-            if column.default is None or not column_gets_values(column):
+            if not column_gets_values(column):
                 continue  # existing rows get NULL, which a foreign key accepts
             for constraint in column.constraints:
                 if constraint.kind == "foreign key":

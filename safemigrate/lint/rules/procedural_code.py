@@ -2,7 +2,9 @@
 
 Whatever it does (delete rows, rewrite a table, take locks) happens when the migration runs, and
 no rule can judge it. Defining a function or procedure changes no data and is not reported; calling
-one is: with CALL, or from a query (``SELECT purge_old_rows();``, ``UPDATE ... SET x = f(y)``).
+one is: with CALL, or from a query (``SELECT purge_old_rows();``, ``UPDATE ... SET x = f(y)``),
+including the query of ``CREATE TABLE ... AS``, ``SELECT ... INTO`` and ``CREATE MATERIALIZED VIEW``,
+which runs when the statement does.
 Only PostgreSQL's side-effect-free built-ins (``now()``, ``lower()``, ``count(*)``...) pass;
 ``set_config``, ``pg_terminate_backend``, ``dblink_exec`` and any function of the project are
 reported, and so is ``setval`` inside another statement. A lone ``SELECT setval(...)`` is no unseen
@@ -27,7 +29,10 @@ _UNSEEN = "that the linter cannot see into: its effect on data and locks was not
 
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
-    calls = sorted({call for change in m.data_changes(summary) for call in change.calls}, key=str.lower)
+    called = [call for change in m.data_changes(summary) for call in change.calls]
+    if isinstance(summary, (m.CreateTable, m.CreateObject)):
+        called.extend(summary.calls)
+    calls = sorted(set(called), key=str.lower)
     if calls:
         names = ", ".join(f"{c}()" for c in calls)
         yield Hit(message=f"This statement calls {names}, code {_UNSEEN}", help=_HELP)
@@ -68,5 +73,5 @@ RULE = Rule(
     good="CREATE FUNCTION one() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;",
     why=__doc__ or "",
     check=check,
-    on=(m.Procedural, m.Delete, m.Update, m.Insert),
+    on=(m.Procedural, m.Delete, m.Update, m.Insert, m.CreateTable, m.CreateObject),
 )

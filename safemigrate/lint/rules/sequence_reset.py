@@ -8,6 +8,12 @@ fail on the primary key (or, without a unique constraint, silently share an id w
 until the sequence has counted past them. The migration itself succeeds; the application's inserts
 fail after it. Moving the sequence to the table's highest id (``setval(..., (SELECT max(id) FROM
 t))``) is the safe form and is not reported; nor is a sequence (or table) created by this deploy.
+
+Other options change where it goes next: a negative ``INCREMENT`` makes it count down through the
+ids already handed out; ``CYCLE`` sends it back to its minimum once it reaches the maximum; a
+``MINVALUE``, ``MAXVALUE`` or type (``AS``) of its own moves those bounds (below the stored ids, the
+next ``nextval`` fails or, cycling, wraps onto them). Those are reported too. A positive step,
+``START``, ``CACHE`` and ``OWNED BY`` are not.
 """
 
 from __future__ import annotations
@@ -53,8 +59,11 @@ def check(ctx: Context) -> Iterator[Hit]:
         shown = f"of {table.display()}.{column}"
     else:
         regclass, shown = "<the sequence>", "(named by an expression)"
-    to = f"to {reset.value}" if reset.value is not None else "back to its start value"
     rows = f"rows of {table.display()}" if table is not None else "rows"
+    if reset.form == "options":
+        yield _options_hit(ctx, reset, shown, rows, table, column)
+        return
+    to = f"to {reset.value}" if reset.value is not None else "back to its start value"
     highest = (
         f"(SELECT max({m.quote_ident(column)}) FROM {table.sql()})"
         if table is not None and column is not None
@@ -72,6 +81,30 @@ def check(ctx: Context) -> Iterator[Hit]:
             "on the key (or reuse an id) until the sequence has counted past the highest stored id."
         ),
         help=f"Move the sequence to the highest stored id instead: SELECT setval({regclass}, {highest});{start_at}",
+        object=ctx.ref(table, column) if table is not None else ctx.ref(reset.sequence or m.Name("?")),
+        table=table,
+    )
+
+
+def _options_hit(
+    ctx: Context, reset: m.ResetSequence, shown: str, rows: str, table: m.Name | None, column: str | None
+) -> Hit:
+    sequence = reset.sequence.sql() if reset.sequence is not None else "<the sequence>"
+    highest = (
+        f" Compare its bounds with the highest stored id first: SELECT max({m.quote_ident(column)}) FROM {table.sql()};"
+        if table is not None and column is not None
+        else ""
+    )
+    return Hit(
+        message=(
+            f"Changing sequence {shown} with {', '.join(reset.options)} can make it hand out ids that {rows} "
+            "already hold (counting down, or wrapping around at a bound) or stop at a bound: the next inserts "
+            "fail on the key, reuse an id, or fail in nextval."
+        ),
+        help=(
+            "Keep the sequence counting up, without wrapping, with bounds above the stored ids: "
+            f"ALTER SEQUENCE {sequence} INCREMENT BY 1 NO MINVALUE NO MAXVALUE NO CYCLE;{highest}"
+        ),
         object=ctx.ref(table, column) if table is not None else ctx.ref(reset.sequence or m.Name("?")),
         table=table,
     )

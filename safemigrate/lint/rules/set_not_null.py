@@ -3,7 +3,11 @@
 ``ALTER COLUMN ... SET NOT NULL`` checks every row and stops the migration at the first NULL.
 Prisma writes it when a field goes from optional to required (``String?`` to ``String``) and warns
 "Made the column ... required. This step will fail if there are existing NULL values": nothing in
-the migration fills the rows that were left empty while the field was optional.
+the migration fills the rows that were left empty while the field was optional. A backfill
+written before it in the same file is taken as proof when the linter can read it: an UPDATE
+setting the column to a constant (or ``COALESCE(column, constant)``) with no WHERE, or with exactly
+``WHERE column IS NULL``, not followed by an INSERT into the table, another UPDATE of the column
+or code it cannot see into. Any other backfill: check the count, then mark the statement as allowed.
 """
 
 from __future__ import annotations
@@ -15,28 +19,36 @@ from safemigrate.sql import model as m
 
 
 def _filled_earlier(ctx: Context, table: m.Name, column: str) -> bool:
-    """True when an earlier statement of the file gave the column a value in existing rows."""
+    """True when the earlier statements of the file leave a value in the column of every row.
+
+    Proofs: ``ADD COLUMN ... DEFAULT <non-NULL>``, or a backfill: an UPDATE setting the column to a
+    constant (or ``COALESCE(..., constant)``) with no WHERE or with exactly ``WHERE <column> IS
+    NULL``. Anything after the proof that may write NULLs again undoes it: another UPDATE of the
+    column, an INSERT into the table, code the linter cannot see into. When unsure, report.
+    """
     key = ctx.schema.key(table)
+    filled = False
     for statement in ctx.earlier():
         summary = statement.summary
-        for change in m.data_changes(summary):  # a WITH query can hold the backfill
-            if (
-                isinstance(change, m.Update)
-                and not change.on_conflict  # only touches the rows an insert conflicts with
-                and ctx.schema.key(change.table) == key
-                and column in change.columns
-            ):
-                return True  # a backfill, as the help suggests
+        if m.runs_unseen_code(summary):
+            filled = False
         if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
             for action in summary.actions:
-                if (
-                    isinstance(action, m.AddColumn)
-                    and action.column.name == column
-                    and action.column.default is not None
-                    and action.column.default.sql.strip().upper() != "NULL"
-                ):
-                    return True  # added in this file with a default: every row holds it
-    return False
+                if isinstance(action, m.AddColumn) and action.column.name == column:
+                    default = action.column.default
+                    filled = default is not None and default.sql.strip().upper() != "NULL"
+        for change in m.data_changes(summary):
+            if ctx.schema.key(change.table) != key:
+                continue
+            if isinstance(change, m.Insert):
+                filled = False  # the new rows may hold NULL
+            elif isinstance(change, m.Update) and column in change.columns:
+                filled = (
+                    not change.on_conflict
+                    and column in change.fills
+                    and (not change.has_where or change.where_null_of == column)
+                )
+    return filled
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -52,6 +64,8 @@ def check(ctx: Context) -> Iterator[Hit]:
             continue  # already NOT NULL: nothing to check
         if _filled_earlier(ctx, table, action.column):
             continue
+        if ctx.schema.has_validated_not_null_check(table, action.column):
+            continue  # a validated CHECK ("c" IS NOT NULL) already holds: no row is NULL
         column = m.quote_ident(action.column)
         yield Hit(
             message=(
@@ -59,10 +73,12 @@ def check(ctx: Context) -> Iterator[Hit]:
                 "still holds NULL in it."
             ),
             help=(
-                f"Backfill first, in this migration before this statement or in an earlier one: "
-                f"UPDATE {table.sql()} SET {column} = <value> WHERE {column} IS NULL; then "
-                f"ALTER TABLE {table.sql()} ALTER COLUMN {column} SET NOT NULL; "
-                f"(count the rows to fill with SELECT count(*) FROM {table.sql()} WHERE {column} IS NULL;)."
+                f"Count the rows to fill: SELECT count(*) FROM {table.sql()} WHERE {column} IS NULL; "
+                "backfill them before this statement (here or in an earlier migration): "
+                f"UPDATE {table.sql()} SET {column} = <value> WHERE {column} IS NULL; "
+                "A backfill the linter can read (a constant, no WHERE or exactly that WHERE) silences this; "
+                f"otherwise mark this statement: -- safemigrate: allow set-not-null reason: <how {action.column} was "
+                "filled>"
             ),
             object=ctx.ref(table, action.column),
             table=table,
@@ -75,7 +91,7 @@ RULE = Rule(
     category=Category.MAY_FAIL,
     severity=Severity.ERROR,
     summary="SET NOT NULL fails when any existing row holds NULL in the column.",
-    alternative="Backfill the NULLs with an UPDATE first, then SET NOT NULL.",
+    alternative="Backfill the NULLs with an UPDATE first (WHERE the column IS NULL), then SET NOT NULL.",
     bad='ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
     good=(
         'UPDATE "User" SET "name" = \'\' WHERE "name" IS NULL;\nALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;'

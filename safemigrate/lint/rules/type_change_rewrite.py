@@ -20,6 +20,12 @@ def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
     return type_.user_defined and type_.base in enums
 
 
+def _drops_enum_values(ctx: Context, old: m.TypeSpec, new: m.TypeSpec) -> bool:
+    """True when the new enum lacks a value of the old one: enum-value-removed reports the change."""
+    old_enum, new_enum = ctx.schema.enum(old.base), ctx.schema.enum(new.base)
+    return old_enum is not None and new_enum is not None and not set(old_enum.values) <= set(new_enum.values)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
@@ -41,8 +47,10 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"Changing {where} to {new.display()} USING {action.using} rewrites {table.display()} "
                 "and all its indexes"
             )
-        elif old is not None and _is_enum(old, enums) and _is_enum(new, enums):
-            continue  # Prisma's enum recreation: reported by the enum rules
+        elif old is not None and _is_enum(old, enums) and _is_enum(new, enums) and _drops_enum_values(ctx, old, new):
+            # Prisma's enum recreation dropping values: enum-value-removed reports it. Recreated only to
+            # add or reorder values, no rule but this one sees the rewrite.
+            continue
         elif not judge_type_change(old, new, enums).rewrite:
             continue
         elif old is None:

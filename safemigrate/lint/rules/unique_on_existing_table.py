@@ -79,17 +79,30 @@ def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> Hi
 
 
 def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
-    default = column.default.sql if column.default else ""
     name = m.quote_ident(column.name)
-    return Hit(
-        message=(
+    if column.generated:
+        message = (
+            f"Adding unique generated column {table.display()}.{column.name} computes a value for every "
+            f"existing row: it fails if two rows of {table.display()} get the same one."
+        )
+        first = (
+            f"Add the column without UNIQUE, find the duplicates ({_duplicates_query(table, [column.name])}), "
+            "then add the constraint in its own migration file: "
+        )
+    else:
+        default = column.default.sql if column.default else ""
+        message = (
             f"Adding unique column {table.display()}.{column.name} with the default {default} gives every "
             f"existing row the same value: it fails as soon as {table.display()} holds two rows."
-        ),
-        help=(
+        )
+        first = (
             "Add the column without the default (or with a per-row default such as gen_random_uuid()), "
             "fill it with distinct values, then add the constraint in its own migration file: "
-            f"CREATE UNIQUE INDEX CONCURRENTLY {m.quote_ident(f'{table.name}_{column.name}_key')} "
+        )
+    return Hit(
+        message=message,
+        help=(
+            f"{first}CREATE UNIQUE INDEX CONCURRENTLY {m.quote_ident(f'{table.name}_{column.name}_key')} "
             f"ON {table.sql()} ({name});"
         ),
         object=ctx.ref(table, column.name),
@@ -115,9 +128,10 @@ def check(ctx: Context) -> Iterator[Hit]:
             elif isinstance(action, m.AddColumn):
                 column = action.column
                 unique = any(c.kind == "unique" for c in column.constraints)
-                # A constant default gives every row the same value; gen_random_uuid() does not.
+                # A constant default gives every row the same value; gen_random_uuid() does not. A
+                # generated expression is not in the summary: it may repeat (when unsure, report).
                 constant = column.default is not None and not column.default.volatile
-                if unique and constant and column_gets_values(column) and not column.identity:
+                if unique and (constant or column.generated) and column_gets_values(column) and not column.identity:
                     yield _added_column(ctx, summary.table, column)
 
 

@@ -4,6 +4,9 @@ Since PostgreSQL 11 a constant default is stored once and the column is added in
 one (``gen_random_uuid()``, ``random()``, ``clock_timestamp()``, ``nextval()``) is computed for each
 row, so the table and its indexes are rewritten under ACCESS EXCLUSIVE, blocking reads and writes.
 Prisma writes one for ``@default(dbgenerated("gen_random_uuid()"))``. Before 11 any default rewrites.
+A default calling a function that is not a known built-in (one of the project's) is counted as
+volatile: a plpgsql or sql function is volatile unless declared otherwise, and the linter cannot see
+how it was declared.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ def check(ctx: Context) -> Iterator[Hit]:
         default = column.default
         if column.identity or default is None:
             continue  # serial and identity columns: add-serial-identity
-        if default.volatile:
+        if default.unknown_calls:
+            names = ", ".join(f"{c}()" for c in default.unknown_calls)
+            why = (
+                f"with the default {default.sql}, which calls {names} (not a known built-in, so counted as "
+                "volatile), computes a value for each existing row"
+            )
+        elif default.volatile:
             why = f"with the volatile default {default.sql} computes a value for each existing row"
         elif version < 11 and default.sql.upper() != "NULL":
             why = f"with a default on PostgreSQL {version} (before 11) writes it into each existing row"
