@@ -751,10 +751,16 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
             return m.OtherTableAction("enable/disable triggers, rules or row level security")
     # Everything else: ask sqlglot about this one action on its own.
     action_text = text[group[0].start : group[-1].end + 1]
+    unnamed_check = w.peek("ADD", "CHECK")
+    if unnamed_check:  # sqlglot reads only named ones: name it for the parser, then forget the name
+        action_text = "ADD CONSTRAINT _safemigrate_unnamed " + text[group[1].start : group[-1].end + 1]
     alter = _alter_table_sqlglot("ALTER TABLE _safemigrate_placeholder " + action_text)
     if len(alter.actions) != 1:
         raise _NotUnderstood("ALTER TABLE action")
-    return alter.actions[0]
+    action = alter.actions[0]
+    if unnamed_check and isinstance(action, m.AddConstraint):  # PostgreSQL names it <table>_<column>_check
+        return m.AddConstraint(replace(action.constraint, name=None))
+    return action
 
 
 def _alter_type(w: _Words) -> m.Summary:
