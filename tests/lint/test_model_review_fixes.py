@@ -271,3 +271,16 @@ def test_qualified_set_config_moves_the_search_path() -> None:
         'ALTER TABLE "Invoice" ALTER COLUMN "note" SET NOT NULL;'
     )
     assert ("set-not-null", "billing.Invoice") in hits(findings)
+
+
+def test_a_table_created_and_filled_here_breaks_no_running_app_but_its_rows_can_be_lost() -> None:
+    # The running app version does not know the table: renames and drops there break nothing. Its rows
+    # may be the only copy of rows moved in from elsewhere: dropping a column of it still loses data.
+    findings = lint(
+        'CREATE TABLE "Archive" AS SELECT "id", "email", "name" FROM "User";\n'
+        'ALTER TABLE "Archive" RENAME COLUMN "name" TO "fullName";\n'
+        'ALTER TABLE "Archive" DROP COLUMN "email";'
+    )
+    rules = {f.rule for f in findings if f.object.table == "Archive"}
+    assert "drop-column" in rules
+    assert not {f.rule for f in findings if f.category is Category.BREAKING and f.object.table == "Archive"}, rules

@@ -23,7 +23,7 @@ def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if isinstance(summary, m.DropObjects) and summary.kind == "table":
         for table in summary.names:
-            if ctx.schema.is_fresh_table(table):
+            if ctx.schema.is_created_by_deploy(table):
                 continue
             yield Hit(
                 message=(
@@ -34,7 +34,7 @@ def check(ctx: Context) -> Iterator[Hit]:
                 object=ctx.ref(table),
                 table=table,
             )
-    elif isinstance(summary, m.AlterTable) and not ctx.schema.is_fresh_table(summary.table):
+    elif isinstance(summary, m.AlterTable) and not ctx.schema.is_created_by_deploy(summary.table):
         table = summary.table
         for action in summary.actions:
             if isinstance(action, m.DropColumn):

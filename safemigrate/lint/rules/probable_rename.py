@@ -69,7 +69,7 @@ def _column_renames(ctx: Context, summary: m.AlterTable) -> Iterator[Hit]:
 def _table_renames(ctx: Context, summary: m.DropObjects) -> Iterator[Hit]:
     for table in summary.names:
         state = ctx.schema.table(table)
-        if state is None or not state.columns or ctx.schema.is_fresh_table(table):
+        if state is None or not state.columns or ctx.schema.is_created_by_deploy(table):
             continue
         columns = set(state.columns)
         key = ctx.schema.key(table)
@@ -101,7 +101,7 @@ def _table_renames(ctx: Context, summary: m.DropObjects) -> Iterator[Hit]:
 
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
-    if isinstance(summary, m.AlterTable) and not ctx.schema.is_fresh_table(summary.table):
+    if isinstance(summary, m.AlterTable) and not ctx.schema.is_created_by_deploy(summary.table):
         yield from _column_renames(ctx, summary)
     elif isinstance(summary, m.DropObjects) and summary.kind == "table":
         yield from _table_renames(ctx, summary)

@@ -16,7 +16,7 @@ from safemigrate.sql import model as m
 
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
-    if not isinstance(summary, m.AlterTable) or ctx.schema.is_fresh_table(summary.table):
+    if not isinstance(summary, m.AlterTable) or ctx.schema.is_created_by_deploy(summary.table):
         return
     table = summary.table
     for action in summary.actions:
