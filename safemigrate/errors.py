@@ -89,23 +89,35 @@ class UnsupportedServerError(DatabaseError):
 
 
 class MigrationHistoryError(SafemigrateError):
-    """_prisma_migrations refuses the requested change, as Prisma's schema engine would (P3005, P3008, P3011, P3012)."""
+    """_prisma_migrations refuses the requested change, as Prisma's schema engine would (P3005, P3008,
+    P3009, P3011, P3012). Raised as such, the history stops a deploy or a rehearsal (a migration in
+    the failed state, an applied one edited since): a failed check, nothing changed."""
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 class DatabaseSchemaNotEmptyError(MigrationHistoryError):
     """P3005: the schema has tables but no _prisma_migrations; it must be baselined first."""
 
+    exit_code = EXIT_USAGE
+
 
 class MigrationAlreadyAppliedError(MigrationHistoryError):
     """P3008: the migration already has a finished row."""
+
+    exit_code = EXIT_USAGE  # the name given is wrong for this request
 
 
 class MigrationNotInDatabaseError(MigrationHistoryError):
     """P3011: the migration has no row, so it cannot be marked rolled back."""
 
+    exit_code = EXIT_USAGE
+
 
 class MigrationNotFailedError(MigrationHistoryError):
     """P3012: the migration is not in a failed state, so it cannot be marked rolled back."""
+
+    exit_code = EXIT_USAGE
 
 
 class UnknownTableError(InputError):

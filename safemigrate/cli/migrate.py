@@ -118,13 +118,22 @@ def rollback(
     latest: Annotated[bool, typer.Option("--latest", help="Undo the newest applied run.")] = False,
     interactive: Annotated[bool, typer.Option("--interactive", help="Pick the run from a list.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    discard_later_changes: Annotated[
+        bool,
+        typer.Option(
+            "--discard-later-changes",
+            help="Roll back even though columns were added to the backed-up tables since the run: "
+            "they are dropped with their data.",
+        ),
+    ] = False,
     database_url: DatabaseUrlOption = None,
     project: ProjectOption = Path("."),
     schema: SchemaOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Undo a migrate run from its backup: restore its tables, drop what it created, and mark its
-    migrations rolled back as `prisma migrate resolve --rolled-back` would."""
+    migrations rolled back as `prisma migrate resolve --rolled-back` would (the rows it left failed
+    included)."""
     from safemigrate.pipeline.rollback import RollbackPreview
     from safemigrate.pipeline.rollback import rollback as run_rollback
 
@@ -151,20 +160,33 @@ def rollback(
                 )
         for drop in preview.drops:
             typer.echo(f"  drop {drop}", err=True)
+        for change in preview.later:
+            typer.echo(f"  {change.describe()}", err=True)
         return yes or typer.confirm("Go ahead?", default=False, err=True)
 
     result = run_rollback(
-        project, run_id=run_id, database_url=database_url, schema_path=schema, config_file=config, confirm=confirm
+        project,
+        run_id=run_id,
+        database_url=database_url,
+        schema_path=schema,
+        config_file=config,
+        confirm=confirm,
+        discard_later_changes=discard_later_changes,
     )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     for delivery in result.deliveries:
         if not delivery.ok:
             typer.echo(f"notify: {delivery.describe()}", err=True)
+    marked = (
+        f"{', '.join(result.marked)} marked rolled back (prisma migrate deploy would apply them again)"
+        if result.marked
+        else "no migration marked rolled back"
+    )
+    not_marked = f"; not marked: {', '.join(result.not_marked)}" if result.not_marked else ""
     typer.echo(
         f"Rolled back run {result.run_id}: restored {', '.join(result.restored) or 'no table'} from backup "
-        f"{result.backup_id or '-'}; dropped {len(result.dropped)} object(s); {', '.join(result.migrations)} marked "
-        "rolled back (prisma migrate deploy would apply them again)."
+        f"{result.backup_id or '-'}; dropped {len(result.dropped)} object(s); {marked}{not_marked}."
     )
 
 

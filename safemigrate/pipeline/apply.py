@@ -12,6 +12,7 @@ real (migrate), so what was rehearsed is what runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,16 @@ class StatementTrace:
 
 
 @dataclass(frozen=True)
+class Leftover:
+    """A statement of a failed non-transactional file that took effect and was not undone."""
+
+    line: int
+    text: str  # the first line, shortened
+    undo: str | None  # the SQL that undoes it, when known (it failed here: ``reason``)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class MigrationTrace:
     name: str
     file: str
@@ -73,6 +84,11 @@ class MigrationTrace:
     seconds: float
     statements: tuple[StatementTrace, ...]
     error: StatementError | None = None
+    # A failed file that ran alone: what its earlier statements built and was dropped again
+    # (``index "public"."Post_slug_idx"``), and what stays; when something stays, its row is left
+    # failed (P3009) instead of marked rolled back.
+    undone: tuple[str, ...] = ()
+    left: tuple[Leftover, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,8 +176,11 @@ def _run_statements(
     prepared: PreparedMigration,
     observer: _Observer | None,
     file_label: str,
+    traces: list[StatementTrace] | None = None,
 ) -> list[StatementTrace]:
-    traces: list[StatementTrace] = []
+    """Run the statements in order; ``traces`` (given) shows how far they got when one fails or an
+    interrupt stops them."""
+    traces = [] if traces is None else traces
     for statement in prepared.statements:
         started = time.perf_counter()
         try:
@@ -352,47 +371,120 @@ def _apply_in_order(
 def _run_alone(
     conn: psycopg.Connection[Any], schema: str, item: PreparedMigration, trace: bool, label: str
 ) -> list[StatementTrace]:
-    """A non-transactional file: its row, then each statement in autocommit (as Prisma runs it)."""
+    """A non-transactional file: its row, then each statement in autocommit (as Prisma runs it).
+
+    When a statement fails (or an interrupt stops it), the statements before it have taken effect:
+    the indexes the file built (valid, or left INVALID by an interrupted CONCURRENTLY build) are
+    dropped, so that the row marked rolled back tells the truth and the next deploy can run the file
+    again. Anything else that took effect and cannot be undone here keeps the row failed (P3009); the
+    failure's trace names it (:class:`Leftover`)."""
     row_id = record_migration_started(conn, schema, item.migration.name, item.script)
+    before = _file_indexes(conn, schema, item)
+    ran: list[StatementTrace] = []
     try:
-        statements = _run_statements(conn, item, _Observer(conn, schema) if trace else None, label)
+        _run_statements(conn, item, _Observer(conn, schema) if trace else None, label, ran)
     except _Failed as failed:
-        # An interrupted CONCURRENTLY build leaves an INVALID index behind: drop it. The row keeps the
-        # error in its logs and is marked rolled back, so Prisma is not stuck (P3009) and the next
-        # deploy runs the file again.
-        for statement in item.statements:
-            summary = statement.summary
-            if isinstance(summary, m.CreateIndex) and summary.concurrently and summary.name is not None:
-                _drop_invalid_index(conn, summary.name.schema or schema, summary.name.name)
+        undone, left = _undo_alone(conn, schema, item, len(ran), before)
         error = failed.trace.error
         if error is not None:
             record_failed_step(conn, schema, row_id, failure_logs(item.migration.name, error.sqlstate, error.message))
-        mark_row_rolled_back(conn, schema, row_id)
-        raise
-    except KeyboardInterrupt:
-        # Ctrl-C (psycopg cancelled the statement): the same clean-up, best effort, then stop.
-        with contextlib.suppress(psycopg.Error):
-            for statement in item.statements:
-                summary = statement.summary
-                if isinstance(summary, m.CreateIndex) and summary.concurrently and summary.name is not None:
-                    _drop_invalid_index(conn, summary.name.schema or schema, summary.name.name)
+        if not left:
             mark_row_rolled_back(conn, schema, row_id)
+        raise _Failed(dataclasses.replace(failed.trace, undone=undone, left=left)) from failed
+    except KeyboardInterrupt:
+        # Ctrl-C (psycopg cancelled the statement): the same clean-up, best effort, then stop. What
+        # cannot be undone, or an error on the way, leaves the row failed for `safemigrate recover`.
+        with contextlib.suppress(psycopg.Error):
+            _, left = _undo_alone(conn, schema, item, len(ran), before)
+            if not left:
+                mark_row_rolled_back(conn, schema, row_id)
         raise
     record_successful_step(conn, schema, row_id)
     record_migration_finished(conn, schema, row_id)
-    return statements
+    return ran
 
 
-def _drop_invalid_index(conn: psycopg.Connection[Any], schema: str, name: str) -> None:
+# Statements that leave nothing behind once they ran (a failed file has nothing of them to undo).
+_NO_TRACE = (m.SetSetting, m.Vacuum, m.Reindex, m.Cluster)
+_NO_TRACE_KINDS = frozenset({"query", "analyze", "set", "copy to"})
+
+
+def _index_table(statement: m.Statement, schema: str) -> tuple[str, str] | None:
+    summary = statement.summary
+    if not isinstance(summary, m.CreateIndex):
+        return None
+    return summary.table.schema or schema, summary.table.name
+
+
+def _file_indexes(
+    conn: psycopg.Connection[Any], schema: str, item: PreparedMigration
+) -> dict[tuple[str, str], set[int]]:
+    """The indexes of the tables the file builds indexes on, before it runs (their oids): an index
+    found there afterwards that was not there before was built by the file."""
+    tables = {table for s in item.statements if (table := _index_table(s, schema)) is not None}
+    return {table: {oid for oid, _, _ in _table_indexes(conn, table)} for table in tables}
+
+
+def _table_indexes(conn: psycopg.Connection[Any], table: tuple[str, str]) -> list[tuple[int, str, bool]]:
+    """(oid, name, valid) of the table's indexes; none when the table does not exist."""
     from psycopg import sql
 
-    row = conn.execute(
-        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-        (schema, name),
-    ).fetchone()
-    if row and row[0]:
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, name)))
+    from safemigrate.db import load_sql
+
+    regclass = sql.Identifier(*table).as_string(conn)
+    rows = conn.execute(load_sql("apply_table_indexes"), {"table": regclass}).fetchall()
+    return [(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
+
+
+def _undo_alone(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    item: PreparedMigration,
+    completed: int,
+    before: dict[tuple[str, str], set[int]],
+) -> tuple[tuple[str, ...], tuple[Leftover, ...]]:
+    """Undo what a non-transactional file did before it stopped at statement ``completed`` (0-based
+    among its statements; that one ran too, and a CONCURRENTLY build leaves an INVALID index when it
+    fails): drop, CONCURRENTLY, each index built since ``before``. Returns what was dropped, and what
+    took effect and stays (with the SQL that would undo it, when known), in file order."""
+    from psycopg import sql
+
+    named = {
+        (table, s.summary.name.name)
+        for s in item.statements
+        if isinstance(s.summary, m.CreateIndex) and s.summary.name is not None and (table := _index_table(s, schema))
+    }
+    undone: list[str] = []
+    left: list[Leftover] = []
+    for position in reversed(range(min(completed + 1, len(item.statements)))):
+        statement = item.statements[position]
+        summary = statement.summary
+        table = _index_table(statement, schema)
+        if table is None or not isinstance(summary, m.CreateIndex):
+            # The statement that failed took no effect (autocommit); one that completed may have.
+            if position < completed and not (
+                isinstance(summary, _NO_TRACE) or (isinstance(summary, m.Harmless) and summary.kind in _NO_TRACE_KINDS)
+            ):
+                left.append(Leftover(statement.line, _head(statement.text), None))
+            continue
+        # The index this statement built: its name, or (unnamed) a new index on the table no other
+        # statement of the file names.
+        built = [
+            name
+            for oid, name, _ in _table_indexes(conn, table)
+            if oid not in before.get(table, set())
+            and (name == summary.name.name if summary.name is not None else (table, name) not in named)
+        ]
+        for name in built:
+            drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(table[0], name))
+            try:
+                conn.execute(drop)
+            except psycopg.Error as err:
+                reason = (err.diag.message_primary or str(err)).strip()
+                left.append(Leftover(statement.line, _head(statement.text), f"{drop.as_string(conn)};", reason))
+            else:
+                undone.append(f'index "{table[0]}"."{name}"')
+    return tuple(reversed(undone)), tuple(reversed(left))  # in file order
 
 
 def relative_label(root: Path) -> Callable[[Migration], str]:

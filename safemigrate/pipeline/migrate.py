@@ -45,10 +45,10 @@ import psycopg
 from safemigrate.config import Config
 from safemigrate.db import load_sql
 from safemigrate.db.diff import SnapshotDiff
-from safemigrate.errors import BackupStoreError, InputError, SafemigrateError
+from safemigrate.errors import BackupStoreError, InputError, MigrationHistoryError, SafemigrateError
 from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
-from safemigrate.pipeline.apply import ApplyResult
+from safemigrate.pipeline.apply import ApplyResult, MigrationTrace
 from safemigrate.pipeline.rehearse import Rehearsal
 
 if TYPE_CHECKING:
@@ -424,7 +424,10 @@ def _pipeline(
     schema = target.schema
     base = state.run
     with connect(target, command="migrate", settings=settings) as conn, database_errors(target, settings):
-        pending = deployable_pending(migrations, conn, schema, target)
+        try:
+            pending = deployable_pending(migrations, conn, schema, target)
+        except MigrationHistoryError as err:
+            return _history_refusal(base, err, stage)
     names = tuple(m.name for m in pending)
     if not pending:
         stage("status", "ok", "no pending migrations")
@@ -501,7 +504,10 @@ def _pipeline(
         migration_lock(conn, timeout=settings.migrate_lock_timeout),  # held for everything below
     ):
         stage("lock", "ok", "Prisma's migration lock is held")
-        again = deployable_pending(migrations, conn, schema, target)
+        try:
+            again = deployable_pending(migrations, conn, schema, target)
+        except MigrationHistoryError as err:  # another deploy failed (P3009) while this run waited
+            return _history_refusal(run, err, stage)
         if not again:  # another deploy applied them while this run waited for the lock
             return _replace(
                 run,
@@ -534,6 +540,13 @@ def _pipeline(
             label=label,
             scope_args=(schema_path, migrations_dir, config_file, database_url),
         )
+
+
+def _history_refusal(run: MigrateRun, err: MigrationHistoryError, stage: Callable[..., None]) -> MigrateRun:
+    """A history Prisma would not deploy past (a failed migration, P3009; an applied one edited
+    since): the run decides not to start, as for findings, so it is refused (exit 1), not an error."""
+    stage("status", "refused", err.message)
+    return _replace(run, verdict="refused", message=f"Refused: {err.message} Nothing was changed. {err.hint}".strip())
 
 
 def _locked(
@@ -737,16 +750,48 @@ def _locked(
     run = _replace(run, apply=result, attempts=attempt, notes=tuple(notes), schema_diff=schema_diff)
     if failed_trace is not None and error is not None:
         stage("apply", "failed", f"{failed_trace.name}: {error.sqlstate} {error.message}")
-        partly = " The transactional part was committed and verified." if result.committed else ""
+        verdict, outcome = _failure_outcome(result, failed_trace)
         return _replace(
             run,
-            verdict="failed" if result.committed else "rolled back",
-            message=f"{'Failed' if result.committed else 'Rolled back'}: {failed_trace.name} failed at "
-            f"{error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}."
-            + (partly or " The database is as it was; no failed migration is recorded."),
+            verdict=verdict,
+            message=f"{'Rolled back' if verdict == 'rolled back' else 'Failed'}: {failed_trace.name} failed at "
+            f"{error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}. {outcome}",
         )
     stage("apply", "ok", f"{len(pending)} migration(s) applied and verified")
     return _replace(run, verdict="applied", message=f"Applied {len(pending)} migration(s); verification passed.")
+
+
+def _failure_outcome(result: ApplyResult, failed: MigrationTrace) -> tuple[Verdict, str]:
+    """The verdict of a run whose migration ``failed``, and what the database holds now: "rolled
+    back" only when nothing of the run stays (no transactional file committed, no file that ran
+    alone applied, nothing of the failed one left)."""
+    if failed.transactional or not result.committed:
+        return "rolled back", "The database is as it was; no failed migration is recorded."
+    kept = []
+    if any(t.transactional and t.outcome == "applied" for t in result.migrations):
+        kept.append("The transactional part was committed and verified.")
+    alone = [t.name for t in result.migrations if not t.transactional and t.outcome == "applied"]
+    if alone:
+        kept.append(f"Applied before it, outside the transaction: {', '.join(alone)}.")
+    dropped = f"What it built before it stopped was dropped ({', '.join(failed.undone)}); " if failed.undone else ""
+    if failed.left:
+        steps = []
+        for leftover in failed.left:
+            if leftover.undo is not None:
+                steps.append(f"line {leftover.line} ({leftover.text}): run `{leftover.undo}` ({leftover.reason})")
+            else:
+                steps.append(f"line {leftover.line} ({leftover.text}) took effect and is not undone by safemigrate")
+        outcome = (
+            f"{dropped}{failed.name} stays in Prisma's failed state (P3009), not marked rolled back, because what it "
+            f"did is not all undone: {'; '.join(steps)}. Undo that by hand, then run `prisma migrate resolve "
+            f"--rolled-back {failed.name}`; or run `safemigrate recover`, which shows what took effect, undoes what "
+            "the catalog allows and marks it rolled back."
+        )
+        return "failed", " ".join([*kept, outcome])
+    if not kept:
+        return "rolled back", f"{dropped}{failed.name} is marked rolled back: the database is as it was."
+    marked = f"{dropped}{failed.name} is marked rolled back, so the next deploy runs it again."
+    return "failed", " ".join([*kept, marked])
 
 
 class _Verifier:

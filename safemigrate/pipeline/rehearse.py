@@ -252,7 +252,7 @@ def deployable_pending(
         raise MigrationHistoryError(
             f"Migration {failed[0].name} is in Prisma's failed state in the target; nothing can be deployed "
             "after it (P3009).",
-            "Recover it first (see `safemigrate status`), then rehearse again.",
+            "Run `safemigrate recover` (it shows what the failed migration left and marks it), then run this again.",
         )
     edited = report.named(EDITED)
     if edited:

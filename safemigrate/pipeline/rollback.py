@@ -4,7 +4,11 @@
    by id, see :func:`find_run`); it must be the last thing applied: a migration applied after it is
    refused (roll that back first).
 2. Before acting, :func:`rollback_preview` says what is lost: per backed-up table its rows now
-   against the backup's, and the rows of tables the run created.
+   against the backup's, the rows of tables the run created, and what was added to a backed-up
+   table since the run (:func:`changes_since_run`: columns, constraints, indexes, triggers, column
+   types, found by comparing the table now with its backup's DDL moved forward by the run's recorded
+   schema changes). A column added since holds data the backup does not have: the rollback is
+   refused (:func:`refuse_losing_later_columns`) unless the caller accepts dropping it.
 3. Under Prisma's migration lock, one transaction: objects the run added to tables outside the
    backup are dropped (tables, columns, indexes, constraints, from the run's recorded schema diff);
    every backed-up table is dropped and recreated from the backup (structure and rows, verified by
@@ -12,8 +16,12 @@
    storage parameters, replica identity and owner, when the backup holds them), and the views and
    foreign keys of other tables that depended on it are put back; enum types the run created are
    dropped; the run's migrations are marked rolled back in ``_prisma_migrations``
-   (``rolled_back_at``), so `prisma migrate deploy` applies them again. What a recreated table could
-   not get back (see :mod:`safemigrate.backup.restore`) is in the result's ``warnings``.
+   (``rolled_back_at``): its applied rows, and the rows it left failed (a run that stopped inside a
+   migration: `--engine prisma` failed or interrupted), as `prisma migrate resolve --rolled-back`
+   marks them (the function `recover` uses), so `prisma migrate deploy` applies them again and is
+   not left stuck (P3009). The result says which migrations were marked and why any was not. What a
+   recreated table could not get back (see :mod:`safemigrate.backup.restore`) is in the result's
+   ``warnings``.
    Any error rolls everything back.
 4. The ledger entry is rewritten as rolled back once that transaction committed, also when an
    interrupt arrives after (or during) the COMMIT and the rows show it went through; a store that
@@ -49,11 +57,44 @@ class TableLoss:
 
 
 @dataclass(frozen=True)
+class LaterChange:
+    """Something a backed-up table holds now that the run did not leave there (made since the run):
+    recreating the table from the backup takes it away."""
+
+    table: str
+    kind: str  # "column" | "column type" | "constraint" | "index" | "trigger"
+    name: str
+    detail: str = ""  # a column type changed since: "bigint now, integer in the backup"
+    values: int | None = None  # a column added since: its non-NULL values, lost with it
+    # False when the run recorded no schema changes: only the backup's DDL was compared, so the run
+    # itself may have added it (unknown, hence treated as a loss too).
+    certain: bool = True
+
+    @property
+    def loses_data(self) -> bool:
+        """A column holds values that exist nowhere else (the backup predates it)."""
+        return self.kind == "column"
+
+    def describe(self) -> str:
+        """One line for the preview: what it is, why it is there, what the rollback does to it."""
+        if self.certain:
+            since = "changed since the run" if self.kind == "column type" else "added since the run"
+        else:  # the run recorded no schema changes: the backup's DDL alone was compared
+            since = "not in the backup (the run recorded no schema changes: it may be the run's own)"
+        if self.kind == "column":
+            return f"column {self.table}.{self.name}, {since}: dropped with its {self.values or 0:,} non-NULL value(s)"
+        if self.kind == "column type":
+            return f"type of column {self.table}.{self.name}, {since} ({self.detail}): back to the backup's"
+        return f"{self.kind} {self.name} of {self.table}, {since}: dropped"
+
+
+@dataclass(frozen=True)
 class RollbackPreview:
     run: Mapping[str, Any]
     backup_id: str | None
     losses: tuple[TableLoss, ...]
     drops: tuple[str, ...]  # what will be dropped, described
+    later: tuple[LaterChange, ...] = ()  # made to backed-up tables since the run: lost by recreating them
 
 
 @dataclass(frozen=True)
@@ -68,6 +109,8 @@ class RollbackResult:
     # What a recreated table did not get back (an owner the restoring role may not give it to, a
     # grant to a role that is gone), one line each, for the caller to show.
     warnings: tuple[str, ...] = ()
+    marked: tuple[str, ...] = ()  # the migrations marked rolled back in _prisma_migrations
+    not_marked: tuple[str, ...] = ()  # the run's other migrations, each with why: "NAME (never started)"
 
 
 def find_run(runs: Sequence[Mapping[str, Any]], run_id: str | None) -> Mapping[str, Any]:
@@ -240,6 +283,128 @@ def _later_migrations(conn: psycopg.Connection[Any], schema: str, run: Mapping[s
     )
 
 
+@dataclass(frozen=True)
+class TableStructure:
+    """The names on a table (columns with their type as a backup stores it; None: a type the run set,
+    known only in the schema diff's words, so not compared)."""
+
+    columns: Mapping[str, str | None]
+    constraints: frozenset[str]
+    indexes: frozenset[str]
+    triggers: frozenset[str] | None  # None: a backup taken before triggers were stored
+
+
+def structure_after_run(schema: str, table: str, ddl: Any, changes: Sequence[Mapping[str, Any]]) -> TableStructure:
+    """What the run left on ``table``: its backup's DDL (taken just before the run) moved forward by
+    the run's recorded schema changes on it."""
+    columns: dict[str, str | None] = {c.name: c.type for c in ddl.columns}
+    sets = {
+        "constraint": {c.name for c in ddl.constraints},
+        "index": {i.name for i in ddl.indexes},
+        "trigger": {t.name for t in ddl.extras.triggers} if ddl.extras is not None else set(),
+    }
+    for change in changes:
+        kind = change["kind"]
+        if change.get("schema", schema) != schema:
+            continue
+        if (kind == "table_dropped" and change.get("table") == table) or (
+            kind == "table_probably_renamed" and change.get("before") == table
+        ):
+            columns.clear()  # gone after the run: whatever has the name now came later
+            for names in sets.values():
+                names.clear()
+            continue
+        if change.get("table") != table:
+            continue
+        if kind in ("column_added", "column_type_changed", "column_changed"):
+            columns[change["column"]] = None
+        elif kind == "column_dropped":
+            columns.pop(change["column"], None)
+        else:
+            object_kind, _, verb = kind.rpartition("_")
+            if object_kind in sets and verb in ("added", "dropped"):
+                name = change[object_kind]
+                (sets[object_kind].add if verb == "added" else sets[object_kind].discard)(name)
+    return TableStructure(
+        columns,
+        frozenset(sets["constraint"]),
+        frozenset(sets["index"]),
+        frozenset(sets["trigger"]) if ddl.extras is not None else None,
+    )
+
+
+def changes_since_run(table: str, after_run: TableStructure, now: Any, *, certain: bool = True) -> list[LaterChange]:
+    """What ``table`` holds now (``now``: its DDL as a backup reads it) that the run did not leave on it.
+    Only additions and type changes: what was dropped since comes back from the backup, nothing lost."""
+    found = [
+        LaterChange(table, "column", c.name, certain=certain) for c in now.columns if c.name not in after_run.columns
+    ]
+    found += [
+        LaterChange(
+            table, "column type", c.name, f"{c.type} now, {after_run.columns[c.name]} in the backup", certain=certain
+        )
+        for c in now.columns
+        if after_run.columns.get(c.name) not in (None, c.type)
+    ]
+    found += [
+        LaterChange(table, "constraint", c.name, certain=certain)
+        for c in now.constraints
+        if c.name not in after_run.constraints
+    ]
+    found += [
+        LaterChange(table, "index", i.name, certain=certain) for i in now.indexes if i.name not in after_run.indexes
+    ]
+    if after_run.triggers is not None and now.extras is not None:
+        found += [
+            LaterChange(table, "trigger", t.name, certain=certain)
+            for t in now.extras.triggers
+            if t.name not in after_run.triggers
+        ]
+    return found
+
+
+def refuse_losing_later_columns(preview: RollbackPreview, *, discard_later_changes: bool) -> None:
+    """RestoreRefusedError when the rollback would drop columns added to backed-up tables since the
+    run, with their data (the backup predates them), and the caller did not accept that."""
+    lost = [change for change in preview.later if change.loses_data]
+    if not lost or discard_later_changes:
+        return
+    names = ", ".join(f"{c.table}.{c.name} ({c.values or 0:,} non-NULL value(s))" for c in lost)
+    raise RestoreRefusedError(
+        f"Since run {preview.run['id']}, column(s) {names} were added to tables the rollback recreates from a "
+        "backup that predates them, so it would drop them and their data; nothing was changed.",
+        "Copy that data elsewhere first, then run the rollback again with --discard-later-changes "
+        "(or undo the run with a new migration instead).",
+    )
+
+
+def _later_changes(
+    conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any], manifest: Any
+) -> list[LaterChange]:
+    """:func:`changes_since_run` for every backed-up table present now, with the values of each column
+    added since counted. Without recorded schema changes, the backup's DDL alone is the reference."""
+    from safemigrate.backup.ddl import read_ddl
+
+    recorded = run.get("schema_changes")
+    found: list[LaterChange] = []
+    for table in manifest.tables if manifest is not None else ():
+        if _count(conn, schema, table.name) is None:
+            continue
+        after_run = structure_after_run(schema, table.name, table.ddl, recorded or [])
+        for change in changes_since_run(
+            table.name, after_run, read_ddl(conn, schema, table.name), certain=recorded is not None
+        ):
+            if change.loses_data:
+                values = conn.execute(
+                    sql.SQL("SELECT count({}) FROM {}").format(
+                        sql.Identifier(change.name), sql.Identifier(schema, table.name)
+                    )
+                ).fetchone()
+                change = dataclasses.replace(change, values=int(values[0]) if values else 0)
+            found.append(change)
+    return found
+
+
 def rollback_preview(
     conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any], manifest: Any
 ) -> RollbackPreview:
@@ -281,7 +446,8 @@ def rollback_preview(
         elif change["kind"] == "trigger_added":
             drops.append(f"trigger {change.get('trigger') or change.get('name')} of {table}")
     drops += [f"type {c['enum']}" for c in _changes(run) if c["kind"] == "enum_added"]
-    return RollbackPreview(run, manifest.id if manifest else None, tuple(losses), tuple(drops))
+    since = _later_changes(conn, schema, run, manifest)
+    return RollbackPreview(run, manifest.id if manifest else None, tuple(losses), tuple(drops), tuple(since))
 
 
 def _dependents(conn: psycopg.Connection[Any], schema: str, tables: Sequence[str]) -> tuple[list[Any], list[Any]]:
@@ -302,7 +468,6 @@ def apply_rollback(
 ) -> RollbackResult:
     """Everything in one transaction on ``conn`` (autocommit connection holding the migration lock)."""
     from safemigrate.backup.restore import check_files, restore_in_transaction
-    from safemigrate.db.prisma_migrations import mark_row_rolled_back, read_migration_rows, utc_now
 
     backed_up = _backup_tables(manifest)
     created = _created_tables(run, set(backed_up))
@@ -382,25 +547,60 @@ def apply_rollback(
             if change["kind"] == "enum_added":
                 conn.execute(sql.SQL("DROP TYPE IF EXISTS {}").format(sql.Identifier(schema, change["enum"])))
                 dropped.append(f"type {change['enum']}")
-        stamp = utc_now()
-        mine = set(run.get("migrations", ()))
-        marked = 0
-        # An interrupted run may have left one failed row (Prisma stopped inside it): its effects are
-        # undone here too, so it is marked like the others and Prisma is not left stuck (P3009).
-        interrupted = run.get("verdict") == "interrupted"
-        for row in read_migration_rows(conn, schema):
-            if row.migration_name in mine and (row.applied or (interrupted and row.failed)):
-                mark_row_rolled_back(conn, schema, row.id, now=stamp)
-                marked += 1
+        marked, not_marked, rows_marked = _mark_rolled_back(conn, schema, run)
     return RollbackResult(
         str(run["id"]),
         manifest.id if manifest else None,
         tuple(run.get("migrations", ())),
         tuple(restored),
         tuple(dropped),
-        marked,
+        rows_marked,
         warnings=tuple(warnings),
+        marked=marked,
+        not_marked=not_marked,
     )
+
+
+def _mark_rolled_back(
+    conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]
+) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """Mark the run's migrations rolled back, in the caller's transaction: the rows it applied, and
+    the rows it left failed (Prisma stopped inside a migration, whatever the run's verdict), whose
+    effects the rollback undid too, marked as `prisma migrate resolve --rolled-back` does (the function
+    ``recover`` uses). Returns the migrations marked, the others with why, and the rows marked."""
+    from safemigrate.db.prisma_migrations import (
+        mark_row_rolled_back,
+        read_migration_rows,
+        record_migration_rolled_back,
+        rows_named,
+        utc_now,
+    )
+
+    rows = read_migration_rows(conn, schema)
+    stamp = utc_now()
+    marked: list[str] = []
+    not_marked: list[str] = []
+    count = 0
+    for name in run.get("migrations", ()):
+        attempts = rows_named(rows, name)
+        applied = [row for row in attempts if row.applied]
+        for row in applied:
+            mark_row_rolled_back(conn, schema, row.id, now=stamp)
+        count += len(applied)
+        if any(row.failed for row in attempts):
+            count += len(record_migration_rolled_back(conn, schema, name, now=stamp))
+        elif not applied:
+            why = "already marked rolled back" if attempts else "never started: no row in _prisma_migrations"
+            not_marked.append(f"{name} ({why})")
+            continue
+        marked.append(name)
+    return tuple(marked), tuple(not_marked), count
+
+
+def rows_to_mark(rows: Sequence[Any], run: Mapping[str, Any]) -> set[str]:
+    """The ids of the ``_prisma_migrations`` rows a rollback of ``run`` marks: its applied and failed ones."""
+    mine = set(run.get("migrations", ()))
+    return {row.id for row in rows if row.migration_name in mine and (row.applied or row.failed)}
 
 
 def rollback(
@@ -412,10 +612,13 @@ def rollback(
     config_file: Path | None = None,
     confirm: Any = None,
     environ: Mapping[str, str] | None = None,
+    discard_later_changes: bool = False,
 ) -> RollbackResult:
     """Roll back run ``run_id`` (the newest applied when None). ``confirm(preview) -> bool`` is asked
-    before anything changes; False stops with nothing changed. The configured webhooks are told
-    once it is done (``environ`` holds their secrets; a failed webhook never fails the rollback)."""
+    before anything changes; False stops with nothing changed. Columns added to the backed-up tables
+    since the run refuse it (their data would go with them) unless ``discard_later_changes``. The
+    configured webhooks are told once it is done (``environ`` holds their secrets; a failed webhook
+    never fails the rollback)."""
     from safemigrate.backup.project import backup_setup, project_url
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.lock import migration_lock
@@ -438,7 +641,7 @@ def rollback(
                 "It may have been pruned; restore the tables from another backup by hand.",
             )
         manifest = found[0]
-    applied_before: set[str] = set()
+    to_mark: set[str] = set()
     result: RollbackResult | None = None
     try:
         with (
@@ -447,9 +650,10 @@ def rollback(
             migration_lock(conn, timeout=settings.migrate_lock_timeout),
         ):
             preview = rollback_preview(conn, url.schema, run, manifest)
+            refuse_losing_later_columns(preview, discard_later_changes=discard_later_changes)
             if confirm is not None and not confirm(preview):
                 raise InputError("Rollback cancelled; nothing was changed.")
-            applied_before = _applied_rows(conn, url.schema, run)
+            to_mark = _rows_to_mark_now(conn, url.schema, run)
             if manifest is not None:
                 with setup.store.fetch(manifest.id) as local:
                     result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id)
@@ -458,7 +662,7 @@ def rollback(
     except KeyboardInterrupt:
         # The transaction commits before the ledger is written: an interrupt on the way (or during the
         # COMMIT itself) must not leave the ledger saying "applied" for a run that was rolled back.
-        if result is not None or (applied_before and _rolled_back_now(url, settings, run, applied_before)):
+        if result is not None or (to_mark and _rolled_back_now(url, settings, run, to_mark)):
             restored = result.restored if result is not None else tuple(_backup_tables(manifest))
             _record_rolled_back(setup.store, run, restored, project_dir, note="interrupted after its commit")
         raise
@@ -478,11 +682,10 @@ def rollback(
     return dataclasses.replace(result, deliveries=deliveries)
 
 
-def _applied_rows(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> set[str]:
+def _rows_to_mark_now(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> set[str]:
     from safemigrate.db.prisma_migrations import read_migration_rows
 
-    mine = set(run.get("migrations", ()))
-    return {r.id for r in read_migration_rows(conn, schema) if r.migration_name in mine and r.applied}
+    return rows_to_mark(read_migration_rows(conn, schema), run)
 
 
 def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[str]) -> bool:
