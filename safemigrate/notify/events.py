@@ -75,6 +75,8 @@ class RollbackLike(Protocol):
     def migrations(self) -> tuple[str, ...]: ...
     @property
     def restored(self) -> tuple[str, ...]: ...
+    @property
+    def marked(self) -> tuple[str, ...]: ...
 
 
 _RUN_KINDS: Mapping[str, EventKind] = {
@@ -143,7 +145,8 @@ def rollback_event(result: RollbackLike, *, database: str = "", now: datetime | 
         started_at="",
         finished_at="",
         message=f"Run {result.run_id} rolled back: {len(restored)} table(s) restored from backup "
-        f"{result.backup_id or '(none)'}; its migrations are marked rolled back.",
+        f"{result.backup_id or '(none)'}; "
+        + (f"marked rolled back: {', '.join(result.marked)}." if result.marked else "no migration needed marking."),
         first_problem="",
         rolled_back_by="rollback",
         restored=restored,

@@ -1168,8 +1168,13 @@ def _recover_after_prisma(
             run,
             verdict="failed",
             message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}) and line {diagnosis.blocker.line} "
-            f"cannot be undone from the catalog; Prisma's failed state remains. Restore from backup "
-            f"{run.backup_id or '-'} or see `safemigrate recover`.",
+            f"cannot be undone from the catalog; Prisma's failed state remains. "
+            + (
+                f"`safemigrate rollback --run {run.id}` restores backup {run.backup_id} and marks it rolled back"
+                if run.backup_id
+                else "No backup was taken"
+            )
+            + "; `safemigrate recover` shows what took effect.",
         )
     with conn.transaction():
         for effect in reversed(diagnosis.applied):

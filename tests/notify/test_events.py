@@ -136,3 +136,21 @@ def test_no_backup_at_all_is_stale_and_no_maximum_means_no_check() -> None:
     assert event.backup.id is None
     assert event.title == "No backup of s3://bucket/backups (maximum age 26 h)"
     assert stale_backup_event([], None, NOW) is None
+
+
+def test_rollback_event_names_the_migrations_it_marked_and_only_those() -> None:
+    result = RollbackResult(
+        "20261201T101500Z-a1b2c3",
+        "20261201T101501Z-d4e5f6",
+        MIGRATIONS,
+        ('"User"',),
+        (),
+        1,
+        marked=MIGRATIONS[:1],
+        not_marked=(f"{MIGRATIONS[-1]} (never started: no row in _prisma_migrations)",),
+    )
+    event = rollback_event(result, database=DATABASE, now=NOW)
+    assert event.run is not None
+    assert event.run.message.endswith(f"marked rolled back: {MIGRATIONS[0]}.")
+    nothing = rollback_event(RollbackResult("r", "b", MIGRATIONS, (), (), 0), database=DATABASE, now=NOW)
+    assert nothing.run is not None and nothing.run.message.endswith("no migration needed marking.")
