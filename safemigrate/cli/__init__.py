@@ -6,7 +6,6 @@ machine-readable format is read by safemigrate.cli.lint_fast (CI runs it on ever
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -60,6 +59,8 @@ def build_app() -> typer.Typer:
     ) -> None:
         state.debug = debug
         if debug:
+            import logging
+
             logging.getLogger("psycopg").setLevel(logging.NOTSET)
 
     app.command("lint")(lint_command.lint)
@@ -125,10 +126,12 @@ def main() -> None:
     SIGTERM (a CI cancel, `timeout`) runs the same clean-up as Ctrl-C: backups, clones and locks
     are released the same way."""
     signal.signal(signal.SIGTERM, _raise_terminated)
-    # psycopg warns ("error ignored in rollback ...") when a connection is closed in the middle of an
-    # interrupted query: noise after the one sentence a user gets (--debug shows it again).
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
     try:
+        import logging  # here, not at the top: a signal in the process's first milliseconds is handled
+
+        # psycopg warns ("error ignored in rollback ...") when a connection is closed in the middle of an
+        # interrupted query: noise after the one sentence a user gets (--debug shows it again).
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
         from safemigrate.cli.lint_fast import plain_lint_arguments, run_plain_lint
 
         plain = plain_lint_arguments(sys.argv[1:])
