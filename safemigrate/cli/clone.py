@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 def _confirm(plan: ClonePlan) -> bool:
     shown = ", ".join(plan.tables[:10]) + (f" and {len(plan.tables) - 10} more" if len(plan.tables) > 10 else "")
     what = f"table{'s' if len(plan.tables) != 1 else ''} {shown}"
-    masks = ", ".join(f"{m.label}={m.rule}" for m in plan.masks) or "none"
+    masks = (
+        ", ".join(
+            f"{m.label}={m.rule}" + (f" (from {m.inherited_from})" if m.inherited_from else "") for m in plan.masks
+        )
+        or "none"
+    )
     typer.echo(f"Clone {what} of {plan.source} into {plan.target} (masks: {masks}).", err=True)
     if plan.skipped_partitioned:
         typer.echo(f"Left out (partitioned, not supported yet): {', '.join(plan.skipped_partitioned)}.", err=True)
@@ -72,7 +77,9 @@ def clone(
         how = "created" if table.created else "replaced"
         typer.echo(f'clone: "{table.name}": {table.rows:,} rows ({how})', err=True)
     for column in result.masked:
-        typer.echo(f"clone: masked {column.table}.{column.column} ({column.rule}): {column.values:,} values", err=True)
+        # a table inheriting a masked table's column gets its mask: say where it comes from
+        how = column.rule + (f", inherited from {column.inherited_from}" if column.inherited_from else "")
+        typer.echo(f"clone: masked {column.table}.{column.column} ({how}): {column.values:,} values", err=True)
     if result.skipped_partitioned:
         typer.echo(
             "clone: left out partitioned tables (not supported yet): " + ", ".join(result.skipped_partitioned),

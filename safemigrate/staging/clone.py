@@ -9,6 +9,8 @@ and rules on the copied tables disabled until just before the commit (``triggers
 leaves the target as it was. Masked tables are loaded through a temporary table and receive only
 their fakes (``masked_load``): their raw values never enter the target's tables, indexes or WAL.
 Partitioned tables are not copied (backups do not support them yet): the result names them.
+A table that inherits from a masked table gets its masks (``inherited_masks``): its rows are the
+masked table's rows too, and the backup copies it as a table of its own.
 """
 
 from __future__ import annotations
@@ -16,13 +18,20 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.rows import class_row
 
-from safemigrate.backup.ddl import PartitionRow, ensure_schema, partitioned_tables, schema_tables
+from safemigrate.backup.ddl import (
+    PartitionRow,
+    TargetColumn,
+    ensure_schema,
+    partitioned_tables,
+    read_columns,
+    schema_tables,
+)
 from safemigrate.backup.manifest import Reason
 from safemigrate.backup.restore import check_files, restore_in_transaction
 from safemigrate.backup.store import find_backup
@@ -86,6 +95,14 @@ class _MaskColumn:
     foreign_key: str | None
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """``table_name`` inherits from ``ancestor_name``, directly or through other tables."""
+
+    ancestor_name: str
+    table_name: str
+
+
 Confirm = Callable[[ClonePlan], bool]
 
 
@@ -139,6 +156,7 @@ def clone_database(
             f"Set ?schema={source.schema} in the --to URL (or leave it out for public).",
         )
     names, column_masks, skipped = _check_source(source, settings, tables, wanted)
+    _refuse_older_target(source, target, settings, names)
     salt = environ.get(clone_config.salt_env, "")
     plan = ClonePlan(
         source.display(), target.display(), names, column_masks, bool(salt), clone_config.salt_env, skipped
@@ -247,13 +265,18 @@ def _check_source(
         if not names:
             left_out = f" (partitioned tables are not copied yet: {', '.join(skipped)})" if skipped else ""
             raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}{left_out}.", "")
+        masked_tables = sorted({table for table, _, _ in requested})
+        with conn.cursor(row_factory=class_row(Lineage)) as cur:
+            lineage = cur.execute(
+                load_sql("descendant_tables"), {"schema": source.schema, "tables": masked_tables}
+            ).fetchall()
         with conn.cursor(row_factory=class_row(_MaskColumn)) as cur:
             found = cur.execute(
                 load_sql("mask_columns"),
-                {"schema": source.schema, "tables": sorted({table for table, _, _ in requested})},
+                {"schema": source.schema, "tables": sorted({*masked_tables, *(d.table_name for d in lineage)})},
             ).fetchall()
     columns = {(c.table_name, c.column_name): c for c in found}
-    checked: list[ColumnMask] = []
+    valid: list[ColumnMask] = []  # those the user named, on copied tables or not
     for table, column, rule in requested:
         label = f"{table}.{column}"
         if table in partitioned and (tables is None or table in tables):
@@ -275,10 +298,52 @@ def _check_source(
                 f"--mask {label}: table {table!r} has no column {column!r}; nothing was cloned.",
                 "Column names are case-sensitive and exactly as in the database.",
             )
-        _check_fits(label, info, rule)
-        if table in names:  # masks of tables left out of --tables have nothing to mask
-            checked.append(ColumnMask(table, column, rule))
+        mask = ColumnMask(table, column, rule)
+        _check_fits(mask, info)
+        valid.append(mask)
+    # masks of tables left out of --tables have nothing to mask, but their descendants may be copied
+    checked = [m for m in valid if m.table in names]
+    for mask in inherited_masks(valid, lineage, names):
+        inherited = columns.get((mask.table, mask.column))
+        assert inherited is not None  # an inherited column can be neither dropped nor renamed in a child
+        _check_fits(mask, inherited)
+        checked.append(mask)
     return tuple(names), tuple(sorted(checked, key=lambda m: (m.table, m.column))), skipped
+
+
+def inherited_masks(
+    named: Sequence[ColumnMask], lineage: Sequence[Lineage], copied: Collection[str]
+) -> tuple[ColumnMask, ...]:
+    """The masks that copied tables get from the tables they inherit from: a table's rows are its
+    ancestors' rows too (SELECT from "User" returns those of "Admin" INHERITS ("User")), and the
+    backup copies each table on its own, so a mask of "User".email must reach "Admin".email, which
+    is that column (inherited columns keep the parent's name). A mask named on the table itself wins;
+    otherwise the nearest masked ancestor's: "Admin"'s own over "User"'s for a child of "Admin".
+    Two unrelated ancestors (multiple inheritance) with different rules for one column are refused."""
+    ancestors: dict[str, set[str]] = {}
+    for row in lineage:
+        ancestors.setdefault(row.table_name, set()).add(row.ancestor_name)
+    own = {(m.table, m.column) for m in named}
+    found: list[ColumnMask] = []
+    for table in sorted(set(copied) & set(ancestors)):
+        from_ancestors: dict[str, list[ColumnMask]] = {}
+        for mask in named:
+            if mask.table in ancestors[table] and (table, mask.column) not in own:
+                from_ancestors.setdefault(mask.column, []).append(mask)
+        for column, candidates in sorted(from_ancestors.items()):
+            nearest = sorted(
+                (m for m in candidates if not any(m.table in ancestors.get(o.table, ()) for o in candidates)),
+                key=lambda m: m.label,
+            )
+            if len({m.rule for m in nearest}) > 1:
+                first, second = nearest[0], next(m for m in nearest if m.rule != nearest[0].rule)
+                raise InputError(
+                    f"--mask {first.label}={first.rule} and --mask {second.label}={second.rule} both apply to "
+                    f"{table}.{column}: {table!r} inherits both columns; nothing was cloned.",
+                    f"Choose its rule with --mask {table}.{column}=RULE.",
+                )
+            found.append(ColumnMask(table, column, nearest[0].rule, inherited_from=nearest[0].label))
+    return tuple(found)
 
 
 def _partitioned_what(row: PartitionRow) -> str:
@@ -286,32 +351,80 @@ def _partitioned_what(row: PartitionRow) -> str:
     return f"{row.name!r} is {what}, which clone does not copy yet (backups do not support partitioned tables)"
 
 
-def _check_fits(label: str, info: _MaskColumn, rule_name: str) -> None:
+def _check_fits(mask: ColumnMask, info: _MaskColumn) -> None:
+    """Refuse ``mask`` unless its rule can write ``info``'s column (a named mask, or one a table
+    inherits: then the sentence names the mask the user wrote and the table it reaches)."""
+    rule_name = mask.rule
     rule = RULES[rule_name]
+    if mask.inherited_from is None:
+        label, with_rule, also = mask.label, f"{mask.label}={rule_name}", ""
+    else:
+        parent = mask.inherited_from.rpartition(".")[0]
+        label = with_rule = (
+            f"{mask.inherited_from}={rule_name} applies to {mask.label} too ({mask.table!r} inherits from {parent!r})"
+        )
+        also = f" Or give {mask.label} a mask of its own: --mask {mask.label}=RULE."
     if info.generated:
         raise InputError(
             f"--mask {label}: the column is generated from others; nothing was cloned.",
-            "Mask the columns it is computed from instead.",
+            "Mask the columns it is computed from instead." + also,
         )
     if info.foreign_key is not None:
         raise InputError(
             f"--mask {label}: the column belongs to foreign key {info.foreign_key!r}, which masking would break; "
             "nothing was cloned.",
-            "Mask columns that are not keys (emails, names, phones); joins on masked values still match.",
+            "Mask columns that are not keys (emails, names, phones); joins on masked values still match." + also,
         )
     if rule.text_only and info.category != "S":
         raise InputError(
-            f"--mask {label}={rule_name}: the column is {info.type}, not text; nothing was cloned.",
-            "Use the null rule for columns that are not text.",
+            f"--mask {with_rule}: the column is {info.type}, not text; nothing was cloned.",
+            "Use the null rule for columns that are not text." + also,
         )
     if rule.text_only and info.max_length is not None and info.max_length < rule.length:
         raise InputError(
-            f"--mask {label}={rule_name}: the column is {info.type}, too short for the {rule.length} characters "
+            f"--mask {with_rule}: the column is {info.type}, too short for the {rule.length} characters "
             "the rule writes; nothing was cloned.",
-            "Use the null rule, or widen the column.",
+            "Use the null rule, or widen the column." + also,
         )
     if rule_name == "null" and info.not_null:
         raise InputError(
-            f"--mask {label}=null: the column is NOT NULL; nothing was cloned.",
-            f"Use another rule: {', '.join(r for r in RULES if r != 'null')}.",
+            f"--mask {with_rule}: the column is NOT NULL; nothing was cloned.",
+            f"Use another rule: {', '.join(r for r in RULES if r != 'null')}." + also,
         )
+
+
+def _refuse_older_target(
+    source: DatabaseUrl, target: DatabaseUrl, settings: DatabaseConfig, names: Sequence[str]
+) -> None:
+    """Before the backup: a table the target has already must take the source's rows as they are
+    (the restore refuses it too, but only after the backup has been taken)."""
+    with connect(target, command="clone", settings=settings) as conn, database_errors(target, settings):
+        present = sorted(set(schema_tables(conn, target.schema)) & set(names))
+        in_target = {table: read_columns(conn, target.schema, table) for table in present}
+    if not in_target:
+        return
+    with connect(source, command="clone", settings=settings) as conn, database_errors(source, settings):
+        in_source = {table: read_columns(conn, source.schema, table) for table in present}
+    for table in present:
+        difference = column_difference(table, in_source[table], in_target[table])
+        if difference is not None:
+            raise CloneRefusedError(
+                f"{difference}; nothing was cloned.",
+                "Run the migrations on the target first (it must have the source's schema), "
+                "or drop its tables so that the clone creates them.",
+            )
+
+
+def column_difference(table: str, source: Sequence[TargetColumn], target: Sequence[TargetColumn]) -> str | None:
+    """The first column of the source's ``table`` that the target's cannot take as it is (as the
+    restore compares them: generated columns are computed, not copied), or None."""
+    found = {c.name: c for c in target}
+    for column in source:
+        if column.generated_expr is not None:
+            continue
+        there = found.get(column.name)
+        if there is None or there.generated_expr is not None:
+            return f"Table {table!r} in the target has no column {column.name!r} that the source has"
+        if column.type not in (there.type, there.bare_type):
+            return f"Column {table}.{column.name} is {there.type} in the target but {column.type} in the source"
+    return None

@@ -42,6 +42,7 @@ class MaskedColumn:
     column: str
     rule: str
     values: int  # non-NULL values replaced
+    inherited_from: str | None = None  # as ColumnMask.inherited_from
 
 
 class MaskedLoad:
@@ -106,7 +107,7 @@ def load_masked(
             "was cloned.",
             f"Check the target's row-level security policies and rules on {entry.name!r}.",
         )
-    return tuple(MaskedColumn(m.table, m.column, m.rule, n) for m, n in expected)
+    return tuple(MaskedColumn(m.table, m.column, m.rule, n, m.inherited_from) for m, n in expected)
 
 
 def masking_shortfall(

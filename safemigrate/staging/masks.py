@@ -88,6 +88,9 @@ class ColumnMask:
     table: str
     column: str
     rule: str
+    # "Table.column" of the mask this one comes from when ``table`` inherits the column from that
+    # table (its rows are that table's rows too); None for a mask the user named
+    inherited_from: str | None = None
 
     @property
     def label(self) -> str:
