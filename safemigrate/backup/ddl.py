@@ -514,12 +514,13 @@ def _sequence_options(s: SequenceDef) -> sql.Composed:
     )
 
 
-def create_statements(
-    schema: str, table: str, ddl: TableDDL, existing_types: set[tuple[str, str]]
+def type_and_sequence_statements(
+    schema: str, ddl: TableDDL, existing_types: set[tuple[str, str]]
 ) -> list[sql.Composed]:
-    """Statements that recreate the table, its enum types (when missing), serial sequences and
-    validated check constraints, to run before its data is loaded; :func:`index_statements` after
-    the load, then :func:`foreign_key_statements` once every table is loaded."""
+    """The table's enum types (when missing) and serial sequences; then :func:`table_statements`, the
+    load, :func:`index_statements`, and :func:`foreign_key_statements` once every table is loaded.
+    When several tables are created, these go first for all of them: a column default may name
+    another table's sequence (an inheritance child's ``id`` takes its parent's ``nextval``)."""
     statements: list[sql.Composed] = []
     for enum in ddl.enums:
         if (enum.schema, enum.name) not in existing_types:
@@ -529,11 +530,21 @@ def create_statements(
                 )
             )
             existing_types.add((enum.schema, enum.name))
+    for s in ddl.sequences:
+        if not s.identity:
+            statements.append(
+                sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} {}").format(
+                    sql.Identifier(schema, s.name), _sequence_options(s)
+                )
+            )
+    return statements
+
+
+def table_statements(schema: str, table: str, ddl: TableDDL) -> list[sql.Composed]:
+    """``CREATE TABLE`` (columns, defaults, identities, validated checks) and its serial sequences'
+    ``OWNED BY``, once :func:`type_and_sequence_statements` ran."""
+    statements: list[sql.Composed] = []
     serials = [s for s in ddl.sequences if not s.identity]
-    for s in serials:
-        statements.append(
-            sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} {}").format(sql.Identifier(schema, s.name), _sequence_options(s))
-        )
     identities = {s.column_name: s for s in ddl.sequences if s.identity}
     items: list[sql.Composable] = []
     for c in ddl.columns:

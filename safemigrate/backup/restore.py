@@ -28,7 +28,6 @@ from psycopg.rows import class_row
 from safemigrate.backup.ddl import (
     add_constraint_statement,
     catalog_rows,
-    create_statements,
     ensure_schema,
     extras_statements,
     foreign_key_statements,
@@ -39,6 +38,8 @@ from safemigrate.backup.ddl import (
     referenced,
     row_security_hidden,
     schema_tables,
+    table_statements,
+    type_and_sequence_statements,
     unvalidated_constraints,
 )
 from safemigrate.backup.manifest import Manifest, TableEntry, TableExtras
@@ -261,9 +262,13 @@ def restore_in_transaction(
     created = [e for e in entries if e.name not in present]
     if created:
         ensure_schema(conn, schema)  # --to-url into a database without it, as pg_restore makes it
+    for entry in created:  # every type and sequence first: a default may name another table's sequence
+        with _missing_definitions(entry.name):
+            for statement in type_and_sequence_statements(schema, entry.ddl, types):
+                conn.execute(statement)
     for entry in created:
         with _missing_definitions(entry.name):
-            for statement in create_statements(schema, entry.name, entry.ddl, types):
+            for statement in table_statements(schema, entry.name, entry.ddl):
                 conn.execute(statement)
     # created or emptied here: loadable frozen (COPY FREEZE), unless the transaction holds a snapshot
     fresh = {e.name for e in created} | (set() if into_empty else {e.name for e in existing})

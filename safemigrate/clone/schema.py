@@ -132,17 +132,20 @@ def schema_from_catalog(conn: psycopg.Connection[Any], schema: str) -> CatalogSc
     then keys, indexes and foreign keys), read the way backups read it. Views, functions, triggers and
     other schemas are not included."""
     from safemigrate.backup.ddl import (
-        create_statements,
         foreign_key_statements,
         index_statements,
         read_ddl,
         schema_tables,
+        table_statements,
+        type_and_sequence_statements,
     )
 
     names = schema_tables(conn, schema)
     ddls = {name: read_ddl(conn, schema, name) for name in names}
     types: set[tuple[str, str]] = set()
-    pre = [statement for name in names for statement in create_statements(schema, name, ddls[name], types)]
+    # every type and sequence first: a default may name another table's sequence (an inheritance child's id)
+    pre = [statement for name in names for statement in type_and_sequence_statements(schema, ddls[name], types)]
+    pre += [statement for name in names for statement in table_statements(schema, name, ddls[name])]
     post = [statement for name in names for statement in index_statements(schema, name, ddls[name])]
     post += [
         s for name in names for s in foreign_key_statements(schema, name, ddls[name], {(schema, n) for n in names})

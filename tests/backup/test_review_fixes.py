@@ -68,6 +68,27 @@ def test_restoring_a_parent_table_keeps_the_rows_of_its_inheritance_child(databa
     assert _rows(database_url, "SELECT * FROM kid") == [(2, "k", 9)]
 
 
+def test_a_child_using_its_parents_serial_is_restored_into_an_empty_database(
+    database_url: str, other_database: str, tmp_path: Path
+) -> None:
+    # The child's id default is nextval of the parent's sequence: whichever table is created first,
+    # the sequence must exist by then (the child came first and failed with 42P01).
+    _run(
+        database_url,
+        """CREATE TABLE "User" (id serial PRIMARY KEY, email text);
+        CREATE TABLE "Admin" (level int) INHERITS ("User");
+        INSERT INTO "User" (email) VALUES ('a@example.com');
+        INSERT INTO "Admin" (email, level) VALUES ('b@example.com', 3);""",
+    )
+    store = tmp_path / "store"
+    _backup(database_url, store)
+    _restore(other_database, store)
+    assert _rows(other_database, 'SELECT id, email, level FROM "Admin"') == [(2, "b@example.com", 3)]
+    assert _rows(other_database, 'SELECT id, email FROM ONLY "User"') == [(1, "a@example.com")]
+    _run(other_database, """INSERT INTO "Admin" (email, level) VALUES ('c@example.com', 1)""")
+    assert _rows(other_database, """SELECT id FROM "Admin" WHERE email = 'c@example.com'""") == [(3,)]
+
+
 def test_an_empty_parent_with_a_filled_child_counts_as_an_empty_target(
     database_url: str, other_database: str, tmp_path: Path
 ) -> None:
