@@ -454,12 +454,18 @@ def _undo_alone(
         for s in item.statements
         if isinstance(s.summary, m.CreateIndex) and s.summary.name is not None and (table := _index_table(s, schema))
     }
+    # After the file's own SET search_path, an unqualified table may be in another schema: such an
+    # index is not looked for (nor dropped) but named as left, and the migration stays failed.
+    path_moved = any(isinstance(s.summary, m.SetSetting) and s.summary.name == "search_path" for s in item.statements)
     undone: list[str] = []
     left: list[Leftover] = []
     for position in reversed(range(min(completed + 1, len(item.statements)))):
         statement = item.statements[position]
         summary = statement.summary
         table = _index_table(statement, schema)
+        if path_moved and isinstance(summary, m.CreateIndex) and summary.table.schema is None:
+            left.append(Leftover(statement.line, _head(statement.text), None, "the file sets search_path"))
+            continue
         if table is None or not isinstance(summary, m.CreateIndex):
             # The statement that failed took no effect (autocommit); one that completed may have.
             if position < completed and not (

@@ -131,6 +131,24 @@ def test_what_cannot_be_undone_leaves_the_migration_failed_and_named(tmp_path: P
     assert row.logs and "23505" in row.logs
 
 
+def test_indexes_built_after_the_files_own_search_path_are_named_not_guessed(tmp_path: Path, database_url: str) -> None:
+    # After SET search_path the unqualified "Post" is other."Post": looking in the URL's schema found
+    # nothing new, and the file was marked rolled back with both indexes left in other.
+    project = _project(tmp_path)
+    _deployed_with_duplicate_titles(project, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE SCHEMA other; CREATE TABLE other."Post" (LIKE public."Post" INCLUDING DEFAULTS)')
+        conn.execute("""INSERT INTO other."Post" (id, title, "authorId") VALUES (1, 'same', 1), (2, 'same', 1)""")
+    _add(project, LATE, "SET search_path TO other;\n" + INDEXES)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        result = apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[-1:])
+    failed = result.failed
+    assert failed is not None and failed.undone == ()
+    assert [(left.line, left.undo) for left in failed.left] == [(2, None), (3, None)]
+    (row,) = _late_rows(database_url)
+    assert row.failed and not row.rolled_back, "the indexes in other stay: not marked rolled back"
+
+
 def test_a_run_of_only_a_concurrently_file_is_rolled_back_without_a_transactional_part(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -56,11 +56,18 @@ def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, valid
             f"Keep the NOT VALID here and move the VALIDATE on line {validated_on} to a later migration file, "
             f"where it scans under SHARE UPDATE EXCLUSIVE only (reads and writes go on): {validate}"
         )
+    # A table this deploy created is used by no one else, but once filled, the foreign key's scan of it
+    # holds the referenced table's lock too: judge the finding by that table then.
+    judged = table
+    ref = constraint.references
+    if constraint.kind == "foreign key" and ref is not None and not ctx.schema.is_fresh_table(table):
+        if ctx.schema.is_created_by_deploy(table) and not ctx.schema.is_created_by_deploy(ref):
+            judged = ref
     return Hit(
         message=message,
         help=help_text,
         object=ctx.ref(table, constraint.columns[0] if len(constraint.columns) == 1 else None),
-        table=table,
+        table=judged,
     )
 
 
