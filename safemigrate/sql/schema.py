@@ -22,6 +22,7 @@ qualified name never does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from safemigrate.sql import model as m
@@ -61,6 +62,8 @@ class IndexState:
     unique: bool
     created_in: str | None = None
 
+
+_SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
 
 class SchemaModel:
     """Mutable model owned by the linter; rules only read it."""
@@ -102,9 +105,9 @@ class SchemaModel:
         for schema in listed:
             if (schema, name) in self.tables or (schema, name) in self.enums:
                 return schema
-        if listed:
-            return listed[0]
-        return self.search_path_schemas[0] if self.search_path_schemas else self.default_schema
+        # Only "$user" (a schema named after the role, unknown here): the name stays "unsure" (see
+        # _unsure), and findings name the default schema rather than a schema called "$user".
+        return listed[0] if listed else self.default_schema
 
     def table(self, name: m.Name) -> TableState | None:
         return self.tables.get(self.key(name))
@@ -288,7 +291,8 @@ class SchemaModel:
     def _search_path_entries(value: str) -> list[str]:
         """The schemas a search_path value lists, as PostgreSQL reads them (quoted names kept, others folded)."""
         entries = []
-        for entry in value.split(","):
+        # Split at the commas outside double quotes: a quoted schema name may hold one.
+        for entry in _SEARCH_PATH_ENTRY.findall(value.strip().strip("'")):
             entry = entry.strip().strip("'").strip()
             if len(entry) >= 2 and entry[0] == entry[-1] == '"':
                 entries.append(entry[1:-1].replace('""', '"'))

@@ -284,3 +284,10 @@ def test_a_table_created_and_filled_here_breaks_no_running_app_but_its_rows_can_
     rules = {f.rule for f in findings if f.object.table == "Archive"}
     assert "drop-column" in rules
     assert not {f.rule for f in findings if f.category is Category.BREAKING and f.object.table == "Archive"}, rules
+
+
+def test_a_quoted_schema_name_with_a_comma_in_search_path_stays_one_schema() -> None:
+    findings = lint('SET search_path TO "bill,ing", public;\nDROP TABLE "Nowhere";')
+    assert ("drop-table", "bill,ing.Nowhere") in hits(findings)
+    only_user = lint('SET search_path TO "$user";\nDROP TABLE "Post";')
+    assert ("drop-table", "public.Post") in hits(only_user)

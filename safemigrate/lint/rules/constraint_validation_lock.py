@@ -60,9 +60,9 @@ def _constraint(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, valid
     # holds the referenced table's lock too: judge the finding by that table then.
     judged = table
     ref = constraint.references
-    if constraint.kind == "foreign key" and ref is not None and not ctx.schema.is_fresh_table(table):
-        if ctx.schema.is_created_by_deploy(table) and not ctx.schema.is_created_by_deploy(ref):
-            judged = ref
+    filled_here = ctx.schema.is_created_by_deploy(table) and not ctx.schema.is_fresh_table(table)
+    if constraint.kind == "foreign key" and ref is not None and filled_here:
+        judged = table if ctx.schema.is_created_by_deploy(ref) else ref
     return Hit(
         message=message,
         help=help_text,
