@@ -65,6 +65,7 @@ class IndexState:
 
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
 
+
 class SchemaModel:
     """Mutable model owned by the linter; rules only read it."""
 
