@@ -4,15 +4,18 @@ Every check runs in its own READ ONLY transaction with ``statement_timeout`` set
 the budget (at most ``check_timeout``); a check cut short, or kept waiting by another session's
 lock, is reported as unfinished instead of failing the plan. Queries are composed with
 psycopg.sql: identifiers quoted, values passed as parameters; the only SQL text taken from a
-migration is a unique index's keys and WHERE predicate, and only as sqlglot re-rendered them
-(safemigrate.sql.preflight_sql), inside the read-only transaction.
+migration is a unique index's keys and WHERE predicate, and the DEFAULT of a column this deploy adds
+(when it is not evaluated per row: every existing row holds it), only as sqlglot re-rendered them
+(safemigrate.sql.preflight_sql, safemigrate.sql.parse), inside the read-only transaction. A CHECK
+validated by the deploy is checked only when it exists today: its condition comes from the catalog
+(pg_get_expr), not from the migration.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -20,9 +23,9 @@ from psycopg import sql
 
 from safemigrate.db.connect import duration_text
 from safemigrate.plan import model as pm
-from safemigrate.plan.live_context import LiveColumn, LiveContext
+from safemigrate.plan.live_context import LiveColumn, LiveConstraint, LiveContext
 from safemigrate.plan.settings import SAMPLE_SIZE, PlanSettings
-from safemigrate.plan.targets import TYPE_CHANGE, TableKey, Target
+from safemigrate.plan.targets import TYPE_CHANGE, VALIDATE, TableKey, Target
 
 _INTEGER_RANGE = {
     "smallint": (-32768, 32767),
@@ -93,7 +96,14 @@ def run_checks(
     """Run the check of every target within ``settings.check_budget`` seconds."""
     results: list[pm.CheckResult] = []
     deadline: float | None = None
-    for target in targets:
+    for found in targets:
+        target_or_result = _resolve_validation(found, live)
+        if target_or_result is None:
+            continue  # the constraint is already valid: VALIDATE does nothing
+        if isinstance(target_or_result, pm.CheckResult):
+            results.append(target_or_result)
+            continue
+        target = target_or_result
         query_or_result = _compose(target, live, enum_labels, default_schema)
         if query_or_result is None:
             continue  # a type change that cannot fail on data
@@ -117,6 +127,39 @@ def run_checks(
             continue
         results.append(_run(conn, target, query, min(remaining, settings.check_timeout), clock))
     return tuple(results)
+
+
+def _resolve_validation(target: Target, live: LiveContext) -> Target | pm.CheckResult | None:
+    """A VALIDATE CONSTRAINT of a constraint that exists today, as the check of what it validates."""
+    if target.kind != VALIDATE or target.skip or target.live_table not in live.tables:
+        return target
+    name = target.constraint or "?"
+    constraint = live.constraint(target.live_table, name)
+    if constraint is None:
+        return _result(
+            target,
+            VALIDATE,
+            pm.SKIPPED,
+            _describe(target),
+            detail=f"constraint {name} of {target.live_table[1]} does not exist in the database today",
+        )
+    if constraint.validated:
+        return None
+    if constraint.kind == "f" and constraint.parent is not None:
+        return replace(
+            target,
+            kind=pm.ORPHANS,
+            columns=constraint.columns,
+            parent=constraint.parent,
+            parent_columns=constraint.parent_columns,
+        )
+    if constraint.kind == "n" and len(constraint.columns) == 1:
+        return replace(target, kind=pm.NULLS, columns=constraint.columns)
+    if constraint.kind == "c" and constraint.expression is not None:
+        return replace(target, kind=pm.CHECK_VIOLATIONS, columns=constraint.columns)
+    return _result(
+        target, VALIDATE, pm.SKIPPED, _describe(target), detail=f"constraint {name} is not a kind the plan checks"
+    )
 
 
 def _result(target: Target, kind: str, outcome: str, description: str, **extra: Any) -> pm.CheckResult:
@@ -147,6 +190,12 @@ def _describe(target: Target) -> str:
     if target.kind == pm.ORPHANS:
         parent = target.parent[1] if target.parent else "?"
         return f"rows of {table} ({columns}) without a parent in {parent} (foreign key)"
+    if target.kind == pm.CHECK_VIOLATIONS and target.constraint is not None:
+        return f"rows of {table} that break CHECK constraint {target.constraint}"
+    if target.kind == pm.CHECK_VIOLATIONS:
+        return f"rows of {table} that break the CHECK constraint ({columns})"
+    if target.kind == VALIDATE:
+        return f"rows of {table} that break constraint {target.constraint} (VALIDATE CONSTRAINT)"
     return f"values of {table}.{columns} that do not fit {target.new_type.display() if target.new_type else '?'}"
 
 
@@ -163,23 +212,24 @@ def _compose(
             _describe(target),
             detail=f"table {target.live_table[1]} does not exist in the database today",
         )
-    columns = [live.column(target.live_table, c) for c in target.columns if target.kind != pm.REQUIRED_COLUMN]
+    # Columns this deploy adds are not in the database yet: the check uses the value their rows hold.
+    needed = [] if target.kind == pm.REQUIRED_COLUMN else list(target.columns)
     if target.kind == pm.DUPLICATES and target.index_keys:
-        columns = [live.column(target.live_table, k.column) for k in target.index_keys if k.column is not None]
-    missing = [c for c, found in zip(target.columns, columns, strict=False) if found is None]
-    if missing or any(c is None for c in columns):
+        needed = [k.column for k in target.index_keys if k.column is not None]
+    missing = [c for c in needed if target.added_column(c) is None and live.column(target.live_table, c) is None]
+    if missing:
         return _result(
             target,
             _kind_of(target),
             pm.SKIPPED,
             _describe(target),
-            detail=f"column {', '.join(missing) or '?'} does not exist in the database today",
+            detail=f"column {', '.join(missing)} does not exist in the database today",
         )
     table = sql.Identifier(*target.live_table)
     keys = live.primary_keys.get(target.live_table, ())
     key_sample, key_label, key_order = _key_sample(keys)
     if target.kind == pm.NULLS:
-        nulls = sql.SQL("{} IS NULL").format(sql.Identifier(target.columns[0]))
+        nulls = sql.SQL("{} IS NULL").format(_column_value(target, target.columns[0]))
         return _Query(pm.NULLS, _describe(target), target.live_table, nulls, {}, key_sample, key_label, key_order)
     if target.kind == pm.REQUIRED_COLUMN:
         every_row = sql.SQL("true")
@@ -190,6 +240,9 @@ def _compose(
         return _duplicates(target)
     if target.kind == pm.ORPHANS:
         return _orphans(target, live, table)
+    if target.kind == pm.CHECK_VIOLATIONS:
+        constraint = live.constraint(target.live_table, target.constraint or "")
+        return _check_violations(target, constraint, key_sample, key_label, key_order)
     if target.kind == TYPE_CHANGE:
         live_column = live.column(target.live_table, target.columns[0])
         assert live_column is not None  # checked above
@@ -218,11 +271,28 @@ def _key_sample(keys: Sequence[str]) -> tuple[sql.Composable, str, sql.Composabl
     return sql.SQL("ROW({})::text").format(order), "(" + ", ".join(keys) + ")", order
 
 
+def _column_value(target: Target, column: str, alias: str | None = None) -> sql.Composable:
+    """The column, or for one this deploy adds, the value every existing row holds in it."""
+    added = target.added_column(column)
+    if added is None:
+        return sql.Identifier(alias, column) if alias else sql.Identifier(column)
+    if added.value is None:
+        return sql.SQL("NULL")
+    # Its DEFAULT as sqlglot rendered it, not evaluated per row (see targets._added_column).
+    return sql.SQL("({})").format(sql.SQL(added.value))
+
+
 def _key_expressions(target: Target) -> list[sql.Composable]:
+    def key(column: str) -> sql.Composable:
+        if target.added_column(column) is None:
+            return sql.Identifier(column)
+        # Cast: a bare constant in GROUP BY would be read as a column position (or be refused).
+        return sql.SQL("({})::text").format(_column_value(target, column))
+
     if target.index_keys:
         # A plain column is quoted by psycopg; an expression is sqlglot's rendering of what it parsed.
-        return [sql.Identifier(k.column) if k.column is not None else sql.SQL(k.expression) for k in target.index_keys]
-    return [sql.Identifier(c) for c in target.columns]
+        return [key(k.column) if k.column is not None else sql.SQL(k.expression) for k in target.index_keys]
+    return [key(c) for c in target.columns]
 
 
 def _duplicates(target: Target) -> _Query:
@@ -252,7 +322,7 @@ def _duplicates(target: Target) -> _Query:
 
 
 def _orphans(target: Target, live: LiveContext, table: sql.Identifier) -> _Query | pm.CheckResult:
-    child = [sql.SQL("c.{}").format(sql.Identifier(c)) for c in target.columns]
+    child = [_column_value(target, c, "c") for c in target.columns]
     not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(c) for c in child)
     if target.parent_created:
         condition: sql.Composable = not_null  # the parent table is new, so empty: every key is an orphan
@@ -286,6 +356,36 @@ def _orphans(target: Target, live: LiveContext, table: sql.Identifier) -> _Query
     return _Query(pm.ORPHANS, _describe(target), target.live_table, condition, {}, sample, label, grouped=True)
 
 
+def _check_violations(
+    target: Target,
+    constraint: LiveConstraint | None,
+    key_sample: sql.Composable,
+    key_label: str,
+    key_order: sql.Composable,
+) -> _Query | pm.CheckResult:
+    """Rows whose CHECK condition is false (NULL passes a CHECK), with the condition PostgreSQL deparsed."""
+    if constraint is None or constraint.expression is None:
+        return _result(
+            target,
+            pm.CHECK_VIOLATIONS,
+            pm.SKIPPED,
+            _describe(target),
+            detail="its CHECK condition is not known: not checked",
+        )
+    # The condition as PostgreSQL deparsed it from the catalog, run in the read-only transaction.
+    condition = sql.SQL("({}) IS FALSE").format(sql.SQL(constraint.expression))
+    return _Query(
+        pm.CHECK_VIOLATIONS,
+        f"rows of {target.table.display()} that break CHECK constraint {constraint.name}: {constraint.expression}",
+        target.live_table,
+        condition,
+        {},
+        key_sample,
+        key_label,
+        key_order,
+    )
+
+
 def _type_change(
     target: Target,
     column: LiveColumn,
@@ -307,7 +407,15 @@ def _type_change(
         if labels is None:
             labels = enum_labels.get((target.table.schema or default_schema, new.base))
         if labels is None:
-            return None  # not an enum (a domain, a composite...): nothing known to check against
+            # A domain (its CHECK, its base type's limits) or another user-defined type: not checked.
+            return _result(
+                target,
+                pm.BAD_FORMAT,
+                pm.SKIPPED,
+                f"values of {target.table.display()}.{column.name} that do not convert to {new.display()}",
+                detail=f"{new.display()} is not an enum: a conversion to a domain or another user-defined type "
+                "is not checked (dry-run can)",
+            )
         return _Query(
             pm.ENUM_VALUES,
             f"values of {target.table.display()}.{column.name} that enum {new.base} does not have",
@@ -326,7 +434,9 @@ def _type_change(
             pm.TOO_LONG,
             f"values of {target.table.display()}.{column.name} longer than {limit} characters ({new.display()})",
             target.live_table,
-            sql.SQL("char_length({}::text) > %(limit)s").format(ident),
+            # An assignment cast (ALTER COLUMN TYPE) cuts excess characters that are all spaces; any
+            # other excess character fails (varchar.c: varchar() / bpchar() with isExplicit false).
+            sql.SQL("char_length(rtrim({}::text, ' ')) > %(limit)s").format(ident),
             {"limit": limit},
             key_sample,
             key_label,
@@ -455,6 +565,8 @@ def _run(
             detail=f"the check query failed: {message}",
             seconds=clock() - started,
         )
+    if target.assumption:
+        detail = f"{detail}; {target.assumption}" if detail else target.assumption
     return _result(
         target,
         query.kind,

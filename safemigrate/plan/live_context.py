@@ -1,10 +1,11 @@
 """Live facts a plan reads from the target's catalog (read only): table sizes, column types,
-primary keys, enum labels, and the sessions a migration would queue behind."""
+primary keys, constraints (for VALIDATE CONSTRAINT), enum labels, and the sessions a migration
+would queue behind."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -34,14 +35,31 @@ class LiveColumn:
 
 
 @dataclass(frozen=True)
+class LiveConstraint:
+    """A foreign key, CHECK or NOT NULL constraint as it is today."""
+
+    name: str
+    kind: str  # pg_constraint.contype: f foreign key, c check, n not null
+    validated: bool
+    columns: tuple[str, ...]
+    parent: TableKey | None = None  # foreign keys: the referenced table
+    parent_columns: tuple[str, ...] = ()
+    expression: str | None = None  # CHECK: its condition, deparsed by PostgreSQL
+
+
+@dataclass(frozen=True)
 class LiveContext:
     tables: Mapping[TableKey, TableFacts]
     columns: Mapping[TableKey, Mapping[str, LiveColumn]]
     primary_keys: Mapping[TableKey, tuple[str, ...]]
     server_version: int  # server_version_num, e.g. 150004
+    constraints: Mapping[TableKey, Mapping[str, LiveConstraint]] = field(default_factory=dict)
 
     def column(self, table: TableKey, name: str) -> LiveColumn | None:
         return self.columns.get(table, {}).get(name)
+
+    def constraint(self, table: TableKey, name: str) -> LiveConstraint | None:
+        return self.constraints.get(table, {}).get(name)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,20 @@ class _KeyRow:
     schema_name: str
     table_name: str
     columns: list[str]
+
+
+@dataclass(frozen=True)
+class _ConstraintRow:
+    schema_name: str
+    table_name: str
+    constraint_name: str
+    kind: str
+    validated: bool
+    columns: list[str]
+    parent_schema: str | None
+    parent_table: str | None
+    parent_columns: list[str]
+    expression: str | None
 
 
 @dataclass(frozen=True)
@@ -105,7 +137,18 @@ def _rows_estimate(row: _TableRow) -> int | None:
 
 
 def read_live_context(conn: psycopg.Connection[Any], tables: Iterable[TableKey]) -> LiveContext:
-    params = _pairs(tables)
+    """Facts of ``tables``, and of the tables their foreign keys not yet validated reference."""
+    wanted = set(tables)
+    constraints: dict[TableKey, dict[str, LiveConstraint]] = {}
+    with conn.cursor(row_factory=class_row(_ConstraintRow)) as cur:
+        for r in cur.execute(load_sql("plan_constraints"), _pairs(wanted)):
+            parent = (r.parent_schema, r.parent_table) if r.parent_schema and r.parent_table else None
+            constraints.setdefault((r.schema_name, r.table_name), {})[r.constraint_name] = LiveConstraint(
+                r.constraint_name, r.kind, r.validated, tuple(r.columns), parent, tuple(r.parent_columns), r.expression
+            )
+            if parent is not None and not r.validated:
+                wanted.add(parent)  # a VALIDATE looks its keys up there
+    params = _pairs(wanted)
     with conn.cursor(row_factory=class_row(_TableRow)) as cur:
         facts = {
             (r.schema_name, r.table_name): TableFacts(r.schema_name, r.table_name, _rows_estimate(r), r.total_bytes)
@@ -121,7 +164,7 @@ def read_live_context(conn: psycopg.Connection[Any], tables: Iterable[TableKey])
         keys = {
             (k.schema_name, k.table_name): tuple(k.columns) for k in cur.execute(load_sql("plan_primary_keys"), params)
         }
-    return LiveContext(facts, columns, keys, conn.info.server_version)
+    return LiveContext(facts, columns, keys, conn.info.server_version, constraints)
 
 
 def read_enum_labels(conn: psycopg.Connection[Any], types: Iterable[TableKey]) -> dict[TableKey, tuple[str, ...]]:

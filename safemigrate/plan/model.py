@@ -22,6 +22,7 @@ ENUM_VALUES = "enum-values"  # a column converted to an enum holds values the en
 TOO_LONG = "too-long"  # values longer than the new varchar(n) / char(n)
 OUT_OF_RANGE = "out-of-range"  # numbers beyond the new integer type
 BAD_FORMAT = "bad-format"  # text that does not parse as the new type
+CHECK_VIOLATIONS = "check-violations"  # rows whose CHECK condition is false (VALIDATE CONSTRAINT)
 
 # Outcomes of a check.
 PASSED = "passed"

@@ -2,9 +2,13 @@
 
 Pure: statements in, check targets out. The pending migrations are folded forward in deploy order,
 so a check accounts for what earlier pending statements do: a table created by this deploy is empty
-(skip), a column added by it holds no data yet (skip), a renamed table or column is looked up under
-the name it has today, and rows changed by an earlier UPDATE / DELETE / TRUNCATE make the data of
-today a poor predictor (skip, dry-run rehearses it).
+(skip); a column added by it holds, in every existing row, its DEFAULT (NULL without one), so the
+check runs with that value in place of the column, and a default evaluated per row (volatile,
+identity, generated) makes it unpredictable (skip); a renamed table or column is looked up under
+the name it has today; and rows changed by an earlier UPDATE / DELETE / TRUNCATE make the data of
+today a poor predictor (skip, dry-run rehearses it). ``VALIDATE CONSTRAINT`` is checked as its
+constraint: one added ``NOT VALID`` earlier in this deploy is known here, an existing one is read
+from the catalog when the checks run (VALIDATE).
 """
 
 from __future__ import annotations
@@ -21,6 +25,21 @@ from safemigrate.sql.preflight_sql import IndexKey, is_plain_cast, read_index_de
 TableKey = tuple[str, str]  # (schema, table) as PostgreSQL resolves them
 
 TYPE_CHANGE = "type-change"  # decided against the column's live type (see checks.py)
+VALIDATE = "validate-constraint"  # VALIDATE CONSTRAINT of a constraint that exists today: decided against the catalog
+
+
+@dataclass(frozen=True)
+class AddedColumn:
+    """A column this deploy adds to an existing table, and what its existing rows hold."""
+
+    column: str
+    migration: str
+    value: str | None  # the DEFAULT every existing row holds (as sqlglot rendered it); None: NULL
+    unpredictable: str = ""  # when set: why its values cannot be known (a DEFAULT evaluated per row...)
+
+    @property
+    def holds(self) -> str:
+        return "NULL" if self.value is None else self.value
 
 
 @dataclass(frozen=True)
@@ -40,10 +59,32 @@ class Target:
     parent: TableKey | None = None  # ORPHANS: the referenced table today
     parent_columns: tuple[str, ...] = ()  # () = its primary key
     parent_created: bool = False  # the referenced table is created by this deploy (empty)
+    added: tuple[AddedColumn, ...] = ()  # the columns of ``columns`` this deploy adds (checked with their value)
+    constraint: str | None = None  # VALIDATE: the constraint, by the name it has today
 
     @property
     def where(self) -> str:
         return f"{self.file}:{self.statement.line}"
+
+    def added_column(self, column: str) -> AddedColumn | None:
+        return next((a for a in self.added if a.column == column), None)
+
+    @property
+    def assumption(self) -> str:
+        """What the check assumed of the added columns ("" when none)."""
+        return "; ".join(f"{a.column} is added by {a.migration}: existing rows hold {a.holds}" for a in self.added)
+
+
+@dataclass(frozen=True)
+class _NotValid:
+    """A constraint added NOT VALID by this deploy: what its VALIDATE checks (kind "" when added valid)."""
+
+    kind: str
+    columns: tuple[str, ...] = ()  # live names
+    parent: TableKey | None = None
+    parent_columns: tuple[str, ...] = ()
+    parent_created: bool = False
+    skip: str = ""
 
 
 @dataclass
@@ -53,7 +94,9 @@ class _Fold:
     default_schema: str
     live: dict[TableKey, TableKey] = field(default_factory=dict)  # name at this point -> name today
     created: dict[TableKey, str] = field(default_factory=dict)  # tables created by this deploy -> migration
-    added: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # (live table, column) -> migration
+    added: dict[tuple[TableKey, str], AddedColumn] = field(default_factory=dict)  # (live table, column)
+    constraints: dict[tuple[TableKey, str], _NotValid] = field(default_factory=dict)  # added by this deploy
+    constraint_live: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # renamed -> name today
     column_live: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # renamed columns -> name today
     changed_rows: dict[TableKey, list[tuple[str, frozenset[str] | None]]] = field(default_factory=dict)
     enums: dict[TableKey, list[str]] = field(default_factory=dict)  # enums created by this deploy
@@ -147,6 +190,8 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                         parent_created=fold.key(constraint.references) in fold.created,
                     )
                 )
+        elif isinstance(action, m.ValidateConstraint):
+            found.extend(_validation(statement, summary, action.name, migration, file, fold))
         elif isinstance(action, m.AlterColumnType):
             enum = fold.enums.get(fold.key(m.Name(action.new_type.base))) if action.new_type.user_defined else None
             found_target = target(
@@ -162,6 +207,82 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
             found.append(found_target)
         _apply_action(summary, action, migration, fold)
     return found
+
+
+def _validation(
+    statement: m.Statement, summary: m.AlterTable, name: str, migration: str, file: str, fold: _Fold
+) -> list[Target]:
+    """What ``VALIDATE CONSTRAINT name`` checks: the constraint as this deploy added it, or as it is today."""
+    table = fold.today(summary.table)
+    added = fold.constraints.get((table, name))
+    if added is not None:
+        if not added.kind:
+            return []  # added valid: already checked when it was added, VALIDATE does nothing
+        found = Target(
+            added.kind,
+            migration,
+            file,
+            statement,
+            summary.table,
+            table,
+            added.columns,
+            skip=added.skip,
+            parent=added.parent,
+            parent_columns=added.parent_columns,
+            parent_created=added.parent_created,
+        )
+        return [_with_skip(found, fold)]
+    live_name = fold.constraint_live.get((table, name), name)
+    found = Target(VALIDATE, migration, file, statement, summary.table, table, (), constraint=live_name)
+    if fold.key(summary.table) in fold.created:
+        return [_skipped(found, "the table is created by this deploy, so it holds no rows yet")]
+    changes = fold.changed_rows.get(table)
+    if changes:
+        # Which columns the constraint reads is known only from the catalog: any earlier change counts.
+        changed_at = changes[0][0]
+        reason = f"rows of this table are changed first by {changed_at}: today's data cannot predict it (dry-run can)"
+        return [_skipped(found, reason)]
+    return [found]
+
+
+def _not_valid(constraint: m.ConstraintSpec, table: TableKey, fold: _Fold) -> _NotValid:
+    """What a later VALIDATE of ``constraint`` (added by this deploy) has to check."""
+    if not constraint.not_valid:
+        return _NotValid("")
+    columns = tuple(fold.column_today(table, c) for c in constraint.columns)
+    if constraint.kind == "foreign key" and constraint.references is not None:
+        parent = fold.today(constraint.references)
+        return _NotValid(
+            pm.ORPHANS,
+            columns,
+            parent,
+            tuple(fold.column_today(parent, c) for c in constraint.ref_columns),
+            fold.key(constraint.references) in fold.created,
+        )
+    if constraint.kind == "check" and constraint.not_null_column is not None:
+        return _NotValid(pm.NULLS, (fold.column_today(table, constraint.not_null_column),))
+    if constraint.kind == "check":
+        reason = "its CHECK expression is SQL written in the migration, which the plan does not run: not checked"
+        return _NotValid(pm.CHECK_VIOLATIONS, columns, skip=reason)
+    return _NotValid("")
+
+
+def _added_column(action: m.AddColumn, migration: str) -> AddedColumn:
+    """What the existing rows hold in a column added to their table: its DEFAULT, computed once."""
+    column = action.column
+    if action.if_not_exists:
+        return AddedColumn(column.name, migration, None, "it may exist already (IF NOT EXISTS)")
+    if column.identity:
+        return AddedColumn(column.name, migration, None, "it numbers every row with a new value (identity)")
+    if column.generated:
+        return AddedColumn(column.name, migration, None, "it is generated from other columns")
+    default = column.default
+    if default is None or default.sql.strip().upper() == "NULL":
+        return AddedColumn(column.name, migration, None)
+    if default.volatile:
+        # PostgreSQL evaluates a volatile DEFAULT once per row (unknown functions count as volatile).
+        return AddedColumn(column.name, migration, None, f"its DEFAULT {default.sql} is evaluated for each row")
+    return AddedColumn(column.name, migration, default.sql)
 
 
 def _adds_empty_required(column: m.ColumnSpec) -> bool:
@@ -203,22 +324,36 @@ def _unique_index(statement: m.Statement, summary: m.CreateIndex, migration: str
 
 
 def _with_skip(target: Target, fold: _Fold) -> Target:
-    """Mark a target that needs no query: its table or column is new, or earlier statements change its rows."""
+    """Mark a target that needs no query (its table is new, earlier statements change its rows, an added
+    column's values cannot be known), or note the columns it adds, checked with the value they hold."""
     if target.skip:
         return target
     if fold.key(target.table) in fold.created:
         return _skipped(target, "the table is created by this deploy, so it holds no rows yet")
-    for column in target.columns:
-        added_in = fold.added.get((target.live_table, column))
-        if added_in is not None:
-            return _skipped(target, f"column {column} is added by {added_in}, so it holds no data yet")
     changed_at = fold.rows_changed(target.live_table, target.columns)
     if changed_at is not None:
         return _skipped(
             target,
             f"rows of this table are changed first by {changed_at}: today's data cannot predict it (dry-run can)",
         )
-    return target
+    added = tuple(a for c in target.columns if (a := fold.added.get((target.live_table, c))) is not None)
+    for column in added:
+        if column.unpredictable:
+            return _skipped(
+                target,
+                f"column {column.column} is added by {column.migration} and {column.unpredictable}: "
+                "what existing rows hold cannot be predicted (dry-run can)",
+            )
+    if added and target.kind == TYPE_CHANGE:
+        column = added[0]
+        if column.value is None:
+            return _skipped(target, f"column {column.column} is added by {column.migration}: it holds only NULLs")
+        return _skipped(
+            target,
+            f"column {column.column} is added by {column.migration}: every existing row holds its DEFAULT "
+            f"{column.value}, whose conversion is not checked (dry-run can)",
+        )
+    return replace(target, added=added) if added else target
 
 
 def _skipped(target: Target, reason: str) -> Target:
@@ -265,15 +400,33 @@ def _apply_action(summary: m.AlterTable, action: m.AlterAction, migration: str, 
     key = fold.key(summary.table)
     table = fold.today(summary.table)
     if isinstance(action, m.AddColumn):
-        fold.added[(table, action.column.name)] = migration
+        fold.added[(table, action.column.name)] = _added_column(action, migration)
     elif isinstance(action, m.DropColumn):
         fold.added.pop((table, action.column), None)
     elif isinstance(action, m.RenameColumn):
-        live = fold.column_today(table, action.old)
-        fold.column_live.pop((table, action.old), None)
-        fold.column_live[(table, action.new)] = live
-        if (table, action.old) in fold.added:
-            fold.added[(table, action.new)] = fold.added.pop((table, action.old))
+        added = fold.added.pop((table, action.old), None)
+        if added is not None:
+            # Not a column of today: it goes on by its new name (checks use its value, not its name).
+            fold.added[(table, action.new)] = replace(added, column=action.new)
+        else:
+            live = fold.column_today(table, action.old)
+            fold.column_live.pop((table, action.old), None)
+            fold.column_live[(table, action.new)] = live
+    elif isinstance(action, m.AlterColumnType) and (table, action.column) in fold.added:
+        added = fold.added[(table, action.column)]
+        if (added.value is not None or action.using) and not added.unpredictable:
+            # The conversion (or its USING) decides what the rows hold next.
+            fold.added[(table, action.column)] = replace(added, unpredictable="its type is changed after it is added")
+    elif isinstance(action, m.AddConstraint) and action.constraint.name is not None:
+        fold.constraints[(table, action.constraint.name)] = _not_valid(action.constraint, table, fold)
+    elif isinstance(action, m.RenameConstraint):
+        if (table, action.old) in fold.constraints:
+            fold.constraints[(table, action.new)] = fold.constraints.pop((table, action.old))
+        else:
+            fold.constraint_live[(table, action.new)] = fold.constraint_live.pop((table, action.old), action.old)
+    elif isinstance(action, m.DropConstraint):
+        fold.constraints.pop((table, action.name), None)
+        fold.constraint_live.pop((table, action.name), None)
     elif isinstance(action, m.RenameTable):
         new_key = (key[0], action.new)
         fold.live.pop(key, None)

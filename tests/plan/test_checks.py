@@ -145,7 +145,9 @@ def test_earlier_pending_statements_are_accounted_for(tmp_path: Path, database_u
         'CREATE UNIQUE INDEX "Member_login_key" ON "Member"("login");\n',
     )
     nick, tag, email = (c for c in plan.checks if c.kind == pm.NULLS)
-    assert nick.outcome == pm.SKIPPED and "added by 20240201000000_change_1" in nick.detail
+    # The added column is NULL in every existing row (it has no default): SET NOT NULL fails on all 6.
+    assert (nick.outcome, nick.count) == (pm.FAILED, 6)
+    assert "nick is added by 20240201000000_change_1: existing rows hold NULL" in nick.detail
     assert tag.outcome == pm.SKIPPED and "created by this deploy" in tag.detail
     assert email.outcome == pm.SKIPPED and "changed first by" in email.detail
     # The renamed table and column are looked up under today's names.
