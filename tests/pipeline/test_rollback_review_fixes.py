@@ -11,10 +11,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from safemigrate.pipeline.rollback import (
     rollback,
     structure_after_run,
 )
+from tests.cli_run import run_cli
 from tests.db.test_status_prisma_cli import PrismaCli, prisma, project  # noqa: F401 - fixtures
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
@@ -46,14 +45,7 @@ SEED = """INSERT INTO "User" (email, nickname)
 
 
 def _cli(root: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safemigrate", *args, "--project", str(root)],
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_cli(root, *args, env={"DATABASE_URL": url})
 
 
 def _state(url: str) -> Any:
