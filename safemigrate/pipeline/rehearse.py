@@ -108,7 +108,7 @@ def rows_involved(statements: Iterable[m.Statement], schema: str, edges: Iterabl
     tables whose foreign keys reference a table rows are deleted, updated or truncated in (their
     rows make a RESTRICT or NO ACTION key refuse it). Without them a rehearsal on empty tables may
     pass a change the target refuses, or refuse one it accepts."""
-    from safemigrate.sql.reads import tables_named
+    from safemigrate.sql.preflight_sql import tables_named
 
     def here(name: m.Name) -> str | None:
         return name.name if name.schema in (None, schema) else None

@@ -99,3 +99,22 @@ def test_an_update_says_which_columns_it_fills_and_whether_it_reaches_only_their
     partial = summarize('UPDATE "User" SET "name" = NULL, "age" = 0 WHERE "name" IS NULL AND "id" > 1')
     assert isinstance(partial, m.Update)
     assert partial.fills == ("age",) and partial.where_null_of is None
+
+
+def test_the_tables_a_data_change_names_are_all_read_and_its_with_queries_left_out() -> None:
+    from safemigrate.sql.preflight_sql import tables_named
+
+    named = tables_named(
+        'WITH moved AS (DELETE FROM "Old" RETURNING *) INSERT INTO "New" SELECT m.* FROM moved m '
+        'JOIN billing."Account" a ON a.id = m.id WHERE EXISTS (SELECT 1 FROM "Tag") AND m.x IN (SELECT y FROM Lower)'
+    )
+    assert named is not None
+    assert set(named) == {
+        m.Name("New"),
+        m.Name("Old"),
+        m.Name("Account", "billing"),
+        m.Name("Tag"),
+        m.Name("lower"),
+    }
+    assert tables_named('UPDATE "Post" SET x = 1 FROM generate_series(1, 3) g') == (m.Name("Post"),)
+    assert tables_named("this is not SQL (((") is None
