@@ -20,7 +20,7 @@ from safemigrate.lint.reader import parse_source
 from safemigrate.migrations import Migration
 from safemigrate.plan import model as pm
 from safemigrate.sql import model as m
-from safemigrate.sql.preflight_sql import IndexKey, is_plain_cast, read_index_definition
+from safemigrate.sql.preflight_sql import IndexKey, is_plain_cast, read_check_condition, read_index_definition
 
 TableKey = tuple[str, str]  # (schema, table) as PostgreSQL resolves them
 
@@ -61,6 +61,7 @@ class Target:
     parent_created: bool = False  # the referenced table is created by this deploy (empty)
     added: tuple[AddedColumn, ...] = ()  # the columns of ``columns`` this deploy adds (checked with their value)
     constraint: str | None = None  # VALIDATE: the constraint, by the name it has today
+    condition: str | None = None  # CHECK_VIOLATIONS of a CHECK the migration writes: its condition (sqlglot's)
 
     @property
     def where(self) -> str:
@@ -85,6 +86,8 @@ class _NotValid:
     parent_columns: tuple[str, ...] = ()
     parent_created: bool = False
     skip: str = ""
+    condition: str | None = None  # a CHECK's condition, as sqlglot rendered it from the migration
+    written: tuple[str, ...] = ()  # the CHECK's columns as the migration names them
 
 
 @dataclass
@@ -179,6 +182,11 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                 found.append(target(pm.DUPLICATES, constraint.columns))
                 if constraint.kind == "primary key":
                     found.extend(target(pm.NULLS, [c]) for c in constraint.columns)
+            elif constraint.kind == "check" and not constraint.not_valid:
+                if constraint.not_null_column is not None:
+                    found.append(target(pm.NULLS, [constraint.not_null_column]))
+                else:
+                    found.append(_check_condition(statement, summary, constraint, migration, file, fold))
             elif constraint.kind == "foreign key" and not constraint.not_valid and constraint.references:
                 parent = fold.today(constraint.references)
                 found.append(
@@ -205,7 +213,41 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                     found_target, f"its USING expression ({action.using}) is a conversion of your own: not checked"
                 )
             found.append(found_target)
-        _apply_action(summary, action, migration, fold)
+        _apply_action(summary, action, migration, fold, statement.text)
+    return found
+
+
+def _check_condition(
+    statement: m.Statement,
+    summary: m.AlterTable,
+    constraint: m.ConstraintSpec,
+    migration: str,
+    file: str,
+    fold: _Fold,
+) -> Target:
+    """Rows of today that break a CHECK the migration adds: its condition, read through sqlglot, runs
+    in the read-only transaction, when it names columns as they are today."""
+    table = fold.today(summary.table)
+    columns = tuple(fold.column_today(table, c) for c in constraint.columns)
+    condition = read_check_condition(statement.text, constraint.name) if constraint.name else None
+    found = _with_skip(
+        Target(pm.CHECK_VIOLATIONS, migration, file, statement, summary.table, table, columns, condition=condition),
+        fold,
+    )
+    return _checkable_condition(found, constraint.columns)
+
+
+def _checkable_condition(found: Target, written: tuple[str, ...]) -> Target:
+    """A CHECK target whose condition can run on today's table, else skipped with the reason."""
+    if found.skip:
+        return found
+    if found.condition is None:
+        return _skipped(found, "its CHECK condition could not be read safely, so it is not run")
+    if found.columns != written:
+        return _skipped(found, "its condition names columns renamed earlier in this deploy: not checked")
+    if found.added:
+        added = ", ".join(a.column for a in found.added)
+        return _skipped(found, f"its condition reads {added}, which this deploy adds: not checked (dry-run can)")
     return found
 
 
@@ -230,7 +272,10 @@ def _validation(
             parent=added.parent,
             parent_columns=added.parent_columns,
             parent_created=added.parent_created,
+            condition=added.condition,
         )
+        if added.kind == pm.CHECK_VIOLATIONS and not added.skip:
+            return [_checkable_condition(_with_skip(found, fold), added.written)]
         return [_with_skip(found, fold)]
     live_name = fold.constraint_live.get((table, name), name)
     found = Target(VALIDATE, migration, file, statement, summary.table, table, (), constraint=live_name)
@@ -245,7 +290,7 @@ def _validation(
     return [found]
 
 
-def _not_valid(constraint: m.ConstraintSpec, table: TableKey, fold: _Fold) -> _NotValid:
+def _not_valid(constraint: m.ConstraintSpec, table: TableKey, fold: _Fold, statement_text: str) -> _NotValid:
     """What a later VALIDATE of ``constraint`` (added by this deploy) has to check."""
     if not constraint.not_valid:
         return _NotValid("")
@@ -261,9 +306,11 @@ def _not_valid(constraint: m.ConstraintSpec, table: TableKey, fold: _Fold) -> _N
         )
     if constraint.kind == "check" and constraint.not_null_column is not None:
         return _NotValid(pm.NULLS, (fold.column_today(table, constraint.not_null_column),))
+    if constraint.kind == "check" and constraint.name is not None:
+        condition = read_check_condition(statement_text, constraint.name)
+        return _NotValid(pm.CHECK_VIOLATIONS, columns, condition=condition, written=constraint.columns)
     if constraint.kind == "check":
-        reason = "its CHECK expression is SQL written in the migration, which the plan does not run: not checked"
-        return _NotValid(pm.CHECK_VIOLATIONS, columns, skip=reason)
+        return _NotValid(pm.CHECK_VIOLATIONS, columns, skip="its CHECK condition could not be read safely: not checked")
     return _NotValid("")
 
 
@@ -396,7 +443,9 @@ def _apply(statement: m.Statement, migration: str, file: str, fold: _Fold) -> No
             fold.enums[(fold.key(summary.name)[0], summary.new)] = labels
 
 
-def _apply_action(summary: m.AlterTable, action: m.AlterAction, migration: str, fold: _Fold) -> None:
+def _apply_action(
+    summary: m.AlterTable, action: m.AlterAction, migration: str, fold: _Fold, statement_text: str
+) -> None:
     key = fold.key(summary.table)
     table = fold.today(summary.table)
     if isinstance(action, m.AddColumn):
@@ -418,7 +467,7 @@ def _apply_action(summary: m.AlterTable, action: m.AlterAction, migration: str, 
             # The conversion (or its USING) decides what the rows hold next.
             fold.added[(table, action.column)] = replace(added, unpredictable="its type is changed after it is added")
     elif isinstance(action, m.AddConstraint) and action.constraint.name is not None:
-        fold.constraints[(table, action.constraint.name)] = _not_valid(action.constraint, table, fold)
+        fold.constraints[(table, action.constraint.name)] = _not_valid(action.constraint, table, fold, statement_text)
     elif isinstance(action, m.RenameConstraint):
         if (table, action.old) in fold.constraints:
             fold.constraints[(table, action.new)] = fold.constraints.pop((table, action.old))

@@ -79,6 +79,29 @@ def read_index_definition(statement_text: str) -> IndexDefinition | None:
     return IndexDefinition(tuple(keys), predicate)
 
 
+def read_check_condition(statement_text: str, name: str) -> str | None:
+    """The condition of ``ADD CONSTRAINT name CHECK (...)`` in an ALTER TABLE, re-rendered by sqlglot;
+    None when sqlglot cannot read it safely (a subquery, an unnamed or unreadable constraint)."""
+    try:
+        parsed = sqlglot.parse(statement_text, dialect=_DIALECT)
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+    nodes = [p for p in parsed if isinstance(p, exp.Expression)]
+    if len(nodes) != 1 or not isinstance(nodes[0], exp.Alter):
+        return None
+    for constraint in nodes[0].find_all(exp.Constraint):
+        identifier = constraint.this
+        if not isinstance(identifier, exp.Identifier):
+            continue
+        if (str(identifier.this) if identifier.quoted else str(identifier.this).lower()) != name:
+            continue
+        for check in constraint.expressions:
+            condition = check.this if isinstance(check, exp.CheckColumnConstraint) else None
+            if isinstance(condition, exp.Expression) and _is_plain_expression(condition):
+                return condition.sql(dialect=_DIALECT)
+    return None
+
+
 def is_plain_cast(using: str, column: str) -> bool:
     """True when a USING clause only casts the column (``"c"::integer``, ``CAST(c AS uuid)``,
     ``"c"::text::"E"``): the conversion is PostgreSQL's own, so checking that cast checks the statement."""
