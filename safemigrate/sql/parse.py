@@ -1167,12 +1167,13 @@ def _filled_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
 
 
 def _never_null(value: exp.Expression | None) -> bool:
-    while isinstance(value, (exp.Cast, exp.Paren)):
+    while isinstance(value, (exp.Cast, exp.Paren, exp.Neg)):
         value = value.this
     if isinstance(value, exp.Coalesce):
         arguments = value.expressions
         return _never_null(arguments[-1] if arguments else value.this)
-    return isinstance(value, (exp.Literal, exp.Boolean))
+    # Constants: 'x', 1.5, true, $$x$$, E'x' (sqlglot's ByteString for PostgreSQL), X'1F', B'101'.
+    return isinstance(value, (exp.Literal, exp.Boolean, exp.RawString, exp.ByteString, exp.HexString, exp.BitString))
 
 
 def _null_test_of(condition: exp.Expression | None) -> str | None:
