@@ -160,24 +160,31 @@ def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone
         manager.__exit__(None, None, None)
 
 
-@contextlib.contextmanager
-def url_clone(clone_url: str, target: DatabaseUrl | None, settings: DatabaseConfig) -> Iterator[Clone]:
+def _refuse_target_as_clone(clone_url: str, target: DatabaseUrl | None, settings: DatabaseConfig) -> None:
+    """A clone URL naming the target itself, under any spelling, is refused: a clone is wiped first."""
     from safemigrate.staging.identity import read_identity, same_address, same_database
 
     url = parse_database_url(clone_url, source="--clone-url").require_direct()
+    if target is None:
+        return
     refusal = CloneError(
         "The clone URL names the target database itself; a clone is wiped first.",
         "Give a throwaway database (like Prisma's shadowDatabaseUrl), never the one you migrate.",
     )
-    if target is not None:
-        # Two spellings of one database (localhost / 127.0.0.1, an alias) must not pass: ask both servers.
-        if same_address(target, url):
+    # Two spellings of one database (localhost / 127.0.0.1, an alias) must not pass: ask both servers.
+    if same_address(target, url):
+        raise refusal
+    with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
+        target_identity = read_identity(conn)
+    with connect(url, command="dry-run", settings=settings) as conn, database_errors(url, settings):
+        if same_database(target_identity, read_identity(conn)):
             raise refusal
-        with connect(target, command="dry-run", settings=settings) as conn, database_errors(target, settings):
-            target_identity = read_identity(conn)
-        with connect(url, command="dry-run", settings=settings) as conn, database_errors(url, settings):
-            if same_database(target_identity, read_identity(conn)):
-                raise refusal
+
+
+@contextlib.contextmanager
+def url_clone(clone_url: str, target: DatabaseUrl | None, settings: DatabaseConfig) -> Iterator[Clone]:
+    _refuse_target_as_clone(clone_url, target, settings)
+    url = parse_database_url(clone_url, source="--clone-url").require_direct()
     with connect(url, command="dry-run", settings=settings) as conn, database_errors(url, settings):
         major = conn.info.server_version // 10000
         wipe_database(conn)
@@ -215,6 +222,35 @@ def container_clone(major: int | None) -> Iterator[Clone]:
         yield Clone(url, "container", f"container {image}", server.version)
 
 
+def refuse_unusable_clone(
+    provider: str,
+    target: DatabaseUrl | None,
+    *,
+    clone_url: str | None = None,
+    settings: DatabaseConfig | None = None,
+) -> None:
+    """The refusals of a clone choice that need nothing built: callers run it before the pre-migrate
+    backup, so that a wrong ``--clone`` costs no backup. With ``settings``, a ``--clone-url`` naming
+    the target itself (under any spelling: both servers are asked) is refused too."""
+    if provider not in PROVIDERS:
+        raise CloneError(f"Unknown clone provider {provider!r}.", f"Choose one of {', '.join(PROVIDERS)}.")
+    if provider == "database" and target is None:
+        raise CloneError("--clone database needs the target database.", "Use --clone embedded without one.")
+    if provider == "neon" and target is None:
+        raise CloneError(
+            "--clone neon needs the target database: the branch is made from its Neon project.",
+            "Use --clone embedded without one.",
+        )
+    if provider == "url":
+        if clone_url is None:
+            raise CloneError(
+                "--clone url needs a throwaway database URL.",
+                "Pass --clone-url URL or set the variable named by [dry_run] clone_url_env (SAFEMIGRATE_CLONE_URL).",
+            )
+        if settings is not None:
+            _refuse_target_as_clone(clone_url, target, settings)
+
+
 @contextlib.contextmanager
 def open_clone(
     provider: str,
@@ -228,23 +264,17 @@ def open_clone(
     """A clone database from ``provider``, removed when the block ends: empty, except for ``neon``,
     whose branch already holds the target's schema and data. Without a target (a history replay),
     ``embedded`` and ``container`` servers are of ``pg_version`` ([lint] pg_version) when given."""
-    if provider not in PROVIDERS:
-        raise CloneError(f"Unknown clone provider {provider!r}.", f"Choose one of {', '.join(PROVIDERS)}.")
+    refuse_unusable_clone(provider, target, clone_url=clone_url)
     major = server_major(target, settings) if target is not None else pg_version
     if provider == "database":
-        if target is None:
-            raise CloneError("--clone database needs the target database.", "Use --clone embedded without one.")
+        assert target is not None  # refused above
         with same_server_clone(target, settings) as clone:
             yield clone
     elif provider == "embedded":
         with embedded_clone(major, replay=target is None) as clone:
             yield clone
     elif provider == "url":
-        if clone_url is None:
-            raise CloneError(
-                "--clone url needs a throwaway database URL.",
-                "Pass --clone-url URL or set the variable named by [dry_run] clone_url_env (SAFEMIGRATE_CLONE_URL).",
-            )
+        assert clone_url is not None  # refused above
         with url_clone(clone_url, target, settings) as clone:
             yield clone
     elif provider == "container":
@@ -253,11 +283,7 @@ def open_clone(
     else:  # neon: a branch of the target's Neon project holds its schema and data already
         from safemigrate.clone.neon import drop_stale_neon_branches, neon_clone
 
-        if target is None:
-            raise CloneError(
-                "--clone neon needs the target database: the branch is made from its Neon project.",
-                "Use --clone embedded without one.",
-            )
+        assert target is not None  # refused above
         neon_settings = dry_run or DryRunConfig()
         drop_stale_neon_branches(neon_settings)
         with neon_clone(target, neon_settings, database_settings=settings) as clone:

@@ -573,6 +573,7 @@ def _locked(
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.scope import backup_scope, read_foreign_keys
     from safemigrate.backup.take import backup_tables
+    from safemigrate.clone.providers import refuse_unusable_clone
     from safemigrate.lint.reader import parse_source
     from safemigrate.pipeline.rehearse import rehearsal_inputs, rehearse_on_clone
     from safemigrate.pipeline.touch import ForeignKeyAction, read_touches
@@ -580,6 +581,11 @@ def _locked(
     settings = config.database
     schema = target.schema
     run = state.run
+    provider = clone or config.dry_run.clone
+    if provider == "url" and clone_url is None:
+        clone_url = os.environ.get(config.dry_run.clone_url_env) or None
+    if not skip_dry_run:  # before the backup: a wrong --clone costs no backup
+        refuse_unusable_clone(provider, target, clone_url=clone_url, settings=settings)
     schema_path, migrations_dir, config_file, database_url = scope_args
     scope = backup_scope(
         project_dir,
@@ -631,7 +637,6 @@ def _locked(
         stage("rehearsal", "skipped", "--skip-dry-run")
         notes.append("The rehearsal was skipped (--skip-dry-run): the schema changes were not compared.")
     else:
-        provider = clone or config.dry_run.clone
         rehearsal = rehearse_on_clone(project_dir, config, target, inputs, provider, clone_url, label, backup_id)
         if not rehearsal.ok:
             failed = rehearsal.result.failed

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from safemigrate.clone.providers import Clone, drop_stale_clones, open_clone
+from safemigrate.clone.providers import Clone, drop_stale_clones, open_clone, refuse_unusable_clone
 from safemigrate.config import Config, load_config
 from safemigrate.db.diff import SnapshotDiff
 from safemigrate.db.url import DatabaseUrl
@@ -313,6 +313,7 @@ def _rehearse_pending(
     from safemigrate.backup.take import take_backup
 
     settings = config.database
+    refuse_unusable_clone(provider, target, clone_url=clone_url, settings=settings)  # before the backup
     inputs = rehearsal_inputs(target, config, migrations, scope)
     started = time.perf_counter()
     setup = backup_setup(project_dir, config.path)

@@ -209,3 +209,21 @@ def test_the_tables_a_data_change_reads_get_their_rows(tmp_path: Path, database_
     assert not rehearsal.ok  # the check meets a copied row, as it would on the target
     failed = rehearsal.result.failed
     assert failed is not None and failed.error is not None and failed.error.sqlstate == "23514"
+
+
+def test_a_wrong_url_clone_is_refused_before_the_backup(tmp_path: Path, database_url: str) -> None:
+    # The refusal used to come after a full pre-migrate backup (dry-run) or after a backup and a
+    # recorded failed run (migrate): nothing is taken now.
+    from safemigrate.pipeline.migrate import migrate
+
+    ALLOW_ALL = ("data-loss", "may-fail", "lock", "breaking", "unchecked")
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS)
+    store = tmp_path / "backups"
+    for clone_url, refusal in ((None, "needs a throwaway database URL"), (database_url, "names the target")):
+        with pytest.raises(CloneError, match=refusal):
+            rehearse(project, database_url=database_url, clone="url", clone_url=clone_url, environ={})
+        with pytest.raises(CloneError, match=refusal):
+            migrate(project, database_url=database_url, clone="url", clone_url=clone_url, allow=ALLOW_ALL)
+    taken = [p.name for p in store.iterdir() if p.name != "runs" and not p.name.startswith(".")]
+    assert taken == [], "no backup was taken"
