@@ -35,6 +35,15 @@ def parse_utc(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def shown_time(text: str) -> str:
+    """A stored ISO time as lists show it: UTC to the millisecond, as `runs` does (as stored when unreadable)."""
+    try:
+        moment = parse_utc(text)
+    except ValueError:
+        return text
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class Reason:
     kind: ReasonKind = "manual"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from safemigrate.backup.manifest import Manifest, parse_utc
+from safemigrate.backup.manifest import Manifest, parse_utc, shown_time
 from safemigrate.backup.store import BackupListing, unreadable_refusal
 from safemigrate.errors import BackupNotFoundError, InputError
 
@@ -34,7 +34,7 @@ def created(manifest: Manifest) -> datetime:
 def newest_at_or_before(backups: Sequence[Manifest], moment: datetime, location: str) -> Manifest:
     candidates = [m for m in backups if created(m) <= moment]
     if not candidates:
-        oldest = f" The oldest is {backups[0].id} ({backups[0].created_at})." if backups else ""
+        oldest = f" The oldest is {backups[0].id} ({shown_time(backups[0].created_at)})." if backups else ""
         raise BackupNotFoundError(
             f"There is no backup at or before {moment:%Y-%m-%d %H:%M:%S} UTC in {location}.{oldest}",
             "Run `safemigrate backups list` to see the backups and their times.",

@@ -55,6 +55,12 @@ def _names(tables: str | None, every: str) -> list[str] | None:
     return names
 
 
+def _when(created_at: str) -> str:
+    from safemigrate.backup.manifest import shown_time
+
+    return shown_time(created_at)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
 
@@ -297,7 +303,7 @@ def backups_list(
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
         typer.echo(
-            f"{m.id}  {m.created_at}  {reason}  {_plural(len(m.tables), 'table')} "
+            f"{m.id}  {_when(m.created_at)}  {reason}  {_plural(len(m.tables), 'table')} "
             f"({', '.join(t.name for t in m.tables)})  {m.rows:,} rows  {_size(m.bytes)}  {verified}"
         )
 
@@ -315,7 +321,7 @@ def prune(
     from safemigrate.backup.project import prune_backups
 
     def removed_line(m: Manifest, verb: str = "removed") -> str:
-        return f"{verb} {m.id}  {m.created_at}  {m.reason.kind}  {_size(m.bytes)}"
+        return f"{verb} {m.id}  {_when(m.created_at)}  {m.reason.kind}  {_size(m.bytes)}"
 
     def finished_line(backup_id: str, verb: str = "finished removing") -> str:
         return f"{verb} {backup_id} (an earlier prune was interrupted)"
@@ -385,7 +391,7 @@ def _pick(project: Path, config: Path | None) -> str:
     for number, m in enumerate(found, 1):
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         typer.echo(
-            f"{number:>3}. {m.id}  {m.created_at}  {reason}  {_plural(len(m.tables), 'table')}  {m.rows:,} rows",
+            f"{number:>3}. {m.id}  {_when(m.created_at)}  {reason}  {_plural(len(m.tables), 'table')}  {m.rows:,} rows",
             err=True,
         )
     choice: int = typer.prompt("Restore which backup", default=1, type=click.IntRange(1, len(found)), err=True)

@@ -277,3 +277,11 @@ def test_the_backup_command_says_which_partitioned_tables_it_left_out(database_u
     )
     assert done.returncode == 0, done.stderr
     assert "left out partitioned tables (not supported by backups yet): events, events_2025" in done.stderr
+
+
+def test_lists_show_backup_times_to_the_millisecond_as_runs_do() -> None:
+    from safemigrate.backup.manifest import shown_time
+
+    assert shown_time("2026-11-30T18:13:35.612236Z") == "2026-11-30T18:13:35.612Z"
+    assert shown_time("2026-11-30T19:13:35+01:00") == "2026-11-30T18:13:35.000Z"
+    assert shown_time("not a time") == "not a time"
