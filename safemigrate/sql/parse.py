@@ -330,13 +330,13 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     params: list[int] = []
     for param in dtype.expressions:
         value = param.this if isinstance(param, exp.DataTypeParam) else param
-        if isinstance(value, exp.Literal) and not value.is_string:
-            try:
-                params.append(int(value.this))
-            except ValueError as err:
-                raise _NotUnderstood("type parameter") from err
+        if isinstance(value, exp.Literal) and not value.is_string and value.this.lstrip("-").isdigit():
+            params.append(int(value.this))
         else:
-            raise _NotUnderstood("type parameter")
+            # An extension's type modifiers (PostGIS geometry(Point, 4326)): the whole spelling is the
+            # type, so two spellings compare as two types the linter does not know.
+            spelled = f"{kind_name.lower()}({', '.join(p.sql(dialect='postgres') for p in dtype.expressions)})"
+            return m.TypeSpec(spelled, (), dims, user_defined=True, written=spelled + brackets)
     written = _SQL_SPELLING.get(kind_name, kind_name)
     if params:
         written += "(" + ", ".join(str(p) for p in params) + ")"
@@ -437,7 +437,9 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
 
 def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
     dtype = node.args.get("kind")
-    serial = isinstance(dtype, exp.DataType) and dtype.this.name in _SERIAL_TYPES
+    # sqlglot gives some types (OID, REGCLASS) as a plain string instead of a DataType.Type
+    serial = isinstance(dtype, exp.DataType) and isinstance(dtype.this, exp.DataType.Type)
+    serial = serial and dtype.this.name in _SERIAL_TYPES
     type_spec = _type_spec(dtype)
     alias = _SERIAL_ALIASES.get(type_spec.base) if type_spec.user_defined and not type_spec.array_dims else None
     if alias is not None:  # serial2/4/8 are spelled-out serial types, not user types

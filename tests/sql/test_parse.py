@@ -112,3 +112,20 @@ SQL_WORDS = [
 @given(st.lists(st.sampled_from(SQL_WORDS), max_size=14))
 def test_summarize_never_raises_on_sql_like_words(words: list[str]) -> None:
     summarize(" ".join(words))
+
+
+def test_extension_type_modifiers_and_string_typed_columns_are_read() -> None:
+    # Prisma writes Unsupported("geometry(Point, 4326)") and @db.Oid as is: they were unchecked
+    # statements ("type parameter", an internal AttributeError), and the table went unknown.
+    from safemigrate.sql import model as m
+    from safemigrate.sql.parse import summarize
+
+    created = summarize('CREATE TABLE "Place" ("loc" geometry(Point, 4326), "o" OID NOT NULL, "r" regclass)')
+    assert isinstance(created, m.CreateTable)
+    loc, oid, reg = created.columns
+    assert (loc.type.base, loc.type.user_defined) == ("geometry(POINT, 4326)", True)
+    assert (oid.type.base, oid.not_null, reg.type.base) == ("oid", True, "regclass")
+    changed = summarize('ALTER TABLE "Place" ALTER COLUMN "loc" SET DATA TYPE geometry(Polygon, 4326)')
+    assert isinstance(changed, m.AlterTable)
+    (action,) = changed.actions
+    assert isinstance(action, m.AlterColumnType) and action.new_type.base == "geometry(POLYGON, 4326)"
