@@ -181,7 +181,7 @@ def _lint_file(
                 "Delete the migration folder if it was created by mistake.",
             )
         )
-    findings.extend(_prisma_warning_findings(parsed.prisma_warnings, raw_hits, meta))
+    findings.extend(_prisma_warning_findings(parsed.prisma_warnings, raw_hits, meta, statements))
     findings = _apply_suppressions(findings, parsed.directives, meta)
     findings = [f for f in findings if f.severity is not Severity.OFF]
     findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
@@ -235,11 +235,14 @@ class _Meta(Protocol):
 
 
 def _prisma_warning_findings(
-    warnings: Sequence[pw.PrismaWarning], hits: Sequence[Finding], meta: _Meta
+    warnings: Sequence[pw.PrismaWarning], hits: Sequence[Finding], meta: _Meta, statements: Sequence[m.Statement]
 ) -> list[Finding]:
-    """Every warning Prisma wrote into the file must be matched by a finding on the same object."""
+    """Every warning Prisma wrote into the file must be matched by a finding on the same object, or be
+    one the linter knows cannot happen."""
     findings = []
     for warning in warnings:
+        if warning.kind == pw.KIND_UNIQUE_ADDED and _unique_over_new_empty_columns(warning, statements):
+            continue
         expected = PRISMA_WARNING_RULES.get(warning.kind, frozenset())
         matched = any(
             hit.rule in expected
@@ -258,6 +261,22 @@ def _prisma_warning_findings(
                 )
             )
     return findings
+
+
+def _unique_over_new_empty_columns(warning: pw.PrismaWarning, statements: Sequence[m.Statement]) -> bool:
+    """Prisma warns of duplicates for a unique index on a column the same file adds without a default:
+    every existing row holds NULL there, and NULLs never collide, so nothing can fail."""
+    added_empty = {
+        action.column.name
+        for statement in statements
+        if isinstance(statement.summary, m.AlterTable) and statement.summary.table.name == warning.table
+        for action in statement.summary.actions
+        if isinstance(action, m.AddColumn)
+        and (action.column.default is None or action.column.default.sql.strip().upper() == "NULL")
+        and not action.column.identity
+        and not action.column.generated
+    }
+    return bool(warning.columns) and set(warning.columns) <= added_empty
 
 
 def _apply_suppressions(findings: list[Finding], directives_found: FileDirectives, meta: _Meta) -> list[Finding]:

@@ -87,6 +87,30 @@ def test_unmatched_prisma_warning_is_reported_at_its_line() -> None:
     assert unmatched.line == 5 and "`Post`" in unmatched.message
 
 
+UNIQUE_HEADER = (
+    "/*\n  Warnings:\n\n  - A unique constraint covering the columns `[prefix]` on the table `User` will be added. "
+    "If there are existing duplicate values, this will fail.\n\n*/\n"
+)
+
+
+def test_a_unique_warning_on_a_column_the_file_adds_without_default_is_explained() -> None:
+    # Every existing row holds NULL in the new column, and NULLs never collide: nothing to report.
+    added = lint(
+        UNIQUE_HEADER + 'ALTER TABLE "User" ADD COLUMN "prefix" TEXT;\n'
+        'CREATE UNIQUE INDEX "User_prefix_key" ON "User"("prefix");\n'
+    )
+    assert "prisma-warning-unmatched" not in rules(added)
+    # With a constant default every row holds the same value: the index fails, and is reported.
+    defaulted = lint(
+        UNIQUE_HEADER + 'ALTER TABLE "User" ADD COLUMN "prefix" TEXT NOT NULL DEFAULT \'x\';\n'
+        'CREATE UNIQUE INDEX "User_prefix_key" ON "User"("prefix");\n'
+    )
+    assert "unique-on-existing-table" in rules(defaulted) and "prisma-warning-unmatched" not in rules(defaulted)
+    # On an existing column the warning still needs its finding.
+    existing = lint(UNIQUE_HEADER.replace("prefix", "email") + 'ALTER TABLE "User" ADD COLUMN "bio" TEXT;\n')
+    assert "prisma-warning-unmatched" in rules(existing)
+
+
 def test_not_utf8_and_empty_files_are_findings_not_errors() -> None:
     findings = lint_sources([SourceFile("bad.sql", "bad", b"DROP TABLE \xff\xfe;")]).findings
     assert [f.rule for f in findings] == ["unreadable-file"]
