@@ -193,6 +193,7 @@ def _finding(
 ) -> Finding:
     # On a table this deploy created, a lock finding is noise, and so are the others while it holds no rows.
     fresh = hit.table is not None and rule.quiet_on(schema, hit.table)
+    reason = "created by this deploy" if fresh else hit.explained or None
     return Finding(
         rule.name,
         rule.id,
@@ -208,8 +209,8 @@ def _finding(
         hit.message,
         hit.help,
         statement.text,
-        suppressed=fresh,
-        suppression_reason="created by this deploy" if fresh else None,
+        suppressed=reason is not None,
+        suppression_reason=reason,
     )
 
 

@@ -438,8 +438,8 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
 def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
     dtype = node.args.get("kind")
     # sqlglot gives some types (OID, REGCLASS) as a plain string instead of a DataType.Type
-    serial = isinstance(dtype, exp.DataType) and isinstance(dtype.this, exp.DataType.Type)
-    serial = serial and dtype.this.name in _SERIAL_TYPES
+    kind = dtype.this if isinstance(dtype, exp.DataType) else None
+    serial = isinstance(kind, exp.DataType.Type) and kind.name in _SERIAL_TYPES
     type_spec = _type_spec(dtype)
     alias = _SERIAL_ALIASES.get(type_spec.base) if type_spec.user_defined and not type_spec.array_dims else None
     if alias is not None:  # serial2/4/8 are spelled-out serial types, not user types

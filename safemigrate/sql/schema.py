@@ -46,6 +46,18 @@ class TableState:
     created_at: int = 0  # the model's step that created it (see SchemaModel.unseen_code_at)
     # CHECK ("c" IS NOT NULL) constraints: name -> (column, validated)
     not_null_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    foreign_keys: dict[str, ForeignKeyState] = field(default_factory=dict)  # by constraint name
+    # Keys dropped by a migration, by name -> (the key, that migration): Prisma re-adds a key it changes
+    # (ON DELETE, a relation made optional) with DROP CONSTRAINT + ADD CONSTRAINT of the same definition.
+    dropped_foreign_keys: dict[str, tuple[ForeignKeyState, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ForeignKeyState:
+    columns: tuple[str, ...]
+    references: tuple[str, str]  # the referenced table's model key
+    ref_columns: tuple[str, ...]  # () = its primary key
+    validated: bool
 
 
 @dataclass
@@ -61,6 +73,8 @@ class IndexState:
     table: tuple[str, str]
     unique: bool
     created_in: str | None = None
+    columns: tuple[str, ...] = ()  # plain key columns, in order; () when unknown or an expression
+    partial: bool = False  # a WHERE clause: it does not cover every row
 
 
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
@@ -179,6 +193,15 @@ class SchemaModel:
         state = self.indexes.get(self.key(name))
         return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
 
+    def has_unique_index_on(self, table: m.Name, columns: tuple[str, ...]) -> bool:
+        """A unique index over exactly ``columns`` (any order), covering every row, is on the table."""
+        key = self.key(table)
+        wanted = set(columns)
+        return any(
+            i.table == key and i.unique and not i.partial and i.columns and set(i.columns) == wanted
+            for i in self.indexes.values()
+        )
+
     def index_table(self, name: m.Name) -> tuple[str, str] | None:
         state = self.indexes.get(self.key(name))
         return state.table if state else None
@@ -225,6 +248,10 @@ class SchemaModel:
                     for column_name in constraint.columns:
                         if column_name in table.columns:
                             table.columns[column_name] = replace(table.columns[column_name], not_null=True)
+                if constraint.kind == "foreign key" and constraint.name and constraint.references is not None:
+                    table.foreign_keys[constraint.name] = ForeignKeyState(
+                        constraint.columns, self.key(constraint.references), constraint.ref_columns, True
+                    )
             self.tables[key] = table
         elif isinstance(summary, m.AlterTable):
             self._alter_table(summary, migration)
@@ -254,7 +281,9 @@ class SchemaModel:
                     # IF NOT EXISTS keeps an index of that name, which may predate the history.
                     self.indexes.setdefault(index_key, IndexState(index_key, table_key, summary.unique, None))
                 else:
-                    self.indexes[index_key] = IndexState(index_key, table_key, summary.unique, migration)
+                    self.indexes[index_key] = IndexState(
+                        index_key, table_key, summary.unique, migration, summary.columns, summary.partial
+                    )
         elif isinstance(summary, m.DropIndex):
             for index_name in summary.names:
                 if not self._unsure(index_name):
@@ -355,6 +384,10 @@ class SchemaModel:
                 table.columns[action.column.name] = _column_state(action.column, added_in)
             elif isinstance(action, m.DropColumn):
                 table.columns.pop(action.column, None)
+                # PostgreSQL drops the indexes that use the column with it
+                self.indexes = {
+                    k: v for k, v in self.indexes.items() if not (v.table == key and action.column in v.columns)
+                }
             elif isinstance(action, m.AlterColumnType):
                 column = table.columns.get(action.column)
                 if column is not None:
@@ -371,6 +404,10 @@ class SchemaModel:
                 column = table.columns.pop(action.old, None)
                 if column is not None:
                     table.columns[action.new] = replace(column, name=action.new)
+                for index_key, index in list(self.indexes.items()):
+                    if index.table == key and action.old in index.columns:
+                        renamed = tuple(action.new if c == action.old else c for c in index.columns)
+                        self.indexes[index_key] = replace(index, columns=renamed)
             elif isinstance(action, m.AddConstraint) and action.constraint.not_null_column:
                 if action.constraint.name:
                     table.not_null_checks[action.constraint.name] = (
@@ -379,19 +416,36 @@ class SchemaModel:
                     )
             elif isinstance(action, m.ValidateConstraint) and action.name in table.not_null_checks:
                 table.not_null_checks[action.name] = (table.not_null_checks[action.name][0], True)
+            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "foreign key":
+                constraint = action.constraint
+                if constraint.name and constraint.references is not None:
+                    table.foreign_keys[constraint.name] = ForeignKeyState(
+                        constraint.columns,
+                        self.key(constraint.references),
+                        constraint.ref_columns,
+                        validated=not constraint.not_valid,
+                    )
+            elif isinstance(action, m.ValidateConstraint) and action.name in table.foreign_keys:
+                table.foreign_keys[action.name] = replace(table.foreign_keys[action.name], validated=True)
             elif isinstance(action, m.DropConstraint):
                 table.not_null_checks.pop(action.name, None)
-            elif isinstance(action, m.RenameConstraint) and action.old in table.not_null_checks:
-                table.not_null_checks[action.new] = table.not_null_checks.pop(action.old)
+                dropped = table.foreign_keys.pop(action.name, None)
+                if dropped is not None:
+                    table.dropped_foreign_keys[action.name] = (dropped, migration)
+            elif isinstance(action, m.RenameConstraint):
+                if action.old in table.not_null_checks:
+                    table.not_null_checks[action.new] = table.not_null_checks.pop(action.old)
+                if action.old in table.foreign_keys:
+                    table.foreign_keys[action.new] = table.foreign_keys.pop(action.old)
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "primary key":
                 for column_name in action.constraint.columns:
                     _update(table, column_name, not_null=True)
                 if action.constraint.name:
                     index_key = (key[0], action.constraint.name)
-                    self.indexes[index_key] = IndexState(index_key, key, True, migration)
+                    self.indexes[index_key] = IndexState(index_key, key, True, migration, action.constraint.columns)
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique" and action.constraint.name:
                 index_key = (key[0], action.constraint.name)
-                self.indexes[index_key] = IndexState(index_key, key, True, migration)
+                self.indexes[index_key] = IndexState(index_key, key, True, migration, action.constraint.columns)
 
 
 def _column_state(column: m.ColumnSpec, added_in: str | None = None) -> ColumnState:

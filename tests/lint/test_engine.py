@@ -186,3 +186,30 @@ SQLISH = st.lists(
 def test_linter_never_raises_on_sql_like_text(words: list[str]) -> None:
     sql = " ".join(words)
     lint_sources([HISTORY, SourceFile("m.sql", "m", sql.encode())])
+
+
+def test_a_finding_a_rule_explains_is_dropped_but_answers_prismas_warning() -> None:
+    history = (
+        'CREATE TABLE "Profile" ("id" SERIAL NOT NULL, "userId" INTEGER NOT NULL, '
+        'CONSTRAINT "Profile_pkey" PRIMARY KEY ("id"));\n'
+        'CREATE UNIQUE INDEX "Profile_userId_key" ON "Profile"("userId");\n'
+    )
+    header = (
+        "/*\n  Warnings:\n\n  - The primary key for the `Profile` table will be changed. If it partially fails, "
+        "the table could be left without primary key constraint.\n\n*/\n"
+    )
+    sources = [
+        SourceFile("h.sql", "20240101000000_init", history.encode()),
+        SourceFile(
+            "m.sql",
+            "20240201000000_change",
+            (
+                header + 'ALTER TABLE "Profile" DROP CONSTRAINT "Profile_pkey", '
+                'ADD CONSTRAINT "Profile_pkey" PRIMARY KEY ("userId");\n'
+            ).encode(),
+        ),
+    ]
+    findings = lint_sources(sources, LintOptions(report=frozenset({"m.sql"}))).findings
+    rules_found = [f.rule for f in findings]
+    assert "add-primary-key" not in rules_found  # explained: it cannot fail here
+    assert "prisma-warning-unmatched" not in rules_found  # yet it answers Prisma's warning

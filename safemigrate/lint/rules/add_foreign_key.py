@@ -11,6 +11,7 @@ constraint ``NOT VALID`` and validating it in a later migration lets you clean t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.lint.rules.validate_constraint import validated_in_same_transaction
@@ -94,6 +95,51 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
     )
 
 
+def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> bool:
+    """The same validated key was dropped earlier in this file and nothing since may have changed the
+    rows of either table: Prisma changes a key's ON DELETE / ON UPDATE (or a relation's optionality)
+    by DROP CONSTRAINT + ADD CONSTRAINT, and the existing rows already satisfy it."""
+    state = ctx.schema.table(table)
+    if state is None or constraint.name is None or constraint.references is None:
+        return False
+    dropped = state.dropped_foreign_keys.get(constraint.name)
+    if dropped is None or dropped[1] != ctx.migration:
+        return False
+    old = dropped[0]
+    parent = ctx.schema.key(constraint.references)
+    if not old.validated or (old.columns, old.references, old.ref_columns) != (
+        constraint.columns,
+        parent,
+        constraint.ref_columns,
+    ):
+        return False
+    keys = {ctx.schema.key(table), parent}
+    since: list[m.Statement] = []
+    for statement in ctx.earlier():  # the statements after the last DROP CONSTRAINT of it
+        summary = statement.summary
+        if (
+            isinstance(summary, m.AlterTable)
+            and ctx.schema.key(summary.table) == ctx.schema.key(table)
+            and any(isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions)
+        ):
+            since = []
+        else:
+            since.append(statement)
+    for statement in since:
+        summary = statement.summary
+        if m.runs_unseen_code(summary) or isinstance(summary, m.Truncate):
+            return False
+        if any(ctx.schema.key(change.table) in keys for change in m.data_changes(summary)):
+            return False
+        if (
+            isinstance(summary, m.AlterTable)
+            and ctx.schema.key(summary.table) in keys
+            and any(isinstance(a, (m.AlterColumnType, m.DropColumn, m.RenameColumn)) for a in summary.actions)
+        ):
+            return False  # a type change or column swap may change what the key compares
+    return True
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
@@ -109,7 +155,10 @@ def check(ctx: Context) -> Iterator[Hit]:
                 continue  # only new rows are checked; a VALIDATE after commit is validate-constraint's
             # A key column added in this file holds NULL everywhere, and a NULL key references nothing.
             if not any(column_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
-                yield _constraint(ctx, table, constraint, validation.line if validation else None)
+                hit = _constraint(ctx, table, constraint, validation.line if validation else None)
+                if validation is None and _re_added(ctx, table, constraint):
+                    hit = replace(hit, explained="the same key was dropped just before: the rows satisfy it")
+                yield hit
         elif isinstance(action, m.AddColumn):
             column = action.column
             if not column_gets_values(column):

@@ -4,11 +4,14 @@ PostgreSQL makes the key columns NOT NULL and builds a unique index over every e
 first NULL or repeated value stops the migration. Prisma writes this when a model's ``@id`` or
 ``@@id`` changes (``DROP CONSTRAINT "<T>_pkey", ADD CONSTRAINT "<T>_pkey" PRIMARY KEY (...)``) and
 warns that the primary key will be changed: the new key columns were never required to be unique.
+Columns already NOT NULL and covered by a unique index over exactly them (not partial) cannot fail
+it (a ``@unique`` field becoming the ``@id``, Prisma 6's implicit many-to-many keys): not reported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
@@ -62,6 +65,17 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
     )
 
 
+def _already_unique_and_required(ctx: Context, table: m.Name, columns: tuple[str, ...]) -> bool:
+    """Every key column is NOT NULL and a unique index over exactly them covers every row: the key can
+    meet neither a NULL nor a duplicate (Prisma 6 turns an implicit m:n table's unique index into its
+    primary key this way, and a model's @unique field that becomes its @id)."""
+    state = ctx.schema.table(table)
+    if state is None or not columns:
+        return False
+    required = all((column := state.columns.get(c)) is not None and column.not_null for c in columns)
+    return required and ctx.schema.has_unique_index_on(table, columns)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
@@ -70,7 +84,10 @@ def check(ctx: Context) -> Iterator[Hit]:
         if isinstance(action, m.AddConstraint):
             constraint = action.constraint
             if constraint.kind == "primary key" and constraint.using_index is None:
-                yield _constraint(ctx, alter, constraint)
+                hit = _constraint(ctx, alter, constraint)
+                if _already_unique_and_required(ctx, alter.table, constraint.columns):
+                    hit = replace(hit, explained="its columns are NOT NULL and unique already")
+                yield hit
         elif isinstance(action, m.AddColumn):
             column = action.column
             default = column.default
