@@ -247,6 +247,16 @@ def deployable_pending(
     from safemigrate.status import EDITED, FAILED, PENDING, ROLLED_BACK, read_status
 
     report = read_status(conn, migrations, schema=schema, database=url.redacted())
+    if report.needs_baseline:
+        from safemigrate.db.prisma_migrations import BASELINE_DOCS
+
+        tables = ", ".join(report.unmanaged_tables[:5]) + (", ..." if len(report.unmanaged_tables) > 5 else "")
+        raise MigrationHistoryError(
+            f"Schema {schema} of the target has tables ({tables}) but no _prisma_migrations table: Prisma "
+            "would refuse to deploy into it (P3005); nothing was changed.",
+            f'Baseline it first: prisma migrate resolve --applied "{report.first_local or "<migration-name>"}" '
+            f"for each migration it already reflects ({BASELINE_DOCS}).",
+        )
     failed = report.named(FAILED)
     if failed:
         raise MigrationHistoryError(

@@ -207,6 +207,20 @@ def test_a_failed_migration_in_the_database_refuses_migrate_and_dry_run_with_exi
     assert "P3009" in rehearsal.stderr and "Traceback" not in rehearsal.stderr
 
 
+def test_a_schema_with_tables_but_no_history_is_refused_before_the_backup(tmp_path: Path, database_url: str) -> None:
+    # Prisma's P3005: the tables must be baselined first. It surfaced in the rehearsal, after a backup,
+    # with exit 2; it is refused first now, with exit 1 as `status` gives.
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Legacy" (id int)')
+    run = migrate(project, database_url=database_url)
+    assert run.verdict == "refused" and "P3005" in run.message and run.backup_id is None, run.message
+    assert "prisma migrate resolve --applied" in run.message
+    rehearsal = run_cli(project, "dry-run", "--database-url", database_url)
+    assert rehearsal.returncode == 1 and "P3005" in rehearsal.stderr, rehearsal.stderr
+    assert [p.name for p in (tmp_path / "backups").iterdir() if p.name != "runs"] == []
+
+
 @pytest.mark.parametrize("pending", [False, True], ids=["nothing pending", "one pending"])
 def test_an_applied_migration_edited_since_refuses_with_exit_1(
     tmp_path: Path, database_url: str, pending: bool
