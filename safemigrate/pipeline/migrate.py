@@ -1169,17 +1169,22 @@ def _recover_after_prisma(
     row = next(r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name == name)
     diagnosis = diagnose(conn, schema, name, migration.data, row.logs or "")
     if diagnosis.blocker is not None:
+        # rollback takes a failed run that changed the schema (it knows what to drop); else restore by hand
+        if run.backup_id and run.schema_diff is not None and not run.schema_diff.equal:
+            advice = f"`safemigrate rollback --run {run.id}` restores backup {run.backup_id} and marks it rolled back"
+        elif run.backup_id:
+            advice = (
+                f"Restore backup {run.backup_id} (`safemigrate restore --id {run.backup_id}`), then mark it: "
+                f"`prisma migrate resolve --rolled-back {name}`"
+            )
+        else:
+            advice = "No backup was taken"
         return _replace(
             run,
             verdict="failed",
             message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}) and line {diagnosis.blocker.line} "
-            f"cannot be undone from the catalog; Prisma's failed state remains. "
-            + (
-                f"`safemigrate rollback --run {run.id}` restores backup {run.backup_id} and marks it rolled back"
-                if run.backup_id
-                else "No backup was taken"
-            )
-            + "; `safemigrate recover` shows what took effect.",
+            f"cannot be undone from the catalog; Prisma's failed state remains. {advice}; `safemigrate recover` "
+            "shows what took effect.",
         )
     with conn.transaction():
         for effect in reversed(diagnosis.applied):

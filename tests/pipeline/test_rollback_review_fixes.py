@@ -115,6 +115,7 @@ def test_rollback_of_a_failed_prisma_run_marks_its_failed_row_and_says_what_it_m
         allow=("data-loss", "may-fail", "unchecked"),
     )
     assert run.verdict == "failed", run.message
+    assert f"`safemigrate rollback --run {run.id}` restores backup {run.backup_id}" in run.message
     assert [row.migration_name for row in _rows(database_url) if row.failed] == [BAD], "Prisma's failed state"
 
     done = _cli(project, database_url, "rollback", "--run", run.id, "--yes")
