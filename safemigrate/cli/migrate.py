@@ -192,18 +192,16 @@ def rollback(
 
 def _pick_run(project: Path, config: Path | None) -> str:
     from safemigrate.backup.project import backup_setup
+    from safemigrate.backup.retention import rollback_accepts
 
-    # Interrupted runs are listed too (named as such): rollback takes them by id once their changes were read.
+    # Every run rollback takes by id (the one rule): interrupted and failed ones are named as such.
     found = backup_setup(project, config).store.list_runs()
-    runs = [
-        r
-        for r in found
-        if r.get("verdict") == "applied" or (r.get("verdict") == "interrupted" and r.get("schema_changes") is not None)
-    ][::-1][:20]
+    runs = [r for r in found if rollback_accepts(r)][::-1][:20]
     if not runs:
         raise InputError("No applied run in the ledger to roll back.")
     for number, run in enumerate(runs, 1):
-        mark = "  (interrupted)" if run.get("verdict") == "interrupted" else ""
+        verdict = run.get("verdict")
+        mark = f"  ({verdict})" if verdict in ("interrupted", "failed") else ""
         typer.echo(
             f"{number:>3}. {run['id']}  {run.get('started_at', '')}  {', '.join(run.get('migrations', []))}{mark}",
             err=True,

@@ -283,3 +283,35 @@ def test_only_a_column_added_since_stops_the_rollback() -> None:
     with pytest.raises(RestoreRefusedError, match=r"T\.x \(3 non-NULL value\(s\)\)"):
         refuse_losing_later_columns(with_column, discard_later_changes=False)
     refuse_losing_later_columns(with_column, discard_later_changes=True)
+
+
+def test_the_interactive_picker_lists_every_run_rollback_takes(tmp_path: Path) -> None:
+    # One rule (rollback_accepts): a failed run that changed the schema is taken by --run, so the
+    # picker lists it too (named as failed); a failed run that changed nothing and a refused one are not.
+    import json
+    import re
+    import sys
+
+    from safemigrate.backup.stores import LocalStore
+    from tests.backup.test_stores import _talk
+
+    root = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[2] / "fixtures" / "blog", root)
+    store = tmp_path / "backups"
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{store}"\n')
+    changed = [{"kind": "column_added", "table": "Post", "column": "a"}]
+    runs = [
+        ("20261130T100000Z-aaaaaa", "applied", changed),
+        ("20261130T110000Z-bbbbbb", "failed", changed),
+        ("20261130T120000Z-cccccc", "failed", []),
+        ("20261130T130000Z-dddddd", "refused", None),
+    ]
+    for run_id, verdict, changes in runs:
+        record = {"id": run_id, "verdict": verdict, "started_at": run_id[:15], "migrations": ["m"]}
+        record["schema_changes"] = changes
+        LocalStore(store).save_run(run_id, json.dumps(record))
+    env_free = [sys.executable, "-m", "safemigrate", "rollback", "--interactive", "--project", str(root)]
+    _, seen = _talk(env_free, [("Undo which run", "1")], tmp_path)
+    listed = re.findall(r"^\s*\d+\. (\S+)", seen, flags=re.MULTILINE)
+    assert listed == ["20261130T110000Z-bbbbbb", "20261130T100000Z-aaaaaa"], seen
+    assert "20261130T110000Z-bbbbbb  20261130T110000  m  (failed)" in seen
