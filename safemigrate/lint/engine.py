@@ -276,6 +276,7 @@ def _unique_over_new_empty_columns(warning: pw.PrismaWarning, statements: Sequen
         and (action.column.default is None or action.column.default.sql.strip().upper() == "NULL")
         and not action.column.identity
         and not action.column.generated
+        and not action.column.type.user_defined  # a domain may bring a default of its own
     }
     return bool(warning.columns) and set(warning.columns) <= added_empty
 

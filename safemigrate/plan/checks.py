@@ -162,6 +162,12 @@ def _resolve_validation(target: Target, live: LiveContext) -> Target | pm.CheckR
     )
 
 
+def _sql_text(text: str) -> sql.SQL:
+    """SQL text from the migration or the catalog, inside a query run with psycopg's parameters
+    (every check passes them, even when empty): a literal % is written %% there."""
+    return sql.SQL(text.replace("%", "%%"))
+
+
 def _result(target: Target, kind: str, outcome: str, description: str, **extra: Any) -> pm.CheckResult:
     return pm.CheckResult(
         kind=kind,
@@ -246,7 +252,7 @@ def _compose(
             pm.CHECK_VIOLATIONS,
             f"{_describe(target)}: {target.condition}",
             target.live_table,
-            sql.SQL("({}) IS FALSE").format(sql.SQL(target.condition)),  # NULL passes a CHECK
+            sql.SQL("({}) IS FALSE").format(_sql_text(target.condition)),  # NULL passes a CHECK
             {},
             key_sample,
             key_label,
@@ -291,7 +297,7 @@ def _column_value(target: Target, column: str, alias: str | None = None) -> sql.
     if added.value is None:
         return sql.SQL("NULL")
     # Its DEFAULT as sqlglot rendered it, not evaluated per row (see targets._added_column).
-    return sql.SQL("({})").format(sql.SQL(added.value))
+    return sql.SQL("({})").format(_sql_text(added.value))
 
 
 def _key_expressions(target: Target) -> list[sql.Composable]:
@@ -303,7 +309,7 @@ def _key_expressions(target: Target) -> list[sql.Composable]:
 
     if target.index_keys:
         # A plain column is quoted by psycopg; an expression is sqlglot's rendering of what it parsed.
-        return [key(k.column) if k.column is not None else sql.SQL(k.expression) for k in target.index_keys]
+        return [key(k.column) if k.column is not None else _sql_text(k.expression) for k in target.index_keys]
     return [key(c) for c in target.columns]
 
 
@@ -312,7 +318,7 @@ def _duplicates(target: Target) -> _Query:
     not_null = sql.SQL(" AND ").join(sql.SQL("({}) IS NOT NULL").format(e) for e in expressions)
     condition: sql.Composable = not_null
     if target.predicate is not None:
-        condition = sql.SQL("{} AND ({})").format(not_null, sql.SQL(target.predicate))
+        condition = sql.SQL("{} AND ({})").format(not_null, _sql_text(target.predicate))
     group = sql.SQL(", ").join(expressions)
     if len(expressions) == 1:
         sample: sql.Composable = sql.SQL("({})::text").format(expressions[0])
@@ -385,7 +391,7 @@ def _check_violations(
             detail="its CHECK condition is not known: not checked",
         )
     # The condition as PostgreSQL deparsed it from the catalog, run in the read-only transaction.
-    condition = sql.SQL("({}) IS FALSE").format(sql.SQL(constraint.expression))
+    condition = sql.SQL("({}) IS FALSE").format(_sql_text(constraint.expression))
     return _Query(
         pm.CHECK_VIOLATIONS,
         f"rows of {target.table.display()} that break CHECK constraint {constraint.name}: {constraint.expression}",
@@ -638,7 +644,7 @@ def _cast_attempt(conn: psycopg.Connection[Any], table: sql.Identifier, cast: sq
     """Convert every value in a savepoint: PostgreSQL names the first value it rejects."""
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("SELECT count({}) FROM {}").format(cast, table))
+            conn.execute(sql.SQL("SELECT count({}) FROM {}").format(cast, table), {})  # {}: see _sql_text
     except psycopg.errors.DataError as err:
         message = " ".join((err.diag.message_primary or str(err)).split())
         return None, f"at least one value does not convert: {message}"

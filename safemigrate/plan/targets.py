@@ -103,6 +103,7 @@ class _Fold:
     column_live: dict[tuple[TableKey, str], str] = field(default_factory=dict)  # renamed columns -> name today
     changed_rows: dict[TableKey, list[tuple[str, frozenset[str] | None]]] = field(default_factory=dict)
     enums: dict[TableKey, list[str]] = field(default_factory=dict)  # enums created by this deploy
+    retyped: set[tuple[TableKey, str]] = field(default_factory=set)  # (live table, live column) given a new type
 
     def key(self, name: m.Name) -> TableKey:
         return (name.schema or self.default_schema, name.name)
@@ -234,13 +235,17 @@ def _check_condition(
         Target(pm.CHECK_VIOLATIONS, migration, file, statement, summary.table, table, columns, condition=condition),
         fold,
     )
-    return _checkable_condition(found, constraint.columns)
+    return _checkable_condition(found, constraint.columns, fold)
 
 
-def _checkable_condition(found: Target, written: tuple[str, ...]) -> Target:
+def _checkable_condition(found: Target, written: tuple[str, ...], fold: _Fold) -> Target:
     """A CHECK target whose condition can run on today's table, else skipped with the reason."""
     if found.skip:
         return found
+    retyped = [c for c in found.columns if (found.live_table, c) in fold.retyped]
+    if retyped:
+        # The condition compares values of the new type ('10' < '2' as text): today's values cannot tell.
+        return _skipped(found, f"its condition reads {', '.join(retyped)}, whose type this deploy changes: not checked")
     if found.condition is None:
         return _skipped(found, "its CHECK condition could not be read safely, so it is not run")
     if found.columns != written:
@@ -275,7 +280,7 @@ def _validation(
             condition=added.condition,
         )
         if added.kind == pm.CHECK_VIOLATIONS and not added.skip:
-            return [_checkable_condition(_with_skip(found, fold), added.written)]
+            return [_checkable_condition(_with_skip(found, fold), added.written, fold)]
         return [_with_skip(found, fold)]
     live_name = fold.constraint_live.get((table, name), name)
     found = Target(VALIDATE, migration, file, statement, summary.table, table, (), constraint=live_name)
@@ -461,7 +466,9 @@ def _apply_action(
             live = fold.column_today(table, action.old)
             fold.column_live.pop((table, action.old), None)
             fold.column_live[(table, action.new)] = live
-    elif isinstance(action, m.AlterColumnType) and (table, action.column) in fold.added:
+    if isinstance(action, m.AlterColumnType):
+        fold.retyped.add((table, fold.column_today(table, action.column)))
+    if isinstance(action, m.AlterColumnType) and (table, action.column) in fold.added:
         added = fold.added[(table, action.column)]
         if (added.value is not None or action.using) and not added.unpredictable:
             # The conversion (or its USING) decides what the rows hold next.

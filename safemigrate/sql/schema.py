@@ -429,10 +429,18 @@ class SchemaModel:
                 table.foreign_keys[action.name] = replace(table.foreign_keys[action.name], validated=True)
             elif isinstance(action, m.DropConstraint):
                 table.not_null_checks.pop(action.name, None)
+                # a UNIQUE or PRIMARY KEY constraint takes its index with it
+                own_index = self.indexes.get((key[0], action.name))
+                if own_index is not None and own_index.table == key:
+                    del self.indexes[(key[0], action.name)]
                 dropped = table.foreign_keys.pop(action.name, None)
                 if dropped is not None:
                     table.dropped_foreign_keys[action.name] = (dropped, migration)
             elif isinstance(action, m.RenameConstraint):
+                renamed_index = self.indexes.get((key[0], action.old))
+                if renamed_index is not None and renamed_index.table == key:  # PostgreSQL renames its index too
+                    del self.indexes[(key[0], action.old)]
+                    self.indexes[(key[0], action.new)] = replace(renamed_index, key=(key[0], action.new))
                 if action.old in table.not_null_checks:
                     table.not_null_checks[action.new] = table.not_null_checks.pop(action.old)
                 if action.old in table.foreign_keys:

@@ -106,6 +106,12 @@ def test_a_unique_warning_on_a_column_the_file_adds_without_default_is_explained
         'CREATE UNIQUE INDEX "User_prefix_key" ON "User"("prefix");\n'
     )
     assert "unique-on-existing-table" in rules(defaulted) and "prisma-warning-unmatched" not in rules(defaulted)
+    # A domain's own default fills the column like a DEFAULT: the warning needs its finding.
+    domain = lint(
+        UNIQUE_HEADER + 'CREATE DOMAIN "code" AS TEXT DEFAULT \'x\';\nALTER TABLE "User" ADD COLUMN "prefix" "code";\n'
+        'CREATE UNIQUE INDEX "User_prefix_key" ON "User"("prefix");\n'
+    )
+    assert "prisma-warning-unmatched" in rules(domain)
     # On an existing column the warning still needs its finding.
     existing = lint(UNIQUE_HEADER.replace("prefix", "email") + 'ALTER TABLE "User" ADD COLUMN "bio" TEXT;\n')
     assert "prisma-warning-unmatched" in rules(existing)
@@ -213,3 +219,15 @@ def test_a_finding_a_rule_explains_is_dropped_but_answers_prismas_warning() -> N
     rules_found = [f.rule for f in findings]
     assert "add-primary-key" not in rules_found  # explained: it cannot fail here
     assert "prisma-warning-unmatched" not in rules_found  # yet it answers Prisma's warning
+
+
+def test_prismas_made_required_warning_is_answered_by_a_backfill_it_can_read() -> None:
+    header = (
+        "/*\n  Warnings:\n\n  - Made the column `name` on table `User` required, but there are 3 existing NULL values."
+        "\n\n*/\n"
+    )
+    findings = lint(
+        header + 'UPDATE "User" SET "name" = \'\' WHERE "name" IS NULL;\n'
+        'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;\n'
+    )
+    assert "set-not-null" not in rules(findings) and "prisma-warning-unmatched" not in rules(findings)

@@ -259,3 +259,28 @@ def test_an_added_column_keeps_its_value_through_a_rename_and_not_if_it_may_exis
         "handle is added by m1: existing rows hold 'n'",
     )
     assert "IF NOT EXISTS" in maybe.skip and "cannot be predicted" in maybe.skip
+
+
+def test_a_percent_sign_in_sql_from_the_migration_reaches_the_check_as_written(
+    tmp_path: Path, database_url: str
+) -> None:
+    # psycopg reads % as a placeholder: LIKE 'a%' made every such check "skipped: the check query failed".
+    pending = (
+        'ALTER TABLE "User" ADD CONSTRAINT "name_a" CHECK ("name" LIKE \'a%\');\n'
+        'CREATE UNIQUE INDEX "User_name_b" ON "User"("bestPostId") WHERE "name" LIKE \'%n%\';\n'
+    )
+    plan = _plan(tmp_path, database_url, pending, USERS + """UPDATE "User" SET "name" = 'bob' WHERE "id" = 2;""")
+    check = _only(plan, pm.CHECK_VIOLATIONS)
+    assert (check.outcome, check.count, check.samples) == (pm.FAILED, 1, ("2",)), check.detail
+    unique = _only(plan, pm.DUPLICATES)
+    assert unique.outcome == pm.PASSED, unique.detail
+
+
+def test_a_check_on_a_column_whose_type_the_deploy_changes_is_not_guessed(tmp_path: Path, database_url: str) -> None:
+    # As text, '10' < '2': today's integers cannot tell what the condition will say.
+    pending = (
+        'ALTER TABLE "User" ALTER COLUMN "bestPostId" TYPE TEXT;\n'
+        'ALTER TABLE "User" ADD CONSTRAINT "best" CHECK ("bestPostId" >= \'2\');\n'
+    )
+    check = _only(_plan(tmp_path, database_url, pending), pm.CHECK_VIOLATIONS)
+    assert check.outcome == pm.SKIPPED and "whose type this deploy changes" in check.detail

@@ -10,7 +10,7 @@ constraint ``NOT VALID`` and validating it in a later migration lets you clean t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
@@ -95,12 +95,21 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
     )
 
 
-def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> bool:
-    """The same validated key was dropped earlier in this file and nothing since may have changed the
-    rows of either table: Prisma changes a key's ON DELETE / ON UPDATE (or a relation's optionality)
-    by DROP CONSTRAINT + ADD CONSTRAINT, and the existing rows already satisfy it."""
+def _re_added(
+    ctx: Context, table: m.Name, constraint: m.ConstraintSpec, earlier_actions: Sequence[m.AlterAction]
+) -> bool:
+    """Prisma changes a key's ON DELETE / ON UPDATE (or a relation's optionality) by DROP CONSTRAINT
+    and ADD CONSTRAINT of the same key: the existing rows already satisfy it. Only that shape counts:
+    the same validated key (columns, referenced table and columns), dropped earlier in this file, with
+    nothing but other foreign keys dropped or added in between (any other statement, even on another
+    table, may change rows or the parent through a cascade, a trigger or a rename), and not MATCH FULL
+    (stricter than the default). Anything else is reported."""
     state = ctx.schema.table(table)
     if state is None or constraint.name is None or constraint.references is None:
+        return False
+    if "MATCH FULL" in " ".join(ctx.statement.text.upper().split()):
+        return False
+    if not all(_only_keys(a) for a in earlier_actions):
         return False
     dropped = state.dropped_foreign_keys.get(constraint.name)
     if dropped is None or dropped[1] != ctx.migration:
@@ -113,31 +122,22 @@ def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec) -> bool
         constraint.ref_columns,
     ):
         return False
-    keys = {ctx.schema.key(table), parent}
-    since: list[m.Statement] = []
-    for statement in ctx.earlier():  # the statements after the last DROP CONSTRAINT of it
+    for statement in reversed(ctx.earlier()):  # back to the DROP CONSTRAINT of this key
         summary = statement.summary
-        if (
-            isinstance(summary, m.AlterTable)
-            and ctx.schema.key(summary.table) == ctx.schema.key(table)
-            and any(isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions)
-        ):
-            since = []
-        else:
-            since.append(statement)
-    for statement in since:
-        summary = statement.summary
-        if m.runs_unseen_code(summary) or isinstance(summary, m.Truncate):
+        if not isinstance(summary, m.AlterTable) or not all(_only_keys(a) for a in summary.actions):
             return False
-        if any(ctx.schema.key(change.table) in keys for change in m.data_changes(summary)):
-            return False
-        if (
-            isinstance(summary, m.AlterTable)
-            and ctx.schema.key(summary.table) in keys
-            and any(isinstance(a, (m.AlterColumnType, m.DropColumn, m.RenameColumn)) for a in summary.actions)
+        if ctx.schema.key(summary.table) == ctx.schema.key(table) and any(
+            isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions
         ):
-            return False  # a type change or column swap may change what the key compares
-    return True
+            return True
+    return False
+
+
+def _only_keys(action: m.AlterAction) -> bool:
+    """Dropping a constraint (a key, above all), or adding a foreign key: no row or parent changes."""
+    if isinstance(action, m.DropConstraint):
+        return True
+    return isinstance(action, m.AddConstraint) and action.constraint.kind == "foreign key"
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -156,7 +156,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             # A key column added in this file holds NULL everywhere, and a NULL key references nothing.
             if not any(column_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
                 hit = _constraint(ctx, table, constraint, validation.line if validation else None)
-                if validation is None and _re_added(ctx, table, constraint):
+                if validation is None and _re_added(ctx, table, constraint, alter.actions[:i]):
                     hit = replace(hit, explained="the same key was dropped just before: the rows satisfy it")
                 yield hit
         elif isinstance(action, m.AddColumn):

@@ -62,11 +62,13 @@ def check(ctx: Context) -> Iterator[Hit]:
         state = ctx.schema.column(table, action.column)
         if state is not None and state.not_null:
             continue  # already NOT NULL: nothing to check
+        explained = ""
         if _filled_earlier(ctx, table, action.column):
-            continue
-        if ctx.schema.has_validated_not_null_check(table, action.column):
-            continue  # a validated CHECK ("c" IS NOT NULL) already holds: no row is NULL
+            explained = "an earlier statement of this file leaves a value in every row"
+        elif ctx.schema.has_validated_not_null_check(table, action.column):
+            explained = f'a validated CHECK ("{action.column}" IS NOT NULL) already holds'
         column = m.quote_ident(action.column)
+        # An explained hit is not reported, yet answers Prisma's "made required" warning.
         yield Hit(
             message=(
                 f"Making {table.display()}.{action.column} NOT NULL fails if any row of {table.display()} "
@@ -82,6 +84,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             ),
             object=ctx.ref(table, action.column),
             table=table,
+            explained=explained,
         )
 
 
