@@ -244,6 +244,8 @@ def _prisma_warning_findings(
     for warning in warnings:
         if warning.kind == pw.KIND_UNIQUE_ADDED and _unique_over_new_empty_columns(warning, statements):
             continue
+        if warning.kind == pw.KIND_ENUM_VALUES_REMOVED and _enum_recreated_for_no_column(warning, statements):
+            continue
         expected = PRISMA_WARNING_RULES.get(warning.kind, frozenset())
         matched = any(
             hit.rule in expected
@@ -279,6 +281,22 @@ def _unique_over_new_empty_columns(warning: pw.PrismaWarning, statements: Sequen
         and not action.column.type.user_defined  # a domain may bring a default of its own
     }
     return bool(warning.columns) and set(warning.columns) <= added_empty
+
+
+def _enum_recreated_for_no_column(warning: pw.PrismaWarning, statements: Sequence[m.Statement]) -> bool:
+    """Prisma removes enum values by creating ``<enum>_new`` and converting every column to it; when it
+    converts none, no column used the enum and no value can be lost (a column it missed would keep the
+    old type, and the closing ``DROP TYPE`` would fail the migration, changing nothing)."""
+    if warning.enum is None:
+        return False
+    new_name = f"{warning.enum}_new"
+    recreated = any(isinstance(s.summary, m.CreateEnum) and s.summary.name.name == new_name for s in statements)
+    converted = any(
+        isinstance(s.summary, m.AlterTable)
+        and any(isinstance(a, m.AlterColumnType) and a.new_type.base == new_name for a in s.summary.actions)
+        for s in statements
+    )
+    return recreated and not converted
 
 
 def _apply_suppressions(findings: list[Finding], directives_found: FileDirectives, meta: _Meta) -> list[Finding]:

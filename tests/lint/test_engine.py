@@ -231,3 +231,24 @@ def test_prismas_made_required_warning_is_answered_by_a_backfill_it_can_read() -
         'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;\n'
     )
     assert "set-not-null" not in rules(findings) and "prisma-warning-unmatched" not in rules(findings)
+
+
+def test_an_enum_value_removed_from_an_enum_no_column_uses_is_explained() -> None:
+    header = (
+        "/*\n  Warnings:\n\n  - The values [GONE] on the enum `Unused` will be removed. If these variants are still "
+        "used in the database, this will fail.\n\n*/\n"
+    )
+    block = (
+        "BEGIN;\nCREATE TYPE \"Unused_new\" AS ENUM ('KEPT');\n{alter}"
+        'ALTER TYPE "Unused" RENAME TO "Unused_old";\nALTER TYPE "Unused_new" RENAME TO "Unused";\n'
+        'DROP TYPE "Unused_old";\nCOMMIT;\n'
+    )
+    unused = lint(header + block.format(alter=""))
+    assert "prisma-warning-unmatched" not in rules(unused)
+    # A column converted to it: the warning needs (and gets) enum-value-removed's finding.
+    converted = block.format(
+        alter='ALTER TABLE "User" ALTER COLUMN "u" TYPE "Unused_new" USING ("u"::text::"Unused_new");\n'
+    )
+    used = lint(header + converted)
+    assert "prisma-warning-unmatched" not in rules(used)
+    assert [f for f in used if f.rule == "enum-value-removed"], [f.rule for f in used]
