@@ -17,10 +17,10 @@ turns them back into statements, which a restore runs once a recreated table hol
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -153,6 +153,35 @@ class TargetColumn:
     type: str  # as a backup stores it: with COLLATE when not the type's default
     bare_type: str  # format_type alone (what backups taken before collations were stored hold)
     generated_expr: str | None
+
+
+class WantedColumn(Protocol):
+    """A column a restore or clone brings: a backup's ``ColumnDef`` or a source's ``TargetColumn``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def generated_expr(self) -> str | None: ...
+
+
+def column_difference(
+    table: str, wanted: Sequence[WantedColumn], present: Sequence[TargetColumn], holder: str
+) -> str | None:
+    """The first column ``holder`` ("backup", "source") has for ``table`` that the target's table cannot
+    take as it is (generated columns are computed, not loaded), as a sentence start; None when all fit."""
+    found = {c.name: c for c in present}
+    for column in wanted:
+        if column.generated_expr is not None:
+            continue
+        there = found.get(column.name)
+        if there is None or there.generated_expr is not None:
+            return f"Table {table!r} in the target has no column {column.name!r} that the {holder} has"
+        # A backup taken before collations were stored holds the bare type.
+        if column.type not in (there.type, there.bare_type):
+            return f"Column {table}.{column.name} is {there.type} in the target but {column.type} in the {holder}"
+    return None
 
 
 def read_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[TargetColumn]:

@@ -28,6 +28,7 @@ from psycopg.rows import class_row
 from safemigrate.backup.ddl import (
     add_constraint_statement,
     catalog_rows,
+    column_difference,
     ensure_schema,
     extras_statements,
     foreign_key_statements,
@@ -595,32 +596,19 @@ def _give_to_owner(conn: psycopg.Connection[Any], schema: str, table: str, owner
 
 def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
     for entry in entries:
-        target = {c.name: c for c in read_columns(conn, schema, entry.name)}
-        for column in entry.ddl.columns:
-            if column.generated_expr is not None:
-                continue
-            found = target.get(column.name)
-            if found is None or found.generated_expr is not None:
-                raise RestoreRefusedError(
-                    f"Table {entry.name!r} in the target has no column {column.name!r} that the backup holds; "
-                    "nothing was restored.",
-                    "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
-                )
-            # A backup taken before collations were stored holds the bare type.
-            if column.type not in (found.type, found.bare_type):
-                raise RestoreRefusedError(
-                    f"Column {entry.name}.{column.name} is {found.type} in the target but {column.type} in the "
-                    "backup; nothing was restored.",
-                    "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
-                )
+        difference = column_difference(entry.name, entry.ddl.columns, read_columns(conn, schema, entry.name), "backup")
+        if difference is not None:
+            raise RestoreRefusedError(
+                f"{difference}; nothing was restored.",
+                "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
+            )
 
 
 def _refuse_outside_references(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
     """TRUNCATE would fail (or, with CASCADE, empty tables nobody asked to restore): refuse first."""
     if not names:
         return
-    with conn.cursor(row_factory=class_row(_Reference)) as cur:
-        found = cur.execute(load_sql("references_in"), {"schema": schema, "tables": names}).fetchall()
+    found = catalog_rows(conn, "references_in", _Reference, {"schema": schema, "tables": names})
     if found:
         ref = found[0]
         raise RestoreRefusedError(

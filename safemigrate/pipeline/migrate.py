@@ -224,6 +224,8 @@ def migrate(
             "Set the datasource's environment variable (e.g. DATABASE_URL) instead.",
         )
     target = resolve_database_url(project, database_url=database_url, environ=environ, for_migration=True)
+    if (clone or config.dry_run.clone) == "url" and clone_url is None:  # as dry-run reads it
+        clone_url = (environ if environ is not None else os.environ).get(config.dry_run.clone_url_env) or None
     store = backup_setup(project_dir, config.path).store
     run_id = new_id(datetime.now(timezone.utc))
     base = MigrateRun(run_id, _now(), target.redacted(), (), "failed", "", allowed=tuple(allow))
@@ -582,8 +584,6 @@ def _locked(
     schema = target.schema
     run = state.run
     provider = clone or config.dry_run.clone
-    if provider == "url" and clone_url is None:
-        clone_url = os.environ.get(config.dry_run.clone_url_env) or None
     if not skip_dry_run:  # before the backup: a wrong --clone costs no backup
         refuse_unusable_clone(provider, target, clone_url=clone_url, settings=settings)
     schema_path, migrations_dir, config_file, database_url = scope_args

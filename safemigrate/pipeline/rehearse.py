@@ -253,7 +253,7 @@ def deployable_pending(
         tables = ", ".join(report.unmanaged_tables[:5]) + (", ..." if len(report.unmanaged_tables) > 5 else "")
         raise MigrationHistoryError(
             f"Schema {schema} of the target has tables ({tables}) but no _prisma_migrations table: Prisma "
-            "would refuse to deploy into it (P3005); nothing was changed.",
+            "would refuse to deploy into it (P3005).",
             f'Baseline it first: prisma migrate resolve --applied "{report.first_local or "<migration-name>"}" '
             f"for each migration it already reflects ({BASELINE_DOCS}).",
         )

@@ -26,7 +26,7 @@ from psycopg.rows import class_row
 
 from safemigrate.backup.ddl import (
     PartitionRow,
-    TargetColumn,
+    column_difference,
     ensure_schema,
     partitioned_tables,
     read_columns,
@@ -406,25 +406,10 @@ def _refuse_older_target(
     with connect(source, command="clone", settings=settings) as conn, database_errors(source, settings):
         in_source = {table: read_columns(conn, source.schema, table) for table in present}
     for table in present:
-        difference = column_difference(table, in_source[table], in_target[table])
+        difference = column_difference(table, in_source[table], in_target[table], "source")
         if difference is not None:
             raise CloneRefusedError(
                 f"{difference}; nothing was cloned.",
                 "Run the migrations on the target first (it must have the source's schema), "
                 "or drop its tables so that the clone creates them.",
             )
-
-
-def column_difference(table: str, source: Sequence[TargetColumn], target: Sequence[TargetColumn]) -> str | None:
-    """The first column of the source's ``table`` that the target's cannot take as it is (as the
-    restore compares them: generated columns are computed, not copied), or None."""
-    found = {c.name: c for c in target}
-    for column in source:
-        if column.generated_expr is not None:
-            continue
-        there = found.get(column.name)
-        if there is None or there.generated_expr is not None:
-            return f"Table {table!r} in the target has no column {column.name!r} that the source has"
-        if column.type not in (there.type, there.bare_type):
-            return f"Column {table}.{column.name} is {there.type} in the target but {column.type} in the source"
-    return None

@@ -219,6 +219,10 @@ def test_a_finding_a_rule_explains_is_dropped_but_answers_prismas_warning() -> N
     rules_found = [f.rule for f in findings]
     assert "add-primary-key" not in rules_found  # explained: it cannot fail here
     assert "prisma-warning-unmatched" not in rules_found  # yet it answers Prisma's warning
+    # The header is read: without the primary-key change, the same warning is unmatched.
+    sources[1] = SourceFile("m.sql", "20240201000000_change", (header + "SELECT 1;\n").encode())
+    unrelated = lint_sources(sources, LintOptions(report=frozenset({"m.sql"}))).findings
+    assert "prisma-warning-unmatched" in [f.rule for f in unrelated]
 
 
 def test_prismas_made_required_warning_is_answered_by_a_backfill_it_can_read() -> None:
@@ -231,6 +235,7 @@ def test_prismas_made_required_warning_is_answered_by_a_backfill_it_can_read() -
         'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;\n'
     )
     assert "set-not-null" not in rules(findings) and "prisma-warning-unmatched" not in rules(findings)
+    assert "prisma-warning-unmatched" in rules(lint(header + 'ALTER TABLE "User" ADD COLUMN "x" INT;\n'))
 
 
 def test_an_enum_value_removed_from_an_enum_no_column_uses_is_explained() -> None:
@@ -245,6 +250,7 @@ def test_an_enum_value_removed_from_an_enum_no_column_uses_is_explained() -> Non
     )
     unused = lint(header + block.format(alter=""))
     assert "prisma-warning-unmatched" not in rules(unused)
+    assert "prisma-warning-unmatched" in rules(lint(header + 'ALTER TABLE "User" ADD COLUMN "x" INT;\n'))
     # A column converted to it: the warning needs (and gets) enum-value-removed's finding.
     converted = block.format(
         alter='ALTER TABLE "User" ALTER COLUMN "u" TYPE "Unused_new" USING ("u"::text::"Unused_new");\n'

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import psycopg
@@ -23,6 +22,8 @@ from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from tests.cli_run import run_cli
+from tests.pipeline.test_migrate import _add
+from tests.pipeline.test_migrate import _project as migrate_project
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 LATE = "20990101000000_indexes"
@@ -34,16 +35,7 @@ ALLOW = ("may-fail", "lock", "unchecked")
 
 
 def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(PATTERNS / "index_added", project)
-    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n')
-    return project
-
-
-def _add(project: Path, name: str, sql: str) -> None:
-    folder = project / "prisma" / "migrations" / name
-    folder.mkdir()
-    (folder / "migration.sql").write_text(sql)
+    return migrate_project(tmp_path, "index_added")
 
 
 def _deployed_with_duplicate_titles(project: Path, url: str) -> None:

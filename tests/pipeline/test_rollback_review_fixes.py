@@ -20,7 +20,6 @@ import psycopg
 import pytest
 
 from safemigrate.backup.manifest import ColumnDef, ConstraintDef, IndexDef, TableDDL, TableExtras, TriggerDef
-from safemigrate.db import prisma_migrations as pm
 from safemigrate.db.catalog.snapshot import take_snapshot
 from safemigrate.db.diff import diff_snapshots
 from safemigrate.db.fingerprint import fingerprint
@@ -37,7 +36,8 @@ from safemigrate.pipeline.rollback import (
     structure_after_run,
 )
 from tests.cli_run import run_cli
-from tests.db.test_status_prisma_cli import PrismaCli, prisma, project  # noqa: F401 - fixtures
+from tests.db.test_migrate_prisma_cli import _add
+from tests.db.test_status_prisma_cli import PrismaCli, _rows, prisma, project  # noqa: F401 - fixtures
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 SEED = """INSERT INTO "User" (email, nickname)
@@ -61,17 +61,6 @@ def _same(url: str, before: Any) -> list[Any]:
     snapshot, prints = _state(url)
     changes = list(diff_snapshots(before[0], snapshot).changes)
     return changes + [t["table"] for t, old in zip(prints["tables"], before[1]["tables"], strict=True) if t != old]
-
-
-def _rows(url: str) -> tuple[pm.MigrationRow, ...]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return pm.read_migration_rows(conn, "public")
-
-
-def _add(root: Path, name: str, text: str) -> None:
-    folder = root / "prisma" / "migrations" / name
-    folder.mkdir()
-    (folder / "migration.sql").write_text(text)
 
 
 # --- 1. the failed rows of a failed --engine prisma run ---------------------------------------------

@@ -18,6 +18,7 @@ from safemigrate.staging.masked_load import MaskedColumn
 from tests.pgserver import PgServer
 from tests.staging.conftest import SCHEMA
 from tests.staging.test_cli_clone import run, tables_of
+from tests.staging.test_clone_safety import _execute
 
 SALT = {"SAFEMIGRATE_MASK_SALT": "a test secret"}
 
@@ -37,11 +38,6 @@ def _inherit(source_url: str, target_url: str, more: str = "") -> None:
     migrations): created by the restore, a child's id default would name "User"'s sequence first."""
     _execute(source_url, INHERITS + more)
     _execute(target_url, SCHEMA.partition("INSERT")[0])
-
-
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement.encode())
 
 
 def _target_text(url: str) -> str:
@@ -222,12 +218,13 @@ def test_inherited_masks_nearest_ancestor_wins() -> None:
 
 def test_column_difference() -> None:
     text = TargetColumn("email", "text", "text", None)
-    assert column_difference("User", [text], [text]) is None
-    assert column_difference("User", [TargetColumn("lower", "text", "text", "lower(email)")], []) is None
+    assert column_difference("User", [text], [text], "source") is None
+    assert column_difference("User", [TargetColumn("lower", "text", "text", "lower(email)")], [], "source") is None
     assert (
-        column_difference("User", [text], []) == "Table 'User' in the target has no column 'email' that the source has"
+        column_difference("User", [text], [], "source")
+        == "Table 'User' in the target has no column 'email' that the source has"
     )
     narrow = TargetColumn("email", "character varying(5)", "character varying(5)", None)
-    assert column_difference("User", [text], [narrow]) == (
+    assert column_difference("User", [text], [narrow], "source") == (
         "Column User.email is character varying(5) in the target but text in the source"
     )
