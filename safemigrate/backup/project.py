@@ -123,6 +123,7 @@ def backup_pending_scope(
     *,
     database_url: str | None = None,
     schema_path: Path | None = None,
+    migrations_dir: Path | None = None,
     config_file: Path | None = None,
     reason_text: str = "",
     jobs: int | None = None,
@@ -134,7 +135,13 @@ def backup_pending_scope(
     could not be read, what it touches is unknown: every table is backed up instead."""
     from safemigrate.backup.scope import backup_scope
 
-    scope = backup_scope(project_dir, database_url=database_url, schema_path=schema_path, config_file=config_file)
+    scope = backup_scope(
+        project_dir,
+        database_url=database_url,
+        schema_path=schema_path,
+        migrations_dir=migrations_dir,
+        config_file=config_file,
+    )
     everything = bool(scope.unread)
     if scope.empty and not everything:
         return ScopedBackup(scope, None, False)

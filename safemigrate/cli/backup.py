@@ -13,6 +13,7 @@ import typer
 from safemigrate.cli.common import (
     ConfigOption,
     DatabaseUrlOption,
+    MigrationsOption,
     ProjectOption,
     SchemaOption,
     TextOrJson,
@@ -92,6 +93,7 @@ def backup(
             "tables a CASCADE reaches), as a pre-migrate backup naming them.",
         ),
     ] = False,
+    migrations: MigrationsOption = None,
     verify: Annotated[
         bool,
         typer.Option(
@@ -114,10 +116,15 @@ def backup(
 
     if scope_from_migrations and tables is not None:
         raise InputError("Use --tables or --scope-from-migrations, not both.")
+    if migrations is not None and not scope_from_migrations:
+        raise InputError(
+            "--migrations only chooses which migrations --scope-from-migrations reads.",
+            "Add --scope-from-migrations, or leave --migrations out.",
+        )
     names = _names(tables, "back up every table")
     try:
         if scope_from_migrations:
-            _scoped_backup(project, database_url, schema, config, reason, jobs, verify, progress)
+            _scoped_backup(project, database_url, schema, migrations, config, reason, jobs, verify, progress)
             return
         taken = backup_database(
             project,
@@ -176,6 +183,7 @@ def _scoped_backup(
     project: Path,
     database_url: str | None,
     schema: Path | None,
+    migrations: Path | None,
     config: Path | None,
     reason: str | None,
     jobs: int | None,
@@ -188,6 +196,7 @@ def _scoped_backup(
         project,
         database_url=database_url,
         schema_path=schema,
+        migrations_dir=migrations,
         config_file=config,
         reason_text=reason or "",
         jobs=jobs,

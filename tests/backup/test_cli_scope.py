@@ -83,3 +83,23 @@ def test_a_rule_turned_off_in_the_config_still_scopes_its_table(tmp_path: Path, 
     plan = json.loads(planned.stdout)
     assert "drop-column" not in json.dumps(plan["findings"])
     assert "User" in json.dumps(plan["backup_scope"])
+
+
+def test_migrations_option_names_the_folder_the_scope_reads(tmp_path: Path, database_url: str) -> None:
+    """A project whose migrations live outside prisma/migrations: --migrations points at them."""
+    project = tmp_path / "blog"
+    shutil.copytree(BLOG, project)
+    elsewhere = tmp_path / "db-migrations"
+    shutil.move(project / "prisma" / "migrations", elsewhere)
+    migrations = list_migrations(elsewhere)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", migrations[:1])
+
+    done = _run(project, database_url, "backup", "--scope-from-migrations", "--migrations", str(elsewhere))
+    assert done.returncode == 0, done.stderr
+    assert 'scope: "User": 20240115093000_drop_user_bio_unique_email: drop-column' in done.stderr
+    (entry,) = json.loads(_run(project, database_url, "backups", "list", "--format", "json").stdout)["backups"]
+    assert entry["migrations"] == [m.name for m in migrations[1:]]
+
+    alone = _run(project, database_url, "backup", "--migrations", str(elsewhere))
+    assert alone.returncode == 2 and "--scope-from-migrations" in alone.stderr
