@@ -4,11 +4,14 @@ Every check runs in its own READ ONLY transaction with ``statement_timeout`` set
 the budget (at most ``check_timeout``); a check cut short, or kept waiting by another session's
 lock, is reported as unfinished instead of failing the plan. Queries are composed with
 psycopg.sql: identifiers quoted, values passed as parameters; the only SQL text taken from a
-migration is a unique index's keys and WHERE predicate, and the DEFAULT of a column this deploy adds
-(when it is not evaluated per row: every existing row holds it), only as sqlglot re-rendered them
-(safemigrate.sql.preflight_sql, safemigrate.sql.parse), inside the read-only transaction. A CHECK
-validated by the deploy is checked only when it exists today: its condition comes from the catalog
-(pg_get_expr), not from the migration.
+migration is a unique index's keys and WHERE predicate, a named CHECK's condition, and the DEFAULT
+of a column this deploy adds (when it is not evaluated per row: every existing row holds it), only as
+sqlglot re-rendered them (safemigrate.sql.preflight_sql, safemigrate.sql.parse), inside the
+read-only transaction. A CHECK over an added column reads the table's rows with that column beside
+them, holding its value. The VALIDATE of a constraint that exists today takes its condition from the
+catalog (pg_get_expr). Type changes are checked value by value, for an array column element by
+element; what a conversion rounds (numeric scale) is reported as a passed check that counts the
+changed rows: a data change, not a failure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -26,6 +30,7 @@ from safemigrate.plan import model as pm
 from safemigrate.plan.live_context import LiveColumn, LiveContext
 from safemigrate.plan.settings import SAMPLE_SIZE, PlanSettings
 from safemigrate.plan.targets import TYPE_CHANGE, VALIDATE, TableKey, Target
+from safemigrate.sql import model as m
 
 _INTEGER_RANGE = {
     "smallint": (-32768, 32767),
@@ -82,6 +87,8 @@ class _Query:
     grouped: bool = False  # samples are values, with how many rows hold each
     count_groups: bool = False  # count duplicate groups (sample is the group key)
     cast_attempt: sql.Composable | None = None  # the fallback: cast every value and see whether it fails
+    data_change: str = ""  # when set: matching rows are changed by the statement, not refused (what happens to them)
+    source: sql.Composable | None = None  # rows to read instead of the table's: with the columns the deploy adds
 
 
 def run_checks(
@@ -203,12 +210,16 @@ def _describe(target: Target) -> str:
         return f"rows of {table} that break the CHECK constraint ({columns})"
     if target.kind == VALIDATE:
         return f"rows of {table} that break constraint {target.constraint} (VALIDATE CONSTRAINT)"
+    if target.kind == pm.EXCLUSION:
+        return f"rows of {table} that conflict under exclusion constraint {target.constraint or '(unnamed)'}"
     return f"values of {table}.{columns} that do not fit {target.new_type.display() if target.new_type else '?'}"
 
 
 def _compose(
     target: Target, live: LiveContext, enum_labels: dict[TableKey, tuple[str, ...]], default_schema: str
 ) -> _Query | pm.CheckResult | None:
+    if target.kind == pm.ROUNDED:
+        return _rounding(target, live)  # the type change's own check reports why it is skipped, if it is
     if target.skip:
         return _result(target, _kind_of(target), pm.SKIPPED, _describe(target), detail=target.skip)
     if target.live_table not in live.tables:
@@ -258,6 +269,7 @@ def _compose(
             key_sample,
             key_label,
             key_order,
+            source=_with_added_columns(target, table),
         )
     if target.kind == pm.CHECK_VIOLATIONS:  # targets.py skips these; kept so none runs without a condition
         return _result(
@@ -304,6 +316,17 @@ def _column_value(target: Target, column: str, alias: str | None = None) -> sql.
         return sql.SQL("NULL")
     # Its DEFAULT as sqlglot rendered it, not evaluated per row (see targets._added_column).
     return sql.SQL("({})").format(_sql_text(added.value))
+
+
+def _with_added_columns(target: Target, table: sql.Identifier) -> sql.Composable | None:
+    """The table's rows with each column this deploy adds beside today's, holding its value: a condition
+    written over the added column reads that value (the column does not exist today, so the name is free)."""
+    if not target.added:
+        return None
+    added = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_column_value(target, a.column), sql.Identifier(a.column)) for a in target.added
+    )
+    return sql.SQL("(SELECT *, {} FROM {})").format(added, table)
 
 
 def _key_expressions(target: Target) -> list[sql.Composable]:
@@ -380,6 +403,55 @@ def _orphans(target: Target, live: LiveContext, table: sql.Identifier) -> _Query
     return _Query(pm.ORPHANS, _describe(target), target.live_table, condition, {}, sample, label, grouped=True)
 
 
+@dataclass(frozen=True)
+class _Values:
+    """What a type change converts: the column's values, or for an array column each of its elements
+    (a row offends when one of its elements does)."""
+
+    column: LiveColumn
+    element: LiveColumn  # the column itself, or a column of the array's element type
+
+    @classmethod
+    def of(cls, column: LiveColumn) -> _Values:
+        if column.type_category != "A":
+            return cls(column, column)
+        # Built-in array types are named after their element type (_int4, _varchar) and share its typmod.
+        name = column.type_name.removeprefix("_")
+        category = "S" if name in _TEXT_TYPES else "N" if name in _LIVE_NUMBERS else ""
+        element = replace(column, type_name=name, type_category=category, formatted_type=name)
+        return cls(column, element)
+
+    @property
+    def array(self) -> bool:
+        return self.element is not self.column
+
+    @property
+    def value(self) -> sql.Composable:
+        """One value: the column, or the element of the EXISTS below."""
+        return sql.Identifier("_element", "value") if self.array else sql.Identifier(self.column.name)
+
+    @property
+    def sample(self) -> sql.Composable:
+        return sql.SQL("{}::text").format(sql.Identifier(self.column.name))
+
+    def offending(self, condition: sql.Composable) -> sql.Composable:
+        """Rows where a value meets ``condition`` (written over :attr:`value`)."""
+        if not self.array:
+            return condition
+        return sql.SQL("EXISTS (SELECT 1 FROM unnest({}) AS _element(value) WHERE {})").format(
+            sql.Identifier(self.column.name), condition
+        )
+
+    def described(self, target: Target) -> str:
+        elements = "elements of " if self.array else ""
+        return f"{elements}{target.table.display()}.{self.column.name}"
+
+
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
+# Decimal digits before the point an integer type can need (numeric(p, s) holds p - s of them).
+_INTEGER_DIGITS = {"int2": 5, "int4": 10, "int8": 19}
+
+
 def _type_change(
     target: Target,
     column: LiveColumn,
@@ -392,10 +464,11 @@ def _type_change(
 ) -> _Query | pm.CheckResult | None:
     new = target.new_type
     assert new is not None
-    ident = sql.Identifier(column.name)
-    value = sql.SQL("{}::text").format(ident)
-    if column.type_category == "A" or new.array_dims:
-        return None  # arrays: not checked here (dry-run converts them for real)
+    if (column.type_category == "A") != bool(new.array_dims):
+        return None  # between an array and a scalar: PostgreSQL refuses it without a USING, whatever the data
+    values = _Values.of(column)
+    element, value, sample = values.element, values.value, values.sample
+    of = values.described(target)
     if new.user_defined:
         labels = target.enum_labels
         if labels is None:
@@ -406,59 +479,122 @@ def _type_change(
                 target,
                 pm.BAD_FORMAT,
                 pm.SKIPPED,
-                f"values of {target.table.display()}.{column.name} that do not convert to {new.display()}",
-                detail=f"{new.display()} is not an enum: a conversion to a domain or another user-defined type "
+                f"values of {of} that do not convert to {new.display()}",
+                detail=f"{new.base} is not an enum: a conversion to a domain or another user-defined type "
                 "is not checked (dry-run can)",
             )
         return _Query(
             pm.ENUM_VALUES,
-            f"values of {target.table.display()}.{column.name} that enum {new.base} does not have",
+            f"values of {of} that enum {new.base} does not have",
             target.live_table,
-            sql.SQL("{} IS NOT NULL AND {}::text <> ALL(%(labels)s::text[])").format(ident, ident),
+            values.offending(sql.SQL("{} IS NOT NULL AND {}::text <> ALL(%(labels)s::text[])").format(value, value)),
             {"labels": list(labels)},
-            value,
+            sample,
             "value",
             grouped=True,
         )
     if new.base in ("varchar", "char", "bpchar") and new.params:
         limit = new.params[0]
-        if column.text_limit is not None and column.text_limit <= limit:
+        if element.text_limit is not None and element.text_limit <= limit:
             return None
         return _Query(
             pm.TOO_LONG,
-            f"values of {target.table.display()}.{column.name} longer than {limit} characters ({new.display()})",
+            f"values of {of} longer than {limit} characters ({new.display()})",
             target.live_table,
             # An assignment cast (ALTER COLUMN TYPE) cuts excess characters that are all spaces; any
             # other excess character fails (varchar.c: varchar() / bpchar() with isExplicit false).
-            sql.SQL("char_length(rtrim({}::text, ' ')) > %(limit)s").format(ident),
+            values.offending(sql.SQL("char_length(rtrim({}::text, ' ')) > %(limit)s").format(value)),
             {"limit": limit},
             key_sample,
             key_label,
             key_order,
         )
-    if new.base in _NEW_INTEGER_RANGE_NAMES and column.type_name in _LIVE_NUMBERS:
+    if new.base in _NEW_INTEGER_RANGE_NAMES and element.type_name in _LIVE_NUMBERS:
         if (
-            column.type_name in _LIVE_INTEGER_RANK
-            and _LIVE_INTEGER_RANK[column.type_name] <= _NEW_INTEGER_RANK[new.base]
+            element.type_name in _LIVE_INTEGER_RANK
+            and _LIVE_INTEGER_RANK[element.type_name] <= _NEW_INTEGER_RANK[new.base]
         ):
             return None  # widening
         low, high = _INTEGER_RANGE[new.base]
         return _Query(
             pm.OUT_OF_RANGE,
-            f"values of {target.table.display()}.{column.name} outside the {new.base} range",
+            f"values of {of} outside the {new.base} range",
             target.live_table,
-            sql.SQL("NOT ({} BETWEEN %(low)s AND %(high)s)").format(ident),
+            values.offending(sql.SQL("NOT ({} BETWEEN %(low)s AND %(high)s)").format(value)),
             {"low": low, "high": high},
-            value,
+            sample,
             "value",
             grouped=True,
         )
-    if column.type_category == "S" and new.base in _FORMAT_TYPES:
-        return _format_check(target, column, new.base, new.params, live.server_version)
+    if new.base == "numeric" and new.params and element.type_name in _LIVE_NUMBERS:
+        return _numeric_digits(target, values, new)
+    if element.type_category == "S" and new.base in _FORMAT_TYPES:
+        return _format_check(target, values, new.base, new.params, live.server_version)
     return None
 
 
 _NEW_INTEGER_RANGE_NAMES = frozenset(_INTEGER_RANGE)
+
+
+def _precision_scale(new: m.TypeSpec) -> tuple[int, int]:
+    """numeric(p) is numeric(p, 0)."""
+    return new.params[0], new.params[1] if len(new.params) > 1 else 0
+
+
+def _numeric_digits(target: Target, values: _Values, new: m.TypeSpec) -> _Query | None:
+    """Numbers numeric(p, s) cannot hold: once rounded to s decimals, more than p - s digits before the
+    point ("numeric field overflow"; infinity too). NaN fits any numeric."""
+    precision, scale = _precision_scale(new)
+    element, value = values.element, values.value
+    limits = element.numeric_limits
+    if limits is not None and limits[0] - limits[1] <= precision - scale and limits[1] <= scale:
+        return None  # as many digits before the point, and no more decimals to round up into them
+    if element.type_name in _INTEGER_DIGITS and _INTEGER_DIGITS[element.type_name] <= precision - scale:
+        return None
+    condition = sql.SQL("{v}::numeric <> 'NaN'::numeric AND abs(round({v}::numeric, %(scale)s)) >= %(limit)s").format(
+        v=value
+    )
+    return _Query(
+        pm.OUT_OF_RANGE,
+        f"values of {values.described(target)} with more than {precision - scale} digits before the point "
+        f"({new.display()})",
+        target.live_table,
+        values.offending(condition),
+        {"scale": scale, "limit": Decimal(1).scaleb(precision - scale)},
+        values.sample,
+        "value",
+        grouped=True,
+    )
+
+
+def _rounding(target: Target, live: LiveContext) -> _Query | None:
+    """Numbers with more decimals than the new numeric(p, s) keeps: the conversion rounds them (a data
+    change, not a failure). Reported only when the type change itself is checked."""
+    new = target.new_type
+    column = live.column(target.live_table, target.columns[0]) if target.live_table in live.tables else None
+    if target.skip or target.added or new is None or column is None or not new.params:
+        return None
+    if (column.type_category == "A") != bool(new.array_dims):
+        return None
+    values = _Values.of(column)
+    element, value = values.element, values.value
+    _, scale = _precision_scale(new)
+    limits = element.numeric_limits
+    if element.type_name not in _LIVE_NUMBERS or (limits is not None and limits[1] <= scale):
+        return None
+    if element.type_name in _INTEGER_DIGITS and scale >= 0:
+        return None  # integers have no decimals to lose
+    return _Query(
+        pm.ROUNDED,
+        f"values of {values.described(target)} rounded to {scale} decimals ({new.display()})",
+        target.live_table,
+        values.offending(sql.SQL("round({v}::numeric, %(scale)s) <> {v}::numeric").format(v=value)),
+        {"scale": scale},
+        values.sample,
+        "value",
+        grouped=True,
+        data_change="the conversion rounds them: the data changes, the migration does not fail",
+    )
 
 
 def _type_sql(base: str, params: tuple[int, ...]) -> sql.Composable:
@@ -470,40 +606,61 @@ def _type_sql(base: str, params: tuple[int, ...]) -> sql.Composable:
     return sql.SQL("{}({})").format(sql.SQL(base), modifier)
 
 
-def _format_check(
-    target: Target, column: LiveColumn, base: str, params: tuple[int, ...], server_version: int
-) -> _Query:
-    ident = sql.Identifier(column.name)
+def _format_check(target: Target, values: _Values, base: str, params: tuple[int, ...], server_version: int) -> _Query:
+    value = values.value
     type_name = base + ("(" + ",".join(str(p) for p in params) + ")" if params else "")
-    description = f"values of {target.table.display()}.{column.name} that do not convert to {type_name}"
-    value = sql.SQL("{}::text").format(ident)
+    description = f"values of {values.described(target)} that do not convert to {type_name}"
     if server_version >= _INPUT_IS_VALID_SINCE:
         condition: sql.Composable = sql.SQL("{} IS NOT NULL AND NOT pg_input_is_valid({}::text, %(type)s)").format(
-            ident, ident
+            value, value
         )
         return _Query(
-            pm.BAD_FORMAT, description, target.live_table, condition, {"type": type_name}, value, "value", grouped=True
+            pm.BAD_FORMAT,
+            description,
+            target.live_table,
+            values.offending(condition),
+            {"type": type_name},
+            values.sample,
+            "value",
+            grouped=True,
         )
     # Before PostgreSQL 16: what the value must look like, then (for integers) its range.
     if base in _INTEGER_RANGE:
         low, high = _INTEGER_RANGE[base]
         fits = sql.SQL(
             "CASE WHEN {v} ~ %(pattern)s THEN btrim({v})::numeric BETWEEN %(low)s AND %(high)s ELSE false END"
-        ).format(v=ident)
-        condition = sql.SQL("{} IS NOT NULL AND NOT ({})").format(ident, fits)
+        ).format(v=value)
+        condition = sql.SQL("{} IS NOT NULL AND NOT ({})").format(value, fits)
         params_: dict[str, Any] = {"pattern": _INTEGER_PATTERN, "low": low, "high": high}
-        return _Query(pm.BAD_FORMAT, description, target.live_table, condition, params_, value, "value", grouped=True)
+        return _Query(
+            pm.BAD_FORMAT,
+            description,
+            target.live_table,
+            values.offending(condition),
+            params_,
+            values.sample,
+            "value",
+            grouped=True,
+        )
     if base == "uuid" or (base == "numeric" and not params):
         pattern = _UUID_PATTERN if base == "uuid" else _NUMERIC_PATTERN
-        condition = sql.SQL("{} IS NOT NULL AND {} !~ %(pattern)s").format(ident, ident)
+        condition = sql.SQL("{} IS NOT NULL AND {} !~ %(pattern)s").format(value, value)
         by_pattern = {"pattern": pattern}
         return _Query(
-            pm.BAD_FORMAT, description, target.live_table, condition, by_pattern, value, "value", grouped=True
+            pm.BAD_FORMAT,
+            description,
+            target.live_table,
+            values.offending(condition),
+            by_pattern,
+            values.sample,
+            "value",
+            grouped=True,
         )
     # Anything else: cast every value in a savepoint and see whether PostgreSQL accepts them all.
-    cast = sql.SQL("{}::{}").format(ident, _type_sql(base, params))
+    array = sql.SQL("[]") if values.array else sql.SQL("")
+    cast = sql.SQL("{}::{}{}").format(sql.Identifier(values.column.name), _type_sql(base, params), array)
     return _Query(
-        pm.BAD_FORMAT, description, target.live_table, sql.SQL("false"), {}, value, "value", cast_attempt=cast
+        pm.BAD_FORMAT, description, target.live_table, sql.SQL("false"), {}, values.sample, "value", cast_attempt=cast
     )
 
 
@@ -514,7 +671,7 @@ def _milliseconds(seconds: float) -> sql.Composable:
 def _run(
     conn: psycopg.Connection[Any], target: Target, query: _Query, timeout: float, clock: Callable[[], float]
 ) -> pm.CheckResult:
-    table = sql.Identifier(*query.table)
+    table = query.source or sql.Identifier(*query.table)
     started = clock()
     outcome, detail = pm.PASSED, ""
     count: int | None = 0
@@ -529,7 +686,9 @@ def _run(
                     outcome, count = pm.FAILED, count_or_none
             else:
                 count, samples, detail = _count_and_samples(conn, table, query)
-                if count:
+                if count and query.data_change:
+                    detail = query.data_change
+                elif count:
                     outcome = pm.FAILED
     except psycopg.errors.QueryCanceled:
         return _result(
@@ -575,7 +734,7 @@ def _run(
 
 
 def _count_and_samples(
-    conn: psycopg.Connection[Any], table: sql.Identifier, query: _Query
+    conn: psycopg.Connection[Any], table: sql.Composable, query: _Query
 ) -> tuple[int, tuple[str, ...], str]:
     width = sql.Literal(_SAMPLE_WIDTH)
     if query.count_groups and query.group_by is not None:
@@ -616,7 +775,7 @@ def _count_and_samples(
     return count, samples, ""
 
 
-def _cast_attempt(conn: psycopg.Connection[Any], table: sql.Identifier, cast: sql.Composable) -> tuple[None, str]:
+def _cast_attempt(conn: psycopg.Connection[Any], table: sql.Composable, cast: sql.Composable) -> tuple[None, str]:
     """Convert every value in a savepoint: PostgreSQL names the first value it rejects."""
     try:
         with conn.transaction():

@@ -29,9 +29,20 @@ class LiveColumn:
     @property
     def text_limit(self) -> int | None:
         """n of varchar(n) / char(n); None when unbounded or not text."""
-        if self.type_name in ("varchar", "bpchar") and self.type_modifier >= 4:
+        if self.type_name in ("varchar", "bpchar", "_varchar", "_bpchar") and self.type_modifier >= 4:
             return self.type_modifier - 4
         return None
+
+    @property
+    def numeric_limits(self) -> tuple[int, int] | None:
+        """(precision, scale) of numeric(p, s) (or of the elements of numeric(p, s)[]); None when unconstrained.
+
+        atttypmod is ((p << 16) | s) + 4, the scale an 11-bit signed number (negative since PostgreSQL 15).
+        """
+        if self.type_name not in ("numeric", "_numeric") or self.type_modifier < 4:
+            return None
+        packed = self.type_modifier - 4
+        return (packed >> 16) & 0xFFFF, ((packed & 0x7FF) ^ 1024) - 1024
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ DUPLICATES = "duplicates"  # a unique index / constraint meets duplicate keys
 ORPHANS = "orphans"  # a foreign key meets rows without a parent
 ENUM_VALUES = "enum-values"  # a column converted to an enum holds values the enum lacks
 TOO_LONG = "too-long"  # values longer than the new varchar(n) / char(n)
-OUT_OF_RANGE = "out-of-range"  # numbers beyond the new integer type
+OUT_OF_RANGE = "out-of-range"  # numbers beyond the new integer type, or the digits of the new numeric(p, s)
+ROUNDED = "rounded"  # numbers with more decimals than the new numeric(p, s): a data change, never a failure
 BAD_FORMAT = "bad-format"  # text that does not parse as the new type
 CHECK_VIOLATIONS = "check-violations"  # rows whose CHECK condition is false (VALIDATE CONSTRAINT)
+EXCLUSION = "exclusion"  # an EXCLUDE constraint meets conflicting rows (not checked: always skipped)
 
 # Outcomes of a check.
 PASSED = "passed"

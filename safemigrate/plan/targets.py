@@ -13,7 +13,7 @@ from the catalog when the checks run (VALIDATE).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from safemigrate.lint.reader import parse_source
@@ -189,16 +189,10 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                 else:
                     found.append(_check_condition(statement, summary, constraint, migration, file, fold))
             elif constraint.kind == "foreign key" and not constraint.not_valid and constraint.references:
-                parent = fold.today(constraint.references)
-                found.append(
-                    target(
-                        pm.ORPHANS,
-                        constraint.columns,
-                        parent=parent,
-                        parent_columns=tuple(fold.column_today(parent, c) for c in constraint.ref_columns),
-                        parent_created=fold.key(constraint.references) in fold.created,
-                    )
-                )
+                found.append(_foreign_key(constraint, target, fold))
+            elif constraint.kind == "exclude":
+                excluded = replace(target(pm.EXCLUSION, ()), constraint=constraint.name)
+                found.append(excluded if excluded.skip else _skipped(excluded, _EXCLUSION_NOT_CHECKED))
         elif isinstance(action, m.ValidateConstraint):
             found.extend(_validation(statement, summary, action.name, migration, file, fold))
         elif isinstance(action, m.AlterColumnType):
@@ -214,8 +208,46 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                     found_target, f"its USING expression ({action.using}) is a conversion of your own: not checked"
                 )
             found.append(found_target)
+            if action.new_type.base == "numeric" and action.new_type.params:
+                # What it rounds, reported beside what makes it fail (checks.py runs it only with the type change).
+                found.append(replace(found_target, kind=pm.ROUNDED))
         _apply_action(summary, action, migration, fold, statement.text)
+        if isinstance(action, m.AddColumn):
+            # Its own constraints meet the value the column holds in every existing row (folded just above).
+            found.extend(_inline_constraint(action.column.name, c, target, fold) for c in action.column.constraints)
     return found
+
+
+_EXCLUSION_NOT_CHECKED = "rows that conflict under an exclusion constraint's operators are not looked for (dry-run can)"
+
+
+def _foreign_key(constraint: m.ConstraintSpec, target: Callable[..., Target], fold: _Fold) -> Target:
+    assert constraint.references is not None
+    parent = fold.today(constraint.references)
+    return target(
+        pm.ORPHANS,
+        constraint.columns,
+        parent=parent,
+        parent_columns=tuple(fold.column_today(parent, c) for c in constraint.ref_columns),
+        parent_created=fold.key(constraint.references) in fold.created,
+    )
+
+
+def _inline_constraint(column: str, constraint: m.ConstraintSpec, target: Callable[..., Target], fold: _Fold) -> Target:
+    """The check of a constraint written in ``ADD COLUMN column ... UNIQUE / PRIMARY KEY / REFERENCES / CHECK``."""
+    if constraint.kind in ("unique", "primary key"):
+        return target(pm.DUPLICATES, [column])  # a primary key's NULLs: its NOT NULL, checked as a required column
+    if constraint.kind == "foreign key" and constraint.references is not None:
+        return _foreign_key(constraint, target, fold)
+    checked = target(pm.CHECK_VIOLATIONS, [column])  # "check", the other kind ADD COLUMN can write
+    return checked if checked.skip else _skipped(checked, _UNNAMED_CHECK)
+
+
+# The parser keeps no condition for these (safemigrate.sql.preflight_sql reads named table constraints only).
+_UNNAMED_CHECK = (
+    "the condition of an unnamed CHECK, or of one written in ADD COLUMN, is not read from the migration: "
+    "not checked (write it as ADD CONSTRAINT name CHECK (...), or dry-run can)"
+)
 
 
 def _check_condition(
@@ -235,6 +267,8 @@ def _check_condition(
         Target(pm.CHECK_VIOLATIONS, migration, file, statement, summary.table, table, columns, condition=condition),
         fold,
     )
+    if constraint.name is None and not found.skip:
+        return _skipped(found, _UNNAMED_CHECK)
     return _checkable_condition(found, constraint.columns, fold)
 
 
@@ -250,9 +284,6 @@ def _checkable_condition(found: Target, written: tuple[str, ...], fold: _Fold) -
         return _skipped(found, "its CHECK condition could not be read safely, so it is not run")
     if found.columns != written:
         return _skipped(found, "its condition names columns renamed earlier in this deploy: not checked")
-    if found.added:
-        added = ", ".join(a.column for a in found.added)
-        return _skipped(found, f"its condition reads {added}, which this deploy adds: not checked (dry-run can)")
     return found
 
 

@@ -119,7 +119,8 @@ def _checks(plan: pm.Plan) -> Iterator[Text]:
             (f"{check.file}:{check.line}", "bold"),
             f"  {check.description}",
         )
-        if check.outcome == pm.FAILED:
+        if check.outcome == pm.FAILED or (check.outcome == pm.PASSED and check.count):
+            # a passed check that counts rows: rows the statement changes (``rounded``), not a failure
             yield Text("             " + result_line(check))
         elif check.outcome in (pm.UNFINISHED, pm.SKIPPED) and check.detail:
             yield Text("             " + check.detail, style="dim" if check.outcome == pm.SKIPPED else "")

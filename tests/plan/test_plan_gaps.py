@@ -1,0 +1,167 @@
+"""Preflight checks for what the plan used to pass without looking: numeric precision narrowing (and
+the rounding it does), array columns whose elements narrow, CHECKs and inline constraints over
+columns the deploy adds, unnamed CHECKs and exclusion constraints (reported as not checked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from safemigrate.plan import model as pm
+from safemigrate.plan.build import plan_migrations
+from safemigrate.report.plan_markdown import render_plan_markdown
+from safemigrate.report.plan_text import render_plan_text
+from tests.plan.conftest import apply_first, make_project, run_sql
+
+INIT = """
+CREATE TABLE "Owner" (
+    "id" SERIAL NOT NULL,
+    CONSTRAINT "Owner_pkey" PRIMARY KEY ("id")
+);
+CREATE TABLE "Invoice" (
+    "id" SERIAL NOT NULL,
+    "amount" DECIMAL(14,2),
+    "raw" DECIMAL,
+    "qty" INTEGER,
+    "tags" TEXT[],
+    "prices" DECIMAL(10,2)[],
+    CONSTRAINT "Invoice_pkey" PRIMARY KEY ("id")
+);
+"""
+
+ROWS = """
+INSERT INTO "Owner" ("id") VALUES (2);
+INSERT INTO "Invoice" ("id", "amount", "raw", "qty", "tags", "prices") VALUES
+  (1, 10.50, 12.345, 5, '{a,bb}', '{1.00}'),
+  (2, 1234567.89, 999999.996, 100000, '{abcdefghijkl}', '{123456.78, 1.00}'),
+  (3, NULL, 'NaN', NULL, NULL, NULL),
+  (4, 99.99, 1.5, 7, '{"ab ","x     "}', '{}');
+"""
+
+
+def _plan(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
+    project = make_project(tmp_path, INIT, pending)
+    apply_first(project, database_url)
+    run_sql(database_url, ROWS)
+    return plan_migrations(project, database_url=database_url)
+
+
+def _checks(plan: pm.Plan, kind: str) -> list[pm.CheckResult]:
+    return [c for c in plan.checks if c.kind == kind]
+
+
+def _fails_for_real(database_url: str, statement: str) -> str:
+    """What PostgreSQL says when the statement runs (rolled back)."""
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(psycopg.errors.DataError) as raised:
+            conn.execute(statement.encode())
+        conn.rollback()
+    return str(raised.value)
+
+
+def test_numeric_precision_narrowing_counts_overflows_and_reports_rounding(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "Invoice" ALTER COLUMN "amount" SET DATA TYPE DECIMAL(8,2);\n'
+        'ALTER TABLE "Invoice" ALTER COLUMN "raw" SET DATA TYPE DECIMAL(8,2);\n'
+        'ALTER TABLE "Invoice" ALTER COLUMN "qty" SET DATA TYPE DECIMAL(4,0);\n'
+        'ALTER TABLE "Invoice" ALTER COLUMN "id" SET DATA TYPE DECIMAL(12,0);\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    amount, raw, qty = _checks(plan, pm.OUT_OF_RANGE)  # integer -> numeric(12,0) widens: no check
+    assert (amount.line, amount.outcome, amount.count, amount.samples) == (1, pm.FAILED, 1, ("1234567.89",))
+    assert "more than 6 digits before the point" in amount.description
+    # 999999.996 rounds up to 1000000.00; NaN fits any numeric.
+    assert (raw.line, raw.outcome, raw.count, raw.samples) == (2, pm.FAILED, 1, ("999999.996",))
+    assert (qty.line, qty.outcome, qty.count, qty.samples) == (3, pm.FAILED, 1, ("100000",))
+    # The scale shrinks only for "raw" (unconstrained): its extra decimals are rounded, the data changes.
+    (rounded,) = _checks(plan, pm.ROUNDED)
+    assert (rounded.line, rounded.outcome, rounded.count) == (2, pm.PASSED, 2)
+    assert set(rounded.samples) == {"12.345", "999999.996"} and "rounds them" in rounded.detail
+    assert plan.predicts_failure
+    # The text and markdown reports say how many rows change (a passed check shows nothing else).
+    changed = "2 (the conversion rounds them: the data changes, the migration does not fail); value: "
+    assert changed in render_plan_text(plan) and changed in render_plan_markdown(plan, "0")
+    for statement in pending.splitlines()[:3]:
+        assert "numeric field overflow" in _fails_for_real(database_url, statement)
+
+
+def test_array_elements_that_narrow_are_checked(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "Invoice" ALTER COLUMN "tags" SET DATA TYPE VARCHAR(10)[];\n'
+        'ALTER TABLE "Invoice" ALTER COLUMN "prices" SET DATA TYPE DECIMAL(6,2)[];\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    (tags,) = _checks(plan, pm.TOO_LONG)
+    # Row 4's excess characters are trailing spaces: the conversion cuts them.
+    assert (tags.outcome, tags.count, tags.samples, tags.sample_label) == (pm.FAILED, 1, ("2",), "id")
+    assert "elements of Invoice.tags" in tags.description
+    (prices,) = _checks(plan, pm.OUT_OF_RANGE)
+    assert (prices.outcome, prices.count, prices.samples) == (pm.FAILED, 1, ("{123456.78,1.00}",))
+    assert _checks(plan, pm.ROUNDED) == []  # same scale: nothing is rounded
+    assert "too long" in _fails_for_real(database_url, pending.splitlines()[0])
+    assert "numeric field overflow" in _fails_for_real(database_url, pending.splitlines()[1])
+
+
+def test_a_check_on_a_column_the_deploy_adds_runs_with_its_value(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "Invoice" ADD COLUMN "score" INTEGER DEFAULT 0, ADD COLUMN "rank" INTEGER DEFAULT 5;\n'
+        'ALTER TABLE "Invoice" ADD CONSTRAINT "score_pos" CHECK ("score" > 0);\n'
+        'ALTER TABLE "Invoice" ADD CONSTRAINT "rank_pos" CHECK ("rank" > 0 AND "qty" < 100) NOT VALID;\n'
+        'ALTER TABLE "Invoice" VALIDATE CONSTRAINT "rank_pos";\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    score, rank = _checks(plan, pm.CHECK_VIOLATIONS)
+    assert (score.line, score.outcome, score.count, score.samples) == (2, pm.FAILED, 4, ("1", "2", "3", "4"))
+    assert "score is added by" in score.detail and "existing rows hold 0" in score.detail
+    # The added column passes; the existing one holds 100000 in row 2 (NULL passes, as in PostgreSQL).
+    assert (rank.line, rank.outcome, rank.count, rank.samples) == (4, pm.FAILED, 1, ("2",))
+
+
+def test_inline_constraints_of_an_added_column_meet_its_value(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "Invoice" ADD COLUMN "code" TEXT DEFAULT \'x\' UNIQUE, '
+        'ADD COLUMN "ownerId" INTEGER DEFAULT 1 REFERENCES "Owner"("id"), '
+        'ADD COLUMN "level" INTEGER DEFAULT 3 CHECK ("level" > 5);\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    (duplicates,) = _checks(plan, pm.DUPLICATES)
+    assert (duplicates.outcome, duplicates.count, duplicates.samples) == (pm.FAILED, 1, ("x (×4)",))
+    (orphans,) = _checks(plan, pm.ORPHANS)
+    assert (orphans.outcome, orphans.count, orphans.samples) == (pm.FAILED, 4, ("1 (×4)",))
+    (check,) = _checks(plan, pm.CHECK_VIOLATIONS)
+    assert check.outcome == pm.SKIPPED and "is not read from the migration" in check.detail
+
+
+def test_unnamed_checks_and_exclusion_constraints_are_reported_not_checked(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "Invoice" ADD CHECK ("qty" < 10);\n'
+        'ALTER TABLE "Invoice" ADD CONSTRAINT "one_per_qty" EXCLUDE ("qty" WITH =);\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    (check,) = _checks(plan, pm.CHECK_VIOLATIONS)
+    assert (check.line, check.outcome) == (1, pm.SKIPPED) and "is not read from the migration" in check.detail
+    (exclusion,) = _checks(plan, pm.EXCLUSION)
+    assert (exclusion.line, exclusion.outcome) == (2, pm.SKIPPED)
+    assert "one_per_qty" in exclusion.description and "exclusion constraint" in exclusion.detail
+
+
+def test_text_array_elements_converted_to_an_enum_or_integers(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        "CREATE TYPE \"Tag\" AS ENUM ('a', 'bb');\n"
+        'ALTER TABLE "Invoice" ALTER COLUMN "tags" SET DATA TYPE "Tag"[] USING ("tags"::text[]::"Tag"[]);\n'
+    )
+    plan = _plan(tmp_path, database_url, pending)
+    (enum,) = _checks(plan, pm.ENUM_VALUES)
+    assert (enum.outcome, enum.count) == (pm.FAILED, 2)
+    assert set(enum.samples) == {"{abcdefghijkl}", '{"ab ","x     "}'}
+    integers = 'ALTER TABLE "Invoice" ALTER COLUMN "tags" SET DATA TYPE INTEGER[] USING ("tags"::integer[]);\n'
+    run_sql(database_url, 'UPDATE "Invoice" SET "tags" = \'{1, 2}\' WHERE "id" IN (1, 4);')
+    project = tmp_path / "app"
+    (project / "prisma" / "migrations" / "20240201000000_change_1" / "migration.sql").write_text(integers)
+    plan = plan_migrations(project, database_url=database_url)
+    (converted,) = _checks(plan, pm.BAD_FORMAT)
+    # Each element is tested (pg_input_is_valid on 16+, the integer pattern and range before).
+    assert (converted.outcome, converted.count, converted.samples) == (pm.FAILED, 1, ("{abcdefghijkl}",))
+    assert "elements of Invoice.tags" in converted.description
