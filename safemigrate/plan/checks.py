@@ -200,7 +200,8 @@ def _describe(target: Target) -> str:
         return f"rows of {table} (new required column {columns} has no default)"
     if target.kind == pm.DUPLICATES:
         where = f" where {target.predicate}" if target.predicate else ""
-        return f"duplicate ({columns}) in {table}{where} (unique)"
+        nulls = ", NULLS NOT DISTINCT" if target.nulls_not_distinct else ""
+        return f"duplicate ({columns}) in {table}{where} (unique{nulls})"
     if target.kind == pm.ORPHANS:
         parent = target.parent[1] if target.parent else "?"
         return f"rows of {table} ({columns}) without a parent in {parent} (foreign key)"
@@ -344,10 +345,11 @@ def _key_expressions(target: Target) -> list[sql.Composable]:
 
 def _duplicates(target: Target) -> _Query:
     expressions = _key_expressions(target)
+    # A key with a NULL is distinct from every other, unless NULLS NOT DISTINCT (GROUP BY groups NULLs).
     not_null = sql.SQL(" AND ").join(sql.SQL("({}) IS NOT NULL").format(e) for e in expressions)
-    condition: sql.Composable = not_null
+    condition: sql.Composable = sql.SQL("true") if target.nulls_not_distinct else not_null
     if target.predicate is not None:
-        condition = sql.SQL("{} AND ({})").format(not_null, _sql_text(target.predicate))
+        condition = sql.SQL("{} AND ({})").format(condition, _sql_text(target.predicate))
     group = sql.SQL(", ").join(expressions)
     if len(expressions) == 1:
         sample: sql.Composable = sql.SQL("({})::text").format(expressions[0])

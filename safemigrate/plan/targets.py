@@ -56,6 +56,7 @@ class Target:
     enum_labels: tuple[str, ...] | None = None  # TYPE_CHANGE to an enum this deploy creates
     index_keys: tuple[IndexKey, ...] = ()  # DUPLICATES of a CREATE UNIQUE INDEX
     predicate: str | None = None  # its WHERE, as sqlglot rendered it
+    nulls_not_distinct: bool = False  # DUPLICATES of a NULLS NOT DISTINCT key: NULL keys are equal too
     parent: TableKey | None = None  # ORPHANS: the referenced table today
     parent_columns: tuple[str, ...] = ()  # () = its primary key
     parent_created: bool = False  # the referenced table is created by this deploy (empty)
@@ -153,6 +154,7 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
         parent: TableKey | None = None,
         parent_columns: tuple[str, ...] = (),
         parent_created: bool = False,
+        nulls_not_distinct: bool = False,
     ) -> Target:
         live_columns = tuple(fold.column_today(table, c) for c in columns)
         found = Target(
@@ -168,6 +170,7 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
             parent=parent,
             parent_columns=parent_columns,
             parent_created=parent_created,
+            nulls_not_distinct=nulls_not_distinct,
         )
         return _with_skip(found, fold)
 
@@ -180,7 +183,9 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
         elif isinstance(action, m.AddConstraint) and action.constraint.using_index is None:
             constraint = action.constraint
             if constraint.kind in ("unique", "primary key") and constraint.columns:
-                found.append(target(pm.DUPLICATES, constraint.columns))
+                found.append(
+                    target(pm.DUPLICATES, constraint.columns, nulls_not_distinct=constraint.nulls_not_distinct)
+                )
                 if constraint.kind == "primary key":
                     found.extend(target(pm.NULLS, [c]) for c in constraint.columns)
             elif constraint.kind == "check" and not constraint.not_valid:
@@ -236,7 +241,8 @@ def _foreign_key(constraint: m.ConstraintSpec, target: Callable[..., Target], fo
 def _inline_constraint(column: str, constraint: m.ConstraintSpec, target: Callable[..., Target], fold: _Fold) -> Target:
     """The check of a constraint written in ``ADD COLUMN column ... UNIQUE / PRIMARY KEY / REFERENCES / CHECK``."""
     if constraint.kind in ("unique", "primary key"):
-        return target(pm.DUPLICATES, [column])  # a primary key's NULLs: its NOT NULL, checked as a required column
+        # a primary key's NULLs: its NOT NULL, checked as a required column
+        return target(pm.DUPLICATES, [column], nulls_not_distinct=constraint.nulls_not_distinct)
     if constraint.kind == "foreign key" and constraint.references is not None:
         return _foreign_key(constraint, target, fold)
     checked = target(pm.CHECK_VIOLATIONS, [column])  # "check", the other kind ADD COLUMN can write
@@ -399,6 +405,7 @@ def _unique_index(statement: m.Statement, summary: m.CreateIndex, migration: str
         columns,
         index_keys=keys,
         predicate=definition.predicate,
+        nulls_not_distinct=summary.nulls_not_distinct,
     )
     if renamed and (definition.predicate or any(k.column is None for k in keys)):
         # Expressions name columns as they are called at the statement, not today.

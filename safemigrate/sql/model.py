@@ -77,6 +77,7 @@ class ConstraintSpec:
     not_valid: bool = False
     using_index: str | None = None
     not_null_column: str | None = None  # a CHECK that is exactly `column IS NOT NULL`
+    nulls_not_distinct: bool = False  # UNIQUE NULLS NOT DISTINCT (PostgreSQL 15+): NULL keys count as equal
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class CreateIndex:
     concurrently: bool
     if_not_exists: bool = False
     partial: bool = False
+    nulls_not_distinct: bool = False  # NULLS NOT DISTINCT (PostgreSQL 15+): NULL keys count as equal
     index_keyword_end: int = -1  # offset just after INDEX in the statement text, for suggestions
 
     def concurrently_sql(self, statement_text: str) -> str:

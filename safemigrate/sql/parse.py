@@ -402,7 +402,7 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
         elif isinstance(kind, exp.UniqueColumnConstraint):
             schema = kind.this
             cols = tuple(_ident(c) for c in schema.expressions) if isinstance(schema, exp.Schema) else ()
-            specs.append(m.ConstraintSpec("unique", name, cols))
+            specs.append(m.ConstraintSpec("unique", name, cols, nulls_not_distinct=bool(kind.args.get("nulls"))))
         elif isinstance(kind, exp.ForeignKey):
             reference = kind.args.get("reference")
             if reference is None:
@@ -467,7 +467,10 @@ def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
             not_null = True
             constraints.append(m.ConstraintSpec("primary key", None, (_ident(node.this),)))
         elif isinstance(kind, exp.UniqueColumnConstraint):
-            constraints.append(m.ConstraintSpec("unique", None, (_ident(node.this),)))
+            unique = m.ConstraintSpec(
+                "unique", None, (_ident(node.this),), nulls_not_distinct=bool(kind.args.get("nulls"))
+            )
+            constraints.append(unique)
         elif isinstance(kind, exp.Reference):
             table, ref_columns, on_delete = _reference(kind)
             constraints.append(
@@ -517,6 +520,24 @@ def _without_virtual_keyword(tokens: Sequence[Token]) -> list[Token]:
                 del kept[at]
         at -= 1
     return kept
+
+
+def without_index_nulls_clause(tokens: Sequence[Token]) -> tuple[list[Token], bool]:
+    """The tokens of a ``CREATE INDEX`` without its ``NULLS [NOT] DISTINCT`` (PostgreSQL 15), which sqlglot
+    does not read, and whether it said NOT DISTINCT. The clause follows the key list, outside any
+    parentheses (``NULLS FIRST`` of a key is inside them)."""
+    kept = list(tokens)
+    depth = 0
+    for at, token in enumerate(kept):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth or token.token_type in (TokenType.IDENTIFIER, TokenType.STRING) or token.text.upper() != "NULLS":
+            continue
+        words = [t.text.upper() for t in kept[at + 1 : at + 3]]
+        if words[:1] == ["DISTINCT"]:
+            return kept[:at] + kept[at + 2 :], False
+        if words == ["NOT", "DISTINCT"]:
+            return kept[:at] + kept[at + 3 :], True
+    return kept, False
 
 
 def _parse_one(text: str, tokens: Sequence[Token] | None = None) -> exp.Expression:
@@ -570,7 +591,7 @@ def _create_table(node: exp.Create, text: str, temporary: bool = False) -> m.Sum
     return m.CreateTable(name, tuple(columns), tuple(constraints), bool(node.args.get("exists")), temporary=temporary)
 
 
-def _create_index(node: exp.Create, index_keyword_end: int = -1) -> m.CreateIndex:
+def _create_index(node: exp.Create, index_keyword_end: int = -1, nulls_not_distinct: bool = False) -> m.CreateIndex:
     index = node.this
     if not isinstance(index, exp.Index):
         raise _NotUnderstood("index definition")
@@ -593,6 +614,7 @@ def _create_index(node: exp.Create, index_keyword_end: int = -1) -> m.CreateInde
         concurrently=bool(node.args.get("concurrently")),
         if_not_exists=bool(node.args.get("exists")),
         partial=partial,
+        nulls_not_distinct=nulls_not_distinct,
         index_keyword_end=index_keyword_end,
     )
 
@@ -993,10 +1015,11 @@ def _create(w: _Words, text: str) -> m.Summary:
         return _create_table(node, text, temporary)
     if w.peek("UNIQUE", "INDEX") or w.peek("INDEX"):
         keyword = w.tokens[w.i + 1] if w.peek("UNIQUE") else w.tokens[w.i]
-        node = _parse_one(text, w.tokens)
+        tokens, nulls_not_distinct = without_index_nulls_clause(w.tokens)
+        node = _parse_one(text, tokens)
         if not isinstance(node, exp.Create):
             raise _NotUnderstood("CREATE INDEX form")
-        return _create_index(node, index_keyword_end=keyword.end + 1)
+        return _create_index(node, index_keyword_end=keyword.end + 1, nulls_not_distinct=nulls_not_distinct)
     if w.peek("TYPE"):
         try:
             node = _parse_one(text, w.tokens)

@@ -49,8 +49,12 @@ def _is_plain_expression(node: exp.Expression) -> bool:
 
 def read_index_definition(statement_text: str) -> IndexDefinition | None:
     """The keys and predicate of ``CREATE [UNIQUE] INDEX``; None when sqlglot cannot read them safely."""
+    from safemigrate.sql.parse import without_index_nulls_clause
+
+    dialect = sqlglot.Dialect.get_or_raise(_DIALECT)
     try:
-        parsed = sqlglot.parse(statement_text, dialect=_DIALECT)
+        tokens, _ = without_index_nulls_clause(dialect.tokenize(statement_text))
+        parsed = dialect.parser().parse(tokens, statement_text)
     except SqlglotError:
         return None
     nodes = [p for p in parsed if isinstance(p, exp.Expression)]

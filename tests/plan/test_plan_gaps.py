@@ -165,3 +165,25 @@ def test_text_array_elements_converted_to_an_enum_or_integers(tmp_path: Path, da
     # Each element is tested (pg_input_is_valid on 16+, the integer pattern and range before).
     assert (converted.outcome, converted.count, converted.samples) == (pm.FAILED, 1, ("{abcdefghijkl}",))
     assert "elements of Invoice.tags" in converted.description
+
+
+def test_nulls_not_distinct_keys_count_null_as_one_value(tmp_path: Path, database_url: str) -> None:
+    """Rows 3 and another NULL "qty" collide under NULLS NOT DISTINCT (PostgreSQL 15+); plain UNIQUE passes."""
+    pending = (
+        'CREATE UNIQUE INDEX "Invoice_qty_key" ON "Invoice"("qty") NULLS NOT DISTINCT;\n'
+        'ALTER TABLE "Invoice" ADD CONSTRAINT "Invoice_amount_key" UNIQUE NULLS NOT DISTINCT ("amount");\n'
+        'CREATE UNIQUE INDEX "Invoice_raw_key" ON "Invoice"("raw") NULLS DISTINCT;\n'
+    )
+    project = make_project(tmp_path, INIT, pending)
+    apply_first(project, database_url)
+    run_sql(database_url, ROWS + 'INSERT INTO "Invoice" ("id", "amount", "qty", "raw") VALUES (5, NULL, NULL, 2);')
+    plan = plan_migrations(project, database_url=database_url)
+    qty, amount, raw = _checks(plan, pm.DUPLICATES)
+    assert (qty.line, qty.outcome, qty.count) == (1, pm.FAILED, 1) and "NULLS NOT DISTINCT" in qty.description
+    assert (amount.line, amount.outcome, amount.count) == (2, pm.FAILED, 1)
+    assert (raw.line, raw.outcome) == (3, pm.PASSED)
+    for statement in pending.splitlines()[:2]:
+        with psycopg.connect(database_url) as conn:
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(statement.encode())
+            conn.rollback()

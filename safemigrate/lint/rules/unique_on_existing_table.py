@@ -89,6 +89,14 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
             f"Add the column without UNIQUE, find the duplicates ({_duplicates_query(table, [column.name])}), "
             "then add the constraint in its own migration file: "
         )
+    elif not column_gets_values(column):  # NULLS NOT DISTINCT: the NULL every row gets is one value
+        message = (
+            f"Adding unique column {table.display()}.{column.name} (NULLS NOT DISTINCT) without a value gives every "
+            f"existing row NULL, which NULLS NOT DISTINCT counts as equal: it fails as soon as {table.display()} "
+            "holds two rows."
+        )
+        first = "Add the column without UNIQUE, fill it with distinct values, then add the constraint in its own "
+        first += "migration file: "
     else:
         default = column.default.sql if column.default else ""
         message = (
@@ -113,8 +121,10 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if isinstance(summary, m.CreateIndex) and summary.unique:
-        # A key column added in this file holds NULL everywhere, and NULLs never collide.
-        if not any(column_added_empty(ctx, summary.table, c) for c in summary.columns):
+        # A key column added in this file holds NULL everywhere, and NULLs never collide (unless
+        # NULLS NOT DISTINCT makes them equal).
+        nulls_collide = summary.nulls_not_distinct
+        if nulls_collide or not any(column_added_empty(ctx, summary.table, c) for c in summary.columns):
             yield from _index(ctx, summary)
     elif isinstance(summary, m.AlterTable):
         for i, action in enumerate(summary.actions):
@@ -123,15 +133,19 @@ def check(ctx: Context) -> Iterator[Hit]:
                 if constraint.kind != "unique" or constraint.using_index is not None:
                     continue
                 before = summary.actions[:i]
-                if not any(column_added_empty(ctx, summary.table, c, before) for c in constraint.columns):
+                empty = any(column_added_empty(ctx, summary.table, c, before) for c in constraint.columns)
+                if constraint.nulls_not_distinct or not empty:
                     yield _constraint(ctx, summary.table, constraint)
             elif isinstance(action, m.AddColumn):
                 column = action.column
-                unique = any(c.kind == "unique" for c in column.constraints)
+                unique = [c for c in column.constraints if c.kind == "unique"]
                 # A constant default gives every row the same value; gen_random_uuid() does not. A
                 # generated expression is not in the summary: it may repeat (when unsure, report).
                 constant = column.default is not None and not column.default.volatile
-                if unique and (constant or column.generated) and column_gets_values(column) and not column.identity:
+                repeats = (constant or column.generated) and column_gets_values(column)
+                # NULL in every row: equal values under NULLS NOT DISTINCT
+                nulls_collide = any(c.nulls_not_distinct for c in unique) and not column_gets_values(column)
+                if unique and (repeats or nulls_collide) and not column.identity:
                     yield _added_column(ctx, summary.table, column)
 
 
