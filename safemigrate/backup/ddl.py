@@ -13,6 +13,12 @@ may break them, so they are added after the data, still NOT VALID, as pg_dump do
 A table's extras (:class:`TableExtras`: triggers, privileges, row-level security, policies,
 comments, storage parameters, replica identity, owner) are read with it; :func:`extras_statements`
 turns them back into statements, which a restore runs once a recreated table holds its rows.
+
+A table's INHERITS parents are stored with it, in order; a recreated table is created with all its
+columns in their backed-up order, then linked with :func:`inherit_statement` (as pg_dump's
+binary-upgrade mode does): ``CREATE TABLE ... INHERITS`` would put the parents' columns first, and a
+column the parent got later would move, changing the table's fingerprint. Its inherited checks and
+NOT NULL are its own in the DDL, so they match the parent's as ``ALTER TABLE ... INHERIT`` requires.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from safemigrate.backup.manifest import (
     GrantDef,
     IndexDef,
     ObjectComment,
+    ParentTable,
     PolicyDef,
     SequenceDef,
     TableDDL,
@@ -276,6 +283,7 @@ def read_ddl(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDDL
         tuple(sequences),
         tuple(enums.values()),
         read_extras(conn, schema, table),
+        tuple(catalog_rows(conn, "inheritance_parents", ParentTable, params)),
     )
 
 
@@ -547,7 +555,8 @@ def type_and_sequence_statements(
     schema: str, ddl: TableDDL, existing_types: set[tuple[str, str]]
 ) -> list[sql.Composed]:
     """The table's enum types (when missing) and serial sequences; then :func:`table_statements`, the
-    load, :func:`index_statements`, and :func:`foreign_key_statements` once every table is loaded.
+    load, :func:`index_statements`, then :func:`foreign_key_statements` and :func:`inherit_statement`
+    once every table is loaded.
     When several tables are created, these go first for all of them: a column default may name
     another table's sequence (an inheritance child's ``id`` takes its parent's ``nextval``)."""
     statements: list[sql.Composed] = []
@@ -630,6 +639,17 @@ def add_constraint_statement(schema: str, table: str, name: str, definition: str
     """``ALTER TABLE ... ADD CONSTRAINT name definition`` (a NOT VALID definition stays NOT VALID)."""
     return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
         sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition)
+    )
+
+
+def inherit_statement(schema: str, table: str, parent: ParentTable) -> sql.Composed:
+    """``ALTER TABLE schema.table INHERIT parent``: run once the table holds its rows and its NOT VALID
+    checks (the parent's must be on the child by then), one per parent in the stored order. The
+    columns and checks become inherited but stay the table's own too (attislocal, conislocal), as
+    after pg_dump's binary upgrade without its catalog updates: a column or check the parent drops
+    later stays on the child."""
+    return sql.SQL("ALTER TABLE {} INHERIT {}").format(
+        sql.Identifier(schema, table), sql.Identifier(parent.schema, parent.name)
     )
 
 

@@ -3,7 +3,9 @@
 A table's ``ddl.extras`` (triggers, privileges, row-level security, policies, comments, storage
 parameters, replica identity, owner) was added within version 1: a reader reads only the keys it
 knows, so an older safemigrate reads a newer manifest as before (without them), and a manifest
-written before them reads with ``extras`` None (restored as before: nothing to re-apply).
+written before them reads with ``extras`` None (restored as before: nothing to re-apply). A
+table's ``ddl.parents`` (its INHERITS parents) came the same way: a manifest written before them
+reads with none, so its tables are recreated as plain tables, as they were then.
 """
 
 from __future__ import annotations
@@ -196,6 +198,14 @@ class TableExtras:
 
 
 @dataclass(frozen=True)
+class ParentTable:
+    """A table that a backed-up table inherits from (``INHERITS``; not a partition's parent)."""
+
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
 class TableDDL:
     columns: tuple[ColumnDef, ...]
     constraints: tuple[ConstraintDef, ...]  # foreign keys included (kind "f"): added after all tables
@@ -203,6 +213,7 @@ class TableDDL:
     sequences: tuple[SequenceDef, ...]
     enums: tuple[EnumType, ...]
     extras: TableExtras | None = None  # None: a backup taken before they were stored
+    parents: tuple[ParentTable, ...] = ()  # INHERITS, in pg_inherits.inhseqno order (none in older manifests)
 
     @property
     def copy_columns(self) -> tuple[str, ...]:
@@ -283,6 +294,7 @@ class Manifest:
                         tuple(_known(SequenceDef, s) for s in t["ddl"]["sequences"]),
                         tuple(EnumType(e["schema"], e["name"], tuple(e["labels"])) for e in t["ddl"]["enums"]),
                         _extras(t["ddl"].get("extras")),
+                        tuple(_known(ParentTable, p) for p in t["ddl"].get("parents", ())),
                     ),
                     _whole(t["rows"], "rows"),
                     t["fingerprint"],

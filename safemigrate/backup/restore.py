@@ -3,10 +3,13 @@
 A table the restore recreates gets its extras back (triggers, privileges, row-level security,
 policies, comments, storage parameters, replica identity, owner) once its rows are loaded and
 verified, so no user trigger fires on the loaded rows and no policy hides them from the check. A
-table that is present keeps what it has. What cannot be given back (a role missing here, an owner
-the restoring role may not give the table to) is a warning line on the result; a trigger whose
-function is missing is left out with a warning (``restore``: the target may be a fresh database)
-or stops the restore (``rollback``: the function outlives the dropped table), as the caller asks.
+table that is present keeps what it has, its INHERITS links too. A recreated table is linked to its
+INHERITS parents once every table holds its rows (a parent restored in the same run is one of
+them). What cannot be given back (a parent not there or no longer fitting the table, a role missing
+here, an owner the restoring role may not give the table to) is a warning line on the result; a
+trigger whose function is missing is left out with a warning (``restore``: the target may be a
+fresh database) or stops the restore (``rollback``: the function outlives the dropped table), as
+the caller asks.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from safemigrate.backup.ddl import (
     foreign_key_statements,
     foreign_keys_left_out,
     index_statements,
+    inherit_statement,
     load_sql,
     read_columns,
     referenced,
@@ -312,6 +316,9 @@ def restore_in_transaction(
         )
     for con in not_valid:  # the target's own, read from it before the load
         conn.execute(add_constraint_statement(schema, con.table_name, con.name, con.definition))
+    # Links last: a child must hold its parents' NOT VALID checks, and present parents have theirs back
+    # by now. The check below reads ONLY each table, so what the links add to a parent's reads is not in it.
+    unlinked = _link_parents(conn, schema, created)
     switch_back_on(conn, schema, switched_off)
     _verify(conn, schema, [e for e in entries if e.name not in checked_by_loader])
     # After the check: a forced policy would hide rows from it, and no trigger fires on the load.
@@ -323,9 +330,78 @@ def restore_in_transaction(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
     return [
-        RestoredTable(e.name, e.rows, e.name not in present, left_out.get(e.name, ()) + warnings.get(e.name, ()))
+        RestoredTable(
+            e.name,
+            e.rows,
+            e.name not in present,
+            left_out.get(e.name, ()) + unlinked.get(e.name, ()) + warnings.get(e.name, ()),
+        )
         for e in entries
     ]
+
+
+# How ALTER TABLE ... INHERIT refuses a parent that no longer fits the recreated table (a column or
+# check it lacks, or has otherwise), that cannot be inherited from (partitioned), that would close a
+# cycle, or that the restoring role does not own.
+_LINK_REFUSED = (
+    psycopg.errors.DatatypeMismatch,
+    psycopg.errors.CollationMismatch,
+    psycopg.errors.ObjectNotInPrerequisiteState,
+    psycopg.errors.WrongObjectType,
+    psycopg.errors.DuplicateTable,
+    psycopg.errors.InsufficientPrivilege,
+)
+
+
+def _link_parents(
+    conn: psycopg.Connection[Any], schema: str, created: Sequence[TableEntry]
+) -> dict[str, tuple[str, ...]]:
+    """Link each recreated table to its INHERITS parents, in their stored order, parents before their
+    children. A parent that is not there, or refuses the link, leaves the table without it: SELECT from
+    the parent no longer returns the table's rows, so a warning line says so, with the statement."""
+    present = _tables_present(conn, {(p.schema, p.name) for e in created for p in e.ddl.parents})
+    unlinked: dict[str, tuple[str, ...]] = {}
+    for entry in _parents_first(schema, created):
+        lines: list[str] = []
+        for parent in entry.ddl.parents:
+            statement = inherit_statement(schema, entry.name, parent)
+            if (parent.schema, parent.name) not in present:
+                why = "that table is not there: restore or create it first"
+            else:
+                try:
+                    with conn.transaction():  # a savepoint: a refused link leaves the restore going
+                        conn.execute(statement)
+                    continue
+                except _LINK_REFUSED as err:
+                    why = f"PostgreSQL refused the link: {err.diag.message_primary or err}"
+            shown = f"{parent.schema}.{parent.name}"
+            lines.append(
+                f"table {entry.name!r} was recreated without inheriting from {shown} ({why}), so SELECT from "
+                f"{shown} does not return its rows; to link them: {statement.as_string(conn)};"
+            )
+        if lines:
+            unlinked[entry.name] = tuple(lines)
+    return unlinked
+
+
+def _parents_first(schema: str, created: Sequence[TableEntry]) -> list[TableEntry]:
+    """``created`` with each table after the recreated tables it inherits from (as pg_dump orders them)."""
+    by_name = {e.name: e for e in created}
+    done: list[TableEntry] = []
+    seen: set[str] = set()
+
+    def visit(entry: TableEntry) -> None:
+        if entry.name in seen:
+            return
+        seen.add(entry.name)  # before the parents: a cycle (a damaged manifest) ends here
+        for parent in entry.ddl.parents:
+            if parent.schema == schema and parent.name in by_name:
+                visit(by_name[parent.name])
+        done.append(entry)
+
+    for entry in created:
+        visit(entry)
+    return done
 
 
 @contextlib.contextmanager
@@ -653,9 +729,12 @@ def _load(conn: psycopg.Connection[Any], schema: str, entry: TableEntry, path: P
 
 
 def _verify(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
-    actual = fingerprint(conn, schema=schema, tables=[e.name for e in entries], mode="full")
+    expectations = {e.name: DataFingerprint.from_dict(e.fingerprint).tables[0] for e in entries}
+    # Rows hashed in the backup's column order: a present table may hold the same columns in another.
+    order = {name: [c.name for c in expected.columns] for name, expected in expectations.items()}
+    actual = fingerprint(conn, schema=schema, tables=[e.name for e in entries], mode="full", column_order=order)
     for entry in entries:
-        expected = DataFingerprint.from_dict(entry.fingerprint).tables[0]
+        expected = expectations[entry.name]
         got = actual.table(entry.name)
         assert got is not None
         differences = compare_tables(expected, got)

@@ -76,6 +76,8 @@ def clone(
     for table in result.tables:
         how = "created" if table.created else "replaced"
         typer.echo(f'clone: "{table.name}": {table.rows:,} rows ({how})', err=True)
+        for warning in table.warnings:
+            typer.echo(f"warning: {warning}", err=True)
     for column in result.masked:
         # a table inheriting a masked table's column gets its mask: say where it comes from
         how = column.rule + (f", inherited from {column.inherited_from}" if column.inherited_from else "")

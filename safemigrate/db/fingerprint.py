@@ -217,12 +217,17 @@ def fingerprint(
     mode: Mode = "full",
     progress: ProgressCallback | None = None,
     chunk_bytes: int | None = DEFAULT_CHUNK_BYTES,
+    column_order: Mapping[str, Sequence[str]] | None = None,
 ) -> DataFingerprint:
     """Fingerprint ``tables`` of ``schema`` (default: every table of the schema, see
     ``sql/fingerprint_tables.sql``), in the order given (default: by name, code-point order).
 
     ``mode`` ``fast`` counts rows and non-null values only; ``full`` hashes them too. ``progress``
     is called as the module docstring says; ``chunk_bytes`` None scans every table in one statement.
+    ``column_order`` (table -> its column names) chains a table's row hash in that order instead of
+    the table's own, when it names exactly the table's columns: the same rows give the same row hash
+    in a table whose columns stand in another order (a restore into such a table, or an inheritance
+    child that ``pg_dump`` recreated with its parent's columns first).
     Raises UnknownTableError for a name that is not a table of the schema."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -240,6 +245,9 @@ def fingerprint(
         conn.execute(load_sql("fingerprint_session").encode())
         targets = _targets(conn, schema, names)
         columns = _columns(conn, schema, [t.name for t in targets])
+        for table, order in (column_order or {}).items():
+            if sorted(columns.get(table, ())) == sorted(order):
+                columns[table] = list(order)
         isolation = conn.execute(b"SHOW transaction_isolation").fetchone()
         stable_snapshot = isolation is not None and isolation[0] in ("repeatable read", "serializable")
         ranges_ok = stable_snapshot and major >= _MIN_MAJOR_FOR_RANGES and chunk_bytes is not None

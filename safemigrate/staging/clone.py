@@ -68,6 +68,9 @@ class ClonedTable:
     name: str
     rows: int
     created: bool  # the table was missing in the target and was created
+    # What the restore could not give back (an INHERITS parent not there, a trigger whose function is
+    # missing, a role...), one line each, as RestoredTable.warnings.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ def clone_database(
             masking = MaskedLoad(column_masks, salt or DEFAULT_SALT)
             restored = restore_in_transaction(conn, target.schema, folder, entries, loader=masking)
             resume_triggers(conn, target.schema, paused)
-    cloned = tuple(ClonedTable(t.name, t.rows, t.recreated) for t in restored)
+    cloned = tuple(ClonedTable(t.name, t.rows, t.recreated, t.warnings) for t in restored)
     return CloneResult(
         source.display(),
         target.display(),

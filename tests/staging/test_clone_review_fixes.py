@@ -70,8 +70,12 @@ def test_masks_reach_children_and_grandchildren(source_url: str, target_url: str
     assert "corp.com" not in copied and "@example.com" not in copied
     assert "Raw Root" in copied  # columns not masked are copied as they are
     with psycopg.connect(target_url) as conn:
-        emails = conn.execute("""SELECT email FROM "Root" UNION ALL SELECT email FROM "Admin" """).fetchall()
+        emails = conn.execute("""SELECT email FROM ONLY "Root" UNION ALL SELECT email FROM ONLY "Admin" """).fetchall()
     assert len(emails) == 3 and all(str(e).endswith("@example.invalid',)") for e in emails)
+    # The recreated children inherit as in the source: reading "User" returns theirs too.
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute('SELECT count(*) FROM "User"').fetchone() == (6,)
+    assert all(t.warnings == () for t in result.tables)
 
 
 def test_a_child_copied_without_its_parent_is_masked(source_url: str, target_url: str, tmp_path: Path) -> None:
@@ -90,6 +94,14 @@ def test_a_child_copied_without_its_parent_is_masked(source_url: str, target_url
     ]
     copied = _target_text(target_url)
     assert "corp.com" not in copied and "Raw Root" not in copied
+    # Its parent "Admin" was not copied: the child stays a plain table, and the result says so.
+    (root,) = result.tables
+    assert len(root.warnings) == 1 and "recreated without inheriting from public.Admin" in root.warnings[0]
+
+    _execute(target_url, 'DROP TABLE "Root"')  # the command line says it too
+    done = run("--to", target_url, "--database-url", source_url, "--tables", "Root", "--yes", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: table 'Root' was recreated without inheriting from public.Admin" in done.stderr
 
 
 def test_a_childs_own_mask_wins_and_conflicts_are_refused(source_url: str, target_url: str, tmp_path: Path) -> None:
