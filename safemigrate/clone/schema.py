@@ -129,11 +129,12 @@ class CatalogSchema:
 
 def schema_from_catalog(conn: psycopg.Connection[Any], schema: str) -> CatalogSchema:
     """Every table of ``schema`` (columns, defaults, identity and serial sequences, enum types, checks;
-    then keys, indexes and foreign keys), read the way backups read it. Views, functions, triggers and
+    then keys, indexes, foreign keys and INHERITS links), read the way backups read it. Views, functions, triggers and
     other schemas are not included."""
     from safemigrate.backup.ddl import (
         foreign_key_statements,
         index_statements,
+        inherit_statement,
         read_ddl,
         schema_tables,
         table_statements,
@@ -149,6 +150,14 @@ def schema_from_catalog(conn: psycopg.Connection[Any], schema: str) -> CatalogSc
     post = [statement for name in names for statement in index_statements(schema, name, ddls[name])]
     post += [
         s for name in names for s in foreign_key_statements(schema, name, ddls[name], {(schema, n) for n in names})
+    ]
+    # INHERITS links last, parents named in order (as the backup stores them): the columns stay in the
+    # target's order, and every parent is a table of this schema the clone has.
+    post += [
+        inherit_statement(schema, name, parent)
+        for name in names
+        for parent in ddls[name].parents
+        if parent.schema == schema and parent.name in ddls
     ]
     extensions = tuple(
         str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")

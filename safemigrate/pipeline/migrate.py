@@ -821,8 +821,10 @@ class _Verifier:
 
         # Before the first SELECT, which fixes this REPEATABLE READ transaction's snapshot: the
         # tables whose rows an UPDATE or DELETE reads stop taking writes (and writes in flight
-        # finish) first, so a backfill sees every row committed before it, as under Prisma.
-        locked = sorted(self.touches.rows_read & self.live_tables)
+        # finish) first, so a backfill sees every row committed before it, as under Prisma; and so
+        # do the tables an ALTER TABLE rewrites, which it copies from the latest committed rows: the
+        # counts before and after then see the same rows.
+        locked = sorted((self.touches.rows_read | self.touches.rewritten) & self.live_tables)
         if locked:
             conn.execute(
                 sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
@@ -1061,11 +1063,16 @@ def _apply_with_prisma(
         # The schema differs from the rehearsal's: not the app's doing, so undo it from the backup (as
         # `rollback` does; rows written to those tables during the deploy are lost, a window of seconds).
         from safemigrate.db.diff import diff_to_dict
-        from safemigrate.pipeline.rollback import apply_rollback, holding_security, refuse_unundoable
+        from safemigrate.pipeline.rollback import apply_rollback, backed_up_parents, holding_security, refuse_unundoable
 
         record = {"id": run.id, "migrations": list(run.migrations), "schema_changes": diff_to_dict(diff)["changes"]}
         try:
-            refuse_unundoable(record, {t.name for t in manifest.tables}, secured=holding_security(manifest))
+            refuse_unundoable(
+                record,
+                {t.name for t in manifest.tables},
+                secured=holding_security(manifest),
+                parents=backed_up_parents(manifest),
+            )
         except SafemigrateError as err:
             stage("verify", "failed", f"{len(problems)} unexpected difference(s); cannot undo: {err.message}")
         else:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from safemigrate.backup.manifest import SequenceDef
 from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
 from safemigrate.errors import BackupError, InputError, RestoreRefusedError
@@ -54,6 +56,9 @@ class TableLoss:
     table: str
     rows_now: int | None  # None when the table no longer exists
     rows_in_backup: int | None  # None for a table the run created
+    # The sum of its rows' xmin when counted: any insert, update or delete since changes it (with the
+    # count), so the rollback can see that the app wrote to the table after the preview was shown.
+    writes_seen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,24 @@ def holding_security(manifest: Any) -> set[str]:
     return {t.name for t in manifest.tables if t.ddl.extras is not None} if manifest is not None else set()
 
 
+def backed_up_parents(manifest: Any) -> dict[str, set[tuple[str, str]]]:
+    """The INHERITS parents (schema, name) each backed-up table's backup holds: a rollback recreates
+    the table and links it to them again (none in backups taken before they were stored)."""
+    if manifest is None:
+        return {}
+    return {t.name: {(p.schema, p.name) for p in t.ddl.parents} for t in manifest.tables}
+
+
+def _unquoted(qualified: str) -> tuple[str, str] | None:
+    """``public."User"`` (``quote_ident(schema) || '.' || quote_ident(name)``, as the schema diff
+    names a parent) as ``("public", "User")``; None when it is not two such names."""
+    found = re.fullmatch(r'((?:"(?:[^"]|"")*")|[^".]+)\.((?:"(?:[^"]|"")*")|[^".]+)', qualified)
+    if found is None:
+        return None
+    schema, name = (p[1:-1].replace('""', '"') if p.startswith('"') else p for p in found.groups())
+    return schema, name
+
+
 def _created_tables(run: Mapping[str, Any], backed_up: set[str]) -> list[str]:
     """Tables the run created. A "probable rename" (a table gone, another with the same columns)
     counts as created only when the old table is in the backup (dropped, then restored from it);
@@ -213,11 +236,11 @@ _NOT_UNDOABLE = {
     "composite_type_added": "composite types are not undone",
     "composite_type_dropped": "composite types are not in the backup",
     "composite_type_changed": "composite types are not in the backup",
-    # A backup holds no plain inheritance, so a table restored from it would not get back what the
-    # run took away; nor row-level security and policies when it was taken before they were stored
-    # (see _SECURITY_IN_EXTRAS). (policy_added and inheritance_added go with a table the run created
-    # or that is restored; elsewhere they are refused, as every table change outside
-    # _UNDOABLE_OUTSIDE is.)
+    # A backup taken before they were stored holds neither row-level security and policies (see
+    # _SECURITY_IN_EXTRAS) nor a table's INHERITS parents (see backed_up_parents), so a table restored
+    # from it would not get back what the run took away. (policy_added and inheritance_added go with a
+    # table the run created or that is restored; elsewhere they are refused, as every table change
+    # outside _UNDOABLE_OUTSIDE is.)
     "row_security_changed": "row-level security is not in the backup",
     "policy_dropped": "policies are not in the backup",
     "policy_changed": "policies are not in the backup",
@@ -228,10 +251,17 @@ _NOT_UNDOABLE = {
 _SECURITY_IN_EXTRAS = frozenset({"row_security_changed", "policy_dropped", "policy_changed"})
 
 
-def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], *, secured: Collection[str] = ()) -> None:
+def refuse_unundoable(
+    run: Mapping[str, Any],
+    backed_up: set[str],
+    *,
+    secured: Collection[str] = (),
+    parents: Mapping[str, Collection[tuple[str, str]]] | None = None,
+) -> None:
     """RestoreRefusedError when ``run`` changed something that a rollback from a backup of the
     ``backed_up`` tables cannot undo (checked before anything changes). ``secured``: the backed-up
-    tables whose backup holds their row-level security and policies (:func:`holding_security`)."""
+    tables whose backup holds their row-level security and policies (:func:`holding_security`);
+    ``parents``: the INHERITS parents each backed-up table's backup holds (:func:`backed_up_parents`)."""
     created = set(_created_tables(run, backed_up))
     renamed = {new for new, _ in _renamed_tables(run, backed_up)}
     for change in _changes(run):
@@ -239,6 +269,9 @@ def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], *, secured: C
         kind = change["kind"]
         if kind in _SECURITY_IN_EXTRAS and table in backed_up and table in secured:
             continue
+        held = (parents or {}).get(str(table), ())
+        if kind == "inheritance_removed" and _unquoted(str(change.get("parent"))) in held:
+            continue  # the recreated table is linked to its backed-up parents again
         if kind in _NOT_UNDOABLE:
             names = ("enum", "view", "function", "domain", "composite", "policy", "name", "table")
             what = next((str(change[key]) for key in names if change.get(key)), "")
@@ -256,6 +289,46 @@ def refuse_unundoable(run: Mapping[str, Any], backed_up: set[str], *, secured: C
                 f"Run {run['id']} changed {table!r} ({kind.replace('_', ' ')}) but its backup does not hold that "
                 "table, so the change cannot be undone; nothing was changed.",
                 "Restore that table from another backup, or undo the change with a new migration.",
+            )
+
+
+def _rows_and_writes(conn: psycopg.Connection[Any], schema: str, table: str) -> tuple[int | None, int | None]:
+    """The table's row count and the sum of its rows' xmin (the transactions that wrote them); Nones
+    when the table does not exist."""
+    if _count(conn, schema, table) is None:
+        return None, None
+    row = conn.execute(
+        sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM {}").format(sql.Identifier(schema, table))
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _loss(conn: psycopg.Connection[Any], schema: str, table: str, rows_in_backup: int | None) -> TableLoss:
+    rows, writes = _rows_and_writes(conn, schema, table)
+    return TableLoss(table, rows, rows_in_backup, writes)
+
+
+def refuse_writes_since_preview(conn: psycopg.Connection[Any], schema: str, losses: Sequence[TableLoss]) -> None:
+    """RestoreRefusedError when a table the preview counted was written to since (a confirmation can
+    take any time while the app goes on): the rollback would lose rows nobody was shown. Called in the
+    rollback's transaction: the tables are locked first, so nothing changes between this and the drop."""
+    present = [loss for loss in losses if loss.rows_now is not None]
+    if not present:
+        return
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+            sql.SQL(", ").join(sql.Identifier(schema, loss.table) for loss in present)
+        )
+    )
+    for loss in present:
+        rows, writes = _rows_and_writes(conn, schema, loss.table)
+        if (rows, writes) != (loss.rows_now, loss.writes_seen):
+            now = "is gone" if rows is None else f"has {rows:,} rows now"
+            raise RestoreRefusedError(
+                f"Table {loss.table!r} was written to since the rollback's preview (it had {loss.rows_now:,} rows "
+                f"then and {now}), so the rollback would lose changes nobody was shown; nothing was changed.",
+                "Run the rollback again to see what it would lose now, or stop the app's writes to that table first.",
             )
 
 
@@ -410,7 +483,7 @@ def rollback_preview(
 ) -> RollbackPreview:
     backed_up = set(_backup_tables(manifest))
     created = _created_tables(run, backed_up)
-    refuse_unundoable(run, backed_up, secured=holding_security(manifest))
+    refuse_unundoable(run, backed_up, secured=holding_security(manifest), parents=backed_up_parents(manifest))
     children = conn.execute(
         load_sql("rollback_inheritance_children"), {"schema": schema, "tables": sorted(backed_up)}
     ).fetchall()
@@ -429,8 +502,8 @@ def rollback_preview(
             "them blindly.",
             "Roll back the later run first.",
         )
-    losses = [TableLoss(t.name, _count(conn, schema, t.name), t.rows) for t in (manifest.tables if manifest else ())]
-    losses += [TableLoss(name, _count(conn, schema, name), None) for name in created]
+    losses = [_loss(conn, schema, t.name, t.rows) for t in (manifest.tables if manifest else ())]
+    losses += [_loss(conn, schema, name, None) for name in created]
     drops = [f"table {name} (created by the run)" for name in created]
     drops += [f"rename table {new} back to {old}" for new, old in _renamed_tables(run, backed_up)]
     for change in _changes(run):
@@ -465,8 +538,10 @@ def apply_rollback(
     run: Mapping[str, Any],
     manifest: Any,
     folder: Path | None,
+    previewed: Sequence[TableLoss] | None = None,
 ) -> RollbackResult:
-    """Everything in one transaction on ``conn`` (autocommit connection holding the migration lock)."""
+    """Everything in one transaction on ``conn`` (autocommit connection holding the migration lock).
+    ``previewed``: the losses a confirmed preview showed; a table written to since refuses it."""
     from safemigrate.backup.restore import check_files, restore_in_transaction
 
     backed_up = _backup_tables(manifest)
@@ -475,6 +550,9 @@ def apply_rollback(
         check_files(folder, manifest.tables)
     dropped: list[str] = []
     with conn.transaction():
+        if previewed is not None:
+            refuse_writes_since_preview(conn, schema, previewed)
+        sequences = _sequence_positions(conn, schema, manifest)
         for name in created:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
             dropped.append(f"table {name}")
@@ -527,6 +605,7 @@ def apply_rollback(
                 conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.Identifier(schema, name)))
             recreated = restore_in_transaction(conn, schema, folder, manifest.tables, table_extras="apply")
             warnings = [w for table in recreated for w in table.warnings]
+            _keep_sequences_ahead(conn, schema, sequences)
             for view_name, definition, materialized in views:
                 kind = sql.SQL("MATERIALIZED VIEW" if materialized else "VIEW")
                 conn.execute(
@@ -536,12 +615,21 @@ def apply_rollback(
             for table, constraint, definition in keys:
                 if _count(conn, schema, table) is None:
                     continue
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                        sql.Identifier(schema, table), sql.Identifier(constraint)
-                    )
-                    + sql.SQL(definition)  # pg_get_constraintdef text, from the catalog
-                )
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                                sql.Identifier(schema, table), sql.Identifier(constraint)
+                            )
+                            + sql.SQL(definition)  # pg_get_constraintdef text, from the catalog
+                        )
+                except psycopg.errors.ForeignKeyViolation as err:
+                    raise RestoreRefusedError(
+                        f"Table {table!r} (not in the backup) has rows referencing rows the rollback would remove "
+                        f"({(err.diag.message_detail or '').strip() or constraint}); nothing was changed.",
+                        f"Those rows were written since the run: delete or change them first (constraint "
+                        f"{constraint}), or undo the run with a new migration instead.",
+                    ) from err
             restored = list(backed_up)
         for change in _changes(run):
             if change["kind"] == "enum_added":
@@ -656,9 +744,9 @@ def rollback(
             to_mark = _rows_to_mark_now(conn, url.schema, run)
             if manifest is not None:
                 with setup.store.fetch(manifest.id) as local:
-                    result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id)
+                    result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id, preview.losses)
             else:
-                result = apply_rollback(conn, url.schema, run, None, None)
+                result = apply_rollback(conn, url.schema, run, None, None, preview.losses)
     except KeyboardInterrupt:
         # The transaction commits before the ledger is written: an interrupt on the way (or during the
         # COMMIT itself) must not leave the ledger saying "applied" for a run that was rolled back.
@@ -680,6 +768,47 @@ def rollback(
 
         raise BackupStoreError(f"Rolled back run {run['id']}, but: {unsaved}")
     return dataclasses.replace(result, deliveries=deliveries)
+
+
+def _sequence_positions(
+    conn: psycopg.Connection[Any], schema: str, manifest: Any
+) -> list[tuple[str, SequenceDef, int]]:
+    """(table, its sequence as backed up, the value it last handed out) of the backed-up tables'
+    ascending serial and identity sequences that have handed one out, read before the rollback drops them."""
+    found: list[tuple[str, SequenceDef, int]] = []
+    for table in manifest.tables if manifest is not None else ():
+        if _count(conn, schema, table.name) is None:
+            continue
+        for seq in table.ddl.sequences:
+            if seq.increment <= 0:
+                continue
+            row = conn.execute(
+                "SELECT s.last_value FROM pg_sequences s"
+                " WHERE (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass"
+                " = pg_get_serial_sequence(%s, %s)::regclass",
+                (sql.Identifier(schema, table.name).as_string(conn), seq.column_name),
+            ).fetchone()
+            if row is not None and row[0] is not None:  # NULL: never called
+                found.append((table.name, seq, int(row[0])))
+    return found
+
+
+def _keep_sequences_ahead(
+    conn: psycopg.Connection[Any], schema: str, before: Sequence[tuple[str, SequenceDef, int]]
+) -> None:
+    """Move each recreated sequence back up to where it was before the rollback: the restore set it to
+    the backup's value, and the ids handed out since (to rows the rollback removed) must not be handed
+    out again; the app may have sent them on (links, emails, other systems)."""
+    for table, seq, last in before:
+        restored_last = seq.last_value if seq.is_called else seq.last_value - seq.increment
+        if last > restored_last:
+            conn.execute(
+                sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, true)").format(
+                    sql.Literal(sql.Identifier(schema, table).as_string(conn)),
+                    sql.Literal(seq.column_name),
+                    sql.Literal(last),
+                )
+            )
 
 
 def _rows_to_mark_now(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> set[str]:

@@ -32,6 +32,11 @@ class Touches:
     # Tables that exist before the migrations and whose rows an UPDATE, DELETE or TRUNCATE reads, by
     # their names before the migrations: what must not change under the transaction's snapshot.
     rows_read: frozenset[str] = frozenset()
+    # Tables that exist before the migrations and that an ALTER TABLE may rewrite (a type change, a
+    # column added with a per-row default, identity or stored expression, SET LOGGED/UNLOGGED), by
+    # their names before the migrations. PostgreSQL rewrites a table from the latest committed rows,
+    # not the transaction's snapshot: rows committed meanwhile would show up as rows that appeared.
+    rewritten: frozenset[str] = frozenset()
 
     def allowance(self, table: str) -> TableAllowance | None:
         """None when the migrations do not touch ``table`` (its data must not change)."""
@@ -64,6 +69,7 @@ def read_touches(
     removing: set[str] = set()
     updating: set[str] = set()
     relabelled: set[str] = set()
+    rewriting: set[str] = set()
 
     def original(name: str) -> str:
         """The name before the migrations of the table called ``name`` at this point."""
@@ -82,6 +88,8 @@ def read_touches(
             touch(s.table.name, add=True)
         elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
             touch(s.table.name)
+            if any(_may_rewrite(action) for action in s.actions):
+                rewriting.add(original(s.table.name))
             for action in s.actions:
                 if isinstance(action, m.RenameTable):
                     current[original(s.table.name)] = action.new
@@ -142,7 +150,27 @@ def read_touches(
     # Audit -> Log -> Journal, is Audit -> Journal).
     renamed = {old: now for old, now in current.items() if old != now}
     read = frozenset((removing_before | updating_before) - created)
-    return Touches(allow, renamed, frozenset(created), frozenset(dropped), tuple(unknown), frozenset(relabelled), read)
+    return Touches(
+        allow,
+        renamed,
+        frozenset(created),
+        frozenset(dropped),
+        tuple(unknown),
+        frozenset(relabelled),
+        read,
+        frozenset(rewriting - created),
+    )
+
+
+def _may_rewrite(action: m.AlterAction) -> bool:
+    """Whether the action may make PostgreSQL rewrite the table (when unsure: yes)."""
+    if isinstance(action, (m.AlterColumnType, m.SetLogged)):
+        return True
+    if isinstance(action, m.AddColumn):
+        column = action.column
+        stored = column.generated and not column.virtual
+        return column.identity or stored or bool(column.default and column.default.volatile)
+    return False
 
 
 def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:

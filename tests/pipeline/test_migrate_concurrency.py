@@ -232,3 +232,28 @@ def test_kill_9_during_the_apply_changes_nothing_and_the_next_run_applies(tmp_pa
     assert _finished_rows(database_url) == {"20240301100000_init": 1, SLOW: 1}
     assert _has_flag_column(database_url)
     assert _query(database_url, 'SELECT count(*), count(flag) FROM "Post"') == [(50, 0)]
+
+
+def test_a_table_rewrite_counts_the_rows_the_app_committed_while_it_waited(tmp_path: Path, database_url: str) -> None:
+    """Prisma's Int -> BigInt rewrites "Post" from the latest committed rows, not the transaction's
+    snapshot: an app row committed while the run waited for its lock was counted as a row that
+    appeared, and the good migration was rolled back. The rewritten table is locked before the snapshot."""
+    project = _project(tmp_path, database_url, 'ALTER TABLE "Post" ALTER COLUMN "id" SET DATA TYPE BIGINT;\n')
+    with psycopg.connect(database_url) as app:
+        app.execute("""INSERT INTO "Post" (title, "authorId") VALUES ('app row', 1)""")  # not committed yet
+        run = _start(project, database_url)
+        waiting = (
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+            "AND wait_event_type = 'Lock'"
+        )
+        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
+        app.commit()
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    assert _query(database_url, """SELECT count(*), max(title) FILTER (WHERE title = 'app row') FROM "Post" """) == [
+        (51, "app row")
+    ]
+    assert _query(
+        database_url,
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'Post' AND column_name = 'id'",
+    ) == [("bigint",)]

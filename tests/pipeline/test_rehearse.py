@@ -227,3 +227,19 @@ def test_a_wrong_url_clone_is_refused_before_the_backup(tmp_path: Path, database
             migrate(project, database_url=database_url, clone="url", clone_url=clone_url, allow=ALLOW_ALL)
     taken = [p.name for p in store.iterdir() if p.name != "runs" and not p.name.startswith(".")]
     assert taken == [], "no backup was taken"
+
+
+def test_a_catalog_built_clone_keeps_inheritance(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column added to "User" reaches its inheritance child "Admin" on the target: the clone built
+    from the catalog must link the child too, or its schema diff differs from what the deploy does."""
+    monkeypatch.setenv("SAFEMIGRATE_PG_DUMP", str(tmp_path / "no-such-pg_dump"))
+    project = _project(tmp_path)
+    _deploy(project, database_url, 4, POSTS + """CREATE TABLE "Admin" (level int) INHERITS ("User");""")
+    _only_pending(project, 4, 'ALTER TABLE "User" ADD COLUMN "nick" TEXT;\n')
+    rehearsal = rehearse(project, database_url=database_url, clone="database")
+    assert rehearsal.ok, rehearsal.result.failed
+    assert rehearsal.schema_diff is not None
+    added = {(c.table, c.column) for c in rehearsal.schema_diff.changes if type(c).__name__ == "ColumnAdded"}
+    assert added == {("User", "nick"), ("Admin", "nick")}

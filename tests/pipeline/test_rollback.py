@@ -244,3 +244,65 @@ def test_a_run_that_backed_up_every_table_is_marked_rolled_back_not_erased(tmp_p
     assert "User" in names and "profile" in names and "_prisma_migrations" not in names
     rollback(project, database_url=database_url, confirm=lambda p: True)
     assert _states(project, database_url) == [APPLIED, ROLLED_BACK]
+
+
+def _deployed(tmp_path: Path, database_url: str) -> Path:
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    return project
+
+
+@pytest.mark.parametrize(
+    "app_write",
+    [
+        """INSERT INTO "User" (email) VALUES ('late@example.com')""",
+        """UPDATE "User" SET email = 'changed@example.com' WHERE id = 7""",  # the count alone would not show it
+    ],
+)
+def test_a_table_written_to_while_the_preview_is_shown_refuses_the_rollback(
+    tmp_path: Path, database_url: str, app_write: str
+) -> None:
+    project = _deployed(tmp_path, database_url)
+
+    def app_writes_then_confirm(preview: RollbackPreview) -> bool:
+        with psycopg.connect(database_url, autocommit=True) as app:
+            app.execute(app_write.encode())
+        return True
+
+    with pytest.raises(RestoreRefusedError, match=r"'User' was written to since the rollback's preview") as caught:
+        rollback(project, database_url=database_url, confirm=lambda p: app_writes_then_confirm(p))
+    written = _prints(database_url)
+    assert "nothing was changed" in caught.value.message
+    assert _states(project, database_url) == [APPLIED, APPLIED]
+    result = rollback(project, database_url=database_url, confirm=lambda p: True)  # shown again: goes ahead
+    assert result.restored == ("User",) and _prints(database_url) != written
+
+
+def test_ids_handed_out_since_the_run_are_not_handed_out_again(tmp_path: Path, database_url: str) -> None:
+    project = _deployed(tmp_path, database_url)
+    with psycopg.connect(database_url, autocommit=True) as app:
+        app.execute("""INSERT INTO "User" (email) SELECT 'after' || i || '@example.com' FROM generate_series(1, 5) i""")
+    rollback(project, database_url=database_url, confirm=lambda p: True)  # the 5 rows are lost, as shown
+    with psycopg.connect(database_url, autocommit=True) as app:
+        assert app.execute("""SELECT count(*) FROM "User" """).fetchone() == (40,)
+        new_id = app.execute("""INSERT INTO "User" (email) VALUES ('next@example.com') RETURNING id""").fetchone()
+    assert new_id == (46,), "ids 41-45 went to rows the rollback removed: never again"
+
+
+def test_rows_of_another_table_referencing_removed_rows_refuse_the_rollback(tmp_path: Path, database_url: str) -> None:
+    """profile (not in the backup) gets a row for a user written since the run: putting its foreign key
+    back would fail. One sentence, nothing changed, exit 1 (not a raw database error, exit 2)."""
+    project = _deployed(tmp_path, database_url)
+    with psycopg.connect(database_url, autocommit=True) as app:
+        app.execute("""INSERT INTO "User" (id, email) VALUES (500, 'late@example.com')""")
+        app.execute("INSERT INTO profile (user_id, bio) VALUES (500, 'late')")
+    before = _prints(database_url)
+    with pytest.raises(RestoreRefusedError) as caught:
+        rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert caught.value.message.startswith("Table 'profile' (not in the backup) has rows referencing rows the rollback")
+    assert "(user_id)=(500)" in caught.value.message and caught.value.message.endswith("nothing was changed.")
+    assert _prints(database_url) == before and _states(project, database_url) == [APPLIED, APPLIED]

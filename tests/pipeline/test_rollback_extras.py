@@ -167,3 +167,26 @@ def test_a_backup_holding_the_security_undoes_a_policy_change(kind: str) -> None
             {"T"},
             secured={"T"},
         )
+
+
+def test_a_run_that_removed_inheritance_is_rolled_back_with_the_link(tmp_path: Path, database_url: str) -> None:
+    """The backup holds "User"'s INHERITS parent: the recreated table is linked to it again."""
+    project = _project(tmp_path)
+    pending = list_migrations(project / "prisma" / "migrations")[1].sql_path
+    pending.write_text('ALTER TABLE "User" NO INHERIT "Person";\n' + pending.read_text())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute("""CREATE TABLE "Person" (email text NOT NULL); ALTER TABLE "User" INHERIT "Person";""")
+        conn.execute("""INSERT INTO "User" (email) VALUES ('a@example.com'), ('b@example.com')""")
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+
+    result = rollback(project, database_url=database_url, confirm=lambda preview: True)
+    assert set(result.restored) == {"Person", "User"} and result.warnings == ()  # the parent is backed up too
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""SELECT count(*) FROM "Person" """).fetchone() == (2,)  # through the link
+        assert conn.execute("SELECT inhparent::regclass::text FROM pg_inherits").fetchall() == [('"Person"',)]
+
+    stale = {"id": "r1", "schema_changes": [{"kind": "inheritance_removed", "table": "User", "parent": 'public."X"'}]}
+    with pytest.raises(RestoreRefusedError, match="inheritance is not in the backup"):
+        rollback_module.refuse_unundoable(stale, {"User"}, parents={"User": {("public", "Person")}})
