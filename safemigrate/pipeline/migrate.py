@@ -1016,9 +1016,15 @@ def _apply_with_prisma(
         root,
         lock_timeout=config.database.migrate_lock_timeout,
         handover_wait=handover_wait,
+        lock_wait_limit=config.database.lock_timeout,
         on_interrupt=waiting,
     )
     tail = _prisma_error(outcome.output)
+    if outcome.lock_waits_cancelled:
+        tail = (
+            f"safemigrate cancelled its statement after it waited {config.database.lock_timeout:g} s for another "
+            f"session's lock ([database] lock_timeout; Prisma: {tail})"
+        )
     if not outcome.handed_over:
         unapplied = _not_handed_over(conn, schema, names, before, outcome, tail, run.database, handover_wait)
         if unapplied is not None:

@@ -77,6 +77,9 @@ class PrismaOutcome:
     abandoned: bool = False  # a second interrupt: Prisma was stopped, perhaps mid-migration
     queue_wait_expired: bool = False  # it did not queue within the hand-over wait and was stopped
     unidentified: tuple[int, ...] = ()  # sessions queued then that could not be tied to Prisma
+    # Prisma's sessions whose statement safemigrate cancelled: it waited for another session's lock
+    # longer than [database] lock_timeout (which Prisma's own sessions do not set).
+    lock_waits_cancelled: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,12 +194,16 @@ def run_prisma_deploy(
     *,
     lock_timeout: float,
     handover_wait: float = HANDOVER_WAIT,
+    lock_wait_limit: float = 0.0,
     env: dict[str, str] | None = None,
     on_handover: Callable[[], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
 ) -> PrismaOutcome:
     """Run ``command migrate deploy`` and hand it Prisma's lock (held by ``conn``); take it back after.
     Prisma is stopped when it has not queued for the lock within ``handover_wait`` seconds (0: no limit).
+    Once it holds the lock, a statement of its sessions that waits for another session's lock longer
+    than ``lock_wait_limit`` seconds (``[database] lock_timeout``; 0: no limit) is cancelled, as
+    lock_timeout would: the app's sessions do not queue behind it, and Prisma reports the migration failed.
 
     An interrupt before the hand-over stops Prisma and is raised again (nothing was applied); after
     it, see the module docstring (``on_interrupt`` is called on the first one). Raises
@@ -241,14 +248,19 @@ def run_prisma_deploy(
         handed_over = abandoned = expired = False
         handed_to: int | None = None
         waiting: list[Session] = []
+        lock_waits = _LockWaits(lock_wait_limit)
         interrupt: KeyboardInterrupt | None = None
         try:
             deadline = time.monotonic() + handover_wait if handover_wait > 0 else math.inf
             while True:
                 try:
                     if handed_over:
-                        process.wait()
-                        break
+                        if process.poll() is not None:
+                            break
+                        with contextlib.suppress(psycopg.Error):  # a look that fails must not stop Prisma
+                            lock_waits.cancel_long_ones(conn, prisma, handed_to)
+                        time.sleep(LOCK_WAIT_POLL)
+                        continue
                     if process.poll() is not None:
                         break
                     if time.monotonic() >= deadline:
@@ -306,7 +318,43 @@ def run_prisma_deploy(
         output.seek(0)
         text = output.read()
     unidentified = () if handed_over else tuple(w.pid for w in waiting)
-    return PrismaOutcome(process.returncode, text, handed_over, interrupt, abandoned, expired, unidentified)
+    return PrismaOutcome(
+        process.returncode,
+        text,
+        handed_over,
+        interrupt,
+        abandoned,
+        expired,
+        unidentified,
+        tuple(lock_waits.cancelled),
+    )
+
+
+LOCK_WAIT_POLL = 0.2  # seconds between two looks at Prisma's lock waits
+
+
+class _LockWaits:
+    """Prisma's sessions waiting for another session's lock, since when (first seen waiting), and
+    those cancelled for waiting longer than the limit."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.since: dict[int, float] = {}
+        self.cancelled: list[int] = []
+
+    def cancel_long_ones(self, conn: psycopg.Connection[Any], prisma: _PrismaProcess, handed_to: int | None) -> None:
+        if self.limit <= 0:
+            return
+        sessions = set(prisma.ours(database_sessions(conn))) | ({handed_to} if handed_to is not None else set())
+        rows = conn.execute(load_sql("relation_lock_waits"), {"pids": sorted(sessions)}).fetchall()
+        now = time.monotonic()
+        waiting = {int(r[0]) for r in rows}
+        self.since = {pid: self.since.get(pid, now) for pid in waiting}
+        for pid, since in list(self.since.items()):
+            if now - since >= self.limit:
+                conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                self.cancelled.append(pid)
+                del self.since[pid]
 
 
 def _abandon(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,3 +184,36 @@ def test_a_second_sigterm_stops_prisma_and_the_run_can_be_rolled_back(
     assert _ledger(project)[-1]["verdict"] == "rolled back"
     after = _rows(database_url)
     assert after[FIRST].rolled_back and after[SLOW].rolled_back, "no failed row is left: Prisma is not stuck"
+
+
+def test_prisma_waiting_for_an_app_lock_is_cancelled_after_lock_timeout(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+) -> None:
+    """Prisma's sessions do not set [database] lock_timeout: its ALTER TABLE queued behind an app's
+    open transaction for as long as that lasted, and the app's next statements on the table queued
+    behind it. safemigrate cancels the wait after lock_timeout, and the run fails with nothing applied."""
+    _prepare(project, database_url)
+    for name in (FIRST, SLOW):
+        shutil.rmtree(project / "prisma" / "migrations" / name)
+    blocked = "20240203000000_add_c"
+    (project / "prisma" / "migrations" / blocked).mkdir()
+    (project / "prisma" / "migrations" / blocked / "migration.sql").write_text(
+        'ALTER TABLE "Post" ADD COLUMN "c" INTEGER;\n'
+    )
+    settings = project / "safemigrate.toml"
+    settings.write_text(settings.read_text() + '[database]\nlock_timeout = "1s"\n')
+    with psycopg.connect(database_url) as app:
+        app.execute("""SELECT * FROM "Post" WHERE id = 1 FOR UPDATE""")  # an app transaction, left open
+        process = _migrate_with_prisma(prisma, project, database_url)
+        out, err = process.communicate(timeout=300)
+        assert app.execute("SELECT 1").fetchone() == (1,), "the app's transaction was left alone, still open"
+        app.rollback()
+    assert process.returncode == 1, out + err
+    assert "safemigrate cancelled its statement after it waited 1 s for another session's lock" in out + err
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        added = conn.execute("""SELECT 1 FROM pg_attribute WHERE attrelid = '"Post"'::regclass AND attname = 'c'""")
+        assert added.fetchone() is None, "nothing was applied"
+    row = _rows(database_url)[blocked]
+    assert not row.applied and not row.failed, "the failed row was marked rolled back: Prisma is not stuck (P3009)"
