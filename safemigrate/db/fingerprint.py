@@ -51,7 +51,10 @@ How it runs
     the end, which also undoes the pinned settings. One statement per table computes every hash in
     one scan (a subquery computes each value's hash once; a volatile ``clock_timestamp()`` column
     keeps PostgreSQL from flattening it, which would compute each hash twice, while leaving parallel
-    scans possible). Tables bigger than ``chunk_bytes`` are read in block ranges (``ctid`` range
+    scans possible). A boolean column has two text forms and an enum column one per label: their
+    hashes are constants the planner computes once, and a CASE picks one per row (for an enum of up
+    to 12 labels), instead of converting and hashing every value; the numbers are the same (a value
+    no label matches takes the text path). Tables bigger than ``chunk_bytes`` are read in block ranges (``ctid`` range
     scans, PostgreSQL 14+, own REPEATABLE READ snapshot needed) so that progress can be reported
     within the table; the result is the same either way.
 """
@@ -207,6 +210,13 @@ class _TableRow:
 class _ColumnRow:
     relation: str
     name: str
+    kind: str = ""  # "bool", "enum" (with few labels) or "": how its values' hashes are computed
+    labels: list[str] | None = None  # an enum's labels
+
+
+# An enum with at most this many labels has its hashes picked by a CASE over its labels; with more,
+# the comparisons would cost more than the cast to text they save.
+_ENUM_CASE_LABELS = 12
 
 
 def fingerprint(
@@ -244,7 +254,8 @@ def fingerprint(
             conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute(load_sql("fingerprint_session").encode())
         targets = _targets(conn, schema, names)
-        columns = _columns(conn, schema, [t.name for t in targets])
+        rows = _columns(conn, schema, [t.name for t in targets])
+        columns = {table: [r.name for r in found] for table, found in rows.items()}
         for table, order in (column_order or {}).items():
             if sorted(columns.get(table, ())) == sorted(order):
                 columns[table] = list(order)
@@ -262,6 +273,7 @@ def fingerprint(
                 len(targets),
                 progress,
                 chunk_bytes if ranges_ok else None,
+                {r.name: r for r in rows.get(target.name, ())},
             )
             for index, target in enumerate(targets, start=1)
         )
@@ -291,21 +303,30 @@ def _targets(conn: psycopg.Connection[Any], schema: str, names: list[str] | None
     return [by_name[n] for n in names]
 
 
-def _columns(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _columns(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> dict[str, list[_ColumnRow]]:
+    found: dict[str, list[_ColumnRow]] = {}
+    params = {"schema": schema, "tables": names, "max_labels": _ENUM_CASE_LABELS}
     with conn.cursor(row_factory=class_row(_ColumnRow)) as cur:
-        for row in cur.execute(load_sql("fingerprint_columns"), {"schema": schema, "tables": names}):
-            found.setdefault(row.relation, []).append(row.name)
+        for row in cur.execute(load_sql("fingerprint_columns"), params):
+            found.setdefault(row.relation, []).append(row)
     return found
 
 
 def fingerprint_query(
-    schema: str, table: str, kind: str, columns: Sequence[str], mode: Mode, scope: Scope = "all"
+    schema: str,
+    table: str,
+    kind: str,
+    columns: Sequence[str],
+    mode: Mode,
+    scope: Scope = "all",
+    types: Mapping[str, _ColumnRow] | None = None,
 ) -> sql.Composed:
     """The one statement that fingerprints a table (``all``), or its blocks from ``%(lo)s`` on
     (``from``), or those in ``[%(lo)s, %(hi)s)`` (``between``); bounds are tids ``(block,0)``.
     Result: rows, then the row-hash sum (full mode), then per column its non-null count and (full
-    mode) hash sum. Sums are numeric, NULL over no rows. It expects ``fingerprint_session.sql``."""
+    mode) hash sum. Sums are numeric, NULL over no rows. It expects ``fingerprint_session.sql``.
+    ``types`` (column -> its row of ``fingerprint_columns.sql``) lets boolean and few-label enum
+    columns take their hashes from constants (:func:`_value_hash`); the result is the same."""
     relation = sql.SQL("{only}{name}").format(
         only=sql.SQL("ONLY " if kind != "p" else ""), name=sql.Identifier(schema, table)
     )
@@ -317,8 +338,7 @@ def fingerprint_query(
         )
     aliases = [sql.Identifier(f"h{i}") for i in range(len(columns))]
     hashes = [
-        sql.SQL('hashtextextended(CAST({} AS text) COLLATE "C", 0) AS {}').format(sql.Identifier(c), aliases[i])
-        for i, c in enumerate(columns)
+        sql.SQL("{} AS {}").format(_value_hash(c, (types or {}).get(c)), aliases[i]) for i, c in enumerate(columns)
     ]
     chain: sql.Composable = sql.SQL("0::int8")
     for alias in aliases:
@@ -339,6 +359,30 @@ def fingerprint_query(
     )
 
 
+def _text_hash(value: sql.Composable) -> sql.Composed:
+    return sql.SQL('hashtextextended(CAST({} AS text) COLLATE "C", 0)').format(value)
+
+
+def _value_hash(column: str, row: _ColumnRow | None) -> sql.Composable:
+    """The hash of one value of ``column``: of its text form (module docstring). A boolean has two text
+    forms, an enum one per label: their hashes are constants (the planner computes each once), picked
+    per row by a CASE instead of converting and hashing every value. The same numbers either way;
+    NULL stays NULL, and a value no label matches takes the general path."""
+    ident = sql.Identifier(column)
+    general = _text_hash(ident)
+    if row is not None and row.kind == "bool":
+        return sql.SQL("CASE WHEN {c} THEN {t} WHEN NOT {c} THEN {f} END").format(
+            c=ident, t=_text_hash(sql.Literal("true")), f=_text_hash(sql.Literal("false"))
+        )
+    if row is not None and row.kind == "enum" and row.labels:
+        picks = sql.SQL(" ").join(
+            sql.SQL("WHEN {} THEN {}").format(sql.Literal(label), _text_hash(sql.Literal(label)))
+            for label in row.labels
+        )
+        return sql.SQL("CASE {} {} ELSE {} END").format(ident, picks, general)
+    return general
+
+
 def _ranges(pages: int, chunk_pages: int) -> list[tuple[str, str | None]]:
     """Block ranges covering ``pages`` (the last one open-ended: rows the snapshot sees are all
     below the size read after it was taken, and anything beyond is read too)."""
@@ -356,6 +400,7 @@ def _fingerprint_table(
     count: int,
     progress: ProgressCallback | None,
     chunk_bytes: int | None,
+    types: Mapping[str, _ColumnRow] | None = None,
 ) -> TableFingerprint:
     started = time.monotonic()
     estimated = int(target.estimated_rows) if target.estimated_rows >= 0 else None
@@ -385,7 +430,7 @@ def _fingerprint_table(
 
     report(0, 0, False)
     queries = {
-        scope: fingerprint_query(schema, target.name, target.kind, columns, mode, scope)
+        scope: fingerprint_query(schema, target.name, target.kind, columns, mode, scope, types)
         for scope in (("between", "from") if ranged else ("all",))
     }
     rows, row_sum = 0, 0
