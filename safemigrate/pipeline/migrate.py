@@ -823,14 +823,20 @@ class _Verifier:
         # tables whose rows an UPDATE or DELETE reads stop taking writes (and writes in flight
         # finish) first, so a backfill sees every row committed before it, as under Prisma; and so
         # do the tables an ALTER TABLE rewrites, which it copies from the latest committed rows: the
-        # counts before and after then see the same rows.
-        locked = sorted((self.touches.rows_read | self.touches.rewritten) & self.live_tables)
-        if locked:
-            conn.execute(
-                sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
-                    sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in locked)
+        # counts before and after then see the same rows. A table an ALTER TABLE changes is locked
+        # ACCESS EXCLUSIVE at once, as the ALTER will: holding a weaker lock while the ALTER waits
+        # for an app transaction that read the table would deadlock that transaction's next write
+        # (waiting for the ALTER's queued request instead, PostgreSQL lets the write go first).
+        touches = self.touches
+        exclusive = sorted((touches.rewritten | (touches.rows_read & touches.altered)) & self.live_tables)
+        shared = sorted(touches.rows_read & self.live_tables - set(exclusive))
+        for tables, mode in ((exclusive, "ACCESS EXCLUSIVE"), (shared, "SHARE ROW EXCLUSIVE")):
+            if tables:
+                conn.execute(
+                    sql.SQL("LOCK TABLE {} IN {} MODE").format(
+                        sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in tables), sql.SQL(mode)
+                    )
                 )
-            )
         if self.touches.relabelled_types:
             rows = conn.execute(
                 load_sql("migrate_relabelled_type_tables"),

@@ -770,43 +770,36 @@ def rollback(
     return dataclasses.replace(result, deliveries=deliveries)
 
 
-def _sequence_positions(
-    conn: psycopg.Connection[Any], schema: str, manifest: Any
-) -> list[tuple[str, SequenceDef, int]]:
-    """(table, its sequence as backed up, the value it last handed out) of the backed-up tables'
-    ascending serial and identity sequences that have handed one out, read before the rollback drops them."""
-    found: list[tuple[str, SequenceDef, int]] = []
+def _sequence_positions(conn: psycopg.Connection[Any], schema: str, manifest: Any) -> list[tuple[SequenceDef, int]]:
+    """(a backed-up table's sequence as backed up, the value it last handed out) of the ascending serial
+    and identity sequences that exist and have handed one out, read by name before the rollback
+    drops them (the run may have renamed or dropped their column)."""
+    found: list[tuple[SequenceDef, int]] = []
     for table in manifest.tables if manifest is not None else ():
-        if _count(conn, schema, table.name) is None:
-            continue
         for seq in table.ddl.sequences:
             if seq.increment <= 0:
                 continue
             row = conn.execute(
-                "SELECT s.last_value FROM pg_sequences s"
-                " WHERE (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass"
-                " = pg_get_serial_sequence(%s, %s)::regclass",
-                (sql.Identifier(schema, table.name).as_string(conn), seq.column_name),
+                "SELECT last_value FROM pg_sequences WHERE schemaname = %s AND sequencename = %s",
+                (schema, seq.name),
             ).fetchone()
             if row is not None and row[0] is not None:  # NULL: never called
-                found.append((table.name, seq, int(row[0])))
+                found.append((seq, int(row[0])))
     return found
 
 
 def _keep_sequences_ahead(
-    conn: psycopg.Connection[Any], schema: str, before: Sequence[tuple[str, SequenceDef, int]]
+    conn: psycopg.Connection[Any], schema: str, before: Sequence[tuple[SequenceDef, int]]
 ) -> None:
     """Move each recreated sequence back up to where it was before the rollback: the restore set it to
     the backup's value, and the ids handed out since (to rows the rollback removed) must not be handed
     out again; the app may have sent them on (links, emails, other systems)."""
-    for table, seq, last in before:
+    for seq, last in before:
         restored_last = seq.last_value if seq.is_called else seq.last_value - seq.increment
         if last > restored_last:
             conn.execute(
-                sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, true)").format(
-                    sql.Literal(sql.Identifier(schema, table).as_string(conn)),
-                    sql.Literal(seq.column_name),
-                    sql.Literal(last),
+                sql.SQL("SELECT setval({}::regclass, {}, true)").format(
+                    sql.Literal(sql.Identifier(schema, seq.name).as_string(conn)), sql.Literal(last)
                 )
             )
 

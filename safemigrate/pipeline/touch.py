@@ -37,6 +37,8 @@ class Touches:
     # their names before the migrations. PostgreSQL rewrites a table from the latest committed rows,
     # not the transaction's snapshot: rows committed meanwhile would show up as rows that appeared.
     rewritten: frozenset[str] = frozenset()
+    # Tables that exist before the migrations and that an ALTER TABLE changes (names before them).
+    altered: frozenset[str] = frozenset()
 
     def allowance(self, table: str) -> TableAllowance | None:
         """None when the migrations do not touch ``table`` (its data must not change)."""
@@ -70,6 +72,7 @@ def read_touches(
     updating: set[str] = set()
     relabelled: set[str] = set()
     rewriting: set[str] = set()
+    altering: set[str] = set()
 
     def original(name: str) -> str:
         """The name before the migrations of the table called ``name`` at this point."""
@@ -88,6 +91,7 @@ def read_touches(
             touch(s.table.name, add=True)
         elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
             touch(s.table.name)
+            altering.add(original(s.table.name))
             if any(_may_rewrite(action) for action in s.actions):
                 rewriting.add(original(s.table.name))
             for action in s.actions:
@@ -159,6 +163,7 @@ def read_touches(
         frozenset(relabelled),
         read,
         frozenset(rewriting - created),
+        frozenset(altering - created),
     )
 
 

@@ -257,3 +257,34 @@ def test_a_table_rewrite_counts_the_rows_the_app_committed_while_it_waited(tmp_p
         database_url,
         "SELECT data_type FROM information_schema.columns WHERE table_name = 'Post' AND column_name = 'id'",
     ) == [("bigint",)]
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        'ALTER TABLE "Post" ALTER COLUMN "id" SET DATA TYPE BIGINT;\n',  # a rewrite
+        'ALTER TABLE "Post" ADD COLUMN "n" INTEGER;\nUPDATE "Post" SET "n" = 0;\n'
+        'ALTER TABLE "Post" ALTER COLUMN "n" SET NOT NULL;\n',
+    ],
+    ids=["rewrite", "backfill-then-set-not-null"],
+)
+def test_an_app_transaction_that_read_the_table_then_writes_it_is_not_deadlocked(
+    tmp_path: Path, database_url: str, pending: str
+) -> None:
+    """The run must not hold a lock that blocks writes while it waits for the app's read to end: the
+    app's next write would wait for the run while the run waits for the app (a deadlock, and the app's
+    transaction killed). It waits for its ACCESS EXCLUSIVE lock instead, and the app's write goes first."""
+    project = _project(tmp_path, database_url, pending)
+    with psycopg.connect(database_url) as app:
+        app.execute("""SELECT count(*) FROM "Post" """).fetchall()  # the app's transaction reads first
+        run = _start(project, database_url)
+        waiting = (
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+            "AND wait_event_type = 'Lock'"
+        )
+        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
+        app.execute("""UPDATE "Post" SET title = 'app wrote this' WHERE id = 1""")  # ... then writes
+        app.commit()
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this",)]

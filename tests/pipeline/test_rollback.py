@@ -306,3 +306,22 @@ def test_rows_of_another_table_referencing_removed_rows_refuse_the_rollback(tmp_
     assert caught.value.message.startswith("Table 'profile' (not in the backup) has rows referencing rows the rollback")
     assert "(user_id)=(500)" in caught.value.message and caught.value.message.endswith("nothing was changed.")
     assert _prints(database_url) == before and _states(project, database_url) == [APPLIED, APPLIED]
+
+
+def test_a_run_that_renamed_the_serial_column_rolls_back(tmp_path: Path, database_url: str) -> None:
+    """The sequences are read by name before the drop: the run renamed the column that owns one."""
+    project = _project(tmp_path)
+    pending = list_migrations(project / "prisma" / "migrations")[1].sql_path
+    pending.write_text(pending.read_text() + 'ALTER TABLE "User" RENAME COLUMN "id" TO "uid";\n')
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED.partition("CREATE TABLE profile")[0])  # no key into "User"(id) to follow the rename
+    before = _prints(database_url)
+    run = migrate(project, database_url=database_url, allow=("data-loss", "breaking"))
+    assert run.verdict == "applied", run.message
+    result = rollback(project, database_url=database_url, confirm=lambda p: True)
+    assert result.restored == ("User",) and _prints(database_url) == before
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""INSERT INTO "User" (email) VALUES ('new@example.com') RETURNING id""").fetchone() == (
+            41,
+        )
