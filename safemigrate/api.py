@@ -152,8 +152,10 @@ def lint(
         if pending and since is not None:
             raise InputError("Use --pending or --since, not both.")
         if pending:
-            report = _pending_migrations(project_dir, schema, migrations_dir, database_url, config_file)
+            report, url_schema = _pending_migrations(project_dir, schema, migrations_dir, database_url, config_file)
             deploy = frozenset(report)  # they are applied together: tables one creates are empty for the next
+            # Prisma runs them with the URL's ?schema= as search_path: that is where unqualified names live.
+            settings = replace(settings, default_schema=url_schema)
         if since is not None:
             from safemigrate.gitdiff import changes_since  # subprocess: imported only for --since
 
@@ -181,14 +183,15 @@ def lint(
 
 def _pending_migrations(
     project_dir: Path, schema: Path | None, migrations_dir: Path | None, database_url: str | None, config: Path | None
-) -> set[str]:
-    """The migrations `prisma migrate deploy` would apply next: pending, and rolled back ones (run again)."""
+) -> tuple[set[str], str]:
+    """The migrations `prisma migrate deploy` would apply next (pending, and rolled back ones: run
+    again), and the database URL's schema."""
     from safemigrate.status import PENDING, ROLLED_BACK, status
 
     report = status(
         project_dir, schema_path=schema, migrations_dir=migrations_dir, database_url=database_url, config_file=config
     )
-    return {m.name for m in report.migrations if m.local and m.state in (PENDING, ROLLED_BACK)}
+    return {m.name for m in report.migrations if m.local and m.state in (PENDING, ROLLED_BACK)}, report.schema
 
 
 def _edited_findings(

@@ -22,7 +22,13 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("lint", "fail_on", '"error"', '"error"', "Exit 1 from this severity on: error, warning or never."),
     Setting("lint", "pg_version", "16", "16", "The PostgreSQL major the migrations run on (rules differ by version)."),
-    Setting("lint", "default_schema", '"public"', '"public"', "Where unqualified names live (Prisma's ?schema=)."),
+    Setting(
+        "lint",
+        "default_schema",
+        '"public"',
+        '"public"',
+        "Where unqualified names live; lint --pending, plan and migrate use the URL's ?schema= instead.",
+    ),
     Setting("lint", "disable", '["update"]', "[]", "Rules to turn off, by name or id."),
     Setting("lint.severity", "<rule>", '"warning"', "the rule's own", "error, warning, info or off."),
     Setting("database", "lock_timeout", '"10s"', '"10s"', "Every session: how long a statement waits for a lock."),

@@ -469,5 +469,5 @@ def backup_scope(
             schema=url.schema,
             findings=outcome.result.findings,
             pending=pending,
-            default_schema=outcome.config.lint.default_schema,
+            default_schema=url.schema,  # as lint --pending resolved unqualified names
         )

@@ -449,6 +449,20 @@ def _pipeline(
                 "each file in order, or deploy the migrations up to that one first.",
             )
 
+    elsewhere = _other_schema_tables(pending, schema, label)
+    if elsewhere:
+        where, table = elsewhere[0]
+        schemas = ", ".join(sorted({f'"{t.schema}"' for _, t in elsewhere}))
+        stage("status", "refused", f"the migrations change tables in schema {schemas}")
+        return _replace(
+            run,
+            verdict="refused",
+            message=f"Refused: the pending migrations change tables in schema {schemas} (first {table.display()} "
+            f'at {where}), but safemigrate backs up, rehearses and verifies only the database URL\'s schema "{schema}" '
+            "(Prisma's multi-schema projects are not supported yet). Nothing was changed. Back up those schemas "
+            "(pg_dump --schema) and deploy with `prisma migrate deploy`.",
+        )
+
     plan = plan_migrations(
         project_dir,
         database_url=database_url,
@@ -542,6 +556,15 @@ def _pipeline(
             label=label,
             scope_args=(schema_path, migrations_dir, config_file, database_url),
         )
+
+
+def _other_schema_tables(
+    pending: Sequence[Migration], schema: str, label: Callable[[Migration], str]
+) -> list[tuple[str, Any]]:
+    from safemigrate.lint.reader import parse_source
+    from safemigrate.pipeline.touch import other_schema_tables
+
+    return other_schema_tables([(label(m), s) for m in pending for s in parse_source(m.data).statements], schema)
 
 
 def _history_refusal(run: MigrateRun, err: MigrationHistoryError, stage: Callable[..., None]) -> MigrateRun:

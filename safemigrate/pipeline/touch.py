@@ -178,6 +178,26 @@ def _may_rewrite(action: m.AlterAction) -> bool:
     return False
 
 
+def other_schema_tables(statements: Sequence[tuple[str, m.Statement]], schema: str) -> list[tuple[str, m.Name]]:
+    """(file:line, table) of each table a statement creates, alters, indexes, drops, truncates or writes
+    in a schema other than ``schema`` (a session's pg_temp aside): what a run on ``schema`` can neither
+    back up nor verify."""
+    found: list[tuple[str, m.Name]] = []
+    for label, statement in statements:
+        s = statement.summary
+        names: list[m.Name] = []
+        if isinstance(s, (m.CreateTable, m.AlterTable, m.CreateIndex)):
+            names.append(s.table)
+        elif isinstance(s, m.DropObjects) and s.kind == "table":
+            names.extend(s.names)
+        elif isinstance(s, m.Truncate):
+            names.extend(s.tables)
+        elif isinstance(s, (m.Delete, m.Update, m.Insert)):
+            names.extend(change.table for change in m.data_changes(s))
+        found += [(f"{label}:{statement.line}", n) for n in names if n.schema not in (None, schema, "pg_temp")]
+    return found
+
+
 def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:
     """``touches`` with ``tables`` touched too (their rows' values may change, not their count)."""
     import dataclasses
