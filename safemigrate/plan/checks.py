@@ -16,6 +16,7 @@ changed rows: a data change, not a failure.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -270,7 +271,7 @@ def _compose(
             key_sample,
             key_label,
             key_order,
-            source=_with_added_columns(target, table),
+            source=_with_added_columns(target, live, table),
         )
     if target.kind == pm.CHECK_VIOLATIONS:  # targets.py skips these; kept so none runs without a condition
         return _result(
@@ -309,25 +310,44 @@ def _key_sample(keys: Sequence[str]) -> tuple[sql.Composable, str, sql.Composabl
 
 
 def _column_value(target: Target, column: str, alias: str | None = None) -> sql.Composable:
-    """The column, or for one this deploy adds, the value every existing row holds in it."""
+    """The column, or for one this deploy adds, the value every existing row holds in it: its DEFAULT
+    (NULL without one) converted to the column's declared type, as PostgreSQL stores it (``DEFAULT
+    0.005`` in a ``DECIMAL(10,2)`` holds 0.01; ``DEFAULT 'f'`` in a ``BOOLEAN`` is false, not text)."""
     added = target.added_column(column)
     if added is None:
         return sql.Identifier(alias, column) if alias else sql.Identifier(column)
-    if added.value is None:
-        return sql.SQL("NULL")
     # Its DEFAULT as sqlglot rendered it, not evaluated per row (see targets._added_column).
-    return sql.SQL("({})").format(_sql_text(added.value))
+    value = sql.SQL("NULL") if added.value is None else sql.SQL("({})").format(_sql_text(added.value))
+    declared = _declared_type(added.type)
+    return value if declared is None else sql.SQL("CAST({} AS {})").format(value, declared)
 
 
-def _with_added_columns(target: Target, table: sql.Identifier) -> sql.Composable | None:
-    """The table's rows with each column this deploy adds beside today's, holding its value: a condition
-    written over the added column reads that value (the column does not exist today, so the name is free)."""
+_BUILT_IN_TYPE_NAME = re.compile(r"[a-z][a-z0-9_ ]*")
+
+
+def _declared_type(spec: m.TypeSpec | None) -> sql.Composable | None:
+    """A built-in type as the parser read it (its canonical name, never text from the file), spelled
+    for a cast; None for a type of the project's own (it may be created by this very deploy)."""
+    if spec is None or spec.user_defined or not _BUILT_IN_TYPE_NAME.fullmatch(spec.base):
+        return None
+    text: sql.Composable = sql.SQL(spec.base)
+    if spec.params:
+        text = sql.SQL("{}({})").format(text, sql.SQL(", ").join(sql.Literal(p) for p in spec.params))
+    return sql.SQL("{}{}").format(text, sql.SQL("[]" * spec.array_dims))
+
+
+def _with_added_columns(target: Target, live: LiveContext, table: sql.Identifier) -> sql.Composable | None:
+    """The table's rows (and their ctid, which a table without a primary key is sampled by) with each
+    column this deploy adds holding its value: a condition written over an added column reads that
+    value. A column of today of the same name (dropped by the deploy, then added again) is left out."""
     if not target.added:
         return None
-    added = sql.SQL(", ").join(
+    added_names = {a.column for a in target.added}
+    today = [sql.Identifier(c) for c in live.columns.get(target.live_table, {}) if c not in added_names]
+    added = [
         sql.SQL("{} AS {}").format(_column_value(target, a.column), sql.Identifier(a.column)) for a in target.added
-    )
-    return sql.SQL("(SELECT *, {} FROM {})").format(added, table)
+    ]
+    return sql.SQL("(SELECT {} FROM {})").format(sql.SQL(", ").join([*today, sql.SQL("ctid"), *added]), table)
 
 
 def _key_expressions(target: Target) -> list[sql.Composable]:
@@ -467,7 +487,15 @@ def _type_change(
     new = target.new_type
     assert new is not None
     if (column.type_category == "A") != bool(new.array_dims):
-        return None  # between an array and a scalar: PostgreSQL refuses it without a USING, whatever the data
+        # An array to text or varchar converts (and may be too long); most other pairs are refused
+        # whatever the data. Neither is looked at here: said, not passed.
+        return _result(
+            target,
+            pm.BAD_FORMAT,
+            pm.SKIPPED,
+            f"values of {target.table.display()}.{column.name} converted to {new.display()}",
+            detail="a conversion between an array and a single value is not checked (dry-run converts them for real)",
+        )
     values = _Values.of(column)
     element, value, sample = values.element, values.value, values.sample
     of = values.described(target)
@@ -518,11 +546,13 @@ def _type_change(
         ):
             return None  # widening
         low, high = _INTEGER_RANGE[new.base]
+        # A number with decimals is rounded to an integer first (2147483647.4 fits an integer).
+        rounded = sql.SQL("round({})").format(value) if element.type_name not in _LIVE_INTEGER_RANK else value
         return _Query(
             pm.OUT_OF_RANGE,
             f"values of {of} outside the {new.base} range",
             target.live_table,
-            values.offending(sql.SQL("NOT ({} BETWEEN %(low)s AND %(high)s)").format(value)),
+            values.offending(sql.SQL("NOT ({} BETWEEN %(low)s AND %(high)s)").format(rounded)),
             {"low": low, "high": high},
             sample,
             "value",
@@ -752,7 +782,7 @@ def _count_and_samples(
             "SELECT left({s}, {w}), count(*) FROM {t} WHERE {c} GROUP BY {g} HAVING count(*) > 1 "
             "ORDER BY count(*) DESC, 1 LIMIT {n}"
         ).format(s=query.sample, w=width, t=table, c=query.condition, g=query.group_by, n=sql.Literal(SAMPLE_SIZE))
-        samples = tuple(f"{value} (×{n})" for value, n in conn.execute(listed, query.params))
+        samples = tuple(f"{_shown(value)} (×{n})" for value, n in conn.execute(listed, query.params))
         return groups, samples, f"{rows} rows share {groups} key value{'s' if groups != 1 else ''}"
     counted = sql.SQL("SELECT count(*) FROM {} AS c WHERE {}").format(table, query.condition)
     row = conn.execute(counted, query.params).fetchone()
@@ -763,7 +793,9 @@ def _count_and_samples(
         listed = sql.SQL(
             "SELECT left({s}, {w}), count(*) FROM {t} AS c WHERE {c} GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {n}"
         ).format(s=query.sample, w=width, t=table, c=query.condition, n=sql.Literal(SAMPLE_SIZE))
-        samples = tuple(f"{value} (×{n})" if n > 1 else str(value) for value, n in conn.execute(listed, query.params))
+        samples = tuple(
+            f"{_shown(value)} (×{n})" if n > 1 else _shown(value) for value, n in conn.execute(listed, query.params)
+        )
     else:
         listed = sql.SQL("SELECT left({s}, {w}) FROM {t} AS c WHERE {c} ORDER BY {o} LIMIT {n}").format(
             s=query.sample,
@@ -773,8 +805,13 @@ def _count_and_samples(
             o=query.order or sql.SQL("1"),
             n=sql.Literal(SAMPLE_SIZE),
         )
-        samples = tuple(str(value) for (value,) in conn.execute(listed, query.params))
+        samples = tuple(_shown(value) for (value,) in conn.execute(listed, query.params))
     return count, samples, ""
+
+
+def _shown(value: object) -> str:
+    """A sample as SQL would show it: a NULL key (NULLS NOT DISTINCT) is NULL, not Python's None."""
+    return "NULL" if value is None else str(value)
 
 
 def _cast_attempt(conn: psycopg.Connection[Any], table: sql.Composable, cast: sql.Composable) -> tuple[None, str]:

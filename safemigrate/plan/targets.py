@@ -36,6 +36,7 @@ class AddedColumn:
     migration: str
     value: str | None  # the DEFAULT every existing row holds (as sqlglot rendered it); None: NULL
     unpredictable: str = ""  # when set: why its values cannot be known (a DEFAULT evaluated per row...)
+    type: m.TypeSpec | None = None  # as declared: the DEFAULT is stored converted to it
 
     @property
     def holds(self) -> str:
@@ -360,18 +361,22 @@ def _added_column(action: m.AddColumn, migration: str) -> AddedColumn:
     """What the existing rows hold in a column added to their table: its DEFAULT, computed once."""
     column = action.column
     if action.if_not_exists:
-        return AddedColumn(column.name, migration, None, "it may exist already (IF NOT EXISTS)")
+        return AddedColumn(column.name, migration, None, "it may exist already (IF NOT EXISTS)", column.type)
     if column.identity:
-        return AddedColumn(column.name, migration, None, "it numbers every row with a new value (identity)")
+        return AddedColumn(
+            column.name, migration, None, "it numbers every row with a new value (identity)", column.type
+        )
     if column.generated:
-        return AddedColumn(column.name, migration, None, "it is generated from other columns")
+        return AddedColumn(column.name, migration, None, "it is generated from other columns", column.type)
     default = column.default
     if default is None or default.sql.strip().upper() == "NULL":
-        return AddedColumn(column.name, migration, None)
+        return AddedColumn(column.name, migration, None, type=column.type)
     if default.volatile:
         # PostgreSQL evaluates a volatile DEFAULT once per row (unknown functions count as volatile).
-        return AddedColumn(column.name, migration, None, f"its DEFAULT {default.sql} is evaluated for each row")
-    return AddedColumn(column.name, migration, default.sql)
+        return AddedColumn(
+            column.name, migration, None, f"its DEFAULT {default.sql} is evaluated for each row", column.type
+        )
+    return AddedColumn(column.name, migration, default.sql, type=column.type)
 
 
 def _adds_empty_required(column: m.ColumnSpec) -> bool:

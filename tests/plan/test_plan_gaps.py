@@ -187,3 +187,86 @@ def test_nulls_not_distinct_keys_count_null_as_one_value(tmp_path: Path, databas
             with pytest.raises(psycopg.errors.UniqueViolation):
                 conn.execute(statement.encode())
             conn.rollback()
+
+
+CHECKS_INIT = """
+CREATE TABLE "T" ("id" SERIAL PRIMARY KEY, "old" INTEGER, "arr" INTEGER[], "s" TEXT, "r" DECIMAL(12,1));
+CREATE TABLE "NoPk" ("a" INTEGER);
+"""
+CHECKS_ROWS = """
+INSERT INTO "T" ("old", "arr", "s", "r") VALUES (1, '{1,70000}', NULL, 2147483647.4), (2, '{2}', NULL, 1);
+INSERT INTO "NoPk" VALUES (1), (2);
+"""
+
+
+def _plan_of(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
+    project = make_project(tmp_path, CHECKS_INIT, pending)
+    apply_first(project, database_url)
+    run_sql(database_url, CHECKS_ROWS)
+    return plan_migrations(project, database_url=database_url)
+
+
+def _really(database_url: str, pending: str) -> str:
+    """What PostgreSQL says when the pending statements run (rolled back): '' when they all work."""
+    with psycopg.connect(database_url) as conn:
+        try:
+            conn.execute(pending.encode())
+        except psycopg.Error as err:
+            return str(err)
+        finally:
+            conn.rollback()
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("pending", "outcome"),
+    [
+        pytest.param(  # the DEFAULT is stored as the column's type: 0.005 becomes 0.01, which passes
+            'ALTER TABLE "T" ADD COLUMN "p" DECIMAL(10,2) NOT NULL DEFAULT 0.005;\n'
+            'ALTER TABLE "T" ADD CONSTRAINT "p_min" CHECK ("p" >= 0.01);',
+            pm.PASSED,
+            id="default-converted-to-the-column-type",
+        ),
+        pytest.param(  # 'f' is a boolean, not text: the condition is false on every row
+            'ALTER TABLE "T" ADD COLUMN "b" BOOLEAN NOT NULL DEFAULT \'f\';\n'
+            'ALTER TABLE "T" ADD CONSTRAINT "b_true" CHECK ("b" = true);',
+            pm.FAILED,
+            id="quoted-default-of-another-type",
+        ),
+        pytest.param(  # sampled by ctid
+            'ALTER TABLE "NoPk" ADD COLUMN "c" INTEGER NOT NULL DEFAULT 0;\n'
+            'ALTER TABLE "NoPk" ADD CONSTRAINT "c_pos" CHECK ("c" > 0);',
+            pm.FAILED,
+            id="table-without-a-primary-key",
+        ),
+        pytest.param(  # today's "old" is gone: the new one holds 0
+            'ALTER TABLE "T" DROP COLUMN "old";\nALTER TABLE "T" ADD COLUMN "old" INTEGER NOT NULL DEFAULT 0;\n'
+            'ALTER TABLE "T" ADD CONSTRAINT "o_pos" CHECK ("old" > 0);',
+            pm.FAILED,
+            id="column-dropped-then-added-again",
+        ),
+    ],
+)
+def test_a_check_over_an_added_column_reads_what_postgresql_stores(
+    tmp_path: Path, database_url: str, pending: str, outcome: str
+) -> None:
+    plan = _plan_of(tmp_path, database_url, pending)
+    (check,) = _checks(plan, pm.CHECK_VIOLATIONS)
+    assert check.outcome == outcome, check
+    assert (_really(database_url, pending) == "") == (outcome == pm.PASSED)
+
+
+def test_array_to_scalar_is_said_not_checked_and_rounding_fits_integers(tmp_path: Path, database_url: str) -> None:
+    pending = (
+        'ALTER TABLE "T" ALTER COLUMN "arr" SET DATA TYPE VARCHAR(3);\n'
+        'ALTER TABLE "T" ALTER COLUMN "r" SET DATA TYPE INTEGER;\n'
+        'CREATE UNIQUE INDEX "T_s_key" ON "T"("s") NULLS NOT DISTINCT;\n'
+    )
+    plan = _plan_of(tmp_path, database_url, pending)
+    (array,) = _checks(plan, pm.BAD_FORMAT)
+    assert (array.line, array.outcome) == (1, pm.SKIPPED) and "array and a single value" in array.detail
+    (rounded,) = _checks(plan, pm.OUT_OF_RANGE)
+    assert (rounded.outcome, rounded.count) == (pm.PASSED, 0)  # 2147483647.4 rounds to 2147483647, which fits
+    assert _really(database_url, 'ALTER TABLE "T" ALTER COLUMN "r" SET DATA TYPE INTEGER;') == ""
+    (nulls,) = _checks(plan, pm.DUPLICATES)
+    assert nulls.samples == ("NULL (×2)",)
