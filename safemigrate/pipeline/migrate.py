@@ -684,7 +684,10 @@ def _locked(
         for e in read_foreign_keys(conn)
         if e.table_schema == schema and e.referenced_schema == schema
     ]
-    touches = read_touches(statements, schema, keys)
+    descendants: dict[str, list[str]] = {}
+    for ancestor, child in conn.execute(load_sql("migrate_inheritance_descendants"), {"schema": schema}):
+        descendants.setdefault(str(ancestor), []).append(str(child))
+    touches = read_touches(statements, schema, keys, descendants)
     if touches.unknown:
         notes.append(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "

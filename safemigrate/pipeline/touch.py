@@ -9,7 +9,7 @@ unparsed SQL) may do anything: then every table counts as touched, and the resul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from safemigrate.sql import model as m
@@ -60,9 +60,14 @@ def _same_schema(name: m.Name, schema: str) -> bool:
 
 
 def read_touches(
-    statements: Sequence[tuple[str, m.Statement]], schema: str, keys: Iterable[ForeignKeyAction] = ()
+    statements: Sequence[tuple[str, m.Statement]],
+    schema: str,
+    keys: Iterable[ForeignKeyAction] = (),
+    descendants: Mapping[str, Iterable[str]] | None = None,
 ) -> Touches:
-    """``statements``: (file label, statement) of the pending migrations, in order."""
+    """``statements``: (file label, statement) of the pending migrations, in order. ``descendants``:
+    each live table's INHERITS children, grandchildren... (names before the migrations): an ALTER
+    TABLE, UPDATE, DELETE or TRUNCATE of a table reaches them too (unless ONLY, which counts the same)."""
     allow: dict[str, TableAllowance] = {}
     current: dict[str, str] = {}  # a table's name before the migrations -> its name now (renamed ones)
     created: set[str] = set()
@@ -129,6 +134,15 @@ def read_touches(
 
     def final(name: str) -> str:
         return current.get(name, name)
+
+    # What reaches a table reaches the tables inheriting from it (their rows are its rows too).
+    below = {table: tuple(found) for table, found in (descendants or {}).items()}
+    for table, allowance in list(allow.items()):
+        for child in below.get(original(table), ()):
+            if final(child) not in created:
+                touch(final(child), remove=allowance.may_remove_rows, add=allowance.may_add_rows)
+    for tables in (removing, updating, rewriting, altering):
+        tables |= {child for table in list(tables) for child in below.get(table, ())}
 
     # Rows a foreign key's action reaches: children of tables that lose or change rows. The keys
     # are the live database's (names before the migrations); everything by the names at the end.

@@ -190,3 +190,26 @@ def test_a_run_that_removed_inheritance_is_rolled_back_with_the_link(tmp_path: P
     stale = {"id": "r1", "schema_changes": [{"kind": "inheritance_removed", "table": "User", "parent": 'public."X"'}]}
     with pytest.raises(RestoreRefusedError, match="inheritance is not in the backup"):
         rollback_module.refuse_unundoable(stale, {"User"}, parents={"User": {("public", "Person")}})
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        'ALTER TABLE "User" DROP COLUMN "nickname";\n',  # reaches "Admin", which inherits the column
+        'DELETE FROM "User" WHERE email = \'a@example.com\';\n',  # deletes "Admin"'s row through "User"
+    ],
+    ids=["alter-the-parent", "delete-through-the-parent"],
+)
+def test_a_change_to_a_parent_reaches_its_inheritance_child_and_is_verified(
+    tmp_path: Path, database_url: str, pending: str
+) -> None:
+    """The verification counted "Admin" as untouched, saw its data change and rolled back a good migration."""
+    project = _project(tmp_path)
+    list_migrations(project / "prisma" / "migrations")[1].sql_path.write_text(pending)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute("""CREATE TABLE "Admin" (level int) INHERITS ("User")""")
+        conn.execute("""INSERT INTO "Admin" (email, nickname, level) VALUES ('a@example.com', 'boss', 1)""")
+        conn.execute("""INSERT INTO "User" (email, nickname) VALUES ('u@example.com', 'user')""")
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message

@@ -1,0 +1,25 @@
+-- Each table of a schema with the tables that inherit from it, directly or through others (INHERITS
+-- children and partitions, their children...): an ALTER TABLE, UPDATE, DELETE or TRUNCATE of the
+-- table reaches their rows too, so the migrate verification counts them as touched.
+-- Columns: ancestor_name, table_name.
+-- Parameters: %(schema)s text.
+-- Oldest supported version: PostgreSQL 12.
+WITH RECURSIVE below (ancestor, oid) AS (
+     SELECT i.inhparent, i.inhrelid
+       FROM pg_inherits i
+       JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace
+      WHERE n.nspname = %(schema)s
+      UNION
+     SELECT b.ancestor, i.inhrelid
+       FROM below b
+       JOIN pg_inherits i ON i.inhparent = b.oid
+)
+SELECT a.relname::text AS ancestor_name,
+       c.relname::text AS table_name
+  FROM below b
+  JOIN pg_class a ON a.oid = b.ancestor
+  JOIN pg_class c ON c.oid = b.oid
+  JOIN pg_namespace cn ON cn.oid = c.relnamespace
+ WHERE cn.nspname = %(schema)s
+ ORDER BY 1, 2
