@@ -12,7 +12,9 @@
   transitively, through CASCADE), the ON UPDATE actions of a table an UPDATE changes (likewise),
   every referencing table of a ``TRUNCATE ... CASCADE`` (transitively) and of a ``DROP ...
   CASCADE`` (whose foreign keys go). Other statements (DROP COLUMN, SET NOT NULL, a rewrite...)
-  change no row of another table, so their tables' children stay out.
+  change no row of another table, so their tables' children stay out;
+- the tables inheriting from a table in scope (INHERITS children, partitions, theirs too): a
+  statement on a table reaches their rows as well.
 
 A finding names a table as it is called at its statement; names are traced back through the
 pending migrations' ``ALTER TABLE ... RENAME TO`` to the table as it is called now. Only tables of
@@ -265,6 +267,20 @@ def _named_types(finding: Finding, pending: _PendingStatements) -> tuple[list[_K
     return [], []
 
 
+def _add_descendants(
+    conn: psycopg.Connection[Any], schema: str, collector: _Collector, touched: list[tuple[_Key, str]]
+) -> None:
+    """The tables inheriting from a table in scope (INHERITS children, partitions, theirs too): what a
+    statement does to a table (DROP COLUMN, UPDATE, DELETE, TRUNCATE) it does to their rows too."""
+    below: dict[str, list[str]] = {}
+    for ancestor, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
+        below.setdefault(str(ancestor), []).append(str(child))
+    for key, how in list(touched):
+        for child in below.get(key[1], []) if key[0] == schema else []:
+            if collector.add((schema, child), f"inherits from {key[1]}: what reaches {key[1]} reaches its rows"):
+                touched.append(((schema, child), how))
+
+
 def _live_key(key: _Key, schema: str, default_schema: str) -> _Key:
     """Unqualified names in a migration live in the URL's schema (Prisma's ?schema=)."""
     return (schema, key[1]) if key[0] == default_schema else key
@@ -327,6 +343,7 @@ def scope_of(
                     touched.append(((schema, table), _DIRECT))
 
     _add_type_columns(conn, scoped, statements, collector, touched, live)
+    _add_descendants(conn, schema, collector, touched)
     _follow_foreign_keys(read_foreign_keys(conn), collector, touched)
 
     for key, created in statements.created.items():  # said even when no finding names them

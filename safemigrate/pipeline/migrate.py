@@ -685,7 +685,7 @@ def _locked(
         if e.table_schema == schema and e.referenced_schema == schema
     ]
     descendants: dict[str, list[str]] = {}
-    for ancestor, child in conn.execute(load_sql("migrate_inheritance_descendants"), {"schema": schema}):
+    for ancestor, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
         descendants.setdefault(str(ancestor), []).append(str(child))
     touches = read_touches(statements, schema, keys, descendants)
     if touches.unknown:

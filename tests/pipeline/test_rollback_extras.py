@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from safemigrate.backup.project import project_backups
 from safemigrate.db.catalog.snapshot import Table, take_snapshot
 from safemigrate.errors import RestoreRefusedError
 from safemigrate.migrations import list_migrations
@@ -196,7 +197,7 @@ def test_a_run_that_removed_inheritance_is_rolled_back_with_the_link(tmp_path: P
     "pending",
     [
         'ALTER TABLE "User" DROP COLUMN "nickname";\n',  # reaches "Admin", which inherits the column
-        'DELETE FROM "User" WHERE email = \'a@example.com\';\n',  # deletes "Admin"'s row through "User"
+        "DELETE FROM \"User\" WHERE email = 'a@example.com';\n",  # deletes "Admin"'s row through "User"
     ],
     ids=["alter-the-parent", "delete-through-the-parent"],
 )
@@ -213,3 +214,11 @@ def test_a_change_to_a_parent_reaches_its_inheritance_child_and_is_verified(
         conn.execute("""INSERT INTO "User" (email, nickname) VALUES ('u@example.com', 'user')""")
     run = migrate(project, database_url=database_url, allow=("data-loss",))
     assert run.verdict == "applied", run.message
+    # What reached "User" reached "Admin"'s rows: the pre-migrate backup holds both, and a rollback
+    # (which recreates "User") puts "Admin" back too, linked.
+    (backup,) = [b for b in project_backups(project) if b.id == run.backup_id]
+    assert {t.name for t in backup.tables} == {"User", "Admin"}
+    rollback(project, database_url=database_url, confirm=lambda preview: True)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""SELECT nickname FROM "Admin" """).fetchall() == [("boss",)]
+        assert conn.execute("""SELECT count(*) FROM "User" """).fetchone() == (2,)

@@ -1,6 +1,7 @@
 -- Each table of a schema with the tables that inherit from it, directly or through others (INHERITS
 -- children and partitions, their children...): an ALTER TABLE, UPDATE, DELETE or TRUNCATE of the
--- table reaches their rows too, so the migrate verification counts them as touched.
+-- table reaches their rows too, so a deploy's backup scope holds them and its verification counts
+-- them as touched.
 -- Columns: ancestor_name, table_name.
 -- Parameters: %(schema)s text.
 -- Oldest supported version: PostgreSQL 12.
