@@ -37,6 +37,7 @@ from safemigrate.backup.restore import check_files, restore_in_transaction
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import BackupProgressCallback, take_backup
 from safemigrate.config import Config, DatabaseConfig
+from safemigrate.db import load_sql as db_sql
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import DatabaseUrlError, InputError, ProjectError, SafemigrateError, UnknownTableError
@@ -270,9 +271,8 @@ def _check_source(
             raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}{left_out}.", "")
         masked_tables = sorted({table for table, _, _ in requested})
         with conn.cursor(row_factory=class_row(Lineage)) as cur:
-            lineage = cur.execute(
-                load_sql("descendant_tables"), {"schema": source.schema, "tables": masked_tables}
-            ).fetchall()
+            every = cur.execute(db_sql("inheritance_descendants"), {"schema": source.schema}).fetchall()
+        lineage = [row for row in every if row.ancestor_name in masked_tables]
         with conn.cursor(row_factory=class_row(_MaskColumn)) as cur:
             found = cur.execute(
                 load_sql("mask_columns"),

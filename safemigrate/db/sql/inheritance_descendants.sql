@@ -1,7 +1,9 @@
 -- Each table of a schema with the tables that inherit from it, directly or through others (INHERITS
 -- children and partitions, their children...): an ALTER TABLE, UPDATE, DELETE or TRUNCATE of the
 -- table reaches their rows too, so a deploy's backup scope holds them and its verification counts
--- them as touched.
+-- them as touched; and SELECT from the table returns their rows, so a staging clone's mask of the
+-- table's column masks theirs. The walk goes through tables of any schema; only descendants in the
+-- schema are listed.
 -- Columns: ancestor_name, table_name.
 -- Parameters: %(schema)s text.
 -- Oldest supported version: PostgreSQL 12.
