@@ -271,14 +271,15 @@ def _add_descendants(
     conn: psycopg.Connection[Any], schema: str, collector: _Collector, touched: list[tuple[_Key, str]]
 ) -> None:
     """The tables inheriting from a table in scope (INHERITS children, partitions, theirs too): what a
-    statement does to a table (DROP COLUMN, UPDATE, DELETE, TRUNCATE) it does to their rows too."""
-    below: dict[str, list[str]] = {}
-    for ancestor, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
-        below.setdefault(str(ancestor), []).append(str(child))
+    statement does to a table (DROP COLUMN, UPDATE, DELETE, TRUNCATE) it does to their rows too. One in
+    another schema cannot be backed up: it is listed as skipped, as any table of another schema."""
+    below: dict[str, list[_Key]] = {}
+    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
+        below.setdefault(str(ancestor), []).append((str(child_schema), str(child)))
     for key, how in list(touched):
         for child in below.get(key[1], []) if key[0] == schema else []:
-            if collector.add((schema, child), f"inherits from {key[1]}: what reaches {key[1]} reaches its rows"):
-                touched.append(((schema, child), how))
+            if collector.add(child, f"inherits from {key[1]}: what reaches {key[1]} reaches its rows"):
+                touched.append((child, how))
 
 
 def _live_key(key: _Key, schema: str, default_schema: str) -> _Key:

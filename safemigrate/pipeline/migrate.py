@@ -430,6 +430,7 @@ def _pipeline(
             pending = deployable_pending(migrations, conn, schema, target)
         except MigrationHistoryError as err:
             return _history_refusal(base, err, stage)
+        elsewhere = _other_schema_tables(conn, pending, schema, label)
     names = tuple(m.name for m in pending)
     if not pending:
         stage("status", "ok", "no pending migrations")
@@ -449,7 +450,6 @@ def _pipeline(
                 "each file in order, or deploy the migrations up to that one first.",
             )
 
-    elsewhere = _other_schema_tables(pending, schema, label)
     if elsewhere:
         where, table = elsewhere[0]
         schemas = ", ".join(sorted({f'"{t.schema}"' for _, t in elsewhere}))
@@ -559,12 +559,24 @@ def _pipeline(
 
 
 def _other_schema_tables(
-    pending: Sequence[Migration], schema: str, label: Callable[[Migration], str]
+    conn: psycopg.Connection[Any], pending: Sequence[Migration], schema: str, label: Callable[[Migration], str]
 ) -> list[tuple[str, Any]]:
+    """(file:line, table) of the tables outside ``schema`` the pending statements change: those they
+    name, and those inheriting from a table they change (what reaches the parent reaches their rows)."""
     from safemigrate.lint.reader import parse_source
-    from safemigrate.pipeline.touch import other_schema_tables
+    from safemigrate.pipeline.touch import changed_tables, other_schema_tables
+    from safemigrate.sql import model as m
 
-    return other_schema_tables([(label(m), s) for m in pending for s in parse_source(m.data).statements], schema)
+    statements = [(label(mig), s) for mig in pending for s in parse_source(mig.data).statements]
+    found = other_schema_tables(statements, schema)
+    elsewhere: dict[str, list[m.Name]] = {}
+    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
+        if child_schema != schema:
+            elsewhere.setdefault(str(ancestor), []).append(m.Name(str(child), str(child_schema)))
+    for where, table in changed_tables(statements):
+        if table.schema in (None, schema):
+            found += [(where, child) for child in elsewhere.get(table.name, [])]
+    return found
 
 
 def _history_refusal(run: MigrateRun, err: MigrationHistoryError, stage: Callable[..., None]) -> MigrateRun:
@@ -685,8 +697,9 @@ def _locked(
         if e.table_schema == schema and e.referenced_schema == schema
     ]
     descendants: dict[str, list[str]] = {}
-    for ancestor, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
-        descendants.setdefault(str(ancestor), []).append(str(child))
+    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
+        if child_schema == schema:  # one in another schema refused the run before (_other_schema_tables)
+            descendants.setdefault(str(ancestor), []).append(str(child))
     touches = read_touches(statements, schema, keys, descendants)
     if touches.unknown:
         notes.append(
@@ -825,6 +838,44 @@ def _failure_outcome(result: ApplyResult, failed: MigrationTrace) -> tuple[Verdi
     return "failed", " ".join([*kept, marked])
 
 
+_LOCK_ROUNDS = 20
+
+
+def lock_all_without_holding(conn: psycopg.Connection[Any], locks: Sequence[tuple[Any, str]]) -> None:
+    """Take every (table, mode) lock, never waiting for one while holding another. A round tries them
+    all without waiting (NOWAIT) in a savepoint; when another session holds one, what the round took is
+    released and the next round first waits for that one alone (queued, so the app cannot starve it),
+    then tries the rest. Holding a lock while waiting for an app transaction to end would deadlock
+    that transaction's next statement on the held table (and PostgreSQL may kill the app's side). A
+    wait longer than lock_timeout raises, as any lock wait of the run does (it is retried)."""
+    from psycopg import sql
+
+    def lock(target: tuple[Any, str], nowait: bool) -> None:
+        table, mode = target
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN {} MODE{}").format(table, sql.SQL(mode), sql.SQL(" NOWAIT" if nowait else ""))
+        )
+
+    waited: tuple[Any, str] | None = None
+    for _ in range(_LOCK_ROUNDS):
+        trying: tuple[Any, str] | None = None
+        try:
+            with conn.transaction():  # a savepoint: rolled back, it releases the round's locks
+                if waited is not None:
+                    lock(waited, nowait=False)
+                for target in locks:
+                    if target is not waited:
+                        trying = target
+                        lock(target, nowait=True)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if trying is None:  # the wait itself ran out of lock_timeout
+                raise
+            waited = trying
+    for target in locks:  # the app kept taking them back: wait for each in turn, as a plain LOCK would
+        lock(target, nowait=False)
+
+
 class _Verifier:
     """Fingerprints and the schema before the first statement; compared before commit."""
 
@@ -849,20 +900,17 @@ class _Verifier:
         # tables whose rows an UPDATE or DELETE reads stop taking writes (and writes in flight
         # finish) first, so a backfill sees every row committed before it, as under Prisma; and so
         # do the tables an ALTER TABLE rewrites, which it copies from the latest committed rows: the
-        # counts before and after then see the same rows. A table an ALTER TABLE changes is locked
-        # ACCESS EXCLUSIVE at once, as the ALTER will: holding a weaker lock while the ALTER waits
-        # for an app transaction that read the table would deadlock that transaction's next write
-        # (waiting for the ALTER's queued request instead, PostgreSQL lets the write go first).
+        # counts before and after then see the same rows. A table a statement will lock ACCESS
+        # EXCLUSIVE (ALTER TABLE, TRUNCATE, DROP TABLE) is locked so at once: a weaker lock held while
+        # that statement waits for an app transaction that read the table would deadlock its next write.
         touches = self.touches
-        exclusive = sorted((touches.rewritten | (touches.rows_read & touches.altered)) & self.live_tables)
+        exclusive = sorted((touches.rewritten | touches.rows_read) & touches.locked_exclusive & self.live_tables)
         shared = sorted(touches.rows_read & self.live_tables - set(exclusive))
-        for tables, mode in ((exclusive, "ACCESS EXCLUSIVE"), (shared, "SHARE ROW EXCLUSIVE")):
-            if tables:
-                conn.execute(
-                    sql.SQL("LOCK TABLE {} IN {} MODE").format(
-                        sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in tables), sql.SQL(mode)
-                    )
-                )
+        lock_all_without_holding(
+            conn,
+            [(sql.Identifier(self.schema, t), "ACCESS EXCLUSIVE") for t in exclusive]
+            + [(sql.Identifier(self.schema, t), "SHARE ROW EXCLUSIVE") for t in shared],
+        )
         if self.touches.relabelled_types:
             rows = conn.execute(
                 load_sql("migrate_relabelled_type_tables"),

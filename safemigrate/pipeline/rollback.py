@@ -298,7 +298,9 @@ def _rows_and_writes(conn: psycopg.Connection[Any], schema: str, table: str) -> 
     if _count(conn, schema, table) is None:
         return None, None
     row = conn.execute(
-        sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM {}").format(sql.Identifier(schema, table))
+        sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM ONLY {}").format(
+            sql.Identifier(schema, table)
+        )
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
@@ -336,7 +338,8 @@ def _count(conn: psycopg.Connection[Any], schema: str, table: str) -> int | None
     exists = conn.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, table).as_string(conn),)).fetchone()
     if not exists or exists[0] is None:
         return None
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
+    # ONLY: a backup holds each table's own rows, not those of the tables inheriting from it
+    row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, table))).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -602,7 +605,8 @@ def apply_rollback(
             present = [name for name in backed_up if _count(conn, schema, name) is not None]
             views, keys = _dependents(conn, schema, present)
             for name in present:
-                conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.Identifier(schema, name)))
+                # IF EXISTS: dropping a parent first has dropped the children inheriting from it
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
             recreated = restore_in_transaction(conn, schema, folder, manifest.tables, table_extras="apply")
             warnings = [w for table in recreated for w in table.warnings]
             _keep_sequences_ahead(conn, schema, sequences)
@@ -771,14 +775,12 @@ def rollback(
 
 
 def _sequence_positions(conn: psycopg.Connection[Any], schema: str, manifest: Any) -> list[tuple[SequenceDef, int]]:
-    """(a backed-up table's sequence as backed up, the value it last handed out) of the ascending serial
-    and identity sequences that exist and have handed one out, read by name before the rollback
-    drops them (the run may have renamed or dropped their column)."""
+    """(a backed-up table's sequence as backed up, the value it last handed out) of the serial and
+    identity sequences that exist and have handed one out, read by name before the rollback drops
+    them (the run may have renamed or dropped their column)."""
     found: list[tuple[SequenceDef, int]] = []
     for table in manifest.tables if manifest is not None else ():
         for seq in table.ddl.sequences:
-            if seq.increment <= 0:
-                continue
             row = conn.execute(
                 "SELECT last_value FROM pg_sequences WHERE schemaname = %s AND sequencename = %s",
                 (schema, seq.name),
@@ -796,7 +798,7 @@ def _keep_sequences_ahead(
     out again; the app may have sent them on (links, emails, other systems)."""
     for seq, last in before:
         restored_last = seq.last_value if seq.is_called else seq.last_value - seq.increment
-        if last > restored_last:
+        if (last - restored_last) * seq.increment > 0:  # further along, whichever way it counts
             conn.execute(
                 sql.SQL("SELECT setval({}::regclass, {}, true)").format(
                     sql.Literal(sql.Identifier(schema, seq.name).as_string(conn)), sql.Literal(last)

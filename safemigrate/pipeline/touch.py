@@ -37,8 +37,9 @@ class Touches:
     # their names before the migrations. PostgreSQL rewrites a table from the latest committed rows,
     # not the transaction's snapshot: rows committed meanwhile would show up as rows that appeared.
     rewritten: frozenset[str] = frozenset()
-    # Tables that exist before the migrations and that an ALTER TABLE changes (names before them).
-    altered: frozenset[str] = frozenset()
+    # Tables that exist before the migrations and that a statement locks ACCESS EXCLUSIVE (ALTER
+    # TABLE, TRUNCATE, DROP TABLE), by their names before the migrations.
+    locked_exclusive: frozenset[str] = frozenset()
 
     def allowance(self, table: str) -> TableAllowance | None:
         """None when the migrations do not touch ``table`` (its data must not change)."""
@@ -107,11 +108,13 @@ def read_touches(
             touch(s.table.name)
         elif isinstance(s, m.DropObjects) and s.kind == "table":
             dropped.update(original(n.name) for n in s.names if _same_schema(n, schema))
+            altering.update(original(n.name) for n in s.names if _same_schema(n, schema))
         elif isinstance(s, m.Truncate):
             for name in s.tables:
                 if _same_schema(name, schema):
                     touch(name.name, remove=True)
                     removing.add(original(name.name))
+                    altering.add(original(name.name))
         elif isinstance(s, (m.Delete, m.Update, m.Insert)):
             # every row change of the statement (those in its WITH clause too); a function it calls
             # may change anything
@@ -192,10 +195,8 @@ def _may_rewrite(action: m.AlterAction) -> bool:
     return False
 
 
-def other_schema_tables(statements: Sequence[tuple[str, m.Statement]], schema: str) -> list[tuple[str, m.Name]]:
-    """(file:line, table) of each table a statement creates, alters, indexes, drops, truncates or writes
-    in a schema other than ``schema`` (a session's pg_temp aside): what a run on ``schema`` can neither
-    back up nor verify."""
+def changed_tables(statements: Sequence[tuple[str, m.Statement]]) -> list[tuple[str, m.Name]]:
+    """(file:line, table) of each table a statement creates, alters, indexes, drops, truncates or writes."""
     found: list[tuple[str, m.Name]] = []
     for label, statement in statements:
         s = statement.summary
@@ -208,8 +209,14 @@ def other_schema_tables(statements: Sequence[tuple[str, m.Statement]], schema: s
             names.extend(s.tables)
         elif isinstance(s, (m.Delete, m.Update, m.Insert)):
             names.extend(change.table for change in m.data_changes(s))
-        found += [(f"{label}:{statement.line}", n) for n in names if n.schema not in (None, schema, "pg_temp")]
+        found += [(f"{label}:{statement.line}", n) for n in names]
     return found
+
+
+def other_schema_tables(statements: Sequence[tuple[str, m.Statement]], schema: str) -> list[tuple[str, m.Name]]:
+    """:func:`changed_tables` in a schema other than ``schema`` (a session's pg_temp aside): what a run
+    on ``schema`` can neither back up nor verify."""
+    return [(where, n) for where, n in changed_tables(statements) if n.schema not in (None, schema, "pg_temp")]
 
 
 def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:

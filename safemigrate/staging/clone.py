@@ -270,9 +270,12 @@ def _check_source(
             left_out = f" (partitioned tables are not copied yet: {', '.join(skipped)})" if skipped else ""
             raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}{left_out}.", "")
         masked_tables = sorted({table for table, _, _ in requested})
-        with conn.cursor(row_factory=class_row(Lineage)) as cur:
-            every = cur.execute(db_sql("inheritance_descendants"), {"schema": source.schema}).fetchall()
-        lineage = [row for row in every if row.ancestor_name in masked_tables]
+        every = conn.execute(db_sql("inheritance_descendants"), {"schema": source.schema}).fetchall()
+        lineage = [
+            Lineage(str(ancestor), str(table))
+            for ancestor, table_schema, table in every
+            if ancestor in masked_tables and table_schema == source.schema
+        ]
         with conn.cursor(row_factory=class_row(_MaskColumn)) as cur:
             found = cur.execute(
                 load_sql("mask_columns"),

@@ -217,3 +217,41 @@ def test_prisma_waiting_for_an_app_lock_is_cancelled_after_lock_timeout(
         assert added.fetchone() is None, "nothing was applied"
     row = _rows(database_url)[blocked]
     assert not row.applied and not row.failed, "the failed row was marked rolled back: Prisma is not stuck (P3009)"
+
+
+def test_prisma_creating_an_index_concurrently_may_wait_for_older_transactions(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for every older transaction to end (virtual transaction ids):
+    that wait is not cancelled (it would leave an INVALID index and Prisma's failed state)."""
+    _prepare(project, database_url)
+    for name in (FIRST, SLOW):
+        shutil.rmtree(project / "prisma" / "migrations" / name)
+    indexed = "20240203000000_index_title"
+    (project / "prisma" / "migrations" / indexed).mkdir()
+    (project / "prisma" / "migrations" / indexed / "migration.sql").write_text(
+        'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n'
+    )
+    settings = project / "safemigrate.toml"
+    settings.write_text(settings.read_text() + '[database]\nlock_timeout = "1s"\n')
+    with psycopg.connect(database_url) as app:
+        app.execute("""UPDATE "Post" SET title = title WHERE id = 1""")  # an app transaction on "Post", open a while
+        process = _migrate_with_prisma(prisma, project, database_url)
+        with psycopg.connect(database_url, autocommit=True) as watcher:
+            while (
+                process.poll() is None
+                and not watcher.execute(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'virtualxid' AND NOT granted"
+                ).fetchone()
+            ):
+                watcher.execute("SELECT pg_sleep(0.05)")
+            watcher.execute("SELECT pg_sleep(2)")  # the index build waits on the app past lock_timeout
+        app.commit()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, out + err
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        valid = conn.execute("""SELECT indisvalid FROM pg_index WHERE indexrelid = '"Post_title_idx"'::regclass""")
+        assert valid.fetchone() == (True,)
+    assert _rows(database_url)[indexed].applied

@@ -288,3 +288,26 @@ def test_an_app_transaction_that_read_the_table_then_writes_it_is_not_deadlocked
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, out + err
     assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this",)]
+
+
+def test_the_run_waits_for_an_app_lock_holding_no_other(tmp_path: Path, database_url: str) -> None:
+    """The run needs "User" (its backfill) and "Post" (its ALTER); the app's open transaction wrote
+    "User" and will read "Post" next. Holding "Post" while waiting for "User" deadlocked the app once
+    its read came (PostgreSQL killed the app's transaction). The run waits for "User" holding nothing."""
+    pending = 'UPDATE "User" SET "email" = lower("email");\n'
+    pending += 'ALTER TABLE "Post" ALTER COLUMN "title" SET DATA TYPE VARCHAR(500);\n'
+    project = _project(tmp_path, database_url, pending)
+    with psycopg.connect(database_url) as app:
+        app.execute("""UPDATE "User" SET email = 'app@x.io' WHERE id = 1""")  # the app's transaction writes "User"
+        run = _start(project, database_url, "--allow", "data-loss")  # the backfill overwrites values
+        waiting = (
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+            "AND wait_event_type = 'Lock'"
+        )
+        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
+        time.sleep(1.5)  # past deadlock_timeout (1 s): the run's own deadlock check has run, and found none
+        assert app.execute("""SELECT count(*) FROM "Post" """).fetchone() == (50,)  # ... then reads "Post"
+        app.commit()
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    assert _query(database_url, """SELECT email FROM "User" WHERE id = 1""") == [("app@x.io",)]

@@ -72,3 +72,18 @@ def test_a_migration_changing_another_schema_is_refused_before_anything(tmp_path
     assert 'verifies only the database URL\'s schema "public"' in run.message and "Nothing was changed." in run.message
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute("""SELECT nickname FROM auth."User" """).fetchall() == [("kept",)]
+
+
+def test_a_child_in_another_schema_of_a_changed_table_refuses_the_run(tmp_path: Path, database_url: str) -> None:
+    """archive."User2020" inherits "User": a DROP COLUMN on "User" drops its column too, and it can be
+    neither backed up nor verified from the URL's schema."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute("""CREATE SCHEMA archive; CREATE TABLE archive."User2020" () INHERITS ("User")""")
+        conn.execute("""INSERT INTO archive."User2020" (email, nickname) VALUES ('old@example.com', 'kept')""")
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "refused" and run.backup_id is None
+    assert 'change tables in schema "archive" (first archive.User2020 at ' in run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""SELECT nickname FROM archive."User2020" """).fetchall() == [("kept",)]

@@ -194,31 +194,43 @@ def test_a_run_that_removed_inheritance_is_rolled_back_with_the_link(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    "pending",
+    ("pending", "child"),
     [
-        'ALTER TABLE "User" DROP COLUMN "nickname";\n',  # reaches "Admin", which inherits the column
-        "DELETE FROM \"User\" WHERE email = 'a@example.com';\n",  # deletes "Admin"'s row through "User"
+        ('ALTER TABLE "User" DROP COLUMN "nickname";\n', "Admin"),  # reaches "Admin", which inherits the column
+        ("DELETE FROM \"User\" WHERE email = 'a@example.com';\n", "Admin"),  # deletes "Admin"'s row through "User"
+        ('ALTER TABLE "User" DROP COLUMN "nickname";\n', "Zadmin"),  # dropped with "User" before its own turn
     ],
-    ids=["alter-the-parent", "delete-through-the-parent"],
+    ids=["alter-the-parent", "delete-through-the-parent", "child-after-the-parent-by-name"],
 )
 def test_a_change_to_a_parent_reaches_its_inheritance_child_and_is_verified(
-    tmp_path: Path, database_url: str, pending: str
+    tmp_path: Path, database_url: str, pending: str, child: str
 ) -> None:
-    """The verification counted "Admin" as untouched, saw its data change and rolled back a good migration."""
+    """The verification counted the child as untouched, saw its data change and rolled back a good migration."""
     project = _project(tmp_path)
     list_migrations(project / "prisma" / "migrations")[1].sql_path.write_text(pending)
     with psycopg.connect(database_url, autocommit=True) as conn:
         apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
-        conn.execute("""CREATE TABLE "Admin" (level int) INHERITS ("User")""")
-        conn.execute("""INSERT INTO "Admin" (email, nickname, level) VALUES ('a@example.com', 'boss', 1)""")
+        conn.execute(sql.SQL('CREATE TABLE {} (level int) INHERITS ("User")').format(sql.Identifier(child)))
+        conn.execute(
+            sql.SQL("INSERT INTO {} (email, nickname, level) VALUES ('a@example.com', 'boss', 1)").format(
+                sql.Identifier(child)
+            )
+        )
         conn.execute("""INSERT INTO "User" (email, nickname) VALUES ('u@example.com', 'user')""")
     run = migrate(project, database_url=database_url, allow=("data-loss",))
     assert run.verdict == "applied", run.message
-    # What reached "User" reached "Admin"'s rows: the pre-migrate backup holds both, and a rollback
-    # (which recreates "User") puts "Admin" back too, linked.
+    # What reached "User" reached the child's rows: the pre-migrate backup holds both, and a rollback
+    # (which recreates "User") puts the child back too, linked.
     (backup,) = [b for b in project_backups(project) if b.id == run.backup_id]
-    assert {t.name for t in backup.tables} == {"User", "Admin"}
-    rollback(project, database_url=database_url, confirm=lambda preview: True)
+    assert {t.name for t in backup.tables} == {"User", child}
+    previews: list[Any] = []
+    rollback(project, database_url=database_url, confirm=lambda preview: previews.append(preview) or True)
+    # Each table's own rows, as the backup counts them (not the child's through the parent).
+    child_rows_now = 0 if pending.startswith("DELETE") else 1  # the DELETE through "User" took the child's row
+    assert {(loss.table, loss.rows_now, loss.rows_in_backup) for loss in previews[0].losses} == {
+        ("User", 1, 1),
+        (child, child_rows_now, 1),
+    }
     with psycopg.connect(database_url, autocommit=True) as conn:
-        assert conn.execute("""SELECT nickname FROM "Admin" """).fetchall() == [("boss",)]
+        assert conn.execute(sql.SQL("SELECT nickname FROM {}").format(sql.Identifier(child))).fetchall() == [("boss",)]
         assert conn.execute("""SELECT count(*) FROM "User" """).fetchone() == (2,)

@@ -2,9 +2,9 @@
 -- children and partitions, their children...): an ALTER TABLE, UPDATE, DELETE or TRUNCATE of the
 -- table reaches their rows too, so a deploy's backup scope holds them and its verification counts
 -- them as touched; and SELECT from the table returns their rows, so a staging clone's mask of the
--- table's column masks theirs. The walk goes through tables of any schema; only descendants in the
--- schema are listed.
--- Columns: ancestor_name, table_name.
+-- table's column masks theirs. The walk goes through tables of any schema, and lists descendants in
+-- any schema (callers working on one schema refuse or ignore the others, as they need).
+-- Columns: ancestor_name, table_schema, table_name.
 -- Parameters: %(schema)s text.
 -- Oldest supported version: PostgreSQL 12.
 WITH RECURSIVE below (ancestor, oid) AS (
@@ -19,10 +19,10 @@ WITH RECURSIVE below (ancestor, oid) AS (
        JOIN pg_inherits i ON i.inhparent = b.oid
 )
 SELECT a.relname::text AS ancestor_name,
+       cn.nspname::text AS table_schema,
        c.relname::text AS table_name
   FROM below b
   JOIN pg_class a ON a.oid = b.ancestor
   JOIN pg_class c ON c.oid = b.oid
   JOIN pg_namespace cn ON cn.oid = c.relnamespace
- WHERE cn.nspname = %(schema)s
- ORDER BY 1, 2
+ ORDER BY 1, 2, 3
