@@ -325,3 +325,18 @@ def test_a_run_that_renamed_the_serial_column_rolls_back(tmp_path: Path, databas
         assert conn.execute("""INSERT INTO "User" (email) VALUES ('new@example.com') RETURNING id""").fetchone() == (
             41,
         )
+
+
+def test_a_descending_sequence_is_not_moved_back_either(tmp_path: Path, database_url: str) -> None:
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute("""ALTER SEQUENCE "User_id_seq" INCREMENT BY -1 MINVALUE -1000 RESTART WITH -1""")
+        conn.execute("""INSERT INTO "User" (email) SELECT 'u' || i FROM generate_series(1, 3) i""")  # -1, -2, -3
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as app:
+        app.execute("""INSERT INTO "User" (email) VALUES ('after1'), ('after2')""")  # -4, -5: lost by the rollback
+    rollback(project, database_url=database_url, confirm=lambda p: True)
+    with psycopg.connect(database_url, autocommit=True) as app:
+        assert app.execute("""INSERT INTO "User" (email) VALUES ('next') RETURNING id""").fetchone() == (-6,)
