@@ -66,8 +66,13 @@ _FORMAT_TYPES = frozenset(
 )
 # Fallbacks before PostgreSQL 16 (no pg_input_is_valid): what a value must look like.
 _INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
-_NUMERIC_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
-_UUID_PATTERN = r"^\s*\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?\s*$"
+# numeric_in: digits with an exponent, or NaN and the infinities (any case), with spaces around.
+_NUMERIC_PATTERN = (
+    r"^\s*([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+    r"|[nN][aA][nN]|[+-]?([iI][nN][fF]|[iI][nN][fF][iI][nN][iI][tT][yY]))\s*$"
+)
+# uuid_in: 32 hex digits, a hyphen allowed after any group of 4, the whole in braces or not; no spaces.
+_UUID_PATTERN = r"^([0-9a-fA-F]{4}-?){7}[0-9a-fA-F]{4}$|^\{([0-9a-fA-F]{4}-?){7}[0-9a-fA-F]{4}\}$"
 _SAMPLE_WIDTH = 60
 _INPUT_IS_VALID_SINCE = 160000
 
@@ -470,6 +475,8 @@ class _Values:
 
 
 _TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
+# New types (as the parser names them) a string column converts to without a USING (assignment casts).
+_STRING_TYPES = frozenset({"text", "varchar", "char", "bpchar", "name", "character", "character varying"})
 # Decimal digits before the point an integer type can need (numeric(p, s) holds p - s of them).
 _INTEGER_DIGITS = {"int2": 5, "int4": 10, "int8": 19}
 
@@ -499,6 +506,17 @@ def _type_change(
     values = _Values.of(column)
     element, value, sample = values.element, values.value, values.sample
     of = values.described(target)
+    if element.type_category == "S" and not target.using and not new.user_defined and new.base not in _STRING_TYPES:
+        # From a string type only the other string types are assignment casts: ALTER ... TYPE fails
+        # even on an empty table ("cannot be cast automatically"); Prisma writes a USING, or DROP + ADD.
+        return _result(
+            target,
+            pm.BAD_FORMAT,
+            pm.FAILED,
+            f"values of {of} converted to {new.display()}",
+            detail=f"PostgreSQL converts {element.type_name} to {new.display()} only with a USING clause, whatever "
+            f'the rows hold: add USING "{column.name}"::{new.display()}',
+        )
     if new.user_defined:
         labels = target.enum_labels
         if labels is None:
@@ -547,7 +565,8 @@ def _type_change(
             return None  # widening
         low, high = _INTEGER_RANGE[new.base]
         # A number with decimals is rounded to an integer first (2147483647.4 fits an integer).
-        rounded = sql.SQL("round({})").format(value) if element.type_name not in _LIVE_INTEGER_RANK else value
+        # Compared as numeric: as a float, the bigint limit itself rounds to 2^63, which does not fit.
+        rounded = sql.SQL("round({})::numeric").format(value) if element.type_name not in _LIVE_INTEGER_RANK else value
         return _Query(
             pm.OUT_OF_RANGE,
             f"values of {of} outside the {new.base} range",

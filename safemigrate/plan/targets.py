@@ -64,6 +64,7 @@ class Target:
     added: tuple[AddedColumn, ...] = ()  # the columns of ``columns`` this deploy adds (checked with their value)
     constraint: str | None = None  # VALIDATE: the constraint, by the name it has today
     condition: str | None = None  # CHECK_VIOLATIONS of a CHECK the migration writes: its condition (sqlglot's)
+    using: bool = False  # TYPE_CHANGE written with a USING clause
 
     @property
     def where(self) -> str:
@@ -209,6 +210,7 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
                 new_type=action.new_type,
                 enum_labels=tuple(enum) if enum is not None else None,
             )
+            found_target = replace(found_target, using=action.using is not None)
             if not found_target.skip and action.using and not is_plain_cast(action.using, action.column):
                 found_target = _skipped(
                     found_target, f"its USING expression ({action.using}) is a conversion of your own: not checked"
@@ -431,6 +433,23 @@ def _with_skip(target: Target, fold: _Fold) -> Target:
             target,
             f"rows of this table are changed first by {changed_at}: today's data cannot predict it (dry-run can)",
         )
+    if target.kind == pm.ORPHANS and target.parent is not None:
+        parent_changed = fold.rows_changed(target.parent, target.parent_columns or ())
+        if parent_changed is not None or (target.parent_columns == () and fold.changed_rows.get(target.parent)):
+            where = parent_changed or fold.changed_rows[target.parent][0][0]
+            return _skipped(
+                target,
+                f"rows of the referenced table are changed first by {where}: today's data cannot predict it "
+                "(dry-run can)",
+            )
+    if target.kind in (pm.DUPLICATES, pm.NULLS, pm.ORPHANS):
+        retyped = [c for c in target.columns if (target.live_table, c) in fold.retyped]
+        if retyped:
+            return _skipped(
+                target,
+                f"column {retyped[0]} is given a new type earlier in this deploy, and its converted values "
+                "(rounded, cut, padded) are not what today's rows hold (dry-run can)",
+            )
     added = tuple(a for c in target.columns if (a := fold.added.get((target.live_table, c))) is not None)
     for column in added:
         if column.unpredictable:
@@ -470,9 +489,8 @@ def _apply(statement: m.Statement, migration: str, file: str, fold: _Fold) -> No
             fold.created.pop(key, None)
     elif isinstance(summary, (m.Update, m.Delete, m.Insert)):
         for change in m.data_changes(summary):  # a WITH query can change several tables
-            if isinstance(change, m.Insert):
-                continue  # new rows do not fix old ones; the check still sees today's
-            changed: frozenset[str] | None = None  # None: every column (rows deleted)
+            # None: every column (rows deleted, or new rows, which today's data cannot show either)
+            changed: frozenset[str] | None = None
             if isinstance(change, m.Update):
                 changed = frozenset(fold.column_today(fold.today(change.table), c) for c in change.columns)
             fold.changed_rows.setdefault(fold.today(change.table), []).append((where, changed))
