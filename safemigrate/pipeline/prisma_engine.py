@@ -257,7 +257,10 @@ def run_prisma_deploy(
                     if handed_over:
                         if process.poll() is not None:
                             break
-                        with contextlib.suppress(psycopg.Error):  # a look that fails must not stop Prisma
+                        # Signals wait for the look to end (an interrupt mid-query would leave ``conn``, which
+                        # stops Prisma's sessions and takes the lock back, unusable); a look that fails must
+                        # not stop Prisma.
+                        with _signals_held(), contextlib.suppress(psycopg.Error):
                             lock_waits.cancel_long_ones(conn, prisma, handed_to)
                         time.sleep(LOCK_WAIT_POLL)
                         continue
