@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
-from safemigrate.backup.ddl import schema_tables
+from safemigrate.backup.ddl import partitioned_tables, schema_tables
 from safemigrate.db import load_sql
 from safemigrate.db.prisma_migrations import MIGRATIONS_TABLE
 from safemigrate.lint.findings import Finding
@@ -59,10 +59,16 @@ _ACTIONS = {"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _Key = tuple[str, str]  # (schema, table) as the findings and the catalog spell them
 
 
+PARTITIONED_REASON = "a partitioned table or a partition: backups do not hold them yet"
+
+
 @dataclass(frozen=True)
 class SkippedTable:
     name: str  # in the backup's schema: the table name; elsewhere "schema.table"
     reason: str
+    # A partitioned table or a partition the statements put at risk: it exists, and backups cannot
+    # hold it yet (migrate refuses rather than change it unbacked-up).
+    partitioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,7 @@ class _Collector:
 
     schema: str
     live: frozenset[str]
+    partitioned: frozenset[str] = frozenset()  # partitioned tables and partitions of the schema
     reasons: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -207,6 +214,9 @@ class _Collector:
         schema, name = key
         if schema != self.schema:
             self.skipped.setdefault(f"{schema}.{name}", f"in schema {schema}; backups hold schema {self.schema}")
+            return False
+        if name in self.partitioned:
+            self.skipped.setdefault(name, PARTITIONED_REASON)
             return False
         if name not in self.live:
             self.skipped.setdefault(name, "not in the database")
@@ -304,7 +314,11 @@ def scope_of(
     if not pending:
         return BackupScope(schema, (), {}, ())
     statements = _PendingStatements(pending, default_schema)
-    collector = _Collector(schema, frozenset(schema_tables(conn, schema)))
+    collector = _Collector(
+        schema,
+        frozenset(schema_tables(conn, schema)),
+        frozenset(p.name for p in partitioned_tables(conn, schema)),
+    )
     scoped = [f for f in findings if _is_scoped(f)]
     unread = tuple(
         f"{f.migration}: line {f.line}"
@@ -355,7 +369,7 @@ def scope_of(
         collector.skipped[table] = reason  # more precise than "not in the database"
     tables = tuple(sorted(collector.reasons))
     skipped = tuple(
-        SkippedTable(name, reason)
+        SkippedTable(name, reason, partitioned=reason == PARTITIONED_REASON)
         for name, reason in sorted(collector.skipped.items())
         if name not in collector.reasons
     )

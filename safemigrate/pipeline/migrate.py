@@ -629,6 +629,16 @@ def _locked(
         migrations_dir=migrations_dir,
         config_file=config_file,
     )
+    unbackable = [t.name for t in scope.skipped if t.partitioned]
+    if unbackable:
+        stage("backup", "refused", f"partitioned table {unbackable[0]} cannot be backed up")
+        return _replace(
+            run,
+            verdict="refused",
+            message=f"Refused: the pending migrations put rows of {', '.join(unbackable)} at risk (a partitioned "
+            "table or a partition), which backups cannot hold yet, so the run could neither back it up nor undo "
+            "it. Nothing was changed. Back it up with pg_dump and deploy with `prisma migrate deploy`.",
+        )
     inputs = rehearsal_inputs(target, config, migrations, scope.tables)
     notes: list[str] = []
     tables = inputs.data_tables

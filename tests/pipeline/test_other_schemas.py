@@ -87,3 +87,21 @@ def test_a_child_in_another_schema_of_a_changed_table_refuses_the_run(tmp_path: 
     assert 'change tables in schema "archive" (first archive.User2020 at ' in run.message
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute("""SELECT nickname FROM archive."User2020" """).fetchall() == [("kept",)]
+
+
+def test_a_data_loss_on_a_partitioned_table_is_refused_not_run_unbacked_up(tmp_path: Path, database_url: str) -> None:
+    """Backups cannot hold partitioned tables yet: the run said "backup skipped: the pending migrations
+    touch no existing table's rows", dropped the column, and rollback then refused."""
+    project = _project(tmp_path)
+    pending = list_migrations(project / "prisma" / "migrations")[1].sql_path
+    pending.write_text('ALTER TABLE "Log" DROP COLUMN "payload";\n')
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute("""CREATE TABLE "Log" (id int, at date, payload text) PARTITION BY RANGE (at)""")
+        conn.execute("""CREATE TABLE "Log_2024" PARTITION OF "Log" FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')""")
+        conn.execute("""INSERT INTO "Log" VALUES (1, '2024-05-01', 'kept')""")
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "refused" and run.backup_id is None
+    assert "put rows of Log at risk (a partitioned table or a partition)" in run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""SELECT payload FROM "Log" """).fetchall() == [("kept",)]
