@@ -331,9 +331,14 @@ _BUILT_IN_TYPE_NAME = re.compile(r"[a-z][a-z0-9_ ]*")
 
 
 def _declared_type(spec: m.TypeSpec | None) -> sql.Composable | None:
-    """A built-in type as the parser read it (its canonical name, never text from the file), spelled
-    for a cast; None for a type of the project's own (it may be created by this very deploy)."""
-    if spec is None or spec.user_defined or not _BUILT_IN_TYPE_NAME.fullmatch(spec.base):
+    """The column's type spelled for a cast: a built-in one by its canonical name as the parser read it
+    (never text from the file), one of the project's own (an enum that exists today: targets.py leaves
+    out those the deploy creates) as a quoted name; None when there is nothing to convert to."""
+    if spec is None:
+        return None
+    if spec.user_defined:
+        return sql.SQL("{}{}").format(sql.Identifier(spec.base), sql.SQL("[]" * spec.array_dims))
+    if not _BUILT_IN_TYPE_NAME.fullmatch(spec.base):
         return None
     text: sql.Composable = sql.SQL(spec.base)
     if spec.params:

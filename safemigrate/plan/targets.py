@@ -515,7 +515,10 @@ def _apply_action(
     key = fold.key(summary.table)
     table = fold.today(summary.table)
     if isinstance(action, m.AddColumn):
-        fold.added[(table, action.column.name)] = _added_column(action, migration)
+        column = _added_column(action, migration)
+        if column.type is not None and column.type.user_defined and fold.key(m.Name(column.type.base)) in fold.enums:
+            column = replace(column, type=None)  # an enum this deploy creates: no such type to convert to today
+        fold.added[(table, action.column.name)] = column
     elif isinstance(action, m.DropColumn):
         fold.added.pop((table, action.column), None)
     elif isinstance(action, m.RenameColumn):

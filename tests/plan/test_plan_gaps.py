@@ -341,3 +341,19 @@ def test_type_changes_the_differential_test_caught(tmp_path: Path, database_url:
     assert "cannot be cast automatically" in _really(database_url, lines[1])
     assert "invalid input syntax for type uuid" in _really(database_url, lines[2])
     assert _really(database_url, lines[3]) == ""
+
+
+def test_an_added_enum_columns_default_compares_in_enum_order(tmp_path: Path, database_url: str) -> None:
+    """'Ok' > 'sad' in the enum's order (as declared), not as text: the CHECK holds for every row."""
+    init = "CREATE TYPE \"Mood\" AS ENUM ('sad', 'Ok', 'happy');\nCREATE TABLE \"T\" (\"id\" SERIAL PRIMARY KEY);\n"
+    pending = (
+        'ALTER TABLE "T" ADD COLUMN "z" "Mood" NOT NULL DEFAULT \'Ok\';\n'
+        'ALTER TABLE "T" ADD CONSTRAINT "T_z_check" CHECK ("z" > \'sad\');\n'
+    )
+    project = make_project(tmp_path, init, pending)
+    apply_first(project, database_url)
+    run_sql(database_url, 'INSERT INTO "T" DEFAULT VALUES;')
+    plan = plan_migrations(project, database_url=database_url)
+    (check,) = _checks(plan, pm.CHECK_VIOLATIONS)
+    assert check.outcome == pm.PASSED, check
+    assert _really(database_url, pending) == ""
