@@ -36,6 +36,7 @@ from psycopg.rows import class_row
 
 from safemigrate.backup.ddl import partitioned_tables, schema_tables
 from safemigrate.db import load_sql
+from safemigrate.db.inheritance import descendants
 from safemigrate.db.prisma_migrations import MIGRATIONS_TABLE
 from safemigrate.lint.findings import Finding
 from safemigrate.lint.reader import parse_source
@@ -66,9 +67,12 @@ PARTITIONED_REASON = "a partitioned table or a partition: backups do not hold th
 class SkippedTable:
     name: str  # in the backup's schema: the table name; elsewhere "schema.table"
     reason: str
-    # A partitioned table or a partition the statements put at risk: it exists, and backups cannot
-    # hold it yet (migrate refuses rather than change it unbacked-up).
-    partitioned: bool = False
+
+    @property
+    def partitioned(self) -> bool:
+        """A partitioned table or a partition the statements put at risk: it exists, and backups
+        cannot hold it yet (migrate refuses rather than change it unbacked-up)."""
+        return self.reason == PARTITIONED_REASON
 
 
 @dataclass(frozen=True)
@@ -283,9 +287,7 @@ def _add_descendants(
     """The tables inheriting from a table in scope (INHERITS children, partitions, theirs too): what a
     statement does to a table (DROP COLUMN, UPDATE, DELETE, TRUNCATE) it does to their rows too. One in
     another schema cannot be backed up: it is listed as skipped, as any table of another schema."""
-    below: dict[str, list[_Key]] = {}
-    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
-        below.setdefault(str(ancestor), []).append((str(child_schema), str(child)))
+    below = descendants(conn, schema)
     for key, how in list(touched):
         for child in below.get(key[1], []) if key[0] == schema else []:
             if collector.add(child, f"inherits from {key[1]}: what reaches {key[1]} reaches its rows"):
@@ -369,7 +371,7 @@ def scope_of(
         collector.skipped[table] = reason  # more precise than "not in the database"
     tables = tuple(sorted(collector.reasons))
     skipped = tuple(
-        SkippedTable(name, reason, partitioned=reason == PARTITIONED_REASON)
+        SkippedTable(name, reason)
         for name, reason in sorted(collector.skipped.items())
         if name not in collector.reasons
     )

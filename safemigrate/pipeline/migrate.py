@@ -563,19 +563,17 @@ def _other_schema_tables(
 ) -> list[tuple[str, Any]]:
     """(file:line, table) of the tables outside ``schema`` the pending statements change: those they
     name, and those inheriting from a table they change (what reaches the parent reaches their rows)."""
+    from safemigrate.db.inheritance import descendants
     from safemigrate.lint.reader import parse_source
     from safemigrate.pipeline.touch import changed_tables, other_schema_tables
     from safemigrate.sql import model as m
 
     statements = [(label(mig), s) for mig in pending for s in parse_source(mig.data).statements]
     found = other_schema_tables(statements, schema)
-    elsewhere: dict[str, list[m.Name]] = {}
-    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
-        if child_schema != schema:
-            elsewhere.setdefault(str(ancestor), []).append(m.Name(str(child), str(child_schema)))
+    below = descendants(conn, schema)
     for where, table in changed_tables(statements):
         if table.schema in (None, schema):
-            found += [(where, child) for child in elsewhere.get(table.name, [])]
+            found += [(where, m.Name(name, other)) for other, name in below.get(table.name, []) if other != schema]
     return found
 
 
@@ -611,6 +609,7 @@ def _locked(
     from safemigrate.backup.scope import backup_scope, read_foreign_keys
     from safemigrate.backup.take import backup_tables
     from safemigrate.clone.providers import refuse_unusable_clone
+    from safemigrate.db.inheritance import descendants
     from safemigrate.lint.reader import parse_source
     from safemigrate.pipeline.rehearse import rehearsal_inputs, rehearse_on_clone
     from safemigrate.pipeline.touch import ForeignKeyAction, read_touches
@@ -706,11 +705,11 @@ def _locked(
         for e in read_foreign_keys(conn)
         if e.table_schema == schema and e.referenced_schema == schema
     ]
-    descendants: dict[str, list[str]] = {}
-    for ancestor, child_schema, child in conn.execute(load_sql("inheritance_descendants"), {"schema": schema}):
-        if child_schema == schema:  # one in another schema refused the run before (_other_schema_tables)
-            descendants.setdefault(str(ancestor), []).append(str(child))
-    touches = read_touches(statements, schema, keys, descendants)
+    # one in another schema refused the run before (_other_schema_tables)
+    below = {
+        table: [name for other, name in found if other == schema] for table, found in descendants(conn, schema).items()
+    }
+    touches = read_touches(statements, schema, keys, below)
     if touches.unknown:
         notes.append(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "

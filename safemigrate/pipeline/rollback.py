@@ -295,9 +295,9 @@ def refuse_unundoable(
 def _rows_and_writes(conn: psycopg.Connection[Any], schema: str, table: str) -> tuple[int | None, int | None]:
     """The table's row count and the sum of its rows' xmin (the transactions that wrote them); Nones
     when the table does not exist."""
-    if _count(conn, schema, table) is None:
+    if not _exists(conn, schema, table):
         return None, None
-    row = conn.execute(
+    row = conn.execute(  # ONLY: a backup holds each table's own rows, not those of its inheritance children
         sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM ONLY {}").format(
             sql.Identifier(schema, table)
         )
@@ -334,13 +334,9 @@ def refuse_writes_since_preview(conn: psycopg.Connection[Any], schema: str, loss
             )
 
 
-def _count(conn: psycopg.Connection[Any], schema: str, table: str) -> int | None:
-    exists = conn.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, table).as_string(conn),)).fetchone()
-    if not exists or exists[0] is None:
-        return None
-    # ONLY: a backup holds each table's own rows, not those of the tables inheriting from it
-    row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, table))).fetchone()
-    return int(row[0]) if row else 0
+def _exists(conn: psycopg.Connection[Any], schema: str, table: str) -> bool:
+    found = conn.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, table).as_string(conn),)).fetchone()
+    return found is not None and found[0] is not None
 
 
 def _later_migrations(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> list[str]:
@@ -464,7 +460,7 @@ def _later_changes(
     recorded = run.get("schema_changes")
     found: list[LaterChange] = []
     for table in manifest.tables if manifest is not None else ():
-        if _count(conn, schema, table.name) is None:
+        if not _exists(conn, schema, table.name):
             continue
         after_run = structure_after_run(schema, table.name, table.ddl, recorded or [])
         for change in changes_since_run(
@@ -602,7 +598,7 @@ def apply_rollback(
         restored: list[str] = []
         warnings: list[str] = []
         if manifest is not None and folder is not None:
-            present = [name for name in backed_up if _count(conn, schema, name) is not None]
+            present = [name for name in backed_up if _exists(conn, schema, name)]
             views, keys = _dependents(conn, schema, present)
             for name in present:
                 # IF EXISTS: dropping a parent first has dropped the children inheriting from it
@@ -617,7 +613,7 @@ def apply_rollback(
                     + sql.SQL(definition.rstrip().rstrip(";"))  # pg_get_viewdef text, from the catalog
                 )
             for table, constraint, definition in keys:
-                if _count(conn, schema, table) is None:
+                if not _exists(conn, schema, table):
                     continue
                 try:
                     with conn.transaction():

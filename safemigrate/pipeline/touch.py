@@ -78,7 +78,7 @@ def read_touches(
     updating: set[str] = set()
     relabelled: set[str] = set()
     rewriting: set[str] = set()
-    altering: set[str] = set()
+    locking_exclusive: set[str] = set()
 
     def original(name: str) -> str:
         """The name before the migrations of the table called ``name`` at this point."""
@@ -97,7 +97,7 @@ def read_touches(
             touch(s.table.name, add=True)
         elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
             touch(s.table.name)
-            altering.add(original(s.table.name))
+            locking_exclusive.add(original(s.table.name))
             if any(_may_rewrite(action) for action in s.actions):
                 rewriting.add(original(s.table.name))
             for action in s.actions:
@@ -108,13 +108,13 @@ def read_touches(
             touch(s.table.name)
         elif isinstance(s, m.DropObjects) and s.kind == "table":
             dropped.update(original(n.name) for n in s.names if _same_schema(n, schema))
-            altering.update(original(n.name) for n in s.names if _same_schema(n, schema))
+            locking_exclusive.update(original(n.name) for n in s.names if _same_schema(n, schema))
         elif isinstance(s, m.Truncate):
             for name in s.tables:
                 if _same_schema(name, schema):
                     touch(name.name, remove=True)
                     removing.add(original(name.name))
-                    altering.add(original(name.name))
+                    locking_exclusive.add(original(name.name))
         elif isinstance(s, (m.Delete, m.Update, m.Insert)):
             # every row change of the statement (those in its WITH clause too); a function it calls
             # may change anything
@@ -144,7 +144,7 @@ def read_touches(
         for child in below.get(original(table), ()):
             if final(child) not in created:
                 touch(final(child), remove=allowance.may_remove_rows, add=allowance.may_add_rows)
-    for tables in (removing, updating, rewriting, altering):
+    for tables in (removing, updating, rewriting, locking_exclusive):
         tables |= {child for table in list(tables) for child in below.get(table, ())}
 
     # Rows a foreign key's action reaches: children of tables that lose or change rows. The keys
@@ -180,7 +180,7 @@ def read_touches(
         frozenset(relabelled),
         read,
         frozenset(rewriting - created),
-        frozenset(altering - created),
+        frozenset(locking_exclusive - created),
     )
 
 

@@ -118,11 +118,12 @@ class _Fold:
     def column_today(self, table: TableKey, column: str) -> str:
         return self.column_live.get((table, column), column)
 
-    def rows_changed(self, table: TableKey, columns: Iterable[str]) -> str | None:
-        """Where an earlier pending statement changed rows of ``table`` that matter to ``columns``."""
-        wanted = set(columns)
+    def rows_changed(self, table: TableKey, columns: Iterable[str] | None) -> str | None:
+        """Where an earlier pending statement changed rows of ``table`` that matter to ``columns``
+        (None: any change, for columns not known by name here, such as a primary key)."""
+        wanted = None if columns is None else set(columns)
         for where, changed in self.changed_rows.get(table, []):
-            if changed is None or wanted & changed:
+            if changed is None or wanted is None or wanted & changed:
                 return where
         return None
 
@@ -363,22 +364,18 @@ def _added_column(action: m.AddColumn, migration: str) -> AddedColumn:
     """What the existing rows hold in a column added to their table: its DEFAULT, computed once."""
     column = action.column
     if action.if_not_exists:
-        return AddedColumn(column.name, migration, None, "it may exist already (IF NOT EXISTS)", column.type)
+        return AddedColumn(column.name, migration, None, "it may exist already (IF NOT EXISTS)")
     if column.identity:
-        return AddedColumn(
-            column.name, migration, None, "it numbers every row with a new value (identity)", column.type
-        )
+        return AddedColumn(column.name, migration, None, "it numbers every row with a new value (identity)")
     if column.generated:
-        return AddedColumn(column.name, migration, None, "it is generated from other columns", column.type)
+        return AddedColumn(column.name, migration, None, "it is generated from other columns")
     default = column.default
     if default is None or default.sql.strip().upper() == "NULL":
-        return AddedColumn(column.name, migration, None, type=column.type)
+        return AddedColumn(column.name, migration, None)
     if default.volatile:
         # PostgreSQL evaluates a volatile DEFAULT once per row (unknown functions count as volatile).
-        return AddedColumn(
-            column.name, migration, None, f"its DEFAULT {default.sql} is evaluated for each row", column.type
-        )
-    return AddedColumn(column.name, migration, default.sql, type=column.type)
+        return AddedColumn(column.name, migration, None, f"its DEFAULT {default.sql} is evaluated for each row")
+    return AddedColumn(column.name, migration, default.sql)
 
 
 def _adds_empty_required(column: m.ColumnSpec) -> bool:
@@ -434,9 +431,8 @@ def _with_skip(target: Target, fold: _Fold) -> Target:
             f"rows of this table are changed first by {changed_at}: today's data cannot predict it (dry-run can)",
         )
     if target.kind == pm.ORPHANS and target.parent is not None:
-        parent_changed = fold.rows_changed(target.parent, target.parent_columns or ())
-        if parent_changed is not None or (target.parent_columns == () and fold.changed_rows.get(target.parent)):
-            where = parent_changed or fold.changed_rows[target.parent][0][0]
+        where = fold.rows_changed(target.parent, target.parent_columns or None)  # () is its primary key
+        if where is not None:
             return _skipped(
                 target,
                 f"rows of the referenced table are changed first by {where}: today's data cannot predict it "
@@ -515,9 +511,10 @@ def _apply_action(
     key = fold.key(summary.table)
     table = fold.today(summary.table)
     if isinstance(action, m.AddColumn):
-        column = _added_column(action, migration)
-        if column.type is not None and column.type.user_defined and fold.key(m.Name(column.type.base)) in fold.enums:
-            column = replace(column, type=None)  # an enum this deploy creates: no such type to convert to today
+        declared = action.column.type
+        # an enum this deploy creates: there is no such type to convert to today
+        created_enum = declared.user_defined and fold.key(m.Name(declared.base)) in fold.enums
+        column = replace(_added_column(action, migration), type=None if created_enum else declared)
         fold.added[(table, action.column.name)] = column
     elif isinstance(action, m.DropColumn):
         fold.added.pop((table, action.column), None)

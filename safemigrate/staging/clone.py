@@ -37,8 +37,8 @@ from safemigrate.backup.restore import check_files, restore_in_transaction
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import BackupProgressCallback, take_backup
 from safemigrate.config import Config, DatabaseConfig
-from safemigrate.db import load_sql as db_sql
 from safemigrate.db.connect import connect, database_errors
+from safemigrate.db.inheritance import descendants
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import DatabaseUrlError, InputError, ProjectError, SafemigrateError, UnknownTableError
 from safemigrate.staging.identity import load_sql, read_identity, same_address, same_database
@@ -270,11 +270,12 @@ def _check_source(
             left_out = f" (partitioned tables are not copied yet: {', '.join(skipped)})" if skipped else ""
             raise UnknownTableError(f"There is no table to clone in schema {source.schema!r}{left_out}.", "")
         masked_tables = sorted({table for table, _, _ in requested})
-        every = conn.execute(db_sql("inheritance_descendants"), {"schema": source.schema}).fetchall()
         lineage = [
-            Lineage(str(ancestor), str(table))
-            for ancestor, table_schema, table in every
-            if ancestor in masked_tables and table_schema == source.schema
+            Lineage(ancestor, table)
+            for ancestor, below in descendants(conn, source.schema).items()
+            if ancestor in masked_tables
+            for table_schema, table in below
+            if table_schema == source.schema
         ]
         with conn.cursor(row_factory=class_row(_MaskColumn)) as cur:
             found = cur.execute(

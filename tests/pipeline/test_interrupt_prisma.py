@@ -186,6 +186,18 @@ def test_a_second_sigterm_stops_prisma_and_the_run_can_be_rolled_back(
     assert after[FIRST].rolled_back and after[SLOW].rolled_back, "no failed row is left: Prisma is not stuck"
 
 
+def _one_pending_with_lock_timeout(root: Path, url: str, name: str, text: str) -> None:
+    """The fixture's migrations applied, a few rows, one pending migration ``name`` holding ``text``,
+    and ``[database] lock_timeout = "1s"``."""
+    _prepare(root, url)
+    for pending in (FIRST, SLOW):
+        shutil.rmtree(root / "prisma" / "migrations" / pending)
+    (root / "prisma" / "migrations" / name).mkdir()
+    (root / "prisma" / "migrations" / name / "migration.sql").write_text(text)
+    settings = root / "safemigrate.toml"
+    settings.write_text(settings.read_text() + '[database]\nlock_timeout = "1s"\n')
+
+
 def test_prisma_waiting_for_an_app_lock_is_cancelled_after_lock_timeout(
     prisma: PrismaCli,  # noqa: F811
     project: Path,  # noqa: F811
@@ -194,16 +206,8 @@ def test_prisma_waiting_for_an_app_lock_is_cancelled_after_lock_timeout(
     """Prisma's sessions do not set [database] lock_timeout: its ALTER TABLE queued behind an app's
     open transaction for as long as that lasted, and the app's next statements on the table queued
     behind it. safemigrate cancels the wait after lock_timeout, and the run fails with nothing applied."""
-    _prepare(project, database_url)
-    for name in (FIRST, SLOW):
-        shutil.rmtree(project / "prisma" / "migrations" / name)
     blocked = "20240203000000_add_c"
-    (project / "prisma" / "migrations" / blocked).mkdir()
-    (project / "prisma" / "migrations" / blocked / "migration.sql").write_text(
-        'ALTER TABLE "Post" ADD COLUMN "c" INTEGER;\n'
-    )
-    settings = project / "safemigrate.toml"
-    settings.write_text(settings.read_text() + '[database]\nlock_timeout = "1s"\n')
+    _one_pending_with_lock_timeout(project, database_url, blocked, 'ALTER TABLE "Post" ADD COLUMN "c" INTEGER;\n')
     with psycopg.connect(database_url) as app:
         app.execute("""SELECT * FROM "Post" WHERE id = 1 FOR UPDATE""")  # an app transaction, left open
         process = _migrate_with_prisma(prisma, project, database_url)
@@ -226,16 +230,9 @@ def test_prisma_creating_an_index_concurrently_may_wait_for_older_transactions(
 ) -> None:
     """CREATE INDEX CONCURRENTLY waits for every older transaction to end (virtual transaction ids):
     that wait is not cancelled (it would leave an INVALID index and Prisma's failed state)."""
-    _prepare(project, database_url)
-    for name in (FIRST, SLOW):
-        shutil.rmtree(project / "prisma" / "migrations" / name)
     indexed = "20240203000000_index_title"
-    (project / "prisma" / "migrations" / indexed).mkdir()
-    (project / "prisma" / "migrations" / indexed / "migration.sql").write_text(
-        'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n'
-    )
-    settings = project / "safemigrate.toml"
-    settings.write_text(settings.read_text() + '[database]\nlock_timeout = "1s"\n')
+    index_title = 'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n'
+    _one_pending_with_lock_timeout(project, database_url, indexed, index_title)
     with psycopg.connect(database_url) as app:
         app.execute("""UPDATE "Post" SET title = title WHERE id = 1""")  # an app transaction on "Post", open a while
         process = _migrate_with_prisma(prisma, project, database_url)

@@ -41,11 +41,16 @@ INSERT INTO "Invoice" ("id", "amount", "raw", "qty", "tags", "prices") VALUES
 """
 
 
-def _plan(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
-    project = make_project(tmp_path, INIT, pending)
+def _planned(tmp_path: Path, database_url: str, pending: str, init: str = INIT, rows: str = ROWS) -> pm.Plan:
+    """The plan of ``pending`` over ``init`` applied and ``rows`` inserted."""
+    project = make_project(tmp_path, init, pending)
     apply_first(project, database_url)
-    run_sql(database_url, ROWS)
+    run_sql(database_url, rows)
     return plan_migrations(project, database_url=database_url)
+
+
+def _plan(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
+    return _planned(tmp_path, database_url, pending)
 
 
 def _checks(plan: pm.Plan, kind: str) -> list[pm.CheckResult]:
@@ -200,10 +205,7 @@ INSERT INTO "NoPk" VALUES (1), (2);
 
 
 def _plan_of(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
-    project = make_project(tmp_path, CHECKS_INIT, pending)
-    apply_first(project, database_url)
-    run_sql(database_url, CHECKS_ROWS)
-    return plan_migrations(project, database_url=database_url)
+    return _planned(tmp_path, database_url, pending, CHECKS_INIT, CHECKS_ROWS)
 
 
 def _really(database_url: str, pending: str) -> str:
@@ -286,10 +288,7 @@ INSERT INTO "C" ("pid", "code", "d", "f", "u", "n") VALUES
 
 
 def _diff_plan(tmp_path: Path, database_url: str, pending: str) -> pm.Plan:
-    project = make_project(tmp_path, DIFF_INIT, pending)
-    apply_first(project, database_url)
-    run_sql(database_url, DIFF_ROWS)
-    return plan_migrations(project, database_url=database_url)
+    return _planned(tmp_path, database_url, pending, DIFF_INIT, DIFF_ROWS)
 
 
 @pytest.mark.parametrize(
