@@ -356,6 +356,22 @@ def read_extras(conn: psycopg.Connection[Any], schema: str, table: str) -> Table
     )
 
 
+def relation_grants(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[GrantDef, ...]:
+    """The privileges granted on a table or view and its columns to roles other than its owner."""
+    grants = catalog_rows(conn, "grants", _GrantRow, {"schema": schema, "table": name})
+    return tuple(GrantDef(g.grantee, tuple(g.privileges), g.column_name, g.grantable) for g in grants)
+
+
+def relation_triggers(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[TriggerDef, ...]:
+    """The user triggers of a table or view (a view's are INSTEAD OF triggers)."""
+    return tuple(catalog_rows(conn, "triggers", TriggerDef, {"schema": schema, "table": name}))
+
+
+def relation_column_comments(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[ColumnComment, ...]:
+    rows = catalog_rows(conn, "column_comments", _ColumnCommentRow, {"schema": schema, "table": name})
+    return tuple(ColumnComment(c.column_name, c.comment) for c in rows)
+
+
 # The privileges aclexplode names; a manifest's grant is checked against them before it is spliced in.
 _PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
 _POLICY_COMMANDS = frozenset({"ALL", "SELECT", "INSERT", "UPDATE", "DELETE"})

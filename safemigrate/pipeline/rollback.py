@@ -13,8 +13,9 @@
    backup are dropped (tables, columns, indexes, constraints, from the run's recorded schema diff);
    every backed-up table is dropped and recreated from the backup (structure and rows, verified by
    counts and fingerprints, then its triggers, grants, row-level security, policies, comments,
-   storage parameters, replica identity and owner, when the backup holds them), and the views and
-   foreign keys of other tables that depended on it are put back; enum types the run created are
+   storage parameters, replica identity and owner, when the backup holds them), without CASCADE:
+   the views, foreign keys and sequence defaults that depended on it are taken off and put back
+   (:mod:`safemigrate.pipeline.dependents`), anything else refuses; enum types the run created are
    dropped; the run's migrations are marked rolled back in ``_prisma_migrations``
    (``rolled_back_at``): its applied rows, and the rows it left failed (a run that stopped inside a
    migration: `--engine prisma` failed or interrupted), as `prisma migrate resolve --rolled-back`
@@ -46,6 +47,7 @@ from safemigrate.backup.manifest import SequenceDef
 from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
 from safemigrate.errors import BackupError, InputError, RestoreRefusedError
+from safemigrate.pipeline.dependents import drop_tables, put_back, read_dependents, take_off
 
 # Changes on a table outside the backup that rollback can undo by dropping what was added.
 _UNDOABLE_OUTSIDE = frozenset({"column_added", "index_added", "constraint_added", "trigger_added"})
@@ -522,15 +524,6 @@ def rollback_preview(
     return RollbackPreview(run, manifest.id if manifest else None, tuple(losses), tuple(drops), tuple(since))
 
 
-def _dependents(conn: psycopg.Connection[Any], schema: str, tables: Sequence[str]) -> tuple[list[Any], list[Any]]:
-    """Views on ``tables`` and foreign keys of other tables into them: dropped with them, put back after."""
-    from safemigrate.db import load_sql
-
-    views = conn.execute(load_sql("rollback_dependent_views"), {"schema": schema, "tables": list(tables)}).fetchall()
-    keys = conn.execute(load_sql("rollback_incoming_keys"), {"schema": schema, "tables": list(tables)}).fetchall()
-    return views, keys
-
-
 def apply_rollback(
     conn: psycopg.Connection[Any],
     schema: str,
@@ -599,36 +592,29 @@ def apply_rollback(
         warnings: list[str] = []
         if manifest is not None and folder is not None:
             present = [name for name in backed_up if _exists(conn, schema, name)]
-            views, keys = _dependents(conn, schema, present)
-            for name in present:
-                # IF EXISTS: dropping a parent first has dropped the children inheriting from it
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
+            dependents = read_dependents(conn, schema, present)
+            take_off(conn, dependents)
+            drop_tables(conn, schema, present)
             recreated = restore_in_transaction(conn, schema, folder, manifest.tables, table_extras="apply")
             warnings = [w for table in recreated for w in table.warnings]
             _keep_sequences_ahead(conn, schema, sequences)
-            for view_name, definition, materialized in views:
-                kind = sql.SQL("MATERIALIZED VIEW" if materialized else "VIEW")
-                conn.execute(
-                    sql.SQL("CREATE {} {} AS ").format(kind, sql.Identifier(schema, view_name))
-                    + sql.SQL(definition.rstrip().rstrip(";"))  # pg_get_viewdef text, from the catalog
-                )
-            for table, constraint, definition in keys:
-                if not _exists(conn, schema, table):
-                    continue
+            put_back(conn, dependents)
+            for key in dependents.keys:
                 try:
                     with conn.transaction():
                         conn.execute(
                             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                                sql.Identifier(schema, table), sql.Identifier(constraint)
+                                sql.Identifier(key.child_schema, key.child_table), sql.Identifier(key.constraint_name)
                             )
-                            + sql.SQL(definition)  # pg_get_constraintdef text, from the catalog
+                            + sql.SQL(key.definition)  # pg_get_constraintdef text, from the catalog
                         )
                 except psycopg.errors.ForeignKeyViolation as err:
                     raise RestoreRefusedError(
-                        f"Table {table!r} (not in the backup) has rows referencing rows the rollback would remove "
-                        f"({(err.diag.message_detail or '').strip() or constraint}); nothing was changed.",
+                        f"Table {key.child_table!r} (not in the backup) has rows referencing rows the rollback "
+                        f"would remove ({(err.diag.message_detail or '').strip() or key.constraint_name}); "
+                        "nothing was changed.",
                         f"Those rows were written since the run: delete or change them first (constraint "
-                        f"{constraint}), or undo the run with a new migration instead.",
+                        f"{key.constraint_name}), or undo the run with a new migration instead.",
                     ) from err
             restored = list(backed_up)
         for change in _changes(run):
