@@ -13,6 +13,9 @@ rollback drops the tables without CASCADE instead, after taking off what it know
   row refuses the rollback);
 - other tables' column defaults using a sequence the tables own: set again once it is recreated.
 
+The tables a run created are dropped the same way, their incoming foreign keys first (they cannot
+outlive the table); a view, or another table's default on their sequence, refuses the rollback.
+
 Anything else that depends on them makes PostgreSQL refuse the DROP; the rollback then refuses with
 its list, nothing changed (everything runs in the rollback's one transaction). So does a view that
 cannot be put back on the table as backed up (it reads a column the backup does not have).
@@ -110,8 +113,7 @@ def read_dependents(conn: psycopg.Connection[Any], schema: str, tables: Sequence
     params = {"schema": schema, "tables": list(tables)}
     with conn.cursor(row_factory=class_row(_ViewRow)) as cur:
         rows = cur.execute(load_sql("rollback_dependent_views"), params).fetchall()
-    with conn.cursor(row_factory=class_row(IncomingKey)) as cur:
-        keys = cur.execute(load_sql("rollback_incoming_keys"), params).fetchall()
+    keys = incoming_keys(conn, schema, tables)
     with conn.cursor(row_factory=class_row(SequenceDefault)) as cur:
         defaults = cur.execute(load_sql("rollback_sequence_defaults"), params).fetchall()
     ruled = [r for r in rows if r.other_rules]
@@ -144,16 +146,26 @@ def read_dependents(conn: psycopg.Connection[Any], schema: str, tables: Sequence
     return Dependents(views, tuple(keys), tuple(defaults))
 
 
-def take_off(conn: psycopg.Connection[Any], dependents: Dependents) -> None:
-    """Drop the views (deepest first) and the foreign keys, and take the defaults off."""
-    for view in sorted(dependents.views, key=lambda v: -v.depth):
-        conn.execute(sql.SQL("DROP {} {}").format(sql.SQL(view.kind.upper()), view.identifier))
-    for key in dependents.keys:
+def incoming_keys(conn: psycopg.Connection[Any], schema: str, tables: Sequence[str]) -> tuple[IncomingKey, ...]:
+    """The foreign keys of other tables into ``schema``'s ``tables``."""
+    with conn.cursor(row_factory=class_row(IncomingKey)) as cur:
+        return tuple(cur.execute(load_sql("rollback_incoming_keys"), {"schema": schema, "tables": list(tables)}))
+
+
+def drop_keys(conn: psycopg.Connection[Any], keys: Sequence[IncomingKey]) -> None:
+    for key in keys:
         conn.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                 sql.Identifier(key.child_schema, key.child_table), sql.Identifier(key.constraint_name)
             )
         )
+
+
+def take_off(conn: psycopg.Connection[Any], dependents: Dependents) -> None:
+    """Drop the views (deepest first) and the foreign keys, and take the defaults off."""
+    for view in sorted(dependents.views, key=lambda v: -v.depth):
+        conn.execute(sql.SQL("DROP {} {}").format(sql.SQL(view.kind.upper()), view.identifier))
+    drop_keys(conn, dependents.keys)
     for default in dependents.defaults:
         conn.execute(
             sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT").format(

@@ -47,7 +47,14 @@ from safemigrate.backup.manifest import SequenceDef
 from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
 from safemigrate.errors import BackupError, InputError, RestoreRefusedError
-from safemigrate.pipeline.dependents import drop_tables, put_back, read_dependents, take_off
+from safemigrate.pipeline.dependents import (
+    drop_keys,
+    drop_tables,
+    incoming_keys,
+    put_back,
+    read_dependents,
+    take_off,
+)
 
 # Changes on a table outside the backup that rollback can undo by dropping what was added.
 _UNDOABLE_OUTSIDE = frozenset({"column_added", "index_added", "constraint_added", "trigger_added"})
@@ -545,9 +552,10 @@ def apply_rollback(
         if previewed is not None:
             refuse_writes_since_preview(conn, schema, previewed)
         sequences = _sequence_positions(conn, schema, manifest)
-        for name in created:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
-            dropped.append(f"table {name}")
+        made = [name for name in created if _exists(conn, schema, name)]
+        drop_keys(conn, incoming_keys(conn, schema, made))  # they cannot outlive the tables
+        drop_tables(conn, schema, made)
+        dropped += [f"table {name}" for name in created]
         for change in _changes(run):
             table = change.get("table")
             if table in backed_up or table in created or table is None:

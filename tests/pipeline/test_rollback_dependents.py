@@ -181,3 +181,32 @@ def test_a_view_on_a_column_the_run_added_refuses_the_rollback_with_nothing_chan
     ):
         rollback(project, database_url=database_url, confirm=lambda preview: True)
     assert _state(database_url) == after_run
+
+
+def test_a_view_made_since_on_a_table_the_run_created_refuses_until_it_is_dropped(
+    tmp_path: Path, database_url: str
+) -> None:
+    project = _deployed(tmp_path, database_url, """INSERT INTO "User" (email) VALUES ('a@example.com');""")
+    pending = list_migrations(project / "prisma" / "migrations")[1].sql_path
+    pending.write_text(
+        pending.read_text()
+        + 'CREATE TABLE "Team" ("id" SERIAL NOT NULL, CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));\n'
+        + 'ALTER TABLE "User" ADD COLUMN "teamId" INTEGER;\n'
+        + 'ALTER TABLE "User" ADD CONSTRAINT "User_teamId_fkey" FOREIGN KEY ("teamId") REFERENCES "Team"("id");\n'
+    )
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("""CREATE VIEW team_ids AS SELECT id FROM "Team" """)
+    after_run = _state(database_url)
+
+    with pytest.raises(RestoreRefusedError, match=r"view team_ids depends on table \"?Team\"?"):
+        rollback(project, database_url=database_url, confirm=lambda preview: True)
+    assert _state(database_url) == after_run, "the view was not dropped with the table"
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP VIEW team_ids")
+    result = rollback(project, database_url=database_url, confirm=lambda preview: True)
+    assert "table Team" in result.dropped
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("""SELECT to_regclass('"Team"') IS NULL""").fetchone() == (True,)
