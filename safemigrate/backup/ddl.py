@@ -160,6 +160,7 @@ class TargetColumn:
     type: str  # as a backup stores it: with COLLATE when not the type's default
     bare_type: str  # format_type alone (what backups taken before collations were stored hold)
     generated_expr: str | None
+    needs_value: bool = False  # NOT NULL without a default, identity or generation: a load must fill it
 
 
 class WantedColumn(Protocol):
@@ -194,7 +195,14 @@ def column_difference(
 def read_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[TargetColumn]:
     """The columns of ``schema.table`` as a restore compares them with a backup's."""
     return [
-        TargetColumn(c.name, column_type(conn, c), c.type, c.generated_expr) for c in _column_rows(conn, schema, table)
+        TargetColumn(
+            c.name,
+            column_type(conn, c),
+            c.type,
+            c.generated_expr,
+            c.not_null and c.default_expr is None and not c.identity and c.generated_expr is None,
+        )
+        for c in _column_rows(conn, schema, table)
     ]
 
 

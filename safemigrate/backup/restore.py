@@ -230,7 +230,7 @@ def restore_in_transaction(
     conn.execute(b"SET CONSTRAINTS ALL DEFERRED")
     present = set(schema_tables(conn, schema))
     existing = [e for e in entries if e.name in present]
-    _check_compatible(conn, schema, existing)
+    beyond_backup = _check_compatible(conn, schema, existing)
     if into_empty:
         _refuse_rows(conn, schema, [e.name for e in existing])
     else:
@@ -334,7 +334,10 @@ def restore_in_transaction(
             e.name,
             e.rows,
             e.name not in present,
-            left_out.get(e.name, ()) + unlinked.get(e.name, ()) + warnings.get(e.name, ()),
+            beyond_backup.get(e.name, ())
+            + left_out.get(e.name, ())
+            + unlinked.get(e.name, ())
+            + warnings.get(e.name, ()),
         )
         for e in entries
     ]
@@ -670,14 +673,37 @@ def _give_to_owner(conn: psycopg.Connection[Any], schema: str, table: str, owner
     ]
 
 
-def _check_compatible(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
+def _check_compatible(
+    conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]
+) -> dict[str, tuple[str, ...]]:
+    """Refuse a present table that cannot take the backed-up rows; a warning per table that has
+    columns besides (a migration added them since the backup): the loaded rows get their defaults."""
+    notes: dict[str, tuple[str, ...]] = {}
     for entry in entries:
-        difference = column_difference(entry.name, entry.ddl.columns, read_columns(conn, schema, entry.name), "backup")
+        present = read_columns(conn, schema, entry.name)
+        difference = column_difference(entry.name, entry.ddl.columns, present, "backup")
         if difference is not None:
             raise RestoreRefusedError(
                 f"{difference}; nothing was restored.",
                 "Restore into a database whose schema matches the backup, or into an empty one (--to-url).",
             )
+        backed_up = {c.name for c in entry.ddl.columns}
+        beyond = [c for c in present if c.name not in backed_up]
+        unfillable = [c.name for c in beyond if c.needs_value]
+        if unfillable:
+            raise RestoreRefusedError(
+                f"Table {entry.name!r} in the target has column {unfillable[0]!r} (NOT NULL, without a default) "
+                "that the backup does not have, so the backed-up rows cannot be loaded into it; nothing was restored.",
+                "Give that column a default (or drop its NOT NULL) first, or restore into an empty database "
+                "(--to-url).",
+            )
+        if beyond:
+            names = ", ".join(repr(c.name) for c in beyond)
+            notes[entry.name] = (
+                f"table {entry.name!r} has column(s) {names} that the backup does not have: the restored rows hold "
+                "their default (NULL where there is none), and the check compares the backed-up columns.",
+            )
+    return notes
 
 
 def _refuse_outside_references(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
@@ -730,7 +756,8 @@ def _load(conn: psycopg.Connection[Any], schema: str, entry: TableEntry, path: P
 
 def _verify(conn: psycopg.Connection[Any], schema: str, entries: Sequence[TableEntry]) -> None:
     expectations = {e.name: DataFingerprint.from_dict(e.fingerprint).tables[0] for e in entries}
-    # Rows hashed in the backup's column order: a present table may hold the same columns in another.
+    # Rows hashed in the backup's column order: a present table may hold the same columns in another,
+    # and columns besides (added since the backup), which are left out.
     order = {name: [c.name for c in expected.columns] for name, expected in expectations.items()}
     actual = fingerprint(conn, schema=schema, tables=[e.name for e in entries], mode="full", column_order=order)
     for entry in entries:

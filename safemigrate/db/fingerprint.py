@@ -234,10 +234,11 @@ def fingerprint(
 
     ``mode`` ``fast`` counts rows and non-null values only; ``full`` hashes them too. ``progress``
     is called as the module docstring says; ``chunk_bytes`` None scans every table in one statement.
-    ``column_order`` (table -> its column names) chains a table's row hash in that order instead of
-    the table's own, when it names exactly the table's columns: the same rows give the same row hash
-    in a table whose columns stand in another order (a restore into such a table, or an inheritance
-    child that ``pg_dump`` recreated with its parent's columns first).
+    ``column_order`` (table -> column names) fingerprints those columns of a table, chaining its row
+    hash in that order instead of the table's own, when it names only columns the table has, each
+    once: the same rows give the same row hash in a table whose columns stand in another order (a
+    restore into such a table, or an inheritance child that ``pg_dump`` recreated with its parent's
+    columns first), or that has columns besides (a restore into a table a migration added one to).
     Raises UnknownTableError for a name that is not a table of the schema."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -257,7 +258,7 @@ def fingerprint(
         rows = _columns(conn, schema, [t.name for t in targets])
         columns = {table: [r.name for r in found] for table, found in rows.items()}
         for table, order in (column_order or {}).items():
-            if sorted(columns.get(table, ())) == sorted(order):
+            if len(set(order)) == len(order) and set(order) <= set(columns.get(table, ())):
                 columns[table] = list(order)
         isolation = conn.execute(b"SHOW transaction_isolation").fetchone()
         stable_snapshot = isolation is not None and isolation[0] in ("repeatable read", "serializable")

@@ -1,17 +1,20 @@
 """A table present in the target with the backed-up columns in another order (a database built by
 another history, or an inheritance child that pg_dump recreated with its parent's columns first, as
-a rehearsal clone's schema is): the rows load by column name, and the restore's check hashes them in
-the backup's column order, so the same rows verify."""
+a rehearsal clone's schema is), or with columns besides (added since the backup): the rows load by
+column name, and the restore's check hashes the backed-up columns in the backup's order, so the same
+rows verify."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from safemigrate.backup import restore_backup, take_backup
 from safemigrate.db.fingerprint import fingerprint
 from safemigrate.db.url import parse_database_url
+from safemigrate.errors import RestoreRefusedError
 
 
 def _execute(url: str, statement: str) -> list[tuple[object, ...]]:
@@ -44,3 +47,45 @@ def test_a_present_table_with_its_columns_in_another_order_restores_and_verifies
             fingerprint(source, tables=["User"]).tables[0]
             == fingerprint(target, tables=["User"], column_order={"User": ["id", "email", "nick"]}).tables[0]
         )
+
+
+def test_a_present_table_that_gained_a_column_since_the_backup_restores_and_verifies(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A migration added a column and a bad backfill followed: the restore brings the backed-up rows
+    back (the new column at its default), checks the backed-up columns, and says so."""
+    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
+    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com'), (2, 'b@example.com')""")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["User"])
+    _execute(database_url, """ALTER TABLE "User" ADD COLUMN nick text, ADD COLUMN level int NOT NULL DEFAULT 3""")
+    _execute(database_url, """UPDATE "User" SET email = 'oops', nick = 'x'""")
+
+    result = restore_backup(parse_database_url(database_url), store, tables=["User"])
+
+    (table,) = result.tables
+    assert (table.name, table.rows, table.recreated) == ("User", 2, False)
+    assert table.warnings == (
+        "table 'User' has column(s) 'nick', 'level' that the backup does not have: the restored rows hold their "
+        "default (NULL where there is none), and the check compares the backed-up columns.",
+    )
+    assert _execute(database_url, 'SELECT id, email, nick, level FROM "User" ORDER BY id') == [
+        (1, "a@example.com", None, 3),
+        (2, "b@example.com", None, 3),
+    ]
+
+
+def test_a_present_table_with_a_new_required_column_without_default_is_refused_untouched(
+    tmp_path: Path, database_url: str
+) -> None:
+    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
+    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com')""")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["User"])
+    _execute(database_url, """ALTER TABLE "User" ADD COLUMN level int NOT NULL DEFAULT 3""")
+    _execute(database_url, """ALTER TABLE "User" ALTER COLUMN level DROP DEFAULT""")
+    _execute(database_url, """UPDATE "User" SET email = 'changed'""")
+
+    with pytest.raises(RestoreRefusedError, match=r"Table 'User' in the target has column 'level' \(NOT NULL, without"):
+        restore_backup(parse_database_url(database_url), store, tables=["User"])
+    assert _execute(database_url, 'SELECT id, email, level FROM "User"') == [(1, "changed", 3)]
