@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -329,6 +330,8 @@ def restore_in_transaction(
                 warnings[entry.name] = _restore_extras(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
+    for entry in created:
+        warnings[entry.name] = unowned_sequence_warnings(schema, entry) + warnings.get(entry.name, ())
     return [
         RestoredTable(
             e.name,
@@ -407,6 +410,33 @@ def _parents_first(schema: str, created: Sequence[TableEntry]) -> list[TableEntr
     return done
 
 
+_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'::regclass\)")
+
+
+def unowned_sequence_warnings(schema: str, entry: TableEntry) -> tuple[str, ...]:
+    """A recreated table's column whose default takes values from a sequence no column owns
+    (``DEFAULT nextval('order_no')``): the backup does not hold that sequence or its position, so
+    the target's may hand out values the restored rows already hold. One line per column."""
+    owned = {seq.name for seq in entry.ddl.sequences}
+    lines = []
+    for column in entry.ddl.columns:
+        match = _NEXTVAL.search(column.default_expr or "")
+        if match is None:
+            continue
+        sequence = match.group(1).replace("''", "'")
+        if sequence.rsplit(".", 1)[-1].strip('"') in owned:
+            continue
+        setval = sql.SQL("SELECT setval({}, (SELECT max({}) FROM {}));").format(
+            sql.Literal(sequence), sql.Identifier(column.name), sql.Identifier(schema, entry.name)
+        )
+        lines.append(
+            f"table {entry.name!r}: column {column.name!r} takes its default from sequence {sequence}, which no "
+            "column owns, so the backup holds neither it nor its position; make sure it is past the restored "
+            f"rows before the next insert: {setval.as_string()}"
+        )
+    return tuple(lines)
+
+
 @contextlib.contextmanager
 def _missing_definitions(table: str) -> Iterator[None]:
     """A table whose columns, defaults or checks use a type or function the target lacks, as one
@@ -414,11 +444,17 @@ def _missing_definitions(table: str) -> Iterator[None]:
     nor functions (a fresh database, ``backup --verify``'s scratch one, has none of them)."""
     try:
         yield
-    except (psycopg.errors.UndefinedObject, psycopg.errors.UndefinedFunction) as err:
+    except (
+        psycopg.errors.UndefinedObject,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedTable,  # a sequence no column owns, named by a default
+        psycopg.errors.InvalidSchemaName,  # a type in another schema
+    ) as err:
         raise RestoreTargetLacksError(
             f"Table {table!r} cannot be recreated here: {err.diag.message_primary or err}; a restore recreates "
-            "the enum types a table uses, not domains, composite or range types, nor the functions its defaults "
-            "and checks call. Nothing was restored.",
+            "the enum types a table uses and the sequences its columns own, not domains, composite or range "
+            "types, sequences no column owns, other schemas, nor the functions its defaults and checks call. "
+            "Nothing was restored.",
             "Create it in the target first (as the source defines it: pg_dump --schema-only shows it), or restore "
             "into a database that has it.",
         ) from err

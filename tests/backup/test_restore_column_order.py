@@ -89,3 +89,31 @@ def test_a_present_table_with_a_new_required_column_without_default_is_refused_u
     with pytest.raises(RestoreRefusedError, match=r"Table 'User' in the target has column 'level' \(NOT NULL, without"):
         restore_backup(parse_database_url(database_url), store, tables=["User"])
     assert _execute(database_url, 'SELECT id, email, level FROM "User"') == [(1, "changed", 3)]
+
+
+def test_a_recreated_tables_default_on_a_sequence_no_column_owns_is_named(
+    tmp_path: Path, database_url: str, other_database: str
+) -> None:
+    """The backup holds only the sequences columns own: restored elsewhere, the table is refused in
+    one sentence while the sequence is missing, and once it exists, a warning says to move it past
+    the restored rows (else the next insert collides with them)."""
+    _execute(database_url, "CREATE SEQUENCE order_no START 1000")
+    _execute(database_url, "CREATE TABLE orders (id int PRIMARY KEY DEFAULT nextval('order_no'), item text)")
+    _execute(database_url, "INSERT INTO orders (item) VALUES ('a'), ('b')")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["orders"])
+    target = parse_database_url(other_database, source="--to-url")
+
+    with pytest.raises(RestoreRefusedError, match=r"Table 'orders' cannot be recreated here: relation \"order_no\""):
+        restore_backup(target, store)
+    assert _execute(other_database, "SELECT to_regclass('orders') IS NULL") == [(True,)]
+
+    _execute(other_database, "CREATE SEQUENCE order_no START 1000")
+    (table,) = restore_backup(target, store).tables
+    assert table.warnings == (
+        "table 'orders': column 'id' takes its default from sequence order_no, which no column owns, so the backup "
+        "holds neither it nor its position; make sure it is past the restored rows before the next insert: "
+        """SELECT setval('order_no', (SELECT max("id") FROM "public"."orders"));""",
+    )
+    _execute(other_database, table.warnings[0].rsplit(": ", 1)[1])  # the statement it gives works
+    assert _execute(other_database, "INSERT INTO orders (item) VALUES ('c') RETURNING id") == [(1002,)]

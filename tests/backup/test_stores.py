@@ -337,6 +337,38 @@ def test_verify_without_the_sources_domain_records_nothing(filled: str, tmp_path
     assert _scratch_databases(pg_server) == []
 
 
+@pytest.mark.parametrize(
+    ("setup", "lacking"),
+    [
+        (
+            "CREATE SEQUENCE order_no; CREATE TABLE contact (id int PRIMARY KEY DEFAULT nextval('order_no'))",
+            'relation "order_no" does not exist',  # a sequence no column owns
+        ),
+        (
+            "CREATE SCHEMA ext; CREATE TYPE ext.color AS ENUM ('red'); CREATE TABLE contact (id int, c ext.color)",
+            'schema "ext" does not exist',
+        ),
+    ],
+)
+def test_verify_without_the_sources_sequence_or_schema_records_nothing(
+    filled: str, tmp_path: Path, pg_server: PgServer, setup: str, lacking: str
+) -> None:
+    from safemigrate.errors import RestoreRefusedError
+
+    with psycopg.connect(filled, autocommit=True) as conn:
+        conn.execute(setup)
+    project = _project(tmp_path, "store")
+    manifest = backup_database(project, database_url=filled).manifest
+    with pytest.raises(RestoreRefusedError) as refused:
+        verify_backup(parse_database_url(filled), LocalStore(tmp_path / "store"), manifest)
+    assert refused.value.message.startswith(
+        f"Backup {manifest.id} is saved, but a scratch database cannot check it: Table 'contact' cannot be "
+        f"recreated here: {lacking};"
+    )
+    assert project_backups(project)[0].verified is None
+    assert _scratch_databases(pg_server) == []
+
+
 def test_cli_backup_verify_and_list(filled: str, tmp_path: Path) -> None:
     project = _project(tmp_path, "store")
     args = [sys.executable, "-m", "safemigrate"]
