@@ -616,7 +616,12 @@ def table_statements(schema: str, table: str, ddl: TableDDL) -> list[sql.Compose
         elif c.identity:
             how = sql.SQL("ALWAYS" if c.identity == "a" else "BY DEFAULT")
             seq = identities.get(c.name)
-            options = sql.SQL(" ({})").format(_sequence_options(seq)) if seq is not None else sql.SQL("")
+            # under its backed-up name: PostgreSQL would name it after the table, which may have been renamed since
+            options = (
+                sql.SQL(" (SEQUENCE NAME {} {})").format(sql.Identifier(schema, seq.name), _sequence_options(seq))
+                if seq is not None
+                else sql.SQL("")
+            )
             parts.append(sql.SQL("GENERATED {} AS IDENTITY{}").format(how, options))
         elif c.default_expr is not None:
             parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(c.default_expr)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -331,7 +330,7 @@ def restore_in_transaction(
                     conn, schema, entry.name, entry.ddl.extras, skip_missing_functions=table_extras == "apply-available"
                 )
     for entry in created:
-        warnings[entry.name] = unowned_sequence_warnings(schema, entry) + warnings.get(entry.name, ())
+        warnings[entry.name] = unowned_sequence_warnings(conn, schema, entry.name) + warnings.get(entry.name, ())
     return [
         RestoredTable(
             e.name,
@@ -410,29 +409,25 @@ def _parents_first(schema: str, created: Sequence[TableEntry]) -> list[TableEntr
     return done
 
 
-_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'::regclass\)")
+@dataclass(frozen=True)
+class _UnownedSequence:
+    column_name: str
+    sequence_name: str
 
 
-def unowned_sequence_warnings(schema: str, entry: TableEntry) -> tuple[str, ...]:
-    """A recreated table's column whose default takes values from a sequence no column owns
-    (``DEFAULT nextval('order_no')``): the backup does not hold that sequence or its position, so
-    the target's may hand out values the restored rows already hold. One line per column."""
-    owned = {seq.name for seq in entry.ddl.sequences}
+def unowned_sequence_warnings(conn: psycopg.Connection[Any], schema: str, table: str) -> tuple[str, ...]:
+    """A recreated table's column whose default draws from a sequence no column owns (``DEFAULT
+    nextval('order_no')``): the backup holds neither that sequence nor its position, so it may hand
+    out values the restored rows already hold. One line per column."""
     lines = []
-    for column in entry.ddl.columns:
-        match = _NEXTVAL.search(column.default_expr or "")
-        if match is None:
-            continue
-        sequence = match.group(1).replace("''", "'")
-        if sequence.rsplit(".", 1)[-1].strip('"') in owned:
-            continue
+    for found in catalog_rows(conn, "unowned_default_sequences", _UnownedSequence, {"schema": schema, "table": table}):
         setval = sql.SQL("SELECT setval({}, (SELECT max({}) FROM {}));").format(
-            sql.Literal(sequence), sql.Identifier(column.name), sql.Identifier(schema, entry.name)
+            sql.Literal(found.sequence_name), sql.Identifier(found.column_name), sql.Identifier(schema, table)
         )
         lines.append(
-            f"table {entry.name!r}: column {column.name!r} takes its default from sequence {sequence}, which no "
-            "column owns, so the backup holds neither it nor its position; make sure it is past the restored "
-            f"rows before the next insert: {setval.as_string()}"
+            f"table {table!r}: column {found.column_name!r} takes its default from sequence {found.sequence_name}, "
+            "which no column owns, so the backup holds neither it nor its position; make sure it is past the "
+            f"restored rows before the next insert: {setval.as_string(conn)}"
         )
     return tuple(lines)
 
@@ -517,28 +512,45 @@ class _TakenName:
     used_by: str | None
 
 
-_RELATION_KINDS = {"r": "table", "p": "table", "i": "index", "I": "index", "v": "view", "m": "materialized view"}
+_RELATION_KINDS = {
+    "r": "table",
+    "p": "table",
+    "i": "index",
+    "I": "index",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+}
 
 
 def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Sequence[TableEntry]) -> None:
-    """Refuse when a serial sequence or an index a recreated table needs has a name another relation
-    of the schema now holds (a renamed table keeps its sequence's and indexes' names). ``OWNED BY``
-    and ``setval`` would take such a sequence from the table that uses it and rewind it; an index
-    of that name would fail the restore late, with PostgreSQL's words."""
+    """Refuse when a serial or identity sequence or an index a recreated table needs has a name another
+    relation of the schema now holds (a renamed table keeps its sequence's and indexes' names). ``OWNED
+    BY`` and ``setval`` would take such a serial sequence from the table that uses it and rewind it;
+    an identity sequence (created under its backed-up name) or an index of that name would fail the
+    restore late, with PostgreSQL's words."""
     needed: dict[str, tuple[str, str]] = {}  # relation name -> (table, what it is to the table)
     for entry in created:
-        needed.update((s.name, (entry.name, "serial sequence")) for s in entry.ddl.sequences if not s.identity)
+        needed.update(
+            (s.name, (entry.name, "identity sequence" if s.identity else "serial sequence"))
+            for s in entry.ddl.sequences
+        )
         needed.update((c.name, (entry.name, "index")) for c in entry.ddl.constraints if c.kind in ("p", "u", "x"))
         needed.update((i.name, (entry.name, "index")) for i in entry.ddl.indexes)
     if not needed:
         return
-    taken = catalog_rows(conn, "taken_relation_names", _TakenName, {"schema": schema, "names": sorted(needed)})
+    taken = [
+        t
+        for t in catalog_rows(conn, "taken_relation_names", _TakenName, {"schema": schema, "names": sorted(needed)})
+        # an unused sequence is reused as a serial's (CREATE SEQUENCE IF NOT EXISTS)
+        if not (t.relkind == "S" and t.used_by is None and needed[t.name][1] == "serial sequence")
+    ]
     if not taken:
         return
     first = taken[0]
     table, role = needed[first.name]
     what = _RELATION_KINDS.get(first.relkind, "relation")
-    if first.relkind == "S":
+    if first.relkind == "S" and first.used_by:
         holder = f"the sequence that {first.used_by} draws from"
     elif first.used_by:
         holder = f"{'an' if what == 'index' else 'a'} {what} of table {first.used_by}"
@@ -547,7 +559,11 @@ def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Seq
     kind = "SEQUENCE" if first.relkind == "S" else "INDEX" if first.relkind in "iI" else "TABLE"
     raise RestoreRefusedError(
         f"Table {table!r} is recreated with its {role} {first.name!r}, but that name is now {holder}; "
-        + ("restoring would take it over and rewind it" if first.relkind == "S" else "the restore cannot create it")
+        + (
+            "restoring would take it over and rewind it"
+            if first.relkind == "S" and role == "serial sequence"
+            else "the restore cannot create it"
+        )
         + ". Nothing was restored.",
         f"Restore into another database (--to-url), or rename that {kind.lower()} first "
         f"(ALTER {kind} {sql.Identifier(schema, first.name).as_string(None)} RENAME TO ...).",

@@ -194,6 +194,27 @@ def test_a_serial_sequence_name_another_table_now_uses_is_refused(database_url: 
     assert _execute(database_url, "SELECT max(id) FROM b") == [(9,)]
 
 
+def test_an_identity_sequence_comes_back_under_its_backed_up_name(database_url: str, tmp_path: Path) -> None:
+    """A table renamed since its identity was made keeps the sequence's old name; recreated, it keeps
+    it again (SQL naming the sequence goes on working), and a relation holding that name meanwhile
+    refuses the restore up front."""
+    _execute(database_url, "CREATE TABLE a (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text)")
+    _execute(database_url, "INSERT INTO a (v) VALUES ('x'); ALTER TABLE a RENAME TO b")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["b"])
+    _execute(database_url, "DROP TABLE b; CREATE SEQUENCE a_id_seq")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url), store)
+    assert refused.value.message == (
+        "Table 'b' is recreated with its identity sequence 'a_id_seq', but that name is now a sequence; the "
+        "restore cannot create it. Nothing was restored."
+    )
+    _execute(database_url, "DROP SEQUENCE a_id_seq")
+    restore_backup(parse_database_url(database_url), store)
+    assert _execute(database_url, "SELECT pg_get_serial_sequence('b', 'id')") == [("public.a_id_seq",)]
+    assert _execute(database_url, "INSERT INTO b (v) VALUES ('y') RETURNING id") == [(2,)]
+
+
 def test_a_non_owner_restores_a_table_whose_triggers_never_fire_on_a_load(
     accounts: str, restorer: str, tmp_path: Path
 ) -> None:

@@ -108,8 +108,8 @@ def test_a_domain_the_target_lacks_is_one_sentence(database_url: str, other_data
         restore_backup(parse_database_url(other_database, source="--to-url"), store)
     assert refused.value.message == (
         "Table 'contact' cannot be recreated here: type \"email\" does not exist; a restore recreates the enum types "
-        "a table uses, not domains, composite or range types, nor the functions its defaults and checks call. "
-        "Nothing was restored."
+        "a table uses and the sequences its columns own, not domains, composite or range types, sequences no column "
+        "owns, other schemas, nor the functions its defaults and checks call. Nothing was restored."
     )
     assert _execute(other_database, "SELECT to_regclass('contact')") == [(None,)]
     _execute(other_database, "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%')")

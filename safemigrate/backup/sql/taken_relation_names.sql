@@ -1,8 +1,7 @@
--- Of the given names (the serial sequences and indexes of tables a restore recreates), those a
--- relation of the schema already has: a sequence that a column owns or whose default draws from
--- it, or any relation that is not a sequence. Restoring would take such a sequence over (OWNED BY)
--- and rewind it (setval) under the other table, or fail to create the index; an unused sequence of
--- that name is not listed (the restore reuses it).
+-- Of the given names (the serial and identity sequences and indexes of tables a restore recreates),
+-- those a relation of the schema already has. Restoring would take a sequence that a column owns or
+-- whose default draws from it over (OWNED BY) and rewind it (setval) under the other table, or fail
+-- to create the identity sequence or index; an unused sequence of a serial's name is reused.
 -- Columns: name, relkind (S sequence, r table, i index, ...), used_by (schema.table.column of a
 --   column that owns the sequence or draws from it; schema.table of an index's table; else NULL).
 -- Parameters: %(schema)s text, %(names)s text[].
@@ -41,5 +40,4 @@ SELECT taken.name, taken.relkind, min(users.used_by) AS used_by
   FROM taken
   LEFT JOIN users ON users.oid = taken.oid
  GROUP BY taken.name, taken.relkind
-HAVING taken.relkind <> 'S' OR count(users.used_by) > 0
  ORDER BY taken.name COLLATE "C"
