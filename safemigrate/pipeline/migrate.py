@@ -709,7 +709,8 @@ def _locked(
     below = {
         table: [name for other, name in found if other == schema] for table, found in descendants(conn, schema).items()
     }
-    touches = read_touches(statements, schema, keys, below)
+    index_tables = {str(r[0]): str(r[1]) for r in conn.execute(load_sql("migrate_index_tables"), {"schema": schema})}
+    touches = read_touches(statements, schema, keys, below, index_tables)
     if touches.unknown:
         notes.append(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "

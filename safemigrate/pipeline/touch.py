@@ -65,10 +65,13 @@ def read_touches(
     schema: str,
     keys: Iterable[ForeignKeyAction] = (),
     descendants: Mapping[str, Iterable[str]] | None = None,
+    index_tables: Mapping[str, str] | None = None,
 ) -> Touches:
     """``statements``: (file label, statement) of the pending migrations, in order. ``descendants``:
     each live table's INHERITS children, grandchildren... (names before the migrations): an ALTER
-    TABLE, UPDATE, DELETE or TRUNCATE of a table reaches them too (unless ONLY, which counts the same)."""
+    TABLE, UPDATE, DELETE or TRUNCATE of a table reaches them too (unless ONLY, which counts the same).
+    ``index_tables``: each live index's table (names before the migrations), for DROP INDEX, which
+    locks the table ACCESS EXCLUSIVE while naming only the index."""
     allow: dict[str, TableAllowance] = {}
     current: dict[str, str] = {}  # a table's name before the migrations -> its name now (renamed ones)
     created: set[str] = set()
@@ -79,6 +82,7 @@ def read_touches(
     relabelled: set[str] = set()
     rewriting: set[str] = set()
     locking_exclusive: set[str] = set()
+    index_table = dict(index_tables or {})  # an index's name now -> its table's name now
 
     def original(name: str) -> str:
         """The name before the migrations of the table called ``name`` at this point."""
@@ -104,8 +108,17 @@ def read_touches(
                 if isinstance(action, m.RenameTable):
                     current[original(s.table.name)] = action.new
                     allow[action.new] = allow.pop(s.table.name)
+                    index_table = {i: action.new if t == s.table.name else t for i, t in index_table.items()}
         elif isinstance(s, m.CreateIndex) and _same_schema(s.table, schema):
             touch(s.table.name)
+            if s.name is not None:
+                index_table[s.name.name] = s.table.name
+        elif isinstance(s, m.RenameIndex) and _same_schema(s.index, schema) and s.index.name in index_table:
+            index_table[s.new] = index_table.pop(s.index.name)
+        elif isinstance(s, m.DropIndex):
+            for name in s.names:
+                if _same_schema(name, schema) and name.name in index_table:
+                    locking_exclusive.add(original(index_table.pop(name.name)))
         elif isinstance(s, m.DropObjects) and s.kind == "table":
             dropped.update(original(n.name) for n in s.names if _same_schema(n, schema))
             locking_exclusive.update(original(n.name) for n in s.names if _same_schema(n, schema))

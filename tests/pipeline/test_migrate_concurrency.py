@@ -290,6 +290,32 @@ def test_an_app_transaction_that_read_the_table_then_writes_it_is_not_deadlocked
     assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this",)]
 
 
+def test_a_backfill_then_drop_index_is_not_deadlocked_with_an_app_that_read_the_table(
+    tmp_path: Path, database_url: str
+) -> None:
+    """DROP INDEX names only the index, yet locks its table ACCESS EXCLUSIVE: the run finds the table
+    in the catalog and takes that lock before the backfill's, as for an ALTER TABLE."""
+    project = _project(
+        tmp_path, database_url, 'UPDATE "Post" SET "title" = "title" || \'!\';\nDROP INDEX "Post_title_idx";\n'
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE INDEX "Post_title_idx" ON "Post" ("title")')
+    with psycopg.connect(database_url) as app:
+        app.execute("""SELECT count(*) FROM "Post" """).fetchall()  # the app's transaction reads first
+        run = _start(project, database_url, "--allow", "data-loss")  # the UPDATE overwrites titles
+        waiting = (
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+            "AND wait_event_type = 'Lock'"
+        )
+        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
+        app.execute("""UPDATE "Post" SET title = 'app wrote this' WHERE id = 1""")  # ... then writes
+        app.commit()
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this!",)]
+    assert _query(database_url, """SELECT to_regclass('"Post_title_idx"')""") == [(None,)]
+
+
 def test_the_run_waits_for_an_app_lock_holding_no_other(tmp_path: Path, database_url: str) -> None:
     """The run needs "User" (its backfill) and "Post" (its ALTER); the app's open transaction wrote
     "User" and will read "Post" next. Holding "Post" while waiting for "User" deadlocked the app once
