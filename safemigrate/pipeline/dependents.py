@@ -7,7 +7,8 @@ rollback drops the tables without CASCADE instead, after taking off what it know
 
 - views and materialized views reading the tables, directly or through other views, in any schema:
   recreated deepest-last with their options (``check_option``, ``security_barrier``, storage
-  parameters), owner, grants, INSTEAD OF triggers, column defaults, comments, and a materialized
+  parameters), owner (a role that may not give it back refuses: a view reads its tables with its
+  owner's privileges), grants, INSTEAD OF triggers, column defaults, comments, and a materialized
   view's indexes and populated state;
 - foreign keys of other tables into them: added back (a row written since that references a removed
   row refuses the rollback);
@@ -201,7 +202,7 @@ def put_back(conn: psycopg.Connection[Any], dependents: Dependents) -> None:
     for view in sorted(dependents.views, key=lambda v: v.depth):
         try:
             with conn.transaction():
-                for statement in _view_statements(view, current_user):
+                for statement in _view_statements(view):
                     conn.execute(statement)
         except psycopg.Error as err:
             raise RestoreRefusedError(
@@ -210,6 +211,8 @@ def put_back(conn: psycopg.Connection[Any], dependents: Dependents) -> None:
                 "Drop it first and create it again after the rollback, to fit the tables as they were, or undo "
                 "the run with a new migration instead.",
             ) from err
+        if view.owner != current_user:
+            _give_back(conn, view)
     for default in dependents.defaults:
         target = sql.Identifier(default.table_schema, default.table_name)
         try:
@@ -235,7 +238,26 @@ def _current_user(conn: psycopg.Connection[Any]) -> str:
     return str(row[0]) if row else ""
 
 
-def _view_statements(view: DependentView, current_user: str) -> list[sql.Composed]:
+def _give_back(conn: psycopg.Connection[Any], view: DependentView) -> None:
+    """Its owner back (last: the grants were the creator's to give). A view reads its tables with
+    its owner's privileges, row-level security included: under another owner it would show other
+    rows, so a role that may not give it back refuses the rollback."""
+    statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
+        sql.SQL(view.kind.upper()), view.identifier, sql.Identifier(view.owner)
+    )
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except psycopg.Error as err:
+        raise RestoreRefusedError(
+            f'The {view.kind} "{view.schema}"."{view.name}" belongs to role {view.owner!r}, and the rollback '
+            f"cannot give it back once recreated ({err.diag.message_primary}); under another owner it would read "
+            "the tables with other privileges. Nothing was changed.",
+            f"Run the rollback as a member of {view.owner!r} (or a superuser).",
+        ) from err
+
+
+def _view_statements(view: DependentView) -> list[sql.Composed]:
     kind = sql.SQL(view.kind.upper())
     options = (
         sql.SQL(" WITH ({})").format(sql.SQL(", ").join(_option(o) for o in view.options))
@@ -263,8 +285,6 @@ def _view_statements(view: DependentView, current_user: str) -> list[sql.Compose
                 sql.Identifier(view.schema, view.name, note.column), sql.Literal(note.comment)
             )
         )
-    if view.owner != current_user:  # last: the grants above are the creator's to give
-        statements.append(sql.SQL("ALTER {} {} OWNER TO {}").format(kind, view.identifier, sql.Identifier(view.owner)))
     return statements
 
 

@@ -210,3 +210,23 @@ def test_a_view_made_since_on_a_table_the_run_created_refuses_until_it_is_droppe
     assert "table Team" in result.dropped
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute("""SELECT to_regclass('"Team"') IS NULL""").fetchone() == (True,)
+
+
+def test_a_view_whose_owner_the_rolling_back_role_may_not_restore_refuses(
+    pg_server: PgServer, database_url: str, roles: tuple[str, str]
+) -> None:
+    """Recreated under the rolling-back role, the view would read its tables with that role's
+    privileges (row-level security included): a role that cannot give it back refuses instead."""
+    from safemigrate.pipeline.dependents import DependentView, _give_back
+
+    reader, owner = roles
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(reader)))
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(reader)))
+    as_reader = database_url.replace("postgres:", f"{reader}:", 1).split("@")[1]
+    url = f"postgresql://{reader}:pw@{as_reader}"
+    view = DependentView("public", "v", False, "SELECT 1 AS one", 1, (), owner, None, True, (), (), (), (), ())
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE VIEW v AS SELECT 1 AS one")
+        with pytest.raises(RestoreRefusedError, match=rf"belongs to role '{owner}', and the rollback cannot give it"):
+            _give_back(conn, view)
