@@ -24,7 +24,8 @@ cannot be put back on the table as backed up (it reads a column the backup does 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,8 +165,9 @@ def drop_keys(conn: psycopg.Connection[Any], keys: Sequence[IncomingKey]) -> Non
 
 def take_off(conn: psycopg.Connection[Any], dependents: Dependents) -> None:
     """Drop the views (deepest first) and the foreign keys, and take the defaults off."""
-    for view in sorted(dependents.views, key=lambda v: -v.depth):
-        conn.execute(sql.SQL("DROP {} {}").format(sql.SQL(view.kind.upper()), view.identifier))
+    with _refusing_other_dependents():  # a function of a view's row type, say
+        for view in sorted(dependents.views, key=lambda v: -v.depth):
+            conn.execute(sql.SQL("DROP {} {}").format(sql.SQL(view.kind.upper()), view.identifier))
     drop_keys(conn, dependents.keys)
     for default in dependents.defaults:
         conn.execute(
@@ -180,11 +182,17 @@ def drop_tables(conn: psycopg.Connection[Any], schema: str, tables: Sequence[str
     links go with them), without CASCADE: what else depends on them refuses the rollback."""
     if not tables:
         return
+    with _refusing_other_dependents():
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables))
+        )
+
+
+@contextlib.contextmanager
+def _refusing_other_dependents() -> Iterator[None]:
+    """PostgreSQL's refusal to drop what something else depends on, as the rollback's refusal."""
     try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables))
-            )
+        yield
     except psycopg.errors.DependentObjectsStillExist as err:
         detail = "; ".join(line.strip() for line in (err.diag.message_detail or "").splitlines() if line.strip())
         raise RestoreRefusedError(

@@ -143,21 +143,30 @@ def test_views_on_views_and_a_default_on_the_tables_sequence_come_back_whole(
         assert ticket is not None and user is not None and user[0] == ticket[0] + 1, "one sequence, shared again"
 
 
-def test_a_function_of_the_tables_row_type_refuses_the_rollback_with_nothing_changed(
-    tmp_path: Path, database_url: str
+@pytest.mark.parametrize(
+    ("function", "refusal"),
+    [
+        ("""CREATE FUNCTION all_users() RETURNS SETOF "User" LANGUAGE sql AS 'SELECT * FROM "User"'""", '"User"'),
+        ("CREATE FUNCTION all_ids() RETURNS SETOF user_ids LANGUAGE sql AS 'SELECT * FROM user_ids'", "user_ids"),
+    ],
+    ids=["table-row-type", "view-row-type"],
+)
+def test_a_function_of_a_row_type_refuses_the_rollback_with_nothing_changed(
+    tmp_path: Path, database_url: str, function: str, refusal: str
 ) -> None:
     project = _deployed(
         tmp_path,
         database_url,
         """INSERT INTO "User" (email) VALUES ('a@example.com'), ('b@example.com');
-           CREATE VIEW user_ids AS SELECT id FROM "User";
-           CREATE FUNCTION all_users() RETURNS SETOF "User" LANGUAGE sql AS 'SELECT * FROM "User"';""",
+           CREATE VIEW user_ids AS SELECT id FROM "User";""",
     )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(function)
     run = migrate(project, database_url=database_url, allow=("data-loss",))
     assert run.verdict == "applied", run.message
     after_run = _state(database_url)
 
-    with pytest.raises(RestoreRefusedError, match=r"function all_users\(\) depends on type "):
+    with pytest.raises(RestoreRefusedError, match=rf"function all_\w+\(\) depends on type {refusal}"):
         rollback(project, database_url=database_url, confirm=lambda preview: True)
     assert _state(database_url) == after_run, "the table, its rows, the function and the view are as they were"
 
