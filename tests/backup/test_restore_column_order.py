@@ -111,8 +111,8 @@ def test_a_recreated_tables_default_on_a_sequence_no_column_owns_is_named(
     _execute(other_database, "CREATE SEQUENCE order_no START 1000")
     (table,) = restore_backup(target, store).tables
     assert table.warnings == (
-        "table 'orders': column 'id' takes its default from sequence public.order_no, which no column owns, so the backup "
-        "holds neither it nor its position; make sure it is past the restored rows before the next insert: "
+        "table 'orders': column 'id' takes its default from sequence public.order_no, which no column owns, so the "
+        "backup holds neither it nor its position; make sure it is past the restored rows before the next insert: "
         """SELECT setval('public.order_no', (SELECT max("id") FROM "public"."orders"));""",
     )
     _execute(other_database, table.warnings[0].rsplit(": ", 1)[1])  # the statement it gives works
