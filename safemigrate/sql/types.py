@@ -1,16 +1,19 @@
 """Judge a column type change against the column's known old type.
 
 PostgreSQL never truncates on ``ALTER COLUMN ... TYPE``: a value that does not fit makes the
-statement fail, while rounding conversions (numeric scale, timestamp precision, float to integer)
-silently change values. Both are reported: the first as may-fail or narrowing, the second as
-narrowing (data-loss). Rewrites follow PostgreSQL's rules for binary-coercible changes.
+statement fail, while rounding conversions (numeric scale, timestamp precision, float to integer,
+timestamp to date or time) silently change values. Both are reported: the first as may-fail or
+narrowing, the second as narrowing (data-loss). An explicit cast in USING does truncate
+(``"code"::varchar(2)`` keeps two characters), and a chain of casts is judged cast by cast
+(:func:`conversion_steps`). Rewrites follow PostgreSQL's rules for binary-coercible changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from safemigrate.sql.model import TypeSpec
+from safemigrate.sql.model import AlterColumnType, AlterTable, TypeSpec
 
 _INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
 _TEXT = {"text", "varchar", "char", "citext", "bpchar"}
@@ -128,6 +131,29 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
         return TypeChange(NARROWING, True, "the time of day is dropped")
     if ob == "date" and nb in ("timestamp", "timestamptz"):
         return TypeChange(WIDENING, True, "")
+    if (ob in ("timestamp", "timestamptz") and nb == "time") or (ob == "timestamptz" and nb == "timetz"):
+        return TypeChange(NARROWING, True, "the date is dropped, only the time of day is kept")
+    if ob == "interval" and nb == "time":
+        return TypeChange(NARROWING, True, "whole days and months are dropped, only the time of day is kept")
+    if ob == "timetz" and nb == "time":
+        return TypeChange(NARROWING, True, "the time zone offset is dropped")
+    if ob == "time" and nb == "timetz":
+        return TypeChange(NARROWING, True, "values get the session's time zone offset")
+    if ob == "time" and nb == "interval":
+        return TypeChange(WIDENING, True, "")
+
+    if ob == "numeric" and nb == "money":
+        return TypeChange(
+            NARROWING,
+            True,
+            "values are rounded to the currency's decimals (2 by default) or rejected beyond money's range",
+        )
+    if ob == "bigint" and nb == "money":
+        return TypeChange(NARROWING, True, "bigint values outside the money range are rejected")
+    if ob == "integer" and nb == "money":  # smallint has no automatic cast to money: a CAST that fails
+        return TypeChange(WIDENING, True, "")
+    if ob == "money" and nb == "numeric" and not new.params:
+        return TypeChange(WIDENING, True, "")
 
     if ob == "json" and nb == "jsonb":
         return TypeChange(NARROWING, True, "jsonb drops duplicate keys and formatting, and rejects \\u0000")
@@ -148,18 +174,100 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
 def using_casts_column(using: str, column: str) -> bool:
     """True when a USING expression only reads ``column``, cast to some type (or not at all).
 
-    ``"role"::text::"Role_new"`` keeps each value (converted); ``NULL``, ``'USER'::"Role"`` or
-    ``left("title", 5)`` replace them. ``using`` is the parser's normalized spelling
-    (``CAST(x AS t)``, parenthesized); anything this does not recognize counts as replacing values.
+    ``"role"::text::"Role_new"`` keeps each value (converted, each cast judged by
+    :func:`conversion_steps`); ``NULL``, ``'USER'::"Role"`` or ``left("title", 5)`` replace them.
+    """
+    return cast_chain(using, column) is not None
+
+
+def cast_chain(using: str, column: str) -> tuple[str, ...] | None:
+    """The types a USING expression casts ``column`` to, innermost first; None when it is more than that.
+
+    ``CAST(CAST("score" AS INT) AS TEXT)`` gives ``("INT", "TEXT")``, the column alone ``()``. ``using``
+    is the parser's normalized spelling (``CAST(x AS t)``, parenthesized); anything this does not
+    recognize counts as replacing values.
     """
     expression = _strip_parens(using.strip())
+    outermost_first: list[str] = []
     while expression.upper().startswith("CAST(") and _closing_paren(expression, 4) == len(expression) - 1:
-        operand = _cast_operand(expression[len("CAST(") : -1])
-        if operand is None:
-            return False
+        split = _cast_parts(expression[len("CAST(") : -1])
+        if split is None:
+            return None
+        operand, type_spelled = split
+        outermost_first.append(type_spelled)
         expression = _strip_parens(operand)
     parts = _split_dotted(expression)
-    return parts is not None and parts[-1] == column
+    if parts is None or parts[-1] != column:
+        return None
+    return tuple(reversed(outermost_first))
+
+
+@dataclass(frozen=True)
+class ConversionStep:
+    """One conversion a stored value goes through on its way to the column's new type."""
+
+    source: TypeSpec
+    target: TypeSpec
+    written: bool  # a cast written in USING; otherwise PostgreSQL's own conversion to the column's type
+    change: TypeChange
+
+
+def conversion_steps(
+    old: TypeSpec, new: TypeSpec, using: str | None, column: str, enum_types: frozenset[str]
+) -> tuple[ConversionStep, ...]:
+    """The conversions ``ALTER COLUMN column TYPE new [USING using]`` applies to a stored ``old`` value.
+
+    A USING that casts the column, perhaps several times (``"score"::integer::text``), sends each value
+    through every cast: one lossy cast loses data even when the final type is wide, so each is judged.
+    The last cast's result is converted to ``new`` when it is another type. Without USING, or when USING
+    is more than casts of the column (type-change-using-expression reports that), the one step old -> new.
+    A step is judged from the narrowest type the values still fit: after ``varchar(5)`` -> ``text``,
+    converting to ``varchar(10)`` rejects nothing.
+    """
+    chain = cast_chain(using, column) if using is not None else None
+    steps: list[ConversionStep] = []
+    source, values_fit = old, old
+    for spelled in chain or ():
+        target = _spelled_type(spelled)
+        steps.append(ConversionStep(source, target, True, _step_change(source, values_fit, target, True, enum_types)))
+        if steps[-1].change.kind not in (SAME, WIDENING):
+            values_fit = target
+        source = target
+    if not steps or not _same_type(source, new):
+        steps.append(ConversionStep(source, new, False, _step_change(source, values_fit, new, False, enum_types)))
+    return tuple(steps)
+
+
+def _same_type(a: TypeSpec, b: TypeSpec) -> bool:
+    return (a.base, a.params, a.array_dims) == (b.base, b.params, b.array_dims)
+
+
+def _step_change(
+    source: TypeSpec, values_fit: TypeSpec, target: TypeSpec, written: bool, enum_types: frozenset[str]
+) -> TypeChange:
+    """Judge one step on values that still fit ``values_fit``; the rewrite follows the step's own types."""
+    rewrite = judge_type_change(source, target, enum_types).rewrite
+    change = judge_type_change(values_fit, target, enum_types)
+    limit = _text_limit(target) if target.base in _TEXT else None
+    if written and change.kind == NARROWING and limit is not None and target.array_dims == 0:
+        # An explicit cast to varchar(n) or char(n) cuts what does not fit instead of rejecting it.
+        fit_limit = _text_limit(values_fit) if values_fit.base in _TEXT else None
+        if values_fit.base not in _TEXT or fit_limit is None or fit_limit > limit:
+            return TypeChange(NARROWING, True, f"values longer than {limit} characters are cut to {limit}")
+    return TypeChange(change.kind, rewrite, change.reason)
+
+
+@lru_cache(maxsize=256)
+def _spelled_type(spelled: str) -> TypeSpec:
+    """The type a cast in the parser's normalized USING names (``INT``, ``VARCHAR(2)``, ``"Role_new"``)."""
+    from safemigrate.sql.parse import summarize  # here: the parser (sqlglot) loads only when a USING casts
+
+    summary = summarize(f"ALTER TABLE t ALTER COLUMN c TYPE {spelled}")
+    if isinstance(summary, AlterTable) and len(summary.actions) == 1:
+        action = summary.actions[0]
+        if isinstance(action, AlterColumnType):
+            return action.new_type
+    return TypeSpec(spelled.lower(), user_defined=True, written=spelled)  # unknown: judged as a cast that may fail
 
 
 def _closing_paren(text: str, opening: int) -> int:
@@ -187,8 +295,8 @@ def _strip_parens(text: str) -> str:
     return text
 
 
-def _cast_operand(inside: str) -> str | None:
-    """``x`` of ``x AS type``: the text before the first AS outside quotes and parentheses."""
+def _cast_parts(inside: str) -> tuple[str, str] | None:
+    """``(x, type)`` of ``x AS type``: split at the first AS outside quotes and parentheses."""
     depth, quote = 0, ""
     for at, char in enumerate(inside):
         if quote:
@@ -201,7 +309,7 @@ def _cast_operand(inside: str) -> str | None:
         elif char == ")":
             depth -= 1
         elif depth == 0 and inside[at : at + 4].upper() == " AS ":
-            return inside[:at].strip()
+            return inside[:at].strip(), inside[at + 4 :].strip()
     return None
 
 

@@ -4,8 +4,10 @@ PostgreSQL converts every stored value on ``ALTER COLUMN ... TYPE``: values that
 type make the statement fail (text longer than ``varchar(n)``, a bigint beyond integer), and some
 conversions change values without an error (numeric scale, timestamp precision, float to integer).
 Prisma writes ``SET DATA TYPE`` when a field's ``@db`` type is tightened; the rounded values are
-not recoverable after commit. When the history does not define the column, its current type is
-unknown and the change is reported too.
+not recoverable after commit. A ``USING`` that casts the column on the way is judged cast by cast:
+``USING "createdAt"::date`` back to ``timestamp(3)`` drops every time of day, ``"score"::integer::text``
+rounds 1.5 to ``'2'``, and an explicit ``::varchar(2)`` cuts what is longer. When the history does not
+define the column, its current type is unknown and the change is reported too.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ def _type_sql(spec: m.TypeSpec) -> str:
     return spec.sql or spec.display()
 
 
-def _is_enum(spec: m.TypeSpec, enums: frozenset[str]) -> bool:
-    return spec.user_defined and spec.base in enums
+def _step_phrase(step: types.ConversionStep) -> str:
+    """Where a value is lost: the cast written in USING, or the conversion to the column's type after it."""
+    verb = "its cast" if step.written else "the conversion"
+    return f"at {verb} from {step.source.display()} to {step.target.display()}, {step.change.reason}"
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -38,14 +42,12 @@ def check(ctx: Context) -> Iterator[Hit]:
         state = ctx.schema.column(table, action.column)
         old = state.type if state is not None else None
         new = action.new_type
-        if old is not None and _is_enum(old, enums) and _is_enum(new, enums):
-            continue  # enum to enum: enum-value-removed
         if old is None and swapped_enum(ctx, new) is not None:
             continue  # Prisma's enum swap on a column the history does not know: enum-value-removed
-        change = types.judge_type_change(old, new, enums)
         column = f"{table.display()}.{action.column}"
         backup = f"safemigrate backup --tables {table.display()}"
-        if change.kind == types.UNKNOWN or old is None:
+        if old is None:
+            change = types.judge_type_change(old, new, enums)
             message = (
                 f"Changing {column} to {new.display()} may lose data: {change.reason}, "
                 "so safemigrate cannot tell whether its values fit."
@@ -54,15 +56,39 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"Check the current type (\\d {table.sql()} in psql); if the new type is narrower, back up "
                 f"first ({backup}) and check which values do not fit before changing it."
             )
-        elif change.kind == types.NARROWING:
-            message = f"Changing {column} from {old.display()} to {new.display()}: {change.reason}."
+            yield Hit(message=message, help=help_text, object=ctx.ref(table, action.column), table=table)
+            continue
+        # Enum to enum never narrows (enum-value-removed judges dropped values); a cast on the way can.
+        steps = types.conversion_steps(old, new, action.using, action.column, enums)
+        lossy = next((step for step in steps if step.change.kind == types.NARROWING), None)
+        if lossy is None:
+            continue
+        if len(steps) == 1 and not lossy.written:
+            message = f"Changing {column} from {old.display()} to {new.display()}: {lossy.change.reason}."
+        else:
+            message = (
+                f"Changing {column} from {old.display()} to {new.display()} USING {action.using}: "
+                f"{_step_phrase(lossy)}."
+            )
+        direct = types.judge_type_change(old, new, enums)
+        if lossy.written and direct.kind == types.SAME:
+            help_text = (
+                f"{column} already is {new.display()}: leave this change out, which keeps its values; if the "
+                f"values are meant to change, back them up first ({backup}) and say so with an UPDATE."
+            )
+        elif lossy.written and direct.kind != types.NARROWING:
+            cast = f"{m.quote_ident(action.column)}::{_type_sql(new)}"
+            help_text = (
+                f"Cast the column straight to the new type, which keeps its values: ALTER TABLE {table.sql()} "
+                f"ALTER COLUMN {m.quote_ident(action.column)} TYPE {_type_sql(new)} USING {cast}; "
+                f"if the values are meant to change, back them up first ({backup})."
+            )
+        else:
             help_text = (
                 f"Keep the wider type, or back up first ({backup}) and fix the values that do not fit; "
                 f"to keep both, add a new column (ALTER TABLE {table.sql()} ADD COLUMN "
                 f"{m.quote_ident(action.column + '_new')} {_type_sql(new)};) and copy what fits."
             )
-        else:
-            continue
         yield Hit(message=message, help=help_text, object=ctx.ref(table, action.column), table=table)
 
 

@@ -4,8 +4,10 @@
 integer, a malformed uuid, a string that is not a label of the enum) makes the statement fail and
 the migration stop. It works on a developer's tidy data and fails on production's. Prisma does not
 write such casts (it drops and re-adds the column instead); they come from hand-edited migrations
-that keep the data with ``USING``. A ``USING`` expression that casts nothing read from the column
-(``USING NULL``, ``USING "on" <> 0``) converts no stored value: type-change-using-expression reports it.
+that keep the data with ``USING``. Each cast of a ``USING`` chain is judged: ``"code"::integer::text``
+fails on ``'n/a'`` even though the column stays text. A ``USING`` expression that casts nothing read
+from the column (``USING NULL``, ``USING "on" <> 0``) converts no stored value:
+type-change-using-expression reports it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from safemigrate.sql import types
 _TEXT = frozenset({"text", "varchar", "char", "bpchar", "citext"})
 
 
-def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpec | None) -> str:
+def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpec | None, target: m.TypeSpec) -> str:
+    """``target`` is the type the failing conversion reads the stored values into."""
     column = m.quote_ident(action.column)
     new_sql = action.new_type.sql or action.new_type.display()
-    scalar = action.new_type.array_dims == 0 and (old is None or old.array_dims == 0)
+    target_sql = target.sql or target.display()
+    scalar = target.array_dims == 0 and (old is None or old.array_dims == 0)
     plain = action.using is None or types.using_casts_column(action.using, action.column)
     from_text = old is not None and old.base in _TEXT and scalar and plain
     if from_text and ctx.settings.pg_version >= 16:
         find = (
             f"SELECT {column} FROM {table.sql()} WHERE {column} IS NOT NULL "
-            f"AND NOT pg_input_is_valid({column}, {m.quote_literal(new_sql)});"
+            f"AND NOT pg_input_is_valid({column}, {m.quote_literal(target_sql)});"
         )
     else:
         conversion = action.using or f"{column}::{new_sql}"
@@ -39,6 +43,15 @@ def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpe
         f"{m.quote_ident(action.column + '_new')} {new_sql};), fill it from the values that convert, "
         "and switch the code to it."
     )
+
+
+def _reads_stored_values(steps: tuple[types.ConversionStep, ...], failing: types.ConversionStep) -> bool:
+    """True when ``failing`` converts the stored values unchanged (every cast before it is lossless).
+
+    pg_input_is_valid on the column then finds exactly the values that fail.
+    """
+    before = steps[: steps.index(failing)]
+    return all(step.change.kind in (types.SAME, types.WIDENING) for step in before)
 
 
 def _unknown_old_type(ctx: Context, table: m.Name, action: m.AlterColumnType, enums: frozenset[str]) -> Hit | None:
@@ -54,7 +67,7 @@ def _unknown_old_type(ctx: Context, table: m.Name, action: m.AlterColumnType, en
             f"Changing {table.display()}.{action.column} to {new.display()} USING {action.using} fails if "
             "any row holds a value that does not convert (its current type is not known from the history)."
         ),
-        help=_help(ctx, table, action, None),
+        help=_help(ctx, table, action, None, new),
         object=ctx.ref(table, action.column),
         table=table,
     )
@@ -78,20 +91,32 @@ def check(ctx: Context) -> Iterator[Hit]:
                 yield hit
             continue
         old, new = state.type, action.new_type
-        if old.base in enums and new.base in enums:
-            continue  # enum to enum (Prisma's enum recreation): enum-value-removed covers it
-        change = types.judge_type_change(old, new, enums)
-        if change.kind != types.CAST:
+        both_enums = old.base in enums and new.base in enums
+        steps = types.conversion_steps(old, new, action.using, action.column, enums)
+        failing = next(
+            (
+                step
+                for step in steps
+                # enum to enum (Prisma's enum recreation, through text or not): enum-value-removed covers it
+                if step.change.kind == types.CAST and not (both_enums and step.target.base == new.base)
+            ),
+            None,
+        )
+        if failing is None:
             continue
         if column_added_empty(ctx, table, action.column, alter.actions[:i]):
             continue  # added in this file: NULL everywhere, and NULL converts to anything
         using = f" USING {action.using}" if action.using else ""
+        where = ""
+        if len(steps) > 1:
+            verb = "its cast" if failing.written else "the conversion"
+            where = f"at {verb} from {failing.source.display()} to {failing.target.display()}, "
         yield Hit(
             message=(
                 f"Changing {table.display()}.{action.column} from {old.display()} to {new.display()}{using} "
-                f"fails if any row holds a value that does not convert: {change.reason}."
+                f"fails if any row holds a value that does not convert: {where}{failing.change.reason}."
             ),
-            help=_help(ctx, table, action, old),
+            help=_help(ctx, table, action, old if _reads_stored_values(steps, failing) else None, failing.target),
             object=ctx.ref(table, action.column),
             table=table,
         )

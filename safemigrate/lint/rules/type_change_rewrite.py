@@ -4,7 +4,8 @@ Unless the types are binary compatible (``varchar(50)`` to ``varchar(100)`` or `
 PostgreSQL copies every row and rebuilds every index while no query can read or write the table;
 even widening ``integer`` to ``bigint`` rewrites. Prisma writes ``ALTER COLUMN ... SET DATA TYPE``
 when a field's type or its ``@db.`` attribute changes. A ``USING`` expression that is more than a
-cast of the column (``USING NULL``, ``USING left("title", 5)``) always rewrites.
+cast of the column (``USING NULL``, ``USING left("title", 5)``) always rewrites, and so does a cast
+through another type even back to the same one (``USING "createdAt"::date`` on a timestamp column).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.types import judge_type_change, using_casts_column
+from safemigrate.sql.types import conversion_steps, using_casts_column
 
 
 def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
@@ -51,13 +52,13 @@ def check(ctx: Context) -> Iterator[Hit]:
             # Prisma's enum recreation dropping values: enum-value-removed reports it. Recreated only to
             # add or reorder values, no rule but this one sees the rewrite.
             continue
-        elif not judge_type_change(old, new, enums).rewrite:
-            continue
         elif old is None:
             change = (
                 f"Changing {where} to {new.display()} may rewrite {table.display()} and all its indexes (its "
                 "current type is not known from the migration history)"
             )
+        elif not any(step.change.rewrite for step in conversion_steps(old, new, action.using, action.column, enums)):
+            continue  # binary compatible at every cast (varchar(50) to text)
         else:
             change = (
                 f"Changing {where} from {old.display()} to {new.display()} rewrites {table.display()} "
