@@ -78,6 +78,7 @@ class ConstraintSpec:
     using_index: str | None = None
     not_null_column: str | None = None  # a CHECK that is exactly `column IS NOT NULL`
     nulls_not_distinct: bool = False  # UNIQUE NULLS NOT DISTINCT (PostgreSQL 15+): NULL keys count as equal
+    calls: tuple[str, ...] = ()  # a CHECK's functions that are not side-effect-free built-ins (run per row checked)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class AlterColumnType:
     new_type: TypeSpec
     using: str | None = None
     using_casts_column: bool = False  # USING casts a value read from the column ("c"::int, trim("c")::int)
+    using_calls: tuple[str, ...] = ()  # USING's functions that are not side-effect-free built-ins (run per row)
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ class Update:
     on_conflict: bool = False  # the DO UPDATE of an INSERT ... ON CONFLICT: it overwrites the conflicting rows
     fills: tuple[str, ...] = ()  # columns set to a value that cannot be NULL (a constant, COALESCE(..., constant))
     where_null_of: str | None = None  # the column when the WHERE is exactly "<column> IS NULL"
+    to_default: tuple[str, ...] = ()  # columns SET to DEFAULT: their default expression runs for each row
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,9 @@ class Insert:
     table: Name
     also: tuple[DataChange, ...] = ()
     calls: tuple[str, ...] = ()
+    # The columns its column list gives values to; None when any column may take its default (no column
+    # list, DEFAULT VALUES, DEFAULT among the values, COPY): the defaults of the others run per row.
+    given: tuple[str, ...] | None = None
 
 
 DataChange = Delete | Update | Insert
@@ -339,7 +345,30 @@ def runs_unseen_code(summary: Summary) -> bool:
         return summary.kind in ("do block", "procedure call", "function call")
     if isinstance(summary, (CreateTable, CreateObject)):
         return bool(summary.calls)
+    if isinstance(summary, AlterTable):
+        return bool(alter_table_calls(summary))
     return any(change.calls for change in data_changes(summary))
+
+
+def alter_table_calls(alter: AlterTable) -> tuple[tuple[AlterAction, tuple[str, ...]], ...]:
+    """The actions of an ALTER TABLE that run functions other than side-effect-free built-ins for each
+    existing row, with those functions: a new column's default or CHECK, a validated CHECK, a USING.
+    (A VALIDATE CONSTRAINT runs the CHECK's functions too: only the schema model knows which.)"""
+    found: list[tuple[AlterAction, tuple[str, ...]]] = []
+    for action in alter.actions:
+        calls: tuple[str, ...] = ()
+        if isinstance(action, AddColumn):
+            default = action.column.default
+            calls = default.unknown_calls if default is not None else ()
+            for constraint in action.column.constraints:
+                calls += tuple(c for c in constraint.calls if c not in calls)
+        elif isinstance(action, AddConstraint) and not action.constraint.not_valid:
+            calls = action.constraint.calls
+        elif isinstance(action, AlterColumnType):
+            calls = action.using_calls
+        if calls:
+            found.append((action, calls))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -433,11 +462,27 @@ class CreateObject:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """What a CREATE TRIGGER leaves on its table: a function that later row changes run."""
+
+    name: str
+    function: Name
+    events: tuple[str, ...]  # "insert" | "update" | "delete" | "truncate"
+    for_each_row: bool  # else once per statement, even one that changes no row
+    columns: tuple[str, ...] = ()  # UPDATE OF these columns only (() = any update)
+
+
+@dataclass(frozen=True)
 class Harmless:
-    """Statements that change no stored data and take no long lock (CREATE VIEW, COMMENT, GRANT...)."""
+    """Statements that change no stored data by themselves (CREATE VIEW, COMMENT, GRANT, CREATE TRIGGER...)."""
 
     kind: str
     table: Name | None = None  # the table it is attached to, if any (trigger, policy...)
+    name: str | None = None  # the attached object's own name (the trigger of CREATE / DROP TRIGGER)
+    trigger: Trigger | None = None  # CREATE TRIGGER: the code it leaves for later row changes
+    # LOCK TABLE in a mode that blocks the application's reads or writes (SHARE and stronger), without
+    # NOWAIT: the tables it waits for
+    locks: tuple[Name, ...] = ()
 
 
 @dataclass(frozen=True)

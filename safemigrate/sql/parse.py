@@ -385,8 +385,9 @@ def _reference(ref: exp.Expression) -> tuple[m.Name, tuple[str, ...], str | None
     return table, ref_columns, on_delete
 
 
-def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.ConstraintSpec]:
-    """Table-level constraints: ``Constraint(name, [kind])`` or a bare ``PrimaryKey``/``ForeignKey``."""
+def _constraint_specs(node: exp.Expression, not_valid: bool, text: str) -> list[m.ConstraintSpec]:
+    """Table-level constraints: ``Constraint(name, [kind])`` or a bare ``PrimaryKey``/``ForeignKey``.
+    ``text`` is the statement ``node`` was parsed from (to read the names calls were written with)."""
     name: str | None = None
     kinds: list[exp.Expression]
     if isinstance(node, exp.Constraint):
@@ -427,7 +428,16 @@ def _constraint_specs(node: exp.Expression, not_valid: bool) -> list[m.Constrain
                 and isinstance(test.expression, exp.Null)
             ):
                 not_null_column = _ident(test.this)
-            specs.append(m.ConstraintSpec("check", name, cols, not_valid=not_valid, not_null_column=not_null_column))
+            specs.append(
+                m.ConstraintSpec(
+                    "check",
+                    name,
+                    cols,
+                    not_valid=not_valid,
+                    not_null_column=not_null_column,
+                    calls=_unknown_calls(kind, text),
+                )
+            )
         elif isinstance(kind, exp.ExcludeColumnConstraint):
             specs.append(m.ConstraintSpec("exclude", name))
         else:
@@ -477,7 +487,7 @@ def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
                 m.ConstraintSpec("foreign key", None, (_ident(node.this),), table, ref_columns, on_delete)
             )
         elif isinstance(kind, exp.CheckColumnConstraint):
-            constraints.append(m.ConstraintSpec("check", None, (_ident(node.this),)))
+            constraints.append(m.ConstraintSpec("check", None, (_ident(node.this),), calls=_unknown_calls(kind, text)))
         elif isinstance(kind, (exp.CollateColumnConstraint, exp.CommentColumnConstraint)):
             pass
         else:
@@ -585,7 +595,7 @@ def _create_table(node: exp.Create, text: str, temporary: bool = False) -> m.Sum
         if isinstance(item, exp.ColumnDef):
             columns.append(_column_spec(item, text))
         elif isinstance(item, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey, exp.ExcludeColumnConstraint)):
-            constraints.extend(_constraint_specs(item, not_valid=False))
+            constraints.extend(_constraint_specs(item, not_valid=False, text=text))
         else:
             raise _NotUnderstood(f"table element {type(item).__name__}")
     return m.CreateTable(name, tuple(columns), tuple(constraints), bool(node.args.get("exists")), temporary=temporary)
@@ -657,6 +667,7 @@ def _alter_action(action: exp.Expression, alter: exp.Alter, text: str) -> m.Alte
                 _type_spec(action.args["dtype"]),
                 using.sql(dialect="postgres") if using else None,
                 isinstance(using, exp.Expression) and _casts_column(using, column),
+                _unknown_calls(using, text) if isinstance(using, exp.Expression) else (),
             )
         allow_null = action.args.get("allow_null")
         others = present - handled - {"allow_null", "drop", "default"}
@@ -674,7 +685,7 @@ def _alter_action(action: exp.Expression, alter: exp.Alter, text: str) -> m.Alte
     if isinstance(action, exp.AddConstraint):
         specs: list[m.ConstraintSpec] = []
         for item in action.expressions:
-            specs.extend(_constraint_specs(item, not_valid=bool(alter.args.get("not_valid"))))
+            specs.extend(_constraint_specs(item, not_valid=bool(alter.args.get("not_valid")), text=text))
         if len(specs) != 1:
             raise _NotUnderstood("ADD CONSTRAINT form")
         return m.AddConstraint(specs[0])
@@ -912,7 +923,7 @@ def _drop(w: _Words) -> m.Summary:
     if kind_name == "index":
         return m.DropIndex(tuple(names), concurrently, cascade, if_exists)
     if kind_name in ("trigger", "policy", "rule"):
-        return m.Harmless(f"drop {kind_name}", on_table)
+        return m.Harmless(f"drop {kind_name}", on_table, names[0].name)
     return m.DropObjects(kind_name, tuple(names), cascade, if_exists)
 
 
@@ -1029,13 +1040,7 @@ def _create(w: _Words, text: str) -> m.Summary:
             return _create_enum(node)
         return m.Harmless("create type")
     if w.peek("CONSTRAINT", "TRIGGER") or w.peek("TRIGGER"):
-        w.accept("CONSTRAINT")
-        w.expect("TRIGGER")
-        w.identifier()
-        # The table follows ON, after the timing and event words.
-        while not w.at_end() and not w.accept("ON"):
-            w.i += 1
-        return m.Harmless("create trigger", w.name() if not w.at_end() else None)
+        return _create_trigger(w)
     if w.accept("RULE"):
         # A rule rewrites later statements on its table (DO INSTEAD NOTHING makes them do nothing).
         rule_name = w.identifier()
@@ -1078,6 +1083,52 @@ def _create(w: _Words, text: str) -> m.Summary:
         if w.peek(harmless):
             return m.Harmless("create " + harmless.lower())
     raise _NotUnderstood("CREATE of this kind of object")
+
+
+def _create_trigger(w: _Words) -> m.Summary:
+    """``CREATE [CONSTRAINT] TRIGGER name {BEFORE | AFTER | INSTEAD OF} event [OR event ...] ON table ...
+    [FOR [EACH] {ROW | STATEMENT}] [WHEN (...)] EXECUTE {FUNCTION | PROCEDURE} function(args)``."""
+    w.accept("CONSTRAINT")
+    w.expect("TRIGGER")
+    name = w.identifier()
+    if not (w.accept("BEFORE") or w.accept("AFTER") or w.accept("INSTEAD", "OF")):
+        raise _NotUnderstood("trigger timing")
+    events: list[str] = []
+    columns: list[str] = []
+    while True:
+        event = w.word()
+        if event not in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+            raise _NotUnderstood("trigger event")
+        w.i += 1
+        events.append(event.lower())
+        if event == "UPDATE" and w.accept("OF"):
+            columns.append(w.identifier())
+            while w.is_comma():
+                w.i += 1
+                columns.append(w.identifier())
+        if not w.accept("OR"):
+            break
+    w.expect("ON")
+    table = w.name()
+    for_each_row = False  # PostgreSQL's default: FOR EACH STATEMENT
+    while not w.at_end() and not w.peek("EXECUTE"):
+        if w.accept("FOR"):
+            w.accept("EACH")
+            for_each_row = w.accept("ROW")
+            if not for_each_row:
+                w.expect("STATEMENT")
+        elif w.accept("WHEN"):
+            w.skip_parens()
+        else:
+            w.i += 1  # FROM, DEFERRABLE, INITIALLY, REFERENCING ... TABLE AS name
+    w.expect("EXECUTE")
+    if not (w.accept("FUNCTION") or w.accept("PROCEDURE")):
+        raise _NotUnderstood("trigger function")
+    function = w.name()
+    w.skip_parens()
+    w.done()
+    trigger = m.Trigger(name, function, tuple(events), for_each_row, tuple(columns) if "update" in events else ())
+    return m.Harmless("create trigger", table, name, trigger)
 
 
 def _materialized_view_calls(text: str, tokens: Sequence[Token]) -> tuple[str, ...]:
@@ -1137,20 +1188,28 @@ def _changes(node: exp.Expression) -> list[m.DataChange]:
                 where is not None,
                 fills=_filled_columns(node.expressions),
                 where_null_of=_null_test_of(where.this) if isinstance(where, exp.Where) else None,
+                to_default=_set_to_default(node.expressions),
             )
         ]
     target = node.this
+    given: tuple[str, ...] | None = None
     if isinstance(target, exp.Schema):
+        given = tuple(_ident(column) for column in target.expressions)
         target = target.this
+    values = node.expression
+    if node.args.get("default") or (isinstance(values, exp.Values) and _default_keyword_in(values)):
+        given = None  # DEFAULT VALUES, or DEFAULT among the values: any column may take its default
     table = _table_name(target)
-    changes: list[m.DataChange] = [m.Insert(table)]
+    changes: list[m.DataChange] = [m.Insert(table, given=given)]
     conflict = node.args.get("conflict")
     if isinstance(conflict, exp.OnConflict) and str(conflict.args.get("action") or "").upper() != "DO NOTHING":
         if str(conflict.args.get("action") or "").upper() != "DO UPDATE":
             raise _NotUnderstood("ON CONFLICT form")
         # DO UPDATE overwrites the rows the new ones conflict with, like an UPDATE of its SET columns.
         columns = _set_columns(conflict.expressions)
-        changes.append(m.Update(table, columns, conflict.args.get("where") is not None, on_conflict=True))
+        has_where = conflict.args.get("where") is not None
+        to_default = _set_to_default(conflict.expressions)
+        changes.append(m.Update(table, columns, has_where, on_conflict=True, to_default=to_default))
     return changes
 
 
@@ -1177,6 +1236,30 @@ def _set_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
         if column not in columns:
             columns.append(column)
     return tuple(columns)
+
+
+def _is_default_keyword(value: exp.Expression | None) -> bool:
+    """The DEFAULT keyword as a value (sqlglot reads it as a variable or a column named DEFAULT)."""
+    if isinstance(value, exp.Column) and not value.table:
+        value = value.this
+    if isinstance(value, (exp.Var, exp.Identifier)) and not value.args.get("quoted"):
+        return str(value.this).upper() == "DEFAULT"
+    return False
+
+
+def _default_keyword_in(values: exp.Values) -> bool:
+    return any(_is_default_keyword(value) for row in values.expressions for value in row.expressions)
+
+
+def _set_to_default(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
+    """The plain columns an UPDATE's SET list sets to DEFAULT (their default expression runs per row)."""
+    return tuple(
+        _ident(assignment.this)
+        for assignment in assignments
+        if isinstance(assignment, exp.EQ)
+        and isinstance(assignment.this, exp.Column)
+        and _is_default_keyword(assignment.expression)
+    )
 
 
 def _filled_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
@@ -1363,7 +1446,9 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _cluster(words)
     if first == "COPY":
         return lambda words, _text: _copy(words)
-    if first in ("COMMENT", "GRANT", "REVOKE", "ANALYZE", "LOCK", "NOTIFY"):
+    if first == "LOCK":
+        return lambda words, text: _lock(text, words.tokens[0])
+    if first in ("COMMENT", "GRANT", "REVOKE", "ANALYZE", "NOTIFY"):
         return lambda words, _text: m.Harmless(first.lower())
     return None
 
@@ -1381,6 +1466,37 @@ def _copy(w: _Words) -> m.Summary:
     if w.accept("TO") and not w.peek("PROGRAM"):
         return m.Harmless("copy to")
     raise _NotUnderstood("COPY form")
+
+
+# LOCK TABLE modes that conflict with the application's reads (ACCESS SHARE) or writes (ROW EXCLUSIVE).
+_BLOCKING_LOCK_MODES = frozenset({"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"})
+
+
+def _lock(text: str, head: Token) -> m.Summary:
+    """``LOCK [TABLE] [ONLY] name [*] [, ...] [IN mode MODE] [NOWAIT]``: the lock is held until commit."""
+    # sqlglot folds what follows LOCK into one string: read it again as words.
+    w = _Words(_TOKENIZER.tokenize(text[head.end + 1 :]))
+    w.accept("TABLE")
+    tables: list[m.Name] = []
+    while True:
+        w.accept("ONLY")
+        tables.append(w.name())
+        w.accept("*")
+        if not w.is_comma():
+            break
+        w.i += 1
+    mode = "ACCESS EXCLUSIVE"  # PostgreSQL's default
+    if w.accept("IN"):
+        words: list[str] = []
+        while not w.at_end() and not w.peek("MODE"):
+            words.append(w.word())
+            w.i += 1
+        w.expect("MODE")
+        mode = " ".join(words)
+    nowait = w.accept("NOWAIT")
+    w.done()
+    waits = mode in _BLOCKING_LOCK_MODES and not nowait
+    return m.Harmless("lock", tables[0], locks=tuple(tables) if waits else ())
 
 
 def _alter_table(w: _Words, text: str) -> m.Summary:

@@ -18,11 +18,18 @@ an unqualified name is never fresh, and what such a name creates is recorded as 
 never replaces what the model already knows). Temporary tables live in pg_temp, which PostgreSQL
 searches first: an unqualified name of one created in this deploy (one session) means it, a
 qualified name never does.
+
+The model also remembers the code of the project that a table runs when its rows change (``row_code``):
+its triggers, and the functions (other than side-effect-free built-ins) its column defaults and CHECK
+constraints call. Keyed by the table's model key, whether or not the history created the table (a
+trigger may be put on a table older than the history, or on a view). A row change on such a table
+runs code the linter cannot see into, so it may have filled any table, as a DO block may.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from safemigrate.sql import model as m
@@ -77,6 +84,19 @@ class IndexState:
     partial: bool = False  # a WHERE clause: it does not cover every row
 
 
+@dataclass(frozen=True)
+class RowCode:
+    """Code of the project that runs when rows of a table change."""
+
+    kind: str  # "trigger" | "default" (of the column ``name``) | "check" (the constraint ``name``)
+    name: str
+    calls: tuple[str, ...]  # the functions it runs, as written
+    events: frozenset[str]  # the changes that run it: "insert" | "update" | "delete" | "truncate"
+    for_each_row: bool = True  # False: a statement trigger, run once even when no row changes
+    # Triggers: UPDATE OF these columns only; checks: the columns they read (dropped with any of them).
+    columns: tuple[str, ...] = ()
+
+
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
 
 
@@ -91,6 +111,8 @@ class SchemaModel:
     temp_tables: dict[str, str] = {}  # noqa: RUF012 - copied on write
     steps: int = 0  # statements folded so far
     unseen_code_at: int = -1  # the step of the last statement that may have filled any table
+    # table key -> (kind, name) -> the code it runs on row changes (replaced, never changed in place)
+    row_code: dict[tuple[str, str], dict[tuple[str, str], RowCode]] = {}  # noqa: RUF012 - copied on write
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -101,6 +123,7 @@ class SchemaModel:
         # Other named objects (kind, schema, name) -> the migration that created them.
         self.objects: dict[tuple[str, str, str], str | None] = {}  # None: kept by IF NOT EXISTS, origin unknown
         self.temp_tables = {}
+        self.row_code = {}
         self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
@@ -206,6 +229,40 @@ class SchemaModel:
         state = self.indexes.get(self.key(name))
         return state.table if state else None
 
+    def code_run_by(self, change: m.DataChange | m.Truncate) -> tuple[tuple[m.Name, RowCode], ...]:
+        """The project code a row change runs on its table(s): triggers of its event, the defaults it
+        fills, the CHECKs of the rows it writes."""
+        if not self.row_code:
+            return ()
+        if isinstance(change, m.Truncate):
+            return tuple(
+                (table, code)
+                for table in change.tables
+                for code in self.row_code.get(self.key(table), {}).values()
+                if "truncate" in code.events
+            )
+        codes = self.row_code.get(self.key(change.table))
+        if not codes:
+            return ()
+        return tuple((change.table, code) for code in codes.values() if _runs(code, change))
+
+    def check_calls(self, table: m.Name, constraint: str) -> tuple[str, ...]:
+        """The project functions a CHECK constraint of the table calls (VALIDATE CONSTRAINT runs them)."""
+        code = self.row_code.get(self.key(table), {}).get(("check", constraint))
+        return code.calls if code is not None else ()
+
+    def _set_row_code(
+        self, table: tuple[str, str], add: tuple[RowCode, ...] = (), drop: Callable[[RowCode], bool] | None = None
+    ) -> None:
+        """Replace the table's row code: without the entries ``drop`` selects, with those of ``add``."""
+        if not add and table not in self.row_code:
+            return
+        codes = {key: code for key, code in self.row_code.get(table, {}).items() if drop is None or not drop(code)}
+        for code in add:
+            codes[(code.kind, code.name)] = code
+        others = {k: v for k, v in self.row_code.items() if k != table}
+        self.row_code = {**others, table: codes} if codes else others
+
     # ---- folding ------------------------------------------------------------------------------
 
     def apply(self, summary: m.Summary, migration: str) -> None:
@@ -213,8 +270,9 @@ class SchemaModel:
         self.steps += 1
         if isinstance(summary, (m.CreateEnum, m.RenameType, m.DropObjects)):
             self._enum_names = None
-        if m.runs_unseen_code(summary):
+        if self._runs_unseen_code(summary):
             self.unseen_code_at = self.steps  # any table may hold rows now
+        self._fold_row_code(summary)
         for change in m.data_changes(summary):
             if isinstance(change, m.Insert):
                 filled = self.table(change.table)
@@ -316,6 +374,100 @@ class SchemaModel:
                 self.objects.setdefault(object_key, None)
             else:
                 self.objects[object_key] = migration
+
+    def _runs_unseen_code(self, summary: m.Summary) -> bool:
+        """``m.runs_unseen_code``, knowing the tables: an ALTER TABLE of a table holding no rows runs its
+        defaults, CHECKs and USING for none; a row change runs the code its table keeps for it."""
+        if isinstance(summary, m.AlterTable):
+            runs = m.runs_unseen_code(summary) or bool(
+                self.row_code
+                and any(
+                    self.check_calls(summary.table, a.name)
+                    for a in summary.actions
+                    if isinstance(a, m.ValidateConstraint)
+                )
+            )
+            return runs and not self.is_fresh_table(summary.table)
+        if m.runs_unseen_code(summary):
+            return True
+        if not self.row_code:
+            return False
+        if isinstance(summary, m.Truncate):
+            return bool(self.code_run_by(summary))
+        return any(self.code_run_by(change) for change in m.data_changes(summary))
+
+    def _fold_row_code(self, summary: m.Summary) -> None:
+        """Fold what a statement does to the code tables run on row changes (see ``row_code``)."""
+        if isinstance(summary, m.Harmless) and summary.table is not None:
+            key = self.key(summary.table)
+            trigger = summary.trigger
+            if trigger is not None:
+                code = RowCode(
+                    "trigger",
+                    trigger.name,
+                    (trigger.function.display(),),
+                    frozenset(trigger.events),
+                    trigger.for_each_row,
+                    trigger.columns,
+                )
+                self._set_row_code(key, (code,))
+            elif summary.kind == "drop trigger" and summary.name is not None:
+                self._set_row_code(key, drop=_named("trigger", summary.name))
+        elif isinstance(summary, m.CreateTable):
+            key = self.key(summary.table)
+            if (summary.if_not_exists or self._unsure(summary.table)) and key in self.tables:
+                return  # PostgreSQL keeps the table that exists (apply() keeps its model)
+            if summary.temporary:
+                key = ("pg_temp", summary.table.name)
+            codes = [code for column in summary.columns for code in _column_code(key[1], column)]
+            codes.extend(_check_code(key[1], c) for c in summary.constraints if c.kind == "check" and c.calls)
+            self._set_row_code(key, tuple(codes), drop=lambda _code: True)  # a new table: only its own
+        elif isinstance(summary, m.AlterTable):
+            self._alter_row_code(summary)
+        elif isinstance(summary, m.DropObjects) and summary.kind in ("table", "view", "foreign table", "schema"):
+            for dropped in summary.names:
+                if summary.kind == "schema":
+                    self.row_code = {k: v for k, v in self.row_code.items() if k[0] != dropped.name}
+                elif not self._unsure(dropped):
+                    self._set_row_code(self.key(dropped), drop=lambda _code: True)
+
+    def _alter_row_code(self, summary: m.AlterTable) -> None:
+        key = self.key(summary.table)
+        for action in summary.actions:
+            if isinstance(action, m.AddColumn):
+                self._set_row_code(key, _column_code(key[1], action.column))
+            elif isinstance(action, m.AddConstraint):
+                if action.constraint.kind == "check" and action.constraint.calls:
+                    self._set_row_code(key, (_check_code(key[1], action.constraint),))
+            elif isinstance(action, (m.SetDefault, m.DropDefault)):
+                calls = action.default.unknown_calls if isinstance(action, m.SetDefault) else ()
+                added = (RowCode("default", action.column, calls, _DEFAULT_EVENTS),) if calls else ()
+                self._set_row_code(key, added, drop=_named("default", action.column))
+            elif key not in self.row_code:
+                continue  # the table keeps no code: nothing to move, rename or drop
+            elif isinstance(action, m.RenameTable):
+                new_key = (key[0], action.new)
+                self.row_code = {**{k: v for k, v in self.row_code.items() if k != key}, new_key: self.row_code[key]}
+                key = new_key
+            elif isinstance(action, m.DropColumn):
+                self._set_row_code(key, drop=_dropped_with(action.column))
+            elif isinstance(action, m.RenameColumn):
+                old, new = action.old, action.new
+                renamed = tuple(
+                    replace(
+                        c,
+                        name=new if c.kind == "default" and c.name == old else c.name,
+                        columns=tuple(new if name == old else name for name in c.columns),
+                    )
+                    for c in self.row_code[key].values()
+                )
+                self._set_row_code(key, renamed, drop=lambda _code: True)
+            elif isinstance(action, m.DropConstraint):
+                self._set_row_code(key, drop=_named("check", action.name))
+            elif isinstance(action, m.RenameConstraint):
+                code = self.row_code.get(key, {}).get(("check", action.old))
+                if code is not None:
+                    self._set_row_code(key, (replace(code, name=action.new),), drop=_named("check", action.old))
 
     @staticmethod
     def _search_path_entries(value: str) -> list[str]:
@@ -476,3 +628,53 @@ def _update(table: TableState, column: str, *, not_null: bool | None = None, has
     if has_default is not None:
         state = replace(state, has_default=has_default)
     table.columns[column] = state
+
+
+# A column default runs for inserted rows that get no value, and for UPDATE ... SET column = DEFAULT.
+_DEFAULT_EVENTS = frozenset({"insert", "update"})
+_CHECK_EVENTS = frozenset({"insert", "update"})
+
+
+def _named(kind: str, name: str) -> Callable[[RowCode], bool]:
+    return lambda code: code.kind == kind and code.name == name
+
+
+def _dropped_with(column: str) -> Callable[[RowCode], bool]:
+    """PostgreSQL drops a column's default, and the CHECKs that read it, with the column."""
+    return lambda code: (
+        (code.kind == "default" and code.name == column) or (code.kind == "check" and column in code.columns)
+    )
+
+
+def _column_code(table: str, column: m.ColumnSpec) -> tuple[RowCode, ...]:
+    """The project code a column definition leaves on its table: its default's calls, its CHECKs'."""
+    if not column.constraints and (column.default is None or not column.default.unknown_calls):
+        return ()  # most columns: nothing to build
+    codes = []
+    if column.default is not None and column.default.unknown_calls:
+        codes.append(RowCode("default", column.name, column.default.unknown_calls, _DEFAULT_EVENTS))
+    codes.extend(_check_code(table, c) for c in column.constraints if c.kind == "check" and c.calls)
+    return tuple(codes)
+
+
+def _check_code(table: str, check: m.ConstraintSpec) -> RowCode:
+    # An unnamed CHECK gets PostgreSQL's name: <table>_<column>_check (for one column), else <table>_check.
+    name = check.name or (f"{table}_{check.columns[0]}_check" if len(check.columns) == 1 else f"{table}_check")
+    return RowCode("check", name, check.calls, _CHECK_EVENTS, columns=check.columns)
+
+
+def _runs(code: RowCode, change: m.DataChange) -> bool:
+    """True when the row change runs the code."""
+    if isinstance(change, m.Insert):
+        if "insert" not in code.events:
+            return False
+        return code.kind != "default" or change.given is None or code.name not in change.given
+    if isinstance(change, m.Update):
+        if "update" not in code.events:
+            return False
+        if code.kind == "default":
+            return code.name in change.to_default
+        if code.kind == "trigger" and code.columns:
+            return any(column in change.columns for column in code.columns)
+        return True
+    return "delete" in code.events

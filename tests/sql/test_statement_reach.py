@@ -30,7 +30,7 @@ def test_every_change_of_a_statement_is_listed_in_order() -> None:
 def test_on_conflict_do_update_is_an_update_of_its_set_columns() -> None:
     summary = summarize('INSERT INTO "User" ("id") VALUES (1) ON CONFLICT ("id") DO UPDATE SET ("a", "b") = (1, 2)')
     assert m.data_changes(summary) == (
-        m.Insert(m.Name("User")),
+        m.Insert(m.Name("User"), given=("id",)),
         m.Update(m.Name("User"), ("a", "b"), False, on_conflict=True),
     )
 

@@ -48,6 +48,8 @@ def _candidates(ctx: Context, summary: m.Summary) -> Sequence[m.Name]:
         return summary.tables or (_UNKNOWN,)
     if isinstance(summary, m.Cluster):
         return (summary.table or _UNKNOWN,)
+    if isinstance(summary, m.Harmless):
+        return summary.locks  # LOCK TABLE in a mode that blocks reads or writes, without NOWAIT
     return ()
 
 
