@@ -31,6 +31,7 @@ overwritten. An interrupted run raises :class:`MigrateInterrupted` once recorded
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -140,6 +141,9 @@ class _Progress:
     saved: bool = False  # the ledger holds the final entry: never overwritten
     unsaved: str = ""  # where the entry went when the store could not take it
     interrupt: KeyboardInterrupt | None = None  # one the pipeline waited out, raised after the record
+    # statements that run code the linter cannot see into (a trigger they fire, a function a default
+    # calls), suppressed or not: "file:line", from the lint
+    unseen_code: tuple[str, ...] = ()
 
 
 class VerificationFailed(Exception):
@@ -483,6 +487,11 @@ def _pipeline(
     blockers = gate(open_findings, allow, config.lint.fail_on)
     run = _replace(run, findings=findings, blockers=blockers, checks=plan.checks)
     state.run = run
+    state.unseen_code = tuple(
+        dict.fromkeys(
+            f"{p.finding.file}:{p.finding.line}" for p in plan.findings if p.finding.rule == "procedural-code"
+        )
+    )
     checks_seconds = sum(c.seconds for c in plan.checks)
     if plan.failed_checks and "may-fail" not in allow:
         stage("lint", "ok", f"{len(findings)} finding(s)", leave=checks_seconds)
@@ -711,6 +720,13 @@ def _locked(
     }
     index_tables = {str(r[0]): str(r[1]) for r in conn.execute(load_sql("migrate_index_tables"), {"schema": schema})}
     touches = read_touches(statements, schema, keys, below, index_tables)
+    fired = tuple(where for where in state.unseen_code if where not in touches.unknown)
+    if fired:  # the lint's schema model knows the triggers and functions a statement sets off
+        touches = dataclasses.replace(touches, fires_code=fired)
+        notes.append(
+            f"Statements that fire triggers or call functions of the project ({', '.join(fired[:3])}) may add "
+            "rows to any table: rows added to tables no statement names were not checked (rows removed were)."
+        )
     if touches.unknown:
         notes.append(
             f"Statements that could not be read ({', '.join(touches.unknown[:3])}) may change any table: "

@@ -40,12 +40,19 @@ class Touches:
     # Tables that exist before the migrations and that a statement locks ACCESS EXCLUSIVE (ALTER
     # TABLE, TRUNCATE, DROP TABLE), by their names before the migrations.
     locked_exclusive: frozenset[str] = frozenset()
+    # Statements that set off code of the project ("file:line"): a trigger they fire, a function a
+    # default or CHECK calls. The lint's schema model knows them, not the statements themselves.
+    fires_code: tuple[str, ...] = ()
 
     def allowance(self, table: str) -> TableAllowance | None:
-        """None when the migrations do not touch ``table`` (its data must not change)."""
+        """None when the migrations do not touch ``table`` (its data must not change). Code a statement
+        sets off may add rows to any table (an audit log), never remove them unseen."""
         if self.unknown:
             return TableAllowance(True, True)
-        return self.tables.get(table)
+        found = self.tables.get(table)
+        if found is None and self.fires_code:
+            return TableAllowance(False, True)
+        return found
 
 
 @dataclass(frozen=True)
