@@ -32,6 +32,7 @@ VOLATILE_FUNCTIONS = frozenset(
         "random",
         "rand",
         "gen_random_uuid",
+        "gen_random_bytes",
         "uuid",
         "uuid_generate_v1",
         "uuid_generate_v1mc",
@@ -89,7 +90,7 @@ _SIDE_EFFECT_FREE_GROUPS = (
     # arrays and set-returning
     "array_append array_cat array_dims array_fill array_length array_lower array_ndims array_position "
     "array_positions array_prepend array_remove array_replace array_to_string array_upper cardinality "
-    "trim_array unnest generate_series generate_subscripts",
+    "trim_array unnest generate_series generate_subscripts row",  # ROW(...) is a constructor, not a call
     # identifiers and sequences (nextval only advances a sequence, as a serial default does)
     "gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v3 uuid_generate_v4 uuid_generate_v5 "
     "uuidv4 uuidv7 nextval currval lastval",
@@ -102,8 +103,11 @@ _SIDE_EFFECT_FREE_GROUPS = (
     "has_table_privilege has_schema_privilege",
     # text search, pgcrypto
     "to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery setweight ts_rank "
-    "ts_headline crypt gen_salt digest hmac",
+    "ts_headline crypt gen_salt digest hmac gen_random_bytes",
 )
+# Where those are found spelled with a schema: the built-ins' own, and the schemas extensions
+# (pgcrypto, uuid-ossp) are usually installed in (Supabase puts them in "extensions").
+_BUILT_IN_QUALIFIERS = frozenset({"", "pg_catalog", "public", "extensions"})
 SIDE_EFFECT_FREE_FUNCTIONS = frozenset(name for group in _SIDE_EFFECT_FREE_GROUPS for name in group.split())
 
 # sqlglot DataType names -> PostgreSQL's canonical type names.
@@ -1385,7 +1389,7 @@ def _unknown_calls(node: exp.Expression, text: str) -> tuple[str, ...]:
         parent = func.parent
         if isinstance(parent, exp.Dot) and parent.expression is func:
             qualifier = parent.this.sql(dialect="postgres")
-        known = name in SIDE_EFFECT_FREE_FUNCTIONS and qualifier.lower() in ("", "pg_catalog")
+        known = name in SIDE_EFFECT_FREE_FUNCTIONS and qualifier.lower().strip('"') in _BUILT_IN_QUALIFIERS
         if not known:
             written = f"{qualifier}.{name}" if qualifier else name
             if written not in unknown:
