@@ -34,6 +34,7 @@ CREATE MATERIALIZED VIEW reports.email_count AS SELECT count(*) AS n FROM first_
 CREATE UNIQUE INDEX email_count_n ON reports.email_count (n);
 CREATE MATERIALIZED VIEW reports.later AS SELECT id FROM "User" WITH NO DATA;
 ALTER VIEW user_emails ALTER COLUMN email SET DEFAULT 'nobody@example.com';
+ALTER VIEW user_emails ALTER COLUMN id SET DEFAULT nextval('"User_id_seq"');
 CREATE FUNCTION user_emails_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO "User" (email) VALUES (NEW.email); RETURN NEW; END $$;
 CREATE TRIGGER user_emails_insert INSTEAD OF INSERT ON first_emails FOR EACH ROW EXECUTE FUNCTION user_emails_insert();

@@ -16,7 +16,7 @@ SELECT DISTINCT un.nspname::text AS table_schema,
   JOIN pg_depend AS uses ON uses.refclassid = 'pg_class'::regclass AND uses.refobjid = seq.oid
                         AND uses.classid = 'pg_attrdef'::regclass
   JOIN pg_attrdef AS ad ON ad.oid = uses.objid
-  JOIN pg_class AS user_table ON user_table.oid = ad.adrelid
+  JOIN pg_class AS user_table ON user_table.oid = ad.adrelid AND user_table.relkind IN ('r', 'p')  -- a view's go with it
   JOIN pg_namespace AS un ON un.oid = user_table.relnamespace
   JOIN pg_attribute AS a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
  WHERE n.nspname = %(schema)s
