@@ -281,10 +281,11 @@ def restore_in_transaction(
     checked_by_loader: set[str] = set()
     with _keys_not_deferred(barred):
         for entry in order:
-            if loader is not None and loader(conn, schema, entry, folder / entry.file):
-                checked_by_loader.add(entry.name)
-            else:
-                _load(conn, schema, entry, folder / entry.file, freeze=freeze and entry.name in fresh)
+            with _rows_not_fitting(entry.name):
+                if loader is not None and loader(conn, schema, entry, folder / entry.file):
+                    checked_by_loader.add(entry.name)
+                else:
+                    _load(conn, schema, entry, folder / entry.file, freeze=freeze and entry.name in fresh)
     for entry in created:
         with _missing_definitions(entry.name):  # an expression index may call a function the target lacks
             for statement in index_statements(schema, entry.name, entry.ddl):
@@ -430,6 +431,26 @@ def unowned_sequence_warnings(conn: psycopg.Connection[Any], schema: str, table:
             f"restored rows before the next insert: {setval.as_string(conn)}"
         )
     return tuple(lines)
+
+
+@contextlib.contextmanager
+def _rows_not_fitting(table: str) -> Iterator[None]:
+    """A present table that changed since the backup (a unique index, a CHECK or a domain's check
+    added, a column with a constant default made unique) rejecting backed-up rows, as one sentence."""
+    try:
+        yield
+    except (
+        psycopg.errors.UniqueViolation,
+        psycopg.errors.CheckViolation,
+        psycopg.errors.NotNullViolation,
+        psycopg.errors.ExclusionViolation,
+    ) as err:
+        raise RestoreRefusedError(
+            f"The backed-up rows of table {table!r} do not fit the target's table as it is now "
+            f"({err.diag.message_primary or err}); nothing was restored.",
+            "The table changed since the backup (a constraint, index or column added): make it fit first, or "
+            "restore into an empty database (--to-url).",
+        ) from err
 
 
 @contextlib.contextmanager

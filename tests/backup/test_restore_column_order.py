@@ -117,3 +117,24 @@ def test_a_recreated_tables_default_on_a_sequence_no_column_owns_is_named(
     )
     _execute(other_database, table.warnings[0].rsplit(": ", 1)[1])  # the statement it gives works
     assert _execute(other_database, "INSERT INTO orders (item) VALUES ('c') RETURNING id") == [(1002,)]
+
+
+def test_a_present_table_that_no_longer_takes_the_rows_is_one_sentence_untouched(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A column added since with a constant default under a unique index: every restored row gets
+    the same value, which the index rejects."""
+    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
+    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com'), (2, 'b@example.com')""")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store, tables=["User"])
+    _execute(database_url, """ALTER TABLE "User" ADD COLUMN slug text NOT NULL DEFAULT ''""")
+    _execute(database_url, """UPDATE "User" SET slug = id::text, email = 'changed'""")
+    _execute(database_url, """CREATE UNIQUE INDEX user_slug ON "User" (slug)""")
+
+    with pytest.raises(RestoreRefusedError, match=r"The backed-up rows of table 'User' do not fit .*duplicate key"):
+        restore_backup(parse_database_url(database_url), store, tables=["User"])
+    assert _execute(database_url, 'SELECT id, email, slug FROM "User" ORDER BY id') == [
+        (1, "changed", "1"),
+        (2, "changed", "2"),
+    ]
