@@ -142,6 +142,7 @@ class DropDefault:
 @dataclass(frozen=True)
 class AddIdentity:
     column: str
+    start: bool = False  # START WITH (or RESTART) given: its sequence does not begin at 1
 
 
 @dataclass(frozen=True)

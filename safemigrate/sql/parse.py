@@ -768,7 +768,7 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
         w.accept("COLUMN")
         column = w.identifier()
         if w.accept("ADD", "GENERATED"):
-            return m.AddIdentity(column)
+            return m.AddIdentity(column, start=any(t.text.upper() in ("START", "RESTART") for t in group))
         if w.peek("SET", "STATISTICS") or w.peek("SET", "STORAGE") or w.peek("SET", "COMPRESSION"):
             return m.OtherTableAction("column storage setting")
         if w.accept("DROP", "IDENTITY"):

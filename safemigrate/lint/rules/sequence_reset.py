@@ -9,6 +9,12 @@ until the sequence has counted past them. The migration itself succeeds; the app
 fail after it. Moving the sequence to the table's highest id (``setval(..., (SELECT max(id) FROM
 t))``) is the safe form and is not reported; nor is a sequence (or table) created by this deploy.
 
+A column of an existing table that starts drawing from a new sequence does the same: ``ALTER TABLE
+... ALTER COLUMN "id" ADD GENERATED ... AS IDENTITY`` (turning a serial column into an identity)
+makes a sequence that starts at 1 unless ``START WITH`` says otherwise, and ``SET DEFAULT
+nextval('new_seq')`` with a sequence this deploy created starts wherever that one does. Both are
+reported; a table this deploy created is not.
+
 Other options change where it goes next: a negative ``INCREMENT`` makes it count down through the
 ids already handed out; ``CYCLE`` sends it back to its minimum once it reaches the maximum; a
 ``MINVALUE``, ``MAXVALUE`` or type (``AS``) of its own moves those bounds (below the stored ids, the
@@ -18,6 +24,7 @@ next ``nextval`` fails or, cycling, wraps onto them). Those are reported too. A 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
@@ -41,7 +48,56 @@ def _owner(ctx: Context, reset: m.ResetSequence) -> tuple[m.Name, str] | None:
     return None
 
 
+_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'(?:::regclass)?\)", re.IGNORECASE)
+
+
+def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
+    """Columns of an existing table that start drawing ids from a sequence that starts low."""
+    if ctx.schema.is_fresh_table(alter.table):
+        return
+    for action in alter.actions:
+        column = m.quote_ident(action.column) if isinstance(action, (m.AddIdentity, m.SetDefault)) else ""
+        highest = f"(SELECT max({column}) FROM {alter.table.sql()})"
+        if isinstance(action, m.AddIdentity) and not action.start:
+            what = (
+                f"Adding an identity to {alter.table.display()}.{action.column} makes a new sequence that starts at 1"
+            )
+            regclass = f"pg_get_serial_sequence({m.quote_literal(alter.table.sql())}, {m.quote_literal(action.column)})"
+        elif isinstance(action, m.SetDefault) and (found := _NEXTVAL.search(action.default.sql)):
+            sequence = _sequence_name(found.group(1).replace("''", "'"))
+            if not ctx.schema.is_fresh_object("sequence", sequence):
+                continue  # an existing sequence: where it stands is not known here
+            what = (
+                f"{alter.table.display()}.{action.column} now takes its ids from sequence {sequence.display()}, "
+                "created by this deploy, which starts at its start value"
+            )
+            regclass = f"'{found.group(1)}'"
+        else:
+            continue
+        yield Hit(
+            message=(
+                f"{what}: it hands out ids that rows of {alter.table.display()} already hold, so the next inserts "
+                "fail on the key (or reuse an id) until it has counted past the highest stored id."
+            ),
+            help=f"Move the sequence past the stored ids in the same migration: SELECT setval({regclass}, {highest});",
+            object=ctx.ref(alter.table, action.column),
+            table=alter.table,
+        )
+
+
+def _sequence_name(text: str) -> m.Name:
+    """``"Post_seq"`` / ``public.post_seq`` as written inside nextval('...') (unquoted names fold to lower case)."""
+    parts = [
+        p[1:-1].replace('""', '"') if p.startswith('"') else p.lower()
+        for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', text)
+    ]
+    return m.Name(parts[-1], parts[-2] if len(parts) > 1 else None)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
+    if isinstance(ctx.summary, m.AlterTable):
+        yield from _new_sequences(ctx, ctx.summary)
+        return
     reset = ctx.summary
     if not isinstance(reset, m.ResetSequence) or reset.from_rows:
         return
@@ -121,7 +177,7 @@ RULE = Rule(
     good='SELECT setval(\'"Order_id_seq"\', (SELECT max("id") FROM "Order"));',
     why=__doc__ or "",
     check=check,
-    on=(m.ResetSequence,),
+    on=(m.ResetSequence, m.AlterTable),
     references=(
         "https://www.postgresql.org/docs/current/sql-altersequence.html",
         "https://www.postgresql.org/docs/current/functions-sequence.html",
