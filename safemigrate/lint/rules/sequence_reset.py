@@ -13,7 +13,8 @@ A column of an existing table that starts drawing from a new sequence does the s
 ... ALTER COLUMN "id" ADD GENERATED ... AS IDENTITY`` (turning a serial column into an identity)
 makes a sequence that starts at 1 unless ``START WITH`` says otherwise, and ``SET DEFAULT
 nextval('new_seq')`` with a sequence this deploy created starts wherever that one does. Both are
-reported; a table this deploy created is not.
+reported, unless the migration also moves that sequence to the stored ids (``setval(...,
+(SELECT max(id) FROM t))``, before or after); a table this deploy created is not.
 
 Other options change where it goes next: a negative ``INCREMENT`` makes it count down through the
 ids already handed out; ``CYCLE`` sends it back to its minimum once it reaches the maximum; a
@@ -59,6 +60,8 @@ def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
         column = m.quote_ident(action.column) if isinstance(action, (m.AddIdentity, m.SetDefault)) else ""
         highest = f"(SELECT max({column}) FROM {alter.table.sql()})"
         if isinstance(action, m.AddIdentity) and not action.start:
+            if _moved_past_rows(ctx, alter.table, action.column, None):
+                continue
             what = (
                 f"Adding an identity to {alter.table.display()}.{action.column} makes a new sequence that starts at 1"
             )
@@ -67,6 +70,8 @@ def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
             sequence = _sequence_name(found.group(1).replace("''", "'"))
             if not ctx.schema.is_fresh_object("sequence", sequence):
                 continue  # an existing sequence: where it stands is not known here
+            if _moved_past_rows(ctx, alter.table, action.column, sequence):
+                continue
             what = (
                 f"{alter.table.display()}.{action.column} now takes its ids from sequence {sequence.display()}, "
                 "created by this deploy, which starts at its start value"
@@ -83,6 +88,25 @@ def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
             object=ctx.ref(alter.table, action.column),
             table=alter.table,
         )
+
+
+def _moved_past_rows(ctx: Context, table: m.Name, column: str, sequence: m.Name | None) -> bool:
+    """True when the migration also moves that sequence to the stored rows (``setval(..., (SELECT
+    max(...)))``, before or after): the column's sequence (by ``pg_get_serial_sequence`` or by its
+    ``<table>_<column>_seq`` name), or ``sequence``."""
+    table_key = ctx.schema.key(table)
+    names = {(table_key[0], f"{table_key[1]}_{column}_seq")}
+    if sequence is not None:
+        names.add(ctx.schema.key(sequence))
+    for statement in ctx.statements:
+        reset = statement.summary
+        if not isinstance(reset, m.ResetSequence) or not reset.from_rows:
+            continue
+        if reset.sequence is not None and ctx.schema.key(reset.sequence) in names:
+            return True
+        if reset.owner is not None and ctx.schema.key(reset.owner) == table_key and reset.owner_column == column:
+            return True
+    return False
 
 
 def _sequence_name(text: str) -> m.Name:
