@@ -80,3 +80,26 @@ def fresh_database(pg_server: PgServer, prefix: str = "t_") -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server.url(), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def throwaway_roles(pg_server: PgServer, database_url: str, *prefixes: str) -> Iterator[tuple[str, ...]]:
+    """Roles named ``<prefix>_<random>`` (roles are cluster-wide), dropped afterwards with what they
+    own or were granted in ``database_url``."""
+    import psycopg
+    from psycopg import sql
+
+    suffix = uuid.uuid4().hex[:8]
+    names = tuple(f"{prefix}_{suffix}" for prefix in prefixes)
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        for name in names:
+            admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
+    try:
+        yield names
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(name)))
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            for name in names:
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

@@ -64,6 +64,7 @@ class DefaultSpec:
     volatile: bool  # evaluated per row (random(), gen_random_uuid(), clock_timestamp(), nextval()...)
     # Functions it calls that are not known built-ins: they may be volatile, so ``volatile`` is set.
     unknown_calls: tuple[str, ...] = ()
+    sequences: tuple[Name, ...] = ()  # the sequences its nextval() calls draw from, as named there
 
 
 @dataclass(frozen=True)

@@ -370,10 +370,12 @@ def _default_spec(node: exp.Expression, text: str) -> m.DefaultSpec:
         return m.DefaultSpec("CURRENT_TIMESTAMP", volatile=False)
     # A function that is not a known built-in may be volatile (PostgreSQL then rewrites the table): count it so.
     unknown = _unknown_calls(node, text)
+    nextvals = (f for f in node.find_all(exp.Anonymous) if str(f.this).lower() == "nextval" and len(f.expressions) == 1)
     return m.DefaultSpec(
         sql=node.sql(dialect="postgres"),
         volatile=bool(unknown) or bool(_function_names(node) & VOLATILE_FUNCTIONS),
         unknown_calls=unknown,
+        sequences=tuple(name for f in nextvals if (name := _regclass_name(f.expressions[0])) is not None),
     )
 
 

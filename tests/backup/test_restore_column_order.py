@@ -49,15 +49,23 @@ def test_a_present_table_with_its_columns_in_another_order_restores_and_verifies
         )
 
 
+def _backed_up_users(tmp_path: Path, url: str, *emails: str) -> Path:
+    """A "User" table holding ``emails`` (ids 1, 2, ...), backed up into the store returned."""
+    _execute(url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for number, email in enumerate(emails, start=1):
+            conn.execute('INSERT INTO "User" VALUES (%s, %s)', (number, email))
+    store = tmp_path / "store"
+    take_backup(parse_database_url(url), store, tables=["User"])
+    return store
+
+
 def test_a_present_table_that_gained_a_column_since_the_backup_restores_and_verifies(
     tmp_path: Path, database_url: str
 ) -> None:
     """A migration added a column and a bad backfill followed: the restore brings the backed-up rows
     back (the new column at its default), checks the backed-up columns, and says so."""
-    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
-    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com'), (2, 'b@example.com')""")
-    store = tmp_path / "store"
-    take_backup(parse_database_url(database_url), store, tables=["User"])
+    store = _backed_up_users(tmp_path, database_url, "a@example.com", "b@example.com")
     _execute(database_url, """ALTER TABLE "User" ADD COLUMN nick text, ADD COLUMN level int NOT NULL DEFAULT 3""")
     _execute(database_url, """UPDATE "User" SET email = 'oops', nick = 'x'""")
 
@@ -78,10 +86,7 @@ def test_a_present_table_that_gained_a_column_since_the_backup_restores_and_veri
 def test_a_present_table_with_a_new_required_column_without_default_is_refused_untouched(
     tmp_path: Path, database_url: str
 ) -> None:
-    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
-    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com')""")
-    store = tmp_path / "store"
-    take_backup(parse_database_url(database_url), store, tables=["User"])
+    store = _backed_up_users(tmp_path, database_url, "a@example.com")
     _execute(database_url, """ALTER TABLE "User" ADD COLUMN level int NOT NULL DEFAULT 3""")
     _execute(database_url, """ALTER TABLE "User" ALTER COLUMN level DROP DEFAULT""")
     _execute(database_url, """UPDATE "User" SET email = 'changed'""")
@@ -124,10 +129,7 @@ def test_a_present_table_that_no_longer_takes_the_rows_is_one_sentence_untouched
 ) -> None:
     """A column added since with a constant default under a unique index: every restored row gets
     the same value, which the index rejects."""
-    _execute(database_url, """CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL)""")
-    _execute(database_url, """INSERT INTO "User" VALUES (1, 'a@example.com'), (2, 'b@example.com')""")
-    store = tmp_path / "store"
-    take_backup(parse_database_url(database_url), store, tables=["User"])
+    store = _backed_up_users(tmp_path, database_url, "a@example.com", "b@example.com")
     _execute(database_url, """ALTER TABLE "User" ADD COLUMN slug text NOT NULL DEFAULT ''""")
     _execute(database_url, """UPDATE "User" SET slug = id::text, email = 'changed'""")
     _execute(database_url, """CREATE UNIQUE INDEX user_slug ON "User" (slug)""")

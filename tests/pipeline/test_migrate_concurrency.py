@@ -275,19 +275,25 @@ def test_an_app_transaction_that_read_the_table_then_writes_it_is_not_deadlocked
     app's next write would wait for the run while the run waits for the app (a deadlock, and the app's
     transaction killed). It waits for its ACCESS EXCLUSIVE lock instead, and the app's write goes first."""
     project = _project(tmp_path, database_url, pending)
-    with psycopg.connect(database_url) as app:
+    _app_reads_then_writes_while_the_run_waits(project, database_url)
+    assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this",)]
+
+
+def _app_reads_then_writes_while_the_run_waits(project: Path, url: str, *args: str) -> None:
+    """An app transaction reads "Post", a run starts and waits for a lock, the app then updates a
+    row of "Post" and commits; the run must finish (exit 0)."""
+    with psycopg.connect(url) as app:
         app.execute("""SELECT count(*) FROM "Post" """).fetchall()  # the app's transaction reads first
-        run = _start(project, database_url)
+        run = _start(project, url, *args)
         waiting = (
             "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
             "AND wait_event_type = 'Lock'"
         )
-        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
+        _poll(lambda: _query(url, waiting, APPLICATION), "the run to wait for the app's lock")
         app.execute("""UPDATE "Post" SET title = 'app wrote this' WHERE id = 1""")  # ... then writes
         app.commit()
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, out + err
-    assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this",)]
 
 
 def test_a_backfill_then_drop_index_is_not_deadlocked_with_an_app_that_read_the_table(
@@ -300,18 +306,7 @@ def test_a_backfill_then_drop_index_is_not_deadlocked_with_an_app_that_read_the_
     )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute('CREATE INDEX "Post_title_idx" ON "Post" ("title")')
-    with psycopg.connect(database_url) as app:
-        app.execute("""SELECT count(*) FROM "Post" """).fetchall()  # the app's transaction reads first
-        run = _start(project, database_url, "--allow", "data-loss")  # the UPDATE overwrites titles
-        waiting = (
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
-            "AND wait_event_type = 'Lock'"
-        )
-        _poll(lambda: _query(database_url, waiting, APPLICATION), "the run to wait for the app's lock")
-        app.execute("""UPDATE "Post" SET title = 'app wrote this' WHERE id = 1""")  # ... then writes
-        app.commit()
-    out, err = run.communicate(timeout=300)
-    assert run.returncode == 0, out + err
+    _app_reads_then_writes_while_the_run_waits(project, database_url, "--allow", "data-loss")  # it overwrites titles
     assert _query(database_url, """SELECT title FROM "Post" WHERE id = 1""") == [("app wrote this!",)]
     assert _query(database_url, """SELECT to_regclass('"Post_title_idx"')""") == [(None,)]
 

@@ -6,7 +6,6 @@ cannot put back refuses the rollback with nothing changed (CASCADE dropped all o
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.rollback import rollback
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, throwaway_roles
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 
@@ -69,20 +68,8 @@ SELECT c.relnamespace::regnamespace::text, c.relname::text, c.relkind::text,
 @pytest.fixture
 def roles(pg_server: PgServer, database_url: str) -> Iterator[tuple[str, str]]:
     """A reader and a view owner with unique names (roles are cluster-wide), dropped at the end."""
-    suffix = uuid.uuid4().hex[:8]
-    names = (f"reader_{suffix}", f"owner_{suffix}")
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        for name in names:
-            admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
-    try:
-        yield names
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(name)))
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            for name in names:
-                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with throwaway_roles(pg_server, database_url, "reader", "owner") as (first, second):
+        yield first, second
 
 
 def _deployed(tmp_path: Path, database_url: str, extra_sql: sql.Composable | str) -> Path:

@@ -5,7 +5,6 @@ dropped a policy or turned row-level security off can now be rolled back, when i
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from safemigrate.pipeline import rollback as rollback_module
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.rollback import rollback
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, throwaway_roles
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 EXTRAS = """
@@ -60,20 +59,8 @@ SELECT c.relacl::text, pg_get_userbyid(c.relowner)::text, c.reloptions, c.relrow
 @pytest.fixture
 def roles(pg_server: PgServer, database_url: str) -> Iterator[tuple[str, str]]:
     """Two roles with unique names (roles are cluster-wide), dropped at the end with what they hold."""
-    suffix = uuid.uuid4().hex[:8]
-    names = (f"app_{suffix}", f"reporting_{suffix}")
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        for name in names:
-            admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
-    try:
-        yield names
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(name)))
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            for name in names:
-                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with throwaway_roles(pg_server, database_url, "app", "reporting") as (first, second):
+        yield first, second
 
 
 def _project(tmp_path: Path) -> Path:

@@ -25,7 +25,6 @@ next ``nextval`` fails or, cycling, wraps onto them). Those are reported too. A 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
@@ -49,9 +48,6 @@ def _owner(ctx: Context, reset: m.ResetSequence) -> tuple[m.Name, str] | None:
     return None
 
 
-_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'(?:::regclass)?\)", re.IGNORECASE)
-
-
 def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
     """Columns of an existing table that start drawing ids from a sequence that starts low."""
     if ctx.schema.is_fresh_table(alter.table):
@@ -66,8 +62,8 @@ def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
                 f"Adding an identity to {alter.table.display()}.{action.column} makes a new sequence that starts at 1"
             )
             regclass = f"pg_get_serial_sequence({m.quote_literal(alter.table.sql())}, {m.quote_literal(action.column)})"
-        elif isinstance(action, m.SetDefault) and (found := _NEXTVAL.search(action.default.sql)):
-            sequence = _sequence_name(found.group(1).replace("''", "'"))
+        elif isinstance(action, m.SetDefault) and action.default.sequences:
+            sequence = action.default.sequences[0]
             if not ctx.schema.is_fresh_object("sequence", sequence):
                 continue  # an existing sequence: where it stands is not known here
             if _moved_past_rows(ctx, alter.table, action.column, sequence):
@@ -76,7 +72,7 @@ def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
                 f"{alter.table.display()}.{action.column} now takes its ids from sequence {sequence.display()}, "
                 "created by this deploy, which starts at its start value"
             )
-            regclass = f"'{found.group(1)}'"
+            regclass = m.quote_literal(sequence.sql())
         else:
             continue
         yield Hit(
@@ -107,15 +103,6 @@ def _moved_past_rows(ctx: Context, table: m.Name, column: str, sequence: m.Name 
         if reset.owner is not None and ctx.schema.key(reset.owner) == table_key and reset.owner_column == column:
             return True
     return False
-
-
-def _sequence_name(text: str) -> m.Name:
-    """``"Post_seq"`` / ``public.post_seq`` as written inside nextval('...') (unquoted names fold to lower case)."""
-    parts = [
-        p[1:-1].replace('""', '"') if p.startswith('"') else p.lower()
-        for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', text)
-    ]
-    return m.Name(parts[-1], parts[-2] if len(parts) > 1 else None)
 
 
 def check(ctx: Context) -> Iterator[Hit]:
