@@ -11,21 +11,11 @@ import psycopg
 
 from tests.pgserver import PgServer
 
-# safemigrate's own main(), with `clone` registered if the application does not list it yet.
+# safemigrate's own main(), as the console script runs it (argv[0] named as it would be).
 ENTRY = """
 import sys
 from safemigrate import cli
-from safemigrate.cli import clone as clone_command
 
-build_app = cli.build_app
-
-def with_clone():
-    app = build_app()
-    if not any(command.name == "clone" for command in app.registered_commands):
-        app.command("clone")(clone_command.clone)
-    return app
-
-cli.build_app = with_clone
 sys.argv[0] = "safemigrate"
 cli.main()
 """
