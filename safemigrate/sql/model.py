@@ -185,6 +185,11 @@ class SetLogged:
     logged: bool
 
 
+# OtherTableAction.description of ``ALTER TABLE ... {ENABLE | DISABLE | FORCE | NO FORCE} ROW LEVEL
+# SECURITY`` is the lower-case words: "enable row level security"...
+ROW_SECURITY = "row level security"
+
+
 @dataclass(frozen=True)
 class OtherTableAction:
     """An ALTER TABLE action understood well enough to be harmless (storage, comments, owner...)."""
@@ -475,6 +480,17 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Revoke:
+    """What a REVOKE takes away: privileges on objects, or (``on`` "role") membership of roles."""
+
+    privileges: tuple[str, ...]  # as written, upper case (SELECT, ALL, USAGE...); role names for "role"
+    on: str  # "table" (also views), "sequence", "schema", "database", "function", "all tables in schema"...
+    objects: tuple[Name, ...]  # the tables, schemas... (for "all ... in schema": the schemas)
+    roles: tuple[str, ...]  # the roles that lose them, as written (PUBLIC upper case)
+    grant_option_only: bool = False  # REVOKE GRANT OPTION FOR ...: the privileges themselves stay
+
+
+@dataclass(frozen=True)
 class Harmless:
     """Statements that change no stored data by themselves (CREATE VIEW, COMMENT, GRANT, CREATE TRIGGER...)."""
 
@@ -485,6 +501,7 @@ class Harmless:
     # LOCK TABLE in a mode that blocks the application's reads or writes (SHARE and stronger), without
     # NOWAIT: the tables it waits for
     locks: tuple[Name, ...] = ()
+    revoke: Revoke | None = None  # REVOKE: what it takes away (changes no data, but access to it)
 
 
 @dataclass(frozen=True)

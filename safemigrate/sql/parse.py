@@ -789,7 +789,10 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
         return m.OtherTableAction("owner or replica identity")
     for words in (("ENABLE",), ("DISABLE",), ("FORCE",), ("NO", "FORCE")):
         if w.accept(*words):
-            return m.OtherTableAction("enable/disable triggers, rules or row level security")
+            if w.accept("ROW", "LEVEL", "SECURITY"):
+                w.done()
+                return m.OtherTableAction(f"{' '.join(words).lower()} {m.ROW_SECURITY}")
+            return m.OtherTableAction("enable/disable triggers or rules")
     # Everything else: ask sqlglot about this one action on its own.
     action_text = text[group[0].start : group[-1].end + 1]
     unnamed_check = w.peek("ADD", "CHECK")
@@ -1073,8 +1076,12 @@ def _create(w: _Words, text: str) -> m.Summary:
             if kind == "materialized view":  # its query runs now (a plain view's runs when read)
                 calls = _materialized_view_calls(text, w.tokens)
             return m.CreateObject(kind, name, if_not_exists, calls)
+    if w.accept("POLICY"):
+        # CREATE POLICY name ON table ...: the schema model keeps which tables have one
+        policy = w.identifier()
+        w.expect("ON")
+        return m.Harmless("create policy", w.name(), policy)
     for harmless in (
-        "POLICY",
         "DOMAIN",
         "COLLATION",
         "STATISTICS",
@@ -1454,9 +1461,92 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _copy(words)
     if first == "LOCK":
         return lambda words, text: _lock(text, words.tokens[0])
-    if first in ("COMMENT", "GRANT", "REVOKE", "ANALYZE", "NOTIFY"):
+    if first == "REVOKE":
+        return lambda words, _text: _revoke(words)
+    if first in ("COMMENT", "GRANT", "ANALYZE", "NOTIFY"):
         return lambda words, _text: m.Harmless(first.lower())
     return None
+
+
+# The privilege-holding objects REVOKE ... ON names, longest first; none (a bare name) is TABLE.
+_REVOKE_TARGETS = (
+    ("ALL", "TABLES", "IN", "SCHEMA"),
+    ("ALL", "SEQUENCES", "IN", "SCHEMA"),
+    ("ALL", "FUNCTIONS", "IN", "SCHEMA"),
+    ("ALL", "PROCEDURES", "IN", "SCHEMA"),
+    ("ALL", "ROUTINES", "IN", "SCHEMA"),
+    ("FOREIGN", "DATA", "WRAPPER"),
+    ("FOREIGN", "SERVER"),
+    ("LARGE", "OBJECT"),
+    ("TABLE",),
+    ("SEQUENCE",),
+    ("SCHEMA",),
+    ("DATABASE",),
+    ("FUNCTION",),
+    ("PROCEDURE",),
+    ("ROUTINE",),
+    ("TYPE",),
+    ("DOMAIN",),
+    ("LANGUAGE",),
+    ("TABLESPACE",),
+    ("PARAMETER",),
+)
+
+
+def _revoke(w: _Words) -> m.Summary:
+    """``REVOKE [GRANT OPTION FOR] privileges [(columns)] ON [kind] names FROM roles [GRANTED BY role]
+    [CASCADE | RESTRICT]``, or ``REVOKE [ADMIN | INHERIT | SET OPTION FOR] roles FROM roles``."""
+    w.expect("REVOKE")
+    option_only = False
+    for option in ("GRANT", "ADMIN", "INHERIT", "SET"):
+        if w.accept(option, "OPTION", "FOR"):
+            option_only = True
+    written: list[tuple[str, bool]] = []  # (word, quoted)
+    while not w.at_end() and not w.peek("ON") and not w.peek("FROM"):
+        if w.is_comma():
+            w.i += 1
+        elif w.tokens[w.i].token_type == TokenType.L_PAREN:
+            w.skip_parens()  # column privileges: REVOKE UPDATE ("email") ON ...
+        elif w.word():
+            written.append((w.word(), False))
+            w.i += 1
+        else:
+            written.append((w.identifier(), True))
+    if not written:
+        raise _NotUnderstood("REVOKE without privileges")
+    on, objects = "role", []
+    if w.accept("ON"):
+        on = "table"
+        for target in _REVOKE_TARGETS:
+            if w.accept(*target):
+                on = " ".join(target).lower()
+                break
+        while True:
+            objects.append(w.name())
+            w.skip_parens()  # a function's argument types
+            if not w.is_comma():
+                break
+            w.i += 1
+    w.expect("FROM")
+    roles: list[str] = []
+    while True:
+        w.accept("GROUP")
+        roles.append(w.word() if w.word() in ("PUBLIC", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE") else "")
+        if roles[-1]:
+            w.i += 1
+        else:
+            roles[-1] = w.identifier()
+        if not w.is_comma():
+            break
+        w.i += 1
+    if w.accept("GRANTED", "BY"):
+        w.identifier()
+    w.accept("CASCADE") or w.accept("RESTRICT")
+    w.done()
+    # Role names fold to lower case unless quoted, as the roles of FROM do.
+    privileges = tuple(word.lower() if on == "role" and not quoted else word for word, quoted in written)
+    revoke = m.Revoke(privileges, on, tuple(objects), tuple(roles), option_only)
+    return m.Harmless("revoke", revoke=revoke)
 
 
 def _copy(w: _Words) -> m.Summary:

@@ -113,6 +113,8 @@ class SchemaModel:
     unseen_code_at: int = -1  # the step of the last statement that may have filled any table
     # table key -> (kind, name) -> the code it runs on row changes (replaced, never changed in place)
     row_code: dict[tuple[str, str], dict[tuple[str, str], RowCode]] = {}  # noqa: RUF012 - copied on write
+    # table key -> the names of its row-level security policies (replaced, never changed in place)
+    policies: dict[tuple[str, str], frozenset[str]] = {}  # noqa: RUF012 - copied on write
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -124,6 +126,7 @@ class SchemaModel:
         self.objects: dict[tuple[str, str, str], str | None] = {}  # None: kept by IF NOT EXISTS, origin unknown
         self.temp_tables = {}
         self.row_code = {}
+        self.policies = {}
         self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
@@ -251,6 +254,10 @@ class SchemaModel:
         code = self.row_code.get(self.key(table), {}).get(("check", constraint))
         return code.calls if code is not None else ()
 
+    def has_policy(self, table: m.Name) -> bool:
+        """Whether the history has created a row-level security policy on the table (and not dropped it)."""
+        return bool(self.policies.get(self.key(table)))
+
     def _set_row_code(
         self, table: tuple[str, str], add: tuple[RowCode, ...] = (), drop: Callable[[RowCode], bool] | None = None
     ) -> None:
@@ -273,6 +280,7 @@ class SchemaModel:
         if self._runs_unseen_code(summary):
             self.unseen_code_at = self.steps  # any table may hold rows now
         self._fold_row_code(summary)
+        self._fold_policies(summary)
         for change in m.data_changes(summary):
             if isinstance(change, m.Insert):
                 filled = self.table(change.table)
@@ -430,6 +438,32 @@ class SchemaModel:
                     self.row_code = {k: v for k, v in self.row_code.items() if k[0] != dropped.name}
                 elif not self._unsure(dropped):
                     self._set_row_code(self.key(dropped), drop=lambda _code: True)
+
+    def _fold_policies(self, summary: m.Summary) -> None:
+        """Follow CREATE / DROP POLICY, and the tables they are on being renamed or dropped."""
+        if not self.policies and not (isinstance(summary, m.Harmless) and summary.kind == "create policy"):
+            return
+        if isinstance(summary, m.Harmless) and summary.table is not None and summary.name is not None:
+            key = self.key(summary.table)
+            names = self.policies.get(key, frozenset())
+            if summary.kind == "create policy":
+                self.policies = {**self.policies, key: names | {summary.name}}
+            elif summary.kind == "drop policy":
+                self.policies = {**self.policies, key: names - {summary.name}}
+        elif isinstance(summary, m.AlterTable):
+            key = self.key(summary.table)
+            for action in summary.actions:
+                if isinstance(action, m.RenameTable) and key in self.policies:
+                    new_key = (key[0], action.new)
+                    moved = {k: v for k, v in self.policies.items() if k != key}
+                    self.policies = {**moved, new_key: self.policies[key]}
+                    key = new_key
+        elif isinstance(summary, m.DropObjects) and summary.kind in ("table", "schema"):
+            for dropped in summary.names:
+                if summary.kind == "schema":
+                    self.policies = {k: v for k, v in self.policies.items() if k[0] != dropped.name}
+                elif not self._unsure(dropped):
+                    self.policies = {k: v for k, v in self.policies.items() if k != self.key(dropped)}
 
     def _alter_row_code(self, summary: m.AlterTable) -> None:
         key = self.key(summary.table)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from safemigrate.lint.registry import rule_by_name
+from tests.pgserver import PgServer, throwaway_roles
 
 POST_TABLE = """
 CREATE TABLE "Post" ("id" INTEGER NOT NULL PRIMARY KEY, "title" VARCHAR(50) NOT NULL, "code" CHAR(5));
@@ -222,3 +224,51 @@ def test_sequence_reset_makes_the_next_inserts_collide(database_url: str) -> Non
         run_script(database_url, 'DROP TABLE IF EXISTS "Order";' + ORDER_TABLE + fix + insert)
     with psycopg.connect(database_url) as conn:
         assert conn.execute('SELECT max("id") FROM "Order"').fetchone() == (51,)
+
+
+# --- row-security-without-policy and revoke-privileges: what the app's role sees afterwards ----------
+
+
+def _as_role(url: str, role: str, query: str) -> object:
+    """``query``'s first value, run as ``role`` (SET ROLE: the test's superuser bypasses row security)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+        row = conn.execute(query).fetchone()
+    return row[0] if row else None
+
+
+def test_row_security_without_policy_hides_every_row_from_other_roles(pg_server: PgServer, database_url: str) -> None:
+    rule = rule_by_name("row-security-without-policy")
+    with throwaway_roles(pg_server, database_url, "app") as (app,):
+        run_script(database_url, ORDER_TABLE + f'GRANT ALL ON "Order" TO {app};' + rule.bad)
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 0
+        with pytest.raises(psycopg.Error) as failure:
+            _as_role(database_url, app, 'INSERT INTO "Order" ("total") VALUES (1) RETURNING "id"')
+        assert failure.value.sqlstate == "42501"  # new row violates row-level security policy
+        assert _as_role(database_url, app, 'UPDATE "Order" SET "total" = 0 RETURNING "id"') is None  # no row
+        with psycopg.connect(database_url) as conn:  # the rows are all still there
+            assert conn.execute('SELECT count(*) FROM "Order" WHERE "total" > 0').fetchone() == (50,)
+        run_script(database_url, rule.good)  # a policy: the rows are back
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 50
+
+
+def test_forced_row_security_without_policy_hides_every_row_from_the_owner(
+    pg_server: PgServer, database_url: str
+) -> None:
+    with throwaway_roles(pg_server, database_url, "owner") as (owner,):
+        run_script(database_url, ORDER_TABLE + f'ALTER TABLE "Order" OWNER TO {owner};')
+        run_script(database_url, 'ALTER TABLE "Order" ENABLE ROW LEVEL SECURITY;')
+        assert _as_role(database_url, owner, 'SELECT count(*) FROM "Order"') == 50  # ENABLE spares the owner
+        run_script(database_url, 'ALTER TABLE "Order" FORCE ROW LEVEL SECURITY;')
+        assert _as_role(database_url, owner, 'SELECT count(*) FROM "Order"') == 0
+
+
+def test_revoked_privileges_fail_the_app_with_permission_denied(pg_server: PgServer, database_url: str) -> None:
+    rule = rule_by_name("revoke-privileges")
+    with throwaway_roles(pg_server, database_url, "app") as (app,):
+        run_script(database_url, ORDER_TABLE + f'GRANT ALL ON "Order" TO {app};')
+        run_script(database_url, rule.bad.replace("FROM app", f"FROM {app}"))
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 50
+        with pytest.raises(psycopg.Error) as failure:
+            _as_role(database_url, app, 'INSERT INTO "Order" ("total") VALUES (1) RETURNING "id"')
+        assert failure.value.sqlstate == "42501"
