@@ -18,6 +18,7 @@ from safemigrate.cli.common import (
     SchemaOption,
     TextOrJson,
     on_terminal,
+    plural,
     refuse_off_terminal,
 )
 from safemigrate.cli.fingerprint import _size
@@ -62,13 +63,9 @@ def _when(created_at: str) -> str:
     return shown_time(created_at)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count != 1 else ''}"
-
-
 def progress_line(event: BackupProgress) -> str:
     return (
-        f'backup: "{event.table}" ({event.index}/{event.count}): {event.rows:,} rows, '
+        f'backup: "{event.table}" ({event.index}/{event.count}): {plural(event.rows, "row")}, '
         f"{_size(event.bytes)} in {event.seconds:.1f} s"
     )
 
@@ -163,8 +160,8 @@ def _notify_backup_failed(project: Path, config: Path | None, err: SafemigrateEr
 def _summary(taken: TakenBackup) -> None:
     manifest = taken.manifest
     typer.echo(
-        f"Backup {manifest.id}: {_plural(len(manifest.tables), 'table')}, "
-        f"{manifest.rows:,} rows, {_size(manifest.bytes)} of {manifest.database}, in {taken.location}"
+        f"Backup {manifest.id}: {plural(len(manifest.tables), 'table')}, "
+        f"{plural(manifest.rows, 'row')}, {_size(manifest.bytes)} of {manifest.database}, in {taken.location}"
     )
     if taken.verification is not None:
         typer.echo(
@@ -312,8 +309,8 @@ def backups_list(
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
         typer.echo(
-            f"{m.id}  {_when(m.created_at)}  {reason}  {_plural(len(m.tables), 'table')} "
-            f"({', '.join(t.name for t in m.tables)})  {m.rows:,} rows  {_size(m.bytes)}  {verified}"
+            f"{m.id}  {_when(m.created_at)}  {reason}  {plural(len(m.tables), 'table')} "
+            f"({', '.join(t.name for t in m.tables)})  {plural(m.rows, 'row')}  {_size(m.bytes)}  {verified}"
         )
 
 
@@ -380,7 +377,7 @@ def prune(
     unread = f" and {len(plan.unreadable)} that cannot be read" if plan.unreadable else ""
     partial = f" and {len(plan.abandoned)} unfinished" if plan.abandoned else ""
     typer.echo(
-        f"{'Would remove' if dry_run else 'Removed'} {_plural(len(plan.removed), 'backup')} ({_size(total)}){partial}; "
+        f"{'Would remove' if dry_run else 'Removed'} {plural(len(plan.removed), 'backup')} ({_size(total)}){partial}; "
         f"kept {len(plan.kept)}{unread}."
     )
 
@@ -400,7 +397,8 @@ def _pick(project: Path, config: Path | None) -> str:
     for number, m in enumerate(found, 1):
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         typer.echo(
-            f"{number:>3}. {m.id}  {_when(m.created_at)}  {reason}  {_plural(len(m.tables), 'table')}  {m.rows:,} rows",
+            f"{number:>3}. {m.id}  {_when(m.created_at)}  {reason}  {plural(len(m.tables), 'table')}  "
+            f"{plural(m.rows, 'row')}",
             err=True,
         )
     choice: int = typer.prompt("Restore which backup", default=1, type=click.IntRange(1, len(found)), err=True)
@@ -466,10 +464,10 @@ def restore(
     )
     for table in result.tables:
         how = "recreated" if table.recreated else "replaced"
-        typer.echo(f'restore: "{table.name}": {table.rows:,} rows ({how})', err=True)
+        typer.echo(f'restore: "{table.name}": {plural(table.rows, "row")} ({how})', err=True)
         for warning in table.warnings:
             typer.echo(f"warning: {warning}", err=True)
     typer.echo(
-        f"Restored backup {result.backup_id} into {result.database}: {_plural(len(result.tables), 'table')}, "
+        f"Restored backup {result.backup_id} into {result.database}: {plural(len(result.tables), 'table')}, "
         f"counts and fingerprints match, in {result.seconds:.1f} s"
     )

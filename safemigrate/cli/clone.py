@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, refuse_off_terminal
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    ProjectOption,
+    SchemaOption,
+    plural,
+    refuse_off_terminal,
+)
 
 if TYPE_CHECKING:
     from safemigrate.backup.take import BackupProgress
@@ -32,7 +39,7 @@ def _confirm(plan: ClonePlan) -> bool:
 
 
 def _progress(event: BackupProgress) -> None:
-    typer.echo(f'clone: read "{event.table}" ({event.index}/{event.count}): {event.rows:,} rows', err=True)
+    typer.echo(f'clone: read "{event.table}" ({event.index}/{event.count}): {plural(event.rows, "row")}', err=True)
 
 
 def clone(
@@ -75,7 +82,7 @@ def clone(
     )
     for table in result.tables:
         how = "created" if table.created else "replaced"
-        typer.echo(f'clone: "{table.name}": {table.rows:,} rows ({how})', err=True)
+        typer.echo(f'clone: "{table.name}": {plural(table.rows, "row")} ({how})', err=True)
         for warning in table.warnings:
             typer.echo(f"warning: {warning}", err=True)
     for column in result.masked:
@@ -90,7 +97,7 @@ def clone(
     count = len(result.tables)
     typer.echo(
         f"Cloned {result.source} into {result.target}: {count} table{'s' if count != 1 else ''}, "
-        f"{result.rows:,} rows, counts and fingerprints match"
+        f"{plural(result.rows, 'row')}, counts and fingerprints match"
         + (
             f", then {len(result.masked)} column{'s' if len(result.masked) != 1 else ''} masked"
             if result.masked

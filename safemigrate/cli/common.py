@@ -62,3 +62,8 @@ def refuse_off_terminal(yes: bool, what: str) -> None:
 
     if not yes and not on_terminal():
         raise InputError(f"{what}: refusing without --yes when not run on a terminal.")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``: a count with its noun, for the lines the commands print."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"

@@ -32,6 +32,22 @@ def filled(database_url: str) -> str:
     return database_url
 
 
+def test_one_row_and_one_table_are_counted_in_the_singular(filled: str, tmp_path: Path) -> None:
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run("backup", "--tables", "b", "--database-url", filled, "--project", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith('backup: "b" (1/1): 1 row, '), done.stderr
+    assert ": 1 table, 1 row, " in done.stdout, done.stdout
+    (backup_id,) = [p.name for p in (tmp_path / "my-backups").iterdir()]
+    listed = run("backups", "list", "--project", str(tmp_path), cwd=tmp_path)
+    assert "1 table (b)  1 row  " in listed.stdout, listed.stdout
+    restored = run(
+        "restore", "--id", backup_id, "--yes", "--database-url", filled, "--project", str(tmp_path), cwd=tmp_path
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert 'restore: "b": 1 row (replaced)' in restored.stderr, restored.stderr
+
+
 def test_backup_list_restore(filled: str, tmp_path: Path, pg_server: PgServer) -> None:
     (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
     done = run(
