@@ -20,6 +20,7 @@ from safemigrate.cli.common import (
     on_terminal,
     plural,
     refuse_off_terminal,
+    table_names,
 )
 from safemigrate.cli.fingerprint import _size
 from safemigrate.errors import InputError, SafemigrateError
@@ -38,23 +39,15 @@ Format = TextOrJson
 
 TablesOption = Annotated[
     Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
-    typer.Option("--tables", help="Comma-separated table names (default: every table of the schema)."),
+    typer.Option(
+        "--tables",
+        help=(
+            "Comma-separated table names, a name holding a comma in double quotes (default: every table of the schema)."
+        ),
+    ),
 ]
 
 backups_app = typer.Typer(help="Look at the backups of the store.", no_args_is_help=True)
-
-
-def _names(tables: str | None, every: str) -> list[str] | None:
-    """The names of --tables; given but naming none (``--tables ""``) is refused, never "no table"."""
-    if tables is None:
-        return None
-    names = [n.strip() for n in tables.split(",") if n.strip()]
-    if not names:
-        raise InputError(
-            f"--tables {tables!r} names no table.",
-            f"Name tables separated by commas, or leave --tables out to {every}.",
-        )
-    return names
 
 
 def _when(created_at: str) -> str:
@@ -118,7 +111,7 @@ def backup(
             "--migrations only chooses which migrations --scope-from-migrations reads.",
             "Add --scope-from-migrations, or leave --migrations out.",
         )
-    names = _names(tables, "back up every table")
+    names = table_names(tables, "back up every table")
     try:
         if scope_from_migrations:
             _scoped_backup(project, database_url, schema, migrations, config, reason, jobs, verify, progress)
@@ -417,7 +410,13 @@ def restore(
     ] = None,
     tables: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--tables", help="Comma-separated table names (default: every table of the backup)."),
+        typer.Option(
+            "--tables",
+            help=(
+                "Comma-separated table names, a name holding a comma in double quotes (default: every table of "
+                "the backup)."
+            ),
+        ),
     ] = None,
     to_url: Annotated[
         Optional[str],  # noqa: UP045
@@ -435,7 +434,7 @@ def restore(
     from safemigrate.backup.project import restore_database
     from safemigrate.backup.select import parse_time
 
-    names = _names(tables, "restore every table of the backup")
+    names = table_names(tables, "restore every table of the backup")
     selectors = sum(x for x in (backup_id is not None, latest, at is not None))
     if selectors > 1:
         raise InputError("Name the backup to restore with one of --id ID, --latest or --at TIME, not several.")

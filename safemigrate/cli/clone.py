@@ -14,6 +14,7 @@ from safemigrate.cli.common import (
     SchemaOption,
     plural,
     refuse_off_terminal,
+    table_names,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +47,13 @@ def clone(
     to: Annotated[str, typer.Option("--to", show_default=False, help="The target database's URL. Never printed.")],
     tables: Annotated[
         Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
-        typer.Option("--tables", help="Comma-separated table names (default: every table of the schema)."),
+        typer.Option(
+            "--tables",
+            help=(
+                "Comma-separated table names, a name holding a comma in double quotes (default: every table of "
+                "the schema)."
+            ),
+        ),
     ] = None,
     mask: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -67,7 +74,7 @@ def clone(
     from safemigrate.staging import clone_database, parse_mask_option
 
     masks = dict(parse_mask_option(text) for text in mask or [])
-    names = [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
+    names = table_names(tables, "clone every table of the schema")
     refuse_off_terminal(yes, "A clone replaces the target's tables")
     result = clone_database(
         project,

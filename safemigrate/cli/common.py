@@ -67,3 +67,28 @@ def refuse_off_terminal(yes: bool, what: str) -> None:
 def plural(count: int, noun: str) -> str:
     """``1 row``, ``2 rows``, ``1,000 rows``: a count with its noun, for the lines the commands print."""
     return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
+def table_names(tables: str | None, every: str) -> list[str] | None:
+    """The names of a ``--tables`` option: comma-separated, a name holding a comma in double quotes
+    (``--tables 'a,"x,y"'``; ``""`` inside quotes is one ``"``). None when the option is not given;
+    given but naming none (``--tables ""``) is refused, never taken as "no table"."""
+    import csv
+
+    from safemigrate.errors import InputError
+
+    if tables is None:
+        return None
+    if tables.count('"') % 2:
+        raise InputError(
+            f"--tables {tables!r} has a double quote that is not closed.",
+            'Separate names with commas; put a name that holds a comma in double quotes: --tables \'a,"x,y"\'.',
+        )
+    fields = next(csv.reader([tables], skipinitialspace=True), [])
+    names = [name.strip() for name in fields if name.strip()]
+    if not names:
+        raise InputError(
+            f"--tables {tables!r} names no table.",
+            f"Name tables separated by commas, or leave --tables out to {every}.",
+        )
+    return names

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from safemigrate import __version__
-from safemigrate.cli.common import ConfigOption, DatabaseUrlOption, ProjectOption, SchemaOption, TextOrJson
+from safemigrate.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    ProjectOption,
+    SchemaOption,
+    TextOrJson,
+    table_names,
+)
 
 if TYPE_CHECKING:
     from safemigrate.db.fingerprint import FingerprintProgress, FingerprintRun, ProgressCallback
@@ -33,7 +40,13 @@ Format = TextOrJson
 def fingerprint(
     tables: Annotated[
         Optional[str],  # noqa: UP045 - typer reads annotations at runtime, on Python 3.10 too
-        typer.Option("--tables", help="Comma-separated table names (default: every table of the schema)."),
+        typer.Option(
+            "--tables",
+            help=(
+                "Comma-separated table names, a name holding a comma in double quotes (default: every table of "
+                "the schema)."
+            ),
+        ),
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="fast: counts only; full: counts and hashes.")] = Mode.full,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
@@ -45,7 +58,7 @@ def fingerprint(
     """Count and hash the data of the schema's tables (read only), to compare before and after a change."""
     from safemigrate.db.fingerprint import fingerprint_database
 
-    names = [n.strip() for n in tables.split(",") if n.strip()] if tables is not None else None
+    names = table_names(tables, "fingerprint every table of the schema")
     with progress_display() as progress:
         run = fingerprint_database(
             project,

@@ -98,3 +98,29 @@ def test_mistakes_end_in_one_line(filled: str, tmp_path: Path, pg_server: PgServ
     assert empty.returncode == 0 and empty.stdout.strip() == "No backups."
     for output in (missing, neither, unknown):
         assert pg_server.password not in output.stderr
+
+
+def test_a_table_whose_name_holds_a_comma_is_named_in_double_quotes(database_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "x,y" (id int PRIMARY KEY); INSERT INTO "x,y" VALUES (1), (2)')
+        conn.execute("CREATE TABLE x (id int PRIMARY KEY); CREATE TABLE y (id int PRIMARY KEY)")
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run("backup", "--tables", '"x,y"', "--database-url", database_url, "--project", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ": 1 table, 2 rows, " in done.stdout, done.stdout
+    (backup_id,) = [p.name for p in (tmp_path / "my-backups").iterdir()]
+    listed = run("backups", "list", "--project", str(tmp_path), cwd=tmp_path)
+    assert "1 table (x,y)" in listed.stdout, listed.stdout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('DELETE FROM "x,y" WHERE id = 2')
+    restored = run(
+        "restore", "--id", backup_id, "--tables", ' "x,y" ', "--yes", "--database-url", database_url,
+        "--project", str(tmp_path), cwd=tmp_path,
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT count(*) FROM "x,y"').fetchone() == (2,)
+    broken = run("backup", "--tables", '"x,y', "--database-url", database_url, "--project", str(tmp_path), cwd=tmp_path)
+    assert broken.returncode == 2, broken.stderr
+    assert broken.stderr.startswith("error: --tables '\"x,y' has a double quote that is not closed."), broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
