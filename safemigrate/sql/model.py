@@ -502,6 +502,7 @@ class Harmless:
     # NOWAIT: the tables it waits for
     locks: tuple[Name, ...] = ()
     revoke: Revoke | None = None  # REVOKE: what it takes away (changes no data, but access to it)
+    new_name: str | None = None  # ALTER TRIGGER / ALTER POLICY ... RENAME TO: the attached object's new name
 
 
 @dataclass(frozen=True)

@@ -888,6 +888,24 @@ def _alter_index(w: _Words) -> m.Summary:
     raise _NotUnderstood("ALTER INDEX form")
 
 
+def _alter_attached(w: _Words) -> m.Summary:
+    """``ALTER {TRIGGER | POLICY} name ON table RENAME TO new`` (the schema model follows the name),
+    or another change of the trigger (extension dependency) or policy (roles, USING, WITH CHECK)."""
+    w.expect("ALTER")
+    kind = w.word().lower()
+    w.i += 1
+    name = w.identifier()
+    w.expect("ON")
+    table = w.name()
+    if w.accept("RENAME", "TO"):
+        new = w.identifier()
+        w.done()
+        return m.Harmless(f"rename {kind}", table, name, new_name=new)
+    if w.at_end():
+        raise _NotUnderstood(f"ALTER {kind.upper()} form")
+    return m.Harmless(f"alter {kind}", table, name)
+
+
 _DROP_KINDS: tuple[tuple[str, ...], ...] = (
     ("MATERIALIZED", "VIEW"),
     ("FOREIGN", "TABLE"),
@@ -1443,6 +1461,8 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _alter_index(words)
     if first == "ALTER" and second == "SEQUENCE":
         return lambda words, _text: _alter_sequence(words)
+    if first == "ALTER" and second in ("TRIGGER", "POLICY"):
+        return lambda words, _text: _alter_attached(words)
     if first == "ALTER" and second in ("FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
         return lambda words, _text: m.Harmless("alter " + second.lower())
     if first == "DROP":

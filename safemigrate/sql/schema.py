@@ -421,6 +421,11 @@ class SchemaModel:
                 self._set_row_code(key, (code,))
             elif summary.kind == "drop trigger" and summary.name is not None:
                 self._set_row_code(key, drop=_named("trigger", summary.name))
+            elif summary.kind == "rename trigger" and summary.name is not None and summary.new_name is not None:
+                known = self.row_code.get(key, {}).get(("trigger", summary.name))
+                if known is not None:
+                    renamed = (replace(known, name=summary.new_name),)
+                    self._set_row_code(key, renamed, drop=_named("trigger", summary.name))
         elif isinstance(summary, m.CreateTable):
             key = self.key(summary.table)
             if (summary.if_not_exists or self._unsure(summary.table)) and key in self.tables:
@@ -450,6 +455,8 @@ class SchemaModel:
                 self.policies = {**self.policies, key: names | {summary.name}}
             elif summary.kind == "drop policy":
                 self.policies = {**self.policies, key: names - {summary.name}}
+            elif summary.kind == "rename policy" and summary.name in names and summary.new_name is not None:
+                self.policies = {**self.policies, key: (names - {summary.name}) | {summary.new_name}}
         elif isinstance(summary, m.AlterTable):
             key = self.key(summary.table)
             for action in summary.actions:
