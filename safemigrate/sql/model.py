@@ -185,6 +185,15 @@ class SetLogged:
     logged: bool
 
 
+@dataclass(frozen=True)
+class TriggerState:
+    """``ALTER TABLE ... {ENABLE [ALWAYS | REPLICA] | DISABLE} TRIGGER {name | ALL | USER}``: whether the
+    trigger (None: all of the table's) fires in the application's sessions (REPLICA: only in replicas)."""
+
+    trigger: str | None
+    enabled: bool
+
+
 # OtherTableAction.description of ``ALTER TABLE ... {ENABLE | DISABLE | FORCE | NO FORCE} ROW LEVEL
 # SECURITY`` is the lower-case words: "enable row level security"...
 ROW_SECURITY = "row level security"
@@ -214,6 +223,7 @@ AlterAction = (
     | RenameTable
     | SetLogged
     | OtherTableAction
+    | TriggerState
 )
 
 

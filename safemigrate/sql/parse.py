@@ -787,12 +787,18 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
                 return m.AddConstraint(m.ConstraintSpec(label, name, using_index=index))
     if w.accept("OWNER", "TO") or w.accept("REPLICA", "IDENTITY"):
         return m.OtherTableAction("owner or replica identity")
+    for words in (("ENABLE",), ("ENABLE", "ALWAYS"), ("ENABLE", "REPLICA"), ("DISABLE",)):
+        if w.peek(*words, "TRIGGER"):
+            w.accept(*words, "TRIGGER")
+            trigger = None if w.accept("ALL") or w.accept("USER") else w.identifier()
+            w.done()
+            return m.TriggerState(trigger, enabled=words[0] == "ENABLE" and words[-1] != "REPLICA")
     for words in (("ENABLE",), ("DISABLE",), ("FORCE",), ("NO", "FORCE")):
         if w.accept(*words):
             if w.accept("ROW", "LEVEL", "SECURITY"):
                 w.done()
                 return m.OtherTableAction(f"{' '.join(words).lower()} {m.ROW_SECURITY}")
-            return m.OtherTableAction("enable/disable triggers or rules")
+            return m.OtherTableAction("enable/disable rules")
     # Everything else: ask sqlglot about this one action on its own.
     action_text = text[group[0].start : group[-1].end + 1]
     unnamed_check = w.peek("ADD", "CHECK")

@@ -95,6 +95,7 @@ class RowCode:
     for_each_row: bool = True  # False: a statement trigger, run once even when no row changes
     # Triggers: UPDATE OF these columns only; checks: the columns they read (dropped with any of them).
     columns: tuple[str, ...] = ()
+    enabled: bool = True  # False: a trigger disabled (or firing only in replicas) by ALTER TABLE
 
 
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
@@ -242,12 +243,12 @@ class SchemaModel:
                 (table, code)
                 for table in change.tables
                 for code in self.row_code.get(self.key(table), {}).values()
-                if "truncate" in code.events
+                if "truncate" in code.events and code.enabled
             )
         codes = self.row_code.get(self.key(change.table))
         if not codes:
             return ()
-        return tuple((change.table, code) for code in codes.values() if _runs(code, change))
+        return tuple((change.table, code) for code in codes.values() if code.enabled and _runs(code, change))
 
     def check_calls(self, table: m.Name, constraint: str) -> tuple[str, ...]:
         """The project functions a CHECK constraint of the table calls (VALIDATE CONSTRAINT runs them)."""
@@ -490,6 +491,13 @@ class SchemaModel:
                 new_key = (key[0], action.new)
                 self.row_code = {**{k: v for k, v in self.row_code.items() if k != key}, new_key: self.row_code[key]}
                 key = new_key
+            elif isinstance(action, m.TriggerState):
+                switched = tuple(
+                    replace(c, enabled=action.enabled)
+                    for c in self.row_code[key].values()
+                    if c.kind == "trigger" and action.trigger in (None, c.name)
+                )
+                self._set_row_code(key, switched)
             elif isinstance(action, m.DropColumn):
                 self._set_row_code(key, drop=_dropped_with(action.column))
             elif isinstance(action, m.RenameColumn):
