@@ -442,6 +442,7 @@ class Procedural:
     kind: str
     name: Name | None = None
     table: Name | None = None  # the table a rule rewrites statements on
+    or_replace: bool = False  # CREATE OR REPLACE FUNCTION / PROCEDURE: the name may be an older one's
 
 
 @dataclass(frozen=True)
@@ -476,6 +477,7 @@ class CreateObject:
     name: Name  # a TEMP object's is qualified with pg_temp
     if_not_exists: bool = False  # the name may be an object that existed before (it is then kept)
     calls: tuple[str, ...] = ()  # functions a materialized view's query calls that are not side-effect-free built-ins
+    or_replace: bool = False  # CREATE OR REPLACE VIEW: the name may be a view that existed before
 
 
 @dataclass(frozen=True)
@@ -490,6 +492,19 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """What a CREATE POLICY lets through: whether it is permissive (a restrictive one only narrows what
+    permissive ones allow) and the command it applies to (ALL, SELECT, INSERT, UPDATE, DELETE)."""
+
+    permissive: bool = True
+    command: str = "ALL"
+
+    @property
+    def lets_rows_be_read(self) -> bool:
+        return self.permissive and self.command in ("ALL", "SELECT")
+
+
+@dataclass(frozen=True)
 class Revoke:
     """What a REVOKE takes away: privileges on objects, or (``on`` "role") membership of roles."""
 
@@ -498,6 +513,7 @@ class Revoke:
     objects: tuple[Name, ...]  # the tables, schemas... (for "all ... in schema": the schemas)
     roles: tuple[str, ...]  # the roles that lose them, as written (PUBLIC upper case)
     grant_option_only: bool = False  # REVOKE GRANT OPTION FOR ...: the privileges themselves stay
+    cascade: bool = False  # CASCADE: also from the roles these granted them to
 
 
 @dataclass(frozen=True)
@@ -513,6 +529,7 @@ class Harmless:
     locks: tuple[Name, ...] = ()
     revoke: Revoke | None = None  # REVOKE: what it takes away (changes no data, but access to it)
     new_name: str | None = None  # ALTER TRIGGER / ALTER POLICY ... RENAME TO: the attached object's new name
+    policy: Policy | None = None  # CREATE POLICY: what it lets through
 
 
 @dataclass(frozen=True)

@@ -1040,11 +1040,11 @@ def _transaction(w: _Words) -> m.Summary:
 
 def _create(w: _Words, text: str) -> m.Summary:
     w.expect("CREATE")
-    w.accept("OR", "REPLACE")
+    or_replace = w.accept("OR", "REPLACE")
     if w.peek("FUNCTION") or w.peek("PROCEDURE"):
         kind = w.word().lower()
         w.i += 1
-        return m.Procedural(kind, w.name())
+        return m.Procedural(kind, w.name(), or_replace=or_replace)
     if w.peek("EXTENSION"):
         w.accept("EXTENSION")
         w.accept("IF", "NOT", "EXISTS")
@@ -1099,12 +1099,22 @@ def _create(w: _Words, text: str) -> m.Summary:
             calls: tuple[str, ...] = ()
             if kind == "materialized view":  # its query runs now (a plain view's runs when read)
                 calls = _materialized_view_calls(text, w.tokens)
-            return m.CreateObject(kind, name, if_not_exists, calls)
+            return m.CreateObject(kind, name, if_not_exists, calls, or_replace)
     if w.accept("POLICY"):
         # CREATE POLICY name ON table ...: the schema model keeps which tables have one
         policy = w.identifier()
         w.expect("ON")
-        return m.Harmless("create policy", w.name(), policy)
+        table = w.name()
+        permissive = not (w.accept("AS") and w.word() == "RESTRICTIVE")
+        command = "ALL"
+        while not w.at_end():
+            if w.tokens[w.i].token_type == TokenType.L_PAREN:
+                w.skip_parens()  # USING (...), WITH CHECK (...)
+                continue
+            if w.accept("FOR"):
+                command = w.word()
+            w.i += 1
+        return m.Harmless("create policy", table, policy, policy=m.Policy(permissive, command))
     for harmless in (
         "DOMAIN",
         "COLLATION",
@@ -1544,11 +1554,17 @@ def _revoke(w: _Words) -> m.Summary:
     if w.accept("ON"):
         on = "table"
         for target in _REVOKE_TARGETS:
-            if w.accept(*target):
+            # ``ON type FROM app``: a table named like a kind of object
+            if w.peek(*target) and w.word(len(target)) not in ("FROM", ","):
+                w.accept(*target)
                 on = " ".join(target).lower()
                 break
         while True:
-            objects.append(w.name())
+            if on == "large object" and not w.at_end() and w.tokens[w.i].token_type == TokenType.NUMBER:
+                objects.append(m.Name(w.tokens[w.i].text))
+                w.i += 1
+            else:
+                objects.append(w.name())
             w.skip_parens()  # a function's argument types
             if not w.is_comma():
                 break
@@ -1567,11 +1583,12 @@ def _revoke(w: _Words) -> m.Summary:
         w.i += 1
     if w.accept("GRANTED", "BY"):
         w.identifier()
-    w.accept("CASCADE") or w.accept("RESTRICT")
+    cascade = w.accept("CASCADE")
+    w.accept("RESTRICT")
     w.done()
     # Role names fold to lower case unless quoted, as the roles of FROM do.
     privileges = tuple(word.lower() if on == "role" and not quoted else word for word, quoted in written)
-    revoke = m.Revoke(privileges, on, tuple(objects), tuple(roles), option_only)
+    revoke = m.Revoke(privileges, on, tuple(objects), tuple(roles), option_only, cascade)
     return m.Harmless("revoke", revoke=revoke)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from safemigrate.sql import model as m
 
@@ -114,8 +115,11 @@ class SchemaModel:
     unseen_code_at: int = -1  # the step of the last statement that may have filled any table
     # table key -> (kind, name) -> the code it runs on row changes (replaced, never changed in place)
     row_code: dict[tuple[str, str], dict[tuple[str, str], RowCode]] = {}  # noqa: RUF012 - copied on write
-    # table key -> the names of its row-level security policies (replaced, never changed in place)
-    policies: dict[tuple[str, str], frozenset[str]] = {}  # noqa: RUF012 - copied on write
+    # table key -> its row-level security policies: (name, whether it lets rows be read) (replaced,
+    # never changed in place)
+    policies: dict[tuple[str, str], frozenset[tuple[str, bool]]] = {}  # noqa: RUF012 - copied on write
+    # table key -> (row-level security enabled, forced), for the tables the history turned it on for
+    row_security: dict[tuple[str, str], tuple[bool, bool]] = {}  # noqa: RUF012 - copied on write
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -128,6 +132,7 @@ class SchemaModel:
         self.temp_tables = {}
         self.row_code = {}
         self.policies = {}
+        self.row_security = {}
         self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
@@ -255,9 +260,14 @@ class SchemaModel:
         code = self.row_code.get(self.key(table), {}).get(("check", constraint))
         return code.calls if code is not None else ()
 
-    def has_policy(self, table: m.Name) -> bool:
-        """Whether the history has created a row-level security policy on the table (and not dropped it)."""
-        return bool(self.policies.get(self.key(table)))
+    def has_readable_policy(self, table: m.Name) -> bool:
+        """Whether the history has left a policy on the table that lets rows be read (a permissive one
+        for ALL or SELECT): without one, row-level security hides every row."""
+        return any(reads for _, reads in self.policies.get(self.key(table), ()))
+
+    def row_security_of(self, table: m.Name) -> tuple[bool, bool]:
+        """(enabled, forced): row-level security as the history left it on the table."""
+        return self.row_security.get(self.key(table), (False, False))
 
     def _set_row_code(
         self, table: tuple[str, str], add: tuple[RowCode, ...] = (), drop: Callable[[RowCode], bool] | None = None
@@ -376,9 +386,18 @@ class SchemaModel:
                 enum.values = [summary.new if v == summary.old else v for v in enum.values]
         elif isinstance(summary, m.RenameType):
             self._rename_type(summary)
+        elif isinstance(summary, m.Procedural) and summary.kind in ("function", "procedure") and summary.name:
+            # CREATE FUNCTION fails on an existing name (same arguments): a function this deploy made; OR
+            # REPLACE may have replaced an older one, which keeps its privileges.
+            function_key = self._object_key("function", summary.name)
+            if summary.or_replace or self._unsure(summary.name):
+                self.objects.setdefault(function_key, None)
+            else:
+                self.objects[function_key] = migration
         elif isinstance(summary, m.CreateObject):
             object_key = self._object_key(summary.kind, summary.name)
-            if summary.if_not_exists or (summary.kind != "schema" and self._unsure(summary.name)):
+            unsure = summary.kind != "schema" and self._unsure(summary.name)
+            if summary.if_not_exists or summary.or_replace or unsure:
                 # It may be an object that existed outside the history: never count it as created here.
                 self.objects.setdefault(object_key, None)
             else:
@@ -446,32 +465,45 @@ class SchemaModel:
                     self._set_row_code(self.key(dropped), drop=lambda _code: True)
 
     def _fold_policies(self, summary: m.Summary) -> None:
-        """Follow CREATE / DROP POLICY, and the tables they are on being renamed or dropped."""
-        if not self.policies and not (isinstance(summary, m.Harmless) and summary.kind == "create policy"):
-            return
+        """Follow CREATE / ALTER / DROP POLICY, ENABLE / DISABLE / FORCE ROW LEVEL SECURITY, and the
+        tables they are on being renamed or dropped."""
         if isinstance(summary, m.Harmless) and summary.table is not None and summary.name is not None:
             key = self.key(summary.table)
-            names = self.policies.get(key, frozenset())
+            found = self.policies.get(key, frozenset())
+            kept = frozenset(p for p in found if p[0] != summary.name)
             if summary.kind == "create policy":
-                self.policies = {**self.policies, key: names | {summary.name}}
+                reads = summary.policy is None or summary.policy.lets_rows_be_read
+                self.policies = {**self.policies, key: kept | {(summary.name, reads)}}
             elif summary.kind == "drop policy":
-                self.policies = {**self.policies, key: names - {summary.name}}
-            elif summary.kind == "rename policy" and summary.name in names and summary.new_name is not None:
-                self.policies = {**self.policies, key: (names - {summary.name}) | {summary.new_name}}
+                self.policies = {**self.policies, key: kept}
+            elif summary.kind == "rename policy" and summary.new_name is not None and kept != found:
+                renamed = frozenset((summary.new_name, reads) for name, reads in found if name == summary.name)
+                self.policies = {**self.policies, key: kept | renamed}
         elif isinstance(summary, m.AlterTable):
             key = self.key(summary.table)
             for action in summary.actions:
-                if isinstance(action, m.RenameTable) and key in self.policies:
+                if isinstance(action, m.OtherTableAction) and action.description.endswith(m.ROW_SECURITY):
+                    enabled, forced = self.row_security.get(key, (False, False))
+                    setting = action.description[: -len(m.ROW_SECURITY) - 1]
+                    enabled = {"enable": True, "disable": False}.get(setting, enabled)
+                    forced = {"force": True, "no force": False}.get(setting, forced)
+                    self.row_security = {**self.row_security, key: (enabled, forced)}
+                elif isinstance(action, m.RenameTable):
                     new_key = (key[0], action.new)
-                    moved = {k: v for k, v in self.policies.items() if k != key}
-                    self.policies = {**moved, new_key: self.policies[key]}
+                    if key in self.policies:
+                        self.policies = {**_without(self.policies, key), new_key: self.policies[key]}
+                    if key in self.row_security:
+                        self.row_security = {**_without(self.row_security, key), new_key: self.row_security[key]}
                     key = new_key
         elif isinstance(summary, m.DropObjects) and summary.kind in ("table", "schema"):
             for dropped in summary.names:
                 if summary.kind == "schema":
                     self.policies = {k: v for k, v in self.policies.items() if k[0] != dropped.name}
+                    self.row_security = {k: v for k, v in self.row_security.items() if k[0] != dropped.name}
                 elif not self._unsure(dropped):
-                    self.policies = {k: v for k, v in self.policies.items() if k != self.key(dropped)}
+                    gone = self.key(dropped)
+                    self.policies = {k: v for k, v in self.policies.items() if k != gone}
+                    self.row_security = {k: v for k, v in self.row_security.items() if k != gone}
 
     def _alter_row_code(self, summary: m.AlterTable) -> None:
         key = self.key(summary.table)
@@ -682,6 +714,13 @@ def _update(table: TableState, column: str, *, not_null: bool | None = None, has
 # A column default runs for inserted rows that get no value, and for UPDATE ... SET column = DEFAULT.
 _DEFAULT_EVENTS = frozenset({"insert", "update"})
 _CHECK_EVENTS = frozenset({"insert", "update"})
+
+
+_Kept = TypeVar("_Kept")
+
+
+def _without(kept: dict[tuple[str, str], _Kept], key: tuple[str, str]) -> dict[tuple[str, str], _Kept]:
+    return {k: v for k, v in kept.items() if k != key}
 
 
 def _named(kind: str, name: str) -> Callable[[RowCode], bool]:

@@ -272,3 +272,37 @@ def test_revoked_privileges_fail_the_app_with_permission_denied(pg_server: PgSer
         with pytest.raises(psycopg.Error) as failure:
             _as_role(database_url, app, 'INSERT INTO "Order" ("total") VALUES (1) RETURNING "id"')
         assert failure.value.sqlstate == "42501"
+
+
+@pytest.mark.parametrize(
+    "policy",
+    ['AS RESTRICTIVE USING ("total" > 0)', "FOR INSERT WITH CHECK (true)"],
+    ids=["restrictive-only", "insert-only"],
+)
+def test_only_a_permissive_policy_for_all_or_select_lets_rows_be_read(
+    pg_server: PgServer, database_url: str, policy: str
+) -> None:
+    with throwaway_roles(pg_server, database_url, "app") as (app,):
+        run_script(database_url, ORDER_TABLE + f'GRANT ALL ON "Order" TO {app};')
+        run_script(
+            database_url, f'CREATE POLICY "p" ON "Order" {policy}; ALTER TABLE "Order" ENABLE ROW LEVEL SECURITY;'
+        )
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 0
+        run_script(database_url, 'CREATE POLICY "read" ON "Order" FOR SELECT USING (true);')
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 50
+
+
+def test_revoking_a_grant_option_with_cascade_takes_the_privilege_from_the_roles_granted_through_it(
+    pg_server: PgServer, database_url: str
+) -> None:
+    with throwaway_roles(pg_server, database_url, "app", "reporting") as (app, reporting):
+        run_script(database_url, ORDER_TABLE + f'GRANT SELECT ON "Order" TO {app} WITH GRANT OPTION;')
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(app)))
+            conn.execute(psycopg.sql.SQL('GRANT SELECT ON "Order" TO {}').format(psycopg.sql.Identifier(reporting)))
+        assert _as_role(database_url, reporting, 'SELECT count(*) FROM "Order"') == 50
+        run_script(database_url, f'REVOKE GRANT OPTION FOR SELECT ON "Order" FROM {app} CASCADE;')
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 50  # app keeps it
+        with pytest.raises(psycopg.Error) as failure:
+            _as_role(database_url, reporting, 'SELECT count(*) FROM "Order"')
+        assert failure.value.sqlstate == "42501"

@@ -4,8 +4,11 @@
 every role is in) loses a privilege it uses, its queries fail with "permission denied" (42501) from
 the moment the migration commits, before and after the new code is deployed, and a rollback of the
 code does not bring the privilege back. The linter cannot know which role the app connects as, so
-every REVOKE of a privilege on an object older than this deploy is reported; REVOKE GRANT OPTION FOR
-(which keeps the privilege) and objects created earlier in this deploy (not in use yet) are not.
+every REVOKE of a privilege on an object older than this deploy, and of a role's membership, is
+reported. Not reported: objects created earlier in this deploy, not in use yet (tables, views,
+sequences, schemas, enums, and functions created without OR REPLACE, which keeps an older function's
+privileges), and REVOKE GRANT OPTION FOR without CASCADE (the privilege itself stays; with CASCADE,
+the roles it was granted on to lose it).
 """
 
 from __future__ import annotations
@@ -15,17 +18,26 @@ from collections.abc import Iterator
 from safemigrate.lint.rule import Category, Context, Hit, ObjectRef, Rule, Severity
 from safemigrate.sql import model as m
 
-# REVOKE ... ON these kinds names objects the schema model knows; on others they are never new.
-_KNOWN_KINDS = {"table": "view", "sequence": "sequence", "schema": "schema"}
 
-
-def _created_by_deploy(ctx: Context, revoke: m.Revoke) -> bool:
-    if revoke.on == "table":
-        return all(
-            ctx.schema.is_created_by_deploy(name) or ctx.schema.is_fresh_object("view", name) for name in revoke.objects
+def _is_new(ctx: Context, on: str, name: m.Name) -> bool:
+    """Whether the object was created by this deploy (so no app version uses it yet)."""
+    schema = ctx.schema
+    if on == "table":  # also views, materialized views, sequences, foreign tables
+        return (
+            schema.is_created_by_deploy(name)
+            or schema.is_fresh_object("view", name)
+            or schema.is_fresh_object("materialized view", name)
+            or schema.is_fresh_object("sequence", name)
         )
-    kind = _KNOWN_KINDS.get(revoke.on)
-    return kind is not None and all(ctx.schema.is_fresh_object(kind, name) for name in revoke.objects)
+    if on == "sequence":
+        return schema.is_fresh_object("sequence", name)
+    if on in ("function", "procedure", "routine"):
+        return schema.is_fresh_object("function", name)
+    if on in ("type", "domain"):
+        return schema.is_fresh_enum(name)
+    if on == "schema" or on.endswith(" in schema"):
+        return schema.is_fresh_object("schema", m.Name(name.name))
+    return False  # databases, languages, large objects... are never made by a migration of the deploy
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -33,7 +45,9 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not isinstance(summary, m.Harmless) or summary.revoke is None:
         return
     revoke = summary.revoke
-    if revoke.grant_option_only or _created_by_deploy(ctx, revoke):
+    if (revoke.grant_option_only and not revoke.cascade) or (
+        revoke.objects and all(_is_new(ctx, revoke.on, o) for o in revoke.objects)
+    ):
         return
     roles = ", ".join(revoke.roles)
     everyone = " (PUBLIC is every role)" if "PUBLIC" in revoke.roles else ""
@@ -43,6 +57,11 @@ def check(ctx: Context) -> Iterator[Hit]:
     else:
         target = f"{revoke.on.upper()} {', '.join(name.display() for name in revoke.objects)}"
         what = f"REVOKE {' '.join(revoke.privileges)} ON {target} FROM {roles}{everyone}"
+        if revoke.grant_option_only:  # with CASCADE
+            what = (
+                f"REVOKE GRANT OPTION FOR {' '.join(revoke.privileges)} ON {target} FROM {roles} CASCADE also takes "
+                "the privileges away from every role these roles granted them to"
+            )
     table = revoke.objects[0] if revoke.on == "table" and len(revoke.objects) == 1 else None
     yield Hit(
         message=(
