@@ -14,6 +14,24 @@ class Terminated(KeyboardInterrupt):
     (every ``except KeyboardInterrupt`` sees it); the process then exits with EXIT_TERMINATED."""
 
 
+_outcomes: list[str] = []  # the last sentence given to with_outcome: typer replaces the exception by an exit code
+
+
+def with_outcome(interrupt: KeyboardInterrupt, outcome: str) -> KeyboardInterrupt:
+    """``interrupt``, carrying what the command had done when it came (one sentence: "Nothing was
+    restored.", "The restore had committed: ..."), which the command line prints after "Interrupted.".
+    The same exception is returned, so Ctrl-C and SIGTERM (Terminated) keep their exit codes."""
+    interrupt.safemigrate_outcome = outcome  # type: ignore[attr-defined]
+    _outcomes[:] = [outcome]
+    return interrupt
+
+
+def outcome_of(interrupt: KeyboardInterrupt) -> str:
+    """The sentence :func:`with_outcome` attached ("" when none was); for an interrupt the command
+    line made up again (typer reported the original as an exit code), the last one given."""
+    return str(getattr(interrupt, "safemigrate_outcome", "") or (_outcomes[-1] if _outcomes else ""))
+
+
 class SafemigrateError(Exception):
     """An error with a one-line message and a hint that says what to do next."""
 

@@ -61,6 +61,8 @@ from safemigrate.errors import (
     RestoreMismatchError,
     RestoreRefusedError,
     RestoreTargetLacksError,
+    SafemigrateError,
+    with_outcome,
 )
 
 # Takes over one table's load in restore_in_transaction (a clone's masking): called with the
@@ -201,16 +203,48 @@ def restore_backup(
         )
     entries = select_tables(manifest, tables)
     check_files(folder, entries)
-    with (
-        connect(url, command="restore", settings=settings) as conn,
-        database_errors(url, settings),
-        conn.transaction(),
-    ):
-        restored = restore_in_transaction(
-            conn, url.schema, folder, entries, into_empty=into_empty, table_extras=table_extras
-        )
-        restored = _inbound_keys_lost(conn, url.schema, manifest, restored)
+    transaction: int | None = None  # its id, once everything is loaded and checked and COMMIT is next
+    try:
+        with (
+            connect(url, command="restore", settings=settings) as conn,
+            database_errors(url, settings),
+            conn.transaction(),
+        ):
+            restored = restore_in_transaction(
+                conn, url.schema, folder, entries, into_empty=into_empty, table_extras=table_extras
+            )
+            restored = _inbound_keys_lost(conn, url.schema, manifest, restored)
+            row = conn.execute(b"SELECT txid_current()").fetchone()
+            transaction = int(row[0]) if row else None
+    except KeyboardInterrupt as interrupt:
+        raise with_outcome(interrupt, _interrupted_outcome(url, settings, transaction)) from None
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
+
+
+def _interrupted_outcome(url: DatabaseUrl, settings: DatabaseConfig, transaction: int | None) -> str:
+    """What an interrupted restore left, in one sentence. Before its COMMIT, the transaction was rolled
+    back; during it (a synchronous standby awaited, a slow disk), the server may have committed
+    already: its status is asked on a new connection."""
+    if transaction is None:
+        return "Nothing was restored: the restore's transaction was rolled back."
+    status = None
+    with (
+        contextlib.suppress(psycopg.Error, SafemigrateError),
+        connect(url, command="restore", settings=settings) as conn,
+    ):
+        row = conn.execute(b"SELECT txid_status(%s)", (transaction,)).fetchone()
+        status = str(row[0]) if row else None
+    if status == "committed":
+        return (
+            "The restore had already committed: the tables hold the backup's rows, checked against its "
+            "fingerprints before the commit."
+        )
+    if status == "aborted":
+        return "Nothing was restored: the restore's transaction was rolled back."
+    return (
+        f"The interrupt came during the restore's COMMIT, and whether it committed is not known yet (transaction "
+        f"{transaction}): compare the tables with `safemigrate fingerprint` before doing anything else."
+    )
 
 
 def restore_in_transaction(

@@ -10,7 +10,14 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from safemigrate.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, SafemigrateError, Terminated
+from safemigrate.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    SafemigrateError,
+    Terminated,
+    outcome_of,
+)
 
 if TYPE_CHECKING:
     import typer
@@ -131,7 +138,8 @@ def _interrupted(err: KeyboardInterrupt) -> NoReturn:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     terminated = isinstance(err, Terminated)
-    _say("Terminated." if terminated else "Interrupted.")
+    outcome = outcome_of(err)
+    _say(("Terminated." if terminated else "Interrupted.") + (f" {outcome}" if outcome else ""))
     sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
 
 

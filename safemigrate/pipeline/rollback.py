@@ -46,7 +46,7 @@ from psycopg import sql
 from safemigrate.backup.manifest import SequenceDef
 from safemigrate.backup.retention import rollback_accepts
 from safemigrate.db import load_sql
-from safemigrate.errors import BackupError, InputError, RestoreRefusedError
+from safemigrate.errors import BackupError, InputError, RestoreRefusedError, with_outcome
 from safemigrate.pipeline.dependents import (
     drop_keys,
     drop_tables,
@@ -741,13 +741,24 @@ def rollback(
                     result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id, preview.losses)
             else:
                 result = apply_rollback(conn, url.schema, run, None, None, preview.losses)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # The transaction commits before the ledger is written: an interrupt on the way (or during the
         # COMMIT itself) must not leave the ledger saying "applied" for a run that was rolled back.
-        if result is not None or (to_mark and _rolled_back_now(url, settings, run, to_mark)):
+        committed = (
+            True if result is not None else (_rolled_back_now(url, settings, run, to_mark) if to_mark else False)
+        )
+        if committed:
             restored = result.restored if result is not None else tuple(_backup_tables(manifest))
-            _record_rolled_back(setup.store, run, restored, project_dir, note="interrupted after its commit")
-        raise
+            unsaved = _record_rolled_back(setup.store, run, restored, project_dir, note="interrupted after its commit")
+            recorded = f" {unsaved}" if unsaved else " The run is recorded as rolled back."
+            raise with_outcome(interrupt, f"The rollback had already committed.{recorded}") from None
+        if committed is None:
+            raise with_outcome(
+                interrupt,
+                "Whether the rollback committed could not be read (the database did not answer): run "
+                "`safemigrate runs` and `safemigrate status` before anything else.",
+            ) from None
+        raise with_outcome(interrupt, "Nothing was rolled back.") from None
     unsaved = _record_rolled_back(setup.store, run, result.restored, project_dir)
     from safemigrate.notify.send import notify_rollback
 
@@ -802,8 +813,9 @@ def _rows_to_mark_now(conn: psycopg.Connection[Any], schema: str, run: Mapping[s
     return rows_to_mark(read_migration_rows(conn, schema), run)
 
 
-def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[str]) -> bool:
-    """Whether the rollback's transaction committed: the rows it marks are marked (read anew)."""
+def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[str]) -> bool | None:
+    """Whether the rollback's transaction committed: the rows it marks are marked (read anew); None
+    when the database cannot be read."""
     from safemigrate.db.connect import connect
     from safemigrate.db.prisma_migrations import read_migration_rows
     from safemigrate.errors import SafemigrateError
@@ -812,7 +824,7 @@ def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[
         with connect(url, command="rollback", settings=settings) as conn:
             now = {r.id: r for r in read_migration_rows(conn, url.schema)}
     except (psycopg.Error, SafemigrateError):
-        return False
+        return None
     return all(row in now and now[row].rolled_back for row in rows)
 
 

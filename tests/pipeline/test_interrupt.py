@@ -194,6 +194,9 @@ def test_ctrl_c_during_the_rollback_commit_records_the_rollback(tmp_path: Path, 
     process.send_signal(signal.SIGINT)
     out, err = process.communicate()
     assert process.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == (
+        "Interrupted. The rollback had already committed. The run is recorded as rolled back."
+    ), err
     assert not any(row.applied for row in _rows(database_url) if row.migration_name in run.migrations)
     (entry,) = _ledger(tmp_path)
     assert entry["verdict"] == "rolled back" and entry["rolled_back"]["restored"] == ["User"], entry
