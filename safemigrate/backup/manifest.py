@@ -34,7 +34,10 @@ def parse_utc(text: str) -> datetime:
     moment = datetime.fromisoformat(cleaned)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as err:  # 9999-12-31T23:59-05:00 is past the last UTC time Python has
+        raise ValueError(f"{text!r} is out of the range of dates") from err
 
 
 def shown_time(text: str) -> str:
@@ -284,6 +287,8 @@ class Manifest:
                 "Upgrade safemigrate to restore it.",
             )
         try:
+            if not isinstance(data["tables"], list) or not data["tables"]:
+                raise TypeError(f"its tables {data['tables']!r} are not a list of at least one table")
             tables = tuple(
                 TableEntry(
                     _text(t["name"], "table name"),
@@ -305,6 +310,8 @@ class Manifest:
                 )
                 for t in data["tables"]
             )
+            for table in tables:
+                _check_rows(table)
             reason = data["reason"]
             created_at = data["created_at"]
             _check_time(created_at, where)
@@ -329,8 +336,10 @@ class Manifest:
                 data["format"],
                 version,
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise BackupFormatError(f"{where} is damaged: {err!r} is missing or invalid.", "") from err
+        except KeyError as err:
+            raise BackupFormatError(f"{where} is damaged: its key {err.args[0]!r} is missing.", "") from err
+        except (TypeError, ValueError) as err:
+            raise BackupFormatError(f"{where} is damaged: {err}.", "") from err
 
 
 _Def = TypeVar("_Def")
@@ -354,10 +363,22 @@ def _text(value: object, field: str) -> str:
 
 
 def _whole(value: object, field: str) -> int:
-    """A count (rows, bytes): a whole number, never a bool, a fraction, text or infinity."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{field} {value!r} is not a whole number")
+    """A count (rows, bytes): a whole number, never negative, a bool, a fraction, text or infinity."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{field} {value!r} is not a count (a whole number, 0 or more)")
     return value
+
+
+def _check_rows(table: TableEntry) -> None:
+    """The row count shown (lists, restore lines) must be the one the fingerprint holds, which is
+    what the restore is checked against: an edited manifest must not say one thing and check another."""
+    fingerprint = table.fingerprint
+    if not isinstance(fingerprint, Mapping) or not isinstance(fingerprint.get("tables"), list):
+        raise TypeError(f"the fingerprint of table {table.name!r} is not a fingerprint")
+    counted = [t.get("rows") for t in fingerprint["tables"] if isinstance(t, Mapping) and t.get("table") == table.name]
+    if counted != [table.rows]:
+        shown = counted[0] if len(counted) == 1 else "none"
+        raise ValueError(f"table {table.name!r} says {table.rows} rows but its fingerprint counts {shown}")
 
 
 def _verified(value: object) -> bool | None:

@@ -19,9 +19,10 @@ def parse_time(text: str) -> datetime:
     A time without an offset is UTC, like the times ``backups list`` shows."""
     try:
         return parse_utc(text)
-    except ValueError:
+    except ValueError as err:
+        what = "is out of the range of dates" if "range" in str(err) else "is not a date and time"
         raise InputError(
-            f"--at {text!r} is not a date and time.",
+            f"--at {text!r} {what}.",
             'Write it like "2026-11-20 14:00" (UTC) or "2026-11-20T14:00:00+01:00".',
         ) from None
 

@@ -363,7 +363,8 @@ def backup_tables(
         def take_fingerprints() -> None:  # on ``main``, at the snapshot, while workers copy
             # Parallel workers only on the cores the copies leave free: beside them they add
             # start-up and compilation work and take CPU from the copies.
-            spare = max(0, jobs - 1 - min(jobs - 1, len(names)))
+            # (at most the cores: --jobs may be any number, PostgreSQL's setting stops at 1024)
+            spare = min(max(0, jobs - 1 - min(jobs - 1, len(names))), os.cpu_count() or 1)
             main.execute(
                 sql.SQL("SET LOCAL max_parallel_workers_per_gather = {}").format(sql.Literal(spare)).as_bytes(main)
             )

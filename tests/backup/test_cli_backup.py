@@ -124,3 +124,32 @@ def test_a_table_whose_name_holds_a_comma_is_named_in_double_quotes(database_url
     assert broken.returncode == 2, broken.stderr
     assert broken.stderr.startswith("error: --tables '\"x,y' has a double quote that is not closed."), broken.stderr
     assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+
+
+def test_a_jobs_count_beyond_the_tables_and_cores_is_accepted(filled: str, tmp_path: Path) -> None:
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run(
+        "backup",
+        "--tables",
+        "a",
+        "--jobs",
+        "100000",
+        "--database-url",
+        filled,
+        "--project",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ": 1 table, 3 rows, " in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_a_restore_time_past_the_range_of_dates_is_one_sentence(tmp_path: Path, at: str) -> None:
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run("restore", "--at", at, "--yes", "--project", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: --at {at!r} is out of the range of dates. "
+        'Write it like "2026-11-20 14:00" (UTC) or "2026-11-20T14:00:00+01:00".'
+    ]
