@@ -25,7 +25,9 @@ Example::
     clone_url_env = "SAFEMIGRATE_CLONE_URL"  # where --clone url finds its URL when --clone-url is not given
 
 Durations are seconds (``10``, ``2.5``) or PostgreSQL-style strings (``"500ms"``, ``"10s"``,
-``"5min"``, ``"1h"``); ``0`` means no limit.
+``"5min"``, ``"1h"``); ``0`` means no limit. Those PostgreSQL applies (lock_timeout,
+statement_timeout, migrate_lock_timeout, [plan] check_timeout) are at most 2147483647ms (about 24.8
+days, PostgreSQL's limit), the others at most 100 years; keep_days is at most 36500 (100 years).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ else:  # pragma: no cover
 FAIL_ON = ("error", "warning", "never")
 _DURATION = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|min|h|d)?\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+# PostgreSQL keeps lock_timeout and statement_timeout as an int of milliseconds (INT_MAX).
+PG_MAX_MILLISECONDS = 2_147_483_647
+# Any other duration, and keep_days: generous, yet within what dates, sockets and intervals hold.
+MAX_DAYS = 36_500
 CONFIG_FILE = "safemigrate.toml"
 
 
@@ -180,15 +186,33 @@ def parse_config(data: Mapping[str, Any], where: str, rule_names: Mapping[str, s
     return LintConfig(fail_on, pg_version, default_schema, severities)
 
 
-def _duration(value: object, key: str, where: str) -> float:
-    """Seconds from a number or a PostgreSQL-style duration string."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
+def _duration(value: object, key: str, where: str, *, postgresql: bool = False) -> float:
+    """Seconds from a number or a PostgreSQL-style duration string: finite, at most 100 years, or with
+    ``postgresql`` (a setting the server applies, sent in milliseconds) at most its 2147483647ms."""
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value  # negative, nan and inf are refused below with the range
+    elif isinstance(value, str):
         match = _DURATION.fullmatch(value)
         if match:
-            return float(match.group("number")) * _UNIT_SECONDS[match.group("unit") or "s"]
-    raise ConfigError(f'{where}: {key} must be a duration such as 10, "500ms", "10s", "5min" or "1h", not {value!r}.')
+            seconds = float(match.group("number")) * _UNIT_SECONDS[match.group("unit") or "s"]
+    if seconds is None:
+        raise ConfigError(
+            f'{where}: {key} must be a duration such as 10, "500ms", "10s", "5min" or "1h", not {value!r}.'
+        )
+    if postgresql and not _postgresql_accepts(seconds):
+        raise ConfigError(
+            f"{where}: {key} must be a duration from 0 to {PG_MAX_MILLISECONDS}ms (about 24.8 days, "
+            f"PostgreSQL's limit), not {value!r}."
+        )
+    if not 0 <= seconds <= MAX_DAYS * 86400:  # false for nan; compared before float(), which a huge int overflows
+        raise ConfigError(f"{where}: {key} must be a duration from 0 to {MAX_DAYS}d (100 years), not {value!r}.")
+    return float(seconds)
+
+
+def _postgresql_accepts(seconds: float) -> bool:
+    """Whether ``seconds``, sent as a whole number of milliseconds, fits PostgreSQL's int setting."""
+    return 0 <= seconds <= MAX_DAYS * 86400 and round(seconds * 1000) <= PG_MAX_MILLISECONDS
 
 
 def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig:
@@ -199,7 +223,13 @@ def parse_database_config(data: Mapping[str, Any], where: str) -> DatabaseConfig
         {"lock_timeout", "statement_timeout", "migrate_lock_timeout", "prisma_handover_timeout"},
         f"{where} [database]",
     )
-    return DatabaseConfig(**{key: _duration(value, key, where) for key, value in database.items()})
+    applied_by_postgresql = {"lock_timeout", "statement_timeout", "migrate_lock_timeout"}
+    return DatabaseConfig(
+        **{
+            key: _duration(value, key, f"{where} [database]", postgresql=key in applied_by_postgresql)
+            for key, value in database.items()
+        }
+    )
 
 
 def parse_backup_config(data: Mapping[str, Any], where: str) -> BackupConfig:
@@ -216,8 +246,11 @@ def _parse_retention(retention: Mapping[str, Any], where: str) -> RetentionConfi
     where = f"{where} [backup.retention]"
     _check_keys(retention, {"keep_days", "keep_last", "keep_pre_migrate"}, where)
     keep_days = retention.get("keep_days", RetentionConfig.keep_days)
-    if not isinstance(keep_days, (int, float)) or isinstance(keep_days, bool) or keep_days < 0:
-        raise ConfigError(f"{where}: keep_days must be a number of days (0 or more), not {keep_days!r}.")
+    # At most 100 years: the cutoff (now - keep_days) must stay a date; nan and inf are refused too.
+    if not isinstance(keep_days, (int, float)) or isinstance(keep_days, bool) or not 0 <= keep_days <= MAX_DAYS:
+        raise ConfigError(
+            f"{where}: keep_days must be a number of days from 0 to {MAX_DAYS} (100 years), not {keep_days!r}."
+        )
     keep_last = retention.get("keep_last", RetentionConfig.keep_last)
     if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 0:
         raise ConfigError(f"{where}: keep_last must be a whole number (0 or more), not {keep_last!r}.")
@@ -282,7 +315,7 @@ def parse_plan_config(data: Mapping[str, Any], where: str, clone: str) -> Any:
         elif key in byte_sizes:
             values[key] = _bytes(value, key, f"{where} [plan]")
         else:
-            seconds = _duration(value, key, f"{where} [plan]")
+            seconds = _duration(value, key, f"{where} [plan]", postgresql=key == "check_timeout")
             if seconds <= 0:
                 raise ConfigError(f"{where}: [plan] {key} must be more than 0.")
             values[key] = seconds
@@ -301,21 +334,48 @@ def _parse_clone(data: Mapping[str, Any], where: str) -> Any:
     return parse_clone_config(data, where)
 
 
+def _denied(path: Path) -> ConfigError:
+    return ConfigError(
+        f"Cannot read {path}: permission denied.",
+        "Make it readable by the user running safemigrate (and its folders searchable).",
+    )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except PermissionError as err:  # a folder on the way cannot be searched
+        raise _denied(path.parent) from err
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except PermissionError as err:
+        raise _denied(path.parent) from err
+
+
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
     if explicit is not None:
-        if not explicit.is_file():
+        if _is_dir(explicit):
+            raise ConfigError(
+                f"The configuration file {explicit} is a directory, not a file.", "Pass the file with --config."
+            )
+        if not _is_file(explicit):
             raise ConfigError(f"The configuration file {explicit} does not exist.", "Check the --config path.")
         candidates.append((explicit, explicit.name == "pyproject.toml"))
     else:
         candidates.append((project_root / CONFIG_FILE, False))
         candidates.append((project_root / "pyproject.toml", True))
     for path, is_pyproject in candidates:
-        if not path.is_file():
+        if not _is_file(path):
             continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except PermissionError as err:
+            raise _denied(path) from err
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"Cannot read {path}: {err}.") from err
         except tomllib.TOMLDecodeError as err:

@@ -41,11 +41,9 @@ class TakenBackup:
 def backup_setup(project_dir: Path, config_file: Path | None) -> BackupSetup:
     """The configuration and the backup store (``[backup] store``, relative to the project directory)."""
     from safemigrate.lint.registry import rule_names
+    from safemigrate.project import check_project_dir
 
-    if not project_dir.is_dir():
-        raise ProjectError(
-            f"The project directory {project_dir} does not exist.", "Pass an existing folder with --project."
-        )
+    check_project_dir(project_dir)
     config = load_config(project_dir, config_file, rule_names())
     return BackupSetup(config, open_store(config.backup.store, project_dir))
 

@@ -40,7 +40,7 @@ from safemigrate.config import Config, DatabaseConfig
 from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.inheritance import descendants
 from safemigrate.db.url import DatabaseUrl
-from safemigrate.errors import DatabaseUrlError, InputError, ProjectError, SafemigrateError, UnknownTableError
+from safemigrate.errors import DatabaseUrlError, InputError, SafemigrateError, UnknownTableError
 from safemigrate.staging.identity import load_sql, read_identity, same_address, same_database
 from safemigrate.staging.masked_load import MaskedColumn, MaskedLoad
 from safemigrate.staging.masks import DEFAULT_SALT, RULES, CloneConfig, ColumnMask, split_column
@@ -113,11 +113,9 @@ Confirm = Callable[[ClonePlan], bool]
 def _load_config(project_dir: Path, config_file: Path | None) -> Config:
     from safemigrate.config import load_config
     from safemigrate.lint.registry import rule_names
+    from safemigrate.project import check_project_dir
 
-    if not project_dir.is_dir():
-        raise ProjectError(
-            f"The project directory {project_dir} does not exist.", "Pass an existing folder with --project."
-        )
+    check_project_dir(project_dir)
     return load_config(project_dir, config_file, rule_names())
 
 

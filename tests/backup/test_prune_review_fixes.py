@@ -266,7 +266,7 @@ def test_s3_prune_marks_deletes_and_finishes_an_interrupted_one(
     ("damage", "reason"),
     [
         ({"created_at": "9999-12-31T23:00:00-05:00"}, "its created_at '9999-12-31T23:00:00-05:00' is not an ISO"),
-        ({"tables": "rows"}, "rows inf is not a whole number"),
+        ({"tables": "rows"}, "rows inf is not a count (a whole number, 0 or more)"),
         ({"reason": {"kind": "pre-migrate", "text": "", "migrations": [["x"]]}}, "a migration name ['x'] is not text"),
     ],
     ids=["created-at-overflows", "rows-1e999", "migration-not-a-name"],
