@@ -31,8 +31,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("lint", "disable", '["update"]', "[]", "Rules to turn off, by name or id."),
     Setting("lint.severity", "<rule>", '"warning"', "the rule's own", "error, warning, info or off."),
-    Setting("database", "lock_timeout", '"10s"', '"10s"', "Every session: how long a statement waits for a lock."),
-    Setting("database", "statement_timeout", '"1h"', '"1h"', "Every session: how long one statement may run."),
+    Setting(
+        "database",
+        "lock_timeout",
+        '"10s"',
+        '"10s"',
+        "Every session: how long a statement waits for a lock (at most 2147483647ms, PostgreSQL's limit).",
+    ),
+    Setting(
+        "database",
+        "statement_timeout",
+        '"1h"',
+        '"1h"',
+        "Every session: how long one statement may run (at most 2147483647ms, PostgreSQL's limit).",
+    ),
     Setting("database", "migrate_lock_timeout", '"10s"', '"10s"', "How long to wait for Prisma's migration lock."),
     Setting(
         "database",
@@ -42,7 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
         "`--engine prisma`: how long `prisma migrate deploy` may take to queue for the lock (0: as long as it runs).",
     ),
     Setting("backup", "store", '".safemigrate/backups"', '".safemigrate/backups"', "A folder or s3://bucket/prefix."),
-    Setting("backup.retention", "keep_days", "30", "30", "`backups prune` keeps every backup younger than this."),
+    Setting(
+        "backup.retention",
+        "keep_days",
+        "30",
+        "30",
+        "`backups prune` keeps every backup younger than this many days (0 to 36500).",
+    ),
     Setting("backup.retention", "keep_last", "5", "5", "... and the newest N backups, whatever their age."),
     Setting(
         "backup.retention",
@@ -98,7 +116,9 @@ def render_reference() -> str:
         "# Configuration reference",
         "",
         "Every setting of `safemigrate.toml` (or `[tool.safemigrate]` in pyproject.toml). Unknown keys are",
-        'errors. Durations are seconds or strings with a unit (`"500ms"`, `"10s"`, `"5min"`, `"1h"`).',
+        'errors. Durations are seconds or strings with a unit (`"500ms"`, `"10s"`, `"5min"`, `"1h"`, `"2d"`),',
+        "finite and at most 100 years; those PostgreSQL applies (lock_timeout, statement_timeout,",
+        "migrate_lock_timeout, [plan] check_timeout) at most 2147483647ms (about 24.8 days).",
         "See [configuration.md](configuration.md) for how the file and the database URL are found.",
     ]
     section = None
