@@ -205,6 +205,8 @@ def _duration(value: object, key: str, where: str, *, postgresql: bool = False) 
             f"{where}: {key} must be a duration from 0 to {PG_MAX_MILLISECONDS}ms (about 24.8 days, "
             f"PostgreSQL's limit), not {value!r}."
         )
+    if postgresql and seconds > 0 and round(seconds * 1000) == 0:  # sent as 0ms, which means no limit at all
+        raise ConfigError(f"{where}: {key} must be 0 (no limit) or at least 1ms, not {value!r}.")
     if not 0 <= seconds <= MAX_DAYS * 86400:  # false for nan; compared before float(), which a huge int overflows
         raise ConfigError(f"{where}: {key} must be a duration from 0 to {MAX_DAYS}d (100 years), not {value!r}.")
     return float(seconds)

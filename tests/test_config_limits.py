@@ -78,6 +78,15 @@ def test_postgresql_durations_beyond_its_limit_are_refused(tmp_path: Path, table
 
 
 @pytest.mark.parametrize(("table", "key"), PG_DURATIONS)
+@pytest.mark.parametrize("value", ['"0.4ms"', "0.0004"])
+def test_postgresql_durations_below_a_millisecond_are_refused(tmp_path: Path, table: str, key: str, value: str) -> None:
+    """Sent in whole milliseconds, they would be 0: no limit at all instead of a tiny one."""
+    with pytest.raises(ConfigError, match=rf"{key} must be 0 \(no limit\) or at least 1ms"):
+        _load(tmp_path, f"[{table}]\n{key} = {value}\n")
+    _load(tmp_path, f'[{table}]\n{key} = "1ms"\n')
+
+
+@pytest.mark.parametrize(("table", "key"), PG_DURATIONS)
 def test_postgresql_durations_up_to_its_limit_are_accepted(tmp_path: Path, table: str, key: str) -> None:
     _load(tmp_path, f'[{table}]\n{key} = "2147483647ms"\n')
     _load(tmp_path, f'[{table}]\n{key} = "24d"\n')
