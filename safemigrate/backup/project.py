@@ -20,7 +20,7 @@ from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
 from safemigrate.config import Config, load_config
 from safemigrate.db.url import DatabaseUrl
-from safemigrate.errors import ProjectError
+from safemigrate.errors import ProjectError, with_outcome
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,11 @@ def backup_database(
         setup.store.publish(local, manifest)
     verification = None
     if verify:
-        verification = verify_backup(url, setup.store, manifest, settings=setup.config.database)
+        try:
+            verification = verify_backup(url, setup.store, manifest, settings=setup.config.database)
+        except KeyboardInterrupt as interrupt:
+            saved = f"Backup {manifest.id} is saved in {setup.store.location}, but not verified"
+            raise with_outcome(interrupt, f"{saved} (`backups list` shows it so).") from None
         manifest = verification.manifest
     return TakenBackup(manifest, setup.store.location, verification, taken.skipped_partitioned)
 

@@ -132,3 +132,37 @@ def test_an_interrupt_during_a_commit_that_went_through_says_the_restore_committ
         "fingerprints before the commit."
     ], stderr
     assert _balances(database_url) == {100}
+
+
+def test_an_interrupt_during_backup_verify_says_the_backup_is_saved(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "store"\n')
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE big (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO big SELECT g, repeat('x', 40) FROM generate_series(1, 400000) g")
+    child = subprocess.Popen(
+        _safemigrate("backup", "--verify", "--project", str(tmp_path), "--database-url", database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # the verification's restore, in its scratch database (a session of our own URL's server)
+    deadline = time.monotonic() + 60
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline and child.poll() is None:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/restore' "
+                "AND datname <> current_database()"
+            ).fetchone()
+            if row and row[0]:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the verification's restore was not seen")
+    code, stderr = _interrupt(child)
+    (backup_id,) = [p.name for p in (tmp_path / "store").iterdir()]
+    assert code == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"Interrupted. Backup {backup_id} is saved in {tmp_path / 'store'}, but not verified "
+        "(`backups list` shows it so)."
+    ), stderr
