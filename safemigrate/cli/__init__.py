@@ -165,6 +165,8 @@ def main() -> None:
                 sys.exit(err.exit_code)
             except KeyboardInterrupt:
                 raise
+            except OSError as err:
+                _system_error(err)
             except Exception:
                 _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
                 sys.exit(1)
@@ -204,11 +206,23 @@ def _main_typer() -> None:
         if callable(show) and isinstance(exit_code, int):
             show()
             sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
+        if isinstance(err, OSError) and not state.debug:
+            _system_error(err)
         _print_traceback()  # a bug: the traceback helps, but passwords are still taken out
         sys.exit(1)
     if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and SIGTERM) into this exit code, silently
         _interrupted(Terminated() if _terminated else KeyboardInterrupt())
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _system_error(err: OSError) -> NoReturn:
+    """An error of the machine the command met where no sentence of its own was written (the output
+    going to a full disk, say): one line with the system's words, exit 1 (--debug shows where)."""
+    import errno
+
+    where = f" ({err.filename})" if err.filename else " (writing the output)" if err.errno == errno.ENOSPC else ""
+    _say(f"error: {err.strerror or err}{where}.")
+    sys.exit(1)
 
 
 def _print_traceback() -> None:
