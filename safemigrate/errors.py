@@ -177,6 +177,13 @@ class BackupStoreError(BackupError):
     """The backup store cannot be reached, read or written (S3 endpoint, bucket, credentials, disk)."""
 
 
+class StoreSettingError(ConfigError, BackupStoreError):
+    """``[backup] store`` names something that cannot hold backups (a file, a URL that is not a
+    bucket): a setting to fix, so a usage error, and a store error to whoever catches those."""
+
+    exit_code = EXIT_USAGE
+
+
 class RestoreMismatchError(BackupError):
     """After a restore, a table's counts or fingerprint differ from the manifest: rolled back."""
 

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ except ImportError:  # Windows: no flock, so a partial folder's writer cannot be
     fcntl = None  # type: ignore[assignment]
 
 from safemigrate.backup.manifest import Manifest, parse_utc
-from safemigrate.errors import BackupFormatError, BackupNotFoundError
+from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError, StoreSettingError
 
 DEFAULT_STORE = ".safemigrate/backups"
 MANIFEST = "manifest.json"
@@ -127,10 +128,98 @@ def new_id(now: datetime) -> str:
 
 
 def ensure_store(store: Path) -> Path:
-    """Create the store (0700) when missing; tighten its mode when it exists."""
-    store.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create the store (0700, whatever the umask) when missing. An existing folder is used with the
+    mode it has, so a store a group shares (owned by another user, ``chmod 2770``) stays shared; each
+    backup in it is 0700 all the same."""
+    try:
+        store.mkdir(mode=DIR_MODE, parents=True)
+    except FileExistsError:
+        if store.is_dir():
+            return store
+        raise
     os.chmod(store, DIR_MODE)
     return store
+
+
+def store_folder(store: Path) -> bool:
+    """Whether the store folder exists (False: nothing was stored yet). A path that is a file, or
+    lies inside one, is refused with one sentence (never taken for an empty store), as is one that
+    cannot be looked up."""
+    try:
+        mode = os.stat(store).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        for parent in store.parents:  # the nearest part of the path that exists
+            try:
+                if not stat.S_ISDIR(os.stat(parent).st_mode):
+                    raise _not_a_folder(store, parent)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:
+                pass
+            break
+        return False
+    except OSError as err:
+        raise unreadable_store(store, err) from err
+    if not stat.S_ISDIR(mode):
+        raise _not_a_folder(store, store)
+    return True
+
+
+def readable_store(store: Path) -> bool:
+    """Whether the store folder exists, refused with one sentence when this user cannot read it."""
+    if not store_folder(store):
+        return False
+    if not _may(store, os.R_OK | os.X_OK):
+        raise unreadable_store(store)
+    return True
+
+
+def check_writable(store: Path) -> None:
+    """Refuse, in one sentence, a store folder this user cannot write backups into."""
+    if not _may(store, os.W_OK | os.X_OK):
+        raise BackupStoreError(
+            f"The backup store {store} is not writable by this user.",
+            "Give this user write access to the folder (write and execute permission, as its owner or "
+            "through its group), or set [backup] store to another folder.",
+        )
+
+
+def _may(path: Path, mode: int) -> bool:
+    """``access(2)`` with the effective user and groups (those the files are created with)."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _not_a_folder(store: Path, found: Path) -> StoreSettingError:
+    where = "is a file" if found == store else f"is inside {found}, which is a file"
+    return StoreSettingError(
+        f"The backup store {store} {where}, not a folder.",
+        "Point [backup] store at a folder (or an s3:// URL), or move the file away.",
+    )
+
+
+def unreadable_store(store: Path, err: OSError | None = None) -> BackupStoreError:
+    """The store (or something in it) that this user cannot read, as one sentence."""
+    if err is None or isinstance(err, PermissionError):
+        reason = "permission denied"
+    else:
+        text = err.strerror or str(err)
+        reason = text[:1].lower() + text[1:]
+    if err is not None and err.filename and Path(os.fsdecode(err.filename)) != store:
+        reason += f" ({os.fsdecode(err.filename)})"
+    return BackupStoreError(
+        f"Cannot read the backup store {store}: {reason}.",
+        "Give this user read access to the folder (read and execute permission, as its owner or through its "
+        "group), or set [backup] store to another folder.",
+    )
+
+
+@contextlib.contextmanager
+def reading_store(store: Path) -> Iterator[None]:
+    """What cannot be read while the store is listed, as one sentence (never a traceback)."""
+    try:
+        yield
+    except OSError as err:
+        raise unreadable_store(store, err) from err
 
 
 def create_file(path: Path) -> int:
@@ -193,9 +282,10 @@ def _held_if_abandoned(folder: Path) -> Iterator[bool]:
 
 def marked_ids(store: Path, suffix: str) -> list[str]:
     """The backup ids of the store's ``.<id><suffix>`` entries (``PARTIAL``, ``DELETING``), sorted."""
-    if not store.is_dir():
+    if not readable_store(store):
         return []
-    names = sorted(entry.name for entry in store.iterdir())
+    with reading_store(store):
+        names = sorted(entry.name for entry in store.iterdir())
     return [
         name[1 : -len(suffix)]
         for name in names
@@ -211,9 +301,12 @@ def unfinished_backups(store: Path) -> tuple[UnfinishedBackup, ...]:
         if fcntl is None:
             found.append(UnfinishedBackup(backup_id, str(entry), "unknown"))
             continue
-        with _held_if_abandoned(entry) as abandoned:
-            if abandoned or entry.is_dir():  # else published (or removed) while we looked
-                found.append(UnfinishedBackup(backup_id, str(entry), "abandoned" if abandoned else "in-progress"))
+        try:
+            with _held_if_abandoned(entry) as abandoned:
+                if abandoned or entry.is_dir():  # else published (or removed) while we looked
+                    found.append(UnfinishedBackup(backup_id, str(entry), "abandoned" if abandoned else "in-progress"))
+        except PermissionError:  # another user's, in a shared store: whether it is running cannot be told
+            found.append(UnfinishedBackup(backup_id, str(entry), "unknown"))
     return tuple(found)
 
 
@@ -275,23 +368,50 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest.from_dict(data, str(path))
 
 
+def read_backup(folder: Path) -> Manifest:
+    """The manifest of the backup in ``folder``, which must name the folder's backup."""
+    manifest = read_manifest(folder)
+    if manifest.id != folder.name:
+        raise misnamed_backup(manifest.id, folder.name)
+    return manifest
+
+
+def misnamed_backup(manifest_id: str, backup_id: str) -> BackupFormatError:
+    """A backup folder (or S3 prefix) renamed or copied under another name holds another backup's
+    manifest: it is not the backup its name says, so it is never used as one, but it is never hidden."""
+    named = manifest_id if ID_PATTERN.fullmatch(manifest_id) else repr(manifest_id)
+    return BackupFormatError(
+        f"Its manifest names backup {named}, not {backup_id} (the folder's name).",
+        "It was renamed or copied: give it back its manifest's name if that backup is not in the store, "
+        "else delete it.",
+    )
+
+
+def _has_manifest(folder: Path) -> bool:
+    """Whether ``folder`` holds a manifest; one this user cannot look into is a backup that cannot be
+    read (another user's, in a shared store), never one silently left out."""
+    try:
+        return (folder / MANIFEST).is_file()
+    except PermissionError:
+        return True
+
+
 def list_backups(store: Path) -> BackupListing:
     """Every published backup of the store, oldest first (partial folders are never listed); those
-    whose manifest cannot be read are in ``unreadable``."""
-    if not store.is_dir():
+    whose manifest cannot be read, or names another backup, are in ``unreadable``."""
+    if not readable_store(store):
         return BackupListing()
     backups: list[Manifest] = []
     unreadable: list[UnreadableBackup] = []
-    for entry in sorted(store.iterdir()):
-        if not (ID_PATTERN.fullmatch(entry.name) and (entry / MANIFEST).is_file()):
+    with reading_store(store):
+        entries = sorted(store.iterdir())
+    for entry in entries:
+        if not (ID_PATTERN.fullmatch(entry.name) and _has_manifest(entry)):
             continue
         try:
-            manifest = read_manifest(entry)
+            backups.append(read_backup(entry))
         except BackupFormatError as err:
             unreadable.append(UnreadableBackup(entry.name, err.message, err.hint))
-            continue
-        if manifest.id == entry.name:  # a folder copied under another name holds someone else's manifest
-            backups.append(manifest)
     return BackupListing(backups, unreadable)
 
 
@@ -308,8 +428,8 @@ def find_backup(store: Path, backup_id: str | None) -> tuple[Path, Manifest]:
             raise BackupNotFoundError(f"There is no backup in {store}.", "Take one with `safemigrate backup`.")
         return store / newest.id, newest
     folder = store / backup_id
-    if not ID_PATTERN.fullmatch(backup_id) or not (folder / MANIFEST).is_file():
+    if not ID_PATTERN.fullmatch(backup_id) or not readable_store(store) or not _has_manifest(folder):
         raise BackupNotFoundError(
             f"There is no backup {backup_id!r} in {store}.", "Run `safemigrate backups list` to see the ids."
         )
-    return folder, read_manifest(folder)
+    return folder, read_backup(folder)

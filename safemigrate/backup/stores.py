@@ -39,17 +39,22 @@ from safemigrate.backup.store import (
     BackupListing,
     UnfinishedBackup,
     UnreadableBackup,
+    check_writable,
     create_file,
     ensure_store,
     find_backup,
     fsync_dir,
     list_backups,
     marked_ids,
+    misnamed_backup,
+    readable_store,
+    reading_store,
     remove_abandoned,
     remove_tree,
+    store_folder,
     unfinished_backups,
 )
-from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError
+from safemigrate.errors import BackupFormatError, BackupNotFoundError, BackupStoreError, StoreSettingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -124,17 +129,20 @@ class LocalStore:
         return str(self.path)
 
     def list(self) -> BackupListing:
-        listed = list_backups(self.path)  # keeps only manifests whose id is their folder's
-        return by_time(listed, listed.unreadable, unfinished_backups(self.path))
+        listed = list_backups(self.path)  # a manifest naming another backup than its folder: unreadable
+        with reading_store(self.path):
+            return by_time(listed, listed.unreadable, unfinished_backups(self.path))
 
     def check(self) -> None:
-        try:
-            ensure_store(self.path)
-        except OSError as err:
-            raise BackupStoreError(
-                f"Cannot create the backup store {self.path}: {err.strerror or err}.",
-                "Check the [backup] store setting and the folder's permissions.",
-            ) from err
+        if not store_folder(self.path):  # a file: refused; an existing folder is used as it is
+            try:
+                ensure_store(self.path)
+            except OSError as err:
+                raise BackupStoreError(
+                    f"Cannot create the backup store {self.path}: {err.strerror or err}.",
+                    "Check the [backup] store setting and the permissions of the folder it would be created in.",
+                ) from err
+        check_writable(self.path)
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
@@ -169,8 +177,7 @@ class LocalStore:
             remove_tree(doomed)
 
     def unfinished_deletes(self) -> tuple[str, ...]:
-        with self._deleting("(an interrupted delete)"):
-            return tuple(marked_ids(self.path, DELETING))
+        return tuple(marked_ids(self.path, DELETING))  # reading only: an unreadable store says so
 
     def finish_delete(self, backup_id: str) -> None:
         _check_id(backup_id, self.location)
@@ -222,10 +229,14 @@ class LocalStore:
 
     def list_runs(self) -> tuple[dict[str, Any], ...]:
         runs = self.path / RUNS
-        if not runs.is_dir():
+        if not readable_store(self.path):
             return ()
+        with reading_store(self.path):
+            if not runs.is_dir():
+                return ()
+            paths = sorted(p for p in runs.iterdir() if p.name.endswith(".json"))  # glob would hide an error
         found = []
-        for path in sorted(runs.glob("*.json")):
+        for path in paths:
             try:
                 found.append(_run_record(path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as err:
@@ -237,7 +248,7 @@ def _split_s3_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
-        raise BackupStoreError(
+        raise StoreSettingError(
             f"The backup store {url!r} names no bucket.", 'Write it as "s3://bucket" or "s3://bucket/prefix".'
         )
     return bucket, prefix.strip("/")
@@ -347,6 +358,9 @@ class S3Store:
                 if manifest is not None:
                     if manifest.id == backup_id:
                         backups.append(manifest)
+                    else:  # copied under another name: listed as such, never used, never hidden
+                        misnamed = misnamed_backup(manifest.id, backup_id)
+                        unreadable.append(UnreadableBackup(backup_id, misnamed.message, misnamed.hint))
                 elif not self._exists(client, self._key(backup_id, DELETING)):
                     # Data without a manifest: an upload still running, or one killed before it could
                     # clean up. Nothing here tells the two apart, so it is only reported.
@@ -591,7 +605,7 @@ def open_store(store: str, project_dir: Path) -> BackupStore:
         bucket, prefix = _split_s3_url(store)
         return S3Store(bucket, prefix)
     if "://" in store:
-        raise BackupStoreError(
+        raise StoreSettingError(
             f"The backup store {store!r} is neither a folder nor an s3:// URL.",
             'Set [backup] store to a folder path or "s3://bucket/prefix".',
         )
