@@ -47,7 +47,7 @@ from safemigrate.backup.ddl import (
     type_and_sequence_statements,
     unvalidated_constraints,
 )
-from safemigrate.backup.manifest import Manifest, TableEntry, TableExtras
+from safemigrate.backup.manifest import Manifest, SequenceDef, TableEntry, TableExtras
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import CHUNK, copy_statement, text_copy_settings
 from safemigrate.config import DatabaseConfig
@@ -221,6 +221,35 @@ def restore_backup(
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
 
 
+def _restart_sequence(conn: psycopg.Connection[Any], schema: str, table: str, seq: SequenceDef) -> list[sql.Composed]:
+    """Put the sequence of ``table.column`` back where the backup found it, in the transaction:
+    ``ALTER SEQUENCE ... RESTART`` (then one ``nextval`` when it had handed out its value) is undone by
+    a rollback, where ``setval`` is not: a restore that fails or is interrupted after this point must
+    not leave the live sequence rewound under rows that hold its later values. A role that may use
+    the sequence but not alter it (not its owner) gets the ``setval`` back, to run after every check."""
+    regclass = sql.Identifier(schema, table).as_string(conn)
+    row = conn.execute(
+        b"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+        b"c.relnamespace WHERE c.oid = pg_catalog.pg_get_serial_sequence(%s, %s)::regclass",
+        (regclass, seq.column_name),
+    ).fetchone()
+    if row is None:
+        return []
+    name = sql.Identifier(str(row[0]), str(row[1]))
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(name, sql.Literal(seq.last_value)))
+            if seq.is_called:
+                conn.execute(sql.SQL("SELECT pg_catalog.nextval({})").format(sql.Literal(name.as_string(conn))))
+    except psycopg.errors.InsufficientPrivilege:
+        return [
+            sql.SQL("SELECT pg_catalog.setval({}, {}, {})").format(
+                sql.Literal(name.as_string(conn)), sql.Literal(seq.last_value), sql.Literal(seq.is_called)
+            )
+        ]
+    return []
+
+
 def _interrupted_outcome(url: DatabaseUrl, settings: DatabaseConfig, transaction: int | None) -> str:
     """What an interrupted restore left, in one sentence. Before its COMMIT, the transaction was rolled
     back; during it (a synchronous standby awaited, a slow disk), the server may have committed
@@ -330,16 +359,10 @@ def restore_in_transaction(
         for statement in foreign_key_statements(schema, entry.name, entry.ddl, now_present):
             conn.execute(statement)
         left_out[entry.name] = foreign_keys_left_out(schema, entry.name, entry.ddl, now_present)
+    late_setvals: list[sql.Composed] = []  # for sequences this role may use but not alter
     for entry in entries:
         for seq in entry.ddl.sequences:
-            conn.execute(
-                sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), {}, {})").format(
-                    sql.Literal(sql.Identifier(schema, entry.name).as_string(conn)),
-                    sql.Literal(seq.column_name),
-                    sql.Literal(seq.last_value),
-                    sql.Literal(seq.is_called),
-                )
-            )
+            late_setvals += _restart_sequence(conn, schema, entry.name, seq)
     with _keys_not_deferred(barred):
         conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")  # every deferred check runs here
     # Below, ALTER TABLE on the present tables: it refuses a table with pending trigger events.
@@ -366,6 +389,8 @@ def restore_in_transaction(
                 )
     for entry in created:
         warnings[entry.name] = unowned_sequence_warnings(conn, schema, entry.name) + warnings.get(entry.name, ())
+    for setval in late_setvals:  # last: setval is not undone by a rollback
+        conn.execute(setval)
     return [
         RestoredTable(
             e.name,
