@@ -51,7 +51,7 @@ from safemigrate.backup.manifest import Manifest, SequenceDef, TableEntry, Table
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import CHUNK, copy_statement, text_copy_settings
 from safemigrate.config import DatabaseConfig
-from safemigrate.db.connect import connect, database_errors
+from safemigrate.db.connect import connect, database_errors, transaction_status
 from safemigrate.db.fingerprint import DataFingerprint, compare_tables, fingerprint
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.db.user_triggers import UserTrigger, find_user_triggers, switch_back_on, switch_off
@@ -61,7 +61,6 @@ from safemigrate.errors import (
     RestoreMismatchError,
     RestoreRefusedError,
     RestoreTargetLacksError,
-    SafemigrateError,
     with_outcome,
 )
 
@@ -256,13 +255,7 @@ def _interrupted_outcome(url: DatabaseUrl, settings: DatabaseConfig, transaction
     already: its status is asked on a new connection."""
     if transaction is None:
         return "Nothing was restored: the restore's transaction was rolled back."
-    status = None
-    with (
-        contextlib.suppress(psycopg.Error, SafemigrateError),
-        connect(url, command="restore", settings=settings) as conn,
-    ):
-        row = conn.execute(b"SELECT txid_status(%s)", (transaction,)).fetchone()
-        status = str(row[0]) if row else None
+    status = transaction_status(url, settings, transaction, "restore")
     if status == "committed":
         return (
             "The restore had already committed: the tables hold the backup's rows, checked against its "

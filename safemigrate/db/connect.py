@@ -24,6 +24,7 @@ from safemigrate.errors import (
     DatabaseError,
     DatabasePermissionError,
     LockTimeoutError,
+    SafemigrateError,
     StatementTimeoutError,
 )
 
@@ -91,6 +92,16 @@ def connect(
         conn.close()
         raise translate_error(err, url, settings) from err
     return conn
+
+
+def transaction_status(url: DatabaseUrl, settings: DatabaseConfig, transaction: int, command: str) -> str | None:
+    """``txid_status`` of a transaction an interrupt cut off during its COMMIT, asked on a new session:
+    "committed", "aborted" or "in progress" (the COMMIT is still running: a synchronous standby awaited);
+    None when the server cannot be asked."""
+    with contextlib.suppress(psycopg.Error, SafemigrateError), connect(url, command=command, settings=settings) as conn:
+        row = conn.execute(b"SELECT pg_catalog.txid_status(%s)", (transaction,)).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+    return None
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -538,9 +538,12 @@ def apply_rollback(
     manifest: Any,
     folder: Path | None,
     previewed: Sequence[TableLoss] | None = None,
+    committing: Callable[[int], None] | None = None,
 ) -> RollbackResult:
     """Everything in one transaction on ``conn`` (autocommit connection holding the migration lock).
-    ``previewed``: the losses a confirmed preview showed; a table written to since refuses it."""
+    ``previewed``: the losses a confirmed preview showed; a table written to since refuses it.
+    ``committing`` is given the transaction's id when everything is done and COMMIT is next (whether
+    an interrupt during the COMMIT came too late can then be asked)."""
     from safemigrate.backup.restore import check_files, restore_in_transaction
 
     backed_up = _backup_tables(manifest)
@@ -630,6 +633,10 @@ def apply_rollback(
                 conn.execute(sql.SQL("DROP TYPE IF EXISTS {}").format(sql.Identifier(schema, change["enum"])))
                 dropped.append(f"type {change['enum']}")
         marked, not_marked, rows_marked = _mark_rolled_back(conn, schema, run)
+        if committing is not None:
+            row = conn.execute(b"SELECT pg_catalog.txid_current()").fetchone()
+            assert row is not None
+            committing(int(row[0]))
     return RollbackResult(
         str(run["id"]),
         manifest.id if manifest else None,
@@ -679,12 +686,6 @@ def _mark_rolled_back(
     return tuple(marked), tuple(not_marked), count
 
 
-def rows_to_mark(rows: Sequence[Any], run: Mapping[str, Any]) -> set[str]:
-    """The ids of the ``_prisma_migrations`` rows a rollback of ``run`` marks: its applied and failed ones."""
-    mine = set(run.get("migrations", ()))
-    return {row.id for row in rows if row.migration_name in mine and (row.applied or row.failed)}
-
-
 def rollback(
     project_dir: Path = Path("."),
     *,
@@ -702,7 +703,7 @@ def rollback(
     configured webhooks are told once it is done (``environ`` holds their secrets; a failed webhook
     never fails the rollback)."""
     from safemigrate.backup.project import backup_setup, project_url
-    from safemigrate.db.connect import connect, database_errors
+    from safemigrate.db.connect import connect, database_errors, transaction_status
     from safemigrate.db.lock import migration_lock
 
     setup = backup_setup(project_dir, config_file)
@@ -723,8 +724,8 @@ def rollback(
                 "It may have been pruned; restore the tables from another backup by hand.",
             )
         manifest = found[0]
-    to_mark: set[str] = set()
     result: RollbackResult | None = None
+    transaction: list[int] = []  # the rollback's transaction id, once COMMIT is next
     try:
         with (
             connect(url, command="rollback", settings=settings) as conn,
@@ -735,28 +736,30 @@ def rollback(
             refuse_losing_later_columns(preview, discard_later_changes=discard_later_changes)
             if confirm is not None and not confirm(preview):
                 raise InputError("Rollback cancelled; nothing was changed.")
-            to_mark = _rows_to_mark_now(conn, url.schema, run)
             if manifest is not None:
                 with setup.store.fetch(manifest.id) as local:
-                    result = apply_rollback(conn, url.schema, run, manifest, local / manifest.id, preview.losses)
+                    result = apply_rollback(
+                        conn, url.schema, run, manifest, local / manifest.id, preview.losses, transaction.append
+                    )
             else:
-                result = apply_rollback(conn, url.schema, run, None, None, preview.losses)
+                result = apply_rollback(conn, url.schema, run, None, None, preview.losses, transaction.append)
     except KeyboardInterrupt as interrupt:
         # The transaction commits before the ledger is written: an interrupt on the way (or during the
         # COMMIT itself) must not leave the ledger saying "applied" for a run that was rolled back.
-        committed = (
-            True if result is not None else (_rolled_back_now(url, settings, run, to_mark) if to_mark else False)
-        )
-        if committed:
+        status = "committed" if result is not None else None
+        if status is None and transaction:  # the interrupt came during the COMMIT: did it go through?
+            status = transaction_status(url, settings, transaction[0], "rollback") or "unknown"
+        if status == "committed":
             restored = result.restored if result is not None else tuple(_backup_tables(manifest))
             unsaved = _record_rolled_back(setup.store, run, restored, project_dir, note="interrupted after its commit")
             recorded = f" {unsaved}" if unsaved else " The run is recorded as rolled back."
             raise with_outcome(interrupt, f"The rollback had already committed.{recorded}") from None
-        if committed is None:
+        if status in ("in progress", "unknown"):
             raise with_outcome(
                 interrupt,
-                "Whether the rollback committed could not be read (the database did not answer): run "
-                "`safemigrate runs` and `safemigrate status` before anything else.",
+                f"The interrupt came during the rollback's COMMIT, and whether it committed is not known yet "
+                f"(transaction {transaction[0]}); the run is still recorded as applied: check with "
+                "`safemigrate status` (are its migrations rolled back?) before anything else.",
             ) from None
         raise with_outcome(interrupt, "Nothing was rolled back.") from None
     unsaved = _record_rolled_back(setup.store, run, result.restored, project_dir)
@@ -805,27 +808,6 @@ def _keep_sequences_ahead(
                     sql.Literal(sql.Identifier(schema, seq.name).as_string(conn)), sql.Literal(last)
                 )
             )
-
-
-def _rows_to_mark_now(conn: psycopg.Connection[Any], schema: str, run: Mapping[str, Any]) -> set[str]:
-    from safemigrate.db.prisma_migrations import read_migration_rows
-
-    return rows_to_mark(read_migration_rows(conn, schema), run)
-
-
-def _rolled_back_now(url: Any, settings: Any, run: Mapping[str, Any], rows: set[str]) -> bool | None:
-    """Whether the rollback's transaction committed: the rows it marks are marked (read anew); None
-    when the database cannot be read."""
-    from safemigrate.db.connect import connect
-    from safemigrate.db.prisma_migrations import read_migration_rows
-    from safemigrate.errors import SafemigrateError
-
-    try:
-        with connect(url, command="rollback", settings=settings) as conn:
-            now = {r.id: r for r in read_migration_rows(conn, url.schema)}
-    except (psycopg.Error, SafemigrateError):
-        return None
-    return all(row in now and now[row].rolled_back for row in rows)
 
 
 def _record_rolled_back(

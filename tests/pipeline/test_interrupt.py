@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,37 @@ def test_ctrl_c_during_the_rollback_commit_records_the_rollback(tmp_path: Path, 
     assert not any(row.applied for row in _rows(database_url) if row.migration_name in run.migrations)
     (entry,) = _ledger(tmp_path)
     assert entry["verdict"] == "rolled back" and entry["rolled_back"]["restored"] == ["User"], entry
+
+
+def test_a_second_ctrl_c_during_the_rollback_commit_says_the_outcome_is_not_known(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The first Ctrl-C cancels the COMMIT's wait, which (here) goes on for 4 s more; the second one
+    leaves before it ends. The COMMIT then goes through on the server: the line must not say that
+    nothing was rolled back (it said so, and the run stayed "applied" for a rolled-back database)."""
+    project = _project(tmp_path, database_url)
+    run = migrate(project, database_url=database_url, allow=("data-loss",))
+    assert run.verdict == "applied", run.message
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SLOW_COMMIT.replace("NULL;\n        END;", "PERFORM pg_sleep(4);\n        END;"))
+    process = _start(project, database_url, "rollback", "--run", run.id, "--yes")
+    _wait_for_commit(database_url, "rollback", process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate()
+    assert process.returncode == 130, out + err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(
+            "Interrupted. The interrupt came during the rollback's COMMIT, and whether it committed is not known yet"
+        )
+    ), err
+    deadline = time.monotonic() + 30
+    while any(row.applied for row in _rows(database_url) if row.migration_name in run.migrations):
+        assert time.monotonic() < deadline, "the COMMIT never went through"
+        time.sleep(0.2)
 
 
 def test_a_ledger_that_cannot_be_written_keeps_the_record_beside_the_project(tmp_path: Path, database_url: str) -> None:
