@@ -371,7 +371,7 @@ def rehearse_on_clone(
     from safemigrate.db.connect import connect, database_errors
     from safemigrate.db.diff import diff_snapshots
     from safemigrate.db.fingerprint import fingerprint
-    from safemigrate.errors import CloneError
+    from safemigrate.errors import CloneError, with_outcome
 
     settings = config.database
     schema = target.schema
@@ -408,7 +408,12 @@ def rehearse_on_clone(
         marks["schema"] = time.perf_counter()
         if backup_id is not None and not branch:
             with setup.store.fetch(backup_id) as local_store:
-                restore_backup(clone.url, local_store, backup_id=backup_id, settings=settings, into_empty=True)
+                try:
+                    restore_backup(clone.url, local_store, backup_id=backup_id, settings=settings, into_empty=True)
+                except KeyboardInterrupt as interrupt:
+                    # What the restore says it left concerns the throwaway clone, not the user's database.
+                    with_outcome(interrupt, "")
+                    raise
         if post_data:
             load_schema_into(clone, post_data, settings, load_schema)
         if catalog is not None:

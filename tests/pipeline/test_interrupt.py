@@ -234,6 +234,32 @@ def test_a_second_ctrl_c_during_the_rollback_commit_says_the_outcome_is_not_know
         time.sleep(0.2)
 
 
+def test_ctrl_c_during_the_rehearsal_restore_says_nothing_of_the_clone_as_the_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The rehearsal restores the backup into a throwaway clone: what that restore left ("Nothing was
+    restored", "The restore had already committed: the tables hold the backup's rows") is not about
+    the user's database and must not be printed as the command's last words."""
+    project = _project(tmp_path, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(USERS.replace("generate_series(1, 30)", "generate_series(31, 400000)"))
+    process = _start(project, database_url, "migrate", "--allow", "data-loss", "--yes")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while process.poll() is None:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/restore' "
+                "AND datname <> current_database()"
+            ).fetchone()
+            if row and row[0]:
+                break
+            time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate()
+    assert process.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == "Interrupted.", err
+    assert "restore" not in err.strip().splitlines()[-1]
+
+
 def test_a_ledger_that_cannot_be_written_keeps_the_record_beside_the_project(tmp_path: Path, database_url: str) -> None:
     from safemigrate.pipeline.migrate import RunNotRecorded
 
