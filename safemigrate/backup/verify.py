@@ -128,4 +128,7 @@ def create_collation_statement(row: _Collation) -> sql.Composed:
 
 def _drop(url: DatabaseUrl, scratch: str, settings: DatabaseConfig) -> None:
     with connect(url, command="backup-verify", settings=settings) as admin, database_errors(url, settings):
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch)))
+        # FORCE (PostgreSQL 13+): the check's own session may still be ending when an interrupt or an
+        # error brings us here ("is being accessed by other users"); nobody else uses this database.
+        force = sql.SQL(" WITH (FORCE)" if admin.info.server_version >= 130000 else "")
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(scratch), force))

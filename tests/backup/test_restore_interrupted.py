@@ -15,7 +15,7 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, wait_for_session
 
 SETUP = """
 CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL);
@@ -57,19 +57,6 @@ def _restore(project: Path, backup_id: str, url: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_restore_session(url: str, condition: str) -> None:
-    deadline = time.monotonic() + 60
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                f"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/restore' AND {condition}"
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"no restore session with {condition}")
-
-
 def _interrupt(child: subprocess.Popen[str]) -> tuple[int, str]:
     try:
         child.send_signal(signal.SIGINT)
@@ -92,7 +79,7 @@ def test_an_interrupt_before_the_commit_restores_nothing_and_says_so(
     with psycopg.connect(database_url) as holder:
         holder.execute("LOCK TABLE account IN ACCESS SHARE MODE")  # the restore's TRUNCATE waits for it
         child = _restore(project, backup_id, database_url)
-        _wait_for_restore_session(database_url, "wait_event_type = 'Lock'")
+        wait_for_session(database_url, "safemigrate/restore", wait_event_type="Lock", process=child)
         code, stderr = _interrupt(child)
         holder.rollback()
     assert code == 130, stderr
@@ -120,7 +107,7 @@ def test_an_interrupt_during_a_commit_that_went_through_says_the_restore_committ
         try:
             time.sleep(0.5)  # the reload reaches every backend
             child = _restore(project, backup_id, database_url)
-            _wait_for_restore_session(database_url, "wait_event = 'SyncRep'")
+            wait_for_session(database_url, "safemigrate/restore", wait_event="SyncRep", process=child)
             code, stderr = _interrupt(child)
         finally:
             admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
@@ -147,18 +134,7 @@ def test_an_interrupt_during_backup_verify_says_the_backup_is_saved(database_url
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # the verification's restore, in its scratch database (a session of our own URL's server)
-    deadline = time.monotonic() + 60
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while time.monotonic() < deadline and child.poll() is None:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/restore' "
-                "AND datname <> current_database()"
-            ).fetchone()
-            if row and row[0]:
-                break
-            time.sleep(0.01)
-        else:
-            raise AssertionError("the verification's restore was not seen")
+    wait_for_session(database_url, "safemigrate/restore", elsewhere=True, process=child)
     code, stderr = _interrupt(child)
     (backup_id,) = [p.name for p in (tmp_path / "store").iterdir()]
     assert code == 130, stderr
@@ -166,3 +142,7 @@ def test_an_interrupt_during_backup_verify_says_the_backup_is_saved(database_url
         f"Interrupted. Backup {backup_id} is saved in {tmp_path / 'store'}, but not verified "
         "(`backups list` shows it so)."
     ), stderr
+    with psycopg.connect(database_url) as conn:  # the check's scratch database went with it
+        scratch = "safemigrate_verify_" + backup_id.lower().replace("-", "_") + "%"
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (scratch,)).fetchall()
+    assert left == []
