@@ -41,6 +41,7 @@ from typing import Any
 
 from safemigrate.errors import ConfigError
 from safemigrate.lint.rule import Severity
+from safemigrate.paths import cannot_read, is_dir, is_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -336,48 +337,27 @@ def _parse_clone(data: Mapping[str, Any], where: str) -> Any:
     return parse_clone_config(data, where)
 
 
-def _denied(path: Path) -> ConfigError:
-    return ConfigError(
-        f"Cannot read {path}: permission denied.",
-        "Make it readable by the user running safemigrate (and its folders searchable).",
-    )
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except PermissionError as err:  # a folder on the way cannot be searched
-        raise _denied(path.parent) from err
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except PermissionError as err:
-        raise _denied(path.parent) from err
-
-
 def load_config(project_root: Path, explicit: Path | None, rule_names: Mapping[str, str]) -> Config:
     """Read --config, else safemigrate.toml, else [tool.safemigrate] of pyproject.toml, else defaults."""
     candidates: list[tuple[Path, bool]] = []
     if explicit is not None:
-        if _is_dir(explicit):
+        if is_dir(explicit, ConfigError):
             raise ConfigError(
                 f"The configuration file {explicit} is a directory, not a file.", "Pass the file with --config."
             )
-        if not _is_file(explicit):
+        if not is_file(explicit, ConfigError):
             raise ConfigError(f"The configuration file {explicit} does not exist.", "Check the --config path.")
         candidates.append((explicit, explicit.name == "pyproject.toml"))
     else:
         candidates.append((project_root / CONFIG_FILE, False))
         candidates.append((project_root / "pyproject.toml", True))
     for path, is_pyproject in candidates:
-        if not _is_file(path):
+        if not is_file(path, ConfigError):
             continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except PermissionError as err:
-            raise _denied(path) from err
+            raise cannot_read(path, err, ConfigError) from err
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"Cannot read {path}: {err}.") from err
         except tomllib.TOMLDecodeError as err:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safemigrate.errors import ProjectError
+from safemigrate.paths import cannot_read, exists, is_dir, is_file
 
 CONFIG_NAMES = (
     "prisma.config.ts",
@@ -45,44 +46,11 @@ class Project:
     provider: str | None  # from migration_lock.toml
 
 
-def _cannot_read(path: Path, err: OSError) -> ProjectError:
-    """One sentence for a project file or folder that cannot be read."""
-    if isinstance(err, PermissionError):
-        return ProjectError(
-            f"Cannot read {path}: permission denied.",
-            "Make it readable by the user running safemigrate (and its folders searchable), or run as its owner.",
-        )
-    return ProjectError(f"Cannot read {path}: {err.strerror or err}.", "Check the file and its folder.")
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()`` (likewise _is_dir, _exists); stat fails when the folder holding ``path`` cannot
-    be searched, so that folder is the one named."""
-    try:
-        return path.is_file()
-    except PermissionError as err:
-        raise _cannot_read(path.parent, err) from err
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except PermissionError as err:
-        raise _cannot_read(path.parent, err) from err
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except PermissionError as err:
-        raise _cannot_read(path.parent, err) from err
-
-
 def check_project_dir(root: Path) -> None:
     """Refuse a --project that does not exist or is not a folder."""
-    if not _exists(root):
+    if not exists(root):
         raise ProjectError(f"The project directory {root} does not exist.", "Pass an existing folder with --project.")
-    if not _is_dir(root):
+    if not is_dir(root):
         raise ProjectError(f"{root} is not a directory.", "Pass the project folder with --project.")
 
 
@@ -109,7 +77,7 @@ def read_prisma_config(path: Path) -> tuple[Path | None, Path | None]:
     try:
         text = _COMMENT.sub("", path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise _cannot_read(path, err) from err
+        raise cannot_read(path, err) from err
     except UnicodeDecodeError as err:
         raise ProjectError(f"Cannot read {path}: {err}.", "Check the file's encoding (UTF-8).") from err
     base = path.parent
@@ -129,13 +97,13 @@ def read_prisma_config(path: Path) -> tuple[Path | None, Path | None]:
 
 def _package_json_schema(root: Path) -> Path | None:
     package = root / "package.json"
-    if not _is_file(package):
+    if not is_file(package):
         return None
     try:
         # utf-8-sig: a byte order mark is accepted, as npm and Node accept it
         data = json.loads(package.read_text(encoding="utf-8-sig"))
     except OSError as err:
-        raise _cannot_read(package, err) from err
+        raise cannot_read(package, err) from err
     except ValueError as err:
         raise ProjectError(f"{package} is not valid JSON ({err}).", "Fix package.json or pass --schema.") from err
     prisma = data.get("prisma") if isinstance(data, dict) else None
@@ -149,23 +117,23 @@ def _package_json_schema(root: Path) -> Path | None:
 
 def _default_schema(root: Path) -> Path | None:
     for candidate in (root / "prisma" / "schema.prisma", root / "schema.prisma"):
-        if _is_file(candidate):
+        if is_file(candidate):
             return candidate
     folder = root / "prisma" / "schema"
-    if _is_dir(folder) and any(folder.rglob("*.prisma")):
+    if is_dir(folder) and any(folder.rglob("*.prisma")):
         return folder
     return None
 
 
 def _migrations_beside(schema: Path) -> Path:
-    if _is_file(schema):
+    if is_file(schema):
         return schema.parent / "migrations"
     for prisma_file in sorted(schema.rglob("*.prisma")):
         try:
             if _DATASOURCE.search(prisma_file.read_text(encoding="utf-8")):
                 return prisma_file.parent / "migrations"
         except PermissionError as err:  # it may hold the datasource: guessing the folder would be wrong
-            raise _cannot_read(prisma_file, err) from err
+            raise cannot_read(prisma_file, err) from err
         except (OSError, UnicodeDecodeError):
             continue
     return schema / "migrations"
@@ -174,12 +142,12 @@ def _migrations_beside(schema: Path) -> Path:
 def read_lock_provider(migrations_dir: Path) -> str | None:
     """The first ``provider = "..."`` line of migration_lock.toml, as Prisma reads it."""
     lock = migrations_dir / "migration_lock.toml"
-    if not _is_file(lock):
+    if not is_file(lock):
         return None
     try:
         lines = lock.read_text(encoding="utf-8").splitlines()
     except OSError as err:
-        raise _cannot_read(lock, err) from err
+        raise cannot_read(lock, err) from err
     except UnicodeDecodeError as err:
         raise ProjectError(f"Cannot read {lock}: {err}.", "Check the file.") from err
     for line in lines:
@@ -201,15 +169,15 @@ def check_provider(migrations_dir: Path, provider: str | None) -> None:
 def discover_project(root: Path, schema: Path | None = None, migrations: Path | None = None) -> Project:
     """Find the schema and migrations of the Prisma project at ``root``."""
     check_project_dir(root)
-    config_path = next((root / n for n in CONFIG_NAMES if _is_file(root / n)), None)
+    config_path = next((root / n for n in CONFIG_NAMES if is_file(root / n)), None)
     config_schema: Path | None = None
     config_migrations: Path | None = None
     if config_path is not None:
         config_schema, config_migrations = read_prisma_config(config_path)
-    if schema is not None and not _exists(schema):
+    if schema is not None and not exists(schema):
         raise ProjectError(f"The schema {schema} does not exist.", "Check the --schema path.")
     found_schema = schema or config_schema or _package_json_schema(root) or _default_schema(root)
-    if found_schema is not None and not _exists(found_schema):
+    if found_schema is not None and not exists(found_schema):
         raise ProjectError(
             f"The Prisma schema {found_schema} named by the project configuration does not exist.",
             "Fix the path, or pass --schema.",
@@ -223,6 +191,6 @@ def discover_project(root: Path, schema: Path | None = None, migrations: Path | 
                 "Run safemigrate in your Prisma project, or pass --project / --schema / --migrations.",
             )
         migrations_dir = _migrations_beside(found_schema)
-    provider = read_lock_provider(migrations_dir) if _is_dir(migrations_dir) else None
+    provider = read_lock_provider(migrations_dir) if is_dir(migrations_dir) else None
     check_provider(migrations_dir, provider)
     return Project(root, found_schema, migrations_dir, config_path, provider)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -103,3 +105,36 @@ def throwaway_roles(pg_server: PgServer, database_url: str, *prefixes: str) -> I
         with psycopg.connect(pg_server.url(), autocommit=True) as admin:
             for name in names:
                 admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def wait_for_session(
+    url: str,
+    application: str,
+    *,
+    wait_event: str | None = None,
+    wait_event_type: str | None = None,
+    elsewhere: bool = False,
+    process: subprocess.Popen[str] | None = None,
+    timeout: float = 60.0,
+) -> None:
+    """Until a session named ``application`` (``safemigrate/restore``...) is seen on ``url``'s server,
+    waiting on ``wait_event`` / ``wait_event_type`` when given, in another database than ``url``'s with
+    ``elsewhere`` (a clone, a scratch database); AssertionError when ``timeout`` passes or ``process``
+    ends first."""
+    import psycopg
+
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(application)s "
+        "AND (%(event)s::text IS NULL OR wait_event = %(event)s) "
+        "AND (%(event_type)s::text IS NULL OR wait_event_type = %(event_type)s) "
+        "AND (NOT %(elsewhere)s OR datname <> current_database())"
+    )
+    params = {"application": application, "event": wait_event, "event_type": wait_event_type, "elsewhere": elsewhere}
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline and (process is None or process.poll() is None):
+            row = conn.execute(query, params).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"no {application} session as awaited ({params})")

@@ -17,7 +17,7 @@ from safemigrate.db.connect import connect
 from safemigrate.db.url import parse_database_url
 from safemigrate.errors import EXIT_USAGE, ConfigError
 from safemigrate.lint.registry import rule_names
-from tests.cli_run import run_cli
+from tests.cli_run import UNPRIVILEGED, run_cli, run_cli_unprivileged
 
 HUGE_INT = "1" + "0" * 400  # TOML has no size limit on integers: float() of it overflows
 
@@ -134,9 +134,6 @@ def test_infinite_lock_timeout_is_a_config_error_before_any_connection(database_
 
 # --- unreadable project files (without the capabilities that let root read anything) ---------------
 
-_DROP = "-dac_override,-dac_read_search,-fowner,-chown"
-_UNPRIVILEGED = ["setpriv", f"--inh-caps={_DROP}", f"--bounding-set={_DROP}"]  # uid 0 that file modes bind
-
 
 def _project(root: Path) -> Path:
     migration = root / "prisma" / "migrations" / "20240101120000_init"
@@ -150,16 +147,6 @@ def _project(root: Path) -> Path:
     return root
 
 
-def _run_unprivileged(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_UNPRIVILEGED, sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture
 def unprivileged(tmp_path: Path) -> Iterator[None]:
     """Skip unless setpriv can make a 000 file unreadable to this (root) process's children."""
@@ -169,7 +156,7 @@ def unprivileged(tmp_path: Path) -> Iterator[None]:
     probe.write_text("x")
     probe.chmod(0)
     check = subprocess.run(
-        [*_UNPRIVILEGED, sys.executable, "-c", f"open({str(probe)!r})"],
+        [*UNPRIVILEGED, sys.executable, "-c", f"open({str(probe)!r})"],
         capture_output=True,
         check=False,
     )
@@ -206,28 +193,28 @@ def test_unreadable_migrations_folder(tmp_path: Path, locked: list[Path], databa
     root = _project(tmp_path / "app")
     migrations = _lock(locked, root / "prisma" / "migrations")
     args = [command] if command == "lint" else [command, "--database-url", database_url]
-    _assert_denied(_run_unprivileged(root, *args), migrations)
+    _assert_denied(run_cli_unprivileged(root, *args), migrations)
 
 
 @pytest.mark.usefixtures("unprivileged")
 def test_unreadable_prisma_folder(tmp_path: Path, locked: list[Path]) -> None:
     root = _project(tmp_path / "app")
     path = _lock(locked, root / "prisma")
-    _assert_denied(_run_unprivileged(root, "lint"), path)
+    _assert_denied(run_cli_unprivileged(root, "lint"), path)
 
 
 @pytest.mark.usefixtures("unprivileged")
 def test_unreadable_migration_lock(tmp_path: Path, locked: list[Path]) -> None:
     root = _project(tmp_path / "app")
     lock = _lock(locked, root / "prisma" / "migrations" / "migration_lock.toml")
-    _assert_denied(_run_unprivileged(root, "lint"), lock)
+    _assert_denied(run_cli_unprivileged(root, "lint"), lock)
 
 
 @pytest.mark.usefixtures("unprivileged")
 def test_unreadable_package_json_is_not_called_invalid_json(tmp_path: Path, locked: list[Path]) -> None:
     root = _project(tmp_path / "app")
     package = _lock(locked, root / "package.json")
-    result = _run_unprivileged(root, "lint")
+    result = run_cli_unprivileged(root, "lint")
     _assert_denied(result, package)
     assert "not valid JSON" not in result.stderr
 
@@ -238,7 +225,7 @@ def test_unreadable_prisma_config(tmp_path: Path, locked: list[Path]) -> None:
     config = root / "prisma.config.ts"
     config.write_text('export default { schema: "prisma/schema.prisma" }\n')
     path = _lock(locked, config)
-    _assert_denied(_run_unprivileged(root, "lint"), path)
+    _assert_denied(run_cli_unprivileged(root, "lint"), path)
 
 
 @pytest.mark.usefixtures("unprivileged")
@@ -250,7 +237,7 @@ def test_unreadable_schema_folder_file(tmp_path: Path, locked: list[Path]) -> No
     (folder / "models.prisma").write_text("model Post {\n  id Int @id\n}\n")
     (folder / "main.prisma").write_text('datasource db {\n  provider = "postgresql"\n}\n')
     path = _lock(locked, folder / "main.prisma")
-    _assert_denied(_run_unprivileged(root, "lint"), path)
+    _assert_denied(run_cli_unprivileged(root, "lint"), path)
 
 
 @pytest.mark.usefixtures("unprivileged")
@@ -259,7 +246,7 @@ def test_unreadable_safemigrate_toml(tmp_path: Path, locked: list[Path]) -> None
     config = root / "safemigrate.toml"
     config.write_text("[lint]\n")
     path = _lock(locked, config)
-    _assert_denied(_run_unprivileged(root, "lint"), path)
+    _assert_denied(run_cli_unprivileged(root, "lint"), path)
 
 
 # --- --project a file, --config a folder ----------------------------------------------------------

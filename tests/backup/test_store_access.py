@@ -13,7 +13,6 @@ import pwd
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -21,26 +20,12 @@ import pytest
 
 from safemigrate.backup.store import ID_PATTERN
 from tests.backup.conftest import S3Server, store_project
-from tests.cli_run import run_cli
+from tests.cli_run import run_cli, run_cli_unprivileged
 
-DROPPED = "-dac_override,-dac_read_search,-fowner,-chown"
-UNPRIVILEGED = ("setpriv", f"--inh-caps={DROPPED}", f"--bounding-set={DROPPED}")
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
     reason="permission tests run as root, with setpriv to drop the capabilities that bypass permissions",
 )
-
-
-def run_unprivileged(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m safemigrate ARGS --project PROJECT`` as root without CAP_DAC_OVERRIDE,
-    CAP_DAC_READ_SEARCH, CAP_FOWNER and CAP_CHOWN: file permissions apply to it."""
-    return subprocess.run(
-        [*UNPRIVILEGED, sys.executable, "-m", "safemigrate", *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def nobody() -> int:
@@ -78,12 +63,12 @@ def test_a_shared_store_owned_by_another_user_is_used_as_it_is(filled: str, tmp_
     store.mkdir()
     os.chown(store, nobody(), 0)  # nobody:root, writable through the group
     os.chmod(store, 0o2770)
-    done = run_unprivileged(project, "backup", "--database-url", filled)
+    done = run_cli_unprivileged(project, "backup", "--database-url", filled)
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(store.stat().st_mode) == 0o2770 and store.stat().st_uid == nobody()  # not forced to 0700
     (backup_id,) = [p.name for p in store.iterdir()]
     assert stat.S_IMODE((store / backup_id).stat().st_mode) & 0o777 == 0o700  # the backup itself stays private
-    listed = run_unprivileged(project, "backups", "list", "--format", "json")
+    listed = run_cli_unprivileged(project, "backups", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert [b["id"] for b in json.loads(listed.stdout)["backups"]] == [backup_id]
 
@@ -95,7 +80,7 @@ def test_a_store_this_user_cannot_write_is_refused_in_one_sentence(filled: str, 
     store.mkdir()
     os.chown(store, nobody(), 0)
     os.chmod(store, 0o2750)  # the group may read, not write
-    done = run_unprivileged(project, "backup", "--database-url", filled)
+    done = run_cli_unprivileged(project, "backup", "--database-url", filled)
     assert done.returncode == 1
     assert one_error_line(done).startswith(f"error: The backup store {store} is not writable by this user. ")
     assert "Cannot create" not in done.stderr
@@ -123,7 +108,7 @@ def test_an_unreadable_store_is_one_sentence_and_nothing_changes(filled: str, tm
     ]
     os.chmod(store, 0)
     try:
-        outputs = [(args[:2], run_unprivileged(project, *args)) for args in commands]
+        outputs = [(args[:2], run_cli_unprivileged(project, *args)) for args in commands]
     finally:
         os.chmod(store, 0o700)
     for command, done in outputs:
@@ -149,7 +134,7 @@ def test_another_users_backups_in_a_shared_store_are_listed_as_unreadable(filled
         os.chown(path, nobody(), 0)
         os.chmod(path, 0o700)
     os.chmod(store, 0o2770)
-    listed = run_unprivileged(project, "backups", "list", "--format", "json")
+    listed = run_cli_unprivileged(project, "backups", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     document = json.loads(listed.stdout)
     (unreadable,) = document["unreadable"]

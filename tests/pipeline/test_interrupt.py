@@ -28,6 +28,7 @@ from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.rollback import find_run
+from tests.pgserver import wait_for_session
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 
@@ -244,15 +245,7 @@ def test_ctrl_c_during_the_rehearsal_restore_says_nothing_of_the_clone_as_the_da
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(USERS.replace("generate_series(1, 30)", "generate_series(31, 400000)"))
     process = _start(project, database_url, "migrate", "--allow", "data-loss", "--yes")
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while process.poll() is None:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate/restore' "
-                "AND datname <> current_database()"
-            ).fetchone()
-            if row and row[0]:
-                break
-            time.sleep(0.01)
+    wait_for_session(database_url, "safemigrate/restore", elsewhere=True, process=process)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate()
     assert process.returncode == 130, out + err
