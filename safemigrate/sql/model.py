@@ -192,6 +192,8 @@ class TriggerState:
 
     trigger: str | None
     enabled: bool
+    system: bool = False  # ALL: the internal triggers that check foreign keys too (USER: only the table's own)
+    replica: bool = False  # ENABLE REPLICA: off in the application's sessions, on in replication ones
 
 
 # OtherTableAction.description of ``ALTER TABLE ... {ENABLE | DISABLE | FORCE | NO FORCE} ROW LEVEL

@@ -790,9 +790,15 @@ def _alter_table_action_tokens(w: _Words, group: list[Token], text: str) -> m.Al
     for words in (("ENABLE",), ("ENABLE", "ALWAYS"), ("ENABLE", "REPLICA"), ("DISABLE",)):
         if w.peek(*words, "TRIGGER"):
             w.accept(*words, "TRIGGER")
-            trigger = None if w.accept("ALL") or w.accept("USER") else w.identifier()
+            system = w.accept("ALL")
+            trigger = None if system or w.accept("USER") else w.identifier()
             w.done()
-            return m.TriggerState(trigger, enabled=words[0] == "ENABLE" and words[-1] != "REPLICA")
+            return m.TriggerState(
+                trigger,
+                enabled=words[0] == "ENABLE" and words[-1] != "REPLICA",
+                system=system,
+                replica=words[-1] == "REPLICA",
+            )
     for words in (("ENABLE",), ("DISABLE",), ("FORCE",), ("NO", "FORCE")):
         if w.accept(*words):
             if w.accept("ROW", "LEVEL", "SECURITY"):

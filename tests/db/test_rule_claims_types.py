@@ -306,3 +306,74 @@ def test_revoking_a_grant_option_with_cascade_takes_the_privilege_from_the_roles
         with pytest.raises(psycopg.Error) as failure:
             _as_role(database_url, reporting, 'SELECT count(*) FROM "Order"')
         assert failure.value.sqlstate == "42501"
+
+
+# --- disable-trigger: what the app's sessions see once the migration has committed -------------------
+
+CUSTOMER_ORDER_TABLES = """
+CREATE TABLE "Customer" ("id" INTEGER PRIMARY KEY);
+CREATE TABLE "Order" ("id" INTEGER PRIMARY KEY, "customerId" INTEGER NOT NULL REFERENCES "Customer",
+                      "total" INTEGER, "touched" INTEGER NOT NULL DEFAULT 0);
+CREATE FUNCTION order_touch() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN NEW."touched" := NEW."touched" + 1; RETURN NEW; END$$;
+CREATE TRIGGER "Order_touch" BEFORE UPDATE ON "Order" FOR EACH ROW EXECUTE FUNCTION order_touch();
+INSERT INTO "Customer" VALUES (1);
+INSERT INTO "Order" ("id", "customerId", "total") SELECT g, 1, g FROM generate_series(1, 20) g;
+"""
+
+
+def test_a_trigger_left_disabled_no_longer_fires_for_other_sessions(database_url: str) -> None:
+    run_script(database_url, CUSTOMER_ORDER_TABLES + 'ALTER TABLE "Order" DISABLE TRIGGER "Order_touch";')
+    run_script(database_url, 'UPDATE "Order" SET "total" = "total" + 1;')  # the app, after the commit
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT max("touched") FROM "Order"').fetchone() == (0,)
+
+
+def test_disable_trigger_all_leaves_orphan_rows_even_after_enable(database_url: str) -> None:
+    rule = rule_by_name("disable-trigger")
+    run_script(database_url, CUSTOMER_ORDER_TABLES + rule.bad)
+    run_script(database_url, 'UPDATE "Order" SET "customerId" = 99 WHERE "id" = 1;')  # no such customer
+    run_script(database_url, 'ALTER TABLE "Order" ENABLE TRIGGER ALL;')
+    with psycopg.connect(database_url) as conn:
+        orphans = conn.execute(
+            'SELECT count(*) FROM "Order" o WHERE NOT EXISTS (SELECT FROM "Customer" c WHERE c."id" = o."customerId")'
+        ).fetchone()
+    assert orphans == (1,)
+
+
+def test_enable_trigger_user_leaves_the_foreign_key_checks_off(database_url: str) -> None:
+    run_script(database_url, CUSTOMER_ORDER_TABLES + 'ALTER TABLE "Order" DISABLE TRIGGER ALL;')
+    run_script(database_url, 'ALTER TABLE "Order" ENABLE TRIGGER USER;')
+    run_script(database_url, 'INSERT INTO "Order" ("id", "customerId") VALUES (100, 99);')  # accepted: unchecked
+    run_script(database_url, 'ALTER TABLE "Order" ENABLE TRIGGER ALL;')
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        run_script(database_url, 'INSERT INTO "Order" ("id", "customerId") VALUES (101, 99);')
+
+
+def test_disable_trigger_all_needs_a_superuser_when_the_table_has_foreign_keys(
+    pg_server: PgServer, database_url: str
+) -> None:
+    with throwaway_roles(pg_server, database_url, "owner") as (owner,):
+        run_script(
+            database_url,
+            CUSTOMER_ORDER_TABLES + f'ALTER TABLE "Order" OWNER TO {owner}; ALTER TABLE "Customer" OWNER TO {owner};',
+        )
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(owner)))
+            for table in ("Order", "Customer"):  # referencing and referenced
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is a system trigger"):
+                    conn.execute(
+                        psycopg.sql.SQL("ALTER TABLE {} DISABLE TRIGGER ALL").format(psycopg.sql.Identifier(table))
+                    )
+            conn.execute('ALTER TABLE "Order" DISABLE TRIGGER USER')  # the owner may do this
+
+
+def test_session_replication_role_replica_skips_the_foreign_key_checks(database_url: str) -> None:
+    run_script(
+        database_url,
+        CUSTOMER_ORDER_TABLES
+        + "SET session_replication_role = 'replica';"
+        + 'INSERT INTO "Order" ("id", "customerId") VALUES (100, 99);',
+    )
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT "customerId" FROM "Order" WHERE "id" = 100').fetchone() == (99,)

@@ -1,0 +1,170 @@
+"""Turning triggers off stops the app's trigger logic, or the foreign-key checks, for every session.
+
+``ALTER TABLE ... DISABLE TRIGGER`` (a trigger, ``USER``: all of the table's own, ``ALL``) and ``ENABLE
+REPLICA TRIGGER`` (fires only in replication sessions) take effect for every session when the migration
+commits. A trigger left off stops doing its work for the running app, without an error: audit rows,
+``updatedAt``-style columns, counters and copies it keeps stop being written. Turning the table's own
+triggers off for a backfill and back on in the same migration is fine (other sessions wait on the
+table's lock meanwhile, and never see them off); the rest of the file counts.
+
+``ALL`` also turns off PostgreSQL's internal triggers, which check the foreign keys: rows written while
+they are off are never checked (orphan rows stay after ``ENABLE TRIGGER ALL``), and only a superuser may
+do it when the table has foreign keys or is referenced by one (others get "permission denied: ... is a
+system trigger"). ``ENABLE TRIGGER USER`` does not turn them back on. ``SET session_replication_role =
+replica`` turns off every trigger and foreign-key check of the migration's own session: the rows it
+writes afterwards are not checked either. Tables created earlier in this deploy are not reported.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from safemigrate.lint.rule import Category, Context, Hit, ObjectRef, Rule, Severity
+from safemigrate.sql import model as m
+
+
+@dataclass(frozen=True)
+class _StillOff:
+    """What the statement turned off that is still off once the whole file has run."""
+
+    own: bool  # the trigger, or the table's own triggers
+    system: bool  # the foreign-key checks (DISABLE TRIGGER ALL)
+
+
+def _still_off_at_end(ctx: Context, table: m.Name, off: m.TriggerState) -> _StillOff:
+    """Fold the rest of the file into a copy of the schema model (search_path, renames) and follow what
+    turns the triggers back on, drops them, or turns them off again (then that statement is the one
+    to report)."""
+    model = copy.deepcopy(ctx.schema)
+    key = model.key(table)
+    own, system = True, off.system
+    model.apply(ctx.summary, ctx.migration)
+    for statement in ctx.later():
+        summary = statement.summary
+        if isinstance(summary, m.AlterTable) and model.key(summary.table) == key:
+            for action in summary.actions:
+                if isinstance(action, m.RenameTable):
+                    key = (key[0], action.new)
+                elif isinstance(action, m.TriggerState) and _covers(action, off):
+                    if action.enabled:
+                        own, system = own and not _covers_own(action, off), system and not action.system
+                    else:  # off again later: that statement is reported
+                        return _StillOff(False, system and not action.system)
+        elif isinstance(summary, m.DropObjects) and summary.kind == "table":
+            if any(model.key(name) == key for name in summary.names):
+                return _StillOff(False, False)
+        elif (
+            isinstance(summary, m.Harmless)
+            and summary.kind == "drop trigger"
+            and off.trigger is not None
+            and summary.name == off.trigger
+            and summary.table is not None
+            and model.key(summary.table) == key
+        ):
+            own = False
+        model.apply(summary, ctx.migration)
+    return _StillOff(own, system)
+
+
+def _covers(action: m.TriggerState, off: m.TriggerState) -> bool:
+    """Whether ``action`` is about (some of) the triggers ``off`` turned off."""
+    return action.trigger is None or action.trigger == off.trigger
+
+
+def _covers_own(action: m.TriggerState, off: m.TriggerState) -> bool:
+    return action.trigger is None or off.trigger is not None
+
+
+def _what(off: m.TriggerState) -> str:
+    if off.system:
+        return "DISABLE TRIGGER ALL"
+    target = "USER" if off.trigger is None else m.quote_ident(off.trigger)
+    return f"ENABLE REPLICA TRIGGER {target}" if off.replica else f"DISABLE TRIGGER {target}"
+
+
+def _table_hit(ctx: Context, table: m.Name, off: m.TriggerState) -> Hit | None:
+    end = _still_off_at_end(ctx, table, off)
+    if not off.system and not end.own:
+        return None  # turned back on (or dropped) later in the file
+    what = f"ALTER TABLE {table.display()} {_what(off)}"
+    them = "the trigger" if off.trigger is not None else "the table's own triggers"
+    stays = ""
+    if end.own or end.system:
+        skipped = (
+            "its triggers and its foreign-key checks"
+            if end.system
+            else f"{them} (the audit rows, columns and counters they keep stop being written)"
+        )
+        stays = (
+            f"; {'it is' if off.trigger is not None else 'they are'} not turned back on in this migration, so from its "
+            f"commit every session's inserts, updates and deletes of {table.display()} skip {skipped}"
+        )
+    if off.system:
+        message = (
+            f"{what} also turns off the foreign-key checks (PostgreSQL's internal triggers): rows written while "
+            "they are off are never checked, and orphan rows stay after ENABLE TRIGGER ALL; only a superuser may do "
+            f"it when the table has foreign keys or is referenced by one{stays}."
+        )
+        help_ = (
+            "To skip the table's own triggers during a backfill, turn off only those and turn them back on in the "
+            f"same migration: ALTER TABLE {table.sql()} DISABLE TRIGGER USER; <the backfill>; "
+            f"ALTER TABLE {table.sql()} ENABLE TRIGGER USER;"
+        )
+    else:
+        target = "USER" if off.trigger is None else m.quote_ident(off.trigger)
+        message = f"{what} turns {them} off for every session{stays}."
+        help_ = (
+            f"Turn {'it' if off.trigger is not None else 'them'} back on in the same migration, after the statements "
+            f"that must skip {'it' if off.trigger is not None else 'them'}: ALTER TABLE {table.sql()} "
+            f"ENABLE TRIGGER {target};"
+        )
+    return Hit(message=message, help=help_, object=ctx.ref(table), table=table)
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    summary = ctx.summary
+    if isinstance(summary, m.SetSetting):
+        if summary.name == "session_replication_role" and summary.value.strip("'\" ").lower() == "replica":
+            yield Hit(
+                message=(
+                    "SET session_replication_role = replica turns off every trigger and every foreign-key check of "
+                    "this migration's session: the rows it writes afterwards are not checked (orphan rows stay), and "
+                    "only a superuser may set it."
+                ),
+                help=(
+                    "Keep the foreign-key checks on: turn off only the triggers that must be skipped, on their table "
+                    "(ALTER TABLE <table> DISABLE TRIGGER USER; ... ENABLE TRIGGER USER;)."
+                ),
+                object=ObjectRef(),
+            )
+        return
+    if not isinstance(summary, m.AlterTable) or ctx.schema.is_created_by_deploy(summary.table):
+        return
+    for action in summary.actions:
+        if isinstance(action, m.TriggerState) and not action.enabled:
+            hit = _table_hit(ctx, summary.table, action)
+            if hit is not None:
+                yield hit
+
+
+RULE = Rule(
+    id="SM409",
+    name="disable-trigger",
+    category=Category.BREAKING,
+    severity=Severity.WARNING,
+    summary="Triggers left off stop the app's trigger logic; DISABLE TRIGGER ALL also stops foreign-key checks.",
+    alternative=(
+        "Turn off only the table's own triggers (DISABLE TRIGGER USER), and turn them back on in the same migration."
+    ),
+    bad='ALTER TABLE "Order" DISABLE TRIGGER ALL;',
+    good=(
+        'ALTER TABLE "Order" DISABLE TRIGGER USER; UPDATE "Order" SET "total" = 0 WHERE "total" IS NULL; '
+        'ALTER TABLE "Order" ENABLE TRIGGER USER;'
+    ),
+    why=__doc__ or "",
+    check=check,
+    on=(m.AlterTable, m.SetSetting),
+    lock="SHARE ROW EXCLUSIVE",
+)
