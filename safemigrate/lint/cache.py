@@ -36,14 +36,14 @@ from safemigrate.lint.findings import LintResult
 from safemigrate.lint.reader import ParsedFile, parse_source
 from safemigrate.sql.schema import SchemaModel
 
-_FORMAT = 12  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
+_FORMAT = 13  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
 # 4: identity RESTART (ALTER TABLE ... ALTER COLUMN ... RESTART); 5: tables filled by this deploy, TEMP tables,
 # per-action NOT VALID, element assignments, function defaults, search_path values, SELECT INTO, COPY, sequence steps;
 # 6: foreign keys (and those dropped) in the schema model; 7: NULLS [NOT] DISTINCT of unique indexes and constraints;
 # 8: triggers, code run by defaults and CHECKs, INSERT column lists, USING cast chains judged step by step;
 # 9: built-ins called with an extension's schema, gen_random_bytes, ROW(...);
 # 10: ADD GENERATED ... START, the sequences a default draws from; 11: row-level security policies, REVOKE;
-# 12: DISABLE TRIGGER ALL told apart from USER
+# 12: DISABLE TRIGGER ALL told apart from USER; 13: statements PostgreSQL's parser refuses
 _PARALLEL_FROM = 200  # files; below this, worker start-up costs more than it saves
 _FEW_NEW_FILES = 20
 _CHUNK_FILES = 25  # files per task sent to a worker
@@ -106,7 +106,9 @@ def _parse_many(datas: Sequence[bytes], jobs: int) -> Iterator[ParsedFile]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        import safemigrate.sql.parse  # noqa: F401 - loaded once here, inherited by the forked workers
+        import pglast.parser  # noqa: F401 - loaded once here, inherited by the forked workers
+
+        import safemigrate.sql.parse  # noqa: F401
 
         # Small chunks: the first results arrive early, and no worker is left with a long tail.
         chunksize = max(1, min(_CHUNK_FILES, len(datas) // (jobs * 8)))
@@ -130,7 +132,9 @@ def _parse_from_both_ends(datas: Sequence[bytes]) -> Iterator[ParsedFile]:
     workers, only the helper's share is pickled, and no third process competes for the cores."""
     import select
 
-    import safemigrate.sql.parse  # noqa: F401 - loaded once here, inherited by the helper
+    import pglast.parser  # noqa: F401 - loaded once here, inherited by the helper
+
+    import safemigrate.sql.parse  # noqa: F401
 
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -345,7 +349,9 @@ class _ParserWarmUp:
 def _serve_one_request(request_fd: int, response_fd: int) -> NoReturn:
     try:
         _detach_output()
-        import safemigrate.sql.parse  # noqa: F401 - the point of this process
+        import pglast.parser  # noqa: F401 - the point of this process
+
+        import safemigrate.sql.parse  # noqa: F401
 
         with os.fdopen(request_fd, "rb") as request:
             datas = pickle.load(request)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from safemigrate.lint.suppress import FileDirectives, directives_of
 from safemigrate.sql import model as m
+from safemigrate.sql.grammar import rejections
 from safemigrate.sql.prisma_warnings import PrismaWarning, parse_prisma_warnings
 from safemigrate.sql.splitter import RawStatement, split_sql
 
@@ -30,11 +31,12 @@ def parse_source(data: bytes) -> ParsedFile:
     split = split_sql(text)
     # Prisma writes its warnings as the file's first comment.
     warnings = parse_prisma_warnings(text) if text.lstrip().startswith("/*") else ()
-    statements = tuple(_statement(raw) for raw in split.statements)
+    refused = rejections(text, split.statements)
+    statements = tuple(_statement(raw, refused.get(raw.index)) for raw in split.statements)
     return ParsedFile(statements, directives_of(split.statements, split.trailing_comments), warnings)
 
 
-def _statement(raw: RawStatement) -> m.Statement:
+def _statement(raw: RawStatement, rejected: m.Rejection | None) -> m.Statement:
     # sqlglot is imported on first use: a run served from the cache never loads it.
     from safemigrate.sql.parse import read_statement
 
@@ -44,5 +46,5 @@ def _statement(raw: RawStatement) -> m.Statement:
     else:
         summary, literals = read_statement(raw.text)
     return m.Statement(
-        raw.index, raw.text, raw.start.line, raw.start.column, raw.end.line, raw.end.column, summary, literals
+        raw.index, raw.text, raw.start.line, raw.start.column, raw.end.line, raw.end.column, summary, literals, rejected
     )

@@ -572,6 +572,15 @@ Summary = (
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """PostgreSQL's parser refuses the statement (a syntax error): it fails when the migration runs."""
+
+    message: str  # PostgreSQL's words, e.g. 'syntax error at or near "NUL"'
+    line: int  # where in the file, 1-based
+    column: int  # 1-based, in characters
+
+
+@dataclass(frozen=True)
 class Statement:
     """One statement of a migration file: where it is and what it does."""
 
@@ -583,3 +592,4 @@ class Statement:
     end_column: int
     summary: Summary
     string_literals: tuple[str, ...] = field(default=())
+    rejected: Rejection | None = None  # PostgreSQL's parser refuses it

@@ -517,3 +517,36 @@ def test_cli_errors_are_one_line(project: Path, database_url: str) -> None:
     assert "not-the-password" not in refused.stderr and password not in refused.stderr
     missing = _safemigrate(cwd=project, env={"DATABASE_URL": ""})
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+
+
+@pytest.mark.node
+def test_a_syntax_error_the_linter_reports_fails_prisma_deploy_after_the_statements_before_it(
+    prisma: PrismaCli, project: Path, database_url: str
+) -> None:
+    """The syntax-error rule's claims, with the real Prisma CLI: the statement lint names is the one
+    PostgreSQL refuses (same words), the deploy stops there and records the migration as failed, and
+    the statement before it stays applied."""
+    from safemigrate.api import lint
+
+    assert prisma.deploy(project, database_url).returncode == 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('INSERT INTO "User" ("email") VALUES (\'a@example.com\')')
+    name = "20240201000000_typo"
+    _add_migration(
+        project,
+        name,
+        '-- Backfill\nUPDATE "User" SET "email" = lower("email") || \'.old\';\n\n'
+        '-- AlterTable\nALTER TABLE "User" ADD COLUMN "nickname" TEXT NOT NUL;\n',
+    )
+    findings = [
+        f for f in lint(project_dir=project).result.findings if f.migration == name and f.rule == "syntax-error"
+    ]
+    assert [(f.line, f.severity.value) for f in findings] == [(5, "error")]
+    assert 'syntax error at or near "NUL"' in findings[0].message
+
+    deployed = prisma.deploy(project, database_url)
+    assert deployed.returncode != 0
+    assert 'syntax error at or near "NUL"' in _ANSI.sub("", deployed.stdout + deployed.stderr)
+    assert {row.migration_name: row.finished_at for row in _rows(database_url)}[name] is None  # failed
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the UPDATE before it was applied
+        assert conn.execute('SELECT "email" FROM "User"').fetchall() == [("a@example.com.old",)]

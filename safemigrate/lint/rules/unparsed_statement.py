@@ -2,7 +2,8 @@
 
 The linter only vouches for what it understood. Statements the parser cannot read (a syntax the
 linter does not know, a typo, a file that ends inside a string) might do anything, so they are
-listed for a human to review. Suppress one with a reason once it has been reviewed.
+listed for a human to review. Suppress one with a reason once it has been reviewed. A statement
+PostgreSQL's own parser refuses is reported as a syntax error instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from safemigrate.sql import model as m
 
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
-    if isinstance(summary, m.Unparsed):
+    if isinstance(summary, m.Unparsed) and ctx.statement.rejected is None:  # else syntax-error says more
         head = f" ({summary.head} ...)" if summary.head else ""
         yield Hit(
             message=f"This statement{head} was not analysed: {summary.reason}.",
@@ -33,7 +34,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="A statement the linter could not analyse may do anything.",
     alternative="Review it by hand, then suppress with a reason.",
-    bad='ALTER TABLE "User" ALTER COLUMN "id" SET SOMETHING ODD;',
+    bad='IMPORT FOREIGN SCHEMA "legacy" FROM SERVER "old_db" INTO "public";',
     good='ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     why=__doc__ or "",
     check=check,
