@@ -9,6 +9,7 @@ from pathlib import Path
 
 from safemigrate.collation import UnorderableNamesError, sort_like_prisma
 from safemigrate.errors import ProjectError
+from safemigrate.paths import cannot_read
 
 # Files of a migration folder in the layout of Prisma's TypeScript migrations (not SQL).
 _FOREIGN_LAYOUT_FILES = ("migration.ts", "migration.js", "ops.json")
@@ -45,7 +46,10 @@ def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
             for entry in entries:
                 if not entry.is_dir():
                     continue
-                names = set(os.listdir(entry.path))
+                try:
+                    names = set(os.listdir(entry.path))
+                except OSError as err:
+                    raise cannot_read(migrations_dir / entry.name, err) from err
                 foreign = sorted(names.intersection(_FOREIGN_LAYOUT_FILES))
                 if "migration.sql" in names:
                     folders[entry.name] = migrations_dir / entry.name
@@ -56,7 +60,7 @@ def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
                         "Use SQL migrations (migration.sql), or a safemigrate version that supports this layout.",
                     )
     except OSError as err:
-        raise ProjectError(f"Cannot list {migrations_dir}: {err.strerror}.", "Check its permissions.") from err
+        raise cannot_read(migrations_dir, err) from err
     try:
         ordered = sort_like_prisma(folders)
     except UnorderableNamesError as err:
@@ -71,6 +75,6 @@ def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
         try:
             data = sql_path.read_bytes()
         except OSError as err:
-            raise ProjectError(f"Cannot read {sql_path}: {err.strerror}.", "Check its permissions.") from err
+            raise cannot_read(sql_path, err) from err
         migrations.append(Migration(name, folders[name], sql_path, data))
     return tuple(migrations)

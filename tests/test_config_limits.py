@@ -289,3 +289,23 @@ def test_config_that_is_a_folder(tmp_path: Path) -> None:
     result = run_cli(_project(tmp_path / "app"), "lint", "--config", str(tmp_path))
     assert result.returncode == EXIT_USAGE, result.stderr
     assert f"The configuration file {tmp_path} is a directory, not a file." in result.stderr
+
+
+@pytest.mark.usefixtures("unprivileged")
+@pytest.mark.parametrize("command", ["lint", "status"])
+def test_unreadable_migration_sql(tmp_path: Path, locked: list[Path], database_url: str, command: str) -> None:
+    root = _project(tmp_path / "app")
+    sql = _lock(locked, root / "prisma" / "migrations" / "20240101120000_init" / "migration.sql")
+    args = [command] if command == "lint" else [command, "--database-url", database_url]
+    _assert_denied(run_cli_unprivileged(root, *args), sql)
+
+
+@pytest.mark.usefixtures("unprivileged")
+@pytest.mark.parametrize("command", ["lint", "status"])
+def test_unreadable_migration_folder_is_named(
+    tmp_path: Path, locked: list[Path], database_url: str, command: str
+) -> None:
+    root = _project(tmp_path / "app")
+    folder = _lock(locked, root / "prisma" / "migrations" / "20240101120000_init")
+    args = [command] if command == "lint" else [command, "--database-url", database_url]
+    _assert_denied(run_cli_unprivileged(root, *args), folder)
