@@ -5,8 +5,9 @@
 - every table that a ``data-loss`` or ``may-fail`` finding of ``lint --pending`` names, or a
   finding of a rule that rewrites the table (:data:`REWRITE_RULES`); a ``drop-type-cascade`` (or
   ``DROP EXTENSION ... CASCADE``) names a type, so the tables with columns of that type (arrays and
-  domains of it too) are read from the catalog, and a ``drop-schema`` brings every table of the
-  schema;
+  domains of it too) are read from the catalog, a ``drop-schema`` brings every table of the
+  schema, and a ``drop-owned`` (``DROP OWNED BY``, which drops whatever its roles own) every table
+  of the backup's schema;
 - the tables whose rows a CASCADE could reach from those, read from the live catalog: the ON
   DELETE CASCADE / SET NULL / SET DEFAULT keys pointing at a table a DELETE removes rows from (on,
   transitively, through CASCADE), the ON UPDATE actions of a table an UPDATE changes (likewise),
@@ -52,6 +53,8 @@ REWRITE_RULES = frozenset(
 SCOPED_CATEGORIES = frozenset({Category.DATA_LOSS, Category.MAY_FAIL})
 # Rules that name something other than a table's rows: no table to back up for them.
 _NOT_TABLE_RULES = frozenset({"drop-materialized-view", "drop-sequence"})
+# Rules whose statement may drop every table of a schema: the backup takes them all, saying why.
+_SCHEMA_RULES = {"drop-schema": "drops schema {schema}", "drop-owned": "DROP OWNED BY drops the tables its roles own"}
 # `unchecked` rules about statements (or files) the linter could not read.
 _UNREAD_RULES = frozenset({"unparsed-statement", "procedural-code", "unreadable-file"})
 
@@ -246,7 +249,7 @@ def _touches(finding: Finding, pending: _PendingStatements) -> Iterator[_Touch]:
     Types, extensions and schemas are not tables: :func:`_named_types` and :func:`_named_schemas`
     handle the findings about them."""
     ref = finding.object
-    if finding.rule in _NOT_TABLE_RULES or finding.rule in ("drop-type-cascade", "drop-schema") or not ref.table:
+    if finding.rule in _NOT_TABLE_RULES or finding.rule in ("drop-type-cascade", *_SCHEMA_RULES) or not ref.table:
         return
     if finding.rule == "sequence-reset" and not ref.column:
         return  # the sequence of no known table: no rows to back up (with its table, a rollback resets it)
@@ -351,12 +354,13 @@ def scope_of(
             renamed = f" (named {touch.table[1]} there)" if origin[1] != touch.table[1] else ""
             if collector.add(today, reason + renamed):
                 touched.append((today, touch.how))
-        for schema_name in _named_schemas(finding):  # DROP SCHEMA always names its schema
+        for schema_name in _named_schemas(finding, schema):  # DROP SCHEMA always names its schema
             if schema_name != schema:
                 collector.skipped.setdefault(f"{schema_name}.*", f"in schema {schema_name}; backups hold {schema}")
                 continue
+            what = _SCHEMA_RULES[finding.rule].format(schema=schema_name)
             for table in sorted(collector.live - {MIGRATIONS_TABLE}):  # Prisma's ledger is not user data
-                if collector.add((schema, table), f"{reason}: drops schema {schema_name}"):
+                if collector.add((schema, table), f"{reason}: {what}"):
                     touched.append(((schema, table), _DIRECT))
 
     _add_type_columns(conn, scoped, statements, collector, touched, live)
@@ -385,7 +389,11 @@ def scope_of(
     )
 
 
-def _named_schemas(finding: Finding) -> list[str]:
+def _named_schemas(finding: Finding, backup_schema: str) -> list[str]:
+    """The schemas every table of which a finding reaches: DROP SCHEMA's; DROP OWNED BY may drop any
+    table of the database (those its roles own), so every table of the backup's schema."""
+    if finding.rule == "drop-owned":
+        return [backup_schema]
     if finding.rule == "drop-schema" and finding.object.schema:
         return [finding.object.schema]
     return []

@@ -347,6 +347,26 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     return m.TypeSpec(base, tuple(params), dims, written=written + brackets)
 
 
+def _altered_type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
+    """The type of ``ALTER COLUMN ... TYPE``, where a serial type stays as written.
+
+    Only CREATE TABLE and ADD COLUMN expand ``bigserial`` into a bigint with a sequence; here PostgreSQL
+    looks up a type of that name, finds none and fails (Prisma writes it: serial-type-change).
+    """
+    spec = _type_spec(dtype)
+    element = dtype
+    while isinstance(element, exp.DataType) and element.this == exp.DataType.Type.ARRAY and element.expressions:
+        element = element.expressions[0]
+    kind = element.this if isinstance(element, exp.DataType) else None
+    if isinstance(kind, exp.DataType.Type) and kind.name in _SERIAL_TYPES:
+        name = kind.name.lower()
+    elif spec.user_defined and spec.base in _SERIAL_ALIASES:  # serial2/4/8 read as user types
+        name = spec.base
+    else:
+        return spec
+    return m.TypeSpec(name, (), spec.array_dims, written=name.upper() + "[]" * spec.array_dims)
+
+
 def _function_names(node: exp.Expression) -> set[str]:
     names: set[str] = set()
     for func in node.find_all(exp.Func):
@@ -670,7 +690,7 @@ def _alter_action(action: exp.Expression, alter: exp.Alter, text: str) -> m.Alte
             using = action.args.get("using")
             return m.AlterColumnType(
                 column,
-                _type_spec(action.args["dtype"]),
+                _altered_type_spec(action.args["dtype"]),
                 using.sql(dialect="postgres") if using else None,
                 isinstance(using, exp.Expression) and _casts_column(using, column),
                 _unknown_calls(using, text) if isinstance(using, exp.Expression) else (),
@@ -939,6 +959,12 @@ _DROP_KINDS: tuple[tuple[str, ...], ...] = (
 
 def _drop(w: _Words) -> m.Summary:
     w.expect("DROP")
+    if w.accept("OWNED", "BY"):  # every object the roles own: the roles are the names
+        roles = _roles(w)
+        cascade = w.accept("CASCADE")
+        w.accept("RESTRICT")
+        w.done()
+        return m.DropObjects("owned by", tuple(m.Name(role) for role in roles), cascade)
     for kind in _DROP_KINDS:
         if w.accept(*kind):
             break
@@ -1505,6 +1531,8 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, text: _lock(text, words.tokens[0])
     if first == "REVOKE":
         return lambda words, _text: _revoke(words)
+    if first == "REASSIGN":
+        return lambda words, _text: _reassign_owned(words)
     if first in ("COMMENT", "GRANT", "ANALYZE", "NOTIFY"):
         return lambda words, _text: m.Harmless(first.lower())
     return None
@@ -1533,6 +1561,32 @@ _REVOKE_TARGETS = (
     ("TABLESPACE",),
     ("PARAMETER",),
 )
+
+
+def _roles(w: _Words) -> list[str]:
+    """``role [, ...]``: names (folded as identifiers are), or PUBLIC, CURRENT_USER, SESSION_USER,
+    CURRENT_ROLE as written."""
+    roles: list[str] = []
+    while True:
+        w.accept("GROUP")
+        roles.append(w.word() if w.word() in ("PUBLIC", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE") else "")
+        if roles[-1]:
+            w.i += 1
+        else:
+            roles[-1] = w.identifier()
+        if not w.is_comma():
+            return roles
+        w.i += 1
+
+
+def _reassign_owned(w: _Words) -> m.Summary:
+    """``REASSIGN OWNED BY roles TO role``: what the roles own changes owner; no row changes."""
+    w.expect("REASSIGN", "OWNED", "BY")
+    roles = _roles(w)
+    w.expect("TO")
+    _roles(w)
+    w.done()
+    return m.Harmless("reassign owned", roles=tuple(roles))
 
 
 def _revoke(w: _Words) -> m.Summary:
@@ -1576,17 +1630,7 @@ def _revoke(w: _Words) -> m.Summary:
                 break
             w.i += 1
     w.expect("FROM")
-    roles: list[str] = []
-    while True:
-        w.accept("GROUP")
-        roles.append(w.word() if w.word() in ("PUBLIC", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE") else "")
-        if roles[-1]:
-            w.i += 1
-        else:
-            roles[-1] = w.identifier()
-        if not w.is_comma():
-            break
-        w.i += 1
+    roles = _roles(w)
     if w.accept("GRANTED", "BY"):
         w.identifier()
     cascade = w.accept("CASCADE")

@@ -6,6 +6,12 @@ timestamp to date or time) silently change values. Both are reported: the first 
 narrowing, the second as narrowing (data-loss). An explicit cast in USING does truncate
 (``"code"::varchar(2)`` keeps two characters), and a chain of casts is judged cast by cast
 (:func:`conversion_steps`). Rewrites follow PostgreSQL's rules for binary-coercible changes.
+
+Some conversions never fail yet change every value: a bytea becomes the hex text of its bytes, an
+array one text in array syntax. Stored in a text column, that is a value change (narrowing); read
+back by a later cast of a ``USING`` chain (Prisma's ``"roles"::text::"Role_new"[]``), nothing is lost.
+The serial types are no types outside CREATE TABLE and ADD COLUMN: ``ALTER COLUMN ... TYPE BIGSERIAL``
+always fails (:data:`FAILS`).
 """
 
 from __future__ import annotations
@@ -13,19 +19,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from safemigrate.sql.model import AlterColumnType, AlterTable, TypeSpec
+from safemigrate.sql.model import AlterColumnType, AlterTable, Name, TypeSpec
 
 _INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
 _TEXT = {"text", "varchar", "char", "citext", "bpchar"}
 _UNBOUNDED_TEXT = {"text", "citext"}
 _BLANK_PADDED = {"char", "bpchar"}
 _FLOAT = {"real": 24, "double precision": 53}
+# The serial pseudo-types and the integer type each stands for in CREATE TABLE and ADD COLUMN.
+SERIAL_TYPES = {
+    "smallserial": "smallint",
+    "serial2": "smallint",
+    "serial": "integer",
+    "serial4": "integer",
+    "bigserial": "bigint",
+    "serial8": "bigint",
+}
+_FRACTION_UNITS = {0: "whole seconds", 3: "milliseconds", 6: "microseconds"}
 
 SAME = "same"
 WIDENING = "widening"  # every old value fits
 NARROWING = "narrowing"  # values can be rejected, rounded or reinterpreted
 CAST = "cast"  # a conversion between families that fails on values that do not parse
 UNKNOWN = "unknown"  # the old type is not known
+FAILS = "fails"  # the statement fails whatever the rows hold (a serial type: serial-type-change)
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,45 @@ class TypeChange:
     kind: str
     rewrite: bool  # PostgreSQL rewrites the table (and its indexes) under ACCESS EXCLUSIVE
     reason: str  # one phrase for messages: why values can be lost or rejected
+
+
+def type_name(spec: TypeSpec) -> Name:
+    """The name of a user type with the schema the migration wrote (``"billing"."Plan"``), for enum lookups.
+
+    ``spec.base`` is the bare name (renames of the type follow it); the schema comes from the parser's
+    spelling, which a rename does not change. Unqualified, the schema model resolves it as PostgreSQL does.
+    """
+    spelled = spec.written.removesuffix("[]" * spec.array_dims) if spec.user_defined else ""
+    parts = _split_dotted(spelled) if spelled else None
+    return Name(spec.base, parts[-2] if parts is not None and len(parts) > 1 else None)
+
+
+def serial_integer(spec: TypeSpec) -> str | None:
+    """The integer type of a serial pseudo-type (``bigserial`` -> ``bigint``); None for any other type."""
+    return None if spec.user_defined else SERIAL_TYPES.get(spec.base)
+
+
+def serial_type_in(action: AlterColumnType) -> TypeSpec | None:
+    """The serial pseudo-type an ``ALTER COLUMN ... TYPE`` names, as its new type or in a cast of its USING.
+
+    PostgreSQL knows no type of that name there, so the statement always fails (serial-type-change).
+    """
+    if serial_integer(action.new_type) is not None:
+        return action.new_type
+    chain = cast_chain(action.using, action.column) if action.using is not None else None
+    return next((t for t in map(_spelled_type, chain or ()) if serial_integer(t) is not None), None)
+
+
+def _rounded_fraction(old: TypeSpec, new: TypeSpec) -> str:
+    """The fractional seconds lost between two time types of the same family; "" when none."""
+    old_p = old.params[0] if old.params else 6
+    new_p = new.params[0] if new.params else 6
+    if new_p >= old_p:
+        return ""
+    rounded = f"fractional seconds are rounded from {old_p} to {new_p} digits"
+    if old_p in _FRACTION_UNITS and new_p in _FRACTION_UNITS:
+        rounded += f" ({_FRACTION_UNITS[old_p]} to {_FRACTION_UNITS[new_p]})"
+    return rounded
 
 
 def _text_limit(t: TypeSpec) -> int | None:
@@ -44,6 +100,16 @@ def _text_limit(t: TypeSpec) -> int | None:
     if t.base in ("char", "bpchar"):
         return t.params[0] if t.params else 1
     return None
+
+
+def _too_long(new: TypeSpec) -> str:
+    """What a bounded string type rejects of values converted to text; "" when it is unbounded."""
+    limit = _text_limit(new)
+    return "" if limit is None else f"values whose text is longer than {limit} characters are rejected"
+
+
+def _and(reason: str, more: str) -> str:
+    return f"{reason}, and {more}" if more else reason
 
 
 def _numeric_bounds(t: TypeSpec) -> tuple[int, int] | None:
@@ -59,17 +125,29 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
     """Classify ``old -> new``; ``enum_types`` holds the lower-cased base names of known enums."""
     if old is None:
         return TypeChange(UNKNOWN, True, "the column's current type is not known from the migration history")
+    if serial_integer(new) is not None:
+        return TypeChange(FAILS, False, f'type "{new.base}" does not exist')
     if (old.base, old.params, old.array_dims) == (new.base, new.params, new.array_dims):
         return TypeChange(SAME, False, "")
+    if old.array_dims and not new.array_dims and new.base in _TEXT:
+        # PostgreSQL's automatic conversion of any array to a string type: never fails, changes every value.
+        reason = "each array becomes one text in array syntax ('{\"a b\",c,NULL}')"
+        return TypeChange(NARROWING, True, _and(reason, _too_long(new)))
     if old.array_dims != new.array_dims:
         return TypeChange(CAST, True, f"{old.display()} values are converted to {new.display()}")
     ob, nb = old.base, new.base
+
+    if ob == "bytea" and nb in _TEXT:
+        reason = "every value becomes the hex text of its bytes ('hello' is stored as '\\x68656c6c6f')"
+        return TypeChange(NARROWING, True, _and(reason, _too_long(new)))
 
     if ob in _TEXT and nb in _TEXT:
         old_limit, new_limit = _text_limit(old), _text_limit(new)
         old_padded, new_padded = ob in _BLANK_PADDED, nb in _BLANK_PADDED
         if old_padded and not new_padded:
-            return TypeChange(NARROWING, True, "char(n) values lose their trailing spaces")
+            shorter = new_limit is not None and (old_limit is None or new_limit < old_limit)
+            too_long = f"values longer than {new_limit} characters are rejected" if shorter else ""
+            return TypeChange(NARROWING, True, _and("char(n) values lose their trailing spaces", too_long))
         if new_padded and not old_padded:
             # char(m) ignores trailing spaces: they are gone when the value is read back as text.
             reason = f"values lose their trailing spaces as {new.display()}"
@@ -120,13 +198,11 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
         return TypeChange(NARROWING, True, f"{ob} values are rounded to {new.display()}")
 
     if ob in ("timestamp", "timestamptz", "time", "timetz") and nb == ob:
-        old_p = old.params[0] if old.params else 6
-        new_p = new.params[0] if new.params else 6
-        if new_p >= old_p:
-            return TypeChange(WIDENING, False, "")
-        return TypeChange(NARROWING, True, f"fractional seconds are rounded from {old_p} to {new_p} digits")
+        rounded = _rounded_fraction(old, new)
+        return TypeChange(NARROWING, True, rounded) if rounded else TypeChange(WIDENING, False, "")
     if {ob, nb} == {"timestamp", "timestamptz"}:
-        return TypeChange(NARROWING, True, "values are reinterpreted in the session's time zone")
+        reason = "values are reinterpreted in the session's time zone"
+        return TypeChange(NARROWING, True, _and(reason, _rounded_fraction(old, new)))
     if ob in ("timestamp", "timestamptz") and nb == "date":
         return TypeChange(NARROWING, True, "the time of day is dropped")
     if ob == "date" and nb in ("timestamp", "timestamptz"):
@@ -161,10 +237,8 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
         return TypeChange(WIDENING, True, "")
 
     if nb in _TEXT:
-        limit = _text_limit(new)
-        if limit is None:
-            return TypeChange(WIDENING, True, "")
-        return TypeChange(NARROWING, True, f"values whose text is longer than {limit} characters are rejected")
+        too_long = _too_long(new)
+        return TypeChange(NARROWING, True, too_long) if too_long else TypeChange(WIDENING, True, "")
 
     if ob in enum_types and nb in enum_types:
         return TypeChange(CAST, True, f"values of {ob} that {nb} does not have are rejected")
@@ -222,20 +296,32 @@ def conversion_steps(
     The last cast's result is converted to ``new`` when it is another type. Without USING, or when USING
     is more than casts of the column (type-change-using-expression reports that), the one step old -> new.
     A step is judged from the narrowest type the values still fit: after ``varchar(5)`` -> ``text``,
-    converting to ``varchar(10)`` rejects nothing.
+    converting to ``varchar(10)`` rejects nothing; a cast that spells an array or a bytea as text, read
+    back by a later cast (``"roles"::text::"Role_new"[]``), changes nothing either.
     """
     chain = cast_chain(using, column) if using is not None else None
+    targets = [(_spelled_type(spelled), True) for spelled in chain or ()]
+    if not targets or not _same_type(targets[-1][0], new):
+        targets.append((new, False))
     steps: list[ConversionStep] = []
     source, values_fit = old, old
-    for spelled in chain or ():
-        target = _spelled_type(spelled)
-        steps.append(ConversionStep(source, target, True, _step_change(source, values_fit, target, True, enum_types)))
-        if steps[-1].change.kind not in (SAME, WIDENING):
+    for at, (target, written) in enumerate(targets):
+        change = _step_change(source, values_fit, target, written, enum_types)
+        if change.kind == NARROWING and _read_back(source, target, [t for t, _ in targets[at + 1 :]]):
+            change = TypeChange(WIDENING, change.rewrite, "")
+        steps.append(ConversionStep(source, target, written, change))
+        if change.kind not in (SAME, WIDENING):
             values_fit = target
         source = target
-    if not steps or not _same_type(source, new):
-        steps.append(ConversionStep(source, new, False, _step_change(source, values_fit, new, False, enum_types)))
     return tuple(steps)
+
+
+def _read_back(source: TypeSpec, target: TypeSpec, later: list[TypeSpec]) -> bool:
+    """True when ``source -> target`` only spells each value as text (an array, a bytea) and a later cast
+    parses that text again (``"roles"::text::"Role_new"[]``): no value is changed on the way."""
+    spelled = target.base in _TEXT and not target.array_dims and _text_limit(target) is None
+    spelled = spelled and (source.array_dims > 0 or (source.base == "bytea" and not source.user_defined))
+    return spelled and any(t.array_dims or t.base not in _TEXT for t in later)
 
 
 def _same_type(a: TypeSpec, b: TypeSpec) -> bool:

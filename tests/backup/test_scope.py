@@ -264,6 +264,13 @@ def test_drop_schema_cascade_scopes_every_table_but_prismas_history(tmp_path: Pa
     assert "drop-schema (data-loss): drops schema public" in _rules(scope, "Tag")
 
 
+def test_drop_owned_by_scopes_every_table_but_prismas_history(tmp_path: Path, database_url: str) -> None:
+    """DROP OWNED BY drops whatever its roles own: which tables is not in the SQL, so all of them."""
+    scope = _scope(tmp_path, database_url, "DROP OWNED BY app_user;")
+    assert scope.tables == ("AuditLog", "Comment", "Like", "Post", "Tag", "User")
+    assert "drop-owned (data-loss): DROP OWNED BY drops the tables its roles own" in _rules(scope, "Tag")
+
+
 def test_statements_the_linter_cannot_read_are_reported(tmp_path: Path, database_url: str) -> None:
     scope = _scope(tmp_path, database_url, 'DO $$ BEGIN DELETE FROM "Tag"; END $$;')
     assert scope.tables == ()

@@ -377,3 +377,56 @@ def test_session_replication_role_replica_skips_the_foreign_key_checks(database_
     )
     with psycopg.connect(database_url) as conn:
         assert conn.execute('SELECT "customerId" FROM "Order" WHERE "id" = 100').fetchone() == (99,)
+
+
+# --- serial-type-change: a serial type in ALTER COLUMN ... TYPE ---------------------------------------
+
+ORG_TABLE = 'CREATE TABLE "Org" ("id" SERIAL NOT NULL, CONSTRAINT "Org_pkey" PRIMARY KEY ("id"));'
+# Prisma 6.19.3's migration for Int @id @default(autoincrement()) -> BigInt (prisma/orm#16825).
+PRISMA_BIGSERIAL = """ALTER TABLE "Org" DROP CONSTRAINT "Org_pkey",
+ALTER COLUMN "id" SET DATA TYPE BIGSERIAL,
+ADD CONSTRAINT "Org_pkey" PRIMARY KEY ("id");"""
+
+
+def _serial_type_change_help(sql: str) -> str:
+    from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+    from safemigrate.lint.rules.serial_type_change import RULE
+
+    sources = [
+        SourceFile("h.sql", "00000000000000_h", ORG_TABLE.encode()),
+        SourceFile("m.sql", "20990101000000_m", sql.encode()),
+    ]
+    result = lint_sources(sources, LintOptions(rules=(RULE,), report=frozenset({"m.sql"})))
+    (finding,) = [f for f in result.findings if f.rule == RULE.name]
+    return finding.help
+
+
+def test_serial_type_in_alter_column_always_fails_and_the_suggested_fix_works(database_url: str) -> None:
+    from safemigrate.lint.rules.serial_type_change import RULE
+
+    run_script(database_url, ORG_TABLE)  # no row: the failure does not depend on the data
+    for statement, name in (
+        (RULE.bad, "bigserial"),
+        (PRISMA_BIGSERIAL, "bigserial"),
+        ('ALTER TABLE "Org" ALTER COLUMN "id" TYPE serial8;', "serial8"),
+        ('ALTER TABLE "Org" ALTER COLUMN "id" TYPE SMALLSERIAL;', "smallserial"),
+        ('ALTER TABLE "Org" ALTER COLUMN "id" TYPE BIGINT USING "id"::bigserial;', "bigserial"),
+    ):
+        with pytest.raises(psycopg.Error) as failure:
+            run_script(database_url, statement)
+        assert failure.value.sqlstate == "42704"
+        assert str(failure.value).splitlines()[0] == f'type "{name}" does not exist'
+    # The column's new type leaves its sequence AS integer: inserts still fail past 2147483647.
+    run_script(database_url, 'ALTER TABLE "Org" ALTER COLUMN "id" TYPE BIGINT;')
+    run_script(database_url, """SELECT setval('"Org_id_seq"', 2147483647);""")
+    with pytest.raises(psycopg.Error) as failure:
+        run_script(database_url, 'INSERT INTO "Org" DEFAULT VALUES;')
+    assert failure.value.sqlstate == "2200H"  # nextval: reached maximum value of sequence
+    # The suggested statements, run in place of Prisma's: the key is a bigint and so is its sequence.
+    help_text = _serial_type_change_help(PRISMA_BIGSERIAL)
+    fixes = re.findall(r"(?:ALTER TABLE|ALTER SEQUENCE) .*?;", help_text)
+    assert fixes == ['ALTER TABLE "Org" ALTER COLUMN "id" TYPE BIGINT;', 'ALTER SEQUENCE "Org_id_seq" AS bigint;']
+    run_script(database_url, 'DROP TABLE "Org";' + ORG_TABLE + " ".join(fixes) + RULE.good)
+    run_script(database_url, """SELECT setval('"Org_id_seq"', 2147483647);""")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('INSERT INTO "Org" DEFAULT VALUES RETURNING "id"').fetchone() == (2147483648,)

@@ -23,7 +23,7 @@ ADD COLUMN     "bio" TEXT;
 -- safemigrate: ignore drop-table reason: Legacy was archived to S3 in OPS-12
 DROP TABLE "Legacy";
 
-SELEKT everything FROM nowhere;
+IMPORT FOREIGN SCHEMA "legacy" FROM SERVER "old_db" INTO "public";
 """
 
 ADD_POST_SQL = """\

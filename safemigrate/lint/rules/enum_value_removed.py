@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
+from safemigrate.sql import types
 
 
 def swapped_enum(ctx: Context, new_type: m.TypeSpec) -> str | None:
@@ -56,20 +57,23 @@ def _migrate_rows(table: m.Name, column: str, removed: Sequence[str], kept: Sequ
 
 def _check_action(ctx: Context, table: m.Name, action: m.AlterColumnType) -> Hit | None:
     new_type = action.new_type
-    new_enum = ctx.schema.enum(new_type.base) if new_type.user_defined else None
+    # Looked up in the schema the migration names (Prisma's multiSchema: "billing"."Plan_new").
+    new_name = types.type_name(new_type)
+    new_enum = ctx.schema.enum(new_name) if new_type.user_defined else None
     if new_enum is None:
         return None
     state = ctx.schema.column(table, action.column)
     if state is not None:
         if not state.type.user_defined or state.type.array_dims != new_type.array_dims:
             return None
-        old_name: str | None = state.type.base
+        old_name: m.Name | None = types.type_name(state.type)
     else:
-        old_name = swapped_enum(ctx, new_type)  # the history does not know the column: read the pattern
-    if old_name is None or old_name == new_type.base:
+        swapped = swapped_enum(ctx, new_type)  # the history does not know the column: read the pattern
+        old_name = m.Name(swapped, new_name.schema) if swapped is not None else None
+    if old_name is None or ctx.schema.key(old_name) == ctx.schema.key(new_name):
         return None
     old_enum = ctx.schema.enum(old_name)
-    if old_enum is None and swapped_enum(ctx, new_type) != old_name:
+    if old_enum is None and swapped_enum(ctx, new_type) != old_name.name:
         return None  # the column's type is no enum the history knows, and the file does not swap it
     kept = list(new_enum.values)
     column = f"{table.display()}.{action.column}"
@@ -78,13 +82,13 @@ def _check_action(ctx: Context, table: m.Name, action: m.AlterColumnType) -> Hit
         if not removed:
             return None
         message = (
-            f"Enum {old_name} loses value(s) {', '.join(removed)} for column {column}: rows holding them "
-            "make this statement fail, and the values are gone from the type afterwards."
+            f"Enum {old_name.display()} loses value(s) {', '.join(removed)} for column {column}: rows holding "
+            "them make this statement fail, and the values are gone from the type afterwards."
         )
     else:
         removed = []
         message = (
-            f"Enum {old_name} is recreated as {new_type.base} without some of its values (it keeps only "
+            f"Enum {old_name.display()} is recreated as {new_type.base} without some of its values (it keeps only "
             f"{', '.join(kept) or 'none'}; the old ones are not known from the migration history): rows of "
             f"{column} holding a removed value make this statement fail."
         )

@@ -30,6 +30,19 @@ def _step_phrase(step: types.ConversionStep) -> str:
     return f"at {verb} from {step.source.display()} to {step.target.display()}, {step.change.reason}"
 
 
+def _as_text_help(table: m.Name, column: str, old: m.TypeSpec, new: m.TypeSpec, backup: str) -> str:
+    """A bytea or an array converted to text: store the text it stands for, not its spelling."""
+    col = m.quote_ident(column)
+    alter = f"ALTER TABLE {table.sql()} ALTER COLUMN {col} TYPE {_type_sql(new)} USING"
+    if old.array_dims:
+        convert = f"join the elements yourself: {alter} array_to_string({col}, ','); (NULL elements are left out)"
+    else:
+        convert = (
+            f"if the bytes are UTF-8 text, store that text: {alter} convert_from({col}, 'UTF8'); (fails on others)"
+        )
+    return f"Keep {old.display()}, or {convert}; back up first ({backup})."
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if not isinstance(summary, m.AlterTable) or ctx.schema.is_fresh_table(summary.table):
@@ -37,8 +50,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     table = summary.table
     enums = ctx.schema.enum_names()
     for action in summary.actions:
-        if not isinstance(action, m.AlterColumnType):
-            continue
+        if not isinstance(action, m.AlterColumnType) or types.serial_type_in(action) is not None:
+            continue  # a serial type: the statement fails, no value changes (serial-type-change)
         state = ctx.schema.column(table, action.column)
         old = state.type if state is not None else None
         new = action.new_type
@@ -83,6 +96,8 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"ALTER COLUMN {m.quote_ident(action.column)} TYPE {_type_sql(new)} USING {cast}; "
                 f"if the values are meant to change, back them up first ({backup})."
             )
+        elif not lossy.written and (old.array_dims or old.base == "bytea"):
+            help_text = _as_text_help(table, action.column, old, new, backup)
         else:
             help_text = (
                 f"Keep the wider type, or back up first ({backup}) and fix the values that do not fit; "

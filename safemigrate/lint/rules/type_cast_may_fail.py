@@ -80,8 +80,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     table = alter.table
     enums = ctx.schema.enum_names()
     for i, action in enumerate(alter.actions):
-        if not isinstance(action, m.AlterColumnType):
-            continue
+        if not isinstance(action, m.AlterColumnType) or types.serial_type_in(action) is not None:
+            continue  # a serial type: the statement fails before any value is cast (serial-type-change)
         if action.using is not None and not action.using_casts_column:
             continue  # the expression's result replaces the values: no stored value is cast
         state = ctx.schema.column(table, action.column)

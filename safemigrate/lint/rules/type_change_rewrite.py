@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.types import conversion_steps, using_casts_column
+from safemigrate.sql.types import conversion_steps, serial_type_in, type_name, using_casts_column
 
 
 def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
@@ -23,7 +23,7 @@ def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
 
 def _drops_enum_values(ctx: Context, old: m.TypeSpec, new: m.TypeSpec) -> bool:
     """True when the new enum lacks a value of the old one: enum-value-removed reports the change."""
-    old_enum, new_enum = ctx.schema.enum(old.base), ctx.schema.enum(new.base)
+    old_enum, new_enum = ctx.schema.enum(type_name(old)), ctx.schema.enum(type_name(new))
     return old_enum is not None and new_enum is not None and not set(old_enum.values) <= set(new_enum.values)
 
 
@@ -34,8 +34,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     table = alter.table
     enums = ctx.schema.enum_names()
     for action in alter.actions:
-        if not isinstance(action, m.AlterColumnType):
-            continue
+        if not isinstance(action, m.AlterColumnType) or serial_type_in(action) is not None:
+            continue  # a serial type: the statement fails before any row is read (serial-type-change)
         column = ctx.schema.column(table, action.column)
         old = column.type if column else None
         new = action.new_type

@@ -24,6 +24,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     for i, action in enumerate(alter.actions):
         if not isinstance(action, m.AlterColumnType) or action.using is None:
             continue
+        if types.serial_type_in(action) is not None:
+            continue  # a serial type: the statement fails, no value is replaced (serial-type-change)
         if types.using_casts_column(action.using, action.column):
             continue
         if column_added_empty(ctx, table, action.column, alter.actions[:i]):
