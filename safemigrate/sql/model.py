@@ -511,11 +511,15 @@ class Revoke:
     """What a REVOKE takes away: privileges on objects, or (``on`` "role") membership of roles."""
 
     privileges: tuple[str, ...]  # as written, upper case (SELECT, ALL, USAGE...); role names for "role"
-    on: str  # "table" (also views), "sequence", "schema", "database", "function", "all tables in schema"...
+    on: str  # "table" (also views), "sequence", "schema", "database", "function", "all tables in schema"...,
+    # or "future tables", "future sequences"... (ALTER DEFAULT PRIVILEGES)
     objects: tuple[Name, ...]  # the tables, schemas... (for "all ... in schema": the schemas)
     roles: tuple[str, ...]  # the roles that lose them, as written (PUBLIC upper case)
     grant_option_only: bool = False  # REVOKE GRANT OPTION FOR ...: the privileges themselves stay
     cascade: bool = False  # CASCADE: also from the roles these granted them to
+    # ALTER DEFAULT PRIVILEGES FOR ROLE ... REVOKE (on "future tables"...; objects: the IN SCHEMA schemas):
+    # the roles whose objects created from now on it is about (none: the role running the migration)
+    creators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1511,6 +1511,8 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _alter_sequence(words)
     if first == "ALTER" and second in ("TRIGGER", "POLICY"):
         return lambda words, _text: _alter_attached(words)
+    if first == "ALTER" and second == "DEFAULT" and w.word(2) == "PRIVILEGES":
+        return lambda words, _text: _alter_default_privileges(words)
     if first == "ALTER" and second in ("FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
         return lambda words, _text: m.Harmless("alter " + second.lower())
     if first == "DROP":
@@ -1589,9 +1591,35 @@ def _reassign_owned(w: _Words) -> m.Summary:
     return m.Harmless("reassign owned", roles=tuple(roles))
 
 
-def _revoke(w: _Words) -> m.Summary:
+# ALTER DEFAULT PRIVILEGES ... REVOKE ... ON <kind>: the objects created later it is about.
+_DEFAULT_PRIVILEGE_KINDS = (("TABLES",), ("SEQUENCES",), ("FUNCTIONS",), ("ROUTINES",), ("TYPES",), ("SCHEMAS",))
+
+
+def _alter_default_privileges(w: _Words) -> m.Summary:
+    """``ALTER DEFAULT PRIVILEGES [FOR ROLE roles] [IN SCHEMA schemas] {GRANT | REVOKE} ...``: the
+    privileges of objects created from now on. A REVOKE takes them from the roles for those objects."""
+    w.expect("ALTER", "DEFAULT", "PRIVILEGES")
+    creators: list[str] = []
+    schemas: list[m.Name] = []
+    while True:
+        if w.accept("FOR", "ROLE") or w.accept("FOR", "USER"):
+            creators = _roles(w)
+        elif w.accept("IN", "SCHEMA"):
+            schemas.append(m.Name(w.identifier()))
+            while w.is_comma():
+                w.i += 1
+                schemas.append(m.Name(w.identifier()))
+        else:
+            break
+    if w.peek("GRANT"):
+        return m.Harmless("alter default privileges")
+    return _revoke(w, future=(tuple(creators), tuple(schemas)))
+
+
+def _revoke(w: _Words, future: tuple[tuple[str, ...], tuple[m.Name, ...]] | None = None) -> m.Summary:
     """``REVOKE [GRANT OPTION FOR] privileges [(columns)] ON [kind] names FROM roles [GRANTED BY role]
-    [CASCADE | RESTRICT]``, or ``REVOKE [ADMIN | INHERIT | SET OPTION FOR] roles FROM roles``."""
+    [CASCADE | RESTRICT]``, or ``REVOKE [ADMIN | INHERIT | SET OPTION FOR] roles FROM roles``. With
+    ``future`` (ALTER DEFAULT PRIVILEGES: the creating roles and the schemas), ``ON kind`` alone."""
     w.expect("REVOKE")
     option_only = False
     for option in ("GRANT", "ADMIN", "INHERIT", "SET"):
@@ -1611,7 +1639,13 @@ def _revoke(w: _Words) -> m.Summary:
     if not written:
         raise _NotUnderstood("REVOKE without privileges")
     on, objects = "role", []
-    if w.accept("ON"):
+    if future is not None:
+        w.expect("ON")
+        kind = next((k for k in _DEFAULT_PRIVILEGE_KINDS if w.accept(*k)), None)
+        if kind is None:
+            raise _NotUnderstood("ALTER DEFAULT PRIVILEGES ... REVOKE ... ON kind")
+        on, objects = f"future {kind[0].lower()}", list(future[1])
+    elif w.accept("ON"):
         on = "table"
         for target in _REVOKE_TARGETS:
             # ``ON type FROM app``: a table named like a kind of object
@@ -1638,7 +1672,8 @@ def _revoke(w: _Words) -> m.Summary:
     w.done()
     # Role names fold to lower case unless quoted, as the roles of FROM do.
     privileges = tuple(word.lower() if on == "role" and not quoted else word for word, quoted in written)
-    revoke = m.Revoke(privileges, on, tuple(objects), tuple(roles), option_only, cascade)
+    creators = future[0] if future is not None else ()
+    revoke = m.Revoke(privileges, on, tuple(objects), tuple(roles), option_only, cascade, creators)
     return m.Harmless("revoke", revoke=revoke)
 
 

@@ -430,3 +430,18 @@ def test_serial_type_in_alter_column_always_fails_and_the_suggested_fix_works(da
     run_script(database_url, """SELECT setval('"Org_id_seq"', 2147483647);""")
     with psycopg.connect(database_url) as conn:
         assert conn.execute('INSERT INTO "Org" DEFAULT VALUES RETURNING "id"').fetchone() == (2147483648,)
+
+
+def test_revoked_default_privileges_fail_the_app_on_tables_created_later(
+    pg_server: PgServer, database_url: str
+) -> None:
+    with throwaway_roles(pg_server, database_url, "app") as (app,):
+        run_script(database_url, f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {app};")
+        run_script(database_url, ORDER_TABLE)  # created before: the default privileges applied
+        run_script(database_url, f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM {app};")
+        assert _as_role(database_url, app, 'SELECT count(*) FROM "Order"') == 50  # existing tables: unchanged
+        run_script(database_url, 'CREATE TABLE "Invoice" ("id" INTEGER);')  # a later migration's table
+        with pytest.raises(psycopg.Error) as failure:
+            _as_role(database_url, app, 'SELECT count(*) FROM "Invoice"')
+        assert failure.value.sqlstate == "42501"
+        run_script(database_url, f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {app};")

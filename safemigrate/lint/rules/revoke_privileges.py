@@ -8,7 +8,9 @@ every REVOKE of a privilege on an object older than this deploy, and of a role's
 reported. Not reported: objects created earlier in this deploy, not in use yet (tables, views,
 sequences, schemas, enums, and functions created without OR REPLACE, which keeps an older function's
 privileges), and REVOKE GRANT OPTION FOR without CASCADE (the privilege itself stays; with CASCADE,
-the roles it was granted on to lose it).
+the roles it was granted on to lose it). ``ALTER DEFAULT PRIVILEGES ... REVOKE`` changes no existing object,
+but the tables (sequences, functions...) created from then on lack the privileges: the app's queries on
+what a later migration creates fail, so it is reported too.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def check(ctx: Context) -> Iterator[Hit]:
         return
     roles = ", ".join(revoke.roles)
     everyone = " (PUBLIC is every role)" if "PUBLIC" in revoke.roles else ""
+    if revoke.on.startswith("future "):
+        yield _future_hit(revoke, roles, everyone)
+        return
     if revoke.on == "role":
         granted = ", ".join(revoke.privileges)
         what = f"REVOKE {granted} FROM {roles} takes the privileges of {granted} away from {roles}"
@@ -75,6 +80,26 @@ def check(ctx: Context) -> Iterator[Hit]:
         ),
         object=ctx.ref(table) if table is not None else ObjectRef(),
         table=table,
+    )
+
+
+def _future_hit(revoke: m.Revoke, roles: str, everyone: str) -> Hit:
+    """ALTER DEFAULT PRIVILEGES ... REVOKE: nothing changes now; the objects created later lack them."""
+    kind = revoke.on.removeprefix("future ")
+    creators = ", ".join(revoke.creators) or "the role that runs the migrations"
+    where = f" in schema {', '.join(name.name for name in revoke.objects)}" if revoke.objects else ""
+    privileges = " ".join(revoke.privileges)
+    return Hit(
+        message=(
+            f"ALTER DEFAULT PRIVILEGES ... REVOKE {privileges} ON {kind.upper()} FROM {roles}{everyone}: the {kind} "
+            f"{creators} creates from now on{where} no longer give {roles} these privileges, so if the app connects "
+            f"as one of these roles, its queries on the {kind} a later migration creates fail with permission denied."
+        ),
+        help=(
+            "Check which role the app's DATABASE_URL uses; if it needs them, grant them in each migration that "
+            f"creates {kind} (GRANT ... TO <app role>;), or keep the default privileges, and suppress this finding "
+            "with the reason."
+        ),
     )
 
 
