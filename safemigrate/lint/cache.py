@@ -36,7 +36,7 @@ from safemigrate.lint.findings import LintResult
 from safemigrate.lint.reader import ParsedFile, parse_source
 from safemigrate.sql.schema import SchemaModel
 
-_FORMAT = 15  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
+_FORMAT = 16  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
 # 4: identity RESTART (ALTER TABLE ... ALTER COLUMN ... RESTART); 5: tables filled by this deploy, TEMP tables,
 # per-action NOT VALID, element assignments, function defaults, search_path values, SELECT INTO, COPY, sequence steps;
 # 6: foreign keys (and those dropped) in the schema model; 7: NULLS [NOT] DISTINCT of unique indexes and constraints;
@@ -44,7 +44,8 @@ _FORMAT = 15  # 2: every data change (CTEs) and function calls; 3: sequence rese
 # 9: built-ins called with an extension's schema, gen_random_bytes, ROW(...);
 # 10: ADD GENERATED ... START, the sequences a default draws from; 11: row-level security policies, REVOKE;
 # 12: DISABLE TRIGGER ALL told apart from USER; 13: statements PostgreSQL's parser refuses;
-# 14: serial types kept in ALTER COLUMN ... TYPE, DROP OWNED BY, REASSIGN OWNED BY; 15: ALTER DEFAULT PRIVILEGES REVOKE
+# 14: serial types kept in ALTER COLUMN ... TYPE, DROP OWNED BY, REASSIGN OWNED BY; 15: ALTER DEFAULT PRIVILEGES REVOKE;
+# 16: unique keys (and those dropped earlier in the file) in the schema model
 _PARALLEL_FROM = 200  # files; below this, worker start-up costs more than it saves
 _FEW_NEW_FILES = 20
 _CHUNK_FILES = 25  # files per task sent to a worker

@@ -24,12 +24,20 @@ its triggers, and the functions (other than side-effect-free built-ins) its colu
 constraints call. Keyed by the table's model key, whether or not the history created the table (a
 trigger may be put on a table older than the history, or on a view). A row change on such a table
 runs code the linter cannot see into, so it may have filled any table, as a DO block may.
+
+Unique keys (a unique index or constraint, a primary key) say over which columns a table's rows are
+unique. One that a statement drops still says it of the rows that were there (``held_keys``), for the
+rest of its migration file (one transaction: the DROP's ACCESS EXCLUSIVE lock keeps other sessions
+out), until a statement may change them: rows written into any table (a cascade, a trigger or a rule
+may carry the change to this one), a key column changed, dropped, added or renamed, code the linter
+cannot see into, a COMMIT (or BEGIN, ROLLBACK). A key dropped CONCURRENTLY holds no lock: it does
+not count.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -83,6 +91,17 @@ class IndexState:
     created_in: str | None = None
     columns: tuple[str, ...] = ()  # plain key columns, in order; () when unknown or an expression
     partial: bool = False  # a WHERE clause: it does not cover every row
+    constraint: bool = False  # the index of a PRIMARY KEY or UNIQUE constraint (dropped with it, not by DROP INDEX)
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A unique key over ``columns`` of ``table`` (no partial one) that a statement of ``migration``
+    dropped: the rows it kept unique are still there, unchanged (see ``SchemaModel.held_keys``)."""
+
+    table: tuple[str, str]
+    columns: tuple[str, ...]
+    migration: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,9 @@ class SchemaModel:
     policies: dict[tuple[str, str], frozenset[tuple[str, bool]]] = {}  # noqa: RUF012 - copied on write
     # table key -> (row-level security enabled, forced), for the tables the history turned it on for
     row_security: dict[tuple[str, str], tuple[bool, bool]] = {}  # noqa: RUF012 - copied on write
+    # Unique keys dropped by the migration being folded whose rows have not changed since (replaced,
+    # never changed in place): see the module docstring.
+    held_keys: tuple[HeldKey, ...] = ()
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -225,14 +247,41 @@ class SchemaModel:
         state = self.indexes.get(self.key(name))
         return state is not None and state.created_in in self.fresh_migrations and not self._unsure(name)
 
-    def has_unique_index_on(self, table: m.Name, columns: tuple[str, ...]) -> bool:
-        """A unique index over exactly ``columns`` (any order), covering every row, is on the table."""
+    def unique_indexes(self, table: m.Name) -> tuple[IndexState, ...]:
+        """The unique indexes the model knows on the table (primary key and unique constraints included,
+        partial ones too)."""
         key = self.key(table)
-        wanted = set(columns)
-        return any(
-            i.table == key and i.unique and not i.partial and i.columns and set(i.columns) == wanted
+        return tuple(i for i in self.indexes.values() if i.table == key and i.unique)
+
+    def unique_keys(
+        self, table: m.Name, migration: str, before: Sequence[m.AlterAction] = ()
+    ) -> tuple[tuple[str, ...], ...]:
+        """Column sets over which the rows of the table are unique (no two rows equal in all of them
+        without a NULL among them), once the ``before`` actions of the statement being checked have run:
+        its unique keys covering every row, and those a statement of ``migration`` (the file being
+        linted) dropped while no statement since could have changed the rows (``held_keys``). A key is
+        left out when ``before`` changes, drops, adds or renames one of its columns; a key dropped by
+        ``before`` still counts, unless ``before`` also runs code the linter cannot see into."""
+        if self._unsure(table) or any(isinstance(a, m.RenameTable) for a in before):
+            return ()
+        key = self.key(table)
+        changed: set[str] = set()
+        for action in before:
+            if isinstance(action, (m.AlterColumnType, m.DropColumn)):
+                changed.add(action.column)
+            elif isinstance(action, m.AddColumn):
+                changed.add(action.column.name)
+            elif isinstance(action, m.RenameColumn):
+                changed.update((action.old, action.new))
+        dropped = {a.name for a in before if isinstance(a, m.DropConstraint)}
+        unseen = bool(m.alter_table_calls(m.AlterTable(table, tuple(before))))
+        keys = [
+            (i.columns, i.key[1] in dropped)
             for i in self.indexes.values()
-        )
+            if i.table == key and i.unique and not i.partial and i.columns
+        ]
+        keys.extend((h.columns, True) for h in self.held_keys if h.table == key and h.migration == migration)
+        return tuple(columns for columns, held in keys if not (held and unseen) and not changed.intersection(columns))
 
     def index_table(self, name: m.Name) -> tuple[str, str] | None:
         state = self.indexes.get(self.key(name))
@@ -288,8 +337,11 @@ class SchemaModel:
         self.steps += 1
         if isinstance(summary, (m.CreateEnum, m.RenameType, m.DropObjects)):
             self._enum_names = None
-        if self._runs_unseen_code(summary):
+        unseen = self._runs_unseen_code(summary)
+        if unseen:
             self.unseen_code_at = self.steps  # any table may hold rows now
+        if self.held_keys and not isinstance(summary, m.AlterTable):
+            self._forget_held_keys(summary, migration, unseen)
         self._fold_row_code(summary)
         self._fold_policies(summary)
         for change in m.data_changes(summary):
@@ -330,8 +382,14 @@ class SchemaModel:
                         constraint.columns, self.key(constraint.references), constraint.ref_columns, True
                     )
             self.tables[key] = table
+            if not existing:  # a table kept by IF NOT EXISTS may have other keys: its own are unknown
+                keys = [c for column in summary.columns for c in column.constraints] + list(summary.constraints)
+                for constraint in keys:
+                    self._add_key(key, constraint, migration)
         elif isinstance(summary, m.AlterTable):
             self._alter_table(summary, migration)
+            if self.held_keys:  # after the fold: a key it drops is forgotten if it also changes the key's rows
+                self._forget_held_keys(summary, migration, unseen)
         elif isinstance(summary, m.DropObjects):
             for dropped in summary.names:
                 if summary.kind != "schema" and self._unsure(dropped):
@@ -364,7 +422,9 @@ class SchemaModel:
         elif isinstance(summary, m.DropIndex):
             for index_name in summary.names:
                 if not self._unsure(index_name):
-                    self.indexes.pop(self.key(index_name), None)
+                    dropped_index = self.indexes.pop(self.key(index_name), None)
+                    if dropped_index is not None and not summary.concurrently:
+                        self._hold(dropped_index, migration)
         elif isinstance(summary, m.RenameIndex):
             old = self.indexes.pop(self.key(summary.index), None)
             if old is not None:
@@ -615,6 +675,8 @@ class SchemaModel:
                     continue  # PostgreSQL leaves the existing column (and its values) as they are
                 added_in = None if self._unsure(summary.table) else migration
                 table.columns[action.column.name] = _column_state(action.column, added_in)
+                for constraint in action.column.constraints:
+                    self._add_key(key, constraint, migration)
             elif isinstance(action, m.DropColumn):
                 table.columns.pop(action.column, None)
                 # PostgreSQL drops the indexes that use the column with it
@@ -666,6 +728,7 @@ class SchemaModel:
                 own_index = self.indexes.get((key[0], action.name))
                 if own_index is not None and own_index.table == key:
                     del self.indexes[(key[0], action.name)]
+                    self._hold(own_index, migration)
                 dropped = table.foreign_keys.pop(action.name, None)
                 if dropped is not None:
                     table.dropped_foreign_keys[action.name] = (dropped, migration)
@@ -681,12 +744,74 @@ class SchemaModel:
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "primary key":
                 for column_name in action.constraint.columns:
                     _update(table, column_name, not_null=True)
-                if action.constraint.name:
-                    index_key = (key[0], action.constraint.name)
-                    self.indexes[index_key] = IndexState(index_key, key, True, migration, action.constraint.columns)
-            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique" and action.constraint.name:
-                index_key = (key[0], action.constraint.name)
-                self.indexes[index_key] = IndexState(index_key, key, True, migration, action.constraint.columns)
+                for column_name in self._add_key(key, action.constraint, migration):  # USING INDEX: its columns
+                    _update(table, column_name, not_null=True)
+            elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique":
+                self._add_key(key, action.constraint, migration)
+
+    def _add_key(self, table: tuple[str, str], constraint: m.ConstraintSpec, migration: str) -> tuple[str, ...]:
+        """Record the index of a PRIMARY KEY or UNIQUE constraint, under its name or the one PostgreSQL
+        gives it (<table>_pkey, <table>_<columns>_key). A default name that would be too long (PostgreSQL
+        shortens it) or is taken (it adds a number) is not guessed: the index is left out. Returns the
+        key's columns."""
+        if constraint.kind not in ("primary key", "unique"):
+            return ()
+        columns = constraint.columns
+        name = constraint.name
+        if constraint.using_index is not None:
+            # The index becomes the constraint's (renamed to its name), with its columns.
+            used = self.indexes.get((table[0], constraint.using_index))
+            if used is not None and used.table == table:
+                del self.indexes[(table[0], constraint.using_index)]
+                columns = used.columns
+            name = name or constraint.using_index
+        if name is None:
+            suffix = "pkey" if constraint.kind == "primary key" else "_".join(columns) + "_key"
+            name = f"{table[1]}_{suffix}"
+            taken = (table[0], name) in self.indexes or (table[0], name) in self.tables
+            if taken or len(name.encode()) > _MAX_NAME_BYTES or not columns:
+                return columns
+        index_key = (table[0], name)
+        self.indexes[index_key] = IndexState(index_key, table, True, migration, columns, constraint=True)
+        return columns
+
+    def _hold(self, index: IndexState, migration: str) -> None:
+        """A unique key dropped by a statement: its rows stay unique until something may change them."""
+        if index.unique and not index.partial and index.columns and index.table[0] != "pg_temp":
+            self.held_keys = (*self.held_keys, HeldKey(index.table, index.columns, migration))
+
+    def _forget_held_keys(self, summary: m.Summary, migration: str, unseen: bool) -> None:
+        """Drop the held keys whose rows the statement may change (see the module docstring)."""
+        if unseen or isinstance(summary, m.TransactionControl):
+            self.held_keys = ()
+            return
+        kept = [h for h in self.held_keys if h.migration == migration]
+        if m.data_changes(summary):
+            # Rows written into any table: a cascade, a trigger or a rule may carry the change to this one.
+            kept = []
+        elif isinstance(summary, m.AlterTable):
+            table = self.key(summary.table)
+            touched: set[str] = set()
+            for action in summary.actions:
+                if isinstance(action, m.RenameTable):
+                    kept = [h for h in kept if h.table != table]
+                elif isinstance(action, (m.AlterColumnType, m.DropColumn)):
+                    touched.add(action.column)
+                elif isinstance(action, m.AddColumn):
+                    touched.add(action.column.name)
+                elif isinstance(action, m.RenameColumn):
+                    touched.update((action.old, action.new))
+            kept = [h for h in kept if h.table != table or not touched.intersection(h.columns)]
+        elif isinstance(summary, m.DropObjects):
+            if summary.cascade and summary.kind not in ("table", "index"):
+                kept = []  # a type or domain dropped with CASCADE drops the columns that use it
+            elif summary.kind == "table":
+                gone = {self.key(name) for name in summary.names}
+                kept = [h for h in kept if h.table not in gone]
+            elif summary.kind == "schema":
+                schemas = {name.name for name in summary.names}
+                kept = [h for h in kept if h.table[0] not in schemas]
+        self.held_keys = tuple(kept)
 
 
 def _column_state(column: m.ColumnSpec, added_in: str | None = None) -> ColumnState:
@@ -710,6 +835,9 @@ def _update(table: TableState, column: str, *, not_null: bool | None = None, has
         state = replace(state, has_default=has_default)
     table.columns[column] = state
 
+
+# PostgreSQL's identifiers are at most 63 bytes (NAMEDATALEN - 1); it shortens longer generated names.
+_MAX_NAME_BYTES = 63
 
 # A column default runs for inserted rows that get no value, and for UPDATE ... SET column = DEFAULT.
 _DEFAULT_EVENTS = frozenset({"insert", "update"})

@@ -140,3 +140,202 @@ def test_failure_claims(rule_name: str, database_url: str) -> None:
     with pytest.raises(psycopg.Error) as failure:
         run_script(database_url, rule.bad)
     assert failure.value.sqlstate == sqlstate, failure.value
+
+
+# ---- keys that cannot fail, the lock of ADD PRIMARY KEY / UNIQUE, and citext (Prisma 6.19 output) ----
+
+
+def _lint(rule_name: str, history: str, sql: str) -> list[int]:
+    """The lines of the findings one rule reports on ``sql`` after ``history`` (those it knows cannot
+    happen are left out)."""
+    from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+    from safemigrate.lint.rule import Severity
+
+    rule = rule_by_name(rule_name)
+    sources = [
+        SourceFile("history.sql", "20240101000000_v1", history.encode()),
+        SourceFile("migration.sql", "20240102000000_v2", sql.encode()),
+    ]
+    options = LintOptions(severities={rule.name: Severity.ERROR}, report=frozenset({"migration.sql"}), rules=(rule,))
+    return [f.line for f in lint_sources(sources, options).findings if f.rule == rule.name and not f.suppressed]
+
+
+KEYS_V1 = """
+CREATE TABLE "Product" ("id" SERIAL NOT NULL, "code" TEXT NOT NULL, CONSTRAINT "Product_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "Product_code_key" ON "Product"("code");
+CREATE TABLE "Seat" ("roomId" INTEGER NOT NULL, "num" INTEGER NOT NULL,
+                     CONSTRAINT "Seat_pkey" PRIMARY KEY ("roomId","num"));
+CREATE TABLE "Member" ("orgId" INTEGER NOT NULL, "userId" INTEGER NOT NULL, "role" TEXT NOT NULL,
+                       CONSTRAINT "Member_pkey" PRIMARY KEY ("orgId","userId"));
+CREATE TABLE "Person" ("id" SERIAL NOT NULL, "first" TEXT NOT NULL, "last" TEXT NOT NULL, "city" TEXT NOT NULL,
+                       CONSTRAINT "Person_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "Person_first_last_key" ON "Person"("first", "last");
+"""
+# Rows valid under the old keys, repeating values in every part of them.
+KEYS_ROWS = """
+INSERT INTO "Product" ("code") VALUES ('a'), ('b'), ('c');
+INSERT INTO "Seat" VALUES (1, 1), (1, 2), (2, 1);
+INSERT INTO "Member" VALUES (1, 1, 'admin'), (1, 2, 'admin'), (2, 1, 'user');
+INSERT INTO "Person" ("first", "last", "city")
+VALUES ('Ann', 'Lee', 'Oslo'), ('Ann', 'Kim', 'Oslo'), ('Bo', 'Lee', 'Oslo');
+"""
+KEYS_V2 = """-- DropIndex
+DROP INDEX "Product_code_key";
+
+-- DropIndex
+DROP INDEX "Person_first_last_key";
+
+-- AlterTable
+ALTER TABLE "Product" DROP CONSTRAINT "Product_pkey",
+ALTER COLUMN "id" DROP DEFAULT,
+ADD CONSTRAINT "Product_pkey" PRIMARY KEY ("code");
+
+-- AlterTable
+ALTER TABLE "Seat" DROP CONSTRAINT "Seat_pkey",
+ADD CONSTRAINT "Seat_pkey" PRIMARY KEY ("num", "roomId");
+
+-- AlterTable
+ALTER TABLE "Member" DROP CONSTRAINT "Member_pkey",
+ADD CONSTRAINT "Member_pkey" PRIMARY KEY ("orgId", "userId", "role");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Person_first_last_city_key" ON "Person"("first", "last", "city");
+"""
+
+
+def test_keys_over_a_superset_of_a_key_that_held_cannot_fail(database_url: str) -> None:
+    """The rows a key dropped earlier in the same file kept unique stay unique on any superset of its
+    columns: Prisma's key changes run on such rows, and neither rule reports them; a key on other columns
+    (Person (city, last)) fails on the same rows, and is reported."""
+    assert _lint("add-primary-key", KEYS_V1, KEYS_V2) == []
+    assert _lint("unique-on-existing-table", KEYS_V1, KEYS_V2) == []
+    run_script(database_url, KEYS_V1 + KEYS_ROWS)
+    run_script(database_url, KEYS_V2)
+    other = 'CREATE UNIQUE INDEX "Person_city_last_key" ON "Person"("city", "last");'
+    assert _lint("unique-on-existing-table", KEYS_V1, KEYS_V2 + other) == [KEYS_V2.count("\n") + 1]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run_script(database_url, other)
+
+
+def test_a_key_extended_by_a_nullable_column_fails_on_its_nulls(database_url: str) -> None:
+    history = KEYS_V1.replace('"role" TEXT NOT NULL', '"role" TEXT')
+    sql = (
+        'ALTER TABLE "Member" DROP CONSTRAINT "Member_pkey", '
+        'ADD CONSTRAINT "Member_pkey" PRIMARY KEY ("orgId", "userId", "role");'
+    )
+    assert _lint("add-primary-key", history, sql) == [1]
+    run_script(database_url, history + """INSERT INTO "Member" VALUES (1, 1, NULL);""")
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        run_script(database_url, sql)
+
+
+FK_V1 = """
+CREATE TABLE "User" ("id" SERIAL NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "Post" ("id" SERIAL NOT NULL, "authorId" INTEGER, CONSTRAINT "Post_pkey" PRIMARY KEY ("id"));
+ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id")
+ON DELETE SET NULL ON UPDATE CASCADE;
+"""
+FK_V2 = """-- DropForeignKey
+ALTER TABLE "Post" DROP CONSTRAINT "Post_authorId_fkey";
+
+-- AlterTable
+ALTER TABLE "Post" ADD COLUMN     "token" UUID NOT NULL DEFAULT gen_random_uuid(),
+ALTER COLUMN "authorId" SET NOT NULL;
+
+-- AddForeignKey
+ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id")
+ON DELETE RESTRICT ON UPDATE CASCADE;
+"""
+
+
+def test_a_relation_made_required_re_adds_a_key_its_rows_satisfy(database_url: str) -> None:
+    """SET NOT NULL between the drop and the re-add changes no value: the re-added key checks rows the
+    dropped one kept valid. Changing the values in the re-adding statement itself is checked after
+    the change (ALTER TABLE validates new foreign keys last), and is reported."""
+    assert _lint("add-foreign-key", FK_V1, FK_V2) == []
+    run_script(
+        database_url,
+        FK_V1
+        + """INSERT INTO "User" SELECT FROM generate_series(1, 3);
+        INSERT INTO "Post" ("authorId") VALUES (1), (2), (3);""",
+    )
+    run_script(database_url, FK_V2)
+    changed = (
+        'ALTER TABLE "Post" DROP CONSTRAINT "Post_authorId_fkey";\n'
+        'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id"), '
+        'ALTER COLUMN "authorId" TYPE BIGINT USING "authorId" + 1000;'
+    )
+    assert _lint("add-foreign-key", FK_V1 + FK_V2, changed) == [2]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        run_script(database_url, changed)
+
+
+JOIN_TABLE = """
+CREATE TABLE "_PostToTag" ("A" INTEGER NOT NULL, "B" INTEGER NOT NULL);
+CREATE UNIQUE INDEX "_PostToTag_AB_unique" ON "_PostToTag"("A", "B");
+INSERT INTO "_PostToTag" SELECT g, g % 7 FROM generate_series(1, 300) g;
+"""
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'ALTER TABLE "_PostToTag" ADD CONSTRAINT "_PostToTag_AB_pkey" PRIMARY KEY ("A", "B")',
+        'ALTER TABLE "_PostToTag" ADD CONSTRAINT "_PostToTag_B_A_key" UNIQUE ("B", "A")',
+    ],
+)
+def test_adding_a_primary_key_or_unique_constraint_builds_under_access_exclusive(
+    statement: str, database_url: str
+) -> None:
+    """Prisma 6's implicit m:n key: the index is built while ACCESS EXCLUSIVE is held (reads wait too)."""
+    assert "access exclusive" in rule_by_name("create-index-non-concurrent").lock.lower()
+    run_script(database_url, JOIN_TABLE)
+    with psycopg.connect(database_url) as migrating, psycopg.connect(database_url, autocommit=True) as watcher:
+        migrating.execute(statement.encode(), prepare=False)  # transaction left open: its locks are held
+        modes = {
+            row[0]
+            for row in watcher.execute(
+                "SELECT mode FROM pg_locks WHERE pid = %s AND relation = '\"_PostToTag\"'::regclass AND granted",
+                (migrating.info.backend_pid,),
+            ).fetchall()
+        }
+        migrating.rollback()
+    assert "AccessExclusiveLock" in modes, modes
+
+
+def test_a_unique_index_already_there_becomes_the_primary_key_without_a_build(database_url: str) -> None:
+    """The alternative create-index-non-concurrent gives for Prisma 6's m:n key: USING INDEX takes the
+    existing index (same relation, renamed to the key's name), so the DROP INDEX after it must go."""
+    run_script(database_url, JOIN_TABLE)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        index = conn.execute("""SELECT '"_PostToTag_AB_unique"'::regclass::oid""").fetchone()
+        conn.execute(
+            'ALTER TABLE "_PostToTag" ADD CONSTRAINT "_PostToTag_AB_pkey" '
+            'PRIMARY KEY USING INDEX "_PostToTag_AB_unique"'
+        )
+        assert conn.execute("""SELECT '"_PostToTag_AB_pkey"'::regclass::oid""").fetchone() == index
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            conn.execute('DROP INDEX "_PostToTag_AB_unique"')
+
+
+@pytest.mark.parametrize(
+    ("values", "statement"),
+    [
+        ("('Ann@x.com'), ('ann@x.com')", 'ALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE CITEXT'),
+        ("('a'), ('a ')", 'ALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE CHAR(20)'),
+    ],
+)
+def test_a_unique_column_made_citext_or_char_fails_on_values_equal_under_the_new_type(
+    values: str, statement: str, database_url: str
+) -> None:
+    """PostgreSQL rebuilds the column's unique index with the new type's equality (case-insensitive for
+    citext, trailing spaces ignored for char): values distinct before are duplicates now."""
+    history = """CREATE EXTENSION IF NOT EXISTS "citext";
+        CREATE TABLE "User" ("id" SERIAL NOT NULL, "email" TEXT NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));
+        CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+    """
+    assert _lint("unique-on-existing-table", history, statement + ";") == [1]
+    run_script(database_url, history + f'INSERT INTO "User" ("email") VALUES {values};')
+    with pytest.raises(psycopg.errors.UniqueViolation) as failure:
+        run_script(database_url, statement)
+    assert "User_email_key" in str(failure.value)

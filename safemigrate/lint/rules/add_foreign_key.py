@@ -10,12 +10,13 @@ constraint ``NOT VALID`` and validating it in a later migration lets you clean t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.lint.rules.validate_constraint import validated_in_same_transaction
 from safemigrate.sql import model as m
+from safemigrate.sql.schema import SchemaModel
 
 
 def _orphans_query(table: m.Name, constraint: m.ConstraintSpec, parent: m.Name) -> str:
@@ -95,26 +96,24 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
     )
 
 
-def _re_added(
-    ctx: Context, table: m.Name, constraint: m.ConstraintSpec, earlier_actions: Sequence[m.AlterAction]
-) -> bool:
-    """Prisma changes a key's ON DELETE / ON UPDATE (or a relation's optionality) by DROP CONSTRAINT
-    and ADD CONSTRAINT of the same key: the existing rows already satisfy it. Only that shape counts:
-    the same validated key (columns, referenced table and columns), dropped earlier in this file, with
-    nothing but other foreign keys dropped or added in between (any other statement, even on another
-    table, may change rows or the parent through a cascade, a trigger or a rename), and not MATCH FULL
-    (stricter than the default). Anything else is reported."""
+def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, others: Sequence[m.AlterAction]) -> bool:
+    """Prisma changes a key's ON DELETE / ON UPDATE, or a relation's optionality, by DROP CONSTRAINT and
+    ADD CONSTRAINT of the same key, with other changes in between (SET NOT NULL of the key column,
+    columns added, tables and indexes created or dropped): the existing rows already satisfy it. It
+    counts when the same validated key (columns, referenced table and columns) was dropped earlier in
+    this file, not MATCH FULL (stricter than the default), and no statement since (nor an ``others``
+    action of the re-adding statement, which runs before the check) can change the key columns' values
+    or the referenced rows: see ``_Keeps``. Anything else is reported."""
     state = ctx.schema.table(table)
     if state is None or constraint.name is None or constraint.references is None:
         return False
     if "MATCH FULL" in " ".join(ctx.statement.text.upper().split()):
         return False
-    if not all(_only_keys(a) for a in earlier_actions):
-        return False
     dropped = state.dropped_foreign_keys.get(constraint.name)
     if dropped is None or dropped[1] != ctx.migration:
         return False
     old = dropped[0]
+    child = ctx.schema.key(table)
     parent = ctx.schema.key(constraint.references)
     if not old.validated or (old.columns, old.references, old.ref_columns) != (
         constraint.columns,
@@ -122,22 +121,95 @@ def _re_added(
         constraint.ref_columns,
     ):
         return False
+    keeps = _keeps(ctx, child, constraint, parent)
+    if not keeps.statement(m.AlterTable(table, tuple(others))):
+        return False
     for statement in reversed(ctx.earlier()):  # back to the DROP CONSTRAINT of this key
         summary = statement.summary
-        if not isinstance(summary, m.AlterTable) or not all(_only_keys(a) for a in summary.actions):
+        if not keeps.statement(summary):
             return False
-        if ctx.schema.key(summary.table) == ctx.schema.key(table) and any(
-            isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions
+        if (
+            isinstance(summary, m.AlterTable)
+            and ctx.schema.key(summary.table) == child
+            and any(isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions)
         ):
             return True
     return False
 
 
-def _only_keys(action: m.AlterAction) -> bool:
-    """Dropping a constraint (a key, above all), or adding a foreign key: no row or parent changes."""
-    if isinstance(action, m.DropConstraint):
-        return True
-    return isinstance(action, m.AddConstraint) and action.constraint.kind == "foreign key"
+@dataclass(frozen=True)
+class _Keeps:
+    """Whether a statement keeps the values of a foreign key's columns and the rows it references: it
+    writes no row anywhere (a cascade, a trigger or a rule may reach them), runs no code the linter
+    cannot see into, commits nothing (other sessions would write), and neither changes, drops, adds nor
+    renames those columns, nor renames or drops the two tables. Conservative: a statement it does not
+    know to keep them does not."""
+
+    schema: SchemaModel
+    columns: Mapping[tuple[str, str], frozenset[str]]  # the referencing and referenced tables -> key columns
+    whole: tuple[str, str] | None  # the referenced table when the key references its primary key (columns unknown)
+
+    def statement(self, summary: m.Summary) -> bool:
+        if m.runs_unseen_code(summary) or m.data_changes(summary):
+            return False
+        if isinstance(summary, m.AlterTable):
+            table = self.schema.key(summary.table)
+            return all(self.action(table, a) for a in summary.actions)
+        if isinstance(summary, m.DropObjects):
+            if summary.cascade or summary.kind not in ("table", "view", "materialized view", "sequence"):
+                return False  # a type, domain, schema or extension may take columns with it
+            return not any(self.schema.key(name) in self.columns for name in summary.names)
+        if isinstance(summary, m.SetSetting):
+            return summary.name not in ("search_path", "all")  # names could resolve to other tables
+        # A new table holds only its own rows (the functions of its AS query are unseen code, above).
+        return isinstance(summary, _KEEPING)
+
+    def action(self, table: tuple[str, str], action: m.AlterAction) -> bool:
+        """An ALTER TABLE action on ``table`` that keeps the key's values and referenced rows."""
+        if isinstance(action, _KEEPING_ACTIONS):
+            return True  # constraints check rows, they do not change them (their functions are unseen code)
+        keyed = self.columns.get(table)
+        if isinstance(action, (m.AddColumn, m.DropColumn, m.AlterColumnType)):
+            column = action.column.name if isinstance(action, m.AddColumn) else action.column
+            return keyed is None or (column not in keyed and table != self.whole)
+        if isinstance(action, m.RenameColumn):
+            return keyed is None
+        return False  # RENAME TO, triggers switched, identity, VALIDATE: not known to keep them
+
+
+_KEEPING = (
+    m.CreateTable,
+    m.CreateIndex,
+    m.DropIndex,
+    m.RenameIndex,
+    m.Reindex,
+    m.CreateEnum,
+    m.AlterEnumAddValue,
+    m.RenameType,
+    m.CreateExtension,
+    m.CreateObject,
+    m.Harmless,
+    m.Vacuum,
+    m.ResetSequence,
+)
+_KEEPING_ACTIONS = (
+    m.DropConstraint,
+    m.AddConstraint,
+    m.SetNotNull,
+    m.DropNotNull,
+    m.SetDefault,
+    m.DropDefault,
+    m.RenameConstraint,
+    m.SetLogged,
+    m.OtherTableAction,
+)
+
+
+def _keeps(ctx: Context, child: tuple[str, str], constraint: m.ConstraintSpec, parent: tuple[str, str]) -> _Keeps:
+    columns = {child: frozenset(constraint.columns), parent: frozenset(constraint.ref_columns)}
+    if child == parent:
+        columns = {child: frozenset(constraint.columns) | frozenset(constraint.ref_columns)}
+    return _Keeps(ctx.schema, columns, None if constraint.ref_columns else parent)
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -156,7 +228,8 @@ def check(ctx: Context) -> Iterator[Hit]:
             # A key column added in this file holds NULL everywhere, and a NULL key references nothing.
             if not any(column_added_empty(ctx, table, c, alter.actions[:i]) for c in constraint.columns):
                 hit = _constraint(ctx, table, constraint, validation.line if validation else None)
-                if validation is None and _re_added(ctx, table, constraint, alter.actions[:i]):
+                others = alter.actions[:i] + alter.actions[i + 1 :]
+                if validation is None and _re_added(ctx, table, constraint, others):
                     hit = replace(hit, explained="the same key was dropped just before: the rows satisfy it")
                 yield hit
         elif isinstance(action, m.AddColumn):

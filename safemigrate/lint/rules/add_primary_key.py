@@ -4,8 +4,13 @@ PostgreSQL makes the key columns NOT NULL and builds a unique index over every e
 first NULL or repeated value stops the migration. Prisma writes this when a model's ``@id`` or
 ``@@id`` changes (``DROP CONSTRAINT "<T>_pkey", ADD CONSTRAINT "<T>_pkey" PRIMARY KEY (...)``) and
 warns that the primary key will be changed: the new key columns were never required to be unique.
-Columns already NOT NULL and covered by a unique index over exactly them (not partial) cannot fail
-it (a ``@unique`` field becoming the ``@id``, Prisma 6's implicit many-to-many keys): not reported.
+A key cannot fail when its columns are NOT NULL and include all the columns of a unique key the rows
+already satisfy (rows unique on some columns are unique on any superset of them): a unique index or
+constraint, the old primary key, even one dropped earlier in the same file, as long as nothing since
+could have changed the rows (see ``SchemaModel.unique_keys``). Prisma writes such keys when a
+``@unique`` field becomes the ``@id`` (after ``DROP INDEX`` of its unique index), when ``@@id``
+columns are reordered or extended by a required field, and for Prisma 6's implicit many-to-many
+tables: not reported. The lock the index build takes is create-index-non-concurrent's.
 """
 
 from __future__ import annotations
@@ -65,28 +70,30 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
     )
 
 
-def _already_unique_and_required(ctx: Context, table: m.Name, columns: tuple[str, ...]) -> bool:
-    """Every key column is NOT NULL and a unique index over exactly them covers every row: the key can
-    meet neither a NULL nor a duplicate (Prisma 6 turns an implicit m:n table's unique index into its
-    primary key this way, and a model's @unique field that becomes its @id)."""
+def _already_unique_and_required(
+    ctx: Context, table: m.Name, columns: tuple[str, ...], before: Sequence[m.AlterAction]
+) -> bool:
+    """Every key column is NOT NULL and the rows are unique on some of them already (``before``: the
+    actions of the statement that run first): the key can meet neither a NULL nor a duplicate."""
     state = ctx.schema.table(table)
     if state is None or not columns:
         return False
     required = all((column := state.columns.get(c)) is not None and column.not_null for c in columns)
-    return required and ctx.schema.has_unique_index_on(table, columns)
+    wanted = set(columns)
+    return required and any(set(key) <= wanted for key in ctx.schema.unique_keys(table, ctx.migration, before))
 
 
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
         return
-    for action in alter.actions:
+    for i, action in enumerate(alter.actions):
         if isinstance(action, m.AddConstraint):
             constraint = action.constraint
             if constraint.kind == "primary key" and constraint.using_index is None:
                 hit = _constraint(ctx, alter, constraint)
-                if _already_unique_and_required(ctx, alter.table, constraint.columns):
-                    hit = replace(hit, explained="its columns are NOT NULL and unique already")
+                if _already_unique_and_required(ctx, alter.table, constraint.columns, alter.actions[:i]):
+                    hit = replace(hit, explained="its columns are NOT NULL and the rows are unique on them already")
                 yield hit
         elif isinstance(action, m.AddColumn):
             column = action.column

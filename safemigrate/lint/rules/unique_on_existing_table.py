@@ -5,11 +5,24 @@ create unique index ... Key (email)=(...) is duplicated"). Prisma writes ``CREAT
 for ``@unique`` / ``@@unique`` and warns "If there are existing duplicate values, this will fail":
 the application never prevented duplicates before, so production data often has some.
 A failed ``CONCURRENTLY`` build also leaves an INVALID index behind that must be dropped.
+
+A key over all the columns of a unique key the rows already satisfy, and more, cannot fail: rows
+unique on some columns are unique on any superset of them (NULLs never collide in a unique index;
+with NULLS NOT DISTINCT the old key's columns must be NOT NULL). That key may be one a statement
+dropped earlier in the same file, as long as nothing since could have changed the rows (Prisma
+drops ``@@unique([a, b])`` before it creates ``@@unique([a, b, c])``): see ``SchemaModel.unique_keys``.
+
+Changing a column's type to one whose equality is coarser rebuilds its unique indexes (and the
+primary key) by the new equality, under ACCESS EXCLUSIVE: citext ignores case (Prisma's
+``@db.Citext``), char(n) trailing spaces (``@db.Char(n)``). Values distinct before may be equal now:
+'Ann@x.com' and 'ann@x.com' stop the migration ("could not create unique index"). (A change to a
+nondeterministic collation does the same; the linter does not read collations.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.sql import model as m
@@ -118,6 +131,93 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec) -> Hit:
     )
 
 
+_COARSER_EQUALITY = {
+    "citext": ("ignores case", "differ only in case ('Ann@x.com' and 'ann@x.com')"),
+    "char": ("ignores trailing spaces", "differ only in trailing spaces ('a' and 'a ')"),
+}
+
+
+def _coarser_equality(old: m.TypeSpec, new: m.TypeSpec) -> str | None:
+    """The key of _COARSER_EQUALITY when values distinct as ``old`` may be equal as ``new``."""
+    kind = {"citext": "citext", "char": "char", "bpchar": "char"}.get(new.base)
+    was = {"citext": "citext", "char": "char", "bpchar": "char"}.get(old.base)
+    return kind if kind is not None and kind != was else None
+
+
+def _columns_of(action: m.AlterAction) -> tuple[str, ...]:
+    """The columns an ALTER TABLE action adds, drops, retypes or renames."""
+    if isinstance(action, (m.DropColumn, m.AlterColumnType)):
+        return (action.column,)
+    if isinstance(action, m.AddColumn):
+        return (action.column.name,)
+    if isinstance(action, m.RenameColumn):
+        return (action.old, action.new)
+    return ()
+
+
+def _type_changes(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
+    """A column changed to citext or char(n) while a unique index (or the primary key) uses it."""
+    table = alter.table
+    for i, action in enumerate(alter.actions):
+        if not isinstance(action, m.AlterColumnType):
+            continue
+        before = alter.actions[:i]
+        column = ctx.schema.column(table, action.column)
+        # An earlier action of the statement on the column: the model's column may not be the one changed here.
+        redefined = any(action.column in _columns_of(a) for a in before)
+        kind = _coarser_equality(column.type, action.new_type) if column is not None and not redefined else None
+        if kind is None:
+            continue
+        equality, values = _COARSER_EQUALITY[kind]
+        dropped = {a.name for a in before if isinstance(a, m.DropConstraint)}
+        new_type = action.new_type.sql
+        for index in ctx.schema.unique_indexes(table):
+            if action.column not in index.columns or index.key[1] in dropped:
+                continue
+            keys = ", ".join(
+                f"{m.quote_ident(c)}::{new_type}" if c == action.column else _key_sql([c]) for c in index.columns
+            )
+            where = " among the rows its WHERE clause covers" if index.partial else ""
+            yield Hit(
+                message=(
+                    f"Changing {table.display()}.{action.column} to {action.new_type.display()} rebuilds unique "
+                    f"index {index.key[1]} with {action.new_type.display()} equality, which {equality}: it fails "
+                    f"if existing rows hold values that {values}{where}, while holding ACCESS EXCLUSIVE on "
+                    f"{table.display()}."
+                ),
+                help=(
+                    f"Find the values that become duplicates first: SELECT {keys}, count(*) FROM {table.sql()} "
+                    f"GROUP BY {keys} HAVING count(*) > 1; merge or change them in an earlier migration."
+                ),
+                object=ctx.ref(table, action.column),
+                table=table,
+            )
+
+
+def _unique_already(
+    ctx: Context,
+    table: m.Name,
+    columns: Sequence[str],
+    nulls_not_distinct: bool,
+    before: Sequence[m.AlterAction] = (),
+) -> bool:
+    """The rows are unique on some of ``columns`` already: a key over all of them cannot repeat (with
+    NULLS NOT DISTINCT, only when those columns hold no NULL)."""
+    state = ctx.schema.table(table)
+    wanted = set(columns)
+    for key in ctx.schema.unique_keys(table, ctx.migration, before):
+        if not set(key) <= wanted:
+            continue
+        if not nulls_not_distinct or (
+            state is not None and all((c := state.columns.get(name)) is not None and c.not_null for name in key)
+        ):
+            return True
+    return False
+
+
+_UNIQUE_ALREADY = "the rows are unique on some of its columns already"
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if isinstance(summary, m.CreateIndex) and summary.unique:
@@ -125,8 +225,11 @@ def check(ctx: Context) -> Iterator[Hit]:
         # NULLS NOT DISTINCT makes them equal).
         nulls_collide = summary.nulls_not_distinct
         if nulls_collide or not any(column_added_empty(ctx, summary.table, c) for c in summary.columns):
-            yield from _index(ctx, summary)
+            already = _unique_already(ctx, summary.table, summary.columns, nulls_collide)
+            for hit in _index(ctx, summary):
+                yield replace(hit, explained=_UNIQUE_ALREADY) if already else hit
     elif isinstance(summary, m.AlterTable):
+        yield from _type_changes(ctx, summary)
         for i, action in enumerate(summary.actions):
             if isinstance(action, m.AddConstraint):
                 constraint = action.constraint
@@ -135,7 +238,11 @@ def check(ctx: Context) -> Iterator[Hit]:
                 before = summary.actions[:i]
                 empty = any(column_added_empty(ctx, summary.table, c, before) for c in constraint.columns)
                 if constraint.nulls_not_distinct or not empty:
-                    yield _constraint(ctx, summary.table, constraint)
+                    hit = _constraint(ctx, summary.table, constraint)
+                    nnd = constraint.nulls_not_distinct
+                    if _unique_already(ctx, summary.table, constraint.columns, nnd, before):
+                        hit = replace(hit, explained=_UNIQUE_ALREADY)
+                    yield hit
             elif isinstance(action, m.AddColumn):
                 column = action.column
                 unique = [c for c in column.constraints if c.kind == "unique"]
