@@ -12,28 +12,40 @@ NULL are not reported (inserts store NULL), nor tables created earlier in this d
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.schema import ColumnState
 
 
-def _at_end_of_file(ctx: Context, table: m.Name, column: str) -> ColumnState | None:
-    """The column once the whole file has run (renames of the table and the column followed)."""
-    model = copy.deepcopy(ctx.schema)
-    key, name = model.key(table), column
+def _required_without_default_at_end(ctx: Context, table: m.Name, column: str) -> bool:
+    """Whether the column is still NOT NULL without a default once the whole file has run (renames of
+    the table and the column followed). A scan of the statements, not a fold of a copy of the schema
+    model: copying the model of a long history for every DROP DEFAULT cost more than the whole lint."""
+    key, name = ctx.schema.key(table), column
+    not_null, has_default = True, True
     for statement in (ctx.statement, *ctx.later()):
         summary = statement.summary
-        if isinstance(summary, m.AlterTable) and model.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.RenameTable):
-                    key = (key[0], action.new)
-                elif isinstance(action, m.RenameColumn) and action.old == name:
-                    name = action.new
-        model.apply(summary, ctx.migration)
-    return model.column(m.Name(key[1], key[0]), name)
+        if (
+            isinstance(summary, m.DropObjects)
+            and summary.kind == "table"
+            and any(ctx.schema.key(dropped) == key for dropped in summary.names)
+        ):
+            return False
+        if not isinstance(summary, m.AlterTable) or ctx.schema.key(summary.table) != key:
+            continue
+        for action in summary.actions:
+            if isinstance(action, m.RenameTable):
+                key = (key[0], action.new)
+            elif isinstance(action, m.RenameColumn) and action.old == name:
+                name = action.new
+            elif isinstance(action, m.DropColumn) and action.column == name:
+                return False
+            elif isinstance(action, (m.DropDefault, m.SetDefault)) and action.column == name:
+                has_default = isinstance(action, m.SetDefault)
+            elif isinstance(action, (m.DropNotNull, m.SetNotNull)) and action.column == name:
+                not_null = isinstance(action, m.SetNotNull)
+    return not_null and not has_default
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -48,8 +60,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         if before is not None and (not before.not_null or not before.has_default):
             continue  # optional (inserts store NULL), or it had no default to lose
         known = before is not None
-        after = _at_end_of_file(ctx, table, action.column) if known else None
-        if known and (after is None or not after.not_null or after.has_default):
+        if known and not _required_without_default_at_end(ctx, table, action.column):
             continue  # dropped, made optional or given a default again later in the file
         required = "required column" if known else "column (if it is NOT NULL: the migration history does not say)"
         yield Hit(
