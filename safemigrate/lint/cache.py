@@ -33,7 +33,7 @@ from typing import NoReturn
 from safemigrate import __version__
 from safemigrate.lint.engine import FileOutcome, LintOptions, SourceFile, collect, lint_history
 from safemigrate.lint.findings import LintResult
-from safemigrate.lint.reader import ParsedFile, parse_source
+from safemigrate.lint.reader import ParsedFile, judge_syntax, parse_source
 from safemigrate.sql.schema import SchemaModel
 
 _FORMAT = 16  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
@@ -331,6 +331,9 @@ class _ParserWarmUp:
         try:
             with request:
                 pickle.dump(datas, request, protocol=pickle.HIGHEST_PROTOCOL)
+            # PostgreSQL's parser is loaded here while the child reads the files: off the critical path.
+            import pglast.parser  # noqa: F401
+
             result = pickle.load(response)
         except Exception:
             result = None
@@ -338,7 +341,7 @@ class _ParserWarmUp:
             response.close()
             os.waitpid(self._pid, 0)
         if isinstance(result, list) and len(result) == len(datas):
-            return result
+            return [judge_syntax(parsed, data) for parsed, data in zip(result, datas, strict=True)]
         return None
 
     def cancel(self) -> None:
@@ -351,13 +354,11 @@ class _ParserWarmUp:
 def _serve_one_request(request_fd: int, response_fd: int) -> NoReturn:
     try:
         _detach_output()
-        import pglast.parser  # noqa: F401 - the point of this process
-
-        import safemigrate.sql.parse  # noqa: F401
+        import safemigrate.sql.parse  # noqa: F401 - the point of this process
 
         with os.fdopen(request_fd, "rb") as request:
             datas = pickle.load(request)
-        parsed = [parse_source(data) for data in datas]
+        parsed = [parse_source(data, syntax=False) for data in datas]  # syntax: judged by the caller
         with os.fdopen(response_fd, "wb") as response:
             pickle.dump(parsed, response, protocol=pickle.HIGHEST_PROTOCOL)
     finally:

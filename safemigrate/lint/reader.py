@@ -4,7 +4,7 @@ and run in parallel; the linter proper only folds what this returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from safemigrate.lint.suppress import FileDirectives, directives_of
 from safemigrate.sql import model as m
@@ -21,8 +21,9 @@ class ParsedFile:
     undecodable_at: int | None = None  # byte offset of the first invalid UTF-8 sequence
 
 
-def parse_source(data: bytes) -> ParsedFile:
-    """Decode and read one file. Never raises on content."""
+def parse_source(data: bytes, *, syntax: bool = True) -> ParsedFile:
+    """Decode and read one file. Never raises on content. ``syntax=False`` leaves out PostgreSQL's
+    parser (:func:`judge_syntax` adds its verdict later, in another process)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -31,9 +32,21 @@ def parse_source(data: bytes) -> ParsedFile:
     split = split_sql(text)
     # Prisma writes its warnings as the file's first comment.
     warnings = parse_prisma_warnings(text) if text.lstrip().startswith("/*") else ()
-    refused = rejections(text, split.statements)
+    refused = rejections(text, split.statements) if syntax else {}
     statements = tuple(_statement(raw, refused.get(raw.index)) for raw in split.statements)
     return ParsedFile(statements, directives_of(split.statements, split.trailing_comments), warnings)
+
+
+def judge_syntax(parsed: ParsedFile, data: bytes) -> ParsedFile:
+    """``parsed`` (read with ``syntax=False`` from ``data``) with the statements PostgreSQL's parser refuses."""
+    if parsed.undecodable_at is not None:
+        return parsed
+    text = data.decode("utf-8").removeprefix("\ufeff")
+    refused = rejections(text, split_sql(text).statements)
+    if not refused:
+        return parsed
+    statements = tuple(replace(s, rejected=refused.get(s.index)) for s in parsed.statements)
+    return replace(parsed, statements=statements)
 
 
 def _statement(raw: RawStatement, rejected: m.Rejection | None) -> m.Statement:

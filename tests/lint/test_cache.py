@@ -142,3 +142,21 @@ def test_new_files_read_by_the_warmed_up_parser_process_give_a_cold_runs_result(
     assert _lint_process(migrations, cache_dir).stdout == cold  # two new files, from the warmed-up process
     assert _lint_process(migrations, cache_dir).stdout == cold  # unchanged: the warm-up is not used
     assert json.loads(cold)["summary"]["files"] == len([p for p in migrations.iterdir() if p.is_dir()])
+
+
+def test_a_syntax_error_in_a_new_file_read_by_the_warmed_up_process_is_reported(tmp_path: Path) -> None:
+    # The warmed-up process reads new files without PostgreSQL's parser; this process judges their syntax.
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(__file__).parents[2] / "fixtures" / "blog" / "prisma" / "migrations", migrations)
+    cache_dir = tmp_path / "cache"
+    _lint_process(migrations, cache_dir)
+    typo = migrations / "29990101000000_typo"
+    typo.mkdir()
+    (typo / "migration.sql").write_text('-- AlterTable\nALTER TABLE "User" ADD COLUMN "nickname" TEXT NOT NUL;\n')
+    cold = _lint_process(migrations, cache_dir, "--no-cache").stdout
+    warm = _lint_process(migrations, cache_dir).stdout
+    assert warm == cold
+    found = [f for f in json.loads(warm)["findings"] if f["rule"] == "syntax-error"]
+    assert [(f["line"], f["message"].split(" (")[0]) for f in found] == [
+        (2, 'PostgreSQL rejects this statement: syntax error at or near "NUL"')
+    ]
