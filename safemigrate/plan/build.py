@@ -21,6 +21,7 @@ from safemigrate.migrations import Migration
 from safemigrate.plan import model as pm
 from safemigrate.plan.settings import PlanSettings
 from safemigrate.plan.targets import TableKey, Target
+from safemigrate.sql.types import type_name
 
 if TYPE_CHECKING:
     from safemigrate.backup.scope import BackupScope
@@ -165,7 +166,7 @@ def _affected_tables(targets: Iterable[Target], findings: Iterable[Finding], sch
 
 def _enum_types(targets: Iterable[Target], schema: str) -> set[TableKey]:
     return {
-        (t.table.schema or schema, t.new_type.base)
+        (type_name(t.new_type).schema or t.table.schema or schema, t.new_type.base)
         for t in targets
         if t.new_type is not None and t.new_type.user_defined and t.enum_labels is None
     }

@@ -32,6 +32,7 @@ from safemigrate.plan.live_context import LiveColumn, LiveContext
 from safemigrate.plan.settings import SAMPLE_SIZE, PlanSettings
 from safemigrate.plan.targets import TYPE_CHANGE, VALIDATE, TableKey, Target
 from safemigrate.sql import model as m
+from safemigrate.sql.types import type_name
 
 _INTEGER_RANGE = {
     "smallint": (-32768, 32767),
@@ -525,7 +526,7 @@ def _type_change(
     if new.user_defined:
         labels = target.enum_labels
         if labels is None:
-            labels = enum_labels.get((target.table.schema or default_schema, new.base))
+            labels = enum_labels.get((type_name(new).schema or target.table.schema or default_schema, new.base))
         if labels is None:
             # A domain (its CHECK, its base type's limits) or another user-defined type: not checked.
             return _result(

@@ -21,6 +21,7 @@ from safemigrate.migrations import Migration
 from safemigrate.plan import model as pm
 from safemigrate.sql import model as m
 from safemigrate.sql.preflight_sql import IndexKey, is_plain_cast, read_check_condition, read_index_definition
+from safemigrate.sql.types import type_name
 
 TableKey = tuple[str, str]  # (schema, table) as PostgreSQL resolves them
 
@@ -204,7 +205,8 @@ def _targets_of(statement: m.Statement, migration: str, file: str, fold: _Fold) 
         elif isinstance(action, m.ValidateConstraint):
             found.extend(_validation(statement, summary, action.name, migration, file, fold))
         elif isinstance(action, m.AlterColumnType):
-            enum = fold.enums.get(fold.key(m.Name(action.new_type.base))) if action.new_type.user_defined else None
+            # The type as the migration names it, schema included (Prisma's multiSchema: "billing"."Plan_new").
+            enum = fold.enums.get(fold.key(type_name(action.new_type))) if action.new_type.user_defined else None
             found_target = target(
                 TYPE_CHANGE,
                 [action.column],

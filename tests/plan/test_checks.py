@@ -180,6 +180,32 @@ COMMIT;
     assert (check.outcome, check.count, check.samples, check.line) == (pm.FAILED, 2, ("LEGACY (×2)",), 5)
 
 
+def test_enum_value_in_use_removed_from_an_enum_of_another_schema(tmp_path: Path, database_url: str) -> None:
+    """Prisma's multiSchema: the table in public, its enum in "billing"; the type is looked up there."""
+    project = make_project(
+        tmp_path,
+        """CREATE SCHEMA "billing";
+           CREATE TYPE "billing"."Plan" AS ENUM ('FREE', 'PRO', 'LEGACY');
+           CREATE TABLE "Team" ("id" SERIAL PRIMARY KEY, "plan" "billing"."Plan" NOT NULL DEFAULT 'FREE');""",
+        """-- AlterEnum
+BEGIN;
+CREATE TYPE "billing"."Plan_new" AS ENUM ('FREE', 'PRO');
+ALTER TABLE "Team" ALTER COLUMN "plan" DROP DEFAULT;
+ALTER TABLE "Team" ALTER COLUMN "plan" TYPE "billing"."Plan_new" USING ("plan"::text::"billing"."Plan_new");
+ALTER TYPE "billing"."Plan" RENAME TO "Plan_old";
+ALTER TYPE "billing"."Plan_new" RENAME TO "Plan";
+DROP TYPE "billing"."Plan_old";
+ALTER TABLE "Team" ALTER COLUMN "plan" SET DEFAULT 'FREE';
+COMMIT;
+""",
+    )
+    apply_first(project, database_url)
+    run_sql(database_url, """INSERT INTO "Team" ("plan") VALUES ('FREE'), ('LEGACY'), ('PRO');""")
+    plan = plan_migrations(project, database_url=database_url)
+    check = _only(plan, pm.ENUM_VALUES)
+    assert (check.outcome, check.count, check.samples, check.line) == (pm.FAILED, 1, ("LEGACY",), 5)
+
+
 def test_size_decides_lock_severity(tmp_path: Path, database_url: str) -> None:
     project = make_project(
         tmp_path,
