@@ -4,16 +4,44 @@ sqlglot, which the linter reads statements with, is lenient in places and does n
 PostgreSQL form: a statement it cannot read may be valid SQL the linter does not know, or a typo that
 fails the deploy. PostgreSQL's raw parser tells the two apart without a server: it is the grammar and
 lexer of PostgreSQL 18, and it runs no statement, resolves no name and checks no type (those errors
-only show on a server, in ``dry-run``). A whole file is parsed in one call (microseconds); only a file
-it refuses is parsed again statement by statement, to name each statement it refuses.
+only show on a server, in ``dry-run``).
+
+A file is parsed whole, as PostgreSQL reads a script (microseconds): a refused file names where it
+fails, and the rest of the file after that statement is parsed again, so that each refused statement
+is named without cutting the file where PostgreSQL would not (``BEGIN ATOMIC`` bodies, rules with
+several actions).
+
+Older servers read some of PostgreSQL 18's keywords as plain names (``system_user`` became a keyword
+in 16, ``json_value`` in 17): a statement that parses once those words are quoted is marked with them
+(:attr:`Rejection.newer_keywords`), and is refused only when the migrations target PostgreSQL 18.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from safemigrate.sql import model as m
 from safemigrate.sql.splitter import RawStatement
+
+GRAMMAR_MAJOR = 18  # the PostgreSQL version of pglast's parser (pglast 8)
+
+# Keywords of PostgreSQL 18's grammar that PostgreSQL 15 does not have, or reserves less: pg_get_keywords()
+# of a PostgreSQL 15 server against pglast.keywords (tests/db/test_grammar_keywords.py checks it).
+NEWER_KEYWORDS = frozenset(
+    {
+        "absent", "conditional", "empty", "enforced", "error", "format", "indent", "json", "json_array",
+        "json_arrayagg", "json_exists", "json_object", "json_objectagg", "json_query", "json_scalar",
+        "json_serialize", "json_table", "json_value", "keep", "keys", "merge_action", "nested", "objects",
+        "omit", "path", "period", "plan", "quotes", "scalar", "source", "string", "system_user", "target",
+        "unconditional", "virtual",
+    }
+)  # fmt: skip
+
+
+def refused_on(rejection: m.Rejection, pg_version: int) -> bool:
+    """Whether a server of ``pg_version`` refuses the statement too, as far as the parser can tell."""
+    return not rejection.newer_keywords or pg_version >= GRAMMAR_MAJOR
 
 
 def rejections(text: str, statements: Sequence[RawStatement]) -> dict[int, m.Rejection]:
@@ -21,50 +49,58 @@ def rejections(text: str, statements: Sequence[RawStatement]) -> dict[int, m.Rej
     raises: should the parser itself fail on some input, it gives no verdict."""
     from pglast import parser  # loaded on first use: a lint served from its cache never needs it
 
-    try:
-        parser.parse_sql_json(text)
-        return {}
-    except parser.ParseError as err:
-        whole_file = err
-    except Exception:  # not a verdict on the SQL (e.g. a NUL character): say nothing
-        return {}
     found: dict[int, m.Rejection] = {}
-    for raw in statements:
-        if raw.unterminated:  # reported on its own: the file ends inside a string or comment
-            continue
-        # With its semicolon, as PostgreSQL reads it: 'at or near ";"' rather than 'at end of input'.
-        ended = text[raw.end.offset + 1 : raw.end.offset + 2] == ";"
+    if not statements:
+        return found
+    starts = [raw.start.offset for raw in statements]
+    base = 0
+    while True:
         try:
-            parser.parse_sql_json(raw.text + ";" if ended else raw.text)
+            parser.parse_sql_json(text[base:])
+            return found
         except parser.ParseError as err:
-            found[raw.index] = _rejection(raw, err)
-        except Exception:
-            continue
-    if not found and statements:
-        # The file fails although each statement parses alone (text between statements the
-        # splitter and PostgreSQL see differently): name the statement where it failed.
-        offset = _offset(whole_file)
-        at = [raw for raw in statements if offset is None or raw.start.offset <= offset]
-        raw = at[-1] if at else statements[0]
-        if not raw.unterminated:
-            found[raw.index] = m.Rejection(_message(whole_file), raw.start.line, raw.start.column)
-    return found
+            error = err
+        except Exception:  # not a verdict on the SQL (e.g. a NUL character): say nothing more
+            return found
+        offset = _offset(error)
+        at = len(text) if offset is None else base + offset
+        index = max(0, bisect.bisect_right(starts, at) - 1)
+        raw = statements[index]
+        if raw.unterminated:  # reported on its own: the file ends inside a string or comment
+            return found
+        found.setdefault(raw.index, _rejection(text, at, error, raw))
+        if index + 1 >= len(statements):
+            return found
+        base = statements[index + 1].start.offset
 
 
-def _rejection(raw: RawStatement, err: Exception) -> m.Rejection:
-    offset = _offset(err)
-    before = raw.text if offset is None else raw.text[:offset]  # None: at the end of the statement
-    newlines = before.count("\n")
-    if newlines:
-        return m.Rejection(_message(err), raw.start.line + newlines, len(before) - before.rfind("\n"))
-    return m.Rejection(_message(err), raw.start.line, raw.start.column + len(before))
+def _rejection(text: str, at: int, err: Exception, raw: RawStatement) -> m.Rejection:
+    at = min(at, len(text))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    message = str(err.args[0]) if err.args else "syntax error"
+    return m.Rejection(message, line, column, _newer_keywords(raw.text))
+
+
+def _newer_keywords(statement: str) -> tuple[str, ...]:
+    """The newer keywords whose quoting lets the statement parse (then older servers accept it)."""
+    from pglast import parser
+
+    try:
+        tokens = [t for t in parser.scan(statement) if statement[t.start : t.end + 1].lower() in NEWER_KEYWORDS]
+        if not tokens:
+            return ()
+        quoted = statement
+        for token in reversed(tokens):
+            word = statement[token.start : token.end + 1].lower()
+            quoted = quoted[: token.start] + f'"{word}"' + quoted[token.end + 1 :]
+        parser.parse_sql_json(quoted)
+    except Exception:
+        return ()
+    return tuple(sorted({statement[t.start : t.end + 1].lower() for t in tokens}))
 
 
 def _offset(err: Exception) -> int | None:
-    """pglast's ParseError carries (message, character offset or None)."""
+    """pglast's ParseError carries (message, character offset or None: at the end of the input)."""
     offset = err.args[1] if len(err.args) > 1 else None
     return offset if isinstance(offset, int) and offset >= 0 else None
-
-
-def _message(err: Exception) -> str:
-    return str(err.args[0]) if err.args else "syntax error"

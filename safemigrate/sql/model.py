@@ -583,6 +583,9 @@ class Rejection:
     message: str  # PostgreSQL's words, e.g. 'syntax error at or near "NUL"'
     line: int  # where in the file, 1-based
     column: int  # 1-based, in characters
+    # Keywords of PostgreSQL 18 that older servers read as names, whose quoting lets the statement
+    # parse: then only PostgreSQL 18 (and later) refuses it (sql/grammar.py)
+    newer_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -524,8 +524,9 @@ def test_a_syntax_error_the_linter_reports_fails_prisma_deploy_after_the_stateme
     prisma: PrismaCli, project: Path, database_url: str
 ) -> None:
     """The syntax-error rule's claims, with the real Prisma CLI: the statement lint names is the one
-    PostgreSQL refuses (same words), the deploy stops there and records the migration as failed, and
-    the statement before it stays applied."""
+    PostgreSQL refuses (same words), the deploy stops there and records the migration as failed. Prisma's
+    WebAssembly engine (prisma-offline's) runs the file statement by statement, so the statement before
+    it stays applied (sent as one script, PostgreSQL would parse the whole file first and run none)."""
     from safemigrate.api import lint
 
     assert prisma.deploy(project, database_url).returncode == 0

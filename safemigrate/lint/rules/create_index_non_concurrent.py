@@ -81,7 +81,8 @@ def _constraint(
             f"Attach the unique index {existing}, which already covers ({', '.join(constraint.columns)}): no "
             f"build, and it is renamed to {name}, so drop no index of that name afterwards (remove a later "
             f"DROP INDEX of it): ALTER TABLE {table.sql()} {drops}ADD CONSTRAINT {m.quote_ident(name)} {kind} "
-            f"USING INDEX {m.quote_ident(existing)};"
+            f"USING INDEX {m.quote_ident(existing)}; (PostgreSQL takes only an index in the default sort order "
+            "and operator classes: with DESC or an operator class of its own, build a new one CONCURRENTLY.)"
         )
     else:
         # The index cannot take the constraint's name while an index of that name exists (the old key's).

@@ -42,10 +42,17 @@ def _required_without_default_at_end(ctx: Context, table: m.Name, column: str) -
             elif isinstance(action, m.DropColumn) and action.column == name:
                 return False
             elif isinstance(action, (m.DropDefault, m.SetDefault)) and action.column == name:
-                has_default = isinstance(action, m.SetDefault)
+                has_default = _gives_a_default(action)
             elif isinstance(action, (m.DropNotNull, m.SetNotNull)) and action.column == name:
                 not_null = isinstance(action, m.SetNotNull)
+        if statement is not ctx.statement and (has_default or not not_null):
+            return False  # a later statement settles it (and keeps long files linear)
     return not_null and not has_default
+
+
+def _gives_a_default(action: m.DropDefault | m.SetDefault) -> bool:
+    """SET DEFAULT NULL is no default either: an insert that leaves the column out stores NULL."""
+    return isinstance(action, m.SetDefault) and action.default.sql.strip("() ").upper() != "NULL"
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -54,7 +61,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         return
     table = summary.table
     for action in summary.actions:
-        if not isinstance(action, m.DropDefault):
+        if not isinstance(action, (m.DropDefault, m.SetDefault)) or _gives_a_default(action):
             continue
         before = ctx.schema.column(table, action.column)
         if before is not None and (not before.not_null or not before.has_default):
@@ -65,7 +72,8 @@ def check(ctx: Context) -> Iterator[Hit]:
         required = "required column" if known else "column (if it is NOT NULL: the migration history does not say)"
         yield Hit(
             message=(
-                f"Dropping the default of {required} {table.display()}.{action.column}: inserts from the running app "
+                f"{'Dropping' if isinstance(action, m.DropDefault) else 'Setting to NULL'} the default of {required} "
+                f"{table.display()}.{action.column}: inserts from the running app "
                 "version, which leaves the column out for the database to fill, fail with a not-null violation until "
                 "code that writes it is deployed."
             ),

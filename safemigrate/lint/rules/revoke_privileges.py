@@ -89,11 +89,18 @@ def _future_hit(revoke: m.Revoke, roles: str, everyone: str) -> Hit:
     creators = ", ".join(revoke.creators) or "the role that runs the migrations"
     where = f" in schema {', '.join(name.name for name in revoke.objects)}" if revoke.objects else ""
     privileges = " ".join(revoke.privileges)
+    # A per-schema entry only adds to the global defaults: its REVOKE takes away what a per-schema GRANT gave.
+    gave = (
+        "an earlier ALTER DEFAULT PRIVILEGES ... IN SCHEMA ... GRANT gave them"
+        if revoke.objects
+        else "an earlier ALTER DEFAULT PRIVILEGES ... GRANT (or PostgreSQL's own defaults) gave them"
+    )
     return Hit(
         message=(
-            f"ALTER DEFAULT PRIVILEGES ... REVOKE {privileges} ON {kind.upper()} FROM {roles}{everyone}: the {kind} "
-            f"{creators} creates from now on{where} no longer give {roles} these privileges, so if the app connects "
-            f"as one of these roles, its queries on the {kind} a later migration creates fail with permission denied."
+            f"ALTER DEFAULT PRIVILEGES ... REVOKE {privileges} ON {kind.upper()} FROM {roles}{everyone}: if {gave}, "
+            f"the {kind} {creators} creates from now on{where} no longer give {roles} these privileges, so if the app "
+            f"connects as one of these roles, its queries on the {kind} a later migration creates fail with "
+            "permission denied."
         ),
         help=(
             "Check which role the app's DATABASE_URL uses; if it needs them, grant them in each migration that "

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
+from safemigrate.sql.grammar import refused_on
 
 
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
-    if isinstance(summary, m.Unparsed) and ctx.statement.rejected is None:  # else syntax-error says more
+    rejected = ctx.statement.rejected
+    if isinstance(summary, m.Unparsed) and (rejected is None or not refused_on(rejected, ctx.settings.pg_version)):
         head = f" ({summary.head} ...)" if summary.head else ""
         yield Hit(
             message=f"This statement{head} was not analysed: {summary.reason}.",
