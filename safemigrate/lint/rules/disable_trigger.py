@@ -4,8 +4,11 @@
 REPLICA TRIGGER`` (fires only in replication sessions) take effect for every session when the migration
 commits. A trigger left off stops doing its work for the running app, without an error: audit rows,
 ``updatedAt``-style columns, counters and copies it keeps stop being written. Turning the table's own
-triggers off for a backfill and back on in the same migration is fine (other sessions wait on the
-table's lock meanwhile, and never see them off); the rest of the file counts.
+triggers off for a backfill and back on in the same migration is fine when the file runs as one
+transaction (Prisma's native schema engine sends it as one script; ``safemigrate migrate`` runs it in
+one transaction): other sessions wait on the table's lock meanwhile, and never see them off; the rest
+of the file counts. (Prisma with a driver adapter runs the statements one by one: a statement failing
+between the two leaves the triggers off.)
 
 ``ALL`` also turns off PostgreSQL's internal triggers, which check the foreign keys: rows written while
 they are off are never checked (orphan rows stay after ``ENABLE TRIGGER ALL``), and only a superuser may
