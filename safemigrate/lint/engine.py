@@ -168,7 +168,7 @@ def _lint_file(
             for hit in rule.check(ctx):
                 raw_hits.append(_finding(rule, hit, statement, source, options, schema))
         schema.apply(statement.summary, source.migration)
-        session = _next_session(session, statement.summary)
+        session = _next_session(session, statement)
 
     findings = [f for f in raw_hits if not f.suppressed]
     if not statements:
@@ -214,17 +214,30 @@ def _finding(
     )
 
 
-def _next_session(session: SessionState, summary: m.Summary) -> SessionState:
+def _next_session(session: SessionState, statement: m.Statement) -> SessionState:
+    """The session after ``statement``, as `prisma migrate deploy` runs the file: one query, whose
+    statements before a BEGIN run in the transaction the BEGIN opens (values they add stay uncommitted
+    in the block), and whose COMMIT commits them. `safemigrate migrate` leaves BEGIN and COMMIT out and
+    runs the file in one transaction: values committed here are kept apart for that."""
+    summary = statement.summary
     if isinstance(summary, m.TransactionControl):
         if summary.action == "begin":
-            return replace(session, explicit_transaction=True, enum_values_added=frozenset())
-        if summary.action in ("commit", "rollback"):
+            return replace(session, explicit_transaction=True)
+        if summary.action == "commit":
+            committed = {(enum, value, line, statement.line) for enum, value, line in session.enum_values_added}
+            return replace(
+                session,
+                explicit_transaction=False,
+                enum_values_added=frozenset(),
+                enum_values_committed=session.enum_values_committed | committed,
+            )
+        if summary.action == "rollback":  # the values it added are gone
             return replace(session, explicit_transaction=False, enum_values_added=frozenset())
     if isinstance(summary, m.SetSetting) and summary.name == "lock_timeout":
         disabled = summary.value.strip("'\" ").lower() in ("0", "default")
         return replace(session, lock_timeout_set=not disabled)
     if isinstance(summary, m.AlterEnumAddValue):
-        added = (summary.name.name, summary.value)
+        added = (summary.name.name, summary.value, statement.line)
         return replace(session, enum_values_added=session.enum_values_added | {added})
     return session
 

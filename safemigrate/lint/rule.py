@@ -59,7 +59,12 @@ class SessionState:
 
     explicit_transaction: bool = False
     lock_timeout_set: bool = False
-    enum_values_added: frozenset[tuple[str, str]] = frozenset()  # (enum name, value) in this transaction
+    # (enum name, value, line of its ADD VALUE): added in the transaction `prisma migrate deploy` is in, which
+    # a COMMIT of the file ends (a BEGIN does not: the statements before it join the block)
+    enum_values_added: frozenset[tuple[str, str, int]] = frozenset()
+    # (enum name, value, line of its ADD VALUE, line of the COMMIT): added and committed by the file's own
+    # COMMIT, which `safemigrate migrate` leaves out (it runs the whole file in one transaction)
+    enum_values_committed: frozenset[tuple[str, str, int, int]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,12 @@ _TYPE_NAMES = {
     "TSVECTOR": "tsvector",
     "CITEXT": "citext",
 }
+# PostgreSQL's own types that sqlglot reads as user-defined ones (VARBIT(8) as a type named VARBIT with
+# its length dropped): unquoted (or quoted in lower case) and unqualified or in pg_catalog, they are these.
+_BUILT_INS_READ_AS_USER_TYPES = frozenset(
+    {"varbit", "cidr", "macaddr", "macaddr8", "tsvector", "tsquery", "jsonpath"}
+    | {"point", "lseg", "path", "box", "polygon", "line", "circle"}
+)
 _SERIAL_TYPES = frozenset({"SERIAL", "BIGSERIAL", "SMALLSERIAL"})
 _SERIAL_ALIASES = {"serial2": "smallint", "serial4": "integer", "serial8": "bigint"}
 
@@ -321,6 +327,9 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     brackets = "[]" * dims
     if kind_name == "USERDEFINED":
         user = dtype.args.get("kind")
+        built_in = _built_in_read_as_user_type(user)
+        if built_in is not None:
+            return _built_in_type_spec(built_in, dtype, dims)
         if isinstance(user, exp.Dot) and isinstance(user.expression, exp.Identifier):
             base = _ident(user.expression)  # schema-qualified type: the model keys types by name
         elif isinstance(user, exp.Identifier):
@@ -345,6 +354,35 @@ def _type_spec(dtype: exp.Expression | None) -> m.TypeSpec:
     if params:
         written += "(" + ", ".join(str(p) for p in params) + ")"
     return m.TypeSpec(base, tuple(params), dims, written=written + brackets)
+
+
+def _built_in_read_as_user_type(user: object) -> str | None:
+    """The name of a PostgreSQL type sqlglot read as a user-defined one (``VARBIT``, ``pg_catalog.cidr``)."""
+    schema: exp.Expression | None = None
+    if isinstance(user, exp.Dot) and isinstance(user.expression, exp.Identifier):
+        schema, user = user.this, user.expression
+    if isinstance(user, str):
+        name = user.lower()
+    elif isinstance(user, exp.Identifier):
+        spelled = str(user.this)
+        name = spelled if user.quoted else spelled.lower()
+    else:
+        return None
+    if schema is not None and not (isinstance(schema, exp.Identifier) and _ident(schema) == "pg_catalog"):
+        return None
+    return name if name in _BUILT_INS_READ_AS_USER_TYPES else None
+
+
+def _built_in_type_spec(name: str, dtype: exp.DataType, dims: int) -> m.TypeSpec:
+    """A built-in type sqlglot read as a user type, with its length (``VARBIT(8)``)."""
+    params: list[int] = []
+    for param in dtype.expressions:
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+            raise _NotUnderstood("type modifier")
+        params.append(int(value.this))
+    written = name.upper() + ("(" + ", ".join(str(p) for p in params) + ")" if params else "")
+    return m.TypeSpec(name, tuple(params), dims, written=written + "[]" * dims)
 
 
 def _altered_type_spec(dtype: exp.Expression | None) -> m.TypeSpec:

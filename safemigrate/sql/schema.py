@@ -31,7 +31,9 @@ rest of its migration file (one transaction: the DROP's ACCESS EXCLUSIVE lock ke
 out), until a statement may change them: rows written into any table (a cascade, a trigger or a rule
 may carry the change to this one), a key column changed, dropped, added or renamed, code the linter
 cannot see into, a COMMIT (or BEGIN, ROLLBACK). A key dropped CONCURRENTLY holds no lock: it does
-not count.
+not count. A type change of a key column counts unless it keeps every value, equal values equal and
+distinct ones distinct (``retype_keeps_values``): Prisma drops a referenced key and adds it again
+around a widening of its column (``Int`` to ``BigInt``, ``VarChar(10)`` to ``VarChar(20)``).
 """
 
 from __future__ import annotations
@@ -68,12 +70,18 @@ class TableState:
     dropped_foreign_keys: dict[str, tuple[ForeignKeyState, str]] = field(default_factory=dict)
 
 
+KeyColumn = tuple[tuple[str, str], str]  # (table key, column name)
+
+
 @dataclass(frozen=True)
 class ForeignKeyState:
     columns: tuple[str, ...]
     references: tuple[str, str]  # the referenced table's model key
     ref_columns: tuple[str, ...]  # () = its primary key
     validated: bool
+    # Once dropped: the types its columns and the referenced ones had then, for judging the type changes
+    # between the drop and a re-add (a referenced primary key's columns are not named: left out).
+    types_when_dropped: tuple[tuple[KeyColumn, m.TypeSpec], ...] = ()
 
 
 @dataclass
@@ -116,6 +124,53 @@ class RowCode:
     # Triggers: UPDATE OF these columns only; checks: the columns they read (dropped with any of them).
     columns: tuple[str, ...] = ()
     enabled: bool = True  # False: a trigger disabled (or firing only in replicas) by ALTER TABLE
+
+
+_INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
+
+
+def retype_keeps_values(old: m.TypeSpec | None, change: m.AlterColumnType) -> bool:
+    """True when ``ALTER COLUMN ... TYPE`` from ``old`` keeps every value of the column, equal values equal
+    and distinct ones distinct, so the unique keys and foreign keys its rows satisfied still hold: a wider
+    integer (smallint, integer, bigint), a longer or unbounded varchar or text from varchar or text (the
+    same comparison; a shorter one cuts trailing spaces), a longer char(n) (its comparison ignores
+    trailing spaces before and after), numeric with no fewer integer digits nor decimals, or the same
+    type. Conservative: anything else counts as a change (citext and char(n) from a string compare
+    differently, other conversions round or reformat), and so does any USING expression. The collation
+    is not read: a change of a column with a nondeterministic one is not seen (as in unique-on-existing-table)."""
+    new = change.new_type
+    if old is None or change.using is not None or old.user_defined or new.user_defined:
+        return False
+    if old.array_dims != new.array_dims:
+        return False
+    ob, nb = old.base, new.base
+    if (ob, old.params) == (nb, new.params):
+        return True
+    if ob in _INTEGER_RANK and nb in _INTEGER_RANK:
+        return _INTEGER_RANK[nb] >= _INTEGER_RANK[ob]
+    if ob in ("varchar", "text") and nb in ("varchar", "text"):
+        if nb == "text" or not new.params:
+            return True
+        return ob == "varchar" and bool(old.params) and new.params[0] >= old.params[0]
+    if ob in ("char", "bpchar") and nb in ("char", "bpchar"):
+        old_length, new_length = _char_length(old), _char_length(new)
+        return new_length is None or (old_length is not None and new_length >= old_length)
+    if ob == "numeric" and nb == "numeric":
+        if not new.params:
+            return True  # unconstrained: every value as it is, its decimals kept
+        if not old.params:
+            return False
+        old_scale = old.params[1] if len(old.params) > 1 else 0
+        new_scale = new.params[1] if len(new.params) > 1 else 0
+        return new_scale >= old_scale and new.params[0] - new_scale >= old.params[0] - old_scale
+    return False
+
+
+def _char_length(spec: m.TypeSpec) -> int | None:
+    """The length of char(n) (char alone is char(1)); None for bpchar without one (unbounded)."""
+    if spec.params:
+        return spec.params[0]
+    return 1 if spec.base == "char" else None
 
 
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
@@ -265,14 +320,7 @@ class SchemaModel:
         if self._unsure(table) or any(isinstance(a, m.RenameTable) for a in before):
             return ()
         key = self.key(table)
-        changed: set[str] = set()
-        for action in before:
-            if isinstance(action, (m.AlterColumnType, m.DropColumn)):
-                changed.add(action.column)
-            elif isinstance(action, m.AddColumn):
-                changed.add(action.column.name)
-            elif isinstance(action, m.RenameColumn):
-                changed.update((action.old, action.new))
+        changed = self._changed_columns(key, before)
         dropped = {a.name for a in before if isinstance(a, m.DropConstraint)}
         unseen = bool(m.alter_table_calls(m.AlterTable(table, tuple(before))))
         keys = [
@@ -282,6 +330,27 @@ class SchemaModel:
         ]
         keys.extend((h.columns, True) for h in self.held_keys if h.table == key and h.migration == migration)
         return tuple(columns for columns, held in keys if not (held and unseen) and not changed.intersection(columns))
+
+    def _changed_columns(self, table: tuple[str, str], actions: Sequence[m.AlterAction]) -> set[str]:
+        """The columns of ``table`` whose values ``actions`` may change (run on the model as it is):
+        changed to a type that may not keep them (``retype_keeps_values``), dropped, added or renamed."""
+        state = self.tables.get(table)
+        types: dict[str, m.TypeSpec | None] = {}  # columns retyped by an earlier action
+        changed: set[str] = set()
+        for action in actions:
+            if isinstance(action, m.AlterColumnType):
+                column = state.columns.get(action.column) if state is not None else None
+                old = types.get(action.column, column.type if column else None)
+                if not retype_keeps_values(old, action):
+                    changed.add(action.column)
+                types[action.column] = action.new_type
+            elif isinstance(action, m.DropColumn):
+                changed.add(action.column)
+            elif isinstance(action, m.AddColumn):
+                changed.add(action.column.name)
+            elif isinstance(action, m.RenameColumn):
+                changed.update((action.old, action.new))
+        return changed
 
     def index_table(self, name: m.Name) -> tuple[str, str] | None:
         state = self.indexes.get(self.key(name))
@@ -387,9 +456,16 @@ class SchemaModel:
                 for constraint in keys:
                     self._add_key(key, constraint, migration)
         elif isinstance(summary, m.AlterTable):
+            # The columns whose values it changes, judged on the types before it: only when a key is held,
+            # or one it drops may be.
+            touched = (
+                self._changed_columns(self.key(summary.table), summary.actions)
+                if self.held_keys or any(isinstance(a, m.DropConstraint) for a in summary.actions)
+                else set()
+            )
             self._alter_table(summary, migration)
             if self.held_keys:  # after the fold: a key it drops is forgotten if it also changes the key's rows
-                self._forget_held_keys(summary, migration, unseen)
+                self._forget_held_keys(summary, migration, unseen, touched)
         elif isinstance(summary, m.DropObjects):
             for dropped in summary.names:
                 if summary.kind != "schema" and self._unsure(dropped):
@@ -731,7 +807,8 @@ class SchemaModel:
                     self._hold(own_index, migration)
                 dropped = table.foreign_keys.pop(action.name, None)
                 if dropped is not None:
-                    table.dropped_foreign_keys[action.name] = (dropped, migration)
+                    types = replace(dropped, types_when_dropped=self._key_types(key, dropped))
+                    table.dropped_foreign_keys[action.name] = (types, migration)
             elif isinstance(action, m.RenameConstraint):
                 renamed_index = self.indexes.get((key[0], action.old))
                 if renamed_index is not None and renamed_index.table == key:  # PostgreSQL renames its index too
@@ -748,6 +825,18 @@ class SchemaModel:
                     _update(table, column_name, not_null=True)
             elif isinstance(action, m.AddConstraint) and action.constraint.kind == "unique":
                 self._add_key(key, action.constraint, migration)
+
+    def _key_types(self, table: tuple[str, str], key: ForeignKeyState) -> tuple[tuple[KeyColumn, m.TypeSpec], ...]:
+        """The types of a foreign key's columns and of the columns it references, as the model knows them."""
+        sides = ((table, key.columns), (key.references, key.ref_columns))
+        types = []
+        for side, columns in sides:
+            state = self.tables.get(side)
+            for name in columns:
+                column = state.columns.get(name) if state is not None else None
+                if column is not None:
+                    types.append(((side, name), column.type))
+        return tuple(types)
 
     def _add_key(self, table: tuple[str, str], constraint: m.ConstraintSpec, migration: str) -> tuple[str, ...]:
         """Record the index of a PRIMARY KEY or UNIQUE constraint, under its name or the one PostgreSQL
@@ -780,8 +869,11 @@ class SchemaModel:
         if index.unique and not index.partial and index.columns and index.table[0] != "pg_temp":
             self.held_keys = (*self.held_keys, HeldKey(index.table, index.columns, migration))
 
-    def _forget_held_keys(self, summary: m.Summary, migration: str, unseen: bool) -> None:
-        """Drop the held keys whose rows the statement may change (see the module docstring)."""
+    def _forget_held_keys(
+        self, summary: m.Summary, migration: str, unseen: bool, touched: set[str] | None = None
+    ) -> None:
+        """Drop the held keys whose rows the statement may change (see the module docstring). ``touched``:
+        for an ALTER TABLE, the columns whose values it may change (``_changed_columns``, before its fold)."""
         if unseen or isinstance(summary, m.TransactionControl):
             self.held_keys = ()
             return
@@ -791,17 +883,10 @@ class SchemaModel:
             kept = []
         elif isinstance(summary, m.AlterTable):
             table = self.key(summary.table)
-            touched: set[str] = set()
-            for action in summary.actions:
-                if isinstance(action, m.RenameTable):
-                    kept = [h for h in kept if h.table != table]
-                elif isinstance(action, (m.AlterColumnType, m.DropColumn)):
-                    touched.add(action.column)
-                elif isinstance(action, m.AddColumn):
-                    touched.add(action.column.name)
-                elif isinstance(action, m.RenameColumn):
-                    touched.update((action.old, action.new))
-            kept = [h for h in kept if h.table != table or not touched.intersection(h.columns)]
+            if any(isinstance(action, m.RenameTable) for action in summary.actions):
+                kept = [h for h in kept if h.table != table]
+            columns = touched or set()
+            kept = [h for h in kept if h.table != table or not columns.intersection(h.columns)]
         elif isinstance(summary, m.DropObjects):
             if summary.cascade and summary.kind not in ("table", "index"):
                 kept = []  # a type or domain dropped with CASCADE drops the columns that use it

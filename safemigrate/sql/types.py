@@ -37,12 +37,77 @@ SERIAL_TYPES = {
 }
 _FRACTION_UNITS = {0: "whole seconds", 3: "milliseconds", 6: "microseconds"}
 
+# PostgreSQL's string category (typcategory 'S'): every type converts to one by its output function.
+_STRING = _TEXT | {"name"}
+# The built-in types whose casts are listed below (pg_cast of PostgreSQL 15 and 18, the same but for bytea).
+_CATALOGUED = frozenset(
+    {
+        *("smallint", "integer", "bigint", "numeric", "real", "double precision", "money", "oid", "boolean"),
+        *("bytea", "uuid", "json", "jsonb", "jsonpath", "xml", "tsvector", "tsquery", "bit", "varbit"),
+        *("timestamp", "timestamptz", "date", "time", "timetz", "interval", "inet", "cidr", "macaddr", "macaddr8"),
+        *("int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange"),
+    }
+)
+# Their automatic casts (castcontext 'i' or 'a'): ALTER COLUMN ... TYPE without USING converts with these.
+# Casts to a string type are left out: every type has one (its output function, an assignment cast).
+_ASSIGNMENT_CASTS = {
+    "smallint": {"integer", "bigint", "numeric", "real", "double precision", "oid"},
+    "integer": {"smallint", "bigint", "numeric", "real", "double precision", "money", "oid"},
+    "bigint": {"smallint", "integer", "numeric", "real", "double precision", "money", "oid"},
+    "numeric": {"smallint", "integer", "bigint", "real", "double precision", "money"},
+    "real": {"smallint", "integer", "bigint", "numeric", "double precision"},
+    "double precision": {"smallint", "integer", "bigint", "numeric", "real"},
+    "money": {"numeric"},
+    "oid": {"integer", "bigint"},
+    "json": {"jsonb"},
+    "jsonb": {"json"},
+    "date": {"timestamp", "timestamptz"},
+    "timestamp": {"timestamptz", "date", "time"},
+    "timestamptz": {"timestamp", "date", "time", "timetz"},
+    "time": {"timetz", "interval"},
+    "timetz": {"time"},
+    "interval": {"time"},
+    "inet": {"cidr"},
+    "cidr": {"inet"},
+    "macaddr": {"macaddr8"},
+    "macaddr8": {"macaddr"},
+    "bit": {"varbit"},
+    "varbit": {"bit"},
+}
+# Casts only a USING clause may write (castcontext 'e'); from a string type, every type's input function.
+# The integers to and from bytea exist since PostgreSQL 18: listed, an earlier server's refusal of one
+# written in USING is judged as a cast that may fail, never as a false "always fails".
+_EXPLICIT_CASTS = {
+    "smallint": {"bytea"},
+    "integer": {"boolean", "bit", "bytea"},
+    "bigint": {"bit", "bytea"},
+    "boolean": {"integer"},
+    "bit": {"integer", "bigint"},
+    "bytea": {"smallint", "integer", "bigint"},
+    "jsonb": {"boolean", "smallint", "integer", "bigint", "numeric", "real", "double precision"},
+}
+# format_type's names, which PostgreSQL's messages use.
+_POSTGRES_NAMES = {
+    "varchar": "character varying",
+    "char": "character",
+    "bpchar": "character",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
+    "varbit": "bit varying",
+}
+# money's range: -92233720368547758.08 to 92233720368547758.07 with the currency's 2 decimals (lc_monetary).
+_MONEY_DIGITS, _MONEY_DECIMALS = 17, 2
+
 SAME = "same"
 WIDENING = "widening"  # every old value fits
 NARROWING = "narrowing"  # values can be rejected, rounded or reinterpreted
 CAST = "cast"  # a conversion between families that fails on values that do not parse
 UNKNOWN = "unknown"  # the old type is not known
-FAILS = "fails"  # the statement fails whatever the rows hold (a serial type: serial-type-change)
+# The statement fails whatever the rows hold: a serial type (serial-type-change), or no cast PostgreSQL
+# may apply there (type-cast-may-fail).
+FAILS = "fails"
 
 
 @dataclass(frozen=True)
@@ -121,21 +186,108 @@ def _numeric_bounds(t: TypeSpec) -> tuple[int, int] | None:
     return precision - scale, scale
 
 
+def postgres_name(spec: TypeSpec) -> str:
+    """The type as PostgreSQL's messages name it (format_type): ``time with time zone``, ``"Color"[]``."""
+    if spec.user_defined:
+        simple = spec.base.isidentifier() and spec.base == spec.base.lower() and spec.base.isascii()
+        name = spec.base if simple else '"' + spec.base.replace('"', '""') + '"'
+    else:
+        name = _POSTGRES_NAMES.get(spec.base, spec.base)
+    return name + "[]" * min(spec.array_dims, 1)  # PostgreSQL has one array type whatever the dimensions
+
+
+def _family(spec: TypeSpec, enum_types: frozenset[str]) -> str | None:
+    """The family of a type whose casts are known ("string", "enum", "builtin"); None for any other."""
+    if spec.user_defined:
+        return "enum" if spec.base in enum_types else None
+    if spec.base in _STRING:
+        return "string"
+    return "builtin" if spec.base in _CATALOGUED else None
+
+
+def convertible(source: TypeSpec, target: TypeSpec, enum_types: frozenset[str], explicit: bool = False) -> bool | None:
+    """Whether PostgreSQL has a conversion from ``source`` to ``target``: an automatic (assignment) one, or
+    with ``explicit`` one a cast in USING may write. None when a type is one whose casts are not known (a
+    domain, an extension's type, an enum the history does not define).
+
+    Every type converts to a string type by its output function, automatically; a string converts to any
+    type by that type's input function, only explicitly. Two arrays convert element by element, in the
+    same context; a value and an array do not convert into each other, except to and from strings.
+    """
+    source_family, target_family = _family(source, enum_types), _family(target, enum_types)
+    if target_family == "string" and not target.array_dims:
+        return True
+    if explicit and source_family == "string" and not source.array_dims:
+        return True
+    if bool(source.array_dims) != bool(target.array_dims):
+        return False if source_family is not None and target_family is not None else None
+    if source.base == target.base and source.user_defined == target.user_defined:
+        return True
+    if source_family is None or target_family is None:
+        return None
+    if target_family == "string":
+        return True  # two arrays: element by element
+    if source_family == "string":
+        return explicit
+    if "enum" in (source_family, target_family):
+        return False  # an enum converts only to and from strings
+    casts = _ASSIGNMENT_CASTS.get(source.base, set())
+    if explicit:
+        casts = casts | _EXPLICIT_CASTS.get(source.base, set())
+    return target.base in casts
+
+
 def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset[str]) -> TypeChange:
-    """Classify ``old -> new``; ``enum_types`` holds the lower-cased base names of known enums."""
+    """Classify ``old -> new`` as ``ALTER COLUMN ... TYPE`` without USING converts it, with an automatic cast.
+
+    ``enum_types`` holds the base names of known enums.
+    """
+    return _judge(old, new, enum_types, explicit=False)
+
+
+def _judge(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset[str], explicit: bool | None) -> TypeChange:
+    """Classify ``old -> new`` converted automatically (``explicit`` False), by a cast written in USING
+    (True), or whatever converts them (None: the values only, where they went through other types first)."""
     if old is None:
         return TypeChange(UNKNOWN, True, "the column's current type is not known from the migration history")
     if serial_integer(new) is not None:
         return TypeChange(FAILS, False, f'type "{new.base}" does not exist')
     if (old.base, old.params, old.array_dims) == (new.base, new.params, new.array_dims):
         return TypeChange(SAME, False, "")
+    if explicit is not None and convertible(old, new, enum_types, explicit) is False:
+        how = "a cast" if explicit else "an automatic cast"
+        return TypeChange(FAILS, False, f"PostgreSQL has no {how} from {old.display()} to {new.display()}")
     if old.array_dims and not new.array_dims and new.base in _TEXT:
         # PostgreSQL's automatic conversion of any array to a string type: never fails, changes every value.
         reason = "each array becomes one text in array syntax ('{\"a b\",c,NULL}')"
         return TypeChange(NARROWING, True, _and(reason, _too_long(new)))
-    if old.array_dims != new.array_dims:
+    if bool(old.array_dims) != bool(new.array_dims):
         return TypeChange(CAST, True, f"{old.display()} values are converted to {new.display()}")
+    if old.array_dims:
+        # Element by element; the arrays are rebuilt unless only a bound or a length limit goes away.
+        old_element, new_element = _element(old), _element(new)
+        if (old_element.base, old_element.params) == (new_element.base, new_element.params):
+            return TypeChange(SAME, False, "")
+        change = _judge(old_element, new_element, enum_types, None)
+        unbounded = old_element.base == new_element.base and not new_element.params
+        return TypeChange(change.kind, change.rewrite or not unbounded, change.reason)
+    return _judge_scalar(old, new, enum_types)
+
+
+def _element(spec: TypeSpec) -> TypeSpec:
+    return TypeSpec(spec.base, spec.params, 0, spec.user_defined, spec.written.removesuffix("[]" * spec.array_dims))
+
+
+def _judge_scalar(old: TypeSpec, new: TypeSpec, enum_types: frozenset[str]) -> TypeChange:
+    """Classify ``old -> new`` of two single values (or the elements of two arrays)."""
     ob, nb = old.base, new.base
+
+    if ob == "inet" and nb in _TEXT - {"citext"}:
+        # text(inet) writes the netmask of every value; an inet's own output leaves /32 and /128 out.
+        reason = "host addresses get their netmask appended ('10.0.0.1' is stored as '10.0.0.1/32', '::1' as '::1/128')"
+        return TypeChange(NARROWING, True, _and(reason, _too_long(new)))
+    if ob == "xml" and nb in ("text", "varchar") and _text_limit(new) is None:
+        return TypeChange(WIDENING, False, "")  # binary coercible: the table keeps its file
 
     if ob == "bytea" and nb in _TEXT:
         reason = "every value becomes the hex text of its bytes ('hello' is stored as '\\x68656c6c6f')"
@@ -226,10 +378,49 @@ def judge_type_change(old: TypeSpec | None, new: TypeSpec, enum_types: frozenset
         )
     if ob == "bigint" and nb == "money":
         return TypeChange(NARROWING, True, "bigint values outside the money range are rejected")
-    if ob == "integer" and nb == "money":  # smallint has no automatic cast to money: a CAST that fails
+    if ob == "integer" and nb == "money":  # smallint has no cast to money: the statement fails (FAILS)
         return TypeChange(WIDENING, True, "")
-    if ob == "money" and nb == "numeric" and not new.params:
+    if ob == "money" and nb == "numeric":
+        bounds = _numeric_bounds(new)
+        if bounds is None:
+            return TypeChange(WIDENING, True, "")
+        too_big = f"values with more than {bounds[0]} integer digits are rejected" if bounds[0] < _MONEY_DIGITS else ""
+        rounded = f"values are rounded to {bounds[1]} decimals" if bounds[1] < _MONEY_DECIMALS else ""
+        if too_big or rounded:
+            return TypeChange(NARROWING, True, _and(too_big, rounded) if too_big else rounded)
         return TypeChange(WIDENING, True, "")
+
+    if ob == "oid" and nb == "bigint":
+        return TypeChange(WIDENING, True, "")
+    if ob == "oid" and nb == "integer":  # binary coercible: the same 4 bytes, read as signed
+        reason = "values above 2147483647 wrap to negative numbers (4000000000 is stored as -294967296)"
+        return TypeChange(NARROWING, False, reason)
+    if ob in _INTEGER_RANK and nb == "oid":
+        wraps = "negative values wrap to large oids (-5 is stored as 4294967291)"
+        if ob == "bigint":
+            return TypeChange(NARROWING, True, _and("bigint values outside the oid range are rejected", wraps))
+        return TypeChange(NARROWING, ob == "smallint", wraps)  # integer -> oid is binary coercible
+
+    if ob == "cidr" and nb == "inet":
+        return TypeChange(WIDENING, False, "")  # binary coercible
+    if ob == "inet" and nb == "cidr":
+        return TypeChange(
+            NARROWING, True, "host bits beyond the netmask are zeroed ('10.0.0.1/8' is stored as '10.0.0.0/8')"
+        )
+
+    if ob in ("bit", "varbit") and nb == "varbit":
+        old_bits = old.params[0] if old.params else (1 if ob == "bit" else None)
+        new_bits = new.params[0] if new.params else None
+        if new_bits is None:
+            return TypeChange(WIDENING, False, "")  # binary coercible
+        if old_bits is not None and new_bits >= old_bits:
+            return TypeChange(WIDENING, ob == "bit", "")  # bit(n) -> varbit(m) checks each length
+        return TypeChange(NARROWING, True, f"bit strings longer than {new_bits} bits are rejected")
+    if ob in ("bit", "varbit") and nb == "bit":
+        new_bits = new.params[0] if new.params else 1
+        if ob == "bit" and (old.params[0] if old.params else 1) == new_bits:
+            return TypeChange(SAME, False, "")
+        return TypeChange(CAST, True, f"bit strings whose length is not {new_bits} are rejected")
 
     if ob == "json" and nb == "jsonb":
         return TypeChange(NARROWING, True, "jsonb drops duplicate keys and formatting, and rejects \\u0000")
@@ -295,6 +486,8 @@ def conversion_steps(
     through every cast: one lossy cast loses data even when the final type is wide, so each is judged.
     The last cast's result is converted to ``new`` when it is another type. Without USING, or when USING
     is more than casts of the column (type-change-using-expression reports that), the one step old -> new.
+    A cast written in USING may be any cast PostgreSQL has; the conversion to ``new`` after it, or without
+    USING, must be an automatic one, else the step always fails (:data:`FAILS`).
     A step is judged from the narrowest type the values still fit: after ``varchar(5)`` -> ``text``,
     converting to ``varchar(10)`` rejects nothing; a cast that spells an array or a bytea as text, read
     back by a later cast (``"roles"::text::"Role_new"[]``), changes nothing either.
@@ -305,8 +498,11 @@ def conversion_steps(
         targets.append((new, False))
     steps: list[ConversionStep] = []
     source, values_fit = old, old
+    # The one step of a USING that is more than casts converts by whatever the expression does.
+    unknown_context = using is not None and chain is None
     for at, (target, written) in enumerate(targets):
-        change = _step_change(source, values_fit, target, written, enum_types)
+        context = None if unknown_context else written
+        change = _step_change(source, values_fit, target, context, enum_types)
         if change.kind == NARROWING and _read_back(source, target, [t for t, _ in targets[at + 1 :]]):
             change = TypeChange(WIDENING, change.rewrite, "")
         steps.append(ConversionStep(source, target, written, change))
@@ -329,13 +525,18 @@ def _same_type(a: TypeSpec, b: TypeSpec) -> bool:
 
 
 def _step_change(
-    source: TypeSpec, values_fit: TypeSpec, target: TypeSpec, written: bool, enum_types: frozenset[str]
+    source: TypeSpec, values_fit: TypeSpec, target: TypeSpec, explicit: bool | None, enum_types: frozenset[str]
 ) -> TypeChange:
-    """Judge one step on values that still fit ``values_fit``; the rewrite follows the step's own types."""
-    rewrite = judge_type_change(source, target, enum_types).rewrite
-    change = judge_type_change(values_fit, target, enum_types)
+    """Judge one step on values that still fit ``values_fit``; the rewrite, and whether PostgreSQL has the
+    cast at all, follow the step's own types: ``explicit`` for a cast written in USING (any cast), False for
+    PostgreSQL's own conversion (an automatic cast), None when not known (a USING expression)."""
+    own = _judge(source, target, enum_types, explicit=explicit)
+    if own.kind == FAILS:
+        return own
+    rewrite = own.rewrite
+    change = _judge(values_fit, target, enum_types, explicit=None)
     limit = _text_limit(target) if target.base in _TEXT else None
-    if written and change.kind == NARROWING and limit is not None and target.array_dims == 0:
+    if explicit and change.kind == NARROWING and limit is not None and target.array_dims == 0:
         # An explicit cast to varchar(n) or char(n) cuts what does not fit instead of rejecting it.
         fit_limit = _text_limit(values_fit) if values_fit.base in _TEXT else None
         if values_fit.base not in _TEXT or fit_limit is None or fit_limit > limit:

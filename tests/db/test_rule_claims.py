@@ -7,6 +7,8 @@ runs on the same data without that effect.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -339,3 +341,192 @@ def test_a_unique_column_made_citext_or_char_fails_on_values_equal_under_the_new
     with pytest.raises(psycopg.errors.UniqueViolation) as failure:
         run_script(database_url, statement)
     assert "User_email_key" in str(failure.value)
+
+
+# ---- keys re-added around a widening, an enum value used after the file's COMMIT (Prisma 6.19 output) ----
+
+WIDEN_V1 = """
+CREATE TABLE "P" ("id" INTEGER NOT NULL, "code" VARCHAR(10) NOT NULL, CONSTRAINT "P_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "C" ("id" INTEGER NOT NULL, "pId" INTEGER NOT NULL, CONSTRAINT "C_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "D" ("id" INTEGER NOT NULL, "pCode" VARCHAR(10) NOT NULL, CONSTRAINT "D_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "Q" ("code" VARCHAR(10) NOT NULL, CONSTRAINT "Q_pkey" PRIMARY KEY ("code"));
+CREATE TABLE "E" ("id" INTEGER NOT NULL, "qCode" VARCHAR(10) NOT NULL, CONSTRAINT "E_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "P_code_key" ON "P"("code");
+ALTER TABLE "C" ADD CONSTRAINT "C_pId_fkey" FOREIGN KEY ("pId") REFERENCES "P"("id")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "D" ADD CONSTRAINT "D_pCode_fkey" FOREIGN KEY ("pCode") REFERENCES "P"("code")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "E" ADD CONSTRAINT "E_qCode_fkey" FOREIGN KEY ("qCode") REFERENCES "Q"("code")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+"""
+# 1,000 rows per table, keys with trailing spaces and case variants among them.
+WIDEN_ROWS = """
+INSERT INTO "P" SELECT g, 'k' || g || repeat(' ', g % 3) FROM generate_series(1, 1000) g;
+INSERT INTO "C" SELECT g, 1 + (g * 7) % 1000 FROM generate_series(1, 1000) g;
+INSERT INTO "D" SELECT g, 'k' || (1 + (g * 7) % 1000) || repeat(' ', (1 + (g * 7) % 1000) % 3)
+    FROM generate_series(1, 1000) g;
+INSERT INTO "Q" SELECT CASE WHEN g % 2 = 0 THEN 'q' ELSE 'Q' END || g || repeat(' ', g % 3)
+    FROM generate_series(1, 1000) g;
+INSERT INTO "E" SELECT g, code FROM (SELECT row_number() OVER () AS g, "code" AS code FROM "Q") q;
+"""
+WIDEN_V2 = """-- DropForeignKey
+ALTER TABLE "C" DROP CONSTRAINT "C_pId_fkey";
+
+-- DropForeignKey
+ALTER TABLE "D" DROP CONSTRAINT "D_pCode_fkey";
+
+-- DropForeignKey
+ALTER TABLE "E" DROP CONSTRAINT "E_qCode_fkey";
+
+-- AlterTable
+ALTER TABLE "P" DROP CONSTRAINT "P_pkey",
+ALTER COLUMN "id" SET DATA TYPE BIGINT,
+ALTER COLUMN "code" SET DATA TYPE VARCHAR(20),
+ADD CONSTRAINT "P_pkey" PRIMARY KEY ("id");
+
+-- AlterTable
+ALTER TABLE "Q" DROP CONSTRAINT "Q_pkey",
+ALTER COLUMN "code" SET DATA TYPE VARCHAR(20),
+ADD CONSTRAINT "Q_pkey" PRIMARY KEY ("code");
+
+-- AlterTable
+ALTER TABLE "C" ALTER COLUMN "pId" SET DATA TYPE BIGINT;
+
+-- AlterTable
+ALTER TABLE "D" ALTER COLUMN "pCode" SET DATA TYPE VARCHAR(20);
+
+-- AlterTable
+ALTER TABLE "E" ALTER COLUMN "qCode" SET DATA TYPE VARCHAR(20);
+
+-- AddForeignKey
+ALTER TABLE "C" ADD CONSTRAINT "C_pId_fkey" FOREIGN KEY ("pId") REFERENCES "P"("id")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "D" ADD CONSTRAINT "D_pCode_fkey" FOREIGN KEY ("pCode") REFERENCES "P"("code")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "E" ADD CONSTRAINT "E_qCode_fkey" FOREIGN KEY ("qCode") REFERENCES "Q"("code")
+    ON DELETE RESTRICT ON UPDATE CASCADE;
+"""
+
+
+def test_keys_re_added_around_a_widening_of_both_sides_hold(database_url: str) -> None:
+    """Prisma's Int -> BigInt of a referenced @id and VarChar(10) -> VarChar(20) of referenced keys:
+    every value is kept and compares as before, so the keys re-added hold on any rows; neither rule
+    reports them."""
+    assert _lint("add-primary-key", WIDEN_V1, WIDEN_V2) == []
+    assert _lint("add-foreign-key", WIDEN_V1, WIDEN_V2) == []
+    run_script(database_url, WIDEN_V1 + WIDEN_ROWS)
+    run_script(database_url, WIDEN_V2)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        counts = conn.execute(
+            """SELECT (SELECT count(*) FROM "P"), (SELECT count(*) FROM "D" JOIN "P" ON "P"."code" = "D"."pCode"),
+                      (SELECT count(*) FROM "E" JOIN "Q" ON "Q"."code" = "E"."qCode")"""
+        ).fetchone()
+    assert counts == (1000, 1000, 1000)
+
+
+SHORTER_V1 = """
+CREATE TABLE "P" ("code" VARCHAR(20) NOT NULL, CONSTRAINT "P_pkey" PRIMARY KEY ("code"));
+CREATE TABLE "D" ("id" INTEGER NOT NULL, "pCode" VARCHAR(20) NOT NULL, CONSTRAINT "D_pkey" PRIMARY KEY ("id"));
+ALTER TABLE "D" ADD CONSTRAINT "D_pCode_fkey" FOREIGN KEY ("pCode") REFERENCES "P"("code");
+INSERT INTO "P" VALUES ('ab'), ('ab  '), ('ab   ');
+INSERT INTO "D" VALUES (1, 'ab  ');
+"""
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "sql", "failure"),
+    [
+        (
+            "add-foreign-key",
+            'ALTER TABLE "D" DROP CONSTRAINT "D_pCode_fkey";\n'
+            'ALTER TABLE "D" ALTER COLUMN "pCode" SET DATA TYPE VARCHAR(3);\n'
+            'ALTER TABLE "D" ADD CONSTRAINT "D_pCode_fkey" FOREIGN KEY ("pCode") REFERENCES "P"("code");',
+            psycopg.errors.ForeignKeyViolation,
+        ),
+        (
+            "add-primary-key",
+            'ALTER TABLE "D" DROP CONSTRAINT "D_pCode_fkey";\n'
+            'ALTER TABLE "P" DROP CONSTRAINT "P_pkey", ALTER COLUMN "code" SET DATA TYPE VARCHAR(3), '
+            'ADD CONSTRAINT "P_pkey" PRIMARY KEY ("code");',
+            psycopg.errors.UniqueViolation,
+        ),
+    ],
+)
+def test_keys_re_added_around_a_shorter_varchar_fail_on_values_it_cut(
+    rule_name: str, sql: str, failure: type[psycopg.Error], database_url: str
+) -> None:
+    """A shorter varchar silently cuts trailing spaces beyond its length ('ab  ' and 'ab   ' become 'ab '):
+    values change, a referencing one no longer matches, distinct keys become equal. Reported."""
+    assert _lint(rule_name, SHORTER_V1, sql) == [sql.count("\n") + 1]
+    run_script(database_url, SHORTER_V1)
+    with pytest.raises(failure):
+        run_script(database_url, sql)
+
+
+ENUM_V1 = """CREATE SCHEMA IF NOT EXISTS "auth";
+CREATE TYPE "auth"."Role" AS ENUM ('A', 'B');
+CREATE TYPE "auth"."Kind" AS ENUM ('X', 'Y', 'Z');
+CREATE TABLE "User" (
+    "id" INTEGER NOT NULL,
+    "role" "auth"."Role" NOT NULL,
+    "kind" "auth"."Kind" NOT NULL DEFAULT 'X',
+    "tags" "auth"."Kind"[],
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+"""
+ENUM_V2 = """-- AlterEnum
+ALTER TYPE "auth"."Role" ADD VALUE 'C';
+
+-- AlterEnum
+BEGIN;
+CREATE TYPE "auth"."Kind_new" AS ENUM ('X', 'Y');
+ALTER TABLE "User" ALTER COLUMN "kind" DROP DEFAULT;
+ALTER TABLE "User" ALTER COLUMN "kind" TYPE "auth"."Kind_new" USING ("kind"::text::"auth"."Kind_new");
+ALTER TABLE "User" ALTER COLUMN "tags" TYPE "auth"."Kind_new"[] USING ("tags"::text::"auth"."Kind_new"[]);
+ALTER TYPE "auth"."Kind" RENAME TO "Kind_old";
+ALTER TYPE "auth"."Kind_new" RENAME TO "Kind";
+DROP TYPE "auth"."Kind_old";
+ALTER TABLE "User" ALTER COLUMN "kind" SET DEFAULT 'X';
+COMMIT;
+
+-- AlterTable
+ALTER TABLE "User" ALTER COLUMN "role" SET DEFAULT 'C';
+"""
+
+
+def test_an_enum_value_committed_by_the_file_fails_in_safemigrate_s_single_transaction(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Sent as one query (`prisma migrate deploy`), the file's COMMIT commits the new value before the
+    default uses it; safemigrate's engine leaves BEGIN/COMMIT out and runs the file in one transaction:
+    55P04, rolled back. The rule reports the use, naming `safemigrate migrate`."""
+    from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+    from safemigrate.lint.rule import Severity
+    from safemigrate.migrations import list_migrations
+    from safemigrate.pipeline.apply import apply_migrations
+
+    rule = rule_by_name("enum-value-used-same-transaction")
+    sources = [SourceFile("v1.sql", "v1", ENUM_V1.encode()), SourceFile("v2.sql", "v2", ENUM_V2.encode())]
+    options = LintOptions(severities={rule.name: Severity.ERROR}, report=frozenset({"v2.sql"}), rules=(rule,))
+    found = [(f.line, f.message) for f in lint_sources(sources, options).findings if f.rule == rule.name]
+    assert [line for line, _ in found] == [ENUM_V2.count("\n")]
+    assert "`safemigrate migrate` leaves the file's BEGIN and COMMIT out" in found[0][1]
+
+    for name, sql in (("20240101000000_init", ENUM_V1), ("20240202000000_change", ENUM_V2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "migration.sql").write_text(sql)
+    init, change = list_migrations(tmp_path)
+    labels = 'SELECT enum_range(NULL::auth."Role")::text, enum_range(NULL::auth."Kind")::text'
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert apply_migrations(conn, "public", [init]).committed
+        result = apply_migrations(conn, "public", [change])
+        assert not result.committed and result.failed is not None and result.failed.error is not None
+        assert result.failed.error.sqlstate == "55P04", result.failed.error
+        assert conn.execute(labels).fetchone() == ("{A,B}", "{X,Y,Z}")  # rolled back whole
+    run_script(database_url, ENUM_V2)  # as Prisma sends it
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute(labels).fetchone() == ("{A,B,C}", "{X,Y}")

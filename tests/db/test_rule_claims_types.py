@@ -8,12 +8,16 @@ a lock, lost values, a failure) is seen on the server, with the rule's own examp
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import psycopg
 import psycopg.sql
 import pytest
 
 from safemigrate.lint.registry import rule_by_name
+from safemigrate.sql import model as m
+from safemigrate.sql import types
+from safemigrate.sql.parse import summarize
 from tests.pgserver import PgServer, throwaway_roles
 
 POST_TABLE = """
@@ -445,3 +449,192 @@ def test_revoked_default_privileges_fail_the_app_on_tables_created_later(
             _as_role(database_url, app, 'SELECT count(*) FROM "Invoice"')
         assert failure.value.sqlstate == "42501"
         run_script(database_url, f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {app};")
+
+
+# ---- conversions PostgreSQL has no cast for (type-cast-may-fail), and what automatic casts keep --------
+
+# Column types as migrations spell them: PostgreSQL's own types the linter knows the casts of, strings,
+# enums and arrays. Every ordered pair is tried on an empty table.
+CAST_TYPES = (
+    *("SMALLINT", "INTEGER", "BIGINT", "DECIMAL(65,30)", "REAL", "DOUBLE PRECISION", "MONEY", "OID", "BOOLEAN"),
+    *("BYTEA", "UUID", "JSON", "JSONB", "XML", "TSVECTOR", "BIT(8)", "VARBIT(8)", "INET", "CIDR", "MACADDR"),
+    *("TIMESTAMP(3)", "TIMESTAMPTZ(3)", "DATE", "TIME(3)", "TIMETZ(3)", "INTERVAL", "INT4RANGE"),
+    *("TEXT", "VARCHAR(10)", "CHAR(10)", '"Color"', '"Shade"'),
+    *('"Color"[]', "INTEGER[]", "BIGINT[]", "BOOLEAN[]", "TEXT[]"),
+)
+CAST_ENUMS = frozenset({"Color", "Shade"})
+# Explicit casts PostgreSQL 18 added: the linter lists them, so an earlier server refuses what it allows.
+SINCE_18 = {("SMALLINT", "BYTEA"), ("INTEGER", "BYTEA"), ("BIGINT", "BYTEA")}
+SINCE_18 |= {(new, old) for old, new in SINCE_18}
+
+
+def _spec(spelled: str) -> m.TypeSpec:
+    summary = summarize(f'ALTER TABLE t ALTER COLUMN "c" TYPE {spelled}')
+    assert isinstance(summary, m.AlterTable) and isinstance(summary.actions[0], m.AlterColumnType)
+    return summary.actions[0].new_type
+
+
+def _refused(conn: psycopg.Connection, statement: str) -> psycopg.Error | None:
+    """The error ``statement`` raises, rolled back either way."""
+    conn.execute("SAVEPOINT probe")
+    try:
+        conn.execute(statement.encode(), prepare=False)
+    except psycopg.Error as error:
+        return error
+    finally:
+        conn.execute("ROLLBACK TO SAVEPOINT probe")
+    return None
+
+
+def test_the_cast_catalogue_matches_postgresql(database_url: str) -> None:
+    """Every pair: ALTER ... TYPE without USING on an empty table fails exactly when the linter says it
+    always fails, with the message it quotes; a written cast is refused exactly when it says so."""
+    columns = ", ".join(f'"c{i}" {spelled}' for i, spelled in enumerate(CAST_TYPES))
+    run_script(
+        database_url,
+        f"""CREATE TYPE "Color" AS ENUM ('RED'); CREATE TYPE "Shade" AS ENUM ('RED'); CREATE TABLE t ({columns});""",
+    )
+    mismatches = []
+    with psycopg.connect(database_url) as conn:
+        before_18 = conn.info.server_version < 180000
+        for i, old_spelled in enumerate(CAST_TYPES):
+            for new_spelled in CAST_TYPES:
+                old, new = _spec(old_spelled), _spec(new_spelled)
+                if old == new:
+                    continue
+                change = types.judge_type_change(old, new, CAST_ENUMS)
+                error = _refused(conn, f'ALTER TABLE t ALTER COLUMN "c{i}" TYPE {new_spelled}')
+                expected = f'column "c{i}" cannot be cast automatically to type {types.postgres_name(new)}'
+                if (change.kind == types.FAILS) != (error is not None) or (
+                    error is not None and (error.sqlstate, str(error).splitlines()[0]) != ("42804", expected)
+                ):
+                    mismatches.append(("automatic", old_spelled, new_spelled, change.kind, str(error)))
+                explicit = types.convertible(old, new, CAST_ENUMS, explicit=True)
+                error = _refused(conn, f"SELECT CAST(NULL::{old_spelled} AS {new_spelled})")
+                if before_18 and (old_spelled, new_spelled) in SINCE_18:
+                    assert explicit is True and error is not None and error.sqlstate == "42846"
+                elif explicit is None or explicit != (error is None):
+                    mismatches.append(("explicit", old_spelled, new_spelled, explicit, str(error)))
+    assert mismatches == []
+
+
+@dataclass(frozen=True)
+class Kept:
+    old: str
+    value: str  # a SQL literal of the old type
+    new: str
+    before: str  # the value as the old type prints it
+    after: str  # and as the new type prints it
+    changed: bool  # another value (not another spelling of the same one, as money's '$1.50' and 1.50)
+    rewritten: bool
+
+
+KEPT = {
+    # Prisma's String @db.Inet -> String: text(inet) writes every netmask, inet's output leaves /32 out.
+    "inet-to-text": Kept("INET", "'10.0.0.1'", "TEXT", "10.0.0.1", "10.0.0.1/32", True, True),
+    "inet6-to-varchar": Kept("INET", "'::1'", "VARCHAR(20)", "::1", "::1/128", True, True),
+    "cidr-to-text": Kept("CIDR", "'10.1.2.3/32'", "TEXT", "10.1.2.3/32", "10.1.2.3/32", False, True),
+    "inet-to-cidr": Kept("INET", "'10.0.0.1/8'", "CIDR", "10.0.0.1/8", "10.0.0.0/8", True, True),
+    "cidr-to-inet": Kept("CIDR", "'10.0.0.0/8'", "INET", "10.0.0.0/8", "10.0.0.0/8", False, False),
+    # Int @db.Oid -> Int: the same four bytes read as signed; no rewrite.
+    "oid-to-integer": Kept("OID", "4000000000", "INTEGER", "4000000000", "-294967296", True, False),
+    "integer-to-oid": Kept("INTEGER", "-5", "OID", "-5", "4294967291", True, False),
+    "oid-to-bigint": Kept("OID", "4000000000", "BIGINT", "4000000000", "4000000000", False, True),
+    # Decimal @db.Money -> Decimal: 17 integer digits and 2 decimals fit numeric(65,30) and numeric(19,2).
+    "money-to-decimal": Kept(
+        "MONEY",
+        "'92233720368547758.07'",
+        "DECIMAL(65,30)",
+        "$92,233,720,368,547,758.07",
+        "92233720368547758.070000000000000000000000000000",
+        False,
+        True,
+    ),
+    "money-to-decimal-19-2": Kept(
+        "MONEY",
+        "'-92233720368547758.08'",
+        "DECIMAL(19,2)",
+        "-$92,233,720,368,547,758.08",
+        "-92233720368547758.08",
+        False,
+        True,
+    ),
+    "bit-to-varbit-8": Kept("BIT(8)", "B'10101010'", "VARBIT(8)", "10101010", "10101010", False, True),
+    "bit-to-varbit": Kept("BIT(8)", "B'10101010'", "VARBIT", "10101010", "10101010", False, False),
+    "varbit-to-longer-varbit": Kept("VARBIT(8)", "B'101'", "VARBIT(16)", "101", "101", False, False),
+    "xml-to-text": Kept("XML", "'<a>x</a>'", "TEXT", "<a>x</a>", "<a>x</a>", False, False),
+    "list-of-varchar-to-list-of-text": Kept("VARCHAR(5)[]", "'{ab}'", "TEXT[]", "{ab}", "{ab}", False, True),
+    "list-to-list-of-lists": Kept("INTEGER[]", "'{1}'", "INTEGER[][]", "{1}", "{1}", False, False),
+}
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_automatic_cast_changes_values_and_rewrites_as_judged(name: str, database_url: str) -> None:
+    case = KEPT[name]
+    change = types.judge_type_change(_spec(case.old), _spec(case.new), frozenset())
+    assert (change.kind == types.NARROWING, change.rewrite) == (case.changed, case.rewritten), change
+    try:
+        run_script(database_url, f"CREATE TABLE t (c {case.old}); INSERT INTO t VALUES ({case.value});")
+    except psycopg.errors.FeatureNotSupported as error:  # the embedded PostgreSQL 18 has no libxml
+        pytest.skip(str(error).splitlines()[0])
+    printed = "SELECT format('%s', c) FROM t"  # each type's output function (c::text is text(inet) for inet)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET lc_monetary = 'C'")
+        assert conn.execute(printed).fetchone() == (case.before,)
+        file = relfilenode(conn, "t")
+        conn.execute(f"ALTER TABLE t ALTER COLUMN c TYPE {case.new}".encode(), prepare=False)
+        assert (conn.execute(printed).fetchone(), relfilenode(conn, "t") != file) == ((case.after,), case.rewritten)
+
+
+@pytest.mark.parametrize(
+    ("old", "value", "new", "error"),
+    [
+        ("MONEY", "'92233720368547758.07'", "DECIMAL(18,2)", "numeric field overflow"),
+        ("BIT(8)", "B'10101010'", "VARBIT(4)", "bit string too long for type bit varying(4)"),
+        ("BIGINT", "5000000000", "OID", "OID out of range"),
+    ],
+)
+def test_automatic_cast_rejects_values_judged_narrowing(
+    old: str, value: str, new: str, error: str, database_url: str
+) -> None:
+    assert types.judge_type_change(_spec(old), _spec(new), frozenset()).kind == types.NARROWING
+    run_script(database_url, f"CREATE TABLE t (c {old}); INSERT INTO t VALUES ({value});")
+    with pytest.raises(psycopg.Error) as failure:
+        run_script(database_url, f"ALTER TABLE t ALTER COLUMN c TYPE {new};")
+    assert str(failure.value).splitlines()[0] == error
+
+
+# Prisma 6.19.3's migrations: Color -> Color[] (and back), Decimal @db.Money -> Float, DateTime
+# @db.Timestamp(3) -> @db.Timetz(3); then hand-written ones.
+ALWAYS_FAILS = {
+    "enum-to-list": ('"e" "Color"', 'ALTER TABLE "T" ALTER COLUMN "e" SET DATA TYPE "Color"[];'),
+    "list-to-enum": ('"e" "Color"[]', 'ALTER TABLE "T" ALTER COLUMN "e" SET DATA TYPE "Color";'),
+    "money-to-float": ('"m" MONEY NOT NULL', 'ALTER TABLE "T" ALTER COLUMN "m" SET DATA TYPE DOUBLE PRECISION;'),
+    "timestamp-to-timetz": ('"at" TIMESTAMP(3)', 'ALTER TABLE "T" ALTER COLUMN "at" SET DATA TYPE TIMETZ(3);'),
+    "enum-to-another-enum": ('"e" "Color"', 'ALTER TABLE "T" ALTER COLUMN "e" TYPE "Shade";'),
+    "written-cast-without-cast": ('"m" MONEY', 'ALTER TABLE "T" ALTER COLUMN "m" TYPE REAL USING "m"::real;'),
+    "using-result": ('"s" SMALLINT', 'ALTER TABLE "T" ALTER COLUMN "s" TYPE INTEGER USING "s"::text;'),
+}
+
+
+@pytest.mark.parametrize("name", ALWAYS_FAILS)
+def test_conversion_without_a_cast_always_fails_and_the_suggested_using_works(name: str, database_url: str) -> None:
+    from safemigrate.lint.engine import LintOptions, SourceFile, lint_sources
+    from safemigrate.lint.rules.type_cast_may_fail import RULE
+
+    column, statement = ALWAYS_FAILS[name]
+    setup = f"""CREATE TYPE "Color" AS ENUM ('RED', 'GREEN'); CREATE TYPE "Shade" AS ENUM ('RED', 'GREEN');
+CREATE TABLE "T" ("id" INTEGER NOT NULL, {column});"""
+    # The table is created by the same deploy: the finding is kept (it does not depend on the rows).
+    source = SourceFile("m.sql", "20990101000000_m", (setup + "\n" + statement).encode())
+    result = lint_sources([source], LintOptions(rules=(RULE,), report=frozenset({"m.sql"})))
+    (finding,) = [f for f in result.findings if f.rule == RULE.name and not f.suppressed]
+    run_script(database_url, setup)  # no row: the failure does not depend on the data
+    with pytest.raises(psycopg.Error) as failure:
+        run_script(database_url, statement)
+    assert f"always fails: PostgreSQL answers {str(failure.value).splitlines()[0]}, even on an empty table" in (
+        finding.message
+    )
+    (fix,) = re.findall(r"ALTER TABLE .*?;", finding.help)
+    run_script(database_url, """INSERT INTO "T" VALUES (1, DEFAULT);""" if "NOT NULL" not in column else "")
+    run_script(database_url, fix)

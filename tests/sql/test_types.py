@@ -184,3 +184,134 @@ def test_char_to_shorter_varchar_rejects_long_values(database_url: str) -> None:
             conn.execute("ALTER TABLE t ALTER COLUMN c TYPE varchar(3)")
     assert failure.value.sqlstate == "22001"
     assert str(failure.value) == "value too long for type character varying(3)"
+
+
+# ---- built-in types sqlglot reads as user-defined ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spelled", "base", "params", "dims"),
+    [
+        ("VARBIT(8)", "varbit", (8,), 0),
+        ("varbit", "varbit", (), 0),
+        ("VARBIT(8)[]", "varbit", (8,), 1),
+        ("pg_catalog.varbit(4)", "varbit", (4,), 0),
+        ("CIDR", "cidr", (), 0),
+        ("macaddr8", "macaddr8", (), 0),
+        ("TSVECTOR", "tsvector", (), 0),
+    ],
+)
+def test_built_in_type_read_as_a_user_type_keeps_its_name_and_length(
+    spelled: str, base: str, params: tuple[int, ...], dims: int
+) -> None:
+    spec = _alter(spelled).new_type
+    assert (spec.base, spec.params, spec.array_dims, spec.user_defined) == (base, params, dims, False)
+    assert spec.sql.lower() == spelled.lower().removeprefix("pg_catalog.")
+
+
+def test_quoted_or_qualified_user_type_of_a_built_in_name_stays_a_user_type() -> None:
+    assert _alter('"CIDR"').new_type.user_defined
+    assert _alter("billing.varbit").new_type.user_defined
+
+
+# ---- conversions PostgreSQL has no automatic cast for (item 2) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "target"),
+    [
+        ('"Status"', '"Status"[]', '"Status"[]'),
+        ('"Status"[]', '"Status"', '"Status"'),
+        ('"Status"', '"Status_new"', '"Status_new"'),
+        ("MONEY", "DOUBLE PRECISION", "double precision"),
+        ("MONEY", "INTEGER", "integer"),
+        ("MONEY", "BOOLEAN", "boolean"),
+        ("TIMESTAMP(3)", "TIMETZ(3)", "time with time zone"),
+        ("TEXT", "INTEGER", "integer"),
+        ("VARCHAR(20)", '"Status"', '"Status"'),
+        ("TEXT", "JSONB", "jsonb"),
+        ("INTEGER", "BOOLEAN", "boolean"),
+        ("SMALLINT", "MONEY", "money"),
+        ("INTEGER", "INTEGER[]", "integer[]"),
+        ("INTEGER[]", "BOOLEAN[]", "boolean[]"),
+        ("TEXT[]", "INTEGER[]", "integer[]"),
+        ("UUID", "BYTEA", "bytea"),
+        ("OID", "NUMERIC", "numeric"),
+        ("VARCHAR(5)", "VARBIT(8)", "bit varying"),
+    ],
+)
+def test_conversion_without_an_automatic_cast_always_fails(old: str, new: str, target: str) -> None:
+    change = types.judge_type_change(_alter(old).new_type, _alter(new).new_type, ENUMS)
+    assert (change.kind, change.rewrite) == (types.FAILS, False), change
+    assert types.postgres_name(_alter(new).new_type) == target
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("MONEY", "NUMERIC"),
+        ("INTEGER", "MONEY"),
+        ("OID", "BIGINT"),
+        ("CIDR", "INET"),
+        ('"Status"', "TEXT"),
+        ('"Status"[]', "TEXT"),
+        ("INTEGER[]", "BIGINT[]"),
+        ("BOOLEAN", "VARCHAR(5)"),
+        ("JSON", "JSONB"),
+        ("TIMESTAMPTZ(3)", "TIMETZ(3)"),
+    ],
+)
+def test_conversion_with_an_automatic_cast_does_not_always_fail(old: str, new: str) -> None:
+    assert types.judge_type_change(_alter(old).new_type, _alter(new).new_type, ENUMS).kind != types.FAILS
+
+
+def test_a_cast_written_in_using_is_an_explicit_cast() -> None:
+    steps = _steps("TEXT", "INTEGER", '"c"::integer')
+    assert [step.change.kind for step in steps] == [types.CAST]
+    steps = _steps("MONEY", "DOUBLE PRECISION", '"c"::double precision')
+    assert [step.change.kind for step in steps] == [types.FAILS]
+    steps = _steps("SMALLINT", "INTEGER", '"c"::text')
+    assert [(step.written, step.change.kind) for step in steps] == [(True, types.WIDENING), (False, types.FAILS)]
+    # A user type the history does not define: its casts are not known.
+    steps = _steps('"Other"', "INTEGER")
+    assert [step.change.kind for step in steps] == [types.CAST]
+
+
+# ---- values changed or kept by automatic casts (items 3 and 4) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind", "rewrite", "reason"),
+    [
+        ("INET", "TEXT", types.NARROWING, True, "host addresses get their netmask appended"),
+        ("INET", "CHAR(20)", types.NARROWING, True, "host addresses get their netmask appended"),
+        ("CIDR", "TEXT", types.WIDENING, True, ""),
+        ("INET", "CIDR", types.NARROWING, True, "host bits beyond the netmask are zeroed"),
+        ("CIDR", "INET", types.WIDENING, False, ""),
+        ("OID", "INTEGER", types.NARROWING, False, "values above 2147483647 wrap to negative numbers"),
+        ("INTEGER", "OID", types.NARROWING, False, "negative values wrap to large oids"),
+        ("SMALLINT", "OID", types.NARROWING, True, "negative values wrap to large oids"),
+        ("BIGINT", "OID", types.NARROWING, True, "bigint values outside the oid range are rejected"),
+        ("OID", "BIGINT", types.WIDENING, True, ""),
+        ("MONEY", "DECIMAL(65,30)", types.WIDENING, True, ""),
+        ("MONEY", "DECIMAL(19,2)", types.WIDENING, True, ""),
+        ("MONEY", "DECIMAL(18,2)", types.NARROWING, True, "values with more than 16 integer digits are rejected"),
+        ("MONEY", "DECIMAL(20,0)", types.NARROWING, True, "values are rounded to 0 decimals"),
+        ("BIT(8)", "VARBIT(8)", types.WIDENING, True, ""),
+        ("BIT(8)", "VARBIT", types.WIDENING, False, ""),
+        ("BIT(8)", "VARBIT(4)", types.NARROWING, True, "bit strings longer than 4 bits are rejected"),
+        ("VARBIT(8)", "VARBIT(16)", types.WIDENING, False, ""),
+        ("VARBIT(8)", "BIT(8)", types.CAST, True, "bit strings whose length is not 8 are rejected"),
+        ("XML", "TEXT", types.WIDENING, False, ""),
+        ("XML", "VARCHAR", types.WIDENING, False, ""),
+        ("XML", "VARCHAR(100)", types.NARROWING, True, "longer than 100 characters"),
+        ("INTEGER[]", "INTEGER[][]", types.SAME, False, ""),
+        ("NUMERIC(10,2)[]", "NUMERIC[]", types.WIDENING, False, ""),
+        ("VARCHAR(5)[]", "TEXT[]", types.WIDENING, True, ""),
+        ("VARCHAR(5)[]", "VARCHAR(10)[]", types.WIDENING, True, ""),
+    ],
+)
+def test_automatic_cast_judgement(old: str, new: str, kind: str, rewrite: bool, reason: str) -> None:
+    change = types.judge_type_change(_alter(old).new_type, _alter(new).new_type, ENUMS)
+    assert (change.kind, change.rewrite) == (kind, rewrite), change
+    assert reason in change.reason

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.lint.rules.validate_constraint import validated_in_same_transaction
 from safemigrate.sql import model as m
-from safemigrate.sql.schema import SchemaModel
+from safemigrate.sql.schema import KeyColumn, SchemaModel, retype_keeps_values
 
 
 def _orphans_query(table: m.Name, constraint: m.ConstraintSpec, parent: m.Name) -> str:
@@ -99,11 +99,12 @@ def _added_column(ctx: Context, table: m.Name, column: m.ColumnSpec, constraint:
 def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, others: Sequence[m.AlterAction]) -> bool:
     """Prisma changes a key's ON DELETE / ON UPDATE, or a relation's optionality, by DROP CONSTRAINT and
     ADD CONSTRAINT of the same key, with other changes in between (SET NOT NULL of the key column,
-    columns added, tables and indexes created or dropped): the existing rows already satisfy it. It
-    counts when the same validated key (columns, referenced table and columns) was dropped earlier in
-    this file, not MATCH FULL (stricter than the default), and no statement since (nor an ``others``
-    action of the re-adding statement, which runs before the check) can change the key columns' values
-    or the referenced rows: see ``_Keeps``. Anything else is reported."""
+    columns added, tables and indexes created or dropped, a widening of the key columns on both sides):
+    the existing rows already satisfy it. It counts when the same validated key (columns, referenced
+    table and columns) was dropped earlier in this file, not MATCH FULL (stricter than the default), and
+    no statement since (nor an ``others`` action of the re-adding statement, which runs before the
+    check) can change the key columns' values or the referenced rows: see ``_Keeps``. Anything else is
+    reported."""
     state = ctx.schema.table(table)
     if state is None or constraint.name is None or constraint.references is None:
         return False
@@ -121,40 +122,55 @@ def _re_added(ctx: Context, table: m.Name, constraint: m.ConstraintSpec, others:
         constraint.ref_columns,
     ):
         return False
-    keeps = _keeps(ctx, child, constraint, parent)
-    if not keeps.statement(m.AlterTable(table, tuple(others))):
+    found = _since_drop(ctx, child, constraint.name)
+    if found is None:
         return False
-    for statement in reversed(ctx.earlier()):  # back to the DROP CONSTRAINT of this key
+    dropping, drop, since = found
+    keeps = _keeps(ctx, child, constraint, parent, dict(old.types_when_dropped))
+    # The dropping statement: the model knows the key's types at its DROP CONSTRAINT, after the actions
+    # written before it; PostgreSQL runs those after the drop (it drops first), so there any type change
+    # of a key column counts, whatever its types.
+    if not keeps.statement(m.AlterTable(dropping.table, dropping.actions[:drop]), retyped=False):
+        return False
+    between = (m.AlterTable(dropping.table, dropping.actions[drop + 1 :]), *since, m.AlterTable(table, tuple(others)))
+    return all(keeps.statement(summary) for summary in between)
+
+
+def _since_drop(ctx: Context, child: tuple[str, str], name: str) -> tuple[m.AlterTable, int, list[m.Summary]] | None:
+    """The latest statement of this file that drops the key ``name`` of ``child``, the position of that
+    action in it, and the statements since, in order; None when no statement does."""
+    since: list[m.Summary] = []
+    for statement in reversed(ctx.earlier()):
         summary = statement.summary
-        if not keeps.statement(summary):
-            return False
-        if (
-            isinstance(summary, m.AlterTable)
-            and ctx.schema.key(summary.table) == child
-            and any(isinstance(a, m.DropConstraint) and a.name == constraint.name for a in summary.actions)
-        ):
-            return True
-    return False
+        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == child:
+            for i, action in enumerate(summary.actions):
+                if isinstance(action, m.DropConstraint) and action.name == name:
+                    return summary, i, since[::-1]
+        since.append(summary)
+    return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Keeps:
     """Whether a statement keeps the values of a foreign key's columns and the rows it references: it
     writes no row anywhere (a cascade, a trigger or a rule may reach them), runs no code the linter
-    cannot see into, commits nothing (other sessions would write), and neither changes, drops, adds nor
-    renames those columns, nor renames or drops the two tables. Conservative: a statement it does not
-    know to keep them does not."""
+    cannot see into, commits nothing (other sessions would write), and neither changes (but to a type
+    that keeps every value, see ``retype_keeps_values``), drops, adds nor renames those columns, nor
+    renames or drops the two tables. Conservative: a statement it does not know to keep them does not.
+    Fed the statements in order from the DROP CONSTRAINT, it follows the key columns' types."""
 
     schema: SchemaModel
     columns: Mapping[tuple[str, str], frozenset[str]]  # the referencing and referenced tables -> key columns
     whole: tuple[str, str] | None  # the referenced table when the key references its primary key (columns unknown)
+    types: dict[KeyColumn, m.TypeSpec]  # the key columns' types as the statements so far left them
 
-    def statement(self, summary: m.Summary) -> bool:
+    def statement(self, summary: m.Summary, *, retyped: bool = True) -> bool:
+        """``retyped`` False: a type change of a key column counts as a change whatever its types."""
         if m.runs_unseen_code(summary) or m.data_changes(summary):
             return False
         if isinstance(summary, m.AlterTable):
             table = self.schema.key(summary.table)
-            return all(self.action(table, a) for a in summary.actions)
+            return all(self.action(table, a, retyped) for a in summary.actions)
         if isinstance(summary, m.DropObjects):
             if summary.cascade or summary.kind not in ("table", "view", "materialized view", "sequence"):
                 return False  # a type, domain, schema or extension may take columns with it
@@ -164,11 +180,16 @@ class _Keeps:
         # A new table holds only its own rows (the functions of its AS query are unseen code, above).
         return isinstance(summary, _KEEPING)
 
-    def action(self, table: tuple[str, str], action: m.AlterAction) -> bool:
+    def action(self, table: tuple[str, str], action: m.AlterAction, retyped: bool = True) -> bool:
         """An ALTER TABLE action on ``table`` that keeps the key's values and referenced rows."""
         if isinstance(action, _KEEPING_ACTIONS):
             return True  # constraints check rows, they do not change them (their functions are unseen code)
         keyed = self.columns.get(table)
+        if isinstance(action, m.AlterColumnType) and keyed is not None and action.column in keyed:
+            key_column = (table, action.column)
+            kept = retyped and table != self.whole and retype_keeps_values(self.types.get(key_column), action)
+            self.types[key_column] = action.new_type
+            return kept
         if isinstance(action, (m.AddColumn, m.DropColumn, m.AlterColumnType)):
             column = action.column.name if isinstance(action, m.AddColumn) else action.column
             return keyed is None or (column not in keyed and table != self.whole)
@@ -205,11 +226,17 @@ _KEEPING_ACTIONS = (
 )
 
 
-def _keeps(ctx: Context, child: tuple[str, str], constraint: m.ConstraintSpec, parent: tuple[str, str]) -> _Keeps:
+def _keeps(
+    ctx: Context,
+    child: tuple[str, str],
+    constraint: m.ConstraintSpec,
+    parent: tuple[str, str],
+    types: dict[KeyColumn, m.TypeSpec],
+) -> _Keeps:
     columns = {child: frozenset(constraint.columns), parent: frozenset(constraint.ref_columns)}
     if child == parent:
         columns = {child: frozenset(constraint.columns) | frozenset(constraint.ref_columns)}
-    return _Keeps(ctx.schema, columns, None if constraint.ref_columns else parent)
+    return _Keeps(ctx.schema, columns, None if constraint.ref_columns else parent, types)
 
 
 def check(ctx: Context) -> Iterator[Hit]:

@@ -5,7 +5,12 @@ new value before that transaction commits ("unsafe use of new value ... New enum
 committed before they can be used"), even on an empty table. Prisma runs a migration file as one
 transaction, and writes the added value and a new ``@default`` using it into the same file
 (``ALTER TYPE "Role" ADD VALUE 'ADMIN';`` then ``SET DEFAULT 'ADMIN'``): the migration then fails
-on every database.
+on every database. A BEGIN in the file does not commit the value (PostgreSQL runs the statements
+before it in the block it opens); a COMMIT does, for ``prisma migrate deploy``. ``safemigrate
+migrate`` leaves the file's BEGIN and COMMIT out and runs it in one transaction, so a use after the
+COMMIT fails there too (Prisma writes such a file when one enum gains a value, another loses one, and
+a default uses the new value): it is reported, as failing under ``safemigrate migrate`` only (the
+linter does not know which engine will apply the file).
 """
 
 from __future__ import annotations
@@ -33,29 +38,53 @@ def _object(ctx: Context) -> ObjectRef:
     return ObjectRef()
 
 
+_SPLIT = (
+    "move the statements that use the new value into a later migration file (prisma migrate dev "
+    "--create-only gives you an empty one), and deploy this one first"
+)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
-    added = ctx.session.enum_values_added
-    if not added or isinstance(ctx.summary, _DEFINING):
+    session = ctx.session
+    if not (session.enum_values_added or session.enum_values_committed) or isinstance(ctx.summary, _DEFINING):
         return
     literals = set(ctx.statement.string_literals)
-    used = sorted((enum, value) for enum, value in added if value in literals)
-    if not used:
+    used = sorted({(enum, value) for enum, value, _ in session.enum_values_added if value in literals})
+    if used:
+        values = ", ".join(f"{m.quote_literal(value)} (enum {enum})" for enum, value in used)
+        adds = " ".join(f"ALTER TYPE {m.quote_ident(enum)} ADD VALUE {m.quote_literal(value)};" for enum, value in used)
+        yield Hit(
+            message=(
+                f"This statement uses {values}, added earlier in the same transaction: PostgreSQL rejects it "
+                'with "unsafe use of new value" until that transaction commits, so the migration fails.'
+            ),
+            help=(
+                f"Keep {adds} in this migration and {_SPLIT}: `safemigrate migrate` applies all pending files in "
+                "one transaction (`--engine prisma` commits each file on its own)."
+            ),
+            object=_object(ctx),
+            table=None,  # fails whatever the table holds, even on a table created by this deploy
+        )
         return
-    values = ", ".join(f"{m.quote_literal(value)} (enum {enum})" for enum, value in used)
-    adds = " ".join(f"ALTER TYPE {m.quote_ident(enum)} ADD VALUE {m.quote_literal(value)};" for enum, value in used)
+    committed = sorted(c for c in session.enum_values_committed if c[1] in literals)
+    if not committed:
+        return
+    values = "; ".join(
+        f"{m.quote_literal(value)} (enum {enum}), added on line {added} and committed by the COMMIT on line {commit}"
+        for enum, value, added, commit in committed
+    )
     yield Hit(
         message=(
-            f"This statement uses {values}, added earlier in the same transaction: PostgreSQL rejects it "
-            'with "unsafe use of new value" until that transaction commits, so the migration fails.'
+            f"This statement uses {values}: `prisma migrate deploy` runs it after that commit, but "
+            "`safemigrate migrate` leaves the file's BEGIN and COMMIT out and runs it in one transaction, where "
+            'PostgreSQL rejects the value with "unsafe use of new value": the migration fails and is rolled back.'
         ),
         help=(
-            f"Keep {adds} in this migration and move the statements that use the new value into a later "
-            "migration file (prisma migrate dev --create-only gives you an empty one), and deploy this one "
-            "first: `safemigrate migrate` applies all pending files in one transaction (`--engine prisma` "
-            "commits each file on its own)."
+            "Apply it with `safemigrate migrate --engine prisma` (Prisma runs the file and commits where it "
+            f"does), or {_SPLIT} with its own `safemigrate migrate` run."
         ),
         object=_object(ctx),
-        table=None,  # fails whatever the table holds, even on a table created by this deploy
+        table=None,
     )
 
 

@@ -74,8 +74,8 @@ def check(ctx: Context) -> Iterator[Hit]:
         # Enum to enum never narrows (enum-value-removed judges dropped values); a cast on the way can.
         steps = types.conversion_steps(old, new, action.using, action.column, enums)
         lossy = next((step for step in steps if step.change.kind == types.NARROWING), None)
-        if lossy is None:
-            continue
+        if lossy is None or any(step.change.kind == types.FAILS for step in steps):
+            continue  # no value is lost, or the statement fails before it converts one (type-cast-may-fail)
         if len(steps) == 1 and not lossy.written:
             message = f"Changing {column} from {old.display()} to {new.display()}: {lossy.change.reason}."
         else:

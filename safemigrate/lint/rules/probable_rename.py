@@ -4,7 +4,9 @@
 ``DROP COLUMN "old", ADD COLUMN "new"`` of the same type, and renaming a model's table with
 ``@@map`` gives ``DROP TABLE "Old"`` plus ``CREATE TABLE "new"`` with the same columns. Applied as
 written, the new column or table starts empty and the old values are deleted. A ``RENAME`` keeps
-them.
+them. A column dropped and added again under its own name is no rename: Prisma changes a type it
+cannot cast that way (drop-column reports the values lost); neither is the column it re-adds a
+rename's target.
 """
 
 from __future__ import annotations
@@ -30,17 +32,29 @@ def _added_columns(ctx: Context, table: m.Name) -> list[m.ColumnSpec]:
     return added
 
 
+def _dropped_columns(ctx: Context, table: m.Name) -> set[str]:
+    """Columns of ``table`` dropped anywhere in this file."""
+    key = ctx.schema.key(table)
+    return {
+        a.column
+        for statement in ctx.statements
+        if isinstance(statement.summary, m.AlterTable) and ctx.schema.key(statement.summary.table) == key
+        for a in statement.summary.actions
+        if isinstance(a, m.DropColumn)
+    }
+
+
 def _column_renames(ctx: Context, summary: m.AlterTable) -> Iterator[Hit]:
     table = summary.table
+    if not any(isinstance(a, m.DropColumn) for a in summary.actions):
+        return
+    added = _added_columns(ctx, table)
+    recreated = _dropped_columns(ctx, table) & {c.name for c in added}  # dropped and added again by name
     for action in summary.actions:
-        if not isinstance(action, m.DropColumn):
+        if not isinstance(action, m.DropColumn) or action.column in recreated:
             continue
         state = ctx.schema.column(table, action.column)
-        candidates = [
-            c
-            for c in _added_columns(ctx, table)
-            if c.name != action.column and (state is None or _same_type(state.type, c.type))
-        ]
+        candidates = [c for c in added if c.name not in recreated and (state is None or _same_type(state.type, c.type))]
         if not candidates:
             continue
         new = candidates[0].name

@@ -8,6 +8,12 @@ that keep the data with ``USING``. Each cast of a ``USING`` chain is judged: ``"
 fails on ``'n/a'`` even though the column stays text. A ``USING`` expression that casts nothing read
 from the column (``USING NULL``, ``USING "on" <> 0``) converts no stored value:
 type-change-using-expression reports it.
+
+Some conversions fail whatever the rows hold, even on an empty table: without USING PostgreSQL converts
+only with an automatic (assignment) cast, and there is none from ``money`` to ``double precision``, from a
+string to a number, from one enum to another, from a value to an array (Prisma's ``Color`` to ``Color[]``).
+``column "m" cannot be cast automatically to type double precision`` stops the deploy, also on a table
+the same deploy creates; a ``USING`` clause that says how to convert the values is the fix.
 """
 
 from __future__ import annotations
@@ -42,6 +48,86 @@ def _help(ctx: Context, table: m.Name, action: m.AlterColumnType, old: m.TypeSpe
         f"or keep the old column: add a new one (ALTER TABLE {table.sql()} ADD COLUMN "
         f"{m.quote_ident(action.column + '_new')} {new_sql};), fill it from the values that convert, "
         "and switch the code to it."
+    )
+
+
+# Types a conversion without a cast of its own can go through (money::numeric::double precision).
+_THROUGH = ("numeric", "timestamptz", "text")
+
+
+def _converted(
+    expression: str, source: m.TypeSpec, target: m.TypeSpec, enums: frozenset[str]
+) -> tuple[str, str] | None:
+    """``expression`` (of type ``source``) converted to ``target`` in a way PostgreSQL accepts, and what that
+    does to the values ("" when nothing); None when no such conversion is known."""
+    target_sql = target.sql or target.display()
+    if bool(source.array_dims) == bool(target.array_dims):
+        if types.convertible(source, target, enums, explicit=True):
+            return f"{expression}::{target_sql}", ""
+        for through in _THROUGH:
+            step = m.TypeSpec(through, (), source.array_dims)
+            if types.convertible(source, step, enums, explicit=True) and types.convertible(step, target, enums, True):
+                return f"{expression}::{step.sql}::{target_sql}", ""
+        return None
+    if target.array_dims == 1:
+        element = m.TypeSpec(target.base, target.params, 0, target.user_defined, target.sql.removesuffix("[]"))
+        if (source.base, source.params, source.user_defined) != (element.base, element.params, element.user_defined):
+            inner = _converted(expression, source, element, enums)
+            if inner is None or inner[1]:
+                return None
+            expression = inner[0]
+        return f"ARRAY[{expression}]", "a NULL becomes a list holding one NULL"
+    if source.array_dims == 1 and not target.array_dims:
+        first = m.TypeSpec(source.base, source.params, 0, source.user_defined)
+        picked = f"{expression}[1]"
+        same = (first.base, first.user_defined) == (target.base, target.user_defined)
+        if not same and types.convertible(first, target, enums) is not True:
+            converted = _converted(picked, first, target, enums)
+            if converted is None:
+                return None
+            picked = converted[0]
+        return picked, "each list keeps its first element only"
+    return None
+
+
+def _always_fails(
+    ctx: Context,
+    table: m.Name,
+    action: m.AlterColumnType,
+    old: m.TypeSpec,
+    failing: types.ConversionStep,
+    enums: frozenset[str],
+) -> Hit:
+    """The conversion ``failing`` has no cast PostgreSQL may apply: the statement fails before it reads a row."""
+    new, column = action.new_type, action.column
+    if failing.written:
+        answer = f"cannot cast type {types.postgres_name(failing.source)} to {types.postgres_name(failing.target)}"
+    elif action.using is not None:
+        answer = (
+            f'result of USING clause for column "{column}" cannot be cast automatically to type '
+            f"{types.postgres_name(new)}"
+        )
+    else:
+        answer = f'column "{column}" cannot be cast automatically to type {types.postgres_name(new)}'
+    using = f" USING {action.using}" if action.using else ""
+    alter = f"ALTER TABLE {table.sql()} ALTER COLUMN {m.quote_ident(column)} TYPE {new.sql or new.display()}"
+    if action.using is not None and not failing.written:
+        fix = _converted(f"({action.using})", failing.source, new, enums)
+    else:
+        fix = _converted(m.quote_ident(column), old, new, enums)
+    if fix is None:
+        help_text = f"Say how to convert each value with a USING clause: {alter} USING <expression of {column}>;"
+    else:
+        expression, effect = fix
+        help_text = f"Say how to convert the values: {alter} USING {expression};" + (f" ({effect})" if effect else "")
+    return Hit(
+        message=(
+            f"Changing {table.display()}.{column} from {old.display()} to {new.display()}{using} always fails: "
+            f"PostgreSQL answers {answer}, even on an empty table, so the migration stops here."
+        ),
+        help=help_text,
+        object=ctx.ref(table, column),
+        table=None,  # fails whatever the table holds, even on a table created by this deploy
     )
 
 
@@ -93,6 +179,10 @@ def check(ctx: Context) -> Iterator[Hit]:
         old, new = state.type, action.new_type
         both_enums = old.base in enums and new.base in enums
         steps = types.conversion_steps(old, new, action.using, action.column, enums)
+        refused = next((step for step in steps if step.change.kind == types.FAILS), None)
+        if refused is not None:
+            yield _always_fails(ctx, table, action, old, refused, enums)
+            continue
         failing = next(
             (
                 step

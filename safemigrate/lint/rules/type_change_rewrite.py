@@ -14,7 +14,14 @@ from collections.abc import Iterator
 
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
-from safemigrate.sql.types import conversion_steps, serial_type_in, type_name, using_casts_column
+from safemigrate.sql.types import (
+    FAILS,
+    ConversionStep,
+    conversion_steps,
+    serial_type_in,
+    type_name,
+    using_casts_column,
+)
 
 
 def _is_enum(type_: m.TypeSpec, enums: frozenset[str]) -> bool:
@@ -25,6 +32,11 @@ def _drops_enum_values(ctx: Context, old: m.TypeSpec, new: m.TypeSpec) -> bool:
     """True when the new enum lacks a value of the old one: enum-value-removed reports the change."""
     old_enum, new_enum = ctx.schema.enum(type_name(old)), ctx.schema.enum(type_name(new))
     return old_enum is not None and new_enum is not None and not set(old_enum.values) <= set(new_enum.values)
+
+
+def _rewrites(steps: tuple[ConversionStep, ...]) -> bool:
+    """True when a conversion rewrites the table; not when one has no cast: the statement fails first."""
+    return any(step.change.rewrite for step in steps) and not any(step.change.kind == FAILS for step in steps)
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -57,8 +69,8 @@ def check(ctx: Context) -> Iterator[Hit]:
                 f"Changing {where} to {new.display()} may rewrite {table.display()} and all its indexes (its "
                 "current type is not known from the migration history)"
             )
-        elif not any(step.change.rewrite for step in conversion_steps(old, new, action.using, action.column, enums)):
-            continue  # binary compatible at every cast (varchar(50) to text)
+        elif not _rewrites(conversion_steps(old, new, action.using, action.column, enums)):
+            continue  # binary compatible at every cast (varchar(50) to text), or it fails (type-cast-may-fail)
         else:
             change = (
                 f"Changing {where} from {old.display()} to {new.display()} rewrites {table.display()} "
