@@ -49,7 +49,7 @@ from safemigrate.db.diff import SnapshotDiff
 from safemigrate.errors import BackupStoreError, InputError, MigrationHistoryError, SafemigrateError
 from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
-from safemigrate.pipeline.apply import ApplyResult, MigrationTrace
+from safemigrate.pipeline.apply import ApplyResult, MigrationTrace, StatementError
 from safemigrate.pipeline.rehearse import Rehearsal
 
 if TYPE_CHECKING:
@@ -702,7 +702,7 @@ def _locked(
                 notes=tuple(notes),
                 verdict="refused",
                 message=f"Refused: the rehearsal on {rehearsal.clone_description} failed in "
-                f"{failed.name if failed else '?'}{where}. Nothing was changed.",
+                f"{failed.name if failed else '?'}{where}. Nothing was changed.{_one_transaction_hint(error)}",
             )
         stage("rehearsal", "ok", f"on {rehearsal.clone_description}")
     run = _replace(run, rehearsal=rehearsal)
@@ -825,10 +825,24 @@ def _locked(
             run,
             verdict=verdict,
             message=f"{'Rolled back' if verdict == 'rolled back' else 'Failed'}: {failed_trace.name} failed at "
-            f"{error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}. {outcome}",
+            f"{error.file}:{error.line}:{error.column}: {error.sqlstate} {error.message}. {outcome}"
+            f"{_one_transaction_hint(error)}",
         )
     stage("apply", "ok", f"{len(pending)} migration(s) applied and verified")
     return _replace(run, verdict="applied", message=f"Applied {len(pending)} migration(s); verification passed.")
+
+
+def _one_transaction_hint(error: StatementError | None) -> str:
+    """What to do when a failure comes from applying every pending migration in one transaction: a
+    value ADD VALUE gave an enum cannot be used before it commits ("unsafe use of new value", 55P04),
+    though `prisma migrate deploy`, which commits each file on its own, runs the same files."""
+    if error is None or error.sqlstate != "55P04":
+        return ""
+    return (
+        " This engine applies every pending migration in one transaction, where an enum value added by ALTER TYPE "
+        "... ADD VALUE cannot be used before that transaction commits: deploy the migration that adds the value "
+        "first (on its own), or apply with `--engine prisma`, which commits each migration file on its own."
+    )
 
 
 def _failure_outcome(result: ApplyResult, failed: MigrationTrace) -> tuple[Verdict, str]:

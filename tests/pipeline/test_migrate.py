@@ -122,6 +122,29 @@ def test_a_failing_third_statement_changes_nothing_and_leaves_no_failed_row(tmp_
     assert _rows(database_url) == rows_before, "no failed row: Prisma can still deploy"
 
 
+def test_an_enum_value_added_by_one_pending_migration_and_used_by_the_next_says_what_to_do(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Both pending: Prisma commits the ADD VALUE file before the next; this engine's one transaction
+    cannot use the value (55P04), and the refusal says so, with what to do."""
+    project = _project(tmp_path, "enum_value_added")
+    _deploy_first(project, database_url, "INSERT INTO \"Post\" (title) VALUES ('a')")
+    _add(
+        project,
+        "20240315000000_archive_by_default",
+        '-- AlterTable\nALTER TABLE "Post" ALTER COLUMN "status" SET DEFAULT \'ARCHIVED\';\n',
+    )
+    before = _state(database_url)
+    rehearsed = migrate(project, database_url=database_url)
+    assert rehearsed.verdict == "refused" and "55P04" in rehearsed.message, rehearsed.message
+    assert "deploy the migration that adds the value first" in rehearsed.message
+    assert "--engine prisma" in rehearsed.message
+    direct = migrate(project, database_url=database_url, skip_dry_run=True)
+    assert direct.verdict == "rolled back" and "55P04" in direct.message, direct.message
+    assert "deploy the migration that adds the value first" in direct.message
+    assert _state(database_url) == before
+
+
 def test_a_trigger_that_deletes_other_rows_is_caught_and_rolled_back(tmp_path: Path, database_url: str) -> None:
     project = _project(tmp_path, "index_added")
     _deploy_first(
