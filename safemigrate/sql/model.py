@@ -536,7 +536,9 @@ class Harmless:
     revoke: Revoke | None = None  # REVOKE: what it takes away (changes no data, but access to it)
     new_name: str | None = None  # ALTER TRIGGER / ALTER POLICY ... RENAME TO: the attached object's new name
     policy: Policy | None = None  # CREATE POLICY: what it lets through
-    roles: tuple[str, ...] = ()  # REASSIGN OWNED BY: the roles whose objects change owner
+    roles: tuple[str, ...] = ()  # REASSIGN OWNED BY: the roles whose objects change owner (name: the new owner)
+    # ALTER ROLE / DATABASE ... SET: (setting, value) that new sessions of the role or database start with
+    setting: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

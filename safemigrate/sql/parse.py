@@ -1551,7 +1551,9 @@ def _head(w: _Words) -> Callable[[_Words, str], m.Summary] | None:
         return lambda words, _text: _alter_attached(words)
     if first == "ALTER" and second == "DEFAULT" and w.word(2) == "PRIVILEGES":
         return lambda words, _text: _alter_default_privileges(words)
-    if first == "ALTER" and second in ("FUNCTION", "EXTENSION", "DEFAULT", "ROLE", "PROCEDURE"):
+    if first == "ALTER" and second in ("ROLE", "USER", "DATABASE"):
+        return lambda words, _text: _alter_role_or_database(words)
+    if first == "ALTER" and second in ("FUNCTION", "EXTENSION", "DEFAULT", "PROCEDURE"):
         return lambda words, _text: m.Harmless("alter " + second.lower())
     if first == "DROP":
         return lambda words, _text: _drop(words)
@@ -1624,9 +1626,30 @@ def _reassign_owned(w: _Words) -> m.Summary:
     w.expect("REASSIGN", "OWNED", "BY")
     roles = _roles(w)
     w.expect("TO")
-    _roles(w)
+    new_owner = _roles(w)[0]
     w.done()
-    return m.Harmless("reassign owned", roles=tuple(roles))
+    return m.Harmless("reassign owned", name=new_owner, roles=tuple(roles))
+
+
+def _alter_role_or_database(w: _Words) -> m.Summary:
+    """``ALTER {ROLE | USER} name [IN DATABASE db] SET setting {TO | =} value`` and ``ALTER DATABASE name
+    SET ...``: the setting every new session of the role (or in the database) starts with. Other forms
+    (passwords, attributes, renames) change no data: harmless."""
+    kind = "alter database" if w.word(1) == "DATABASE" else "alter role"
+    w.i = 2
+    if w.word() in ("ALL", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE"):
+        w.i += 1
+    else:
+        w.identifier()
+    if w.accept("IN", "DATABASE"):
+        w.identifier()
+    if not w.accept("SET"):
+        return m.Harmless(kind)
+    setting = w.identifier().lower()
+    if not (w.accept("TO") or (not w.at_end() and w.tokens[w.i].token_type == TokenType.EQ and w.accept("="))):
+        return m.Harmless(kind)  # SET TABLESPACE, SET SCHEMA...
+    value = " ".join(t.text for t in w.tokens[w.i :])
+    return m.Harmless(kind, setting=(setting, value))
 
 
 # ALTER DEFAULT PRIVILEGES ... REVOKE ... ON <kind>: the objects created later it is about.

@@ -638,3 +638,20 @@ CREATE TABLE "T" ("id" INTEGER NOT NULL, {column});"""
     (fix,) = re.findall(r"ALTER TABLE .*?;", finding.help)
     run_script(database_url, """INSERT INTO "T" VALUES (1, DEFAULT);""" if "NOT NULL" not in column else "")
     run_script(database_url, fix)
+
+
+def test_session_replication_role_set_for_a_database_skips_the_checks_of_every_new_session(database_url: str) -> None:
+    run_script(database_url, CUSTOMER_ORDER_TABLES)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} SET session_replication_role = replica").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+    run_script(database_url, 'INSERT INTO "Order" ("id", "customerId") VALUES (100, 99);')  # a new session: no check
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute('SELECT "customerId" FROM "Order" WHERE "id" = 100').fetchone() == (99,)
+        conn.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} RESET session_replication_role").format(psycopg.sql.Identifier(name))
+        )

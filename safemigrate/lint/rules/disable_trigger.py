@@ -15,7 +15,9 @@ they are off are never checked (orphan rows stay after ``ENABLE TRIGGER ALL``), 
 do it when the table has foreign keys or is referenced by one (others get "permission denied: ... is a
 system trigger"). ``ENABLE TRIGGER USER`` does not turn them back on. ``SET session_replication_role =
 replica`` turns off every trigger and foreign-key check of the migration's own session: the rows it
-writes afterwards are not checked either. Tables created earlier in this deploy are not reported.
+writes afterwards are not checked either; ``ALTER ROLE`` / ``ALTER DATABASE ... SET`` it does so for
+every new session of the role or in the database, the app's included, for good. Tables created
+earlier in this deploy are not reported.
 """
 
 from __future__ import annotations
@@ -123,10 +125,29 @@ def _table_hit(ctx: Context, table: m.Name, off: m.TriggerState) -> Hit | None:
     return Hit(message=message, help=help_, object=ctx.ref(table), table=table)
 
 
+def _replica(setting: str, value: str) -> bool:
+    return setting == "session_replication_role" and value.strip("'\" ").lower() == "replica"
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
+    if isinstance(summary, m.Harmless) and summary.setting is not None and _replica(*summary.setting):
+        who = "of that role" if summary.kind == "alter role" else "in that database"
+        yield Hit(
+            message=(
+                f"{summary.kind.upper()} ... SET session_replication_role = replica makes every new session {who} "
+                "start with every trigger and every foreign-key check off, for good: the app's writes skip its "
+                "triggers and leave orphan rows, without an error (only a superuser may set it)."
+            ),
+            help=(
+                f"Leave it out; if it was set by an earlier migration, undo it: {summary.kind.upper()} ... RESET "
+                "session_replication_role;"
+            ),
+            object=ObjectRef(),
+        )
+        return
     if isinstance(summary, m.SetSetting):
-        if summary.name == "session_replication_role" and summary.value.strip("'\" ").lower() == "replica":
+        if _replica(summary.name, summary.value):
             yield Hit(
                 message=(
                     "SET session_replication_role = replica turns off every trigger and every foreign-key check of "
@@ -165,6 +186,6 @@ RULE = Rule(
     ),
     why=__doc__ or "",
     check=check,
-    on=(m.AlterTable, m.SetSetting),
+    on=(m.AlterTable, m.SetSetting, m.Harmless),
     lock="SHARE ROW EXCLUSIVE",
 )

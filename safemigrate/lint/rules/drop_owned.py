@@ -17,7 +17,10 @@ from safemigrate.sql import model as m
 
 def _reassigned_earlier(ctx: Context, role: str) -> bool:
     return any(
-        isinstance(s.summary, m.Harmless) and s.summary.kind == "reassign owned" and role in s.summary.roles
+        isinstance(s.summary, m.Harmless)
+        and s.summary.kind == "reassign owned"
+        and role in s.summary.roles
+        and s.summary.name != role  # reassigned to itself: it still owns them
         for s in ctx.earlier()
     )
 
