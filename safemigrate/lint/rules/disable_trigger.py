@@ -41,12 +41,12 @@ def _still_off_at_end(ctx: Context, table: m.Name, off: m.TriggerState) -> _Stil
     """Follow the rest of the file (renames of the table too): what turns the triggers back on, drops
     them, or turns them off again (then that statement is the one to report). A scan of the statements,
     not a fold of a copy of the schema model, which costs far more on a long history."""
-    model = ctx.schema
-    key = model.key(table)
+    schema = ctx.schema
+    key = schema.key(table)
     own, system = True, off.system
     for statement in ctx.later():
         summary = statement.summary
-        if isinstance(summary, m.AlterTable) and model.key(summary.table) == key:
+        if isinstance(summary, m.AlterTable) and schema.key(summary.table) == key:
             for action in summary.actions:
                 if isinstance(action, m.RenameTable):
                     key = (key[0], action.new)
@@ -56,7 +56,7 @@ def _still_off_at_end(ctx: Context, table: m.Name, off: m.TriggerState) -> _Stil
                     else:  # off again later: that statement is reported
                         return _StillOff(False, system and not action.system)
         elif isinstance(summary, m.DropObjects) and summary.kind == "table":
-            if any(model.key(name) == key for name in summary.names):
+            if any(schema.key(name) == key for name in summary.names):
                 return _StillOff(False, False)
         elif (
             isinstance(summary, m.Harmless)
@@ -64,7 +64,7 @@ def _still_off_at_end(ctx: Context, table: m.Name, off: m.TriggerState) -> _Stil
             and off.trigger is not None
             and summary.name == off.trigger
             and summary.table is not None
-            and model.key(summary.table) == key
+            and schema.key(summary.table) == key
         ):
             own = False
     return _StillOff(own, system)
@@ -91,7 +91,9 @@ def _table_hit(ctx: Context, table: m.Name, off: m.TriggerState) -> Hit | None:
     if not off.system and not end.own:
         return None  # turned back on (or dropped) later in the file
     what = f"ALTER TABLE {table.display()} {_what(off)}"
-    them = "the trigger" if off.trigger is not None else "the table's own triggers"
+    one = off.trigger is not None  # one named trigger, or all of the table's own
+    them = "the trigger" if one else "the table's own triggers"
+    it = "it" if one else "them"
     stays = ""
     if end.own or end.system:
         skipped = (
@@ -100,7 +102,7 @@ def _table_hit(ctx: Context, table: m.Name, off: m.TriggerState) -> Hit | None:
             else f"{them} (the audit rows, columns and counters they keep stop being written)"
         )
         stays = (
-            f"; {'it is' if off.trigger is not None else 'they are'} not turned back on in this migration, so from its "
+            f"; {'it is' if one else 'they are'} not turned back on in this migration, so from its "
             f"commit every session's inserts, updates and deletes of {table.display()} skip {skipped}"
         )
     if off.system:
@@ -115,12 +117,11 @@ def _table_hit(ctx: Context, table: m.Name, off: m.TriggerState) -> Hit | None:
             f"ALTER TABLE {table.sql()} ENABLE TRIGGER USER;"
         )
     else:
-        target = "USER" if off.trigger is None else m.quote_ident(off.trigger)
+        target = m.quote_ident(off.trigger) if off.trigger is not None else "USER"
         message = f"{what} turns {them} off for every session{stays}."
         help_ = (
-            f"Turn {'it' if off.trigger is not None else 'them'} back on in the same migration, after the statements "
-            f"that must skip {'it' if off.trigger is not None else 'them'}: ALTER TABLE {table.sql()} "
-            f"ENABLE TRIGGER {target};"
+            f"Turn {it} back on in the same migration, after the statements that must skip {it}: "
+            f"ALTER TABLE {table.sql()} ENABLE TRIGGER {target};"
         )
     return Hit(message=message, help=help_, object=ctx.ref(table), table=table)
 

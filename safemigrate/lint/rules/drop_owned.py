@@ -34,7 +34,6 @@ def check(ctx: Context) -> Iterator[Hit]:
     if not dropping:
         return  # what they owned was reassigned first: only privileges go (revoke-privileges' concern)
     listed = ", ".join(dropping)
-    schema = ctx.schema.key(m.Name("_"))[0]
     yield Hit(
         message=(
             f"DROP OWNED BY {listed} drops every table, view, sequence, type and function {listed} owns in this "
@@ -45,7 +44,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             f"Move what the role owns first, in the same migration: REASSIGN OWNED BY {listed} TO <the new owner>; "
             f"then DROP OWNED BY {listed}; (which then only revokes privileges). Back up first: safemigrate backup."
         ),
-        object=ObjectRef(schema=schema),
+        object=ObjectRef(schema=ctx.schema.default_schema),  # the backup scope takes every table of the schema
     )
 
 
