@@ -162,8 +162,9 @@ def _lint_file(
     statements = parsed.statements
     raw_hits: list[Finding] = []
     session = SessionState()
+    memo: dict[object, object] = {}
     for statement in statements:
-        ctx = Context(statement, statements, source.migration, schema, session, options.settings)
+        ctx = Context(statement, statements, source.migration, schema, session, options.settings, memo)
         for rule in rules_for(type(statement.summary)):
             for hit in rule.check(ctx):
                 raw_hits.append(_finding(rule, hit, statement, source, options, schema))

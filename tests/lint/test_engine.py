@@ -258,3 +258,46 @@ def test_an_enum_value_removed_from_an_enum_no_column_uses_is_explained() -> Non
     used = lint(header + converted)
     assert "prisma-warning-unmatched" not in rules(used)
     assert [f for f in used if f.rule == "enum-value-removed"], [f.rule for f in used]
+
+
+def test_per_file_facts_are_computed_once_per_file_and_not_shared_between_files() -> None:
+    """Rules that look at the whole file for every statement ask ``ctx.per_file``: a seed migration of
+    10,000 INSERTs must not make them scan the file 10,000 times."""
+    import dataclasses
+
+    from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
+
+    computed: list[int] = []
+
+    def statement_count(statements: object) -> int:
+        assert isinstance(statements, tuple)
+        computed.append(len(statements))
+        return len(statements)
+
+    def check(ctx: Context) -> list[Hit]:
+        return [Hit(f"{ctx.per_file(statement_count)} statements", "")]
+
+    probe = Rule("SM999", "probe", Category.STYLE, Severity.INFO, "", "", "", "", "", check)
+    sources = [
+        SourceFile("a.sql", "20240101000000_a", b"SELECT 1; SELECT 2; SELECT 3;"),
+        SourceFile("b.sql", "20240102000000_b", b"SELECT 1; SELECT 2;"),
+    ]
+    options = dataclasses.replace(LintOptions(), rules=(probe,))
+    messages = [f.message for f in lint_sources(sources, options).findings]
+    assert computed == [3, 2]
+    assert messages == ["3 statements"] * 3 + ["2 statements"] * 2
+
+
+def test_whole_file_rules_still_report_on_a_long_file() -> None:
+    """The per-file facts keep the findings where they were: the first statement outside the blocks, the
+    unclosed BEGIN, and an UPDATE of a column added earlier in the file is a backfill."""
+    inserts = "".join(f'INSERT INTO "Post" ("id") VALUES ({i});\n' for i in range(200))
+    findings = lint(
+        'ALTER TABLE "User" ADD COLUMN "bio" TEXT;\n'
+        + inserts
+        + 'UPDATE "User" SET "bio" = \'x\';\nUPDATE "User" SET "email" = \'x\';\nBEGIN;\nSELECT 1;\n'
+    )
+    mixed = [f for f in findings if f.rule == "mixed-transaction-shape"]
+    assert [(f.line, "outside" in f.message) for f in mixed] == [(1, True), (204, False)]
+    assert "203 statement(s) outside" in mixed[0].message
+    assert [(f.line, f.object.column) for f in findings if f.rule == "update"] == [(203, "email")]

@@ -61,11 +61,11 @@ def _blocked_table(ctx: Context, summary: m.Summary) -> m.Name | None:
     return None
 
 
-def _timeout_set_after(earlier: Sequence[m.Statement]) -> list[bool]:
-    """For each earlier statement, whether lock_timeout was set before it (as the engine folds it)."""
+def _timeout_set_before(statements: Sequence[m.Statement]) -> list[bool]:
+    """For each statement of the file, whether lock_timeout was set before it (as the engine folds it)."""
     states = []
     is_set = False
-    for statement in earlier:
+    for statement in statements:
         states.append(is_set)
         summary = statement.summary
         if isinstance(summary, m.SetSetting) and summary.name == "lock_timeout":
@@ -79,8 +79,8 @@ def check(ctx: Context) -> Iterator[Hit]:
     table = _blocked_table(ctx, ctx.summary)
     if table is None:
         return
-    earlier = ctx.earlier()
-    for statement, timeout_set in zip(earlier, _timeout_set_after(earlier), strict=True):
+    # strict=False: the file's list goes on past this statement, where earlier() stops.
+    for statement, timeout_set in zip(ctx.earlier(), ctx.per_file(_timeout_set_before), strict=False):
         if not timeout_set and _blocked_table(ctx, statement.summary) is not None:
             return  # reported once per file, on the first such statement
     known = table is not _UNKNOWN

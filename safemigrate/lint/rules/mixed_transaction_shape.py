@@ -11,6 +11,7 @@ COMMIT is worse: the changes are rolled back when Prisma disconnects, yet it rep
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from safemigrate.lint import shape
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
@@ -34,15 +35,35 @@ def _unterminated_begin(statements: Sequence[m.Statement]) -> m.Statement | None
     return open_block
 
 
-def check(ctx: Context) -> Iterator[Hit]:
-    statements = ctx.statements
+@dataclass(frozen=True)
+class _Shape:
+    """What this rule reports in a file with BEGIN blocks, found once per file."""
+
+    outside: int  # statements outside the blocks
+    first_outside: int | None  # index of the first of them
+    unterminated: int | None  # index of a BEGIN the file never closes
+
+
+def _shape_of(statements: Sequence[m.Statement]) -> _Shape | None:
     if not any(_action(s) == "begin" for s in statements):
-        return
+        return None
     outside = shape.statements_outside_blocks(statements)
-    if outside and outside[0].index == ctx.statement.index:
+    unterminated = _unterminated_begin(statements)
+    return _Shape(
+        len(outside),
+        outside[0].index if outside else None,
+        unterminated.index if unterminated is not None else None,
+    )
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    found = ctx.per_file(_shape_of)
+    if found is None:
+        return
+    if found.first_outside == ctx.statement.index:
         yield Hit(
             message=(
-                f"This file has explicit BEGIN..COMMIT blocks and {len(outside)} statement(s) outside them, "
+                f"This file has explicit BEGIN..COMMIT blocks and {found.outside} statement(s) outside them, "
                 "starting here: PostgreSQL commits the pieces separately, so prisma migrate deploy can leave "
                 "the migration half-applied when a later piece fails. (safemigrate migrate runs the whole "
                 "file in one transaction; prisma migrate deploy does not.)"
@@ -53,8 +74,7 @@ def check(ctx: Context) -> Iterator[Hit]:
                 "migration file."
             ),
         )
-    unterminated = _unterminated_begin(statements)
-    if unterminated is not None and unterminated.index == ctx.statement.index:
+    if found.unterminated == ctx.statement.index:
         yield Hit(
             message=(
                 "This BEGIN is never closed by COMMIT: the transaction is still open when the file ends, so "
