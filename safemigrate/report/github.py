@@ -4,7 +4,8 @@
 
 error -> ``::error``, warning -> ``::warning``, info -> ``::notice``. Escaping follows the Actions
 runner: in the message ``%``, CR and LF become ``%25``, ``%0D``, ``%0A``; in property values ``:``
-and ``,`` additionally become ``%3A`` and ``%2C``. Suppressed findings are not annotated. The
+and ``,`` additionally become ``%3A`` and ``%2C``; other control characters are shown as visible
+symbols (:func:`visible_controls`). Suppressed findings are not annotated. The
 returned text has no trailing newline (empty when there is nothing to annotate).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from safemigrate.lint.findings import Finding, LintResult
 from safemigrate.lint.rule import Severity
+from safemigrate.report.console import visible_controls
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -38,7 +40,7 @@ def annotation(finding: Finding) -> str:
 
 def escape_data(value: str) -> str:
     """Escape a workflow command's message (the part after ``::``)."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return visible_controls(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(value: str) -> str:

@@ -12,6 +12,8 @@ import inspect
 
 import jinja2
 
+from safemigrate.report.console import visible_controls
+
 # ASCII punctuation that means something in GitHub-flavoured markdown (CommonMark lets a backslash
 # escape any ASCII punctuation). ``<`` and ``>`` matter: GitHub strips unknown HTML tags, so help
 # text like ``"<new_name>"`` would vanish unescaped.
@@ -20,7 +22,7 @@ _MD_SPECIAL = frozenset("\\`*_[]<>|~&")
 
 def escape_md(value: object) -> str:
     """Escape prose so markdown shows it literally."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(value))
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in visible_controls(str(value)))
 
 
 def escape_cell(value: object) -> str:
@@ -30,7 +32,7 @@ def escape_cell(value: object) -> str:
 
 def inline_code(value: object) -> str:
     """An inline code span safe inside a table cell (backticks inside get a longer fence)."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
+    text = " ".join(visible_controls(str(value)).split()).replace("|", "\\|")
     if not text:
         return ""
     fence = "`"

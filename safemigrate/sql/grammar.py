@@ -39,6 +39,12 @@ NEWER_KEYWORDS = frozenset(
 )  # fmt: skip
 
 
+NUL_MESSAGE = (
+    "a NUL character (byte 0), which PostgreSQL refuses anywhere in a query, comments included: the "
+    'whole file fails with "invalid message format"'
+)
+
+
 def refused_on(rejection: m.Rejection, pg_version: int) -> bool:
     """Whether a server of ``pg_version`` refuses the statement too, as far as the parser can tell."""
     return not rejection.newer_keywords or pg_version >= GRAMMAR_MAJOR
@@ -53,6 +59,13 @@ def rejections(text: str, statements: Sequence[RawStatement]) -> dict[int, m.Rej
     if not statements:
         return found
     starts = [raw.start.offset for raw in statements]
+    nul = text.find("\0")
+    if nul >= 0:
+        # The wire protocol ends a query at its first NUL, so the server refuses the whole file ("invalid
+        # message format", seen with node-postgres, Prisma's driver). The rest is judged without the NULs.
+        raw = statements[max(0, bisect.bisect_right(starts, nul) - 1)]
+        found[raw.index] = _rejection(text, nul, NUL_MESSAGE, ())
+        text = text.replace("\0", " ")
     base = 0
     while True:
         try:
@@ -60,7 +73,7 @@ def rejections(text: str, statements: Sequence[RawStatement]) -> dict[int, m.Rej
             return found
         except parser.ParseError as err:
             error = err
-        except Exception:  # not a verdict on the SQL (e.g. a NUL character): say nothing more
+        except Exception:  # not a verdict on the SQL: say nothing more
             return found
         offset = _offset(error)
         at = len(text) if offset is None else base + offset
@@ -68,18 +81,18 @@ def rejections(text: str, statements: Sequence[RawStatement]) -> dict[int, m.Rej
         raw = statements[index]
         if raw.unterminated:  # reported on its own: the file ends inside a string or comment
             return found
-        found.setdefault(raw.index, _rejection(text, at, error, raw))
+        message = str(error.args[0]) if error.args else "syntax error"
+        found.setdefault(raw.index, _rejection(text, at, message, _newer_keywords(raw.text)))
         if index + 1 >= len(statements):
             return found
         base = statements[index + 1].start.offset
 
 
-def _rejection(text: str, at: int, err: Exception, raw: RawStatement) -> m.Rejection:
+def _rejection(text: str, at: int, message: str, newer_keywords: tuple[str, ...]) -> m.Rejection:
     at = min(at, len(text))
     line = text.count("\n", 0, at) + 1
     column = at - (text.rfind("\n", 0, at) + 1) + 1
-    message = str(err.args[0]) if err.args else "syntax error"
-    return m.Rejection(message, line, column, _newer_keywords(raw.text))
+    return m.Rejection(message, line, column, newer_keywords)
 
 
 def _newer_keywords(statement: str) -> tuple[str, ...]:

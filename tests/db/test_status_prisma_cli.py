@@ -551,3 +551,26 @@ def test_a_syntax_error_the_linter_reports_fails_prisma_deploy_after_the_stateme
     assert {row.migration_name: row.finished_at for row in _rows(database_url)}[name] is None  # failed
     with psycopg.connect(database_url, autocommit=True) as conn:  # the UPDATE before it was applied
         assert conn.execute('SELECT "email" FROM "User"').fetchall() == [("a@example.com.old",)]
+
+
+@pytest.mark.node
+def test_a_nul_character_the_linter_reports_fails_prisma_deploy(
+    prisma: PrismaCli, project: Path, database_url: str
+) -> None:
+    """A NUL byte in migration.sql (an editor's or a generator's accident): the linter names it as a syntax
+    error, and the real Prisma CLI's deploy fails on it with PostgreSQL's "invalid message format"."""
+    from safemigrate.api import lint
+
+    assert prisma.deploy(project, database_url).returncode == 0
+    name = "20240201000000_nul"
+    _add_migration(project, name, '-- AlterTable\nALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n-- done\x00\n')
+    findings = [
+        f for f in lint(project_dir=project).result.findings if f.migration == name and f.rule == "syntax-error"
+    ]
+    assert [(f.line, f.severity.value) for f in findings] == [(2, "error")]
+    assert "NUL character (byte 0)" in findings[0].message and "(line 3, column 8)" in findings[0].message
+
+    deployed = prisma.deploy(project, database_url)
+    assert deployed.returncode != 0
+    assert "invalid message format" in _ANSI.sub("", deployed.stdout + deployed.stderr)
+    assert {row.migration_name: row.finished_at for row in _rows(database_url)}[name] is None  # failed

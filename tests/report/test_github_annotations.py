@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from safemigrate.lint.findings import FileReport, Finding, LintResult
 from safemigrate.lint.rule import Category, ObjectRef, Severity
+from safemigrate.report.console import visible_controls
 from safemigrate.report.github import escape_data, escape_property, render_github
 
 
@@ -54,7 +55,19 @@ def test_nothing_to_annotate() -> None:
 
 @given(st.text())
 def test_escaping_round_trips(value: str) -> None:
-    assert _unescape(escape_property(value), is_property=True) == value
-    assert _unescape(escape_data(value), is_property=False) == value
+    # What the runner reads back is the text, with the controls other than CR and LF made visible.
+    shown = "".join(ch if ch in "\r\n" else visible_controls(ch) for ch in value)
+    assert _unescape(escape_property(value), is_property=True) == shown
+    assert _unescape(escape_data(value), is_property=False) == shown
     assert not set(escape_property(value)) & {"\r", "\n", ",", ":"}
     assert not set(escape_data(value)) & {"\r", "\n"}
+
+
+def test_control_characters_from_a_migration_do_not_reach_the_log_raw() -> None:
+    """A quoted name can hold ESC, BEL or a C1 CSI: written raw, the CI log would run them as escape
+    sequences (colours, a window title). They are shown as visible symbols instead."""
+    name = "A\x1b[31mRED\x1b]0;title\x07\x9b2J\x00"
+    finding = _finding(Severity.ERROR, f"Dropping table {name} deletes all of its rows.")
+    line = render_github(LintResult((finding,), ()))
+    assert "Dropping table A\u241b[31mRED\u241b]0;title\u2407\ufffd2J\u2400 deletes" in line
+    assert not [ch for ch in line if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0]

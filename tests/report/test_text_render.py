@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from safemigrate.lint.findings import FileReport, Finding, LintResult
@@ -30,8 +33,6 @@ def test_color_even_on_a_dumb_terminal(lint_result: LintResult, monkeypatch: pyt
     assert "\x1b[" in colored
     # Same words as the plain rendering, only styled.
     plain = render_text(lint_result, color=False)
-    import re
-
     assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain
 
 
@@ -72,3 +73,15 @@ def test_clean_result_says_no_findings() -> None:
     out = render_text(result, color=False)
     assert out.splitlines()[-1] == "No findings in 1 file (2 statements)"
     assert "a.sql: 2 statements, single implicit transaction, clean" in out
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_control_characters_of_the_migration_are_shown_not_sent_to_the_terminal(color: bool) -> None:
+    """ESC, BEL and C1 controls in a quoted name reach the message and the code frame: printed raw they
+    would act on the reader's terminal. Only rich's own colour codes may be escape sequences."""
+    name = '"A\x1b[2J\x1b]0;title\x07\x9bB"'
+    finding = replace(_finding(f"DROP TABLE {name};"), message=f"Dropping table {name} deletes all of its rows.")
+    out = render_text(LintResult((finding,), (FileReport(finding.file, "1_a", 1, "x"),)), color=color)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)  # rich's SGR colour codes
+    assert not [ch for ch in plain if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) < 0xA0]
+    assert plain.count('"A\u241b[2J\u241b]0;title') == 2  # in the message and in the frame

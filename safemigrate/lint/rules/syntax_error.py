@@ -9,6 +9,8 @@ PostgreSQL parses the whole file before running any of it, so nothing is applied
 statement (Prisma's WebAssembly engine with a driver adapter, measured with Prisma 6.19.3), the
 statements before the refused one stay applied unless they are inside ``BEGIN`` ... ``COMMIT``.
 
+A NUL byte anywhere in the file, comments included, makes the server refuse the whole file ("invalid
+message format", seen with the real Prisma CLI): it is reported on the statement it is in or follows.
 Only syntax is judged here: names that do not exist, wrong types and the like show on a server
 (``safemigrate dry-run``). PostgreSQL 18 reads some words as keywords that older servers read as names
 (``system_user``, ``json_value``...): a statement that parses once they are quoted is reported only when
