@@ -125,16 +125,18 @@ def lint(
     pending: bool = False,
     database_url: str | None = None,
     every_rule: bool = False,
+    one_transaction: bool | None = None,
 ) -> LintOutcome:
     """Lint the given paths, or the project's migrations (only those changed since ``since``).
 
     ``every_rule``: rules the config turns off run anyway (other severities still apply). The backup
-    scope is read from findings, and a rule silenced for review must not shrink what is backed up."""
+    scope is read from findings, and a rule silenced for review must not shrink what is backed up.
+    ``one_transaction``: how the deploy will be applied, when the caller knows (:class:`LintSettings`)."""
     config = load_config(project_dir, config_file, rule_names())
     severities = config.lint.severities
     if every_rule:
         severities = {name: s for name, s in severities.items() if s is not Severity.OFF}
-    settings = LintSettings(pg_version or config.lint.pg_version, config.lint.default_schema)
+    settings = LintSettings(pg_version or config.lint.pg_version, config.lint.default_schema, one_transaction)
     if fail_on is not None and fail_on not in FAIL_ON:
         raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}.")
     threshold = fail_on or config.lint.fail_on

@@ -74,6 +74,10 @@ class SessionState:
 class LintSettings:
     pg_version: int = 16
     default_schema: str = "public"
+    # How the deploy is applied: True, every pending migration in one transaction (`safemigrate migrate`);
+    # False, each file committed on its own (`prisma migrate deploy`, `--engine prisma`); None, not known
+    # (`lint` alone): what fails under only one of them is reported, saying which.
+    one_transaction: bool | None = None
 
 
 @dataclass(frozen=True)

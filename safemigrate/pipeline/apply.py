@@ -354,6 +354,32 @@ def _apply_in_order(
             groups[-1].append(item)
         else:
             groups.append([item])
+    return _apply_groups(conn, schema, groups, trace=trace, file_label=file_label)
+
+
+def apply_each_committed(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    migrations: Sequence[Migration],
+    *,
+    trace: bool = False,
+    file_label: Callable[[Migration], str] = lambda mig: str(mig.sql_path),
+) -> ApplyResult:
+    """Each file in its own transaction, committed before the next runs, as `prisma migrate deploy`
+    runs them: the rehearsal of `migrate --engine prisma` (an enum value one file adds is usable in the
+    next, where the one transaction of :func:`apply_migrations` rejects it). A failure stops the run;
+    the files before it stay committed (on the throwaway clone)."""
+    return _apply_groups(conn, schema, [[prepare(mig)] for mig in migrations], trace=trace, file_label=file_label)
+
+
+def _apply_groups(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    groups: Sequence[Sequence[PreparedMigration]],
+    *,
+    trace: bool,
+    file_label: Callable[[Migration], str],
+) -> ApplyResult:
     traces: list[MigrationTrace] = []
     for index, group in enumerate(groups):
         result = apply_migrations(conn, schema, [p.migration for p in group], trace=trace, file_label=file_label)

@@ -473,6 +473,7 @@ def _pipeline(
         schema_path=schema_path,
         migrations_dir=migrations_dir,
         config_file=config_file,
+        one_transaction=engine[0] == "safemigrate",
     )
     # Data-loss findings of rules the config turned off still stop the run (they are not accepted).
     findings = tuple(p.finding for p in plan.findings if p.finding.active) + plan.hidden_data_loss
@@ -690,7 +691,17 @@ def _locked(
         stage("rehearsal", "skipped", "--skip-dry-run")
         notes.append("The rehearsal was skipped (--skip-dry-run): the schema changes were not compared.")
     else:
-        rehearsal = rehearse_on_clone(project_dir, config, target, inputs, provider, clone_url, label, backup_id)
+        rehearsal = rehearse_on_clone(
+            project_dir,
+            config,
+            target,
+            inputs,
+            provider,
+            clone_url,
+            label,
+            backup_id,
+            each_file_commits=engine[0] == "prisma",  # rehearsed as the engine will apply them
+        )
         if not rehearsal.ok:
             failed = rehearsal.result.failed
             error = failed.error if failed else None

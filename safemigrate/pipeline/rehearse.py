@@ -28,7 +28,14 @@ from safemigrate.config import Config, load_config
 from safemigrate.db.diff import SnapshotDiff
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.migrations import Migration
-from safemigrate.pipeline.apply import ApplyResult, apply_migrations, order_problem, prepare, relative_label
+from safemigrate.pipeline.apply import (
+    ApplyResult,
+    apply_each_committed,
+    apply_migrations,
+    order_problem,
+    prepare,
+    relative_label,
+)
 from safemigrate.sql import model as m
 
 if TYPE_CHECKING:
@@ -355,9 +362,12 @@ def rehearse_on_clone(
     label: Any,
     backup_id: str | None,
     backup_seconds: float = 0.0,
+    *,
+    each_file_commits: bool = False,
 ) -> Rehearsal:
     """Build a clone of ``target`` (schema, plus the data tables from backup ``backup_id``) and run
-    the pending migrations on it, traced."""
+    the pending migrations on it, traced: in one transaction, as `migrate` applies them, or with
+    ``each_file_commits`` each committed before the next, as `prisma migrate deploy` does."""
     from safemigrate.backup.project import backup_setup
     from safemigrate.backup.restore import restore_backup
     from safemigrate.clone.schema import (
@@ -432,9 +442,12 @@ def rehearse_on_clone(
 
             prepared = [prepare(mig) for mig in pending]
             later = any(not p.transactional for p in prepared) and order_problem(prepared) is None
-            result = apply_migrations(
-                conn, schema, pending, trace=True, file_label=label, before_commit=before_commit if later else None
-            )
+            if each_file_commits:
+                result = apply_each_committed(conn, schema, pending, trace=True, file_label=label)
+            else:
+                result = apply_migrations(
+                    conn, schema, pending, trace=True, file_label=label, before_commit=before_commit if later else None
+                )
             marks["apply"] = time.perf_counter()
             diff = None
             commit_diff = diff_snapshots(before, at_commit[0]) if at_commit and result.failed is None else None

@@ -38,8 +38,10 @@ def plan_migrations(
     large_table_rows: int | None = None,
     check_budget: float | None = None,
     environ: Mapping[str, str] | None = None,
+    one_transaction: bool | None = None,
 ) -> pm.Plan:
-    """The plan for the project's pending migrations against its database (found as Prisma finds it)."""
+    """The plan for the project's pending migrations against its database (found as Prisma finds it).
+    ``one_transaction``: whether they will be applied in one transaction, when the caller knows."""
     from safemigrate.api import lint
     from safemigrate.config import load_config
     from safemigrate.db.connect import connect, database_errors
@@ -74,6 +76,7 @@ def plan_migrations(
         config_file=config_file,
         pending=True,
         database_url=database_url,
+        one_transaction=one_transaction,
         every_rule=True,  # the backup scope is read from every rule's findings
     )
     # What the plan shows: the rules the config turned off stay hidden.

@@ -89,6 +89,7 @@ class EnumState:
     key: tuple[str, str]
     values: list[str]
     created_in: str | None = None
+    added_by: dict[str, str] = field(default_factory=dict)  # value -> the migration whose ADD VALUE added it
 
 
 @dataclass
@@ -516,10 +517,13 @@ class SchemaModel:
             enum = self.enum(summary.name)
             if enum is not None and summary.value not in enum.values:
                 enum.values.append(summary.value)
+                enum.added_by[summary.value] = migration
         elif isinstance(summary, m.AlterEnumRenameValue):
             enum = self.enum(summary.name)
             if enum is not None:
                 enum.values = [summary.new if v == summary.old else v for v in enum.values]
+                if summary.old in enum.added_by:
+                    enum.added_by[summary.new] = enum.added_by.pop(summary.old)
         elif isinstance(summary, m.RenameType):
             self._rename_type(summary)
         elif isinstance(summary, m.Procedural) and summary.kind in ("function", "procedure") and summary.name:

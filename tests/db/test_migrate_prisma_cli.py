@@ -194,3 +194,43 @@ def test_a_concurrently_built_index_is_applied_and_verified_by_both_engines(
     assert theirs.verdict == "applied", theirs.message
     assert theirs.schema_diff is not None and [c.kind for c in theirs.schema_diff.changes] == ["index_added"]
     assert prisma.status(project, database_url).up_to_date
+
+
+def test_an_enum_value_one_pending_migration_adds_and_the_next_uses_goes_through_prisma_only(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    """Prisma commits each migration on its own, so the value the first adds is usable in the second; the
+    default engine's one transaction is not (55P04). The lint check knows which engine runs: it refuses
+    the default engine's run before anything is done, and lets `--engine prisma` apply both."""
+    from safemigrate.pipeline.migrate import migrate
+
+    _in_process(project, database_url, monkeypatch)
+    _add(
+        project,
+        "20240201000000_status",
+        "CREATE TYPE \"Status\" AS ENUM ('DRAFT');\n"
+        'ALTER TABLE "Post" ADD COLUMN "status" "Status" NOT NULL DEFAULT \'DRAFT\';\n',
+    )
+    assert migrate(project).verdict == "applied"
+    _add(project, "20240202000000_live", "-- AlterEnum\nALTER TYPE \"Status\" ADD VALUE 'LIVE';\n")
+    _add(
+        project,
+        "20240203000000_live_by_default",
+        '-- AlterTable\nALTER TABLE "Post" ALTER COLUMN "status" SET DEFAULT \'LIVE\';\n',
+    )
+    before = _state(database_url)
+    ours = migrate(project)
+    assert ours.verdict == "refused" and "enum-value-used-same-transaction" in ours.message, ours.message
+    assert _state(database_url) == before
+
+    through_prisma = migrate(project, engine="prisma", prisma_command=_engine(prisma, project))
+    assert through_prisma.verdict == "applied", through_prisma.message
+    with psycopg.connect(database_url) as conn:
+        default = conn.execute(
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'Post' AND column_name = 'status'"
+        ).fetchone()
+    assert default == ("'LIVE'::\"Status\"",)
+    assert prisma.status(project, database_url).up_to_date

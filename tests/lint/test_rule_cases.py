@@ -14,6 +14,8 @@ Case file format:
             object: {table: User, column: nickname}   # optional, compared as a subset
             message: nickname                          # optional substring of the message
         suppressed: 0                    # optional: how many hits are suppressed (same-deploy tables...)
+        history_in_deploy: true          # optional: the history is a migration of the same deploy
+        one_transaction: false           # optional: LintSettings.one_transaction (default: not known)
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ def run_case(rule: Rule, case: dict[str, Any]) -> list[Any]:
     if case.get("history"):
         sources.append(SourceFile("history.sql", "00000000000000_history", case["history"].encode()))
     sources.append(SourceFile("migration.sql", "20990101000000_case", case["sql"].encode()))
+    deploy = {"00000000000000_history", "20990101000000_case"} if case.get("history_in_deploy") else set()
     options = LintOptions(
-        settings=LintSettings(pg_version=int(case.get("pg_version", 16))),
+        settings=LintSettings(pg_version=int(case.get("pg_version", 16)), one_transaction=case.get("one_transaction")),
+        deploy=frozenset(deploy),
         severities={rule.name: Severity.ERROR},  # style rules are off by default; cases run them anyway
         report=frozenset({"migration.sql"}),
         rules=(rule,),

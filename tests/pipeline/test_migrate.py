@@ -126,7 +126,8 @@ def test_an_enum_value_added_by_one_pending_migration_and_used_by_the_next_says_
     tmp_path: Path, database_url: str
 ) -> None:
     """Both pending: Prisma commits the ADD VALUE file before the next; this engine's one transaction
-    cannot use the value (55P04), and the refusal says so, with what to do."""
+    cannot use the value (55P04). The lint check refuses it first, before any backup; accepted, the
+    rehearsal and the apply fail on it, and their refusal says so, with what to do."""
     project = _project(tmp_path, "enum_value_added")
     _deploy_first(project, database_url, "INSERT INTO \"Post\" (title) VALUES ('a')")
     _add(
@@ -135,11 +136,14 @@ def test_an_enum_value_added_by_one_pending_migration_and_used_by_the_next_says_
         '-- AlterTable\nALTER TABLE "Post" ALTER COLUMN "status" SET DEFAULT \'ARCHIVED\';\n',
     )
     before = _state(database_url)
-    rehearsed = migrate(project, database_url=database_url)
+    linted = migrate(project, database_url=database_url)
+    assert linted.verdict == "refused" and "enum-value-used-same-transaction" in linted.message, linted.message
+    assert [s.name for s in linted.stages][-1] == "lint" and linted.backup_id is None
+    rehearsed = migrate(project, database_url=database_url, allow=("may-fail",))
     assert rehearsed.verdict == "refused" and "55P04" in rehearsed.message, rehearsed.message
     assert "deploy the migration that adds the value first" in rehearsed.message
     assert "--engine prisma" in rehearsed.message
-    direct = migrate(project, database_url=database_url, skip_dry_run=True)
+    direct = migrate(project, database_url=database_url, skip_dry_run=True, allow=("may-fail",))
     assert direct.verdict == "rolled back" and "55P04" in direct.message, direct.message
     assert "deploy the migration that adds the value first" in direct.message
     assert _state(database_url) == before

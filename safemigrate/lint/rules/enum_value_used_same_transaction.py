@@ -10,7 +10,10 @@ before it in the block it opens); a COMMIT does, for ``prisma migrate deploy``. 
 migrate`` leaves the file's BEGIN and COMMIT out and runs it in one transaction, so a use after the
 COMMIT fails there too (Prisma writes such a file when one enum gains a value, another loses one, and
 a default uses the new value): it is reported, as failing under ``safemigrate migrate`` only (the
-linter does not know which engine will apply the file).
+linter does not know which engine will apply the file). For the same reason, a value one migration adds
+and a later migration of the same deploy uses (``lint --pending``, ``--since``, and ``safemigrate
+migrate``'s own check, where all pending migrations run in one transaction) is reported too. Neither is
+reported when ``safemigrate migrate --engine prisma`` checks the migrations it hands to Prisma.
 """
 
 from __future__ import annotations
@@ -44,9 +47,45 @@ _SPLIT = (
 )
 
 
+def _added_by_other_deployed(ctx: Context) -> list[tuple[str, str, str]]:
+    """(enum, value, migration) for values the statement uses that another migration of this deploy added."""
+    schema = ctx.schema
+    if ctx.settings.one_transaction is False or len(schema.fresh_migrations) < 2 or not ctx.statement.string_literals:
+        return []
+    literals = set(ctx.statement.string_literals)
+    return sorted(
+        (enum.key[1], value, migration)
+        for enum in schema.enums.values()
+        for value, migration in enum.added_by.items()
+        if value in literals and migration != ctx.migration and migration in schema.fresh_migrations
+    )
+
+
 def check(ctx: Context) -> Iterator[Hit]:
+    if isinstance(ctx.summary, _DEFINING):
+        return
+    deployed = _added_by_other_deployed(ctx)
+    if deployed:
+        values = "; ".join(
+            f"{m.quote_literal(value)} (enum {enum}), added by migration {by}" for enum, value, by in deployed
+        )
+        first = deployed[0][2]
+        yield Hit(
+            message=(
+                f"This statement uses {values}, which this deploy applies too: `prisma migrate deploy` commits "
+                "each migration on its own, but `safemigrate migrate` applies all pending migrations in one "
+                'transaction, where PostgreSQL rejects the value with "unsafe use of new value": the deploy fails '
+                "and is rolled back."
+            ),
+            help=(
+                f"Deploy {first} on its own first (`safemigrate migrate` before this migration is added), or apply "
+                "both with `safemigrate migrate --engine prisma`, which commits each migration on its own."
+            ),
+            object=_object(ctx),
+            table=None,
+        )
     session = ctx.session
-    if not (session.enum_values_added or session.enum_values_committed) or isinstance(ctx.summary, _DEFINING):
+    if not (session.enum_values_added or session.enum_values_committed):
         return
     literals = set(ctx.statement.string_literals)
     used = sorted({(enum, value) for enum, value, _ in session.enum_values_added if value in literals})
@@ -65,6 +104,8 @@ def check(ctx: Context) -> Iterator[Hit]:
             object=_object(ctx),
             table=None,  # fails whatever the table holds, even on a table created by this deploy
         )
+        return
+    if ctx.settings.one_transaction is False:  # Prisma commits where the file does
         return
     committed = sorted(c for c in session.enum_values_committed if c[1] in literals)
     if not committed:
