@@ -13,8 +13,9 @@ What happens to each one here:
   resolved against the schema's folder; ``sslaccept=strict`` asks for verification
   (``sslmode=verify-full``, with the system roots when no certificate is given); ``sslidentity``
   (a PKCS#12 client identity) has no libpq equivalent and is refused; ``sslpassword`` is its password.
-- ``sslmode`` (Prisma knows disable / prefer / require; any other value means ``prefer`` to Prisma,
-  except libpq's own allow / verify-ca / verify-full, which are honoured), ``connect_timeout``
+- ``sslmode`` (Prisma knows disable / prefer / require, and libpq's own allow / verify-ca /
+  verify-full are honoured; any other value, which Prisma reads as ``prefer``, is refused: a mistyped
+  ``require`` would connect without TLS), ``connect_timeout``
   (Prisma's default of 5 seconds applies when absent), ``host`` (a Unix socket folder), ``options``,
   ``channel_binding`` and libpq's other keywords (``sslrootcert``, ``sslkey``, ``target_session_attrs``...)
   pass to libpq. ``application_name`` is replaced by ``safemigrate/<command>`` when connecting.
@@ -426,7 +427,13 @@ def parse_database_url(text: str, *, source: str = "--database-url", base_dir: P
 
     sslmode = args.get("sslmode", "prefer")
     if sslmode not in _SSLMODES:
-        sslmode = "prefer"  # quaint: "Unsupported SSL mode, defaulting to `prefer`"
+        # Prisma (quaint) falls back to prefer: a mistyped require would connect without TLS when the
+        # server does not offer it, for Prisma too. Refused rather than followed.
+        raise DatabaseUrlError(
+            f"The database URL from {source} has sslmode={sslmode!r}, which is not an SSL mode: Prisma would "
+            "quietly use prefer, which connects without TLS when the server does not offer it.",
+            "Write one of disable, prefer, require (or libpq's allow, verify-ca, verify-full), in lower case.",
+        )
     strict = "sslaccept" in args and args["sslaccept"] != "accept_invalid_certs"  # unknown values mean strict
     if strict and sslmode in ("prefer", "require"):
         sslmode = "verify-full"

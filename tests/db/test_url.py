@@ -69,7 +69,11 @@ def test_prisma_tls_arguments(tmp_path: Path) -> None:
     assert "sslcert" not in params(url) and params(url)["sslmode"] == "require"
     strict = parse_database_url("postgresql://u:p@h/db?sslmode=require&sslaccept=strict")
     assert params(strict)["sslmode"] == "verify-full" and params(strict)["sslrootcert"] == "system"
-    assert params(parse_database_url("postgresql://u:p@h/db?sslmode=bogus"))["sslmode"] == "prefer"
+    for typo in ("requre", "REQUIRE", ""):
+        # Prisma would use prefer: a mistyped require must not quietly connect without TLS.
+        with pytest.raises(DatabaseUrlError, match=f"sslmode='{typo}', which is not an SSL mode") as typed:
+            parse_database_url(f"postgresql://u:topsecret@h/db?sslmode={typo}")
+        assert "topsecret" not in typed.value.message + typed.value.hint
     libpq = parse_database_url("postgresql://u:p@h/db?sslmode=verify-ca&sslrootcert=/ca.pem&sslkey=/k.pem")
     assert (params(libpq)["sslmode"], params(libpq)["sslrootcert"], params(libpq)["sslkey"]) == (
         "verify-ca",
