@@ -298,12 +298,14 @@ def backups_list(
     if not found:
         typer.echo("No backups that this safemigrate can read." if skipped else "No backups.")
         return
+    from safemigrate.report.counts import first_names
+
     for m in found:
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
         typer.echo(
             f"{m.id}  {_when(m.created_at)}  {reason}  {plural(len(m.tables), 'table')} "
-            f"({', '.join(t.name for t in m.tables)})  {plural(m.rows, 'row')}  {_size(m.bytes)}  {verified}"
+            f"({first_names([t.name for t in m.tables], 10)})  {plural(m.rows, 'row')}  {_size(m.bytes)}  {verified}"
         )
 
 

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 def _confirm(plan: ClonePlan) -> bool:
-    shown = ", ".join(plan.tables[:10]) + (f" and {len(plan.tables) - 10} more" if len(plan.tables) > 10 else "")
+    from safemigrate.report.counts import first_names
+
+    shown = first_names(plan.tables, 10)
     what = f"table{'s' if len(plan.tables) != 1 else ''} {shown}"
     masks = (
         ", ".join(

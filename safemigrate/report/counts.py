@@ -31,6 +31,14 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}s"
 
 
+def first_names(names: Sequence[str], shown: int) -> str:
+    """``a, b, c and 7 more``: the first ``shown`` names of a list that can be long."""
+    more = len(names) - shown
+    if more <= 0:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {more} more"
+
+
 def severity_phrase(findings: Sequence[Finding]) -> str:
     """``3 errors, 1 warning``; empty when there is nothing active."""
     return ", ".join(plural(n, name) for name, n in by_severity(findings).items())

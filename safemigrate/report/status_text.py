@@ -15,7 +15,7 @@ from rich.text import Text
 
 from safemigrate.db.prisma_migrations import BASELINE_DOCS, MIGRATIONS_TABLE, RESOLVE_DOCS
 from safemigrate.report.console import render_lines
-from safemigrate.report.counts import plural
+from safemigrate.report.counts import first_names, plural
 from safemigrate.status import (
     APPLIED,
     EDITED,
@@ -132,16 +132,15 @@ def _lines(report: StatusReport) -> Iterator[Text]:
 
 
 def _names(migrations: tuple[MigrationStatus, ...]) -> str:
-    shown = [m.name for m in migrations[:3]]
-    more = len(migrations) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
+    return first_names([m.name for m in migrations], 3)
 
 
 def _advice(report: StatusReport) -> Iterator[str]:
     if report.needs_baseline:
         first = report.first_local or "<migration-name>"
+        tables = first_names(report.unmanaged_tables, 3)
         yield (
-            f"The schema has tables ({_names_of(report.unmanaged_tables)}) but no {MIGRATIONS_TABLE} table: baseline "
+            f"The schema has tables ({tables}) but no {MIGRATIONS_TABLE} table: baseline "
             f'it with `prisma migrate resolve --applied "{first}"` for each migration it already reflects '
             f"({BASELINE_DOCS}) before deploying."
         )
@@ -171,9 +170,3 @@ def _advice(report: StatusReport) -> Iterator[str]:
     pending = report.named(PENDING)
     if pending:
         yield f"Pending: {_names(pending)}. Apply with `safemigrate migrate` (or `prisma migrate deploy`)."
-
-
-def _names_of(tables: tuple[str, ...]) -> str:
-    shown = list(tables[:3])
-    more = len(tables) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.pgserver import PgServer
 
@@ -153,3 +154,20 @@ def test_a_restore_time_past_the_range_of_dates_is_one_sentence(tmp_path: Path, 
         f"error: --at {at!r} is out of the range of dates. "
         'Write it like "2026-11-20 14:00" (UTC) or "2026-11-20T14:00:00+01:00".'
     ]
+
+
+def test_a_backup_of_many_tables_is_listed_on_one_readable_line(database_url: str, tmp_path: Path) -> None:
+    """A whole-schema backup of a big project holds hundreds of tables: the text list names the first
+    ten and counts the rest; the JSON list keeps every name."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for i in range(25):
+            conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(f"t{i:02}")))
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "my-backups"\n')
+    done = run("backup", "--database-url", database_url, "--project", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = run("backups", "list", "--project", str(tmp_path), cwd=tmp_path)
+    names = ", ".join(f"t{i:02}" for i in range(10))
+    assert f"  25 tables ({names} and 15 more)  0 rows  " in text.stdout, text.stdout
+    listed = run("backups", "list", "--format", "json", "--project", str(tmp_path), cwd=tmp_path)
+    (entry,) = json.loads(listed.stdout)["backups"]
+    assert entry["tables"] == [f"t{i:02}" for i in range(25)]
