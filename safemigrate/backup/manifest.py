@@ -5,7 +5,10 @@ parameters, replica identity, owner) was added within version 1: a reader reads 
 knows, so an older safemigrate reads a newer manifest as before (without them), and a manifest
 written before them reads with ``extras`` None (restored as before: nothing to re-apply). A
 table's ``ddl.parents`` (its INHERITS parents) came the same way: a manifest written before them
-reads with none, so its tables are recreated as plain tables, as they were then.
+reads with none, so its tables are recreated as plain tables, as they were then. The manifest's
+``encoding`` (the database's server encoding, in which the data files hold their text) came the same
+way: a manifest written before it reads with None, and is restored as it was then (in the
+session's client_encoding, without the check that the target has the backup's encoding).
 """
 
 from __future__ import annotations
@@ -254,6 +257,9 @@ class Manifest:
     verified: bool | None = None  # set by a restore check (not yet implemented)
     format: str = FORMAT
     version: int = FORMAT_VERSION
+    # The server encoding of the backed-up database (UTF8, LATIN1...): the data files' text is in it.
+    # None in a manifest written before it was recorded.
+    encoding: str | None = None
 
     def table(self, name: str) -> TableEntry | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -335,6 +341,7 @@ class Manifest:
                 _verified(data.get("verified")),
                 data["format"],
                 version,
+                _encoding(data.get("encoding")),
             )
         except KeyError as err:
             raise BackupFormatError(f"{where} is damaged: its key {err.args[0]!r} is missing.", "") from err
@@ -384,6 +391,12 @@ def _check_rows(table: TableEntry) -> None:
 def _verified(value: object) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"verified {value!r} is neither true, false nor null")
+    return value
+
+
+def _encoding(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"encoding {value!r} is not text")
     return value
 
 

@@ -209,6 +209,7 @@ def restore_backup(
             database_errors(url, settings),
             conn.transaction(),
         ):
+            use_backup_encoding(conn, manifest)
             restored = restore_in_transaction(
                 conn, url.schema, folder, entries, into_empty=into_empty, table_extras=table_extras
             )
@@ -218,6 +219,34 @@ def restore_backup(
     except KeyboardInterrupt as interrupt:
         raise with_outcome(interrupt, _interrupted_outcome(url, settings, transaction)) from None
     return RestoreResult(manifest.id, url.display(), tuple(restored), time.monotonic() - started)
+
+
+def use_backup_encoding(conn: psycopg.Connection[Any], manifest: Manifest) -> None:
+    """Refuse a target database whose encoding is not the backup's (PostgreSQL would convert the text,
+    or garble it, and fingerprints only compare within one encoding), then read the data files in the
+    backup's encoding for the rest of the caller's transaction, whatever client_encoding the session
+    got from PGCLIENTENCODING or the URL. A manifest written before the encoding was recorded is left
+    to the session's client_encoding, as it was restored then."""
+    if manifest.encoding is None:
+        return
+    target = conn.info.parameter_status("server_encoding")
+    if target != manifest.encoding:
+        raise RestoreRefusedError(
+            f"Backup {manifest.id} was taken of a {manifest.encoding} database and the target database is "
+            f"{target}: its text would not come back byte for byte, and its fingerprints can only be compared "
+            "within one encoding; nothing was restored.",
+            f"Restore into a {manifest.encoding} database (CREATE DATABASE ... ENCODING '{manifest.encoding}' "
+            "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0, or a locale of that encoding), with --to-url.",
+        )
+    read_in_backup_encoding(conn, manifest)
+
+
+def read_in_backup_encoding(conn: psycopg.Connection[Any], manifest: Manifest) -> None:
+    """For the rest of the caller's transaction, read the data files in the encoding they were written
+    in (PostgreSQL converts it to the target's; a character the target cannot hold is an error). A
+    manifest that does not record its encoding leaves the session's client_encoding."""
+    if manifest.encoding is not None:
+        conn.execute(b"SELECT pg_catalog.set_config('client_encoding', %s, true)", (manifest.encoding,))
 
 
 def _restart_sequence(conn: psycopg.Connection[Any], schema: str, table: str, seq: SequenceDef) -> list[sql.Composed]:

@@ -42,8 +42,14 @@ ZSTD_LEVEL = 1  # 2x less CPU than level 3 for 2% more bytes; still smaller than
 CHUNK = 1 << 20
 COPY_BLOCK = 1 << 18  # rows are gathered into blocks of this size before compression
 # The settings that change how COPY's text format writes and reads values (dates, intervals,
-# floats), pinned around a text-format COPY in backup and restore as pg_dump pins them.
-TEXT_COPY_SETTINGS = (("DateStyle", "ISO"), ("IntervalStyle", "postgres"), ("extra_float_digits", "3"))
+# floats, xml: under a database's ``xmloption = document`` the content fragments it holds are
+# refused on the way back), pinned around a text-format COPY in backup and restore as pg_dump pins them.
+TEXT_COPY_SETTINGS = (
+    ("DateStyle", "ISO"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "3"),
+    ("xmloption", "content"),
+)
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,11 @@ def _begin_snapshot(conn: psycopg.Connection[Any], snapshot: str | None) -> None
     # As pg_dump: a row-level security policy that applies to this role makes a query fail rather
     # than return the rows it may see, so no COPY and no fingerprint reads a subset.
     conn.execute(b"SET LOCAL row_security = off")
+    # COPY sends text in the session's client_encoding, which PGCLIENTENCODING or the URL may set:
+    # the data files hold the database's own encoding (the manifest's ``encoding``) whatever they say.
+    conn.execute(
+        b"SELECT pg_catalog.set_config('client_encoding', pg_catalog.current_setting('server_encoding'), true)"
+    )
 
 
 def _refuse_row_security(conn: psycopg.Connection[Any], schema: str, names: list[str]) -> None:
@@ -410,6 +421,7 @@ def backup_tables(
                     schema,
                     git_commit(project_dir),
                     tuple(entries),
+                    encoding=main.info.parameter_status("server_encoding"),
                 )
                 write_manifest(folder, manifest)
                 publish(store, folder, backup_id)

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from safemigrate.backup.ddl import load_sql
+from safemigrate.backup.ddl import catalog_rows, load_sql
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.restore import restore_backup
 from safemigrate.backup.stores import BackupStore
@@ -20,6 +20,7 @@ from safemigrate.db.connect import connect, database_errors
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import (
     BackupCorruptError,
+    BackupError,
     BackupFormatError,
     DatabasePermissionError,
     RestoreMismatchError,
@@ -49,18 +50,30 @@ def verify_backup(
     settings = settings or DatabaseConfig()
     scratch = SCRATCH_PREFIX + manifest.id.lower().replace("-", "_") + "_" + secrets.token_hex(2)
     with connect(url, command="backup-verify", settings=settings) as admin, database_errors(url, settings):
-        extensions = [
-            str(row[0])
-            for row in admin.execute(b"SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname")
-        ]
+        extensions = catalog_rows(admin, "extensions", _Extension, {})
         with admin.cursor(row_factory=class_row(_Collation)) as cur:
             collations = cur.execute(load_sql("user_collations")).fetchall()
+        with admin.cursor(row_factory=class_row(_Encoding)) as cur:
+            source = cur.execute(load_sql("scratch_encoding")).fetchone()
+        assert source is not None
+        encoding = manifest.encoding or source.encoding
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
+            admin.execute(create_scratch_statement(scratch, encoding, source))
         except psycopg.errors.InsufficientPrivilege as err:
             raise DatabasePermissionError(
                 f"Cannot verify backup {manifest.id}: user {url.user!r} may not create the scratch database.",
                 "Grant CREATEDB to the user, or verify with a user that has it; the backup itself is saved.",
+            ) from err
+        except psycopg.Error as err:
+            # The server refused the encoding or locale asked for (a lost session is said as such): a
+            # scratch database of another encoding could not check the backup, its text compares in one.
+            if encoding == source.template_encoding or (err.sqlstate or "08").startswith(("08", "57")):
+                raise
+            raise BackupError(
+                f"Backup {manifest.id} is saved, but it could not be verified: a scratch database in its "
+                f"encoding {encoding} cannot be created on this server ({err.diag.message_primary or err}).",
+                f"Check it by restoring into a {encoding} database: `safemigrate restore --id {manifest.id} "
+                "--to-url <that database's URL> --yes`.",
             ) from err
     scratch_url = url.with_database(scratch)
     try:
@@ -69,8 +82,15 @@ def verify_backup(
             database_errors(scratch_url, settings),
         ):
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
-            for name in extensions:  # types the backed-up columns may use (citext, ...)
-                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+            # Types the backed-up columns may use (citext, ...), in the schema the source has them in,
+            # where the columns name them (a Supabase-style "extensions" schema: extensions.citext).
+            for extension in extensions:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(extension.schema)))
+                conn.execute(
+                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}").format(
+                        sql.Identifier(extension.name), sql.Identifier(extension.schema)
+                    )
+                )
             for collation in collations:  # and the collations they may use
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(collation.schema)))
                 conn.execute(create_collation_statement(collation))
@@ -94,6 +114,35 @@ def verify_backup(
     verified = replace(manifest, verified=True)
     store.save_manifest(verified)
     return Verification(verified, scratch, result.seconds)
+
+
+@dataclass(frozen=True)
+class _Extension:
+    name: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    encoding: str  # the source database's
+    lc_collate: str
+    lc_ctype: str
+    template_encoding: str  # template0's: the scratch database's unless told otherwise
+
+
+def create_scratch_statement(name: str, encoding: str, source: _Encoding) -> sql.Composed:
+    """``CREATE DATABASE name TEMPLATE template0``, in ``encoding`` (the backup's) when template0 has
+    another: a restore refuses a target of another encoding. The locale is then the source's when it
+    is in that encoding (the source uses it, so it fits), else C, which fits every encoding."""
+    statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+    if encoding == source.template_encoding:
+        return statement
+    same = encoding == source.encoding
+    return statement + sql.SQL(" ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
+        sql.Literal(encoding),
+        sql.Literal(source.lc_collate if same else "C"),
+        sql.Literal(source.lc_ctype if same else "C"),
+    )
 
 
 @dataclass(frozen=True)

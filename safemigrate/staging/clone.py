@@ -33,7 +33,7 @@ from safemigrate.backup.ddl import (
     schema_tables,
 )
 from safemigrate.backup.manifest import Reason
-from safemigrate.backup.restore import check_files, restore_in_transaction
+from safemigrate.backup.restore import check_files, read_in_backup_encoding, restore_in_transaction
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import BackupProgressCallback, take_backup
 from safemigrate.config import Config, DatabaseConfig
@@ -186,6 +186,8 @@ def clone_database(
             conn.transaction(),
         ):
             ensure_schema(conn, target.schema)
+            # A clone may go to a database of another encoding: its text is converted, not refused.
+            read_in_backup_encoding(conn, manifest)
             paused = pause_triggers(conn, target.schema, names)
             masking = MaskedLoad(column_masks, salt or DEFAULT_SALT)
             restored = restore_in_transaction(conn, target.schema, folder, entries, loader=masking)

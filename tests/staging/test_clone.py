@@ -249,3 +249,18 @@ def test_into_a_schema_the_target_lacks(source_url: str, target_url: str, tmp_pa
     with psycopg.connect(source_url) as source, psycopg.connect(target_url) as target:
         assert fingerprint(target, schema="app").tables == fingerprint(source, schema="app").tables
     assert tables_of(target_url) == []  # public untouched
+
+
+def test_a_clone_keeps_text_whatever_the_client_encoding_of_the_environment(
+    source_url: str, target_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup a clone loads is written in the source's encoding (UTF8) whatever PGCLIENTENCODING says;
+    the clone reads it back in that encoding, so 'Zoë Ñúñez' arrives as it left."""
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("""UPDATE "User" SET name = 'Zoë Ñúñez' WHERE email = 'bob@example.com'""")
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    clone_database(tmp_path, to_url=target_url, database_url=source_url, environ={})
+    with psycopg.connect(target_url, client_encoding="UTF8") as conn:
+        name = conn.execute("""SELECT name FROM "User" WHERE email = 'bob@example.com'""").fetchone()
+    assert name == ("Zoë Ñúñez",)
+    assert prints(target_url).tables == prints(source_url).tables

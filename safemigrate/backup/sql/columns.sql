@@ -1,7 +1,11 @@
 -- The columns of one table, in order, with what CREATE TABLE needs and whether COPY can use the
 -- binary format for them: every type the value is made of (the type, array elements, domain bases,
--- composite attributes, range subtypes, followed down) has send/receive, and none is xml, whose
--- binary output drops the XML declaration.
+-- composite attributes, range subtypes, followed down) has send/receive, and none is one whose binary
+-- form does not come back as it was: xml (its binary output drops the XML declaration), tsquery (an
+-- empty tsquery is sent but refused on the way back: "malformed tsquery: operand not found"),
+-- int2vector and oidvector (an empty one is refused: 22P03), nor an OID alias type (regclass,
+-- regtype, ...: binary sends the raw OID, which names another object, or none, in another database;
+-- as text it is the object's name, as pg_dump copies it).
 -- Columns: name, type (format_type, schema-qualified when not visible), collation_schema,
 --   collation_name (the column's collation when it is not its type's default, else NULL),
 --   default_expr, not_null, identity ('' | 'a' | 'd'), generated_expr (NULL unless a stored
@@ -47,7 +51,15 @@ SELECT a.attname AS name,
                    SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = p.oid
                    ) AS inner_part (type_oid)
        )
-       SELECT bool_and(pt.typsend <> 0 AND pt.typreceive <> 0 AND pt.oid <> 'pg_catalog.xml'::regtype) AS ok
+       SELECT bool_and(
+                  pt.typsend <> 0 AND pt.typreceive <> 0
+                  -- by name: regcollation is PostgreSQL 13+
+                  AND NOT (pt.typnamespace = 'pg_catalog'::regnamespace
+                           AND pt.typname IN ('xml', 'tsquery', 'int2vector', 'oidvector',
+                                              'regclass', 'regtype', 'regproc', 'regprocedure', 'regoper',
+                                              'regoperator', 'regconfig', 'regdictionary', 'regnamespace',
+                                              'regrole', 'regcollation'))
+              ) AS ok
          FROM part
          JOIN pg_type pt ON pt.oid = part.type_oid
        ) AS binary_io
