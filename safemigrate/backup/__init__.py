@@ -29,9 +29,11 @@ Archive format, version 1
     (:meth:`safemigrate.db.fingerprint.DataFingerprint.to_dict`
     of that table alone, mode full), ``file``, ``bytes`` and ``sha256`` of the data file (the
     compressed bytes), and ``copy_format`` (``binary``, or ``text`` when a column's type, array
-    element or domain base has no binary send/receive functions). Stored generated columns are not
-    in the data file; they are recomputed on restore. A reader refuses a manifest of a newer
-    ``version``.
+    element or domain base has no binary send/receive functions, or is one whose binary form does
+    not read back or is not portable: xml, tsquery, int2vector, oidvector, the reg* OID aliases);
+    then ``encoding``, the database's (the data files hold text in it; absent from backups taken
+    before it was recorded). Stored generated columns are not in the data file; they are recomputed
+    on restore. A reader refuses a manifest of a newer ``version``.
 
 Consistency
     One REPEATABLE READ, READ ONLY transaction exports its snapshot (``pg_export_snapshot()``); the
@@ -50,7 +52,8 @@ Speed
 
 Restore
     One transaction per restore. Before anything is written every selected data file is hashed and
-    compared with the manifest. Present tables must have the backed-up columns with the same types;
+    compared with the manifest; a target database of another encoding than the backup's is refused,
+    and the files are read in the backup's encoding. Present tables must have the backed-up columns with the same types;
     they are emptied together by one TRUNCATE (refused, not cascaded, when a table outside the
     restore references one of them), missing ones are created from the DDL (enum types and serial
     sequences first; keys and indexes after their data is loaded; foreign keys after all data is
