@@ -257,15 +257,23 @@ def _restart_sequence(conn: psycopg.Connection[Any], schema: str, table: str, se
     the sequence but not alter it (not its owner) gets the ``setval`` back, to run after every check."""
     regclass = sql.Identifier(schema, table).as_string(conn)
     row = conn.execute(
-        b"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
-        b"c.relnamespace WHERE c.oid = pg_catalog.pg_get_serial_sequence(%s, %s)::regclass",
+        b"SELECT n.nspname, c.relname, s.seqincrement, s.seqmin, s.seqmax, s.seqcache FROM pg_catalog.pg_class c "
+        b"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid "
+        b"WHERE c.oid = pg_catalog.pg_get_serial_sequence(%s, %s)::regclass",
         (regclass, seq.column_name),
     ).fetchone()
     if row is None:
         return []
     name = sql.Identifier(str(row[0]), str(row[1]))
+    step, lowest, highest, cache = (int(v) for v in row[2:6])
+    following = seq.last_value + step
     try:
         with conn.transaction():
+            if seq.is_called and cache > 1 and lowest <= following <= highest:
+                # nextval would take a whole CACHE block for this session, leaving the next id that far ahead:
+                # restart at the value that comes next instead.
+                conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(name, sql.Literal(following)))
+                return []
             conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(name, sql.Literal(seq.last_value)))
             if seq.is_called:
                 conn.execute(sql.SQL("SELECT pg_catalog.nextval({})").format(sql.Literal(name.as_string(conn))))

@@ -85,3 +85,22 @@ def test_a_role_that_may_not_alter_the_sequence_gets_the_setval_for_last(
             for statement in late:
                 conn.execute(statement)
         assert _sequence(database_url) == (41, is_called)
+
+
+def test_a_sequence_with_a_cache_continues_right_after_the_restored_value(database_url: str, tmp_path: Path) -> None:
+    """With CACHE 50, a nextval in the restore's session would take a block of 50 values: the next insert
+    got id 100 where the backup had handed out up to 50. The sequence restarts at the next value."""
+    (tmp_path / "safemigrate.toml").write_text('[backup]\nstore = "store"\n')
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE child (id serial PRIMARY KEY, v text)")
+        conn.execute("ALTER SEQUENCE child_id_seq CACHE 50")
+        conn.execute("SELECT setval('child_id_seq', 50)")
+        conn.execute("INSERT INTO child (id, v) VALUES (50, 'a')")
+    assert run_cli(tmp_path, "backup", "--database-url", database_url).returncode == 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO child (v) SELECT 'x' FROM generate_series(1, 10)")
+    done = run_cli(tmp_path, "restore", "--latest", "--yes", "--database-url", database_url)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("INSERT INTO child (v) VALUES ('c') RETURNING id").fetchone()
+    assert row == (51,)
