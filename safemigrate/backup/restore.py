@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import psycopg
 import zstandard
@@ -374,7 +374,7 @@ def restore_in_transaction(
     checked_by_loader: set[str] = set()
     with _keys_not_deferred(barred):
         for entry in order:
-            with _rows_not_fitting(entry.name):
+            with _rows_not_fitting(entry.name, barred):
                 if loader is not None and loader(conn, schema, entry, folder / entry.file):
                     checked_by_loader.add(entry.name)
                 else:
@@ -393,7 +393,7 @@ def restore_in_transaction(
     for entry in entries:
         for seq in entry.ddl.sequences:
             late_setvals += _restart_sequence(conn, schema, entry.name, seq)
-    with _keys_not_deferred(barred):
+    with _keys_not_deferred(barred), _rows_not_fitting(None, barred):
         conn.execute(b"SET CONSTRAINTS ALL IMMEDIATE")  # every deferred check runs here
     # Below, ALTER TABLE on the present tables: it refuses a table with pending trigger events.
     for key in deferred:
@@ -523,23 +523,36 @@ def unowned_sequence_warnings(conn: psycopg.Connection[Any], schema: str, table:
 
 
 @contextlib.contextmanager
-def _rows_not_fitting(table: str) -> Iterator[None]:
+def _rows_not_fitting(table: str | None, barred: Sequence[_ImmediateKey] = ()) -> Iterator[None]:
     """A present table that changed since the backup (a unique index, a CHECK or a domain's check
-    added, a column with a constant default made unique) rejecting backed-up rows, as one sentence."""
+    added, a column with a constant default made unique, an enum label renamed or removed) or rows
+    referencing rows that are gone (a partial restore), rejecting backed-up rows, as one sentence.
+    ``table`` None: the one PostgreSQL names (deferred checks); a key of ``barred`` is left to
+    :func:`_keys_not_deferred`."""
     try:
         yield
+    except psycopg.errors.ForeignKeyViolation as err:
+        if any(k.name == err.diag.constraint_name for k in barred):
+            raise
+        _refuse_not_fitting(table or err.diag.table_name or "?", err)
     except (
         psycopg.errors.UniqueViolation,
         psycopg.errors.CheckViolation,
         psycopg.errors.NotNullViolation,
         psycopg.errors.ExclusionViolation,
+        psycopg.errors.InvalidTextRepresentation,  # 22P02: an enum label the type no longer has
     ) as err:
-        raise RestoreRefusedError(
-            f"The backed-up rows of table {table!r} do not fit the target's table as it is now "
-            f"({err.diag.message_primary or err}); nothing was restored.",
-            "The table changed since the backup (a constraint, index or column added): make it fit first, or "
-            "restore into an empty database (--to-url).",
-        ) from err
+        _refuse_not_fitting(table or err.diag.table_name or "?", err)
+
+
+def _refuse_not_fitting(table: str, err: psycopg.Error) -> NoReturn:
+    raise RestoreRefusedError(
+        f"The backed-up rows of table {table!r} do not fit the target's table as it is now "
+        f"({err.diag.message_primary or err}); nothing was restored.",
+        "The table or its types changed since the backup (a constraint, index or column added, an enum value "
+        "renamed or removed), or its rows reference rows that are gone (restore those tables too with "
+        "--tables): make it fit first, or restore into an empty database (--to-url).",
+    ) from err
 
 
 @contextlib.contextmanager

@@ -285,3 +285,42 @@ def test_a_non_owner_restores_a_cycle_whose_back_references_are_null(
         _execute(database_url, f'DROP OWNED BY "{name}"')
         with psycopg.connect(pg_server.url(), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.mark.parametrize("deferrable", ["", " DEFERRABLE"])
+def test_rows_whose_parents_are_gone_are_refused_naming_the_table(
+    database_url: str, tmp_path: Path, deferrable: str
+) -> None:
+    """A partial restore (--tables post) whose rows reference a user deleted since the backup: one sentence
+    naming the table and saying nothing was restored, whether the key is checked per row or at the end."""
+    _execute(
+        database_url,
+        "CREATE TABLE author (id int PRIMARY KEY); INSERT INTO author VALUES (1), (2);"
+        f"CREATE TABLE post (id int PRIMARY KEY, author_id int REFERENCES author{deferrable});"
+        "INSERT INTO post VALUES (10, 1), (20, 2)",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    _execute(database_url, "DELETE FROM post WHERE author_id = 2; DELETE FROM author WHERE id = 2")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url), store, tables=["post"])
+    assert "The backed-up rows of table 'post' do not fit" in refused.value.message
+    assert "nothing was restored" in refused.value.message and "--tables" in refused.value.hint
+    assert _execute(database_url, "SELECT * FROM post") == [(10, 1)]
+
+
+def test_an_enum_value_removed_since_the_backup_is_refused_naming_the_table(database_url: str, tmp_path: Path) -> None:
+    _execute(
+        database_url,
+        "CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE TABLE feeling (id int, m mood);"
+        "INSERT INTO feeling VALUES (1, 'ok'), (2, 'sad')",
+    )
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    _execute(database_url, "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url), store)
+    assert "The backed-up rows of table 'feeling' do not fit" in refused.value.message
+    assert 'invalid input value for enum mood: "ok"' in refused.value.message
+    assert "enum value" in refused.value.hint
+    assert _execute(database_url, "SELECT id, m::text FROM feeling ORDER BY id") == [(1, "fine"), (2, "sad")]
