@@ -13,14 +13,14 @@ from safemigrate.backup.manifest import Manifest, Reason
 from safemigrate.backup.restore import RestoreResult, restore_backup
 from safemigrate.backup.retention import PrunePlan, plan_prune, protected_backups
 from safemigrate.backup.scope import BackupScope
-from safemigrate.backup.select import choose_backup
+from safemigrate.backup.select import choose_backup, same_database
 from safemigrate.backup.store import BackupListing, UnfinishedBackup
 from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
 from safemigrate.config import Config, load_config
 from safemigrate.db.url import DatabaseUrl
-from safemigrate.errors import ProjectError, with_outcome
+from safemigrate.errors import InputError, ProjectError, with_outcome
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,20 @@ def prune_backups(
     return dataclasses.replace(plan, finished=interrupted, unfinished=unfinished)
 
 
+# Prisma's migration history: which migrations the tables' structure has been through.
+PRISMA_HISTORY = "_prisma_migrations"
+
+
+@dataclass(frozen=True)
+class ProjectRestore(RestoreResult):
+    """``restore``'s result, and what the command chose around it."""
+
+    # The database the backup was taken of, when another than the target (named with --to-url); "" otherwise.
+    taken_of: str = ""
+    # Tables of the backup a full restore left out on purpose: _prisma_migrations when the target has it.
+    left_out: tuple[str, ...] = ()
+
+
 def restore_database(
     project_dir: Path = Path("."),
     *,
@@ -224,9 +238,16 @@ def restore_database(
     schema_path: Path | None = None,
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
-) -> RestoreResult:
+) -> ProjectRestore:
     """``safemigrate restore``: restore backup ``backup_id``, else the newest at or before ``at``, else
-    the newest, into the project's database, or into ``to_url``."""
+    the newest, into the project's database, or into ``to_url``.
+
+    ``--latest``/``--at`` choose among the backups of the target database only (one store may hold
+    staging's and prod's); a backup of another database is restored only into a database named with
+    ``to_url``. A full restore into a database that has ``_prisma_migrations`` leaves that table out:
+    the restore brings back rows, not the tables' structure (a column a migration added stays), so
+    the history must keep saying which migrations that structure went through, or Prisma would
+    re-run them. Named in ``tables``, it is restored; into a database without it, it is recreated."""
     from safemigrate.db.url import parse_database_url
 
     setup = backup_setup(project_dir, config_file)
@@ -234,6 +255,36 @@ def restore_database(
         url = parse_database_url(to_url, source="--to-url").require_direct()
     else:
         url = project_url(project_dir, database_url=database_url, schema_path=schema_path, environ=environ)
-    manifest = choose_backup(setup.store.list(), backup_id=backup_id, at=at, location=setup.store.location)
+    manifest = choose_backup(
+        setup.store.list(),
+        backup_id=backup_id,
+        at=at,
+        location=setup.store.location,
+        database=url.display(),
+        other_database=to_url is not None,
+    )
+    left_out: tuple[str, ...] = ()
+    if tables is None and manifest.table(PRISMA_HISTORY) is not None and _has_table(url, setup, PRISMA_HISTORY):
+        left_out = (PRISMA_HISTORY,)
+        tables = [t.name for t in manifest.tables if t.name != PRISMA_HISTORY]
+        if not tables:
+            raise InputError(
+                f"Backup {manifest.id} holds only {PRISMA_HISTORY}, which a full restore leaves as it is in a "
+                "database that has it.",
+                f"Name it to restore it all the same: --tables {PRISMA_HISTORY}.",
+            )
     with setup.store.fetch(manifest.id) as local:
-        return restore_backup(url, local, backup_id=manifest.id, tables=tables, settings=setup.config.database)
+        result = restore_backup(url, local, backup_id=manifest.id, tables=tables, settings=setup.config.database)
+    taken_of = "" if same_database(manifest, url.display()) else manifest.database
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    return ProjectRestore(**fields, taken_of=taken_of, left_out=left_out)
+
+
+def _has_table(url: DatabaseUrl, setup: BackupSetup, name: str) -> bool:
+    """Whether the URL's schema has the ordinary table ``name`` (read before the restore's transaction)."""
+    from safemigrate.backup.ddl import schema_tables
+    from safemigrate.db.connect import connect, database_errors
+
+    settings = setup.config.database
+    with connect(url, command="restore", settings=settings) as conn, database_errors(url, settings):
+        return name in schema_tables(conn, url.schema)

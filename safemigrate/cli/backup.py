@@ -304,7 +304,7 @@ def backups_list(
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         verified = {None: "not verified", True: "verified", False: "verification failed"}[m.verified]
         typer.echo(
-            f"{m.id}  {_when(m.created_at)}  {reason}  {plural(len(m.tables), 'table')} "
+            f"{m.id}  {_when(m.created_at)}  {m.database}  {reason}  {plural(len(m.tables), 'table')} "
             f"({first_names([t.name for t in m.tables], 10)})  {plural(m.rows, 'row')}  {_size(m.bytes)}  {verified}"
         )
 
@@ -392,7 +392,7 @@ def _pick(project: Path, config: Path | None) -> str:
     for number, m in enumerate(found, 1):
         reason = m.reason.kind + (f": {m.reason.text}" if m.reason.text else "")
         typer.echo(
-            f"{number:>3}. {m.id}  {_when(m.created_at)}  {reason}  {plural(len(m.tables), 'table')}  "
+            f"{number:>3}. {m.id}  {_when(m.created_at)}  {m.database}  {reason}  {plural(len(m.tables), 'table')}  "
             f"{plural(m.rows, 'row')}",
             err=True,
         )
@@ -405,10 +405,16 @@ def restore(
         Optional[str],  # noqa: UP045
         typer.Option("--id", help="The backup to restore (see `safemigrate backups list`)."),
     ] = None,
-    latest: Annotated[bool, typer.Option("--latest", help="Restore the newest backup.")] = False,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Restore the newest backup of the database restored into.")
+    ] = False,
     at: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--at", help='Restore the newest backup taken at or before this time ("2026-11-20 14:00", UTC).'),
+        typer.Option(
+            "--at",
+            help="Restore the newest backup of the database restored into taken at or before this time "
+            '("2026-11-20 14:00", UTC).',
+        ),
     ] = None,
     tables: Annotated[
         Optional[str],  # noqa: UP045
@@ -422,7 +428,12 @@ def restore(
     ] = None,
     to_url: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--to-url", show_default=False, help="Restore into this database instead. Never printed."),
+        typer.Option(
+            "--to-url",
+            show_default=False,
+            help="Restore into this database instead (the only way to restore a backup taken of another "
+            "database). Never printed.",
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     database_url: DatabaseUrlOption = None,
@@ -448,11 +459,11 @@ def restore(
         backup_id = _pick(project, config)
     refuse_off_terminal(yes, "A restore replaces data")
     if not yes:
-        what = f"backup {backup_id}" if backup_id else "the newest backup"
-        what += f" at or before {at}" if at else ""
+        when = f" at or before {at}" if at else ""
         scope = f"tables {tables}" if tables else "every table of the backup"
         where = "the --to-url database" if to_url else "the project's database"
-        typer.confirm(f"Restore {scope} from {what} into {where}, replacing their rows?", abort=True, err=True)
+        what = f"backup {backup_id}{when} into {where}" if backup_id else f"the newest backup{when} of {where} into it"
+        typer.confirm(f"Restore {scope} from {what}, replacing their rows?", abort=True, err=True)
     result = restore_database(
         project,
         backup_id=backup_id,
@@ -468,7 +479,14 @@ def restore(
         typer.echo(f'restore: "{table.name}": {plural(table.rows, "row")} ({how})', err=True)
         for warning in table.warnings:
             typer.echo(f"warning: {warning}", err=True)
+    for name in result.left_out:
+        typer.echo(
+            f'note: "{name}" was left out: a restore brings back rows, not the tables\' structure, so the '
+            "migration history stays as it is, matching the tables; name it in --tables to restore it too.",
+            err=True,
+        )
+    taken_of = f" (taken of {result.taken_of})" if result.taken_of else ""
     typer.echo(
-        f"Restored backup {result.backup_id} into {result.database}: {plural(len(result.tables), 'table')}, "
-        f"counts and fingerprints match, in {result.seconds:.1f} s"
+        f"Restored backup {result.backup_id}{taken_of} into {result.database}: "
+        f"{plural(len(result.tables), 'table')}, counts and fingerprints match, in {result.seconds:.1f} s"
     )
