@@ -51,8 +51,13 @@ How it runs
     the end, which also undoes the pinned settings. One statement per table computes every hash in
     one scan (a subquery computes each value's hash once; a volatile ``clock_timestamp()`` column
     keeps PostgreSQL from flattening it, which would compute each hash twice, while leaving parallel
-    scans possible). A boolean column has two text forms and an enum column one per label: their
-    hashes are constants the planner computes once, and a CASE picks one per row (for an enum of up
+    scans possible). The row hash of a table wider than 100 columns is chained 100 columns per
+    subquery, each handing its partial chain on to the next: no expression nests deeper than 100
+    calls (1,600 nested calls would need most of the server's default 2 MB ``max_stack_depth``);
+    a table of over 831 columns is read without parallel workers (their partial sums, two per column,
+    would not fit in the 1,664 values a row may hold).
+    A boolean column has two text forms and an enum column one per label: their hashes are
+    constants the planner computes once, and a CASE picks one per row (for an enum of up
     to 12 labels), instead of converting and hashing every value; the numbers are the same (a value
     no label matches takes the text path). Tables bigger than ``chunk_bytes`` are read in block ranges (``ctid`` range
     scans, PostgreSQL 14+, own REPEATABLE READ snapshot needed) so that progress can be reported
@@ -63,6 +68,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -218,6 +224,13 @@ class _ColumnRow:
 # the comparisons would cost more than the cast to text they save.
 _ENUM_CASE_LABELS = 12
 
+# A row hash chains one hashint8extended call per column, each nested in the next. The server spends
+# about 1 kB of its stack per level (max_stack_depth: 2 MB by default, superusers only), so 1,600
+# columns in one expression come close to "stack depth limit exceeded": a wider table's chain is
+# computed this many columns per subquery, each handing its result on to the next (same numbers).
+_CHAIN_STAGE = 100
+_MAX_ROW_VALUES = 1664  # PostgreSQL's MaxTupleAttributeNumber: values in one row of a result or between plan nodes
+
 
 def fingerprint(
     conn: psycopg.Connection[Any],
@@ -324,8 +337,10 @@ def fingerprint_query(
 ) -> sql.Composed:
     """The one statement that fingerprints a table (``all``), or its blocks from ``%(lo)s`` on
     (``from``), or those in ``[%(lo)s, %(hi)s)`` (``between``); bounds are tids ``(block,0)``.
-    Result: rows, then the row-hash sum (full mode), then per column its non-null count and (full
-    mode) hash sum. Sums are numeric, NULL over no rows. It expects ``fingerprint_session.sql``.
+    Result: fast mode, rows then each column's non-null count; full mode, rows, the row-hash sum,
+    the array of the columns' non-null counts and the array of their hash sums (arrays: a row holds
+    at most 1,664 values, fewer than two per column of a 1,600-column table). Sums are numeric, NULL
+    over no rows. It expects ``fingerprint_session.sql``.
     ``types`` (column -> its row of ``fingerprint_columns.sql``) lets boolean and few-label enum
     columns take their hashes from constants (:func:`_value_hash`); the result is the same."""
     relation = sql.SQL("{only}{name}").format(
@@ -341,22 +356,46 @@ def fingerprint_query(
     hashes = [
         sql.SQL("{} AS {}").format(_value_hash(c, (types or {}).get(c)), aliases[i]) for i, c in enumerate(columns)
     ]
+    # the volatile column keeps each subquery from being flattened into the query above it
+    keep = sql.SQL("clock_timestamp() AS keep_subquery")
+    source = sql.SQL("(SELECT {hashes} FROM {relation}{where}) AS s").format(
+        hashes=sql.SQL(", ").join([*hashes, keep]), relation=relation, where=where
+    )
+    stages = [aliases[start : start + _CHAIN_STAGE] for start in range(0, len(aliases), _CHAIN_STAGE)] or [[]]
     chain: sql.Composable = sql.SQL("0::int8")
-    for alias in aliases:
-        # CASE rather than ``(h IS NULL)::int4``: the same int8 argument without two casts per value
-        # (about a tenth of the query's time on a wide table)
-        chain = sql.SQL(
-            "hashint8extended(CASE WHEN {h} IS NULL THEN 1::int8 ELSE 0::int8 END, {prev} # coalesce({h}, 0))"
-        ).format(h=alias, prev=chain)
-    aggregates: list[sql.Composable] = [sql.SQL("count(*)"), sql.SQL("sum({})").format(chain)]
-    for alias in aliases:
-        aggregates += [sql.SQL("count({})").format(alias), sql.SQL("sum({})").format(alias)]
-    return sql.SQL("SELECT {aggregates} FROM (SELECT {hashes} FROM {relation}{where}) AS s").format(
-        aggregates=sql.SQL(", ").join(aggregates),
-        # the volatile column keeps the subquery from being flattened into the aggregates
-        hashes=sql.SQL(", ").join([*hashes, sql.SQL("clock_timestamp() AS keep_subquery")]),
-        relation=relation,
-        where=where,
+    for number, stage in enumerate(stages[:-1], start=1):
+        source = sql.SQL("(SELECT {chain} AS r, {aliases}, {keep} FROM {source}) AS {name}").format(
+            chain=_chain(stage, chain),
+            aliases=sql.SQL(", ").join(aliases),
+            keep=keep,
+            source=source,
+            name=sql.Identifier(f"s{number}"),
+        )
+        chain = sql.Identifier("r")
+    return sql.SQL(
+        "SELECT count(*), sum({chain}), ARRAY[{counts}]::int8[], ARRAY[{sums}]::numeric[] FROM {source}"
+    ).format(
+        chain=_chain(stages[-1], chain),
+        counts=sql.SQL(", ").join(sql.SQL("count({})").format(alias) for alias in aliases),
+        sums=sql.SQL(", ").join(sql.SQL("sum({})").format(alias) for alias in aliases),
+        source=source,
+    )
+
+
+def _chain(aliases: Sequence[sql.Identifier], start: sql.Composable) -> sql.Composed:
+    """The row hash chained from ``start`` through the value hashes ``aliases`` (module docstring):
+    ``hashint8extended(is_null_1, hashint8extended(is_null_0, start # h_0) # h_1)``... written as one
+    flat run of SQL parts, opening calls then closing ones (psycopg renders a nested Composed
+    recursively, one Python frame per level)."""
+    # CASE rather than ``(h IS NULL)::int4``: the same int8 argument without two casts per value
+    # (about a tenth of the query's time on a wide table)
+    opening = sql.SQL("hashint8extended(CASE WHEN {} IS NULL THEN 1::int8 ELSE 0::int8 END, ")
+    return sql.Composed(
+        [
+            *(opening.format(alias) for alias in reversed(aliases)),
+            start,
+            *(sql.SQL(" # coalesce({}, 0))").format(alias) for alias in aliases),
+        ]
     )
 
 
@@ -437,7 +476,14 @@ def _fingerprint_table(
     rows, row_sum = 0, 0
     non_null = [0] * len(columns)
     sums = [0] * len(columns)
-    with conn.cursor(row_factory=tuple_row) as cur:
+    # Parallel workers hand their partial sums to the leader as rows of two values per column (and
+    # two more), more than a row may hold for a table of over 831 columns ("number of columns exceeds
+    # limit"): such a table is read without them, in a savepoint whose rollback restores the setting.
+    serial = full and 2 + 2 * len(columns) > _MAX_ROW_VALUES
+    savepoint = conn.transaction(force_rollback=True) if serial else nullcontext()
+    with savepoint, conn.cursor(row_factory=tuple_row) as cur:
+        if serial:
+            cur.execute(b"SET LOCAL max_parallel_workers_per_gather = 0")
         for number, (lo, hi) in enumerate(ranges, start=1):
             if not ranged:
                 cur.execute(queries["all"], prepare=False)
@@ -451,8 +497,8 @@ def _fingerprint_table(
             if full:
                 row_sum += int(result[1] or 0)
                 for i in range(len(columns)):
-                    non_null[i] += int(result[2 + 2 * i])
-                    sums[i] += int(result[3 + 2 * i] or 0)
+                    non_null[i] += int(result[2][i])
+                    sums[i] += int(result[3][i] or 0)
             else:
                 for i in range(len(columns)):
                     non_null[i] += int(result[1 + i])
