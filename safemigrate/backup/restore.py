@@ -652,6 +652,21 @@ def _refuse_taken_names(conn: psycopg.Connection[Any], schema: str, created: Seq
     BY`` and ``setval`` would take such a serial sequence from the table that uses it and rewind it;
     an identity sequence (created under its backed-up name) or an index of that name would fail the
     restore late, with PostgreSQL's words."""
+    if created:
+        # The table's own name held by a view, a partitioned table... (CREATE TABLE would fail, 42P07)
+        occupied = catalog_rows(
+            conn, "taken_relation_names", _TakenName, {"schema": schema, "names": sorted(e.name for e in created)}
+        )
+        if occupied:
+            held = occupied[0]
+            what = "partitioned table" if held.relkind == "p" else _RELATION_KINDS.get(held.relkind, "relation")
+            raise RestoreRefusedError(
+                f"Table {held.name!r} cannot be restored: in schema {schema!r} that name is now a {what}, which a "
+                "restore does not replace (partitioned tables are not restored by backups yet); nothing was "
+                "restored.",
+                f"Restore into another database (--to-url), or rename that {what} first, or leave the table out "
+                "with --tables.",
+            )
     needed: dict[str, tuple[str, str]] = {}  # relation name -> (table, what it is to the table)
     for entry in created:
         needed.update(

@@ -324,3 +324,23 @@ def test_an_enum_value_removed_since_the_backup_is_refused_naming_the_table(data
     assert 'invalid input value for enum mood: "ok"' in refused.value.message
     assert "enum value" in refused.value.hint
     assert _execute(database_url, "SELECT id, m::text FROM feeling ORDER BY id") == [(1, "fine"), (2, "sad")]
+
+
+@pytest.mark.parametrize(
+    ("replacement", "what"),
+    [
+        ("CREATE VIEW feeling AS SELECT 1 AS id", "view"),
+        ("CREATE TABLE feeling (id int) PARTITION BY RANGE (id)", "partitioned table"),
+    ],
+)
+def test_a_table_whose_name_is_now_another_kind_of_relation_is_refused_in_one_sentence(
+    database_url: str, tmp_path: Path, replacement: str, what: str
+) -> None:
+    _execute(database_url, "CREATE TABLE feeling (id int); INSERT INTO feeling VALUES (1)")
+    store = tmp_path / "store"
+    take_backup(parse_database_url(database_url), store)
+    _execute(database_url, f"DROP TABLE feeling; {replacement}")
+    with pytest.raises(RestoreRefusedError) as refused:
+        restore_backup(parse_database_url(database_url), store)
+    assert f"Table 'feeling' cannot be restored: in schema 'public' that name is now a {what}" in refused.value.message
+    assert "nothing was restored" in refused.value.message
