@@ -45,7 +45,7 @@ import psycopg
 
 from safemigrate.config import Config
 from safemigrate.db import load_sql
-from safemigrate.db.diff import SnapshotDiff
+from safemigrate.db.diff import Change, SnapshotDiff
 from safemigrate.errors import BackupStoreError, InputError, MigrationHistoryError, SafemigrateError
 from safemigrate.lint.findings import Finding
 from safemigrate.migrations import Migration
@@ -54,6 +54,7 @@ from safemigrate.pipeline.rehearse import Rehearsal
 
 if TYPE_CHECKING:
     from safemigrate.pipeline.prisma_engine import PrismaOutcome
+    from safemigrate.pipeline.touch import Creations
 
 # "interrupted": stopped after it changed the database, before it could verify (see the module docstring).
 Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back", "interrupted"]
@@ -144,6 +145,8 @@ class _Progress:
     # statements that run code the linter cannot see into (a trigger they fire, a function a default
     # calls), suppressed or not: "file:line", from the lint
     unseen_code: tuple[str, ...] = ()
+    # a schema diff read after a stop, as the run's own changes and other sessions' additions
+    split: Callable[[SnapshotDiff], tuple[SnapshotDiff, tuple[Change, ...]]] | None = None
 
 
 class VerificationFailed(Exception):
@@ -361,6 +364,10 @@ def _database_outcome(conn: psycopg.Connection[Any], state: _Progress, cause: st
     diff = None
     if state.before is not None:
         diff = diff_snapshots(state.before, take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",)))
+        if state.split is not None:
+            diff, foreign = state.split(diff)
+            if foreign:
+                run = _replace(run, notes=(*run.notes, _left_alone_note(foreign)))
     run = _replace(run, schema_diff=diff)
     if not applied and not failed and diff is not None and diff.equal:
         return _replace(
@@ -622,7 +629,7 @@ def _locked(
     from safemigrate.db.inheritance import descendants
     from safemigrate.lint.reader import parse_source
     from safemigrate.pipeline.rehearse import rehearsal_inputs, rehearse_on_clone
-    from safemigrate.pipeline.touch import ForeignKeyAction, read_touches
+    from safemigrate.pipeline.touch import ForeignKeyAction, read_creations, read_touches
 
     settings = config.database
     schema = target.schema
@@ -748,7 +755,15 @@ def _locked(
     expected = None
     if rehearsal is not None:
         expected = rehearsal.schema_diff if engine[0] == "prisma" else rehearsal.diff_at_commit
-    verifier = _Verifier(schema, touches, expected, live_tables=live_tables)
+    verifier = _Verifier(
+        schema,
+        touches,
+        expected,
+        live_tables=live_tables,
+        creations=read_creations(statements, schema),
+        rehearsed=rehearsal.schema_diff if rehearsal is not None else None,
+    )
+    state.split = verifier.split  # a schema read after a stop keeps other sessions' additions out
     state.run = run = _replace(run, notes=tuple(notes))
     if engine[0] == "prisma":
         return _apply_with_prisma(conn, config, schema, pending, state, stage, verifier, manifest, setup, engine)
@@ -817,13 +832,15 @@ def _locked(
         # Files that cannot run in a transaction ran after the commit: the run's changes include
         # theirs (an index built CONCURRENTLY), or a rollback would leave them behind.
         try:
-            schema_diff = verifier.diff_now(conn)
+            schema_diff, foreign = verifier.split(verifier.diff_now(conn))
         except psycopg.Error as err:
             notes.append(
                 f"The schema could not be read after the files run outside the transaction ({err}): "
                 "a rollback of this run will not drop what they built."
             )
         else:
+            if foreign:  # made by another session while those files ran: never the run's to drop
+                notes.append(_left_alone_note(foreign))
             rehearsed = rehearsal.schema_diff if rehearsal is not None else None
             late = _compare_schema(rehearsed, schema_diff) if failed_trace is None else []
             if late:
@@ -928,15 +945,25 @@ def lock_all_without_holding(conn: psycopg.Connection[Any], locks: Sequence[tupl
 
 
 class _Verifier:
-    """Fingerprints and the schema before the first statement; compared before commit."""
+    """Fingerprints and the schema before the first statement; compared before commit. ``creations``
+    (the names the statements create) and ``rehearsed`` (the rehearsal's schema changes) tell the run's
+    own additions from another session's in a schema read outside the run's transaction (:meth:`split`)."""
 
     def __init__(
-        self, schema: str, touches: Any, expected: SnapshotDiff | None, live_tables: frozenset[str] = frozenset()
+        self,
+        schema: str,
+        touches: Any,
+        expected: SnapshotDiff | None,
+        live_tables: frozenset[str] = frozenset(),
+        creations: Creations | None = None,
+        rehearsed: SnapshotDiff | None = None,
     ) -> None:
         self.schema = schema
         self.touches = touches
         self.expected = expected
         self.live_tables = live_tables
+        self.creations = creations
+        self.rehearsed = rehearsed
         self.before_prints: dict[str, dict[str, Any]] = {}
         self.before_snapshot: Any = None
         self.diff: SnapshotDiff | None = None
@@ -948,15 +975,22 @@ class _Verifier:
         from safemigrate.pipeline.touch import with_tables
 
         # Before the first SELECT, which fixes this REPEATABLE READ transaction's snapshot: the
-        # tables whose rows an UPDATE or DELETE reads stop taking writes (and writes in flight
-        # finish) first, so a backfill sees every row committed before it, as under Prisma; and so
-        # do the tables an ALTER TABLE rewrites, which it copies from the latest committed rows: the
-        # counts before and after then see the same rows. A table a statement will lock ACCESS
-        # EXCLUSIVE (ALTER TABLE, TRUNCATE, DROP TABLE) is locked so at once: a weaker lock held while
-        # that statement waits for an app transaction that read the table would deadlock its next write.
+        # tables whose rows an UPDATE or DELETE reads, and those a data-moving statement reads from
+        # (INSERT ... SELECT, UPDATE ... FROM, subqueries, CREATE TABLE AS), stop taking writes (and
+        # writes in flight finish) first, so a backfill or a copy sees every row committed before it,
+        # as under Prisma (a row committed after the snapshot would not be copied, then lost with the
+        # column or table a later statement drops); and so do the tables an ALTER TABLE rewrites,
+        # which it copies from the latest committed rows: the counts before and after then see the
+        # same rows. A table a statement will lock ACCESS EXCLUSIVE (ALTER TABLE, TRUNCATE, DROP
+        # TABLE) is locked so at once: a weaker lock held while that statement waits for an app
+        # transaction that read the table would deadlock its next write. A data-moving statement
+        # whose tables could not be read may read any table: all are locked.
         touches = self.touches
-        exclusive = sorted((touches.rewritten | touches.rows_read) & touches.locked_exclusive & self.live_tables)
-        shared = sorted(touches.rows_read & self.live_tables - set(exclusive))
+        read = touches.rows_read
+        if touches.unread_sources:
+            read = self.live_tables - {"_prisma_migrations"}
+        exclusive = sorted((touches.rewritten | read) & touches.locked_exclusive & self.live_tables)
+        shared = sorted(read & self.live_tables - set(exclusive))
         lock_all_without_holding(
             conn,
             [(sql.Identifier(self.schema, t), "ACCESS EXCLUSIVE") for t in exclusive]
@@ -985,6 +1019,38 @@ class _Verifier:
 
     def compare_schema(self, diff: SnapshotDiff) -> list[Problem]:
         return _compare_schema(self.expected, diff)
+
+    def split(self, diff: SnapshotDiff) -> tuple[SnapshotDiff, tuple[Change, ...]]:
+        """``diff`` (read outside the run's transaction, where other sessions' changes show) as the
+        run's own changes and the additions that are not: an addition is the run's when a statement
+        creates its name, or when the rehearsal's changes or the diff read inside the run's own
+        transaction (which no other session's change reaches) have it. A table that is not the run's
+        takes the changes on it along (an app's table that looks like one the run dropped, "probably
+        renamed", is the run's drop and the app's table)."""
+        from safemigrate.db.diff import TableAdded, TableDropped
+
+        if self.creations is None:
+            return diff, ()
+        vouched = {_addition_key(c.to_dict()) for known in (self.rehearsed, self.diff) if known for c in known.changes}
+        own: list[Change] = []
+        foreign: list[Change] = []
+        strangers: set[str] = set()
+        for change in diff.changes:
+            document = change.to_dict()
+            if self.creations.owns(document) or _addition_key(document) in vouched:
+                if document.get("table") in strangers:
+                    foreign.append(change)
+                else:
+                    own.append(change)
+            elif document["kind"] == "table_probably_renamed":
+                own.append(TableDropped(str(document["schema"]), str(document["before"])))
+                foreign.append(TableAdded(str(document["schema"]), str(document["after"])))
+                strangers.add(str(document["after"]))
+            else:
+                foreign.append(change)
+                if document["kind"] == "table_added":
+                    strangers.add(str(document["table"]))
+        return dataclasses.replace(diff, changes=tuple(own)), tuple(foreign)
 
     def after(self, conn: psycopg.Connection[Any]) -> None:
         from safemigrate.db.diff import diff_snapshots
@@ -1039,6 +1105,27 @@ def _compare_schema(expected: SnapshotDiff | None, diff: SnapshotDiff) -> list[P
         for line in sorted(set(wanted) - set(actual))
     ]
     return problems or [Problem("schema", "schema", "the changes differ from the rehearsal's in detail")]
+
+
+# The fields that name what a schema change is about (not its definition): an addition of the
+# rehearsal matches one of the target by them.
+_NAMING_FIELDS = frozenset(
+    {"schema", "table", "column", "index", "constraint", "trigger", "policy", "parent", "enum", "view", "sequence"}
+    | {"function", "domain", "composite", "name", "before", "after"}
+)
+
+
+def _addition_key(change: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (change["kind"], *sorted((k, str(v)) for k, v in change.items() if k in _NAMING_FIELDS))
+
+
+def _left_alone_note(foreign: Sequence[Change]) -> str:
+    """The run's note on schema changes another session made while it went on."""
+    shown = "; ".join(c.describe() for c in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    return (
+        f"Not the run's: {shown}. No statement of the migrations creates them (another session did, while the run "
+        "went on), so they are not recorded as the run's changes and are left alone by a rollback."
+    )
 
 
 def _content(print_: Mapping[str, Any]) -> Any:
@@ -1180,7 +1267,11 @@ def _apply_with_prisma(
     state.run = run
     failed = [r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name in names]
     after = take_snapshot(conn, (schema,), exclude_tables=("_prisma_migrations",))
-    diff = diff_snapshots(before, after)
+    # Other sessions went on while Prisma deployed: what they created is not the run's, neither to
+    # compare with the rehearsal nor to undo.
+    diff, foreign = verifier.split(diff_snapshots(before, after))
+    if foreign:
+        run = _replace(run, notes=(*run.notes, _left_alone_note(foreign)))
     run = _replace(run, schema_diff=diff, attempts=1)
     if failed:
         stage("apply", "failed", f"prisma migrate deploy failed in {failed[-1].migration_name}")

@@ -1,5 +1,7 @@
 """What pending migrations may do to each table's rows: the allowance the verification checks
-row counts against, and the tables whose data must come out unchanged.
+row counts against, the tables whose data must come out unchanged, the tables whose rows they read
+(locked against writes before the apply's snapshot); and the names they create (:class:`Creations`:
+what a schema diff may count as the run's own).
 
 Read from the statements' summaries: a DELETE or TRUNCATE may remove rows, an INSERT may add them,
 everything else (ALTER, CREATE INDEX, UPDATE) must keep the count; rows a foreign key's ON DELETE /
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from safemigrate.sql import model as m
+from safemigrate.sql.preflight_sql import tables_named
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,11 @@ class Touches:
     dropped: frozenset[str] = frozenset()  # by the name before the migrations
     unknown: tuple[str, ...] = ()  # statements that could not be read ("file:line")
     relabelled_types: frozenset[str] = frozenset()  # enums whose values are renamed: every column of them changes
-    # Tables that exist before the migrations and whose rows an UPDATE, DELETE or TRUNCATE reads, by
-    # their names before the migrations: what must not change under the transaction's snapshot.
+    # Tables that exist before the migrations and whose rows a statement reads to change rows, by
+    # their names before the migrations: what must not change under the transaction's snapshot. The
+    # targets of an UPDATE, DELETE or TRUNCATE, and the tables a data-moving statement reads from
+    # (INSERT ... SELECT, UPDATE ... FROM, DELETE ... USING, subqueries, CREATE TABLE AS): a row
+    # committed after the snapshot would not be copied, and lost once its source is dropped.
     rows_read: frozenset[str] = frozenset()
     # Tables that exist before the migrations and that an ALTER TABLE may rewrite (a type change, a
     # column added with a per-row default, identity or stored expression, SET LOGGED/UNLOGGED), by
@@ -43,6 +49,8 @@ class Touches:
     # Statements that set off code of the project ("file:line"): a trigger they fire, a function a
     # default or CHECK calls. The lint's schema model knows them, not the statements themselves.
     fires_code: tuple[str, ...] = ()
+    # Data-moving statements whose source tables could not be read ("file:line"): any table may be one.
+    unread_sources: tuple[str, ...] = ()
 
     def allowance(self, table: str) -> TableAllowance | None:
         """None when the migrations do not touch ``table`` (its data must not change). Code a statement
@@ -99,11 +107,26 @@ def read_touches(
         before = allow.get(name, TableAllowance())
         allow[name] = TableAllowance(before.may_remove_rows or remove, before.may_add_rows or add)
 
+    sources: set[str] = set()  # tables data-moving statements read from, by their names before the migrations
+    unread_sources: list[str] = []
+
+    def read_from(label: str, statement: m.Statement, written: Iterable[m.Name]) -> None:
+        """The tables ``statement`` reads rows from: every table it names but those it only writes
+        (an INSERT's target, a CREATE TABLE AS's new table)."""
+        named = tables_named(statement.text)
+        if named is None:
+            unread_sources.append(f"{label}:{statement.line}")
+            return
+        skip = {n.name for n in written if _same_schema(n, schema)}
+        sources.update(original(n.name) for n in named if _same_schema(n, schema) and n.name not in skip)
+
     for label, statement in statements:
         s = statement.summary
         if isinstance(s, (m.Procedural, m.Unparsed)):
             unknown.append(f"{label}:{statement.line}")
         elif isinstance(s, m.CreateTable) and _same_schema(s.table, schema):
+            if s.as_query and not s.no_data:
+                read_from(label, statement, [s.table])
             created.add(s.table.name)
             touch(s.table.name, add=True)
         elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
@@ -141,6 +164,7 @@ def read_touches(
             changes = m.data_changes(s)
             if any(c.calls for c in changes):
                 unknown.append(f"{label}:{statement.line}")
+            read_from(label, statement, [c.table for c in changes if isinstance(c, m.Insert)])
             for change in changes:
                 if not _same_schema(change.table, schema):
                     continue
@@ -164,7 +188,7 @@ def read_touches(
         for child in below.get(original(table), ()):
             if final(child) not in created:
                 touch(final(child), remove=allowance.may_remove_rows, add=allowance.may_add_rows)
-    for tables in (removing, updating, rewriting, locking_exclusive):
+    for tables in (removing, updating, rewriting, locking_exclusive, sources):
         tables |= {child for table in list(tables) for child in below.get(table, ())}
 
     # Rows a foreign key's action reaches: children of tables that lose or change rows. The keys
@@ -190,7 +214,7 @@ def read_touches(
     # renamed: the name before the migrations -> the name after all of them (renamed twice,
     # Audit -> Log -> Journal, is Audit -> Journal).
     renamed = {old: now for old, now in current.items() if old != now}
-    read = frozenset((removing_before | updating_before) - created)
+    read = frozenset((removing_before | updating_before | sources) - created)
     return Touches(
         allow,
         renamed,
@@ -201,6 +225,7 @@ def read_touches(
         read,
         frozenset(rewriting - created),
         frozenset(locking_exclusive - created),
+        unread_sources=tuple(unread_sources),
     )
 
 
@@ -247,3 +272,167 @@ def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:
     for name in tables:
         allow.setdefault(name, TableAllowance())
     return dataclasses.replace(touches, tables=allow)
+
+
+@dataclass(frozen=True)
+class Creations:
+    """What the statements create, by the names the objects have once the migrations ran: the
+    additions a schema diff may count as the run's own. Another session may create objects while the
+    run goes on (its table, made while an index builds CONCURRENTLY or while Prisma deploys): those
+    are not the run's, and what undoes the run must leave them alone."""
+
+    # (kind, name): "table", "view", "sequence", "type" (enums, composites, domains), "function", "extension"
+    objects: frozenset[tuple[str, str]] = frozenset()
+    parts: frozenset[tuple[str, str, str]] = frozenset()  # (kind, table, name): column, constraint, trigger, policy
+    indexes: frozenset[str] = frozenset()  # index names (one namespace with the schema's tables)
+    # (kind, table) of an index or constraint whose name PostgreSQL chooses (CREATE INDEX ON t, ADD
+    # UNIQUE (c), a column's REFERENCES); ("type", "") of a CREATE TYPE / DOMAIN the parser does not name
+    unnamed: frozenset[tuple[str, str]] = frozenset()
+
+    def owns(self, change: Mapping[str, object]) -> bool:
+        """Whether a schema change (a diff change as a dict, ``kind`` and its names) may be the run's:
+        an addition only when a statement creates that name; any other change (a drop, an altered
+        column) is the run's, as before (what rollback does with those comes from the backup)."""
+        kind = str(change["kind"])
+        table = str(change.get("table"))
+
+        def named(key: str) -> str:
+            return str(change.get(key))
+
+        if kind == "table_probably_renamed":
+            return ("table", named("after")) in self.objects
+        if not kind.endswith("_added"):
+            return True
+        if kind == "table_added":
+            return ("table", table) in self.objects
+        if kind == "index_added":
+            return named("index") in self.indexes or ("index", table) in self.unnamed
+        if kind == "constraint_added":
+            return ("constraint", table, named("constraint")) in self.parts or ("constraint", table) in self.unnamed
+        if kind in ("column_added", "trigger_added", "policy_added"):
+            part = kind.removesuffix("_added")
+            return (part, table, named(part)) in self.parts
+        found: dict[str, tuple[str, str]] = {
+            "view_added": ("view", named("view")),
+            "sequence_added": ("sequence", named("sequence")),
+            "enum_added": ("type", named("enum")),
+            "composite_type_added": ("type", named("composite")),
+            "domain_added": ("type", named("domain")),
+            "domain_constraint_added": ("type", named("domain")),
+            "function_added": ("function", named("function").partition("(")[0]),
+            "extension_added": ("extension", named("name")),
+        }
+        wanted = found.get(kind)
+        if wanted is None:  # inheritance_added...: no statement the parser reads makes one
+            return False
+        return wanted in self.objects or (wanted[0] == "type" and ("type", "") in self.unnamed)
+
+
+def read_creations(statements: Sequence[tuple[str, m.Statement]], schema: str) -> Creations:
+    """The names ``statements`` (the pending migrations', in order) create in ``schema``, followed
+    through the renames that come after them. Statements the parser cannot read (a DO block) may create
+    anything: their creations are known only from a diff read in the run's own transaction, or the
+    rehearsal's (see the migrate pipeline)."""
+    objects: set[tuple[str, str]] = set()
+    parts: set[tuple[str, str, str]] = set()
+    indexes: set[str] = set()
+    unnamed: set[tuple[str, str]] = set()
+
+    def constraint(table: str, spec: m.ConstraintSpec) -> None:
+        makes_index = spec.kind in ("primary key", "unique", "exclude")
+        if spec.name is None:
+            unnamed.add(("constraint", table))
+            if makes_index:
+                unnamed.add(("index", table))
+            return
+        parts.add(("constraint", table, spec.name))
+        if makes_index:
+            indexes.add(spec.name)
+
+    def column(table: str, spec: m.ColumnSpec) -> None:
+        parts.add(("column", table, spec.name))
+        if spec.identity:
+            objects.add(("sequence", serial_sequence(table, spec.name)))
+        if spec.not_null:  # a constraint of its own from PostgreSQL 18 on, named by PostgreSQL
+            unnamed.add(("constraint", table))
+        for each in spec.constraints:
+            constraint(table, each)
+
+    def rename_table(old: str, new: str) -> None:
+        nonlocal parts, unnamed
+        objects.discard(("table", old))
+        objects.add(("table", new))
+        parts = {(kind, new if table == old else table, name) for kind, table, name in parts}
+        unnamed = {(kind, new if table == old else table) for kind, table in unnamed}
+
+    for _, statement in statements:
+        s = statement.summary
+        if isinstance(s, m.CreateTable) and _same_schema(s.table, schema):
+            objects.add(("table", s.table.name))
+            for spec in s.columns:
+                if spec.identity:
+                    objects.add(("sequence", serial_sequence(s.table.name, spec.name)))
+        elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
+            table = s.table.name
+            for action in s.actions:
+                if isinstance(action, m.AddColumn):
+                    column(table, action.column)
+                elif isinstance(action, m.AddConstraint):
+                    constraint(table, action.constraint)
+                elif isinstance(action, m.SetNotNull):
+                    unnamed.add(("constraint", table))
+                elif isinstance(action, m.AddIdentity):
+                    objects.add(("sequence", serial_sequence(table, action.column)))
+                elif isinstance(action, m.RenameColumn):
+                    parts.add(("column", table, action.new))
+                elif isinstance(action, m.RenameConstraint):
+                    parts.add(("constraint", table, action.new))
+                    indexes.add(action.new)  # a key's index takes its constraint's new name
+                elif isinstance(action, m.RenameTable):
+                    rename_table(table, action.new)
+                    table = action.new
+        elif isinstance(s, m.CreateIndex) and _same_schema(s.table, schema):
+            if s.name is not None:
+                indexes.add(s.name.name)
+            else:
+                unnamed.add(("index", s.table.name))
+        elif isinstance(s, m.RenameIndex) and _same_schema(s.index, schema):
+            indexes.discard(s.index.name)
+            indexes.add(s.new)
+        elif isinstance(s, m.CreateObject) and _same_schema(s.name, schema) and s.kind != "schema":
+            objects.add(("view" if "view" in s.kind else s.kind, s.name.name))
+        elif isinstance(s, m.CreateEnum) and _same_schema(s.name, schema):
+            objects.add(("type", s.name.name))
+        elif isinstance(s, m.RenameType) and _same_schema(s.name, schema):
+            objects.add(("type", s.new))
+        elif isinstance(s, m.Procedural) and s.kind in ("function", "procedure") and s.name is not None:
+            if _same_schema(s.name, schema):
+                objects.add(("function", s.name.name))
+        elif isinstance(s, m.CreateExtension):
+            objects.add(("extension", s.name))
+        elif isinstance(s, m.Harmless) and s.kind in ("create domain", "create type"):
+            unnamed.add(("type", ""))
+        elif isinstance(s, m.Harmless) and s.table is not None and _same_schema(s.table, schema):
+            for part in ("trigger", "policy"):
+                if s.kind == f"create {part}" and s.name is not None:
+                    parts.add((part, s.table.name, s.name))
+                elif s.kind == f"rename {part}" and s.new_name is not None:
+                    parts.add((part, s.table.name, s.new_name))
+    return Creations(frozenset(objects), frozenset(parts), frozenset(indexes), frozenset(unnamed))
+
+
+def serial_sequence(table: str, column: str) -> str:
+    """The name PostgreSQL gives the sequence of a serial or identity column (``makeObjectName``: the
+    longer of the two names is cut until ``table_column_seq`` fits in 63 bytes). When that name is
+    taken, PostgreSQL adds digits: such a sequence is known only from the rehearsal's diff."""
+    first, second = table.encode(), column.encode()
+    room = 63 - len("_seq") - 1
+    keep_first, keep_second = len(first), len(second)
+    while keep_first + keep_second > room:
+        if keep_first > keep_second:
+            keep_first -= 1
+        else:
+            keep_second -= 1
+    cut_first = first[:keep_first].decode(errors="ignore")  # never half a character, as pg_mbcliplen
+    cut_second = second[:keep_second].decode(errors="ignore")
+    return f"{cut_first}_{cut_second}_seq"
