@@ -544,7 +544,7 @@ def apply_rollback(
     ``previewed``: the losses a confirmed preview showed; a table written to since refuses it.
     ``committing`` is given the transaction's id when everything is done and COMMIT is next (whether
     an interrupt during the COMMIT came too late can then be asked)."""
-    from safemigrate.backup.restore import check_files, restore_in_transaction
+    from safemigrate.backup.restore import check_files, restore_in_transaction, use_backup_encoding
 
     backed_up = _backup_tables(manifest)
     created = _created_tables(run, set(backed_up))
@@ -606,6 +606,7 @@ def apply_rollback(
             dependents = read_dependents(conn, schema, present)
             take_off(conn, dependents)
             drop_tables(conn, schema, present)
+            use_backup_encoding(conn, manifest)  # the data files hold the database's encoding
             recreated = restore_in_transaction(conn, schema, folder, manifest.tables, table_extras="apply")
             warnings = [w for table in recreated for w in table.warnings]
             _keep_sequences_ahead(conn, schema, sequences)

@@ -340,3 +340,20 @@ def test_a_descending_sequence_is_not_moved_back_either(tmp_path: Path, database
     rollback(project, database_url=database_url, confirm=lambda p: True)
     with psycopg.connect(database_url, autocommit=True) as app:
         assert app.execute("""INSERT INTO "User" (email) VALUES ('next') RETURNING id""").fetchone() == (-6,)
+
+
+def test_a_rollback_under_another_client_encoding_brings_the_text_back(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-migrate backup holds the database's encoding (UTF8) whatever PGCLIENTENCODING says; the
+    rollback reads it back in that encoding, so 'nick ✓ 1' is restored as it was."""
+    project = _project(tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_migrations(conn, "public", list_migrations(project / "prisma" / "migrations")[:1])
+        conn.execute(SEED)
+    before = _prints(database_url)
+    assert migrate(project, database_url=database_url, allow=("data-loss",)).verdict == "applied"
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    result = rollback(project, database_url=database_url, confirm=lambda _: True)
+    assert result.restored == ("User",)
+    assert _prints(database_url) == before
