@@ -53,6 +53,7 @@ from safemigrate.pipeline.apply import ApplyResult, MigrationTrace, StatementErr
 from safemigrate.pipeline.rehearse import Rehearsal
 
 if TYPE_CHECKING:
+    from safemigrate.db.catalog.snapshot import Snapshot
     from safemigrate.pipeline.prisma_engine import PrismaOutcome
     from safemigrate.pipeline.touch import Creations
 
@@ -1275,7 +1276,11 @@ def _apply_with_prisma(
     run = _replace(run, schema_diff=diff, attempts=1)
     if failed:
         stage("apply", "failed", f"prisma migrate deploy failed in {failed[-1].migration_name}")
-        return _recover_after_prisma(run, conn, schema, failed[-1].migration_name, pending, tail)
+        failed_name = failed[-1].migration_name
+        # Only before the first pending migration is the snapshot this migration's own "before": an earlier
+        # one of the deploy may have created what an IF NOT EXISTS statement of this one found.
+        first = before if pending and pending[0].name == failed_name else None
+        return _recover_after_prisma(run, conn, schema, failed_name, pending, tail, first)
     if outcome.exit_code != 0:
         stage("apply", "failed", f"prisma migrate deploy exited {outcome.exit_code}")
         return _replace(run, verdict="failed", message=f"`prisma migrate deploy` exited {outcome.exit_code}: {tail}")
@@ -1395,14 +1400,20 @@ def _prisma_error(output: str) -> str:
 
 
 def _recover_after_prisma(
-    run: MigrateRun, conn: psycopg.Connection[Any], schema: str, name: str, pending: Sequence[Migration], tail: str
+    run: MigrateRun,
+    conn: psycopg.Connection[Any],
+    schema: str,
+    name: str,
+    pending: Sequence[Migration],
+    tail: str,
+    before: Snapshot | None,
 ) -> MigrateRun:
-    from safemigrate.db.prisma_migrations import read_migration_rows, record_migration_rolled_back
-    from safemigrate.pipeline.recover import diagnose
+    from safemigrate.db.prisma_migrations import read_migration_rows
+    from safemigrate.pipeline.recover import diagnose, undo
 
     migration = next(m for m in pending if m.name == name)
     row = next(r for r in read_migration_rows(conn, schema) if r.failed and r.migration_name == name)
-    diagnosis = diagnose(conn, schema, name, migration.data, row.logs or "")
+    diagnosis = diagnose(conn, schema, name, migration.data, row.logs or "", before=before)
     if diagnosis.blocker is not None:
         # rollback takes a failed run that changed the schema (it knows what to drop); else restore by hand
         if run.backup_id and run.schema_diff is not None and not run.schema_diff.equal:
@@ -1414,25 +1425,26 @@ def _recover_after_prisma(
             )
         else:
             advice = "No backup was taken"
+        why = (
+            "may have found what it creates already there (IF NOT EXISTS), so it is not undone"
+            if diagnosis.blocker.took_effect is None
+            else "cannot be undone from the catalog"
+        )
         return _replace(
             run,
             verdict="failed",
             message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}) and line {diagnosis.blocker.line} "
-            f"cannot be undone from the catalog; Prisma's failed state remains. {advice}; `safemigrate recover` "
-            "shows what took effect.",
+            f"{why}; Prisma's failed state remains. {advice}; `safemigrate recover` shows what took effect.",
         )
-    with conn.transaction():
-        for effect in reversed(diagnosis.applied):
-            for statement in effect.undo or ():
-                conn.execute(statement)
-        record_migration_rolled_back(conn, schema, name)
+    recovery = undo(conn, schema, diagnosis)  # an invalid index a failed concurrent build left is dropped too
     earlier = [m.name for m in pending if m.name != name and m.name < name]
     kept = f" {', '.join(earlier)} stayed applied (Prisma commits each migration)." if earlier else ""
+    dropped = " and the invalid index it left dropped" if diagnosis.cleanup else ""
     return _replace(
         run,
         verdict="failed",
-        message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}); the {len(diagnosis.applied)} statement(s) "
-        f"that took effect were undone and the migration marked rolled back, so Prisma is not stuck.{kept}",
+        message=f"Failed: `prisma migrate deploy` failed in {name} ({tail}); the {recovery.undone} statement(s) "
+        f"that took effect were undone{dropped}, and the migration marked rolled back, so Prisma is not stuck.{kept}",
     )
 
 

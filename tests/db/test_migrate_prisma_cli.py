@@ -234,3 +234,56 @@ def test_an_enum_value_one_pending_migration_adds_and_the_next_uses_goes_through
         ).fetchone()
     assert default == ("'LIVE'::\"Status\"",)
     assert prisma.status(project, database_url).up_to_date
+
+
+def test_engine_prisma_undo_of_an_if_not_exists_migration_knows_what_it_created(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    """The first pending migration creates a table with IF NOT EXISTS and fails later: the snapshot taken
+    before Prisma ran shows the table is the migration's, so the automatic undo drops it; a table that was
+    there before is kept: the statement found it and did nothing."""
+    from safemigrate.pipeline.migrate import migrate
+
+    _in_process(project, database_url, monkeypatch)
+    assert migrate(project).verdict == "applied"
+    sql = 'CREATE TABLE IF NOT EXISTS "Audit" ("id" INTEGER NOT NULL);\nALTER TABLE "Missing" ADD COLUMN "x" INTEGER;\n'
+    _add(project, "20240301000000_audit", sql)
+    before = _state(database_url)
+    args: dict[str, Any] = {"engine": "prisma", "prisma_command": _engine(prisma, project), "skip_dry_run": True}
+    run = migrate(project, allow=("unchecked", "may-fail"), **args)
+    assert run.verdict == "failed" and "the 1 statement(s) that took effect were undone" in run.message, run.message
+    assert _state(database_url) == before
+    assert not prisma.status(project, database_url).failed
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Audit" ("id" INTEGER NOT NULL); INSERT INTO "Audit" VALUES (7)')
+    kept = migrate(project, allow=("unchecked", "may-fail"), **args)
+    assert kept.verdict == "failed" and "the 0 statement(s) that took effect" in kept.message, kept.message
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT * FROM "Audit"').fetchall() == [(7,)]
+
+
+def test_engine_prisma_undo_drops_the_invalid_index_a_failed_concurrent_build_left(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    from safemigrate.pipeline.migrate import migrate
+
+    _in_process(project, database_url, monkeypatch)
+    assert migrate(project).verdict == "applied"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute('INSERT INTO "User" ("email") VALUES (\'a@x.io\')')
+        conn.execute('INSERT INTO "Post" ("title", "authorId") SELECT \'same\', id FROM "User", generate_series(1, 2)')
+    index = 'CREATE UNIQUE INDEX CONCURRENTLY "Post_title_key" ON "Post"("title");\n'
+    _add(project, "20240301000000_unique_title", index)
+    args: dict[str, Any] = {"engine": "prisma", "prisma_command": _engine(prisma, project), "skip_dry_run": True}
+    run = migrate(project, allow=("unchecked", "may-fail", "lock"), **args)
+    assert run.verdict == "failed" and "the invalid index it left dropped" in run.message, run.message
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT to_regclass('\"Post_title_key\"')").fetchone() == (None,)
+    assert not prisma.status(project, database_url).failed
