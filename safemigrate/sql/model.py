@@ -92,6 +92,29 @@ class ColumnSpec:
     generated: bool = False  # GENERATED ALWAYS AS (expr), stored or virtual
     virtual: bool = False  # generated without STORED (PostgreSQL 18): computed when read, nothing stored
     constraints: tuple[ConstraintSpec, ...] = ()
+    reads: tuple[str, ...] = ()  # a generated column: the columns of its table its expression reads
+    definition: str = field(default="", compare=False)  # a generated column's definition as written
+
+
+@dataclass(frozen=True)
+class ColumnRead:
+    """A column a query or an expression reads, by its name: the column of the table that has it in the
+    first of ``scopes`` (innermost first) where one of the tables has a column of that name, as
+    PostgreSQL resolves it. A qualified reference has one scope of one table; an unqualified one, the
+    tables of its FROM and then those of the queries it is nested in. Only written when every source of
+    those scopes is a table (a subquery in FROM, a function or VALUES could supply the name)."""
+
+    column: str
+    scopes: tuple[tuple[Name, ...], ...]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a view's query or a policy's expressions read: PostgreSQL records them as dependencies."""
+
+    columns: tuple[ColumnRead, ...] = ()
+    every_column_of: tuple[Name, ...] = ()  # ``*`` / ``t.*`` over these tables: each column they have now
+    relations: tuple[Name, ...] = ()  # every table or view it reads from (CTEs left out)
 
 
 # ---- ALTER TABLE actions -------------------------------------------------------------------------
@@ -480,6 +503,11 @@ class CreateObject:
     if_not_exists: bool = False  # the name may be an object that existed before (it is then kept)
     calls: tuple[str, ...] = ()  # functions a materialized view's query calls that are not side-effect-free built-ins
     or_replace: bool = False  # CREATE OR REPLACE VIEW: the name may be a view that existed before
+    reads: Reads | None = None  # a view's query: what it reads (None: not read, or not a view)
+    # A view's column names in order; a Name stands for every column of that table (a ``*``), in its
+    # order. None when one of them is not known (an expression without an alias...).
+    columns: tuple[str | Name, ...] | None = None
+    definition: str = field(default="", compare=False)  # a view's statement as written, to create it again
 
 
 @dataclass(frozen=True)
@@ -491,6 +519,10 @@ class Trigger:
     events: tuple[str, ...]  # "insert" | "update" | "delete" | "truncate"
     for_each_row: bool  # else once per statement, even one that changes no row
     columns: tuple[str, ...] = ()  # UPDATE OF these columns only (() = any update)
+    # Kept for the schema model's dependencies, not part of what the trigger does (not compared): the
+    # columns of its table its WHEN condition reads (OLD.c, NEW.c), and its statement as written.
+    when_reads: tuple[str, ...] = field(default=(), compare=False)
+    definition: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -500,6 +532,8 @@ class Policy:
 
     permissive: bool = True
     command: str = "ALL"
+    reads: Reads | None = None  # what its USING and WITH CHECK read (None: not read)
+    definition: str = field(default="", compare=False)  # its statement as written, to create it again
 
     @property
     def lets_rows_be_read(self) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
 from safemigrate.sql import model as m
@@ -523,6 +524,7 @@ def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
     default: m.DefaultSpec | None = None
     identity = serial
     generated = virtual = False
+    reads: tuple[str, ...] = ()
     constraints: list[m.ConstraintSpec] = []
     for constraint in node.args.get("constraints") or []:
         kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
@@ -533,10 +535,12 @@ def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression is not None:
             # GENERATED ALWAYS AS (expr) without STORED: PostgreSQL 18's virtual generated column
             generated = virtual = True
+            reads = _columns_named(kind.expression)
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
             identity = True
         elif isinstance(kind, exp.ComputedColumnConstraint):
             generated = True
+            reads = _columns_named(kind)
         elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
             not_null = True
             constraints.append(m.ConstraintSpec("primary key", None, (_ident(node.this),)))
@@ -568,7 +572,34 @@ def _column_spec(node: exp.ColumnDef, text: str) -> m.ColumnSpec:
         generated=generated,
         virtual=virtual,
         constraints=tuple(constraints),
+        reads=reads,
+        definition=_column_definition(node, text) if generated else "",
     )
+
+
+def _columns_named(node: exp.Expression) -> tuple[str, ...]:
+    """The names of the columns an expression reads (a generated column's: its own table's), in order."""
+    names = (_ident(column.this) for column in node.find_all(exp.Column) if isinstance(column.this, exp.Identifier))
+    return tuple(dict.fromkeys(names))
+
+
+def _column_definition(node: exp.ColumnDef, text: str) -> str:
+    """The column definition as written in ``text``: from its name to the comma or parenthesis that ends
+    it; sqlglot's spelling of it when its place in the text is not known."""
+    start = node.this.meta.get("start") if isinstance(node.this, exp.Identifier) else None
+    if not isinstance(start, int) or not 0 <= start < len(text):
+        return node.sql(dialect="postgres")
+    try:
+        tokens = _TOKENIZER.tokenize(text[start:])
+    except Exception:  # sqlglot's tokenizer raises several types on garbage
+        return node.sql(dialect="postgres")
+    depth, end = 0, len(text) - start - 1
+    for token in tokens:
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth < 0 or (depth == 0 and token.token_type in (TokenType.COMMA, TokenType.SEMICOLON)):
+            end = token.start - 1
+            break
+    return text[start : start + end + 1].strip()
 
 
 # ---- statements parsed by sqlglot ----------------------------------------------------------------
@@ -1143,7 +1174,7 @@ def _create(w: _Words, text: str) -> m.Summary:
             return _create_enum(node)
         return m.Harmless("create type")
     if w.peek("CONSTRAINT", "TRIGGER") or w.peek("TRIGGER"):
-        return _create_trigger(w)
+        return _create_trigger(w, text)
     if w.accept("RULE"):
         # A rule rewrites later statements on its table (DO INSTEAD NOTHING makes them do nothing).
         rule_name = w.identifier()
@@ -1169,22 +1200,31 @@ def _create(w: _Words, text: str) -> m.Summary:
             calls: tuple[str, ...] = ()
             if kind == "materialized view":  # its query runs now (a plain view's runs when read)
                 calls = _materialized_view_calls(text, w.tokens)
-            return m.CreateObject(kind, name, if_not_exists, calls, or_replace)
+            if kind == "sequence":
+                return m.CreateObject(kind, name, if_not_exists, calls, or_replace)
+            reads, columns = _view_query(w, text)
+            return m.CreateObject(kind, name, if_not_exists, calls, or_replace, reads, columns, text)
     if w.accept("POLICY"):
         # CREATE POLICY name ON table ...: the schema model keeps which tables have one
         policy = w.identifier()
         w.expect("ON")
+        table_start = w.tokens[w.i] if not w.at_end() else None
         table = w.name()
+        table_span = (table_start or w.tokens[w.i - 1], w.tokens[w.i - 1])
         permissive = not (w.accept("AS") and w.word() == "RESTRICTIVE")
         command = "ALL"
+        expressions: list[tuple[Token, Token]] = []  # USING (...), WITH CHECK (...): first and last token
         while not w.at_end():
             if w.tokens[w.i].token_type == TokenType.L_PAREN:
-                w.skip_parens()  # USING (...), WITH CHECK (...)
+                start = w.tokens[w.i]
+                w.skip_parens()
+                expressions.append((start, w.tokens[w.i - 1]))
                 continue
             if w.accept("FOR"):
                 command = w.word()
             w.i += 1
-        return m.Harmless("create policy", table, policy, policy=m.Policy(permissive, command))
+        reads = _policy_reads(text, table_span, expressions)
+        return m.Harmless("create policy", table, policy, policy=m.Policy(permissive, command, reads, text))
     for harmless in (
         "DOMAIN",
         "COLLATION",
@@ -1202,7 +1242,7 @@ def _create(w: _Words, text: str) -> m.Summary:
     raise _NotUnderstood("CREATE of this kind of object")
 
 
-def _create_trigger(w: _Words) -> m.Summary:
+def _create_trigger(w: _Words, text: str) -> m.Summary:
     """``CREATE [CONSTRAINT] TRIGGER name {BEFORE | AFTER | INSTEAD OF} event [OR event ...] ON table ...
     [FOR [EACH] {ROW | STATEMENT}] [WHEN (...)] EXECUTE {FUNCTION | PROCEDURE} function(args)``."""
     w.accept("CONSTRAINT")
@@ -1228,6 +1268,7 @@ def _create_trigger(w: _Words) -> m.Summary:
     w.expect("ON")
     table = w.name()
     for_each_row = False  # PostgreSQL's default: FOR EACH STATEMENT
+    when_reads: tuple[str, ...] = ()
     while not w.at_end() and not w.peek("EXECUTE"):
         if w.accept("FOR"):
             w.accept("EACH")
@@ -1235,7 +1276,10 @@ def _create_trigger(w: _Words) -> m.Summary:
             if not for_each_row:
                 w.expect("STATEMENT")
         elif w.accept("WHEN"):
+            start = w.i
             w.skip_parens()
+            if w.i > start:
+                when_reads = _trigger_when_reads(text, w.tokens[start], w.tokens[w.i - 1])
         else:
             w.i += 1  # FROM, DEFERRABLE, INITIALLY, REFERENCING ... TABLE AS name
     w.expect("EXECUTE")
@@ -1244,7 +1288,8 @@ def _create_trigger(w: _Words) -> m.Summary:
     function = w.name()
     w.skip_parens()
     w.done()
-    trigger = m.Trigger(name, function, tuple(events), for_each_row, tuple(columns) if "update" in events else ())
+    update_of = tuple(columns) if "update" in events else ()
+    trigger = m.Trigger(name, function, tuple(events), for_each_row, update_of, when_reads, text)
     return m.Harmless("create trigger", table, name, trigger)
 
 
@@ -1259,6 +1304,223 @@ def _materialized_view_calls(text: str, tokens: Sequence[Token]) -> tuple[str, .
     if not isinstance(node, exp.Create) or node.expression is None:
         raise _NotUnderstood("CREATE MATERIALIZED VIEW form")
     return _unknown_calls(node.expression, text)
+
+
+# ---- what views and policies read -------------------------------------------------------------------
+
+
+def _source_table(source: object) -> m.Name | None:
+    """The table (or view) a FROM item names; None for a subquery, a CTE, a function or VALUES."""
+    if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+        return None
+    try:
+        return _table_name(source)
+    except _NotUnderstood:
+        return None
+
+
+def _source_alias(key: str, source: object) -> str:
+    """The name a FROM item is referred to by, as PostgreSQL folds it."""
+    if isinstance(source, exp.Table):
+        alias = source.args.get("alias")
+        named = alias.this if isinstance(alias, exp.TableAlias) else source.this
+        if isinstance(named, exp.Identifier):
+            return _ident(named)
+    return key
+
+
+def _find_source(scope: Scope | None, qualifier: str) -> m.Name | None:
+    """The table a qualified column reference names: the FROM item of that name in the innermost scope
+    that has one. None when it is not a table, or when a FROM item's name matches only when case is
+    ignored (sqlglot and PostgreSQL may fold it differently)."""
+    while scope is not None:
+        for key, source in scope.sources.items():
+            if _source_alias(key, source) == qualifier:
+                return _source_table(source)
+            if key.lower() == qualifier.lower():
+                return None
+        scope = scope.parent
+    return None
+
+
+def _column_scopes(scope: Scope | None) -> tuple[tuple[m.Name, ...], ...]:
+    """The tables an unqualified column may come from, scope by scope from the innermost outwards; the
+    scope that has another kind of FROM item (a subquery, a function) is the last: that item could be
+    the one that supplies the name."""
+    levels: list[tuple[m.Name, ...]] = []
+    while scope is not None:
+        tables = [_source_table(source) for source in scope.sources.values()]
+        levels.append(tuple(t for t in tables if t is not None))
+        if None in tables:
+            break
+        scope = scope.parent
+    return tuple(levels)
+
+
+def _names_output_column(column: exp.Column, select: exp.Select) -> bool:
+    """True when a bare name in ORDER BY, GROUP BY or DISTINCT ON may be the query's output column of
+    that name (PostgreSQL looks there first), not a column of its tables."""
+    aliases = (p.args.get("alias") for p in select.expressions if isinstance(p, exp.Alias))
+    if _ident(column.this) not in {_ident(a) for a in aliases if isinstance(a, exp.Identifier)}:
+        return False
+    clauses = (select.args.get(clause) for clause in ("order", "group", "distinct"))
+    return any(
+        any(found is column for found in clause.find_all(exp.Column))
+        for clause in clauses
+        if isinstance(clause, exp.Expression)
+    )
+
+
+def _query_reads(query: exp.Expression) -> m.Reads | None:
+    """The columns a query reads, the tables whose every column it reads (``*``), and the tables and
+    views it reads from. None when sqlglot cannot tell its scopes apart."""
+    try:
+        scopes = traverse_scope(query)
+    except SqlglotError:
+        return None
+    columns: dict[m.ColumnRead, None] = {}
+    every: dict[m.Name, None] = {}
+    relations: dict[m.Name, None] = {}
+    for scope in scopes:
+        relations.update(dict.fromkeys(t for t in map(_source_table, scope.sources.values()) if t is not None))
+        select = scope.expression
+        for projection in select.expressions if isinstance(select, exp.Select) else ():
+            if isinstance(projection, exp.Star):
+                every.update(dict.fromkeys(t for t in map(_source_table, scope.sources.values()) if t is not None))
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                qualifier = projection.args.get("table")
+                table = _find_source(scope, _ident(qualifier)) if isinstance(qualifier, exp.Identifier) else None
+                if table is not None:
+                    every[table] = None
+        for column in scope.columns:
+            if not isinstance(column.this, exp.Identifier) or column.args.get("db") is not None:
+                continue
+            if not isinstance(select, exp.Select) or column.find_ancestor(exp.Select) is not select:
+                continue  # a column of a subquery: read in the subquery's own scope
+            name = _ident(column.this)
+            qualifier = column.args.get("table")
+            if isinstance(qualifier, exp.Identifier):
+                table = _find_source(scope, _ident(qualifier))
+                if table is not None:
+                    columns[m.ColumnRead(name, ((table,),))] = None
+            elif qualifier is None and not _names_output_column(column, select):
+                levels = _column_scopes(scope)
+                if levels:
+                    columns[m.ColumnRead(name, levels)] = None
+    return m.Reads(tuple(columns), tuple(every), tuple(relations))
+
+
+def _view_columns(query: exp.Expression, names: Sequence[str]) -> tuple[str | m.Name, ...] | None:
+    """A view's column names, in order (see ``m.CreateObject.columns``): ``names`` (the view's own
+    column list) first, then the query's. None when one of them is not known."""
+    while isinstance(query, exp.SetOperation):  # UNION...: the first query names the columns
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return None
+    from_ = query.args.get("from_")
+    items = [from_.this] if isinstance(from_, exp.From) else []
+    for join in query.args.get("joins") or []:
+        if join.args.get("using") or join.args.get("method"):  # USING / NATURAL: merged columns come first
+            return None
+        items.append(join.this)
+    sources = {_source_alias("", item): _source_table(item) for item in items}
+    found: list[str | m.Name] = []
+    for projection in query.expressions:
+        if isinstance(projection, exp.Alias) and isinstance(projection.args.get("alias"), exp.Identifier):
+            found.append(_ident(projection.args["alias"]))
+            continue
+        if isinstance(projection, exp.Cast):  # PostgreSQL names a cast column after the column
+            projection = projection.this
+        if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Identifier):
+            found.append(_ident(projection.this))
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            qualifier = projection.args.get("table")
+            table = sources.get(_ident(qualifier)) if isinstance(qualifier, exp.Identifier) else None
+            if table is None:
+                return None
+            found.append(table)
+        elif isinstance(projection, exp.Star) and items and None not in sources.values() and len(sources) == len(items):
+            found.extend(t for t in sources.values() if t is not None)
+        else:
+            return None
+    if not names:
+        return tuple(found)
+    if len(names) > len(found) or any(isinstance(name, m.Name) for name in found[: len(names)]):
+        return None
+    return (*names, *found[len(names) :])
+
+
+def _view_query(w: _Words, text: str) -> tuple[m.Reads | None, tuple[str | m.Name, ...] | None]:
+    """What a CREATE VIEW's query reads and the view's columns, from the words after its name. (None,
+    None) when the query cannot be read: the view is then known without its dependencies."""
+    try:
+        names: list[str] = []
+        if not w.at_end() and w.tokens[w.i].token_type == TokenType.L_PAREN:
+            w.i += 1
+            names.append(w.identifier())
+            while w.is_comma():
+                w.i += 1
+                names.append(w.identifier())
+            if w.at_end() or w.tokens[w.i].token_type != TokenType.R_PAREN:
+                return None, None
+            w.i += 1
+        while not w.at_end() and not w.peek("AS"):  # WITH (options), USING method, TABLESPACE name
+            if w.tokens[w.i].token_type == TokenType.L_PAREN:
+                w.skip_parens()
+            else:
+                w.i += 1
+        w.expect("AS")
+        end = len(w.tokens)
+        endings: tuple[list[str], ...] = (
+            ["WITH", "NO", "DATA"],
+            ["WITH", "DATA"],
+            ["WITH", "CHECK", "OPTION"],
+            ["WITH", "CASCADED", "CHECK", "OPTION"],
+            ["WITH", "LOCAL", "CHECK", "OPTION"],
+        )
+        for ending in endings:
+            if w.words[end - len(ending) : end] == ending:
+                end -= len(ending)
+                break
+        if end <= w.i:
+            return None, None
+        query = _parse_one(text[w.tokens[w.i].start : w.tokens[end - 1].end + 1])
+        return _query_reads(query), _view_columns(query, names)
+    except Exception:  # what it reads is best effort: a query read wrong must not hide the statement
+        return None, None
+
+
+def _policy_reads(text: str, table: tuple[Token, Token], expressions: Sequence[tuple[Token, Token]]) -> m.Reads | None:
+    """What a policy's USING and WITH CHECK read: asked of a query over its table filtered by them
+    (the tokens are the first and last of the table's name and of each parenthesised expression)."""
+    if not expressions:
+        return m.Reads()
+
+    def written(span: tuple[Token, Token]) -> str:
+        return text[span[0].start : span[1].end + 1]
+
+    condition = " AND ".join(written(span) for span in expressions)
+    try:
+        return _query_reads(_parse_one(f"SELECT 1 FROM {written(table)} WHERE {condition}"))
+    except Exception:  # what it reads is best effort: a condition read wrong must not hide the statement
+        return None
+
+
+def _trigger_when_reads(text: str, start: Token, end: Token) -> tuple[str, ...]:
+    """The columns of its table a trigger's WHEN (...) reads: OLD."c" and NEW."c" (the tokens are its
+    parentheses)."""
+    try:
+        condition = _parse_one("SELECT " + text[start.start : end.end + 1])
+    except _NotUnderstood:
+        return ()
+    names = (
+        _ident(column.this)
+        for column in condition.find_all(exp.Column)
+        if isinstance(column.this, exp.Identifier)
+        and isinstance(column.args.get("table"), exp.Identifier)
+        and _ident(column.args["table"]) in ("old", "new")
+    )
+    return tuple(dict.fromkeys(names))  # _ident of an Identifier never raises
 
 
 def _dml(text: str, tokens: Sequence[Token] | None = None) -> m.Summary:

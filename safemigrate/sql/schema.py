@@ -33,7 +33,15 @@ may carry the change to this one), a key column changed, dropped, added or renam
 cannot see into, a COMMIT (or BEGIN, ROLLBACK). A key dropped CONCURRENTLY holds no lock: it does
 not count. A type change of a key column counts unless it keeps every value, equal values equal and
 distinct ones distinct (``retype_keeps_values``): Prisma drops a referenced key and adds it again
-around a widening of its column (``Int`` to ``BigInt``, ``VarChar(10)`` to ``VarChar(20)``).
+around a widening of its column (``Int`` to ``BigInt``, ``VarChar(10)`` to ``VarChar(20)``), or around
+an integer id made text (``Int @id @default(autoincrement())`` to ``String @id @default(cuid())``).
+
+The model also keeps, per table column, the objects that read it (``dependents``): views and
+materialized views (the columns their query reads; a ``*`` reads every column the table had then), stored
+generated columns, policies (USING, WITH CHECK), triggers (UPDATE OF, WHEN). PostgreSQL refuses to change
+the type of such a column. They follow renames, and are forgotten with what drops them (DROP VIEW / POLICY
+/ TRIGGER, a DROP COLUMN of a column they read, the table, a CASCADE). Conservative: a name the model
+cannot tie to one known table is left out, and what a statement may have dropped is forgotten.
 """
 
 from __future__ import annotations
@@ -127,7 +135,37 @@ class RowCode:
     enabled: bool = True  # False: a trigger disabled (or firing only in replicas) by ALTER TABLE
 
 
+# A view or materialized view: what the model keys it by is its own name.
+VIEW_KINDS = ("view", "materialized view")
+# (kind, schema, table or view, own name): a view's own name is "" (its key is already the view's).
+DependentKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """An object PostgreSQL keeps in step with the table columns it reads: a view or materialized view
+    (what its query reads), a generated column (its expression), a policy (USING, WITH CHECK), a trigger
+    (its UPDATE OF columns, its WHEN). While it exists, PostgreSQL refuses to change the type of any of
+    those columns, whatever the rows hold."""
+
+    kind: str  # "view" | "materialized view" | "generated column" | "policy" | "trigger"
+    name: str  # its own name (a generated column's: the column's)
+    on: tuple[str, str]  # a view's own key; the table a generated column, policy or trigger is on
+    reads: frozenset[KeyColumn] = frozenset()
+    relations: frozenset[tuple[str, str]] = frozenset()  # views: every table and view their query reads
+    # SQL that creates it again, as written (a generated column: its definition, for ADD COLUMN); "" when
+    # not known, or renamed since (the statement names what was)
+    definition: str = ""
+    columns: tuple[str, ...] | None = None  # views: their column names, in order (None: not all known)
+
+    @property
+    def key(self) -> DependentKey:
+        return (self.kind, self.on[0], self.on[1], "" if self.kind in VIEW_KINDS else self.name)
+
+
 _INTEGER_RANK = {"smallint": 2, "integer": 4, "bigint": 8}
+# The longest text of each integer type, with its sign: -32768, -2147483648, -9223372036854775808.
+_INTEGER_TEXT_LENGTH = {"smallint": 6, "integer": 11, "bigint": 20}
 
 
 def retype_keeps_values(old: m.TypeSpec | None, change: m.AlterColumnType) -> bool:
@@ -136,9 +174,13 @@ def retype_keeps_values(old: m.TypeSpec | None, change: m.AlterColumnType) -> bo
     integer (smallint, integer, bigint), a longer or unbounded varchar or text from varchar or text (the
     same comparison; a shorter one cuts trailing spaces), a longer char(n) (its comparison ignores
     trailing spaces before and after), numeric with no fewer integer digits nor decimals, or the same
-    type. Conservative: anything else counts as a change (citext and char(n) from a string compare
-    differently, other conversions round or reformat), and so does any USING expression. The collation
-    is not read: a change of a column with a nondeterministic one is not seen (as in unique-on-existing-table)."""
+    type. An integer to text, or to a varchar long enough for every value of its type (6, 11, 20
+    characters), too: each value becomes its one decimal spelling (Prisma's ``Int @id`` made a ``String``
+    cuid), so a key whose sides are both changed so still holds; one changed on one side only no longer
+    compares with the other (see ``SchemaModel.dropped_keys_apart``). Conservative: anything else counts
+    as a change (citext and char(n) from a string compare differently, other conversions round or
+    reformat), and so does any USING expression. The collation is not read: a change of a column with a
+    nondeterministic one is not seen (as in unique-on-existing-table)."""
     new = change.new_type
     if old is None or change.using is not None or old.user_defined or new.user_defined:
         return False
@@ -149,6 +191,8 @@ def retype_keeps_values(old: m.TypeSpec | None, change: m.AlterColumnType) -> bo
         return True
     if ob in _INTEGER_RANK and nb in _INTEGER_RANK:
         return _INTEGER_RANK[nb] >= _INTEGER_RANK[ob]
+    if ob in _INTEGER_RANK and nb in ("varchar", "text"):
+        return nb == "text" or not new.params or new.params[0] >= _INTEGER_TEXT_LENGTH[ob]
     if ob in ("varchar", "text") and nb in ("varchar", "text"):
         if nb == "text" or not new.params:
             return True
@@ -172,6 +216,17 @@ def _char_length(spec: m.TypeSpec) -> int | None:
     if spec.params:
         return spec.params[0]
     return 1 if spec.base == "char" else None
+
+
+# The types a key column moves between when every value is kept: integers, and the strings they may
+# become. Keys whose two sides are in different ones do not compare ("incompatible types").
+_KEY_TYPE_FAMILY = {"smallint": "integer", "integer": "integer", "bigint": "integer", "text": "text", "varchar": "text"}
+
+
+def _sides_compare(child: m.TypeSpec, parent: m.TypeSpec) -> bool:
+    """False when one side of a foreign key is an integer and the other a string: no key joins them."""
+    families = (_KEY_TYPE_FAMILY.get(child.base), _KEY_TYPE_FAMILY.get(parent.base))
+    return None in families or child.user_defined or parent.user_defined or families[0] == families[1]
 
 
 _SEARCH_PATH_ENTRY = re.compile(r'(?:"(?:[^"]|"")*"|[^,"])+')
@@ -198,6 +253,14 @@ class SchemaModel:
     # Unique keys dropped by the migration being folded whose rows have not changed since (replaced,
     # never changed in place): see the module docstring.
     held_keys: tuple[HeldKey, ...] = ()
+    # The views, materialized views, generated columns, policies and triggers that read table columns
+    # (replaced, never changed in place): see ``dependents_of``.
+    dependents: dict[DependentKey, Dependent] = {}  # noqa: RUF012 - copied on write
+    # Foreign keys a migration dropped whose columns it has since retyped so that the two sides no longer
+    # compare (an integer on one side, a text on the other): re-adding one fails whatever the rows, so it
+    # is kept out of TableState.dropped_foreign_keys while so. (table key, name) -> the entry (replaced,
+    # never changed in place).
+    dropped_keys_apart: dict[tuple[tuple[str, str], str], tuple[ForeignKeyState, str]] = {}  # noqa: RUF012
 
     def __init__(self, default_schema: str = "public") -> None:
         self.default_schema = default_schema
@@ -211,6 +274,8 @@ class SchemaModel:
         self.row_code = {}
         self.policies = {}
         self.row_security = {}
+        self.dependents = {}
+        self.dropped_keys_apart = {}
         self._enum_names: frozenset[str] | None = None  # cache, reset when enums change
 
     # ---- reading ------------------------------------------------------------------------------
@@ -388,6 +453,62 @@ class SchemaModel:
         """(enabled, forced): row-level security as the history left it on the table."""
         return self.row_security.get(self.key(table), (False, False))
 
+    def dependents_of(self, table: m.Name, column: str) -> tuple[Dependent, ...]:
+        """The views, materialized views, generated columns, policies and triggers the history left that
+        read the column: PostgreSQL refuses to change its type while they exist."""
+        if not self.dependents:
+            return ()
+        read = (self.key(table), column)
+        return tuple(d for d in self.dependents.values() if read in d.reads)
+
+    def view(self, name: m.Name, kind: str = "view") -> Dependent | None:
+        """The view (or materialized view) of that name the history created, if the model knows it."""
+        return self.dependents.get((kind, *self.key(name), ""))
+
+    def view_columns(self, columns: Sequence[str | m.Name] | None) -> tuple[str, ...] | None:
+        """A view's column names (``m.CreateObject.columns``), each ``*`` spelled out with the columns its
+        table (or view) has now, in their order; None when one of them is not known."""
+        if columns is None:
+            return None
+        names: list[str] = []
+        for column in columns:
+            if isinstance(column, str):
+                names.append(column)
+                continue
+            key = self.key(column)
+            table = self.tables.get(key)
+            view = self.dependents.get(("view", *key, "")) or self.dependents.get(("materialized view", *key, ""))
+            if table is not None and not self._unsure(column):
+                names.extend(table.columns)
+            elif view is not None and view.columns is not None:
+                names.extend(view.columns)
+            else:
+                return None
+        return tuple(names)
+
+    def _resolve_reads(self, reads: m.Reads | None) -> frozenset[KeyColumn]:
+        """The table columns a query or expression reads, as far as the model can tell them: a name
+        resolves to the table of its scope that has a column of that name; when two do, or a table the
+        model does not know might, it is left out (a missed dependency, never a false one)."""
+        if reads is None:
+            return frozenset()
+        found: set[KeyColumn] = set()
+        for read in reads.columns:
+            for level in read.scopes:
+                keys = [self.key(t) for t in level]
+                known = [self.tables.get(k) for k in keys]
+                having = [k for k, t in zip(keys, known, strict=True) if t is not None and read.column in t.columns]
+                if len(having) == 1:
+                    found.add((having[0], read.column))
+                if having or None in known:
+                    break
+        for name in reads.every_column_of:
+            key = self.key(name)
+            table = self.tables.get(key)
+            if table is not None:
+                found.update((key, column) for column in table.columns)
+        return frozenset(found)
+
     def _set_row_code(
         self, table: tuple[str, str], add: tuple[RowCode, ...] = (), drop: Callable[[RowCode], bool] | None = None
     ) -> None:
@@ -414,6 +535,7 @@ class SchemaModel:
             self._forget_held_keys(summary, migration, unseen)
         self._fold_row_code(summary)
         self._fold_policies(summary)
+        self._fold_dependents(summary)
         for change in m.data_changes(summary):
             if isinstance(change, m.Insert):
                 filled = self.table(change.table)
@@ -467,6 +589,8 @@ class SchemaModel:
             self._alter_table(summary, migration)
             if self.held_keys:  # after the fold: a key it drops is forgotten if it also changes the key's rows
                 self._forget_held_keys(summary, migration, unseen, touched)
+            if any(isinstance(a, m.AlterColumnType) for a in summary.actions):
+                self._sort_dropped_keys(migration)
         elif isinstance(summary, m.DropObjects):
             for dropped in summary.names:
                 if summary.kind != "schema" and self._unsure(dropped):
@@ -645,6 +769,188 @@ class SchemaModel:
                     self.policies = {k: v for k, v in self.policies.items() if k != gone}
                     self.row_security = {k: v for k, v in self.row_security.items() if k != gone}
 
+    def _sort_dropped_keys(self, migration: str) -> None:
+        """Keep the foreign keys ``migration`` dropped whose sides no longer compare apart (see
+        ``dropped_keys_apart``), and put back those whose sides compare again."""
+        apart = dict(self.dropped_keys_apart)
+        for table in self.tables.values():
+            for name, entry in list(table.dropped_foreign_keys.items()):
+                if entry[1] == migration and not self._key_sides_compare(table.key, entry[0]):
+                    apart[(table.key, name)] = table.dropped_foreign_keys.pop(name)
+        for (key, name), entry in list(apart.items()):
+            state = self.tables.get(key)
+            if state is None or entry[1] != migration or name in state.dropped_foreign_keys:
+                del apart[(key, name)]  # gone, from an earlier file, or dropped again since
+            elif self._key_sides_compare(key, entry[0]):
+                state.dropped_foreign_keys[name] = entry
+                del apart[(key, name)]
+        self.dropped_keys_apart = apart
+
+    def _key_sides_compare(self, table: tuple[str, str], key: ForeignKeyState) -> bool:
+        child, parent = self.tables.get(table), self.tables.get(key.references)
+        if child is None or parent is None:
+            return True
+        for name, ref_name in zip(key.columns, key.ref_columns, strict=False):
+            column, ref_column = child.columns.get(name), parent.columns.get(ref_name)
+            if column is not None and ref_column is not None and not _sides_compare(column.type, ref_column.type):
+                return False
+        return True
+
+    def _fold_dependents(self, summary: m.Summary) -> None:
+        """Follow the objects that read table columns (``dependents``): created, replaced, renamed with
+        their tables and columns, dropped with them. Conservative: what the model cannot place is left
+        out, what a statement may have dropped is forgotten."""
+        if isinstance(summary, m.CreateObject) and summary.kind in VIEW_KINDS:
+            self._create_view(summary)
+        elif isinstance(summary, m.CreateTable):
+            key = self.key(summary.table)
+            if (summary.if_not_exists or self._unsure(summary.table)) and key in self.tables:
+                return
+            if summary.temporary:
+                key = ("pg_temp", summary.table.name)
+            self._add_dependents(*(_generated(key, column) for column in summary.columns if column.reads))
+        elif isinstance(summary, m.AlterTable):
+            if self.dependents or any(isinstance(a, m.AddColumn) and a.column.reads for a in summary.actions):
+                self._alter_dependents(summary)
+        elif isinstance(summary, m.Harmless) and summary.table is not None and summary.name is not None:
+            self._attached_dependents(summary, summary.table, summary.name)
+        elif isinstance(summary, m.DropObjects) and self.dependents:
+            self._drop_dependents(summary)
+
+    def _add_dependents(self, *added: Dependent) -> None:
+        if added and not self.search_path_moved():  # names could resolve to other schemas' objects
+            self.dependents = {**self.dependents, **{d.key: d for d in added}}
+
+    def _create_view(self, summary: m.CreateObject) -> None:
+        key = (summary.kind, *self.key(summary.name), "")
+        if summary.if_not_exists or self._unsure(summary.name) or key[1] == "pg_temp":
+            return  # it may be an older view, whose query is not known; a temporary one ends with its session
+        relations = frozenset(self.key(n) for n in (summary.reads.relations if summary.reads is not None else ()))
+        # CREATE OR REPLACE VIEW: the new query's dependencies replace the old one's.
+        self._forget_dependents(lambda d: d.key == key, cascade=False)
+        view = Dependent(
+            summary.kind,
+            summary.name.name,
+            key[1:3],
+            self._resolve_reads(summary.reads),
+            relations,
+            summary.definition,
+            self.view_columns(summary.columns),
+        )
+        self._add_dependents(view)
+
+    def _attached_dependents(self, summary: m.Harmless, table: m.Name, name: str) -> None:
+        """CREATE / DROP / ALTER / rename of a policy or trigger."""
+        key = self.key(table)
+        kind = summary.kind.rpartition(" ")[2]
+        if kind not in ("policy", "trigger"):
+            return
+
+        def named(d: Dependent) -> bool:
+            on_table = d.on == key or (self._unsure(table) and d.on[1] == key[1])
+            return d.kind == kind and on_table and d.name == name
+
+        if summary.kind == "create policy" and summary.policy is not None:
+            policy = summary.policy
+            reads = self._resolve_reads(policy.reads)
+            self._add_dependents(Dependent("policy", name, key, reads, definition=policy.definition))
+        elif summary.kind == "create trigger" and summary.trigger is not None:
+            trigger = summary.trigger
+            reads = frozenset((key, column) for column in (*trigger.columns, *trigger.when_reads))
+            self._add_dependents(Dependent("trigger", name, key, reads, definition=trigger.definition))
+        elif summary.kind.startswith("rename ") and summary.new_name is not None:
+            renamed = [replace(d, name=summary.new_name) for d in self.dependents.values() if named(d)]
+            self._forget_dependents(named, cascade=False)
+            self._add_dependents(*renamed)
+        else:  # DROP, or ALTER POLICY (its expressions may read other columns now)
+            self._forget_dependents(named, cascade=False)
+
+    def _alter_dependents(self, summary: m.AlterTable) -> None:
+        key = self.key(summary.table)
+        for action in summary.actions:
+            if isinstance(action, m.AddColumn) and action.column.reads:
+                table = self.tables.get(key)
+                if not (action.if_not_exists and table is not None and action.column.name in table.columns):
+                    self._add_dependents(_generated(key, action.column))
+            elif isinstance(action, m.DropColumn):
+                # With CASCADE, PostgreSQL drops what reads the column; without, the statement fails.
+                self._forget_dependents(_reading_or_being((key, action.column)))
+            elif isinstance(action, m.RenameColumn):
+                old, new = (key, action.old), (key, action.new)
+                touched = [d for d in self.dependents.values() if _reading_or_being(old)(d)]
+                moved = [
+                    replace(
+                        d,
+                        name=action.new if d.kind == "generated column" and (d.on, d.name) == old else d.name,
+                        reads=frozenset(new if read == old else read for read in d.reads),
+                        definition="",  # as written, it names the column as it was
+                    )
+                    for d in touched
+                ]
+                self._forget_dependents(_reading_or_being(old), cascade=False)
+                self._add_dependents(*moved)
+            elif isinstance(action, m.RenameTable):
+                new_key = (key[0], action.new)
+                self._move_dependents(key, new_key)
+                key = new_key
+
+    def _move_dependents(self, old: tuple[str, str], new: tuple[str, str]) -> None:
+        """A table (or view) renamed: what reads it, and what is on it, follows."""
+
+        def moved(d: Dependent) -> Dependent:
+            return replace(
+                d,
+                name=new[1] if d.kind in VIEW_KINDS and d.on == old else d.name,
+                on=new if d.on == old else d.on,
+                reads=frozenset(((new if t == old else t), c) for t, c in d.reads),
+                relations=frozenset(new if r == old else r for r in d.relations),
+                definition="",  # as written, it names the table as it was
+            )
+
+        touched = [d for d in self.dependents.values() if _on_or_reading({old})(d)]
+        if touched:
+            keys = {d.key for d in touched}
+            kept = {k: d for k, d in self.dependents.items() if k not in keys}
+            self.dependents = {**kept, **{moved(d).key: moved(d) for d in touched}}
+
+    def _drop_dependents(self, summary: m.DropObjects) -> None:
+        if summary.kind not in (*VIEW_KINDS, "table", "foreign table", "schema"):
+            if summary.cascade or summary.kind == "owned by":
+                # A type, function, extension... dropped with CASCADE takes the columns, views, triggers
+                # and policies that use it: which ones is not known, so none is kept.
+                self._forget_dependents(lambda _d: True)
+            return
+        keys: set[tuple[str, str]] = set()
+        for dropped in summary.names:
+            if summary.kind == "schema" or self._unsure(dropped):
+                # Every object of the schema; a name that may be another schema's: all of that name.
+                matching = (d.on for d in self.dependents.values())
+                keys.update(k for k in matching if (k[0] if summary.kind == "schema" else k[1]) == dropped.name)
+                relations = (r for d in self.dependents.values() for r in (*d.relations, *(t for t, _ in d.reads)))
+                keys.update(k for k in relations if (k[0] if summary.kind == "schema" else k[1]) == dropped.name)
+            else:
+                keys.add(self.key(dropped))
+        if summary.kind in VIEW_KINDS:
+            kind = summary.kind
+            self._forget_dependents(lambda d: d.kind == kind and d.on in keys)
+        else:
+            self._forget_dependents(_on_or_reading(keys))
+
+    def _forget_dependents(self, gone: Callable[[Dependent], bool], *, cascade: bool = True) -> None:
+        """Forget the dependents ``gone`` selects; with ``cascade``, also what is on or reads a view
+        forgotten (DROP ... CASCADE takes them; without it the statement fails)."""
+        if not self.dependents:
+            return
+        kept = dict(self.dependents)
+        leaving = [k for k, d in kept.items() if gone(d)]
+        while leaving:
+            views = {kept[k].on for k in leaving if kept[k].kind in VIEW_KINDS}
+            for k in leaving:
+                del kept[k]
+            leaving = [k for k, d in kept.items() if cascade and views and (d.on in views or d.relations & views)]
+        if len(kept) != len(self.dependents):
+            self.dependents = kept
+
     def _alter_row_code(self, summary: m.AlterTable) -> None:
         key = self.key(summary.table)
         for action in summary.actions:
@@ -776,9 +1082,13 @@ class SchemaModel:
             elif isinstance(action, m.DropDefault):
                 _update(table, action.column, has_default=False)
             elif isinstance(action, m.RenameColumn):
-                column = table.columns.pop(action.old, None)
-                if column is not None:
-                    table.columns[action.new] = replace(column, name=action.new)
+                if action.old in table.columns:  # in its place: a view's * spells the columns out in order
+                    table.columns = {
+                        (action.new if name == action.old else name): (
+                            replace(column, name=action.new) if name == action.old else column
+                        )
+                        for name, column in table.columns.items()
+                    }
                 for index_key, index in list(self.indexes.items()):
                     if index.table == key and action.old in index.columns:
                         renamed = tuple(action.new if c == action.old else c for c in index.columns)
@@ -966,6 +1276,23 @@ def _check_code(table: str, check: m.ConstraintSpec) -> RowCode:
     # An unnamed CHECK gets PostgreSQL's name: <table>_<column>_check (for one column), else <table>_check.
     name = check.name or (f"{table}_{check.columns[0]}_check" if len(check.columns) == 1 else f"{table}_check")
     return RowCode("check", name, check.calls, _CHECK_EVENTS, columns=check.columns)
+
+
+def _generated(table: tuple[str, str], column: m.ColumnSpec) -> Dependent:
+    """A generated column, as a dependent of the columns of its table its expression reads (its
+    definition: the column's, for ADD COLUMN)."""
+    reads = frozenset((table, name) for name in column.reads)
+    return Dependent("generated column", column.name, table, reads, definition=column.definition)
+
+
+def _reading_or_being(column: KeyColumn) -> Callable[[Dependent], bool]:
+    """The dependents that read the column, and the generated column it is."""
+    return lambda d: column in d.reads or (d.kind == "generated column" and (d.on, d.name) == column)
+
+
+def _on_or_reading(tables: set[tuple[str, str]]) -> Callable[[Dependent], bool]:
+    """The dependents on, or reading from, any of the tables (or views)."""
+    return lambda d: d.on in tables or bool(d.relations & tables) or any(t in tables for t, _ in d.reads)
 
 
 def _runs(code: RowCode, change: m.DataChange) -> bool:
