@@ -36,7 +36,7 @@ from safemigrate.lint.findings import LintResult
 from safemigrate.lint.reader import ParsedFile, judge_syntax, parse_source
 from safemigrate.sql.schema import SchemaModel
 
-_FORMAT = 20  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
+_FORMAT = 21  # 2: every data change (CTEs) and function calls; 3: sequence resets, virtual columns, USING casts;
 # 4: identity RESTART (ALTER TABLE ... ALTER COLUMN ... RESTART); 5: tables filled by this deploy, TEMP tables,
 # per-action NOT VALID, element assignments, function defaults, search_path values, SELECT INTO, COPY, sequence steps;
 # 6: foreign keys (and those dropped) in the schema model; 7: NULLS [NOT] DISTINCT of unique indexes and constraints;
@@ -48,7 +48,8 @@ _FORMAT = 20  # 2: every data change (CTEs) and function calls; 3: sequence rese
 # 16: unique keys (and those dropped earlier in the file) in the schema model; 17: syntax judged on whole files
 # (newer keywords), enum values committed by the file, key types when dropped, more built-in types read by name;
 # 18: ALTER ROLE / DATABASE ... SET settings, REASSIGN OWNED BY ... TO; 19: a NUL byte refuses the file;
-# 20: the migration that added each enum value
+# 20: the migration that added each enum value; 21: columns views, generated columns, policies and triggers
+# read, view columns, integer keys made text
 _PARALLEL_FROM = 200  # files; below this, worker start-up costs more than it saves
 _FEW_NEW_FILES = 20
 _CHUNK_FILES = 25  # files per task sent to a worker

@@ -11,6 +11,16 @@ could have changed the rows (see ``SchemaModel.unique_keys``). Prisma writes suc
 ``@unique`` field becomes the ``@id`` (after ``DROP INDEX`` of its unique index), when ``@@id``
 columns are reordered or extended by a required field, and for Prisma 6's implicit many-to-many
 tables: not reported. The lock the index build takes is create-index-non-concurrent's.
+
+Nor can a key over a column added (in the same statement or earlier in the file) as SERIAL,
+BIGSERIAL, SMALLSERIAL, an identity, or with a default that is one call of ``nextval(...)``,
+``gen_random_uuid()`` or ``uuid_generate_v4()``: PostgreSQL gives each existing row its own value
+(1, 2, 3... or a random UUID), never NULL, so the key meets no duplicate, as long as no UPDATE of
+the column, INSERT into the table or unseen code came in between (see ``lint/distinct_fill.py``).
+Prisma writes this when a composite ``@@id`` gives way to ``id Int @id @default(autoincrement())``
+(``DROP CONSTRAINT "<T>_pkey", ADD COLUMN "id" SERIAL NOT NULL, ADD CONSTRAINT "<T>_pkey" PRIMARY
+KEY ("id")``), or to a ``@default(dbgenerated("gen_random_uuid()"))`` uuid: not reported. (The other
+columns of a composite key must be NOT NULL already.)
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from safemigrate.lint.distinct_fill import distinct_key_column, why_distinct
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
 
@@ -83,6 +94,19 @@ def _already_unique_and_required(
     return required and any(set(key) <= wanted for key in ctx.schema.unique_keys(table, ctx.migration, before))
 
 
+def _filled_distinct(ctx: Context, table: m.Name, columns: tuple[str, ...], before: Sequence[m.AlterAction]) -> str:
+    """Why the key cannot fail when one of its columns was added with a distinct value per row and the
+    others are NOT NULL already; "" otherwise."""
+    column = distinct_key_column(ctx, table, columns, before)
+    if column is None:
+        return ""
+    state = ctx.schema.table(table)
+    others = [c for c in columns if c != column]
+    if others and (state is None or not all((c := state.columns.get(o)) is not None and c.not_null for o in others)):
+        return ""
+    return why_distinct(column)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     alter = ctx.summary
     if not isinstance(alter, m.AlterTable):
@@ -92,8 +116,11 @@ def check(ctx: Context) -> Iterator[Hit]:
             constraint = action.constraint
             if constraint.kind == "primary key" and constraint.using_index is None:
                 hit = _constraint(ctx, alter, constraint)
-                if _already_unique_and_required(ctx, alter.table, constraint.columns, alter.actions[:i]):
+                before = alter.actions[:i]
+                if _already_unique_and_required(ctx, alter.table, constraint.columns, before):
                     hit = replace(hit, explained="its columns are NOT NULL and the rows are unique on them already")
+                elif explained := _filled_distinct(ctx, alter.table, constraint.columns, before):
+                    hit = replace(hit, explained=explained)
                 yield hit
         elif isinstance(action, m.AddColumn):
             column = action.column

@@ -9,12 +9,9 @@ until the sequence has counted past them. The migration itself succeeds; the app
 fail after it. Moving the sequence to the table's highest id (``setval(..., (SELECT max(id) FROM
 t))``) is the safe form and is not reported; nor is a sequence (or table) created by this deploy.
 
-A column of an existing table that starts drawing from a new sequence does the same: ``ALTER TABLE
-... ALTER COLUMN "id" ADD GENERATED ... AS IDENTITY`` (turning a serial column into an identity)
-makes a sequence that starts at 1 unless ``START WITH`` says otherwise, and ``SET DEFAULT
-nextval('new_seq')`` with a sequence this deploy created starts wherever that one does. Both are
-reported, unless the migration also moves that sequence to the stored ids (``setval(...,
-(SELECT max(id) FROM t))``, before or after); a table this deploy created is not.
+A column of an existing table that starts drawing from a new sequence (``SET DEFAULT
+nextval('new_seq')``, ``ADD GENERATED ... AS IDENTITY``) is sequence-behind-existing-ids' (an error:
+that sequence starts below the stored ids for certain).
 
 Other options change where it goes next: a negative ``INCREMENT`` makes it count down through the
 ids already handed out; ``CYCLE`` sends it back to its minimum once it reaches the maximum; a
@@ -48,67 +45,7 @@ def _owner(ctx: Context, reset: m.ResetSequence) -> tuple[m.Name, str] | None:
     return None
 
 
-def _new_sequences(ctx: Context, alter: m.AlterTable) -> Iterator[Hit]:
-    """Columns of an existing table that start drawing ids from a sequence that starts low."""
-    if ctx.schema.is_fresh_table(alter.table):
-        return
-    for action in alter.actions:
-        column = m.quote_ident(action.column) if isinstance(action, (m.AddIdentity, m.SetDefault)) else ""
-        highest = f"(SELECT max({column}) FROM {alter.table.sql()})"
-        if isinstance(action, m.AddIdentity) and not action.start:
-            if _moved_past_rows(ctx, alter.table, action.column, None):
-                continue
-            what = (
-                f"Adding an identity to {alter.table.display()}.{action.column} makes a new sequence that starts at 1"
-            )
-            regclass = f"pg_get_serial_sequence({m.quote_literal(alter.table.sql())}, {m.quote_literal(action.column)})"
-        elif isinstance(action, m.SetDefault) and action.default.sequences:
-            sequence = action.default.sequences[0]
-            if not ctx.schema.is_fresh_object("sequence", sequence):
-                continue  # an existing sequence: where it stands is not known here
-            if _moved_past_rows(ctx, alter.table, action.column, sequence):
-                continue
-            what = (
-                f"{alter.table.display()}.{action.column} now takes its ids from sequence {sequence.display()}, "
-                "created by this deploy, which starts at its start value"
-            )
-            regclass = m.quote_literal(sequence.sql())
-        else:
-            continue
-        yield Hit(
-            message=(
-                f"{what}: it hands out ids that rows of {alter.table.display()} already hold, so the next inserts "
-                "fail on the key (or reuse an id) until it has counted past the highest stored id."
-            ),
-            help=f"Move the sequence past the stored ids in the same migration: SELECT setval({regclass}, {highest});",
-            object=ctx.ref(alter.table, action.column),
-            table=alter.table,
-        )
-
-
-def _moved_past_rows(ctx: Context, table: m.Name, column: str, sequence: m.Name | None) -> bool:
-    """True when the migration also moves that sequence to the stored rows (``setval(..., (SELECT
-    max(...)))``, before or after): the column's sequence (by ``pg_get_serial_sequence`` or by its
-    ``<table>_<column>_seq`` name), or ``sequence``."""
-    table_key = ctx.schema.key(table)
-    names = {(table_key[0], f"{table_key[1]}_{column}_seq")}
-    if sequence is not None:
-        names.add(ctx.schema.key(sequence))
-    for statement in ctx.statements:
-        reset = statement.summary
-        if not isinstance(reset, m.ResetSequence) or not reset.from_rows:
-            continue
-        if reset.sequence is not None and ctx.schema.key(reset.sequence) in names:
-            return True
-        if reset.owner is not None and ctx.schema.key(reset.owner) == table_key and reset.owner_column == column:
-            return True
-    return False
-
-
 def check(ctx: Context) -> Iterator[Hit]:
-    if isinstance(ctx.summary, m.AlterTable):
-        yield from _new_sequences(ctx, ctx.summary)
-        return
     reset = ctx.summary
     if not isinstance(reset, m.ResetSequence) or reset.from_rows:
         return
@@ -188,7 +125,7 @@ RULE = Rule(
     good='SELECT setval(\'"Order_id_seq"\', (SELECT max("id") FROM "Order"));',
     why=__doc__ or "",
     check=check,
-    on=(m.ResetSequence, m.AlterTable),
+    on=(m.ResetSequence,),
     references=(
         "https://www.postgresql.org/docs/current/sql-altersequence.html",
         "https://www.postgresql.org/docs/current/functions-sequence.html",

@@ -12,6 +12,14 @@ with NULLS NOT DISTINCT the old key's columns must be NOT NULL). That key may be
 dropped earlier in the same file, as long as nothing since could have changed the rows (Prisma
 drops ``@@unique([a, b])`` before it creates ``@@unique([a, b, c])``): see ``SchemaModel.unique_keys``.
 
+Nor can a key over a column added (in the same statement or earlier in the file) as SERIAL,
+BIGSERIAL, SMALLSERIAL, an identity, or with a default that is one call of ``nextval(...)``,
+``gen_random_uuid()`` or ``uuid_generate_v4()``: PostgreSQL gives each existing row its own value,
+as long as no UPDATE of the column, INSERT into the table or unseen code came in between (see
+``lint/distinct_fill.py``). Prisma writes this for a new ``Int @unique @default(autoincrement())``
+(``ADD COLUMN "seq" SERIAL NOT NULL``, then ``CREATE UNIQUE INDEX "<T>_seq_key"``) or a
+``@unique @default(dbgenerated("gen_random_uuid()"))`` uuid: not reported.
+
 Changing a column's type to one whose equality is coarser rebuilds its unique indexes (and the
 primary key) by the new equality, under ACCESS EXCLUSIVE: citext ignores case (Prisma's
 ``@db.Citext``), char(n) trailing spaces (``@db.Char(n)``). Values distinct before may be equal now:
@@ -24,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from safemigrate.lint.distinct_fill import distinct_key_column, why_distinct
 from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity, column_added_empty, column_gets_values
 from safemigrate.sql import model as m
 
@@ -218,6 +227,22 @@ def _unique_already(
 _UNIQUE_ALREADY = "the rows are unique on some of its columns already"
 
 
+def _why_unique(
+    ctx: Context,
+    table: m.Name,
+    columns: Sequence[str],
+    nulls_not_distinct: bool,
+    before: Sequence[m.AlterAction] = (),
+) -> str:
+    """Why the new key cannot repeat a value among the existing rows; "" when it may."""
+    if _unique_already(ctx, table, columns, nulls_not_distinct, before):
+        return _UNIQUE_ALREADY
+    column = distinct_key_column(ctx, table, columns, before)
+    if column is not None:
+        return why_distinct(column)
+    return ""
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     summary = ctx.summary
     if isinstance(summary, m.CreateIndex) and summary.unique:
@@ -225,9 +250,9 @@ def check(ctx: Context) -> Iterator[Hit]:
         # NULLS NOT DISTINCT makes them equal).
         nulls_collide = summary.nulls_not_distinct
         if nulls_collide or not any(column_added_empty(ctx, summary.table, c) for c in summary.columns):
-            already = _unique_already(ctx, summary.table, summary.columns, nulls_collide)
+            why = _why_unique(ctx, summary.table, summary.columns, nulls_collide)
             for hit in _index(ctx, summary):
-                yield replace(hit, explained=_UNIQUE_ALREADY) if already else hit
+                yield replace(hit, explained=why) if why else hit
     elif isinstance(summary, m.AlterTable):
         yield from _type_changes(ctx, summary)
         for i, action in enumerate(summary.actions):
@@ -239,10 +264,8 @@ def check(ctx: Context) -> Iterator[Hit]:
                 empty = any(column_added_empty(ctx, summary.table, c, before) for c in constraint.columns)
                 if constraint.nulls_not_distinct or not empty:
                     hit = _constraint(ctx, summary.table, constraint)
-                    nnd = constraint.nulls_not_distinct
-                    if _unique_already(ctx, summary.table, constraint.columns, nnd, before):
-                        hit = replace(hit, explained=_UNIQUE_ALREADY)
-                    yield hit
+                    why = _why_unique(ctx, summary.table, constraint.columns, constraint.nulls_not_distinct, before)
+                    yield replace(hit, explained=why) if why else hit
             elif isinstance(action, m.AddColumn):
                 column = action.column
                 unique = [c for c in column.constraints if c.kind == "unique"]
