@@ -49,7 +49,7 @@ _FORMAT = 21  # 2: every data change (CTEs) and function calls; 3: sequence rese
 # (newer keywords), enum values committed by the file, key types when dropped, more built-in types read by name;
 # 18: ALTER ROLE / DATABASE ... SET settings, REASSIGN OWNED BY ... TO; 19: a NUL byte refuses the file;
 # 20: the migration that added each enum value; 21: columns views, generated columns, policies and triggers
-# read, view columns, integer keys made text
+# read, view columns, integer keys made text, backfills non-NULL when NOT NULL columns are
 _PARALLEL_FROM = 200  # files; below this, worker start-up costs more than it saves
 _FEW_NEW_FILES = 20
 _CHUNK_FILES = 25  # files per task sent to a worker

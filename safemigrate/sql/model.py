@@ -353,6 +353,9 @@ class Update:
     calls: tuple[str, ...] = ()
     on_conflict: bool = False  # the DO UPDATE of an INSERT ... ON CONFLICT: it overwrites the conflicting rows
     fills: tuple[str, ...] = ()  # columns set to a value that cannot be NULL (a constant, COALESCE(..., constant))
+    # columns set to a value that is not NULL when the listed columns of the row are not NULL ("a" || ' ' || "b"):
+    # (column, those columns)
+    fills_from: tuple[tuple[str, tuple[str, ...]], ...] = ()
     where_null_of: str | None = None  # the column when the WHERE is exactly "<column> IS NULL"
     to_default: tuple[str, ...] = ()  # columns SET to DEFAULT: their default expression runs for each row
 

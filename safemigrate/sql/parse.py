@@ -1566,6 +1566,7 @@ def _changes(node: exp.Expression) -> list[m.DataChange]:
                 _set_columns(node.expressions),
                 where is not None,
                 fills=_filled_columns(node.expressions),
+                fills_from=_filled_from_columns(node.expressions, _table_name(node.this)),
                 where_null_of=_null_test_of(where.this) if isinstance(where, exp.Where) else None,
                 to_default=_set_to_default(node.expressions),
             )
@@ -1651,6 +1652,54 @@ def _filled_columns(assignments: Sequence[exp.Expression]) -> tuple[str, ...]:
         if plain and _never_null(assignment.expression):
             filled.append(_ident(target.this))
     return tuple(filled)
+
+
+def _filled_from_columns(
+    assignments: Sequence[exp.Expression], table: m.Name
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The plain columns an UPDATE's SET list gives a value that is not NULL as long as some columns of
+    the row are not NULL, with those columns: ``"first" || ' ' || COALESCE("last", '')`` needs
+    ``first``. (Values that cannot be NULL at all are ``_filled_columns``'.)"""
+    filled: list[tuple[str, tuple[str, ...]]] = []
+    for assignment in assignments:
+        target = assignment.this
+        plain = isinstance(assignment, exp.EQ) and isinstance(target, exp.Column) and not target.table
+        if not plain or _never_null(assignment.expression):
+            continue  # a constant: _filled_columns lists it
+        needs = _not_null_when(assignment.expression, table)
+        if needs is not None:
+            filled.append((_ident(target.this), needs))
+    return tuple(filled)
+
+
+def _not_null_when(value: exp.Expression | None, table: m.Name) -> tuple[str, ...] | None:
+    """The columns of the updated row that must be NOT NULL for ``value`` to be non-NULL: () when it never
+    is NULL, None when that is not known. ``||`` is NULL when an operand is; concat() and concat_ws()
+    skip NULL arguments (concat_ws is NULL only with a NULL separator); COALESCE is not NULL when one
+    of its arguments is not."""
+    while isinstance(value, (exp.Cast, exp.Paren, exp.Neg)):
+        value = value.this
+    if value is None:
+        return None
+    if _never_null(value):
+        return ()
+    if isinstance(value, exp.Column):
+        qualifier = _ident(value.args["table"]) if value.args.get("table") is not None else None
+        if value.args.get("db") is None and qualifier in (None, table.name):
+            return (_ident(value.this),)
+        return None
+    if isinstance(value, exp.DPipe):
+        left, right = _not_null_when(value.this, table), _not_null_when(value.expression, table)
+        return None if left is None or right is None else tuple(dict.fromkeys(left + right))
+    if isinstance(value, exp.Concat):
+        return ()
+    if isinstance(value, exp.ConcatWs):
+        return _not_null_when(value.expressions[0], table) if value.expressions else None
+    if isinstance(value, exp.Coalesce):
+        options = [_not_null_when(a, table) for a in (value.this, *value.expressions)]
+        known = [o for o in options if o is not None]
+        return min(known, key=len) if known else None
+    return None
 
 
 def _never_null(value: exp.Expression | None) -> bool:

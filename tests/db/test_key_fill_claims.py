@@ -251,3 +251,34 @@ def test_a_sequence_whose_default_was_dropped_first_drops_alone(database_url: st
     copy_default = """SELECT count(*) FROM information_schema.columns
         WHERE table_name = 'Ticket' AND column_name = 'copy' AND column_default IS NOT NULL"""
     assert scalar(database_url, copy_default) == 0
+
+
+# ---- backfills from required columns (set-not-null) -------------------------------------------------------
+
+PEOPLE = """CREATE TABLE "User" ("id" SERIAL NOT NULL, "firstName" TEXT NOT NULL, "lastName" TEXT, "nick" TEXT);
+INSERT INTO "User" ("firstName", "lastName", "nick") VALUES ('Ann', NULL, NULL), ('Bo', 'Lee', 'b');
+"""
+BACKFILL = """ALTER TABLE "User" ADD COLUMN "fullName" TEXT, ADD COLUMN "handle" TEXT, ADD COLUMN "tag" TEXT;
+UPDATE "User" SET "fullName" = "firstName" || ' ' || COALESCE("lastName", '');
+UPDATE "User" SET "handle" = concat("firstName", "nick"), "tag" = concat_ws('-', "lastName", "nick");
+ALTER TABLE "User" ALTER COLUMN "fullName" SET NOT NULL, ALTER COLUMN "handle" SET NOT NULL,
+ALTER COLUMN "tag" SET NOT NULL;
+"""
+
+
+def test_a_backfill_concatenating_required_columns_leaves_no_null(database_url: str) -> None:
+    """``||`` of NOT NULL columns and non-NULL values, concat() and concat_ws() with a constant separator
+    leave a value in every row (concat skips NULL arguments), and SET NOT NULL applies; ``||`` with a
+    nullable column is NULL where that column is, and SET NOT NULL fails there: still reported."""
+    from safemigrate.lint.rules import set_not_null
+
+    assert lint(set_not_null.RULE, PEOPLE, BACKFILL) == []
+    run_script(database_url, PEOPLE + BACKFILL)
+    assert scalar(database_url, """SELECT "tag" FROM "User" WHERE "firstName" = 'Ann'""") == ""
+    nullable = """ALTER TABLE "User" ADD COLUMN "alias" TEXT;
+UPDATE "User" SET "alias" = "nick" || "firstName";
+ALTER TABLE "User" ALTER COLUMN "alias" SET NOT NULL;
+"""
+    assert [f.line for f in lint(set_not_null.RULE, PEOPLE, nullable)] == [3]
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        run_script(database_url, f"BEGIN; {nullable} COMMIT;")

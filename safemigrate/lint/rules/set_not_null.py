@@ -5,7 +5,9 @@ Prisma writes it when a field goes from optional to required (``String?`` to ``S
 "Made the column ... required. This step will fail if there are existing NULL values": nothing in
 the migration fills the rows that were left empty while the field was optional. A backfill
 written before it in the same file is taken as proof when the linter can read it: an UPDATE
-setting the column to a constant (or ``COALESCE(column, constant)``) with no WHERE, or with exactly
+setting the column to a constant (or ``COALESCE(column, constant)``), to ``||`` of operands that are
+each non-NULL (NOT NULL columns, constants, ``COALESCE`` with such a last argument), or to
+``concat(...)`` / ``concat_ws(<non-NULL separator>, ...)`` (which skip NULLs), with no WHERE, or with exactly
 ``WHERE column IS NULL``, not followed by an INSERT into the table, another UPDATE of the column
 or code it cannot see into. Any other backfill: check the count, then mark the statement as allowed.
 """
@@ -18,11 +20,23 @@ from safemigrate.lint.rule import Category, Context, Hit, Rule, Severity
 from safemigrate.sql import model as m
 
 
+def _filled_from_required(ctx: Context, table: m.Name, column: str, update: m.Update) -> bool:
+    """The UPDATE sets ``column`` to a value that is not NULL while other columns of the row are not
+    (``"first" || ' ' || COALESCE("last", '')``), and those are NOT NULL columns: it cannot write NULL.
+    The columns must be NOT NULL in the model before the SET NOT NULL being checked; if that came after
+    the UPDATE, its own check (or this rule, for a column of the same statement) covers their rows."""
+    needs = dict(update.fills_from).get(column)
+    if needs is None or column in needs:
+        return False
+    return all((state := ctx.schema.column(table, c)) is not None and state.not_null for c in needs)
+
+
 def _filled_earlier(ctx: Context, table: m.Name, column: str) -> bool:
     """True when the earlier statements of the file leave a value in the column of every row.
 
     Proofs: ``ADD COLUMN ... DEFAULT <non-NULL>``, or a backfill: an UPDATE setting the column to a
-    constant (or ``COALESCE(..., constant)``) with no WHERE or with exactly ``WHERE <column> IS
+    constant (or ``COALESCE(..., constant)``), to ``||`` of NOT NULL columns and such values, or to
+    concat() / concat_ws() (with a non-NULL separator) with no WHERE or with exactly ``WHERE <column> IS
     NULL``. Anything after the proof that may write NULLs again undoes it: another UPDATE of the
     column, an INSERT into the table, code the linter cannot see into. When unsure, report.
     """
@@ -45,7 +59,7 @@ def _filled_earlier(ctx: Context, table: m.Name, column: str) -> bool:
             elif isinstance(change, m.Update) and column in change.columns:
                 filled = (
                     not change.on_conflict
-                    and column in change.fills
+                    and (column in change.fills or _filled_from_required(ctx, table, column, change))
                     and (not change.has_where or change.where_null_of == column)
                 )
     return filled
