@@ -5,45 +5,22 @@ session settings, partitioned tables."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from safemigrate.backup import restore_backup, take_backup
-from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.stores import LocalStore
 from safemigrate.backup.take import backup_tables
 from safemigrate.backup.verify import verify_backup
-from safemigrate.db.fingerprint import fingerprint
 from safemigrate.db.url import parse_database_url
 from safemigrate.errors import UnknownTableError
+from tests.backup.roundtrip import backup as _backup
+from tests.backup.roundtrip import prints as _prints
+from tests.backup.roundtrip import restore as _restore
+from tests.backup.roundtrip import rows as _rows
+from tests.backup.roundtrip import run_sql as _run
 from tests.pgserver import PgServer
-
-
-def _run(url: str, statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statements)
-
-
-def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query).fetchall()
-
-
-def _prints(url: str) -> dict[str, Any]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return {t["table"]: t for t in fingerprint(conn).to_dict()["tables"]}
-
-
-def _backup(url: str, store: Path, **kwargs: Any) -> Manifest:
-    return take_backup(parse_database_url(url), store, **kwargs)
-
-
-def _restore(url: str, store: Path, **kwargs: Any) -> Any:
-    return restore_backup(parse_database_url(url, source="--to-url"), store, **kwargs)
-
 
 # 1. Inheritance: a child of a restored table is another table and keeps its rows.
 
