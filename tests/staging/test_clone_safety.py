@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from safemigrate.errors import DatabaseError, InputError, UnknownTableError
+from safemigrate.errors import InputError, RestoreRefusedError, UnknownTableError
 from safemigrate.staging import RULES, ColumnMask, clone_database
 from safemigrate.staging.masked_load import masking_shortfall
 from safemigrate.staging.masks import PHONE_DIGITS, mask_expression
@@ -81,7 +81,7 @@ def test_foreign_keys_are_still_checked(source_url: str, target_url: str, tmp_pa
     _execute(
         source_url, """INSERT INTO "Post" ("authorId", "authorEmail", title) VALUES (1, 'ghost@example.com', 'x')"""
     )
-    with pytest.raises(DatabaseError, match="23503"):
+    with pytest.raises(RestoreRefusedError, match=r"table 'Post' do not fit .*violates foreign key constraint"):
         clone_database(tmp_path, to_url=target_url, database_url=source_url, environ={})
     with psycopg.connect(target_url) as conn:
         assert conn.execute("""SELECT count(*) FROM "Post" """).fetchone() == (4,)  # rolled back
