@@ -49,8 +49,7 @@ def lint(rule: Rule, history: str, sql: str) -> list[Finding]:
 
 # ---- keys over a column its ADD COLUMN filled per row ------------------------------------------------
 
-MEMBER = """CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE SEQUENCE "member_seq";
+MEMBER = """CREATE SEQUENCE "member_seq";
 CREATE TABLE "Member" ("orgId" INTEGER NOT NULL, "userId" INTEGER NOT NULL,
     CONSTRAINT "Member_pkey" PRIMARY KEY ("orgId","userId"));
 """
@@ -89,6 +88,11 @@ CREATE UNIQUE INDEX "Member_orgId_userId_key" ON "Member"("orgId", "userId");
 """
     assert lint(add_primary_key.RULE, MEMBER, sql) == []
     assert lint(unique_rule.RULE, MEMBER, sql) == []
+    if fill == "uuid_generate_v4":
+        try:
+            run_script(database_url, 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')
+        except psycopg.errors.FeatureNotSupported as error:  # the embedded PostgreSQL 18 has no contrib modules
+            pytest.skip(str(error).splitlines()[0])
     run_script(database_url, MEMBER + MEMBER_ROWS)
     run_script(database_url, sql)
     counts = 'SELECT count(DISTINCT "id") || \'/\' || count(DISTINCT "seq") || \'/\' || count(*) FROM "Member"'
