@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from safemigrate.lint.rule import Context
+from safemigrate.lint.rule import Context, added_column_holds
 from safemigrate.sql import model as m
 
 # Defaults that are one call of a function giving a new random UUID per call, as the summary layer
@@ -80,25 +80,7 @@ def _touches(action: m.AlterAction, column: str) -> bool:
 def filled_distinct(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
     """True when ``column`` was added earlier in this file (or by ``before``, the actions of the current
     ALTER TABLE that run first) with a distinct value per row, and nothing since may have changed them."""
-    key = ctx.schema.key(table)
-    distinct = False
-    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
-    summaries.append(m.AlterTable(table, tuple(before)))
-    for summary in summaries:
-        if m.runs_unseen_code(summary):
-            distinct = False
-        for change in m.data_changes(summary):
-            if ctx.schema.key(change.table) == key and (
-                isinstance(change, m.Insert) or (isinstance(change, m.Update) and column in change.columns)
-            ):
-                distinct = False
-        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.AddColumn) and action.column.name == column:
-                    distinct = fills_distinct(action.column)
-                elif _touches(action, column):
-                    distinct = False
-    return distinct
+    return added_column_holds(ctx, table, column, before, fills_distinct, lambda action: _touches(action, column))
 
 
 def distinct_key_column(

@@ -167,31 +167,51 @@ def column_gets_values(column: m.ColumnSpec) -> bool:
     return column.default is not None and column.default.sql.strip().upper() != "NULL"
 
 
+def added_column_holds(
+    ctx: Context,
+    table: m.Name,
+    column: str,
+    before: Sequence[m.AlterAction],
+    holds: Callable[[m.ColumnSpec], bool],
+    undoes: Callable[[m.AlterAction], bool],
+) -> bool:
+    """Whether ``holds(column spec)`` of the ADD COLUMN that added ``column`` earlier in this file (or in
+    ``before``, the actions of the current ALTER TABLE that precede the one being checked) still
+    describes every existing row: an INSERT into the table, an UPDATE of the column, code the linter
+    cannot see into, or an action ``undoes`` may have changed the rows since. False when the file did not
+    add it."""
+    key = ctx.schema.key(table)
+    state = False
+    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
+    summaries.append(m.AlterTable(table, tuple(before)))
+    for summary in summaries:
+        if m.runs_unseen_code(summary):
+            state = False  # a DO block, a function call, an unread statement: it may have written the column
+        for change in m.data_changes(summary):  # every change of the statement, those of its WITH too
+            if ctx.schema.key(change.table) == key and (
+                isinstance(change, m.Insert) or (isinstance(change, m.Update) and column in change.columns)
+            ):
+                state = False
+        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
+            for action in summary.actions:
+                if isinstance(action, m.AddColumn) and action.column.name == column:
+                    state = holds(action.column)
+                elif undoes(action):
+                    state = False
+    return state
+
+
 def column_added_empty(ctx: Context, table: m.Name, column: str, before: Sequence[m.AlterAction] = ()) -> bool:
     """True when ``column`` was added earlier in this file without a value: every existing row holds NULL.
 
     ``before`` are the actions of the current ALTER TABLE that precede the one being checked.
     """
-    key = ctx.schema.key(table)
-    empty = False
-    summaries: list[m.Summary] = [s.summary for s in ctx.earlier()]
-    summaries.append(m.AlterTable(table, tuple(before)))
-    for summary in summaries:
-        if m.runs_unseen_code(summary):
-            empty = False  # a DO block, a function call, an unread statement: it may have filled the column
-        for change in m.data_changes(summary):  # every change of the statement, those of its WITH too
-            if ctx.schema.key(change.table) == key and (
-                isinstance(change, m.Insert) or (isinstance(change, m.Update) and column in change.columns)
-            ):
-                empty = False
-        if isinstance(summary, m.AlterTable) and ctx.schema.key(summary.table) == key:
-            for action in summary.actions:
-                if isinstance(action, m.AddColumn) and action.column.name == column:
-                    empty = not column_gets_values(action.column)
-                elif (
-                    (isinstance(action, m.DropColumn) and action.column == column)
-                    or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
-                    or (isinstance(action, m.AlterColumnType) and action.column == column and action.using)
-                ):
-                    empty = False
-    return empty
+
+    def undoes(action: m.AlterAction) -> bool:
+        return (
+            (isinstance(action, m.DropColumn) and action.column == column)
+            or (isinstance(action, m.RenameColumn) and column in (action.old, action.new))
+            or (isinstance(action, m.AlterColumnType) and action.column == column and bool(action.using))
+        )
+
+    return added_column_holds(ctx, table, column, before, lambda spec: not column_gets_values(spec), undoes)
