@@ -42,6 +42,17 @@ _UNREACHABLE = (
     "server closed the connection unexpectedly",
     "connection timed out",
 )
+# An established session that ended (server restart or crash, failover, terminated backend): psycopg's
+# and libpq's words for it, told apart from a failed attempt, whose text names the attempt.
+_LOST = (
+    "the connection is closed",
+    "the connection is lost",
+    "server closed the connection unexpectedly",
+    "connection to server was lost",
+    "no connection to the server",
+    "eof detected",
+)
+_CONNECT_ATTEMPT = re.compile(r"connection failed|connection to server (?:at|on) .*? failed")
 
 
 def duration_text(seconds: float) -> str:
@@ -159,6 +170,13 @@ def _connection_failure(text: str, url: DatabaseUrl) -> DatabaseError:
     if "too many clients" in lower or "remaining connection slots" in lower:
         return DatabaseConnectionError(
             f"PostgreSQL at {where} has no free connection slot.", "Retry when fewer clients are connected.", "53300"
+        )
+    if any(marker in lower for marker in _LOST) and not _CONNECT_ATTEMPT.search(lower):
+        return DatabaseConnectionError(
+            f"The connection to PostgreSQL at {where} was lost ({url.scrub(reason)}).",
+            "Check that the server is running (a restart or a failover ends every session), then run the command "
+            "again; after an interrupted migration, `safemigrate status` shows what is applied.",
+            "08006",
         )
     if any(marker in lower for marker in _UNREACHABLE):
         return DatabaseConnectionError(

@@ -89,6 +89,9 @@ class MigrationTrace:
     # failed (P3009) instead of marked rolled back.
     undone: tuple[str, ...] = ()
     left: tuple[Leftover, ...] = ()
+    # The session ended while the file ran (server restart, terminated backend): what it did could
+    # not be read, nor undone, on that connection; its row stays failed for `safemigrate recover`.
+    connection_lost: bool = False
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,8 @@ def _run_alone(
     try:
         _run_statements(conn, item, _Observer(conn, schema) if trace else None, label, ran)
     except _Failed as failed:
+        if conn.broken:
+            raise _Failed(dataclasses.replace(failed.trace, connection_lost=True)) from failed
         undone, left = _undo_alone(conn, schema, item, len(ran), before)
         error = failed.trace.error
         if error is not None:

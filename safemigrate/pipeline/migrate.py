@@ -829,7 +829,13 @@ def _locked(
             verdict="applied",
             message=f"Applied {len(pending)} migration(s); verification passed.",
         )
-    if result.committed and any(not t.transactional and t.outcome != "not run" for t in result.migrations):
+    ran_alone = result.committed and any(not t.transactional and t.outcome != "not run" for t in result.migrations)
+    if ran_alone and conn.broken:
+        notes.append(
+            "The connection to PostgreSQL was lost, so the schema could not be read after the files that run "
+            "outside the transaction: a rollback of this run will not drop what they built."
+        )
+    elif ran_alone:
         # Files that cannot run in a transaction ran after the commit: the run's changes include
         # theirs (an index built CONCURRENTLY), or a rollback would leave them behind.
         try:
@@ -887,6 +893,14 @@ def _failure_outcome(result: ApplyResult, failed: MigrationTrace) -> tuple[Verdi
     if alone:
         kept.append(f"Applied before it, outside the transaction: {', '.join(alone)}.")
     dropped = f"What it built before it stopped was dropped ({', '.join(failed.undone)}); " if failed.undone else ""
+    if failed.connection_lost:
+        where = f" at line {failed.error.line}" if failed.error is not None else ""
+        outcome = (
+            f"The connection to PostgreSQL was lost while {failed.name} ran (the statement{where}), so what it did "
+            f"could not be read or undone: it stays in Prisma's failed state (P3009). Once the server answers, run "
+            "`safemigrate recover`: it shows what of it took effect, undoes that and marks it rolled back."
+        )
+        return "failed", " ".join([*kept, outcome])
     if failed.left:
         steps = []
         for leftover in failed.left:

@@ -1,0 +1,166 @@
+"""The session with the server ends while `migrate` applies (a restart, a failover, a terminated
+backend): the run says so and what to do, instead of "Cannot connect ... Check DATABASE_URL" from an
+undo attempted on the dead connection, and the database is left as PostgreSQL left it.
+
+The tests end the run's session with ``pg_terminate_backend`` (what a fast shutdown does to every
+session), from another session, once the statement is seen running."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from safemigrate.db.connect import translate_error
+from safemigrate.db.url import parse_database_url
+from safemigrate.migrations import list_migrations
+from safemigrate.pipeline.apply import apply_migrations
+from safemigrate.pipeline.migrate import migrate
+from safemigrate.pipeline.recover import recover
+
+PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
+APPLICATION = "safemigrate/migrate"
+
+
+def _query(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _terminate_when_running(
+    url: str, statement_like: str, then: Callable[[], object] = lambda: None
+) -> threading.Thread:
+    """Once the run's session is seen running ``statement_like``, end it; then call ``then``."""
+
+    def act() -> None:
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                found = _query(
+                    url,
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+                    "AND state = 'active' AND query LIKE %s",
+                    (APPLICATION, statement_like),
+                )
+                if found:
+                    _query(url, "SELECT pg_terminate_backend(%s)", (found[0][0],))
+                    return
+                time.sleep(0.05)
+        finally:
+            then()
+
+    thread = threading.Thread(target=act)
+    thread.start()
+    return thread
+
+
+def _project(tmp_path: Path, url: str, name: str, text: str) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(PATTERNS / "index_added", root)
+    (root / "safemigrate.toml").write_text(f'[backup]\nstore = "{tmp_path / "backups"}"\n')
+    first, second = list_migrations(root / "prisma" / "migrations")
+    shutil.rmtree(second.path)
+    (root / "prisma" / "migrations" / name).mkdir()
+    (root / "prisma" / "migrations" / name / "migration.sql").write_text(text)
+    with psycopg.connect(url, autocommit=True) as conn:
+        apply_migrations(conn, "public", [first])
+        conn.execute("""INSERT INTO "User" (email) SELECT 'u' || i || '@x.io' FROM generate_series(1, 10) i""")
+        conn.execute(
+            """INSERT INTO "Post" (title, "authorId") SELECT 't' || i, 1 + i % 10 FROM generate_series(1, 20) i"""
+        )
+    return root
+
+
+def test_a_session_ended_during_a_concurrent_index_build_says_so_and_points_to_recover(
+    tmp_path: Path, database_url: str
+) -> None:
+    name = "20240402000000_idx"
+    root = _project(tmp_path, database_url, name, 'CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n')
+    # An app transaction that wrote to "Post" keeps the build waiting until the session is ended.
+    app = psycopg.connect(database_url)
+    app.execute("""UPDATE "Post" SET "title" = "title" WHERE "id" = 1""")
+    thread = _terminate_when_running(database_url, "CREATE INDEX CONCURRENTLY%", then=app.commit)
+    try:
+        run = migrate(root, database_url=database_url, skip_dry_run=True)
+    finally:
+        thread.join(timeout=180)
+        app.close()
+
+    assert run.verdict == "failed", run.message
+    assert "57P01" in run.message
+    assert f"The connection to PostgreSQL was lost while {name} ran (the statement at line 1)" in run.message
+    assert "run `safemigrate recover`" in run.message
+    assert "Cannot connect" not in run.message
+    # Left as the build left it: the row failed (Prisma's P3009), the index invalid.
+    assert _query(
+        database_url,
+        "SELECT finished_at IS NULL, rolled_back_at IS NULL FROM _prisma_migrations WHERE migration_name = %s",
+        (name,),
+    ) == [(True, True)]
+    assert _query(
+        database_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"Post_title_idx"'::regclass"""
+    ) == [(False,)]
+
+    # And what the message advises works: recover drops the invalid index and marks the row rolled back.
+    _, recovery = recover(root, database_url=database_url, confirm=lambda diagnosis: True)
+    assert recovery is not None
+    assert _query(database_url, """SELECT to_regclass('"Post_title_idx"') IS NULL""") == [(True,)]
+    assert _query(
+        database_url, "SELECT rolled_back_at IS NOT NULL FROM _prisma_migrations WHERE migration_name = %s", (name,)
+    ) == [(True,)]
+
+
+def test_a_session_ended_inside_the_transaction_rolls_everything_back(tmp_path: Path, database_url: str) -> None:
+    name = "20240402000000_slug"
+    root = _project(
+        tmp_path,
+        database_url,
+        name,
+        'ALTER TABLE "Post" ADD COLUMN "slug" TEXT;\n'
+        """UPDATE "Post" SET "slug" = lower("title") || (SELECT '' FROM pg_sleep(30));\n""",
+    )
+    thread = _terminate_when_running(database_url, "UPDATE%pg_sleep%")
+    try:
+        run = migrate(root, database_url=database_url, skip_dry_run=True)
+    finally:
+        thread.join(timeout=180)
+
+    assert run.verdict == "rolled back", run.message
+    assert "57P01" in run.message
+    assert "The database is as it was" in run.message
+    assert not any("outside the transaction" in note for note in run.notes), run.notes
+    assert _query(database_url, "SELECT count(*) FROM _prisma_migrations WHERE migration_name = %s", (name,)) == [(0,)]
+    assert _query(
+        database_url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'Post' AND column_name = 'slug'",
+    ) == [(0,)]
+
+
+def test_a_lost_connection_is_told_apart_from_one_that_could_not_be_made(database_url: str) -> None:
+    url = parse_database_url(database_url)
+    conn = psycopg.connect(database_url, autocommit=True)
+    _query(database_url, "SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+    errors = []
+    for _ in range(2):  # the termination notice, then the closed connection
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.Error as err:
+            errors.append(translate_error(err, url))
+    conn.close()
+    assert [e.sqlstate for e in errors] == ["57P01", "08006"]
+    assert (
+        errors[1].message
+        == f"The connection to PostgreSQL at {url.host}:{url.port} was lost (the connection is closed)."
+    )
+    assert "Check DATABASE_URL" not in errors[1].hint and "Check that the server is running" in errors[1].hint
+
+    try:
+        psycopg.connect(database_url.replace(f":{url.port}/", ":1/"), connect_timeout=5)
+    except psycopg.Error as err:
+        refused = translate_error(err, url)
+    assert refused.message.startswith("Cannot reach PostgreSQL")
