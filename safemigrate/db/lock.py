@@ -62,6 +62,8 @@ def acquire_migration_lock(
     """Take the session-level lock, waiting at most ``timeout`` seconds (0: as long as it takes).
 
     The connection must not be inside a transaction. Raises MigrationLockError naming the holder."""
+    if conn.broken or conn.closed:  # the session ended (server restart, terminated): the user's to see
+        raise psycopg.OperationalError("the connection is closed")
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("take the migration lock outside a transaction")  # a programming error, not a user's
     wait = sql.Literal(f"{round(timeout * 1000)}ms")

@@ -287,7 +287,12 @@ def migrate(
     except SafemigrateError as err:
         if not state.saved:
             stage("error", "failed", err.message)
-            done(_after_stop(state, f"{err.message} {err.hint}".strip(), interrupted=False))
+            cause = f"{err.message} {err.hint}".strip()
+            recorded = done(_after_stop(state, cause, interrupted=False))
+            if recorded.verdict == "interrupted" and recorded.message.startswith(cause):
+                # The database changed before the error (a lost connection while Prisma deployed):
+                # what it holds now and the next step replace the generic "run it again".
+                err.hint = f"Run {recorded.id} is recorded as interrupted{recorded.message[len(cause) :]}"
         if state.unsaved:
             err.hint = f"{err.hint} {state.unsaved}".strip()
         raise

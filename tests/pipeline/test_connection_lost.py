@@ -7,6 +7,7 @@ session), from another session, once the statement is seen running."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -15,19 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from safemigrate.db.connect import translate_error
 from safemigrate.db.url import parse_database_url
+from safemigrate.errors import DatabaseConnectionError
 from safemigrate.migrations import list_migrations
 from safemigrate.pipeline.apply import apply_migrations
 from safemigrate.pipeline.migrate import migrate
 from safemigrate.pipeline.recover import recover
+from tests.db.test_status_prisma_cli import PrismaCli, prisma, project  # noqa: F401 - fixtures
 
 PATTERNS = Path(__file__).parents[2] / "fixtures" / "patterns"
 APPLICATION = "safemigrate/migrate"
 
 
-def _query(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _query(url: str, query: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute(query, params).fetchall()
 
@@ -164,3 +168,81 @@ def test_a_lost_connection_is_told_apart_from_one_that_could_not_be_made(databas
     except psycopg.Error as err:
         refused = translate_error(err, url)
     assert refused.message.startswith("Cannot reach PostgreSQL")
+
+
+@pytest.mark.node
+def test_a_server_restart_while_prisma_deploys_names_the_failed_migration_and_recover(
+    prisma: PrismaCli,  # noqa: F811
+    project: Path,  # noqa: F811
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    """With --engine prisma, every session of the database ending (as in a restart) while Prisma builds
+    an index concurrently: safemigrate's own session, which takes the lock back after Prisma, is gone
+    too. That crashed with a RuntimeError traceback; now it is a lost connection whose hint says what
+    the database holds (read on a new connection) and what to run."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (project / "safemigrate.toml").write_text(f'[backup]\nstore = "{project.parent / "backups"}"\n')
+    assert migrate(project).verdict == "applied"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("""INSERT INTO "User" (email) SELECT 'u' || i || '@x.io' FROM generate_series(1, 10) i""")
+        conn.execute(
+            """INSERT INTO "Post" (title, "authorId") SELECT 't' || i, 1 + i % 10 FROM generate_series(1, 20) i"""
+        )
+    name = "20240201000000_title_idx"
+    folder = project / "prisma" / "migrations" / name
+    folder.mkdir()
+    (folder / "migration.sql").write_text('CREATE INDEX CONCURRENTLY "Post_title_idx" ON "Post"("title");\n')
+
+    app = psycopg.connect(database_url)
+    app.execute("""UPDATE "Post" SET "title" = "title" WHERE "id" = 1""")  # keeps the build waiting
+
+    def restart_like() -> None:
+        deadline = time.monotonic() + 180
+        try:
+            _end_every_session_once_building(deadline)
+        finally:  # never seen: let the build finish, so that the test fails instead of hanging
+            with contextlib.suppress(psycopg.Error):
+                app.commit()
+
+    def _end_every_session_once_building(deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if _query(
+                database_url,
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                "AND query LIKE 'CREATE INDEX CONCURRENTLY%'",
+            ):
+                _query(
+                    database_url,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                )
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=restart_like)
+    thread.start()
+    try:
+        with pytest.raises(DatabaseConnectionError) as raised:
+            migrate(
+                project,
+                engine="prisma",
+                prisma_command=(str(prisma.wrapper), "--schema", str(project / "prisma" / "schema.prisma")),
+            )
+    finally:
+        thread.join(timeout=300)
+        with contextlib.suppress(psycopg.Error):
+            app.close()
+
+    error = raised.value
+    # The termination notice (57P01) or, read later, the closed connection (08006): either way a lost
+    # session, not a connection that could not be made.
+    assert error.sqlstate in ("57P01", "08006"), error.message
+    assert "is recorded as interrupted" in error.hint, error.hint
+    assert f"{name} left failed (Prisma's failed state, P3009)" in error.hint
+    assert f"`safemigrate recover` shows what of {name} took effect" in error.hint
+    assert _query(
+        database_url,
+        "SELECT finished_at IS NULL, rolled_back_at IS NULL FROM _prisma_migrations WHERE migration_name = %s",
+        (name,),
+    ) == [(True, True)]
