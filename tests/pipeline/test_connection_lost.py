@@ -249,3 +249,20 @@ def test_a_server_restart_while_prisma_deploys_names_the_failed_migration_and_re
         "SELECT finished_at IS NULL, rolled_back_at IS NULL FROM _prisma_migrations WHERE migration_name = %s",
         (name,),
     ) == [(True, True)]
+
+
+def test_taking_the_migration_lock_on_an_ended_session_is_a_lost_connection(database_url: str) -> None:
+    """After a real restart, safemigrate's session is already closed when Prisma exits and the lock is
+    taken back: that was a RuntimeError ("take the migration lock outside a transaction"), shown as a
+    traceback."""
+    from safemigrate.db.lock import acquire_migration_lock
+
+    conn = psycopg.connect(database_url, autocommit=True)
+    _query(database_url, "SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+    with contextlib.suppress(psycopg.Error):
+        conn.execute("SELECT 1")  # reads the termination: the connection is now closed
+    with pytest.raises(psycopg.OperationalError) as raised:
+        acquire_migration_lock(conn, timeout=1)
+    conn.close()
+    lost = translate_error(raised.value, parse_database_url(database_url))
+    assert lost.message.endswith("was lost (the connection is closed).")
