@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -368,9 +369,17 @@ class S3Store:
         return by_time(backups, unreadable, unfinished)
 
     def check(self) -> None:
+        """The bucket answers, and these credentials may write to it: an empty object is put and
+        deleted again (credentials that may only read would otherwise fail after every row was copied).
+        Its name is no backup id, so no listing ever shows it, even when it cannot be deleted."""
         client = self._client()
         with self._calls("reach the bucket"):
             client.head_bucket(Bucket=self.bucket)
+        probe = self._key(f".safemigrate-write-check-{secrets.token_hex(8)}")
+        with self._calls("write a test object"):
+            client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
+        with contextlib.suppress(Exception):  # deleting is prune's right, not the backup's
+            client.delete_object(Bucket=self.bucket, Key=probe)
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
@@ -382,21 +391,30 @@ class S3Store:
         client = self._client()
         folder = local_store / manifest.id
         data_files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-        uploaded: list[str] = []
+        started: list[str] = []
         try:
             with self._calls(f"upload backup {manifest.id}"):
                 for path in data_files:
                     key = self._key(manifest.id, path.relative_to(folder).as_posix())
+                    started.append(key)  # before the upload: an interrupt may come after its last part landed
                     client.upload_file(str(path), self.bucket, key)
-                    uploaded.append(key)
                 client.upload_file(str(folder / MANIFEST), self.bucket, self._key(manifest.id, MANIFEST))
         except BaseException:
             # The manifest first (its PUT may have landed before the failure), so the upload is never
-            # listed; then the data objects. Each key on its own: one failed delete must not stop the rest.
-            for key in (self._key(manifest.id, MANIFEST), *uploaded):
+            # listed; then the data objects, and the multipart uploads left open (their parts are stored,
+            # and billed, until aborted). Each on its own: one failed delete must not stop the rest.
+            for key in (self._key(manifest.id, MANIFEST), *started):
                 with contextlib.suppress(Exception):
                     client.delete_object(Bucket=self.bucket, Key=key)
+            with contextlib.suppress(Exception):
+                self._abort_uploads(client, self._key(manifest.id) + "/")
             raise
+
+    def _abort_uploads(self, client: S3Client, prefix: str) -> None:
+        answer = client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+        for upload in answer.get("Uploads", []):
+            if "Key" in upload and "UploadId" in upload:
+                client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
 
     @contextlib.contextmanager
     def fetch(self, backup_id: str) -> Iterator[Path]:
