@@ -241,7 +241,7 @@ class LocalStore:
             try:
                 found.append(_run_record(path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as err:
-                raise BackupFormatError(f"Cannot read the run record {path}: {err}.", "") from err
+                raise BackupFormatError(f"Cannot read the run record {path}: {err}.", _DAMAGED_RUN) from err
         return runs_by_time(found)
 
 
@@ -541,7 +541,9 @@ def _s3_list_runs(store: S3Store) -> tuple[dict[str, Any], ...]:
             try:
                 found.append(_run_record(body.decode("utf-8")))
             except (UnicodeDecodeError, ValueError) as err:
-                raise BackupFormatError(f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", "") from err
+                raise BackupFormatError(
+                    f"Cannot read the run record s3://{store.bucket}/{key}: {err}.", _DAMAGED_RUN
+                ) from err
     return runs_by_time(found)
 
 
@@ -581,11 +583,27 @@ def save_run_or_keep(store: BackupStore, run_id: str, document: str, project_dir
     )
 
 
+_DAMAGED_RUN = (
+    "Fix the record or move it out of the ledger: every command that reads the ledger (runs, prune, "
+    "rollback) stops at a damaged record rather than skip it, since retention keeps the backups runs need."
+)
+
+
 def _run_record(text: str) -> dict[str, Any]:
     """A run record's JSON, which must be an object (ValueError otherwise, as for broken JSON)."""
     record = json.loads(text)
     if not isinstance(record, dict):
         raise ValueError(f"a run record is a JSON object, this one is a JSON {type(record).__name__}")
+    # The fields that listing, retention and rollback read: a wrong type is a damaged record, never a
+    # traceback in whichever command reads it first.
+    if not isinstance(record.get("id"), str):
+        raise ValueError('its "id" is not a string')
+    for name in ("started_at", "verdict", "backup_id"):
+        if record.get(name) is not None and not isinstance(record[name], str):
+            raise ValueError(f'its "{name}" is not a string')
+    migrations = record.get("migrations", [])
+    if not isinstance(migrations, list) or not all(isinstance(m, str) for m in migrations):
+        raise ValueError('its "migrations" is not a list of names')
     return record
 
 
