@@ -33,7 +33,9 @@ def checksum_of(data: bytes) -> str:
 
 
 def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
-    """Every sub-folder holding a migration.sql, in Prisma's order (JavaScript localeCompare)."""
+    """Every sub-folder, in Prisma's order (JavaScript localeCompare); files beside them
+    (migration_lock.toml) are skipped. Like Prisma 6, which lists every sub-folder (hidden ones too)
+    as a migration and fails on one without a migration.sql (P3015), a folder without it is refused."""
     if not migrations_dir.is_dir():
         raise ProjectError(
             f"The migrations directory {migrations_dir} does not exist.",
@@ -58,6 +60,13 @@ def list_migrations(migrations_dir: Path) -> tuple[Migration, ...]:
                         f"The migration {entry.name} holds {', '.join(foreign)} instead of migration.sql: "
                         "this is a newer Prisma migration layout that safemigrate cannot read.",
                         "Use SQL migrations (migration.sql), or a safemigrate version that supports this layout.",
+                    )
+                else:
+                    raise ProjectError(
+                        f"The folder {migrations_dir / entry.name} in the migrations directory holds no "
+                        "migration.sql: Prisma counts it as a migration and `prisma migrate deploy` fails on it "
+                        "(P3015, could not find the migration file).",
+                        "Add its migration.sql (the name is case-sensitive), or remove the folder.",
                     )
     except OSError as err:
         raise cannot_read(migrations_dir, err) from err

@@ -4,7 +4,8 @@
 - constraints added ``NOT VALID`` and never validated: existing rows were never checked;
 - rows whose foreign key points at a missing parent (possible under a NOT VALID key, or after
   triggers were disabled): counted per key, with a few example keys;
-- sequences behind their column's largest value: the next insert fails with a duplicate key.
+- sequences behind their column's largest value: the next insert fails with a duplicate key (a
+  sequence the role may not read is reported as not checked, not as a problem).
 
 All checks are read-only queries; the orphan and sequence scans run under the session's
 statement_timeout.
@@ -66,9 +67,9 @@ class OwnedSequence:
     sequence_name: str
     table_name: str
     column_name: str
-    last_value: int | None
-    start_value: int
     increment: int
+    readable: bool  # the role may SELECT from the sequence (its last_value and is_called)
+    used_last_value: int | None  # pg_sequences.last_value: NULL when not called yet, or without privilege
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,26 @@ class SequenceBehind:
 
 
 @dataclass(frozen=True)
+class SequenceNotChecked:
+    """A sequence whose next value the role may not read: neither a problem nor checked."""
+
+    schema: str
+    sequence_name: str
+    table_name: str
+    column_name: str
+    reason: str
+
+
+NO_SEQUENCE_PRIVILEGE = "not checked (no privilege on the sequence)"
+
+
+@dataclass(frozen=True)
 class IntegrityReport:
     invalid_indexes: tuple[InvalidIndex, ...]
     unvalidated_constraints: tuple[UnvalidatedConstraint, ...]
     orphans: tuple[Orphans, ...]
     sequences_behind: tuple[SequenceBehind, ...]
+    sequences_not_checked: tuple[SequenceNotChecked, ...] = ()  # not problems
 
     @property
     def problems(self) -> int:
@@ -125,18 +141,38 @@ def _orphans(conn: psycopg.Connection, key: ForeignKey) -> Orphans | None:
     )
 
 
-def _sequence_behind(conn: psycopg.Connection, owned: OwnedSequence) -> SequenceBehind | None:
+def _next_value(conn: psycopg.Connection, owned: OwnedSequence) -> int | None:
+    """What the next nextval() gives; None when the role may not read the sequence. Read from the
+    sequence itself: pg_sequences.last_value is NULL after setval(..., false) or RESTART, when the
+    next value is last_value itself (is_called false), not start_value."""
+    if owned.readable:
+        query = sql.SQL("SELECT last_value, is_called FROM {}").format(
+            sql.Identifier(owned.schema, owned.sequence_name)
+        )
+        row = conn.execute(query).fetchone()
+        if row is None:  # a sequence always has its one row
+            return None
+        last_value, is_called = int(row[0]), bool(row[1])
+        return last_value + owned.increment if is_called else last_value
+    if owned.used_last_value is not None:  # USAGE only: pg_sequences shows it once called
+        return owned.used_last_value + owned.increment
+    return None
+
+
+def _sequence_behind(conn: psycopg.Connection, owned: OwnedSequence) -> SequenceBehind | SequenceNotChecked | None:
     if owned.increment <= 0:
         return None  # descending sequences are rare and compare with min(); not checked
+    next_value = _next_value(conn, owned)
+    if next_value is None:
+        return SequenceNotChecked(
+            owned.schema, owned.sequence_name, owned.table_name, owned.column_name, NO_SEQUENCE_PRIVILEGE
+        )
     query = sql.SQL("SELECT max({})::bigint FROM {}").format(
         sql.Identifier(owned.column_name), sql.Identifier(owned.schema, owned.table_name)
     )
     row = conn.execute(query).fetchone()
     column_max = row[0] if row else None
-    if column_max is None:
-        return None
-    next_value = owned.start_value if owned.last_value is None else owned.last_value + owned.increment
-    if column_max < next_value:
+    if column_max is None or column_max < next_value:
         return None
     return SequenceBehind(
         owned.schema, owned.sequence_name, owned.table_name, owned.column_name, next_value, int(column_max)
@@ -157,5 +193,7 @@ def check_integrity(conn: psycopg.Connection, schemas: Sequence[str]) -> Integri
         with conn.cursor(row_factory=class_row(OwnedSequence)) as cur:
             sequences = cur.execute(load_sql("integrity_sequences"), params).fetchall()
         orphans = tuple(o for o in (_orphans(conn, k) for k in keys) if o is not None)
-        behind = tuple(b for b in (_sequence_behind(conn, s) for s in sequences) if b is not None)
-    return IntegrityReport(invalid, unvalidated, orphans, behind)
+        compared = [_sequence_behind(conn, s) for s in sequences]
+    behind = tuple(b for b in compared if isinstance(b, SequenceBehind))
+    not_checked = tuple(b for b in compared if isinstance(b, SequenceNotChecked))
+    return IntegrityReport(invalid, unvalidated, orphans, behind, not_checked)

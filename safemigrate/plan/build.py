@@ -25,6 +25,7 @@ from safemigrate.sql.types import type_name
 
 if TYPE_CHECKING:
     from safemigrate.backup.scope import BackupScope
+    from safemigrate.db.url import DatabaseUrl
 
 
 def plan_migrations(
@@ -97,9 +98,11 @@ def plan_migrations(
         )
         for f in outcome.result.files
     )
-    pending = [m for m in list_migrations(project.migrations_dir) if m.name in files]
+    local = list_migrations(project.migrations_dir)
+    pending = [m for m in local if m.name in files]
     default_schema = url.schema
     with connect(url, command="plan", settings=config.database) as conn, database_errors(url, config.database):
+        _refuse_like_migrate(conn, local, url, failed)
         return _plan_on(
             conn,
             pending=pending,
@@ -113,6 +116,22 @@ def plan_migrations(
             database=url.redacted(),
             failed=failed,
         )
+
+
+def _refuse_like_migrate(
+    conn: psycopg.Connection[Any], local: tuple[Migration, ...], url: DatabaseUrl, failed: tuple[str, ...]
+) -> None:
+    """Raise the MigrationHistoryError with which `migrate` would refuse this history (a schema to
+    baseline first, P3005; an applied migration edited since), by `migrate`'s own decision. A
+    migration recorded as failed (P3009) is not raised: the plan shows it and predicts the failure."""
+    from safemigrate.errors import MigrationHistoryError
+    from safemigrate.pipeline.rehearse import deployable_pending
+
+    try:
+        deployable_pending(local, conn, url.schema, url)
+    except MigrationHistoryError:
+        if not failed:
+            raise
 
 
 def _plan_on(

@@ -282,3 +282,49 @@ def test_a_check_on_a_column_whose_type_the_deploy_changes_is_not_guessed(tmp_pa
     )
     check = _only(_plan(tmp_path, database_url, pending), pm.CHECK_VIOLATIONS)
     assert check.outcome == pm.SKIPPED and "whose type this deploy changes" in check.detail
+
+
+# `plan` refuses the histories `migrate` refuses (review: it used to approve them, exit 0).
+
+ADD_COLUMN = 'ALTER TABLE "User" ADD COLUMN "age" INTEGER;\n'
+
+
+def test_an_applied_migration_edited_since_is_refused_as_migrate_refuses_it(tmp_path: Path, database_url: str) -> None:
+    from safemigrate.errors import EXIT_CHECK_FAILED, MigrationHistoryError
+    from tests.cli_run import run_cli
+
+    project = make_project(tmp_path, INIT, ADD_COLUMN)
+    apply_first(project, database_url)
+    applied = project / "prisma" / "migrations" / "20240101000000_init" / "migration.sql"
+    applied.write_text(INIT + "-- edited after it was applied\n")
+    with pytest.raises(MigrationHistoryError) as raised:
+        plan_migrations(project, database_url=database_url)
+    assert raised.value.message == (
+        "Migration 20240101000000_init was edited after it was applied (its checksum differs)."
+    )
+    completed = run_cli(project, "plan", "--database-url", database_url)
+    assert completed.returncode == EXIT_CHECK_FAILED, completed.stdout + completed.stderr
+    assert "20240101000000_init was edited after it was applied" in completed.stderr
+    assert "No preflight check predicts a failure" not in completed.stdout
+
+
+def test_tables_without_prisma_migrations_are_refused_as_migrate_refuses_them(
+    tmp_path: Path, database_url: str
+) -> None:
+    from safemigrate.errors import MigrationHistoryError
+
+    project = make_project(tmp_path, INIT, ADD_COLUMN)
+    run_sql(database_url, INIT)  # the schema exists, its history does not: Prisma's P3005
+    with pytest.raises(MigrationHistoryError, match=r"no _prisma_migrations table: Prisma would refuse .*\(P3005\)"):
+        plan_migrations(project, database_url=database_url)
+
+
+def test_a_failed_migration_still_gives_a_plan_that_predicts_the_failure(tmp_path: Path, database_url: str) -> None:
+    from safemigrate.db import prisma_migrations as pmig
+
+    project = make_project(tmp_path, INIT, ADD_COLUMN)
+    apply_first(project, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        pmig.record_migration_failed(conn, "public", "20240201000000_change_1", ADD_COLUMN.encode(), "boom")
+    plan = plan_migrations(project, database_url=database_url)
+    assert plan.failed_migrations == ("20240201000000_change_1",) and plan.predicts_failure

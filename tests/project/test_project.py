@@ -85,7 +85,6 @@ def test_migrations_are_ordered_like_prisma_not_bytewise(tmp_path: Path) -> None
     root = tmp_path / "migrations"
     for name in ("20240101000000_b", "20240101000000_B", "20240101000000_a_x", "20240101000000_ab"):
         migration(root, name)
-    (root / "not_a_migration").mkdir()
     write(root / "migration_lock.toml", 'provider = "postgresql"')
     names = [m.name for m in list_migrations(root)]
     # localeCompare: '_' sorts before letters, lower case before upper case on a tie.

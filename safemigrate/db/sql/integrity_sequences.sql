@@ -1,10 +1,15 @@
--- Sequences that feed a column (serial or identity), with their position, to compare with the
--- column's largest value. Columns: schema, sequence_name, table_name, column_name, last_value (NULL
--- before the first nextval), start_value, increment. Parameter: the schemas (text[]). PostgreSQL 12+.
+-- Sequences that feed a column (serial or identity), to compare their next value with the column's
+-- largest value. Columns: schema, sequence_name, table_name, column_name, increment, readable (the
+-- role may SELECT from the sequence, which tells last_value and is_called), used_last_value (the last
+-- value nextval gave, from pg_sequences: NULL before the first nextval, after setval(..., false) or
+-- ALTER SEQUENCE ... RESTART, and without privilege on the sequence). Parameter: the schemas
+-- (text[]). PostgreSQL 12+.
 SELECT sn.nspname AS schema, s.relname AS sequence_name, t.relname AS table_name, a.attname AS column_name,
-       ps.last_value, ps.start_value, ps.increment_by AS increment
+       q.seqincrement AS increment, has_sequence_privilege(s.oid, 'SELECT') AS readable,
+       ps.last_value AS used_last_value
 FROM pg_class s
 JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_sequence q ON q.seqrelid = s.oid
 JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
                  AND d.deptype IN ('a', 'i')
 JOIN pg_class t ON t.oid = d.refobjid
