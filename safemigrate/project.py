@@ -72,8 +72,11 @@ def _literal_at(text: str, start: int, source: Path, key: str) -> str:
     )
 
 
-def read_prisma_config(path: Path) -> tuple[Path | None, Path | None]:
-    """(schema, migrations path) from prisma.config.ts, resolved against its folder."""
+def read_prisma_config(
+    path: Path, *, schema_given: bool = False, migrations_given: bool = False
+) -> tuple[Path | None, Path | None]:
+    """(schema, migrations path) from prisma.config.ts, resolved against its folder; a key overridden on
+    the command line (``schema_given``, ``migrations_given``) is not read, so it may be computed."""
     try:
         text = _COMMENT.sub("", path.read_text(encoding="utf-8"))
     except OSError as err:
@@ -86,9 +89,9 @@ def read_prisma_config(path: Path) -> tuple[Path | None, Path | None]:
     block = _MIGRATIONS_BLOCK.search(text)
     outside = text if block is None else text[: block.start()] + text[block.end() :]
     key = _SCHEMA_KEY.search(outside)
-    if key:
+    if key and not schema_given:
         schema = base / _literal_at(outside, key.end(), path, "schema")
-    if block:
+    if block and not migrations_given:
         path_key = _PATH_KEY.search(block.group("body"))
         if path_key:
             migrations = base / _literal_at(block.group("body"), path_key.end(), path, "migrations.path")
@@ -173,7 +176,9 @@ def discover_project(root: Path, schema: Path | None = None, migrations: Path | 
     config_schema: Path | None = None
     config_migrations: Path | None = None
     if config_path is not None:
-        config_schema, config_migrations = read_prisma_config(config_path)
+        config_schema, config_migrations = read_prisma_config(
+            config_path, schema_given=schema is not None, migrations_given=migrations is not None
+        )
     if schema is not None and not exists(schema):
         raise ProjectError(f"The schema {schema} does not exist.", "Check the --schema path.")
     found_schema = schema or config_schema or _package_json_schema(root) or _default_schema(root)

@@ -3,8 +3,12 @@
 Every session is named ``safemigrate/<command>`` (``application_name``, visible in pg_stat_activity
 and in the migration-lock message of anyone waiting on us), limits its lock waits and statement run
 time (``[database]`` in safemigrate.toml) and has ``search_path`` set to the URL's ``?schema=``, as
-Prisma sets it. Errors are told apart by SQLSTATE when the server sent one, by libpq's text when the
-connection itself failed (libpq gives no SQLSTATE then); none of them ever shows the password.
+Prisma sets it. A URL without ``?schema=`` means ``public`` to safemigrate, but the schema the session
+starts in to Prisma's pg driver adapter (``"$user", public``, a role's or database's search_path, or
+``options=-c search_path=``): such a session that does not start in ``public`` is refused.
+
+Errors are told apart by SQLSTATE when the server sent one, by libpq's text when the connection itself
+failed (libpq gives no SQLSTATE then); none of them ever shows the password.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
 from safemigrate.config import DatabaseConfig
-from safemigrate.db.url import DatabaseUrl
+from safemigrate.db.url import DEFAULT_SCHEMA, DatabaseUrl
 from safemigrate.errors import (
     DatabaseConnectionError,
     DatabaseError,
     DatabasePermissionError,
+    DatabaseUrlError,
     LockTimeoutError,
     SafemigrateError,
     StatementTimeoutError,
@@ -51,6 +57,9 @@ _LOST = (
     "connection to server was lost",
     "no connection to the server",
     "eof detected",
+)
+_SESSION_SCHEMA = sql.SQL("SELECT pg_catalog.current_schema(), pg_catalog.to_regnamespace({}) IS NOT NULL").format(
+    sql.Literal(DEFAULT_SCHEMA)
 )
 _CONNECT_ATTEMPT = re.compile(r"connection failed|connection to server (?:at|on) .*? failed")
 
@@ -84,6 +93,36 @@ def session_settings(url: DatabaseUrl, settings: DatabaseConfig) -> sql.Composed
     )
 
 
+def schema_given(url: DatabaseUrl) -> bool:
+    """Whether the URL as written names a schema (``?schema=``); without one safemigrate uses ``public``."""
+    query = urlsplit(url.original).query if url.original else ""
+    return any(key == "schema" for key, _value in parse_qsl(query, keep_blank_values=True))
+
+
+def default_schema_refusal(url: DatabaseUrl, current: str | None, public_exists: bool) -> DatabaseUrlError | None:
+    """Why a URL without ``?schema=`` must not be used, given the session's own ``current_schema()``
+    (as the server, the role, the database or ``options=-c search_path=`` set it) before safemigrate
+    changes search_path; None when safemigrate's ``public`` is that schema too.
+
+    Prisma's pg driver adapter keeps that schema, so ``_prisma_migrations`` and unqualified names
+    would be found elsewhere than in safemigrate's ``public``."""
+    if current == url.schema or (current is None and public_exists):
+        return None
+    if current is None:
+        return DatabaseUrlError(
+            f"The URL from {url.source} names no schema, its session's search_path names no existing schema, and "
+            f'"{url.schema}" does not exist, so safemigrate cannot tell which schema Prisma migrates.',
+            "Add ?schema=NAME to the URL with the schema Prisma migrates (create it first), so that safemigrate "
+            "and Prisma agree.",
+        )
+    return DatabaseUrlError(
+        f'The URL from {url.source} names no schema, and its session starts in schema "{current}" (the '
+        f"search_path of the server, database, role or URL options), which Prisma would use, while safemigrate "
+        f'would use "{url.schema}".',
+        f'Add ?schema={quote(current, safe="")} to the URL, so that safemigrate and Prisma both use "{current}".',
+    )
+
+
 def connect(
     url: DatabaseUrl, *, command: str, settings: DatabaseConfig, autocommit: bool = True
 ) -> psycopg.Connection[TupleRow]:
@@ -96,6 +135,12 @@ def connect(
     except psycopg.Error as err:
         raise translate_error(err, url, settings) from err
     try:
+        if not schema_given(url):  # before search_path changes: the schema the session starts in
+            row = conn.execute(_SESSION_SCHEMA).fetchone()
+            refusal = default_schema_refusal(url, row[0] if row else None, bool(row and row[1]))
+            if refusal is not None:
+                conn.close()
+                raise refusal
         conn.execute(session_settings(url, settings))
         if not autocommit:
             conn.commit()

@@ -1,10 +1,13 @@
 """Find the migration URL the way the Prisma CLI does (verified against Prisma 6.19's CLI bundle).
 
-Order: ``--database-url``; else ``datasource.directUrl`` / ``datasource.url`` of prisma.config.ts
-when it sets one (Prisma 7 style: a plain ``env("X")``, ``process.env.X`` or string literal, read
-statically; anything computed asks for ``--database-url``); else the ``datasource`` block of the
-Prisma schema (for a schema folder, the file holding it): ``directUrl`` when set (Prisma Migrate
-connects through it), else ``url``; each ``env("X")`` or a string literal.
+Order: ``--database-url``; else, when prisma.config.ts configures a driver adapter (Prisma 6: an
+``adapter``, ``engine: "js"``, ``experimental: { adapter: true }``), a refusal: Prisma connects through
+the adapter, whose URL is computed in TypeScript, and ignores the schema's url; else
+``datasource.directUrl`` / ``datasource.url`` of prisma.config.ts when it sets one (Prisma 7 style:
+a plain ``env("X")``, ``process.env.X`` or string literal, read statically; anything computed asks
+for ``--database-url``); else the ``datasource`` block of the Prisma schema (for a schema folder, the
+file holding it): ``directUrl`` when set (Prisma Migrate connects through it), else ``url``; each
+``env("X")`` or a string literal.
 
 Environment variables, as the Prisma CLI sees them:
 
@@ -51,6 +54,14 @@ _TS_VALUE = re.compile(
 )
 _TS_DATASOURCE = re.compile(r"(?<![\w.])datasource\s*:\s*\{")
 _TS_KEY = r"(?<![\w.])[\"']?{key}[\"']?\s*:\s*"
+# prisma.config.ts marks of a driver adapter (Prisma 6 "engine: js"): an ``adapter`` property or method
+# (``adapter: () => ...``, ``async adapter() {...}``, shorthand ``{ adapter }``), ``engine: "js"``, or
+# ``experimental: { adapter: true }``; ``adapter: false`` / ``undefined`` / ``null`` is none.
+_TS_IMPORT = re.compile(r"""(?<![\w.$])import\b[^;"'`]*?\bfrom\s*["'][^"']*["']""")
+_TS_ADAPTER = re.compile(
+    r"""(?<![\w.$])(?:["']adapter["']\s*:|adapter\s*(?::|(?=[(<,}])))(?!\s*(?:false|undefined|null)\b)"""
+)
+_TS_JS_ENGINE = re.compile(r"""(?<![\w.$])["']?engine["']?\s*:\s*["'`]js["'`]""")
 _DOTENV_CONFIG_IMPORT = re.compile(r"""(?:import\s*["']dotenv/config["']|require\(\s*["']dotenv/config["']\s*\))""")
 _DOTENV_IMPORT = re.compile(r"""(?:from\s*["']dotenv["']|require\(\s*["']dotenv["']\s*\))""")
 _DOTENV_CALL = re.compile(
@@ -197,6 +208,17 @@ def read_config_datasource(config_path: Path) -> Datasource | None:
     if url is None and direct is None:
         return None
     return Datasource(config_path, None, url, direct)
+
+
+def config_adapter(config_path: Path) -> str | None:
+    """What in prisma.config.ts (read statically) makes Prisma connect through a driver adapter:
+    ``"adapter"`` or ``'engine: "js"'``; None when it configures none."""
+    text = _TS_IMPORT.sub("", _strip_comments(_read(config_path), "\"'`", block_comments=True))
+    if _TS_ADAPTER.search(text):
+        return "adapter"
+    if _TS_JS_ENGINE.search(text):
+        return 'engine: "js"'
+    return None
 
 
 def _config_dotenv(config_path: Path, root: Path) -> Path | None:
@@ -350,6 +372,16 @@ def resolve_database_url(
     if project is None:
         raise DatabaseUrlError("No database URL given.", "Pass --database-url, or run in a Prisma project.")
     environ = os.environ if environ is None else environ
+    adapter = config_adapter(project.prisma_config) if project.prisma_config is not None else None
+    if adapter is not None:
+        assert project.prisma_config is not None
+        raise DatabaseUrlError(
+            f"{_shown(project.prisma_config, project.root)} configures a driver adapter ({adapter}), so Prisma "
+            "connects through it, with a URL safemigrate cannot read without running TypeScript, and does not "
+            "use the schema's url.",
+            "Pass --database-url with the URL the adapter connects with; the adapter ignores ?schema= (Prisma "
+            "uses the schema the session starts in), so add ?schema= only to name that schema.",
+        )
     datasource = read_config_datasource(project.prisma_config) if project.prisma_config is not None else None
     if datasource is None and project.schema_path is not None:
         datasource = read_schema_datasource(project.schema_path)
