@@ -34,6 +34,11 @@ def render_validate_text(report: ValidateReport) -> str:
             f"{behind.table_name}.{behind.column_name} already holds {behind.column_max}: the next insert fails "
             f"(SELECT setval('\"{behind.sequence_name}\"', {behind.column_max});)"
         )
+    for unread in integrity.sequences_not_checked:
+        lines.append(
+            f"  sequence {unread.sequence_name} of {unread.table_name}.{unread.column_name}: {unread.reason} "
+            "(not counted as a problem)"
+        )
     drift = report.drift
     if drift is not None:
         if drift.replay_failure:
