@@ -36,8 +36,6 @@ def _confirm(plan: ClonePlan) -> bool:
     typer.echo(f"Clone {what} of {plan.source} into {plan.target} (masks: {masks}).", err=True)
     if plan.skipped_partitioned:
         typer.echo(f"Left out (partitioned, not supported yet): {', '.join(plan.skipped_partitioned)}.", err=True)
-    if plan.masks and not plan.salted:
-        typer.echo(f"Masking uses the public default salt: set {plan.salt_env} to a secret.", err=True)
     return typer.confirm(f"Replace the rows of those tables in {plan.target}?", err=True)
 
 

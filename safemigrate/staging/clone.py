@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from psycopg.rows import class_row
 
 from safemigrate.backup.ddl import (
@@ -33,7 +34,7 @@ from safemigrate.backup.ddl import (
     schema_tables,
 )
 from safemigrate.backup.manifest import Reason
-from safemigrate.backup.restore import check_files, read_in_backup_encoding, restore_in_transaction
+from safemigrate.backup.restore import RestoredTable, check_files, read_in_backup_encoding, restore_in_transaction
 from safemigrate.backup.store import find_backup
 from safemigrate.backup.take import BackupProgressCallback, take_backup
 from safemigrate.config import Config, DatabaseConfig
@@ -42,8 +43,8 @@ from safemigrate.db.inheritance import descendants
 from safemigrate.db.url import DatabaseUrl
 from safemigrate.errors import DatabaseUrlError, InputError, SafemigrateError, UnknownTableError
 from safemigrate.staging.identity import load_sql, read_identity, same_address, same_database
-from safemigrate.staging.masked_load import MaskedColumn, MaskedLoad
-from safemigrate.staging.masks import DEFAULT_SALT, RULES, CloneConfig, ColumnMask, split_column
+from safemigrate.staging.masked_load import MaskedColumn, MaskedLoad, constraint_columns, mask_conflict
+from safemigrate.staging.masks import RULES, CloneConfig, ColumnMask, check_salt, split_column
 from safemigrate.staging.triggers import pause_triggers, resume_triggers
 
 
@@ -59,8 +60,7 @@ class ClonePlan:
     target: str
     tables: tuple[str, ...]
     masks: tuple[ColumnMask, ...]  # those on copied tables
-    salted: bool  # the salt came from the environment, not the public default
-    salt_env: str  # the environment variable it is read from
+    salt_env: str  # the environment variable the masking salt is read from
     skipped_partitioned: tuple[str, ...] = ()  # partitioned tables and partitions left out, by name
 
 
@@ -158,14 +158,45 @@ def clone_database(
             f"Set ?schema={source.schema} in the --to URL (or leave it out for public).",
         )
     names, column_masks, skipped = _check_source(source, settings, tables, wanted)
-    _refuse_older_target(source, target, settings, names)
     salt = environ.get(clone_config.salt_env, "")
-    plan = ClonePlan(
-        source.display(), target.display(), names, column_masks, bool(salt), clone_config.salt_env, skipped
-    )
+    check_salt(column_masks, salt, clone_config.salt_env)
+    _refuse_older_target(source, target, settings, names)
+    plan = ClonePlan(source.display(), target.display(), names, column_masks, clone_config.salt_env, skipped)
     if confirm is not None and not confirm(plan):
         raise CloneRefusedError("Nothing was cloned.")
 
+    try:
+        masking, restored = _clone(project_dir, source, target, settings, names, column_masks, salt, progress)
+    except SafemigrateError as err:
+        cause = err.__cause__
+        if column_masks and isinstance(cause, psycopg.errors.IntegrityError):
+            conflict = _mask_conflict(source, target, settings, cause, column_masks)
+            if conflict is not None:
+                raise conflict from err
+        raise
+    cloned = tuple(ClonedTable(t.name, t.rows, t.recreated, t.warnings) for t in restored)
+    return CloneResult(
+        source.display(),
+        target.display(),
+        cloned,
+        sum(t.rows for t in cloned),
+        tuple(sorted(masking.masked, key=lambda m: (m.table, m.column))),
+        time.monotonic() - started,
+        skipped,
+    )
+
+
+def _clone(
+    project_dir: Path,
+    source: DatabaseUrl,
+    target: DatabaseUrl,
+    settings: DatabaseConfig,
+    names: Sequence[str],
+    column_masks: Sequence[ColumnMask],
+    salt: str,
+    progress: BackupProgressCallback | None,
+) -> tuple[MaskedLoad, Sequence[RestoredTable]]:
+    """The backup of ``names`` and its restore into ``target``, masked, in one transaction."""
     with tempfile.TemporaryDirectory(prefix="safemigrate-clone-") as scratch:  # 0700, removed afterwards
         store = Path(scratch)
         taken = take_backup(
@@ -189,19 +220,34 @@ def clone_database(
             # A clone may go to a database of another encoding: its text is converted, not refused.
             read_in_backup_encoding(conn, manifest)
             paused = pause_triggers(conn, target.schema, names)
-            masking = MaskedLoad(column_masks, salt or DEFAULT_SALT)
+            masking = MaskedLoad(column_masks, salt)
             restored = restore_in_transaction(conn, target.schema, folder, entries, loader=masking)
             resume_triggers(conn, target.schema, paused)
-    cloned = tuple(ClonedTable(t.name, t.rows, t.recreated, t.warnings) for t in restored)
-    return CloneResult(
-        source.display(),
-        target.display(),
-        cloned,
-        sum(t.rows for t in cloned),
-        tuple(sorted(masking.masked, key=lambda m: (m.table, m.column))),
-        time.monotonic() - started,
-        skipped,
-    )
+    return masking, restored
+
+
+def _mask_conflict(
+    source: DatabaseUrl,
+    target: DatabaseUrl,
+    settings: DatabaseConfig,
+    err: psycopg.errors.IntegrityError,
+    masks: Sequence[ColumnMask],
+) -> SafemigrateError | None:
+    """The clone failed on a constraint (it was rolled back): the refusal naming the mask whose fakes
+    it refused, or None. The constraint is looked up in the target (a table it has kept its own), else
+    in the source (a table the clone created, and an index built after the load, as in the source)."""
+    table, name = err.diag.table_name, err.diag.constraint_name
+    columns: frozenset[str] = frozenset()
+    if table is not None and name is not None:
+        for url in (target, source):
+            try:
+                with connect(url, command="clone", settings=settings) as conn, database_errors(url, settings):
+                    columns = constraint_columns(conn, url.schema, table, name)
+            except SafemigrateError:
+                return None  # the lookup failed: the constraint's own error stands
+            if columns:
+                break
+    return mask_conflict(err, masks, columns)
 
 
 def _target_url(to_url: str) -> DatabaseUrl:

@@ -3,8 +3,12 @@
 Every rule is a pure SQL expression of the column's value and a salt: the same input always gives the
 same output (in any table, in any clone made with the same salt), so joins on masked values still
 match; NULL stays NULL. The fake is derived from ``sha256(salt || value)``: without a secret salt
-(``SAFEMIGRATE_MASK_SALT``) anyone can recompute it, and for small domains (phone numbers, common
-names) brute-force the original; with a secret salt they cannot.
+(``SAFEMIGRATE_MASK_SALT``) anyone could recompute it, and for small domains (phone numbers, common
+names) brute-force the original, so a clone whose masks derive fakes refuses to run without one
+(``check_salt``). The salt never travels as statement text or as a bind parameter, which the target
+may log (``log_statement``, ``log_min_duration_statement``): the clone's session copies it with
+``COPY FROM STDIN`` (whose data is not logged) into a temporary table, ``SALT_TABLE``, and the
+masking SQL reads it from there.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from safemigrate.errors import ConfigError, InputError
+from safemigrate.errors import EXIT_USAGE, ConfigError, InputError, SafemigrateError
 
 if TYPE_CHECKING:
     from psycopg import sql
 
 SALT_ENV = "SAFEMIGRATE_MASK_SALT"
-DEFAULT_SALT = "safemigrate-clone-mask-v1"  # public: masked values can then be recomputed, see the module docstring
+# In the session's temporary schema, one row, one column "salt"; dropped at the end of the transaction.
+SALT_TABLE = "safemigrate_mask_salt"
 
 _FIRST_NAMES = (
     "Alex", "Blake", "Casey", "Dana", "Eden", "Flynn", "Gray", "Harper",
@@ -41,6 +46,12 @@ HASH_CHARS = 24  # 96 bits: among ten million values, about 1 in 1.6 quadrillion
 # among a million numbers, about 1 in 1.8 million; among ten million, 1 in 18,000.
 PHONE_DIGITS = 18
 PHONE_HASH_BITS = 60  # 15 hex digits: more values than 10^PHONE_DIGITS, and within a bigint
+
+
+class MaskSaltError(SafemigrateError):
+    """Masks that derive fakes from the values, and no secret salt to derive them with."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -161,11 +172,31 @@ def parse_clone_config(data: Mapping[str, Any], where: str) -> CloneConfig:
     return CloneConfig(parsed, salt_env)
 
 
-def _digest(column: sql.Composable) -> sql.Composed:
-    """Hex SHA-256 of salt || value; NULL for NULL (the salt is the ``salt`` query parameter)."""
+def check_salt(masks: Sequence[ColumnMask], salt: str, salt_env: str) -> None:
+    """Refuse masks that derive fakes from the values (every rule but ``null``) without a salt: with
+    none, anyone could recompute the fakes and brute-force the originals (module docstring)."""
+    salted = sorted({f"{m.inherited_from or m.label}={m.rule}" for m in masks if m.rule != "null"})  # as written
+    if salted and not salt:
+        raise MaskSaltError(
+            f"The mask {salted[0]} needs a secret salt to derive its fakes, and there is no {salt_env} in the "
+            "environment (or it is empty); nothing was cloned.",
+            f"Set {salt_env} to a secret kept out of the repository, for example: "
+            f"export {salt_env}=$(openssl rand -hex 32).",
+        )
+
+
+def salt_value() -> sql.Composed:
+    """The salt, as the masking SQL reads it: from ``SALT_TABLE`` (module docstring)."""
     from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
 
-    return sql.SQL("encode(sha256(convert_to(%(salt)s::text || {}::text, 'UTF8')), 'hex')").format(column)
+    return sql.SQL("(SELECT salt FROM {})").format(sql.Identifier("pg_temp", SALT_TABLE))
+
+
+def _digest(column: sql.Composable, salt: sql.Composable) -> sql.Composed:
+    """Hex SHA-256 of salt || value; NULL for NULL (``salt``: an SQL expression, ``salt_value()``)."""
+    from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
+
+    return sql.SQL("encode(sha256(convert_to({}::text || {}::text, 'UTF8')), 'hex')").format(salt, column)
 
 
 def _pick(names: tuple[str, ...], digest: sql.Composable, start: int) -> sql.Composed:
@@ -177,12 +208,13 @@ def _pick(names: tuple[str, ...], digest: sql.Composable, start: int) -> sql.Com
     )
 
 
-def mask_expression(rule: str, column: str) -> sql.Composable:
-    """The SQL expression that replaces ``column``'s value under ``rule`` (NULL in, NULL out)."""
+def mask_expression(rule: str, column: str, salt: sql.Composable) -> sql.Composable:
+    """The SQL expression that replaces ``column``'s value under ``rule`` (NULL in, NULL out), the
+    fake derived with ``salt`` (an SQL expression: ``salt_value()`` in a clone)."""
     from psycopg import sql  # here: the config reader imports this module, lint must not load psycopg
 
     value = sql.Identifier(column)
-    digest = _digest(value)
+    digest = _digest(value, salt)
     if rule == "email":
         return sql.SQL("'user_' || left({}, {}) || '@example.invalid'").format(digest, sql.Literal(EMAIL_HASH_CHARS))
     if rule == "name":
@@ -207,13 +239,15 @@ def insert_statement(
     schema: str, table: str, columns: Sequence[str], masks: Sequence[ColumnMask], source: sql.Composable
 ) -> sql.Composed:
     """``INSERT INTO schema.table (columns) SELECT ... FROM ONLY source``: the fakes of the masked
-    columns, the other columns as they are (identity columns keep the copied values)."""
+    columns (their salt read from ``SALT_TABLE``), the other columns as they are (identity columns
+    keep the copied values)."""
     from psycopg import sql
 
     rules = {m.column: m.rule for m in masks}
+    salt = salt_value()
     return sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM ONLY {}").format(
         sql.Identifier(schema, table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(mask_expression(rules[c], c) if c in rules else sql.Identifier(c) for c in columns),
+        sql.SQL(", ").join(mask_expression(rules[c], c, salt) if c in rules else sql.Identifier(c) for c in columns),
         source,
     )

@@ -11,9 +11,10 @@ import pytest
 from psycopg import sql
 
 from safemigrate.db.fingerprint import DataFingerprint, fingerprint
-from safemigrate.errors import DatabaseError, DatabaseUrlError, InputError, UnknownTableError
+from safemigrate.errors import DatabaseUrlError, InputError, UnknownTableError
 from safemigrate.staging import ClonePlan, CloneRefusedError, clone_database
 from safemigrate.staging.identity import DatabaseIdentity, read_identity, same_database
+from safemigrate.staging.masked_load import MaskConflictError
 from tests.pgserver import PgServer
 
 SALT = {"SAFEMIGRATE_MASK_SALT": "a test secret"}
@@ -115,7 +116,7 @@ def test_null_and_hash_rules(source_url: str, target_url: str, tmp_path: Path) -
         to_url=target_url,
         database_url=source_url,
         masks={"User.phone": "null", "Post.title": "hash"},
-        environ={},
+        environ=SALT,
     )
     assert {(m.column, m.values) for m in result.masked} == {("phone", 2), ("title", 4)}
     with psycopg.connect(target_url) as conn:
@@ -130,8 +131,9 @@ def test_a_failing_mask_leaves_the_target_as_it_was(source_url: str, target_url:
         conn.execute("""INSERT INTO "User" (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 300) g""")
     with psycopg.connect(target_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE kept (id int)")
-    with pytest.raises(DatabaseError, match="23505"):
-        clone_database(tmp_path, to_url=target_url, database_url=source_url, masks={"User.email": "name"}, environ={})
+    with pytest.raises(MaskConflictError, match=r"mask User\.email=name break unique index 'User_email_key'") as caught:
+        clone_database(tmp_path, to_url=target_url, database_url=source_url, masks={"User.email": "name"}, environ=SALT)
+    assert caught.value.exit_code == 2 and "nothing was cloned" in caught.value.message
     assert tables_of(target_url) == ["kept"]
 
 
@@ -229,9 +231,9 @@ def test_declining_the_confirmation_changes_nothing(source_url: str, target_url:
         return False
 
     with pytest.raises(CloneRefusedError, match="Nothing was cloned"):
-        clone_database(tmp_path, to_url=target_url, database_url=source_url, masks=MASKS, confirm=decline, environ={})
+        clone_database(tmp_path, to_url=target_url, database_url=source_url, masks=MASKS, confirm=decline, environ=SALT)
     (plan,) = asked
-    assert plan.tables == ("Post", "User") and len(plan.masks) == 4 and not plan.salted
+    assert plan.tables == ("Post", "User") and len(plan.masks) == 4 and plan.salt_env == "SAFEMIGRATE_MASK_SALT"
     assert "@" not in plan.target and plan.target.endswith("?schema=public")
     assert tables_of(target_url) == []
 
