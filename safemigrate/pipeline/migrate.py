@@ -55,7 +55,7 @@ from safemigrate.pipeline.rehearse import Rehearsal
 if TYPE_CHECKING:
     from safemigrate.db.catalog.snapshot import Snapshot
     from safemigrate.pipeline.prisma_engine import PrismaOutcome
-    from safemigrate.pipeline.touch import Creations
+    from safemigrate.pipeline.touch import Creations, Elsewhere
 
 # "interrupted": stopped after it changed the database, before it could verify (see the module docstring).
 Verdict = Literal["applied", "up to date", "refused", "failed", "rolled back", "interrupted"]
@@ -468,14 +468,15 @@ def _pipeline(
             )
 
     if elsewhere:
-        where, table = elsewhere[0]
-        schemas = ", ".join(sorted({f'"{t.schema}"' for _, t in elsewhere}))
+        reached = elsewhere[0]
+        schemas = ", ".join(sorted({f'"{e.table.schema}"' for e in elsewhere}))
         stage("status", "refused", f"the migrations change tables in schema {schemas}")
         return _replace(
             run,
             verdict="refused",
-            message=f"Refused: the pending migrations change tables in schema {schemas} (first {table.display()} "
-            f'at {where}), but safemigrate backs up, rehearses and verifies only the database URL\'s schema "{schema}" '
+            message=f"Refused: the pending migrations change tables in schema {schemas} (first "
+            f"{reached.table.display()} at {reached.where}: {reached.why}), but safemigrate backs up, rehearses and "
+            f'verifies only the database URL\'s schema "{schema}" '
             "(Prisma's multi-schema projects are not supported yet). Nothing was changed. Back up those schemas "
             "(pg_dump --schema) and deploy with `prisma migrate deploy`.",
         )
@@ -583,20 +584,57 @@ def _pipeline(
 
 def _other_schema_tables(
     conn: psycopg.Connection[Any], pending: Sequence[Migration], schema: str, label: Callable[[Migration], str]
-) -> list[tuple[str, Any]]:
-    """(file:line, table) of the tables outside ``schema`` the pending statements change: those they
-    name, and those inheriting from a table they change (what reaches the parent reaches their rows)."""
+) -> list[Elsewhere]:
+    """The tables (and objects) outside ``schema`` the pending statements change, each with how: those
+    they name; those inheriting from a table they change (what reaches the parent reaches their rows);
+    those a foreign key's action or a TRUNCATE ... CASCADE reaches from a table whose rows they change
+    (the live keys, transitively); every table of another schema a DROP SCHEMA drops; and what a DROP's
+    CASCADE (or PostgreSQL's automatic dependencies) takes along in another schema."""
+    from psycopg.rows import class_row
+
     from safemigrate.db.inheritance import descendants
     from safemigrate.lint.reader import parse_source
-    from safemigrate.pipeline.touch import changed_tables, other_schema_tables
+    from safemigrate.pipeline.touch import (
+        Elsewhere,
+        KeyEdge,
+        changed_tables,
+        dropped_objects,
+        other_schema_tables,
+        reached_by_keys,
+    )
     from safemigrate.sql import model as m
 
     statements = [(label(mig), s) for mig in pending for s in parse_source(mig.data).statements]
-    found = other_schema_tables(statements, schema)
+    found = [Elsewhere(where, table, "it is named") for where, table in other_schema_tables(statements, schema)]
     below = descendants(conn, schema)
     for where, table in changed_tables(statements):
         if table.schema in (None, schema):
-            found += [(where, m.Name(name, other)) for other, name in below.get(table.name, []) if other != schema]
+            found += [
+                Elsewhere(where, m.Name(name, other), f"it inherits from {schema}.{table.name}")
+                for other, name in below.get(table.name, [])
+                if other != schema
+            ]
+    with conn.cursor(row_factory=class_row(KeyEdge)) as cur:
+        keys = cur.execute(load_sql("migrate_reaching_foreign_keys")).fetchall()
+    found += reached_by_keys(statements, schema, keys, below)
+    for where, kind, name, cascade in dropped_objects(statements, schema):
+        dropping_other_schema = kind == "schema" and name.name != schema
+        params = {"kind": kind, "schema": name.schema, "name": name.name, "url_schema": schema}
+        rows = conn.execute(
+            load_sql("migrate_cascade_dependents"), {**params, "cascade": cascade or dropping_other_schema}
+        ).fetchall()
+        shown = name.name if kind in ("schema", "extension") else name.display()
+        what = (
+            f"DROP {kind.upper()} {shown}"
+            if kind == "schema" or not cascade
+            else f"DROP {kind.upper()} ... CASCADE of {shown}"
+        )
+        found += [
+            Elsewhere(where, m.Name(str(other_name), str(other)), f"{what} drops {'it' if whole else 'a part of it'}")
+            for other, other_name, whole in rows
+        ]
+        if dropping_other_schema and not rows:  # an empty schema (or none): still not the URL's to drop
+            found.append(Elsewhere(where, m.Name("*", name.name), f"DROP SCHEMA {name.name} drops the schema"))
     return found
 
 

@@ -264,6 +264,150 @@ def other_schema_tables(statements: Sequence[tuple[str, m.Statement]], schema: s
     return [(where, n) for where, n in changed_tables(statements) if n.schema not in (None, schema, "pg_temp")]
 
 
+@dataclass(frozen=True)
+class Elsewhere:
+    """A table (or object) outside the database URL's schema that a pending statement reaches."""
+
+    where: str  # file:line of the statement
+    table: m.Name
+    why: str  # how the statement reaches it ("it is named", "ON DELETE CASCADE from app.User (fk)")
+
+
+@dataclass(frozen=True)
+class KeyEdge:
+    """A foreign key of the live database with its columns (``sql/migrate_reaching_foreign_keys.sql``)."""
+
+    child_schema: str
+    child_name: str
+    child_columns: Sequence[str]
+    parent_schema: str
+    parent_name: str
+    parent_columns: Sequence[str]
+    on_delete: str  # "a" no action, "r" restrict, "c" cascade, "n" set null, "d" set default
+    on_update: str
+    name: str
+
+
+_ACTIONS = {"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+# How a table's rows are reached while walking the keys: ("delete", ()), ("update", columns; none:
+# any column), ("truncate", ()).
+_Reach = tuple[tuple[str, str], str, tuple[str, ...]]
+
+
+def reached_by_keys(
+    statements: Sequence[tuple[str, m.Statement]],
+    schema: str,
+    keys: Iterable[KeyEdge],
+    descendants: Mapping[str, Iterable[tuple[str, str]]] | None = None,
+) -> list[Elsewhere]:
+    """The tables outside ``schema`` whose rows a foreign key's action changes when the statements
+    change rows of a table, transitively through any schema: ON DELETE CASCADE / SET NULL / SET
+    DEFAULT from a table a DELETE removes rows from, ON UPDATE actions from a table an UPDATE changes
+    the referenced columns of, any key from a table a TRUNCATE ... CASCADE empties. ``keys``: the live
+    database's; ``descendants``: each table of ``schema`` -> (schema, name) of the tables inheriting
+    from it (a DELETE, UPDATE or TRUNCATE reaches their rows too). RESTRICT and NO ACTION keys reach
+    nothing: the statement fails instead."""
+    referencing: dict[tuple[str, str], list[KeyEdge]] = {}
+    for key in keys:
+        referencing.setdefault((key.parent_schema, key.parent_name), []).append(key)
+    below = {table: tuple(found) for table, found in (descendants or {}).items()}
+    found: dict[m.Name, Elsewhere] = {}
+    before: dict[str, str] = {}  # a table's name now -> its name before the migrations (renamed ones)
+    created: set[str] = set()
+
+    def live(name: m.Name) -> tuple[str, str] | None:
+        """The table as the live catalog names it (None for one the migrations created)."""
+        if not _same_schema(name, schema):
+            return (str(name.schema), name.name)
+        if name.name in created:
+            return None
+        return (schema, before.get(name.name, name.name))
+
+    def step(key: KeyEdge, how: str, columns: tuple[str, ...]) -> tuple[str, str] | None:
+        """(why, how the child's rows are reached) when ``key`` carries the change on."""
+        parent = f"{key.parent_schema}.{key.parent_name}"
+        if how == "truncate":
+            return f"TRUNCATE ... CASCADE of {parent} empties it ({key.name})", "truncate"
+        if how == "delete" and key.on_delete in _ACTIONS:
+            onward = "delete" if key.on_delete == "c" else "update"
+            return f"ON DELETE {_ACTIONS[key.on_delete]} from {parent} ({key.name})", onward
+        hits = not columns or bool(set(columns) & set(key.parent_columns))
+        if how == "update" and key.on_update in _ACTIONS and hits:
+            return f"ON UPDATE {_ACTIONS[key.on_update]} from {parent} ({key.name})", "update"
+        return None
+
+    def walk(where: str, table: tuple[str, str], how: str, columns: tuple[str, ...]) -> None:
+        starts = [(table, how, columns)]
+        if table[0] == schema:
+            starts += [(child, how, columns) for child in below.get(table[1], ())]
+        todo: list[_Reach] = list(starts)
+        seen: set[_Reach] = set(todo)
+        while todo:
+            parent, parent_how, parent_columns = todo.pop(0)
+            for key in referencing.get(parent, ()):
+                carried = step(key, parent_how, parent_columns)
+                if carried is None:
+                    continue
+                why, child_how = carried
+                child = (key.child_schema, key.child_name)
+                if child[0] not in (schema, "pg_temp"):
+                    name = m.Name(child[1], child[0])
+                    found.setdefault(name, Elsewhere(where, name, why))
+                # a SET NULL / SET DEFAULT or an ON UPDATE CASCADE changes the child's key columns
+                reach = (child, child_how, tuple(key.child_columns) if child_how == "update" else ())
+                if reach not in seen:
+                    seen.add(reach)
+                    todo.append(reach)
+
+    for label, statement in statements:
+        where = f"{label}:{statement.line}"
+        s = statement.summary
+        if isinstance(s, m.CreateTable) and _same_schema(s.table, schema):
+            created.add(s.table.name)
+        elif isinstance(s, m.AlterTable) and _same_schema(s.table, schema):
+            for action in s.actions:
+                if isinstance(action, m.RenameTable):
+                    if s.table.name in created:
+                        created.discard(s.table.name)
+                        created.add(action.new)
+                    else:
+                        before[action.new] = before.pop(s.table.name, s.table.name)
+        elif isinstance(s, m.Truncate) and s.cascade:
+            for name in s.tables:
+                table = live(name)
+                if table is not None:
+                    walk(where, table, "truncate", ())
+        elif isinstance(s, (m.Delete, m.Update, m.Insert)):
+            for change in m.data_changes(s):
+                table = live(change.table)
+                if table is None or isinstance(change, m.Insert):
+                    continue
+                if isinstance(change, m.Delete):
+                    walk(where, table, "delete", ())
+                else:
+                    walk(where, table, "update", tuple(change.columns))
+    return list(found.values())
+
+
+def dropped_objects(statements: Sequence[tuple[str, m.Statement]], schema: str) -> list[tuple[str, str, m.Name, bool]]:
+    """(file:line, kind, object, cascade) of each object a DROP names (an index's too), named as the
+    live catalog does (unqualified: in ``schema``; a schema's own name in ``name``): what may take
+    dependents in other schemas along. DROP OWNED BY is not among them (what it drops is known from
+    ownership, not dependencies)."""
+    found: list[tuple[str, str, m.Name, bool]] = []
+    for label, statement in statements:
+        s = statement.summary
+        where = f"{label}:{statement.line}"
+        if isinstance(s, m.DropObjects) and s.kind != "owned by":
+            for name in s.names:
+                found.append((where, s.kind, m.Name(name.name, name.schema or schema), s.cascade))
+        elif isinstance(s, m.DropIndex):
+            for name in s.names:
+                found.append((where, "index", m.Name(name.name, name.schema or schema), s.cascade))
+    return found
+
+
 def with_tables(touches: Touches, tables: Iterable[str]) -> Touches:
     """``touches`` with ``tables`` touched too (their rows' values may change, not their count)."""
     import dataclasses
