@@ -128,12 +128,19 @@ def backup(
             progress=progress,
         )
     except SafemigrateError as err:
-        _notify_backup_failed(project, config, err)
+        _notify_backup_failed(project, config, err, database_url=database_url, schema=schema)
         raise
     _summary(taken)
 
 
-def _notify_backup_failed(project: Path, config: Path | None, err: SafemigrateError) -> None:
+def _notify_backup_failed(
+    project: Path,
+    config: Path | None,
+    err: SafemigrateError,
+    *,
+    database_url: str | None = None,
+    schema: Path | None = None,
+) -> None:
     """Webhooks for a failed backup; a configuration that cannot be read is the error itself."""
     import os
 
@@ -145,7 +152,21 @@ def _notify_backup_failed(project: Path, config: Path | None, err: SafemigrateEr
     except SafemigrateError:
         return
     message = f"{err.message} {err.hint}".strip()
-    for delivery in notify_backup_failed(message, setup.config.notifications, os.environ, store=setup.store.location):
+    notifications = setup.config.notifications
+    database = ""
+    if notifications.webhooks:
+        # The database the command was asked to back up (--database-url, else the project's), as
+        # the manifests and backup_stale show it: host:port/database?schema=, never a password.
+        # Not found (the failure may be that very URL): the event says "the database".
+        from safemigrate.backup.project import project_url
+
+        try:
+            database = project_url(project, database_url=database_url, schema_path=schema).display()
+        except SafemigrateError:
+            database = ""
+    for delivery in notify_backup_failed(
+        message, notifications, os.environ, database=database, store=setup.store.location
+    ):
         if not delivery.ok:
             typer.echo(f"notify: {delivery.describe()}", err=True)
 

@@ -2,8 +2,9 @@
 
 Each webhook whose ``events`` include the event gets one POST of JSON (at most two attempts: a
 second one after a connection failure, a timeout, HTTP 429 or 5xx; never after another 4xx, which
-will not change). Nothing here raises: each webhook's outcome comes back as a :class:`Delivery`
-for the caller to report, because a notification must never fail a migration.
+will not change), each attempt bounded as a whole by the webhook's ``timeout``. Nothing here
+raises: each webhook's outcome comes back as a :class:`Delivery` for the caller to report, because
+a notification must never fail a migration.
 
 A webhook URL is a secret (whoever has it can post), so it is read from the environment at send
 time and never put in a Delivery, a message or a log: only ``scheme://host/…`` is shown.
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from safemigrate import __version__
@@ -37,6 +38,7 @@ from safemigrate.notify.settings import EventKind, NotificationsConfig, Webhook,
 
 if TYPE_CHECKING:
     import urllib.error
+    import urllib.request
 
 ATTEMPTS = 2
 RETRY_PAUSE = 0.5  # seconds between the two attempts
@@ -168,6 +170,19 @@ def _deliver(event: Event, webhook: Webhook, environ: Mapping[str, str]) -> Deli
             attempts=0,
             error=f"Not notified {event.kind} to the {name}: {webhook.url_env} does not hold an http(s) URL.",
         )
+    if any(char <= " " or char == "\x7f" for char in url):
+        # Refused before any request: http.client's own refusal quotes the URL escaped ('\\t'), which
+        # the scrubbing cannot recognise, and urlsplit drops a tab, so the secret would show.
+        return Delivery(
+            event.kind,
+            webhook.kind,
+            webhook.url_env,
+            target,
+            ok=False,
+            attempts=0,
+            error=f"Not notified {event.kind} to the {name} ({target}): {webhook.url_env} holds a URL with a "
+            "space or a control character (a tab, a line break, DEL...), which no request can carry.",
+        )
     try:
         payload = slack_payload(event) if webhook.kind == "slack" else json_payload(event)
         body = json.dumps(payload, ensure_ascii=False).encode()
@@ -201,7 +216,6 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None  # the 3xx then surfaces as an HTTPError: a failed delivery
 
-    opener = urllib.request.build_opener(NoRedirect())
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"safemigrate/{__version__}"}
     status: int | None = None
     problem = ""
@@ -209,6 +223,9 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
     for attempt in range(1, ATTEMPTS + 1):
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         retry = True
+        # ``timeout`` bounds the attempt as a whole (connect, send, every read of the answer): a server
+        # answering one byte at a time must not hold the command longer than documented.
+        opener = urllib.request.build_opener(NoRedirect(), *_deadline_handlers(time.monotonic() + timeout))
         try:
             with opener.open(request, timeout=timeout) as response:
                 return response.status, attempt, ""
@@ -232,6 +249,70 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
             break
         time.sleep(RETRY_PAUSE)
     return status, attempt, problem
+
+
+def _deadline_handlers(deadline: float) -> tuple[urllib.request.BaseHandler, ...]:
+    """HTTP and HTTPS handlers whose connections give up at ``deadline`` (``time.monotonic()``).
+
+    urllib's timeout is a socket timeout: it limits each read, so a server that sends one byte a
+    second never trips it. Here the connection's timeout is what remains of the attempt when it
+    connects (a TLS handshake keeps to its socket's timeout as a whole), and every read of the
+    answer (status line, headers, body) waits at most what remains, then raises TimeoutError."""
+    import http.client
+    import io
+    import socket
+    import urllib.request
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the webhook did not answer in time")
+        return left
+
+    class DeadlineReader(io.RawIOBase):
+        """The socket's reads, each waiting at most until the deadline."""
+
+        def __init__(self, inner: io.BufferedReader, sock: socket.socket) -> None:
+            super().__init__()
+            self._inner = inner  # the response's own socket file: holding it keeps the socket open
+            self._sock = sock
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int | None:
+            self._sock.settimeout(remaining())
+            return self._inner.raw.readinto(buffer)
+
+        def close(self) -> None:
+            if not self.closed:
+                self._inner.close()
+            super().close()
+
+    class DeadlineResponse(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(sock, *args, **kwargs)
+            self.fp = io.BufferedReader(DeadlineReader(self.fp, sock))
+
+    def bounded(connection_class: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        class Bounded(connection_class):  # type: ignore[valid-type,misc]
+            response_class = DeadlineResponse
+
+            def connect(self) -> None:
+                self.timeout = remaining()
+                super().connect()
+
+        return Bounded
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def do_open(self, http_class: Any, req: urllib.request.Request, **kwargs: Any) -> http.client.HTTPResponse:
+            return super().do_open(bounded(http_class), req, **kwargs)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def do_open(self, http_class: Any, req: urllib.request.Request, **kwargs: Any) -> http.client.HTTPResponse:
+            return super().do_open(bounded(http_class), req, **kwargs)
+
+    return HTTPHandler(), HTTPSHandler()
 
 
 def _read_answer(err: urllib.error.HTTPError) -> str:

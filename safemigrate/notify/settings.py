@@ -7,7 +7,7 @@
     kind = "slack"                     # slack (incoming webhook) | json (safemigrate's own JSON body)
     url_env = "SLACK_WEBHOOK_URL"      # the environment variable holding the URL (never the URL itself)
     events = ["run_refused", "run_failed", "run_rolled_back", "backup_failed", "backup_stale"]  # default: all
-    timeout = "5s"                     # per HTTP request (default 5 s)
+    timeout = "5s"                     # per attempt, as a whole (default 5 s)
 
 A webhook URL is a secret (whoever has it can post to the channel), so the file only names the
 environment variable that holds it; a ``url`` key is refused.
@@ -44,7 +44,7 @@ class Webhook:
     kind: WebhookKind
     url_env: str  # the environment variable holding the URL
     events: tuple[EventKind, ...] = EVENTS
-    timeout: float = DEFAULT_TIMEOUT  # seconds, per HTTP request
+    timeout: float = DEFAULT_TIMEOUT  # seconds, per attempt as a whole (connect and answer)
 
 
 @dataclass(frozen=True)

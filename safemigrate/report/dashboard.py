@@ -2,22 +2,24 @@
 retention policy would do) and the lint findings of each migration, under a red/amber/green status.
 
 It reads the backup store and the migration files only, never the database: it can run anywhere the
-store is reachable (a CI job, a laptop with the S3 credentials). So "pending" means "after the newest
-migration an applied run of the ledger applied": a migration deployed by other means looks pending.
+store is reachable (a CI job, a laptop with the S3 credentials). So "applied" means "an applied run of
+the ledger applied it", "pending" means "after the newest migration an applied run applied", and one
+before it that no run applied (a branch merged late, or one deployed before the ledger or by other
+means) is "pending?": the ledger cannot tell.
 
 Status (the reasons are listed under it):
 
 - red: the last run failed or was rolled back; a backup failed its verification; an error finding in
-  a pending migration.
-- amber: the last run was refused; a warning in a pending migration; an error finding when the
-  ledger records no applied migration (it cannot tell old migrations from pending ones); no backup,
-  or the newest one older than ``max_backup_age`` (7 days unless given); the migrations could not be
-  linted.
+  a pending migration; the newest backup cannot be read (``restore --latest`` refuses).
+- amber: the last run was refused; a warning in a pending migration; an error finding in a
+  migration marked "pending?"; no backup, or the newest one older than ``max_backup_age`` (7 days
+  unless given); a backup or a run record that cannot be read; the migrations could not be linted.
 - green otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -32,9 +34,10 @@ import jinja2
 from safemigrate.backup.manifest import Manifest
 from safemigrate.backup.retention import plan_prune, protected_backups
 from safemigrate.backup.select import created, parse_time
-from safemigrate.backup.store import UnfinishedBackup
+from safemigrate.backup.store import BackupListing, UnfinishedBackup
+from safemigrate.backup.stores import RUNS, BackupStore, LocalStore, runs_by_time
 from safemigrate.config import RetentionConfig
-from safemigrate.errors import InputError, SafemigrateError
+from safemigrate.errors import BackupFormatError, InputError, SafemigrateError
 from safemigrate.lint.findings import LintResult
 from safemigrate.lint.rule import Severity
 
@@ -152,6 +155,24 @@ class BackupView:
 
 
 @dataclass(frozen=True)
+class UnreadableBackupView:
+    """A backup whose manifest cannot be read: never restored, listed so that it is seen."""
+
+    id: str
+    reason: str
+    hint: str
+    newest: bool  # it may be newer than every readable backup: `restore --latest` refuses because of it
+
+
+@dataclass(frozen=True)
+class UnreadableRunView:
+    """A run record of the ledger that cannot be read (damaged JSON, or not a JSON object)."""
+
+    where: str  # the record (runs/<id>.json), or the store when the ledger could not be read record by record
+    reason: str
+
+
+@dataclass(frozen=True)
 class LintFindingView:
     severity: str  # error | warning | info
     rule: str
@@ -164,7 +185,10 @@ class LintFindingView:
 @dataclass(frozen=True)
 class MigrationLint:
     name: str
-    pending: bool | None  # None: the ledger records no applied migration, so it cannot tell
+    # False: an applied run of the ledger applied it; True: it comes after the newest one an applied
+    # run applied; None: the ledger cannot tell (it records no applied run, or no run applied this
+    # one although a later one was applied).
+    pending: bool | None
     statements: int
     findings: tuple[LintFindingView, ...]  # active ones, most severe first
     suppressed: int
@@ -186,6 +210,8 @@ class Dashboard:
     migrations: tuple[MigrationLint, ...]  # in Prisma's order
     lint_error: str | None  # why the migrations could not be linted
     unfinished: tuple[UnfinishedBackup, ...] = ()  # started and never published (see backups list)
+    unreadable_backups: tuple[UnreadableBackupView, ...] = ()  # newest first
+    unreadable_runs: tuple[UnreadableRunView, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,12 +230,22 @@ def build_dashboard(
 
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     setup = backup_setup(project_dir, config_file)
-    ledger = setup.store.list_runs()
+    ledger, unreadable_runs = read_ledger(setup.store)
     runs = tuple(reversed([run_view(r) for r in ledger]))
     listing = setup.store.list()
     backups = backup_views(listing, setup.config.backup.retention, now, protected_backups(ledger))
+    unreadable_backups = unreadable_views(listing)
     migrations, lint_error = _lint(project_dir, config_file, runs)
-    status = dashboard_status(runs, backups, migrations, lint_error, now=now, max_backup_age=max_backup_age)
+    status = dashboard_status(
+        runs,
+        backups,
+        migrations,
+        lint_error,
+        now=now,
+        max_backup_age=max_backup_age,
+        unreadable_backups=unreadable_backups,
+        unreadable_runs=unreadable_runs,
+    )
     return Dashboard(
         project=str(project_dir.resolve()),
         generated_at=now,
@@ -222,6 +258,48 @@ def build_dashboard(
         migrations=migrations,
         lint_error=lint_error,
         unfinished=listing.unfinished,
+        unreadable_backups=unreadable_backups,
+        unreadable_runs=unreadable_runs,
+    )
+
+
+def read_ledger(store: BackupStore) -> tuple[tuple[dict[str, Any], ...], tuple[UnreadableRunView, ...]]:
+    """The store's run records, oldest first, and those that cannot be read: one damaged record must
+    not hide the page. The store lists the ledger whole or fails at the first damaged record; a local
+    store is then read again record by record. An S3 store offers no way to read one record, so its
+    first error stands for the ledger, shown as unreadable (with no runs)."""
+    try:
+        return store.list_runs(), ()
+    except BackupFormatError as err:
+        if not isinstance(store, LocalStore):
+            return (), (UnreadableRunView(store.location, f"{err.message} {err.hint}".strip()),)
+    runs: list[dict[str, Any]] = []
+    unreadable: list[UnreadableRunView] = []
+    folder = store.path / RUNS
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+    except OSError as problem:
+        return (), (UnreadableRunView(str(folder), problem.strerror or str(problem)),)
+    for path in paths:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as problem:
+            unreadable.append(UnreadableRunView(str(path), str(problem)))
+            continue
+        if isinstance(record, dict):
+            runs.append(record)
+        else:
+            unreadable.append(UnreadableRunView(str(path), f"a JSON {type(record).__name__}, not a run record"))
+    return runs_by_time(runs), tuple(unreadable)
+
+
+def unreadable_views(listing: BackupListing) -> tuple[UnreadableBackupView, ...]:
+    """The backups whose manifest cannot be read, newest first; ``newest`` marks the one (if any) that
+    may be newer than every readable backup, which `restore --latest` refuses to pass over."""
+    blocking = listing.unreadable_in_place_of(listing[-1] if listing else None)
+    return tuple(
+        UnreadableBackupView(u.id, u.reason, u.hint, newest=blocking is not None and u.id == blocking.id)
+        for u in sorted(listing.unreadable, key=lambda u: u.id, reverse=True)
     )
 
 
@@ -371,7 +449,11 @@ def _lint(
 
 
 def migration_lints(result: LintResult, runs: Sequence[RunView]) -> tuple[MigrationLint, ...]:
-    """Findings grouped by migration, each marked pending or not from the ledger (see the module doc)."""
+    """Findings grouped by migration, each marked pending or not from the ledger (see the module doc).
+
+    Judged by the names the ledger's applied runs recorded, not by position alone: a migration that
+    sorts before the newest applied one but that no run applied (a branch merged late) may well be
+    pending, so it is "pending?" (None), never "applied"."""
     names = [f.migration for f in result.files]
     applied = {m for r in runs if r.verdict == "applied" for m in r.migrations}
     newest = max((i for i, name in enumerate(names) if name in applied), default=None)
@@ -383,7 +465,7 @@ def migration_lints(result: LintResult, runs: Sequence[RunView]) -> tuple[Migrat
         lints.append(
             MigrationLint(
                 name=report.migration,
-                pending=None if newest is None else index > newest,
+                pending=_pending(report.migration in applied, index, newest),
                 statements=report.statements,
                 findings=tuple(
                     LintFindingView(f.severity.value, f.rule, f.rule_id, f.line, f.message, f.help) for f in active
@@ -394,6 +476,16 @@ def migration_lints(result: LintResult, runs: Sequence[RunView]) -> tuple[Migrat
     return tuple(lints)
 
 
+def _pending(recorded: bool, index: int, newest: int | None) -> bool | None:
+    if recorded:
+        return False
+    if newest is None:
+        return None  # no applied run in the ledger: old and new migrations look alike
+    # Before the newest applied one and applied by no run: deployed before the ledger (or by other
+    # means), or merged late and still pending. The ledger cannot tell which.
+    return True if index > newest else None
+
+
 def dashboard_status(
     runs: Sequence[RunView],
     backups: Sequence[BackupView],
@@ -402,9 +494,12 @@ def dashboard_status(
     *,
     now: datetime,
     max_backup_age: timedelta,
+    unreadable_backups: Sequence[UnreadableBackupView] = (),
+    unreadable_runs: Sequence[UnreadableRunView] = (),
 ) -> Status:
     """The traffic light and why (pure: unit-tested without a store)."""
     reasons = list(_reasons(runs, backups, migrations, lint_error, max_backup_age))
+    reasons += _unreadable_reasons(unreadable_backups, unreadable_runs)
     reasons.sort(key=lambda r: -_LEVEL_RANK[r.level])
     level: Level = reasons[0].level if reasons else "green"
     return Status(level, tuple(reasons))
@@ -437,10 +532,13 @@ def _reasons(
         if lint.pending and errors:
             yield StatusReason("red", f"The pending migration {lint.name} has {_plural(errors, 'error finding')}.")
         elif lint.pending is None and errors:
+            why = (
+                "no run of the ledger applied it although a later migration was applied (a branch merged late?)"
+                if any(m.pending is False for m in migrations)
+                else "the ledger records no applied migration"
+            )
             yield StatusReason(
-                "amber",
-                f"{lint.name} has {_plural(errors, 'error finding')}; the ledger records no applied migration, "
-                "so it may be pending.",
+                "amber", f"{lint.name} has {_plural(errors, 'error finding')}; {why}, so it may be pending."
             )
         if lint.pending and warnings:
             yield StatusReason("amber", f"The pending migration {lint.name} has {_plural(warnings, 'warning')}.")
@@ -454,6 +552,32 @@ def _reasons(
         )
     if lint_error:
         yield StatusReason("amber", f"The migrations could not be linted: {lint_error}")
+
+
+def _unreadable_reasons(
+    backups: Sequence[UnreadableBackupView], runs: Sequence[UnreadableRunView]
+) -> list[StatusReason]:
+    reasons = []
+    for backup in backups:
+        if backup.newest:
+            reasons.append(
+                StatusReason(
+                    "red",
+                    f"Backup {backup.id} cannot be read and may be the newest backup: `safemigrate restore "
+                    f"--latest` refuses to restore an older one in its place. {backup.reason}",
+                )
+            )
+        else:
+            reasons.append(StatusReason("amber", f"Backup {backup.id} cannot be read: {backup.reason}"))
+    for run in runs:
+        reasons.append(
+            StatusReason(
+                "amber",
+                f"The run record {run.where} cannot be read ({run.reason}): the runs, the pending "
+                "migrations and the retention shown may be incomplete.",
+            )
+        )
+    return reasons
 
 
 def _plural(count: int, noun: str) -> str:
