@@ -107,7 +107,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notifications.webhooks", "kind", '"slack"', "(required)", "slack (incoming webhook) or json."),
     Setting("notifications.webhooks", "url_env", '"SLACK_WEBHOOK_URL"', "(required)", "The variable holding the URL."),
     Setting("notifications.webhooks", "events", '["run_refused"]', "all", "Which events go to this webhook."),
-    Setting("notifications.webhooks", "timeout", '"5s"', '"5s"', "Per attempt, as a whole (connecting and reading the answer)."),
+    Setting(
+        "notifications.webhooks",
+        "timeout",
+        '"5s"',
+        '"5s"',
+        "Per attempt, as a whole (connecting and reading the answer).",
+    ),
 )
 
 
