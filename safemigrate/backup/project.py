@@ -19,7 +19,7 @@ from safemigrate.backup.stores import BackupStore, open_store
 from safemigrate.backup.take import BackupProgressCallback, backup_tables
 from safemigrate.backup.verify import Verification, verify_backup
 from safemigrate.config import Config, load_config
-from safemigrate.db.url import DatabaseUrl
+from safemigrate.db.url import DatabaseUrl, redact_url
 from safemigrate.errors import InputError, ProjectError, with_outcome
 
 
@@ -88,6 +88,8 @@ def backup_database(
     restore it into a scratch database and mark it verified)."""
     setup = backup_setup(project_dir, config_file)
     url = project_url(project_dir, database_url=database_url, schema_path=schema_path, environ=environ)
+    if reason is not None:  # kept in the manifest and shown by list and the dashboard: never a password
+        reason = dataclasses.replace(reason, text=redact_url(reason.text))
     setup.store.check()
     with setup.store.staging() as local:
         taken = backup_tables(
