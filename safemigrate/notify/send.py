@@ -217,6 +217,9 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
             return None  # the 3xx then surfaces as an HTTPError: a failed delivery
 
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"safemigrate/{__version__}"}
+    url, authorization = _without_userinfo(url)
+    if authorization:
+        headers["Authorization"] = authorization
     status: int | None = None
     problem = ""
     attempt = 0
@@ -249,6 +252,22 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, int, str]:
             break
         time.sleep(RETRY_PAUSE)
     return status, attempt, problem
+
+
+def _without_userinfo(url: str) -> tuple[str, str]:
+    """``https://user:secret@host/path`` as the URL without its user information and the HTTP Basic
+    ``Authorization`` header that carries it (urllib would take ``user:secret@host`` for the host
+    name, so such a webhook could never be reached); ``(url, "")`` when there is none."""
+    import base64
+    from urllib.parse import unquote, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, ""
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
 def _deadline_handlers(deadline: float) -> tuple[urllib.request.BaseHandler, ...]:
